@@ -1,0 +1,68 @@
+"""Build script of the pointops extension (package `pointops`, compiled module `pointops._C`).
+
+Sources: csrc/*.cpp (schemas and the module init), csrc/cpu/*.cpp (CPU kernels) and, when a
+CUDA build is wanted, csrc/cuda/*.cu. A CUDA build happens when FORCE_CUDA=1 or when torch sees
+a GPU and a CUDA toolkit (CUDA_HOME) is present. TORCH_CUDA_ARCH_LIST and MAX_JOBS are read by
+torch.utils.cpp_extension. Install with:
+
+    pip install --no-build-isolation ./libs/pointops
+"""
+import glob
+import os
+
+from setuptools import find_packages, setup
+
+import torch
+from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+
+VERSION = "1.0.0"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _rel(pattern):
+    return sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, pattern)))
+
+
+def _want_cuda():
+    force = os.environ.get("FORCE_CUDA", "0")
+    if force not in ("", "0"):
+        return True
+    return torch.cuda.is_available() and CUDA_HOME is not None
+
+
+def _extension():
+    sources = _rel("csrc/*.cpp") + _rel("csrc/cpu/*.cpp")
+    include_dirs = [os.path.join(HERE, "csrc")]
+    # Exactness: no FMA contraction and no fast-math anywhere, so that the CPU and the CUDA
+    # kernels evaluate every distance with the same roundings (identical neighbour orders).
+    cxx = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c++17"]
+    if _want_cuda():
+        sources += _rel("csrc/cuda/*.cu")
+        nvcc = ["-O3", "-lineinfo", "-std=c++17"]
+        return CUDAExtension(
+            name="pointops._C",
+            sources=sources,
+            include_dirs=include_dirs,
+            define_macros=[("POINTOPS_WITH_CUDA", "1")],
+            extra_compile_args={"cxx": cxx, "nvcc": nvcc},
+        )
+    return CppExtension(
+        name="pointops._C",
+        sources=sources,
+        include_dirs=include_dirs,
+        extra_compile_args={"cxx": cxx},
+    )
+
+
+setup(
+    name="pointops",
+    version=VERSION,
+    description="Point-cloud operators for Pointcept models (kNN, ball query, FPS, grouping, "
+    "interpolation, attention steps) with CPU and CUDA kernels",
+    packages=find_packages(include=["pointops", "pointops.*"]),
+    ext_modules=[_extension()],
+    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    python_requires=">=3.8",
+    install_requires=[],  # torch is required but deliberately not declared (see pyproject.toml)
+    zip_safe=False,
+)
