@@ -1,0 +1,136 @@
+// The API src/main.ts calls: backend selection, build contexts, export outputs, save, layer cache.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+vi.mock('@actions/exec', () => ({ getExecOutput: vi.fn() }));
+const exec = await import('@actions/exec');
+const getExecOutput = vi.mocked(exec.getExecOutput);
+const api = await import('../../src/env-cache/index.js');
+import type { EnvCacheSettings } from '../../src/env-cache/index.js';
+
+const KEY = `pointcept-env-v1-linux-amd64-${'b'.repeat(64)}`;
+let tmp: string;
+let s: EnvCacheSettings;
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-api-'));
+  s = { backend: 'local', keyPrefix: 'pointcept-env', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' };
+  getExecOutput.mockReset();
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('none backend', () => {
+  it('restores nothing, exports only the lock, saves nothing', async () => {
+    const n = { ...s, backend: 'none' };
+    const session = await api.restoreEnvCache(n, KEY, path.join(tmp, 'w'));
+    expect(session).toMatchObject({ key: KEY, hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], sizeBytes: null });
+    expect(api.envExportOutputs(n, session, path.join(tmp, 'w'))).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(tmp, 'w', 'env-lock')}` }]);
+    expect(await api.saveEnvCache(n, session, session.exportDir)).toEqual({ saved: false, seconds: 0, sizeBytes: null });
+    expect(getExecOutput).not.toHaveBeenCalled();
+  });
+});
+
+describe('local backend through the API', () => {
+  it('miss -> export outputs -> save -> next run hits with an env-cache build context', async () => {
+    const w1 = path.join(tmp, 'w1');
+    const s1 = await api.restoreEnvCache(s, KEY, w1);
+    expect(s1.hit).toBe(false);
+    expect(s1.buildContexts).toEqual([]);
+    expect(s1.layerCacheTo[0]).toMatch(new RegExp(`^type=local,dest=${s.cacheDir}/layers/new-\\S+,mode=max$`));
+    expect(api.envExportOutputs(s, s1, w1)).toEqual([
+      { target: 'env-export', output: `type=local,dest=${path.join(w1, 'env-export')}` },
+      { target: 'env-lock', output: `type=local,dest=${path.join(w1, 'env-lock')}` },
+    ]);
+    fs.mkdirSync(s1.exportDir, { recursive: true });
+    fs.writeFileSync(path.join(s1.exportDir, 'env.tar'), Buffer.alloc(2048));
+    const saved = await api.saveEnvCache(s, s1, s1.exportDir);
+    expect(saved).toMatchObject({ saved: true, sizeBytes: 2048 });
+    const w2 = path.join(tmp, 'w2');
+    const s2 = await api.restoreEnvCache(s, KEY, w2);
+    expect(s2).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 2048 });
+    expect(s2.buildContexts).toEqual(['--build-context', `env-cache=${path.join(w2, 'env-cache')}`]);
+    expect(api.envExportOutputs(s, s2, w2)).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(w2, 'env-lock')}` }]);
+    expect(await api.saveEnvCache(s, s2, s2.exportDir)).toMatchObject({ saved: false, seconds: 0 });
+  });
+  it('finishLayerCache swaps in the layer cache the build wrote', async () => {
+    const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
+    const dest = /dest=([^,]+)/.exec(session.layerCacheTo[0])![1];
+    fs.mkdirSync(dest, { recursive: true });
+    fs.writeFileSync(path.join(dest, 'index.json'), '{}');
+    await api.finishLayerCache(s, session);
+    expect(fs.existsSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'))).toBe(true);
+    const next = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
+    expect(next.layerCacheFrom).toEqual([`type=local,src=${path.join(s.cacheDir, 'layers', 'current')}`]);
+  });
+});
+
+describe('registry backend through the API (docker at the @actions/exec boundary)', () => {
+  const r = () => ({ ...s, backend: 'registry', cacheRef: '127.0.0.1:5000/env-cache' });
+  const manifest = JSON.stringify({ layers: [{ size: 1000 }, { size: 24 }] });
+  it('a hit is an image found by imagetools inspect, fed as docker-image://', async () => {
+    getExecOutput.mockResolvedValue({ exitCode: 0, stdout: manifest, stderr: '' });
+    const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
+    expect(getExecOutput).toHaveBeenCalledWith('docker', ['buildx', 'imagetools', 'inspect', '--raw', `127.0.0.1:5000/env-cache:${KEY}`], expect.anything());
+    expect(session).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 1024 });
+    expect(session.buildContexts).toEqual(['--build-context', `env-cache=docker-image://127.0.0.1:5000/env-cache:${KEY}`]);
+    expect(session.layerCacheFrom).toEqual(['type=registry,ref=127.0.0.1:5000/env-cache:pointcept-env-buildcache']);
+  });
+  it('a miss pushes the env-export stage as the cache image, and save confirms it', async () => {
+    getExecOutput.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
+    const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
+    expect(session.hit).toBe(false);
+    expect(session.warnings).toEqual([]);
+    expect(api.envExportOutputs(r(), session, path.join(tmp, 'w'))[0]).toEqual({
+      target: 'env-export',
+      output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true,oci-mediatypes=true,compression=zstd`,
+    });
+    getExecOutput.mockResolvedValueOnce({ exitCode: 0, stdout: manifest, stderr: '' });
+    expect(await api.saveEnvCache(r(), session, '')).toMatchObject({ saved: true, sizeBytes: 1024 });
+  });
+  it('a registry error other than not-found is a warning and a miss', async () => {
+    getExecOutput.mockResolvedValue({ exitCode: 1, stdout: '', stderr: 'ERROR: dial tcp 127.0.0.1:5000: connect: connection refused' });
+    const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
+    expect(session.hit).toBe(false);
+    expect(session.warnings[0]).toMatch(/could not look up .* \(treated as a miss\): ERROR: dial tcp/);
+  });
+  it('an index with an attestation is followed to the image manifest', async () => {
+    getExecOutput
+      .mockResolvedValueOnce({ exitCode: 0, stdout: JSON.stringify({ manifests: [{ digest: 'sha256:img' }, { digest: 'sha256:att', annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }] }), stderr: '' })
+      .mockResolvedValueOnce({ exitCode: 0, stdout: manifest, stderr: '' });
+    const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
+    expect(getExecOutput).toHaveBeenLastCalledWith('docker', ['buildx', 'imagetools', 'inspect', '--raw', '127.0.0.1:5000/env-cache@sha256:img'], expect.anything());
+    expect(session.sizeBytes).toBe(1024);
+  });
+});
+
+describe('Miniforge installer from the tool cache', () => {
+  it('on a miss, a pre-seeded installer with the pinned sha256 becomes the miniforge build context', async () => {
+    const { MINIFORGE_SHA256 } = await import('../../src/env-cache/miniforge.js');
+    // Pre-seed like an offline runner would: a fake installer and a table entry for its hash.
+    const toolCache = path.join(tmp, 'toolcache');
+    const dir = path.join(toolCache, 'miniforge3', '9.9.9-0', 'x64');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'Miniforge3-9.9.9-0-Linux-x86_64.sh'), 'echo installer\n');
+    fs.writeFileSync(`${dir}.complete`, '');
+    const { createHash } = await import('node:crypto');
+    MINIFORGE_SHA256['9.9.9-0/x86_64'] = createHash('sha256').update('echo installer\n').digest('hex');
+    vi.stubEnv('RUNNER_TOOL_CACHE', toolCache);
+    const session = await api.restoreEnvCache({ ...s, miniforgeVersion: '9.9.9-0' }, KEY, path.join(tmp, 'w'));
+    expect(session.buildContexts).toEqual(['--build-context', `miniforge=${dir}`]);
+    // a tampered installer is not used (and the download fallback cannot reach the network here)
+    fs.writeFileSync(path.join(dir, 'Miniforge3-9.9.9-0-Linux-x86_64.sh'), 'echo evil\n');
+    const { prepareMiniforge } = await import('../../src/env-cache/miniforge.js');
+    vi.stubEnv('https_proxy', 'http://127.0.0.1:9'); // refuse the download quickly
+    const r = await prepareMiniforge('9.9.9-0');
+    expect(r.dir).toBeNull();
+    delete MINIFORGE_SHA256['9.9.9-0/x86_64'];
+  }, 60_000);
+  it('a version without a pinned sha256 is not prefetched', async () => {
+    const session = await api.restoreEnvCache({ ...s, miniforgeVersion: '0.0.1-standin' }, KEY, path.join(tmp, 'w'));
+    expect(session.buildContexts).toEqual([]);
+  });
+});

@@ -1,0 +1,181 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import ts from 'typescript';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  acquireLock, entryDir, evictLru, finishLocalLayers, listEntries, localLayerCache, localRestore, localSave, readEntry, touchEntry,
+} from '../../src/env-cache/local.js';
+
+let root: string;
+let cacheDir: string;
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-local-'));
+  cacheDir = path.join(root, 'cache');
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+/** An env-export output directory holding an env.tar of SIZE bytes with a recognisable fill. */
+function exportDir(name: string, size: number, fill = name.charCodeAt(0)): string {
+  const d = path.join(root, name);
+  fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, 'env.tar'), Buffer.alloc(size, fill));
+  fs.writeFileSync(path.join(d, 'environment.lock'), `@EXPLICIT\n# pip:\n# ${name}\n`);
+  return d;
+}
+
+describe('local backend: save and restore', () => {
+  it('saves an entry and restores it into the work dir', () => {
+    const r = localSave(cacheDir, 'k1', exportDir('e1', 1000), 1e9);
+    expect(r).toMatchObject({ saved: true, sizeBytes: 1000, evicted: [] });
+    expect(fs.readdirSync(entryDir(cacheDir, 'k1')).sort()).toEqual(['entry.json', 'env.tar', 'environment.lock']);
+    expect(fs.readdirSync(path.join(cacheDir, 'tmp'))).toEqual([]);
+    const work = path.join(root, 'work');
+    const got = localRestore(cacheDir, 'k1', work);
+    expect(got).toEqual({ hit: true, sizeBytes: 1000, contextDir: path.join(work, 'env-cache') });
+    expect(fs.readFileSync(path.join(work, 'env-cache', 'env.tar'))).toEqual(Buffer.alloc(1000, 'e'.charCodeAt(0)));
+  });
+  it('misses an unknown key', () => {
+    expect(localRestore(cacheDir, 'nope', path.join(root, 'w'))).toEqual({ hit: false, sizeBytes: null, contextDir: null });
+  });
+  it('does not write an existing entry again', () => {
+    localSave(cacheDir, 'k1', exportDir('a', 10), 1e9);
+    const r = localSave(cacheDir, 'k1', exportDir('b', 20), 1e9);
+    expect(r).toMatchObject({ saved: false, reason: 'the entry already exists' });
+    expect(readEntry(cacheDir, 'k1')?.sizeBytes).toBe(10);
+  });
+  it('reports a missing export', () => {
+    expect(localSave(cacheDir, 'k1', path.join(root, 'none'), 1e9).reason).toMatch(/no env.tar/);
+  });
+  it('a crash mid-save leaves no entry: half-written files under tmp/ are not seen, and a torn entry is replaced', () => {
+    fs.mkdirSync(path.join(cacheDir, 'tmp', 'k1.123.abc'), { recursive: true });
+    fs.writeFileSync(path.join(cacheDir, 'tmp', 'k1.123.abc', 'env.tar'), 'half');
+    expect(readEntry(cacheDir, 'k1')).toBeNull();
+    // an entry whose env.tar does not match its recorded size is not valid
+    fs.mkdirSync(entryDir(cacheDir, 'k1'), { recursive: true });
+    fs.writeFileSync(path.join(entryDir(cacheDir, 'k1'), 'env.tar'), 'short');
+    fs.writeFileSync(path.join(entryDir(cacheDir, 'k1'), 'entry.json'), JSON.stringify({ schema: 1, key: 'k1', sizeBytes: 999, createdAt: 0, lastUsed: 0 }));
+    expect(localRestore(cacheDir, 'k1', path.join(root, 'w')).hit).toBe(false);
+    expect(localSave(cacheDir, 'k1', exportDir('c', 30), 1e9).saved).toBe(true);
+    expect(readEntry(cacheDir, 'k1')?.sizeBytes).toBe(30);
+  });
+  it('a restored env.tar survives eviction of its entry (hard link or copy)', () => {
+    localSave(cacheDir, 'k1', exportDir('a', 100), 1e9);
+    const work = path.join(root, 'w');
+    localRestore(cacheDir, 'k1', work);
+    fs.rmSync(entryDir(cacheDir, 'k1'), { recursive: true });
+    expect(fs.statSync(path.join(work, 'env-cache', 'env.tar')).size).toBe(100);
+  });
+});
+
+describe('local backend: one saver per key', () => {
+  it('a held lock makes a second saver skip', () => {
+    const release = acquireLock(cacheDir, 'k1');
+    expect(release).not.toBeNull();
+    expect(acquireLock(cacheDir, 'k1')).toBeNull();
+    expect(localSave(cacheDir, 'k1', exportDir('a', 10), 1e9)).toMatchObject({ saved: false, reason: 'another job is saving this key now' });
+    release?.();
+    expect(localSave(cacheDir, 'k1', exportDir('b', 10), 1e9).saved).toBe(true);
+  });
+  it('breaks the lock of a dead process on this host', () => {
+    fs.mkdirSync(path.join(cacheDir, 'locks'), { recursive: true });
+    // a pid above the kernel's pid_max cannot be alive
+    fs.writeFileSync(path.join(cacheDir, 'locks', 'k1.lock'), JSON.stringify({ pid: 4194305, host: os.hostname(), at: Date.now() }));
+    expect(localSave(cacheDir, 'k1', exportDir('a', 10), 1e9).saved).toBe(true);
+    expect(fs.readdirSync(path.join(cacheDir, 'locks'))).toEqual([]);
+  });
+
+  it('concurrent saves of one key from separate processes leave exactly one valid entry', async () => {
+    // Real processes: local.ts (node built-ins only) transpiled to plain JS for node.
+    const src = fs.readFileSync(path.join(__dirname, '../../src/env-cache/local.ts'), 'utf8');
+    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const mod = path.join(root, 'local.mjs');
+    fs.writeFileSync(mod, js);
+    const go = path.join(root, 'go');
+    const worker = path.join(root, 'worker.mjs');
+    fs.writeFileSync(worker, `
+      import * as fs from 'node:fs';
+      import { localSave } from ${JSON.stringify(mod)};
+      const [cacheDir, exportDir, go] = process.argv.slice(2);
+      while (!fs.existsSync(go)) await new Promise((r) => setTimeout(r, 5));
+      process.stdout.write(JSON.stringify(localSave(cacheDir, 'same-key', exportDir, 1e12)));
+    `);
+    const n = 4;
+    const size = 8 * 1024 * 1024;
+    const dirs = Array.from({ length: n }, (_v, i) => exportDir(`x${i}`, size, 65 + i));
+    const runs = dirs.map((d) => new Promise<{ saved: boolean; reason?: string }>((resolve, reject) => {
+      const p = spawn(process.execPath, [worker, cacheDir, d, go], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (b) => (out += b));
+      p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exit ${code}`))));
+    }));
+    await new Promise((r) => setTimeout(r, 300));
+    fs.writeFileSync(go, '');
+    const results = await Promise.all(runs);
+    expect(results.filter((r) => r.saved)).toHaveLength(1);
+    for (const r of results.filter((x) => !x.saved)) {
+      expect(r.reason).toMatch(/another job is saving this key now|another job saved this key first|the entry already exists/);
+    }
+    expect(fs.readdirSync(path.join(cacheDir, 'entries'))).toEqual(['same-key']);
+    const meta = readEntry(cacheDir, 'same-key');
+    expect(meta?.sizeBytes).toBe(size);
+    // the entry's env.tar is one saver's file, whole (a single fill byte throughout)
+    const data = fs.readFileSync(path.join(entryDir(cacheDir, 'same-key'), 'env.tar'));
+    expect(data.length).toBe(size);
+    expect(data.every((b) => b === data[0])).toBe(true);
+    expect(fs.readdirSync(path.join(cacheDir, 'tmp'))).toEqual([]);
+    expect(fs.readdirSync(path.join(cacheDir, 'locks'))).toEqual([]);
+  }, 60_000);
+});
+
+describe('local backend: size cap with least-recently-used eviction', () => {
+  it('evicts the entries used longest ago until the cache fits', () => {
+    for (const [k, t] of [['a', 1000], ['b', 2000], ['c', 3000]] as const) {
+      localSave(cacheDir, k, exportDir(`e${k}`, 100), 1e9);
+      touchEntry(cacheDir, k, t);
+    }
+    touchEntry(cacheDir, 'a', 4000); // a restore of a: now the most recent
+    const r = localSave(cacheDir, 'd', exportDir('ed', 100), 250);
+    expect(r.saved).toBe(true);
+    expect(r.evicted).toEqual(['b', 'c']);
+    expect(listEntries(cacheDir).map((e) => e.key).sort()).toEqual(['a', 'd']);
+    expect(fs.readdirSync(path.join(cacheDir, 'trash'))).toEqual([]);
+  });
+  it('a restore records the use', () => {
+    localSave(cacheDir, 'a', exportDir('ea', 10), 1e9);
+    touchEntry(cacheDir, 'a', 5);
+    localRestore(cacheDir, 'a', path.join(root, 'w'));
+    expect(readEntry(cacheDir, 'a')!.lastUsed).toBeGreaterThan(5);
+  });
+  it('never evicts the entry it keeps, even alone over the cap', () => {
+    localSave(cacheDir, 'big', exportDir('eb', 500), 1e9);
+    expect(evictLru(cacheDir, 100, 'big')).toEqual([]);
+    expect(readEntry(cacheDir, 'big')).not.toBeNull();
+  });
+});
+
+describe('local backend: layer cache swap', () => {
+  it('reads current, writes a new directory and swaps it in', () => {
+    const first = localLayerCache(cacheDir);
+    expect(first.from).toEqual([]);
+    expect(first.to).toEqual([`type=local,dest=${first.newDir},mode=max`]);
+    fs.mkdirSync(first.newDir, { recursive: true });
+    fs.writeFileSync(path.join(first.newDir, 'index.json'), '{"n":1}');
+    expect(finishLocalLayers(cacheDir, first.newDir)).toBe(true);
+    const current = path.join(cacheDir, 'layers', 'current');
+    const second = localLayerCache(cacheDir);
+    expect(second.from).toEqual([`type=local,src=${current}`]);
+    fs.mkdirSync(second.newDir, { recursive: true });
+    fs.writeFileSync(path.join(second.newDir, 'index.json'), '{"n":2}');
+    finishLocalLayers(cacheDir, second.newDir);
+    expect(fs.readFileSync(path.join(current, 'index.json'), 'utf8')).toBe('{"n":2}');
+    expect(fs.readdirSync(path.join(cacheDir, 'layers'))).toEqual(['current']);
+  });
+  it('keeps current when the build wrote no new cache', () => {
+    const l = localLayerCache(cacheDir);
+    fs.mkdirSync(l.newDir, { recursive: true });
+    expect(finishLocalLayers(cacheDir, l.newDir)).toBe(false);
+    expect(fs.existsSync(l.newDir)).toBe(false);
+  });
+});
