@@ -1,0 +1,94 @@
+// Benchmark of the env cache (run by scripts/bench-env-cache.sh; needs the services of .ci/setup).
+// The fixture env holds PCB_BENCH_MB MiB (default 2048) of incompressible files that the STAND-IN
+// mamba writes from /dev/urandom; the stand-in makes them in seconds, where a real solve + download
+// of the Pointcept env takes 15-30 minutes, so the "no cache" time here is only a lower bound.
+// Measured, all on a cold builder (buildkitd state deleted before each timed build):
+//   A. no env cache: build the image (runtime stage, cache-only output)
+//   B. warm local env cache: restore + env-lock build + the same image build
+//   plus the save path on a miss: env-export build (env.tar out of BuildKit) + save into the cache.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { computeEnvCacheKey, envExportOutputs, restoreEnvCache, saveEnvCache, type EnvCacheSettings } from '../../../src/env-cache/index.js';
+import { BASE_IMAGE, PrivateBuilder, build, makeContext } from '../e2e-helpers.js';
+
+const MB = Number(process.env.PCB_BENCH_MB ?? '2048');
+
+function stepSeconds(log: string, re: RegExp): number {
+  // BuildKit plain progress: "#N [stage k/n] RUN ..." then "#N DONE 12.3s"
+  const ids = [...log.matchAll(/^#(\d+) (.*)$/gm)].filter((m) => re.test(m[2])).map((m) => m[1]);
+  let total = 0;
+  for (const id of new Set(ids)) {
+    const done = new RegExp(`^#${id} DONE (\\d+(?:\\.\\d+)?)s$`, 'm').exec(log);
+    if (done) total += Number(done[1]);
+  }
+  return Math.round(total * 10) / 10;
+}
+
+const secs = (t0: number) => Math.round((Date.now() - t0) / 100) / 10;
+
+describe.skipIf(process.env.PCB_BENCH !== '1')('env cache benchmark', () => {
+  it(`cold builder: no cache vs warm local cache, ${MB} MiB env`, async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-envcache-bench-'));
+    const ctx = makeContext(path.join(tmp, 'ctx'));
+    const env = fs.readFileSync(path.join(ctx, 'environment.yml'), 'utf8').replace('standin-payload=1', `standin-payload=${MB}`);
+    fs.writeFileSync(path.join(ctx, 'environment.yml'), env);
+    const specDir = path.join(tmp, 'spec');
+    fs.mkdirSync(specDir);
+    fs.writeFileSync(path.join(specDir, 'environment.yml'), env);
+    const builder = new PrivateBuilder('bench');
+    const rows: [string, number, string][] = [];
+    try {
+      await builder.start();
+      const s: EnvCacheSettings = { backend: 'local', keyPrefix: 'pcb-bench', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' };
+      const key = computeEnvCacheKey({ envFileText: env, lockFileText: null, baseImage: BASE_IMAGE, miniforgeVersion: '0.0.1-standin', dockerfileText: fs.readFileSync(path.join(ctx, 'Dockerfile'), 'utf8'), createEnvScriptText: fs.readFileSync(path.join(ctx, 'docker', 'create-env.sh'), 'utf8'), platform: 'linux/amd64', prefix: 'pcb-bench' });
+      const image = { context: ctx, target: 'runtime', output: 'type=cacheonly', envSpecDir: specDir };
+
+      // A. cold builder, no env cache
+      let t0 = Date.now();
+      const logA = await build({ ...image, builder: builder.name, buildContexts: [] });
+      const a = secs(t0);
+      expect(logA).toContain('PCB-STANDIN-MAMBA');
+      rows.push(['A. cold builder, no env cache: image build', a, `of which creating the env (stand-in mamba) ${stepSeconds(logA, /conda-env .*RUN/)} s`]);
+
+      // Save path on a miss (same builder, env layers present as after the main build)
+      const w1 = path.join(tmp, 'w1');
+      t0 = Date.now();
+      const miss = await restoreEnvCache(s, key, path.join(w1, 'env-cache'));
+      const exp = envExportOutputs(s, miss, w1).find((o) => o.target === 'env-export')!;
+      const logE = await build({ ...image, builder: builder.name, buildContexts: miss.buildContexts, target: exp.target, output: exp.output });
+      const exportS = secs(t0);
+      t0 = Date.now();
+      const saved = await saveEnvCache(s, miss, miss.exportDir);
+      const saveS = secs(t0);
+      expect(saved.saved).toBe(true);
+      rows.push(['save overhead: env-export build (pack env.tar + write it out of BuildKit)', exportS, `tar step ${stepSeconds(logE, /env-pack .*RUN/)} s; env.tar ${(saved.sizeBytes! / 1024 ** 3).toFixed(2)} GiB`]);
+      rows.push(['save overhead: saveEnvCache (local: move into the cache, fsync, LRU)', saveS, '']);
+
+      // B. cold builder, warm local env cache
+      await builder.wipe();
+      const w2 = path.join(tmp, 'w2');
+      t0 = Date.now();
+      const hit = await restoreEnvCache(s, key, path.join(w2, 'env-cache'));
+      const restoreS = secs(t0);
+      expect(hit.hit).toBe(true);
+      const t1 = Date.now();
+      let envLog = '';
+      for (const o of envExportOutputs(s, hit, w2)) envLog += await build({ ...image, builder: builder.name, buildContexts: hit.buildContexts, target: o.target, output: o.output });
+      const logB = await build({ ...image, builder: builder.name, buildContexts: hit.buildContexts });
+      const b = secs(t0);
+      expect(envLog + logB).not.toContain('PCB-STANDIN-MAMBA');
+      expect(envLog).toContain('restoring the environment from the env cache');
+      rows.push(['B. cold builder, warm local env cache: restore + env-lock + image build', b, `restoreEnvCache ${restoreS} s; builds ${secs(t1)} s`]);
+      rows.push(['restore overhead: env.tar sent to BuildKit (context env-cache)', stepSeconds(envLog, /^\[context env-cache\]/), '']);
+      rows.push(['restore overhead: conda-env RUN step unpacking env.tar', stepSeconds(envLog, /conda-env .*RUN/), '']);
+    } finally {
+      await builder.dispose();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    const table = ['| measurement | seconds | notes |', '|---|---:|---|', ...rows.map(([n, v, note]) => `| ${n} | ${v} | ${note} |`)].join('\n');
+    console.log(`\nenv cache benchmark (${MB} MiB env, ${os.cpus().length} CPUs)\n${table}\n`);
+    if (process.env.PCB_BENCH_OUT) fs.writeFileSync(process.env.PCB_BENCH_OUT, `${table}\n`);
+  });
+});

@@ -1,0 +1,149 @@
+// Helpers for the env-cache end-to-end tests: a private buildkitd + buildx `remote` builder that a
+// test can wipe completely (stop, delete its state, start again) without touching the shared
+// builder other tests use, and docker buildx builds of the fixture.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const E2E = process.env.PCB_E2E === '1';
+export const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
+export const BASE_IMAGE = process.env.PCB_BASE_IMAGE ?? `${REGISTRY}/pcb-base:busybox`;
+const REPO = path.join(__dirname, '../..');
+
+function findBuildkitd(): string {
+  const ciBin = process.env.PCB_CI_BIN ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'pointcept-conda-build', 'ci', 'bin');
+  for (const d of [...(process.env.PATH ?? '').split(':'), ciBin]) {
+    if (d && fs.existsSync(path.join(d, 'buildkitd'))) return path.join(d, 'buildkitd');
+  }
+  throw new Error('buildkitd not found on PATH nor in the CI bin dir (run .ci/setup)');
+}
+
+export function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): { code: number; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: opts.env ?? process.env, input: opts.input, maxBuffer: 256 * 1024 * 1024 });
+  return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+export async function shAsync(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (b) => (out += b));
+    p.stderr.on('data', (b) => (out += b));
+    p.on('close', (code) => resolve({ code: code ?? -1, out }));
+  });
+}
+
+/** A buildkitd of this test's own (OCI worker, host network) behind a buildx remote builder. */
+export class PrivateBuilder {
+  readonly name: string;
+  private readonly dir: string;
+  private pid = 0;
+  constructor(label: string) {
+    this.name = `pcb-envcache-${label}-${process.pid}`;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `pcb-bk-${label}-`));
+  }
+  get sock(): string {
+    return path.join(this.dir, 'buildkitd.sock');
+  }
+  async start(): Promise<void> {
+    const root = path.join(this.dir, 'root');
+    fs.mkdirSync(root, { recursive: true });
+    fs.writeFileSync(path.join(this.dir, 'buildkitd.toml'), [
+      `root = "${root}"`,
+      '[grpc]',
+      `  address = ["unix://${this.sock}"]`,
+      '[worker.oci]',
+      '  enabled = true',
+      '  snapshotter = "overlayfs"',
+      '[worker.containerd]',
+      '  enabled = false',
+      `[registry."${REGISTRY}"]`,
+      '  http = true',
+      '  insecure = true',
+      '',
+    ].join('\n'));
+    const log = fs.openSync(path.join(this.dir, 'buildkitd.log'), 'a');
+    const p = spawn(findBuildkitd(), ['--config', path.join(this.dir, 'buildkitd.toml'), '--oci-worker-net=host'], { detached: true, stdio: ['ignore', log, log] });
+    p.unref();
+    this.pid = p.pid ?? 0;
+    for (let i = 0; i < 60; i++) {
+      if (fs.existsSync(this.sock)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    sh('docker', ['buildx', 'rm', this.name]);
+    const c = sh('docker', ['buildx', 'create', '--name', this.name, '--driver', 'remote', `unix://${this.sock}`]);
+    if (c.code !== 0) throw new Error(`docker buildx create failed: ${c.out}`);
+    for (let i = 0; i < 60; i++) {
+      if (sh('docker', ['buildx', 'inspect', '--bootstrap', this.name]).code === 0) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`builder ${this.name} did not come up:\n${fs.readFileSync(path.join(this.dir, 'buildkitd.log'), 'utf8').slice(-2000)}`);
+  }
+  /** Stops buildkitd (the process this object started, by its pid). */
+  async stop(): Promise<void> {
+    sh('docker', ['buildx', 'rm', this.name]);
+    if (!this.pid) return;
+    try {
+      process.kill(this.pid, 'SIGTERM');
+    } catch {
+      this.pid = 0;
+      return;
+    }
+    for (let i = 0; i < 60; i++) {
+      try {
+        process.kill(this.pid, 0);
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    this.pid = 0;
+  }
+  /** A cold builder: buildkitd stopped, its whole state (layers, cache mounts) deleted, started again. */
+  async wipe(): Promise<void> {
+    await this.stop();
+    fs.rmSync(path.join(this.dir, 'root'), { recursive: true, force: true });
+    await this.start();
+  }
+  async dispose(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A build context: the fixture project plus the real docker/create-env.sh. */
+export function makeContext(dir: string): string {
+  fs.cpSync(path.join(__dirname, 'fixture'), dir, { recursive: true });
+  fs.mkdirSync(path.join(dir, 'docker'), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'docker', 'create-env.sh'), path.join(dir, 'docker', 'create-env.sh'));
+  return dir;
+}
+
+export interface Build {
+  builder: string;
+  context: string;
+  target: string;
+  output: string;
+  buildContexts: string[];
+  envSpecDir: string;
+  extra?: string[];
+}
+
+export function buildArgv(b: Build): string[] {
+  return [
+    'buildx', 'build', '--builder', b.builder, '--progress', 'plain',
+    '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`,
+    '--build-context', `env-spec=${b.envSpecDir}`,
+    ...b.buildContexts,
+    '--target', b.target, '--output', b.output,
+    ...(b.extra ?? []),
+    b.context,
+  ];
+}
+
+export async function build(b: Build): Promise<string> {
+  const r = await shAsync('docker', buildArgv(b));
+  if (r.code !== 0) throw new Error(`docker ${buildArgv(b).join(' ')} failed:\n${r.out.slice(-4000)}`);
+  return r.out;
+}
