@@ -1,0 +1,270 @@
+"""farthest_point_sampling: CPU and CUDA against a NumPy reference, CUDA against CPU
+(bit-identical indices), and argument validation."""
+import numpy as np
+import pytest
+import torch
+
+import pointops
+from pointops import farthest_point_sampling
+
+CUDA = torch.cuda.is_available()
+
+
+def reference_fps(xyz, sizes, samples):
+    """Classic FPS in NumPy float32: start at each scene's first point, then repeatedly take
+    the point with the largest squared distance to the chosen set (first index on ties).
+    Distances evaluated as ((dx*dx + dy*dy) + dz*dz), each step rounded to float32."""
+    xyz = np.asarray(xyz, dtype=np.float32)
+    out = []
+    start = 0
+    for n, m in zip(sizes, samples):
+        assert m <= n
+        if m > 0:
+            p = xyz[start:start + n]
+            dist = np.full(n, np.inf, dtype=np.float32)
+            last = 0
+            out.append(start)
+            for _ in range(1, m):
+                d = p - p[last]
+                sq = d * d
+                cur = (sq[:, 0] + sq[:, 1]) + sq[:, 2]
+                dist = np.minimum(dist, cur)
+                last = int(np.argmax(dist))  # first maximum = lowest index
+                out.append(start + last)
+        start += n
+    return np.asarray(out, dtype=np.int32)
+
+
+def run(xyz_np, sizes, samples, device, dtype=torch.int32):
+    xyz = torch.from_numpy(np.ascontiguousarray(xyz_np)).to(device)
+    offset = torch.tensor(np.cumsum(sizes), dtype=dtype, device=device)
+    new_offset = torch.tensor(np.cumsum(samples), dtype=dtype, device=device)
+    idx = farthest_point_sampling(xyz, offset, new_offset)
+    assert idx.dtype == torch.int32
+    assert idx.device.type == torch.device(device).type
+    assert idx.shape == (int(sum(samples)),)
+    return idx.cpu().numpy()
+
+
+def test_exported_from_package():
+    assert pointops.farthest_point_sampling is farthest_point_sampling
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_random_scenes_match_reference(device, data, dtype):
+    sizes = [300, 1, 57, 800]
+    samples = [40, 1, 57, 123]
+    xyz = data.uniform(sizes, seed=1)
+    got = run(xyz, sizes, samples, device, dtype)
+    np.testing.assert_array_equal(got, reference_fps(xyz, sizes, samples))
+    # indices are global and stay inside their scene
+    bounds = np.cumsum([0] + sizes)
+    pos = 0
+    for b, m in enumerate(samples):
+        part = got[pos:pos + m]
+        assert part[0] == bounds[b]
+        assert ((part >= bounds[b]) & (part < bounds[b + 1])).all()
+        pos += m
+
+
+def test_all_points_sampled_is_a_permutation(device, data):
+    sizes = [64, 130]
+    xyz = data.uniform(sizes, seed=2)
+    got = run(xyz, sizes, sizes, device)
+    np.testing.assert_array_equal(got, reference_fps(xyz, sizes, sizes))
+    assert sorted(got[:64].tolist()) == list(range(64))
+    assert sorted(got[64:].tolist()) == list(range(64, 194))
+
+
+def test_exact_ties_take_lowest_index(device, data):
+    sizes = [200, 150]
+    samples = [60, 150]
+    xyz = data.lattice(sizes, seed=3)  # many equal distances
+    got = run(xyz, sizes, samples, device)
+    np.testing.assert_array_equal(got, reference_fps(xyz, sizes, samples))
+
+
+def test_tie_rule_by_hand(device):
+    # Points 1, 2 and 3 are all at squared distance 1 from point 0: the lowest index (1)
+    # wins. Then 2 and 3 are both at distance 1 from {0, 1} (point 4 at 0.5): 2 wins.
+    xyz = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0]], dtype=np.float32)
+    got = run(xyz, [5], [3], device)
+    assert got.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(got, reference_fps(xyz, [5], [3]))
+
+
+def test_duplicate_points_and_exhausted_scene(device, data):
+    # 5 distinct positions, 40 samples: once every position is chosen all distances are
+    # 0 and the lowest index of the scene (its first point) is chosen again and again.
+    sizes = [100, 80]
+    samples = [40, 80]
+    xyz = data.duplicates(sizes, seed=4, distinct=5)
+    got = run(xyz, sizes, samples, device)
+    ref = reference_fps(xyz, sizes, samples)
+    np.testing.assert_array_equal(got, ref)
+    assert (got[10:40] == 0).all()
+    assert (got[40 + 10:] == 100).all()
+
+
+def test_single_point_and_empty_scenes(device, data):
+    sizes = [1, 0, 5, 0, 1, 7]
+    samples = [1, 0, 0, 0, 1, 3]  # a scene with points but no samples writes nothing
+    xyz = data.uniform(sizes, seed=5)
+    got = run(xyz, sizes, samples, device)
+    np.testing.assert_array_equal(got, reference_fps(xyz, sizes, samples))
+    assert got[:2].tolist() == [0, 6]
+
+
+def test_no_samples_at_all(device, data):
+    sizes = [4, 6]
+    xyz = data.uniform(sizes, seed=6)
+    got = run(xyz, sizes, [0, 0], device)
+    assert got.shape == (0,)
+
+
+def test_empty_point_cloud(device):
+    got = run(np.zeros((0, 3), np.float32), [0], [0], device)
+    assert got.shape == (0,)
+
+
+def test_far_away_coordinates(device, data):
+    sizes = [120, 90]
+    samples = [50, 30]
+    xyz = data.uniform(sizes, seed=7, scale=(3.0, 3.0, 1.0), shift=1.0e5)
+    got = run(xyz, sizes, samples, device)
+    np.testing.assert_array_equal(got, reference_fps(xyz, sizes, samples))
+
+
+def test_non_contiguous_xyz(device, data):
+    sizes = [90, 40]
+    samples = [20, 10]
+    wide = data.uniform([sum(sizes) * 2], seed=8).reshape(-1, 6)  # (130, 6)
+    xyz_t = torch.from_numpy(wide).to(device)[:, 1:4]
+    assert not xyz_t.is_contiguous()
+    offset = torch.tensor(np.cumsum(sizes), device=device)
+    new_offset = torch.tensor(np.cumsum(samples), device=device)
+    got = farthest_point_sampling(xyz_t, offset, new_offset).cpu().numpy()
+    np.testing.assert_array_equal(got, reference_fps(wide[:, 1:4], sizes, samples))
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _args(device="cpu"):
+    xyz = torch.rand(10, 3, device=device)
+    return xyz, torch.tensor([4, 10], device=device), torch.tensor([2, 5], device=device)
+
+
+@pytest.mark.parametrize(
+    "mutate, exc, words",
+    [
+        (lambda x, o, n: (x.double(), o, n), TypeError, ["xyz", "float32"]),
+        (lambda x, o, n: (x[:, :2].contiguous(), o, n), ValueError, ["xyz", "(n, 3)"]),
+        (lambda x, o, n: (x.reshape(-1), o, n), ValueError, ["xyz", "(n, 3)"]),
+        (lambda x, o, n: ("points", o, n), TypeError, ["xyz"]),
+        (lambda x, o, n: (x, o.float(), n), TypeError, ["offset", "int32 or int64"]),
+        (lambda x, o, n: (x, o, n.float()), TypeError, ["new_offset", "int32 or int64"]),
+        (lambda x, o, n: (x, o.reshape(2, 1), n), ValueError, ["offset", "1-D"]),
+        (lambda x, o, n: (x, o[:0], n[:0]), ValueError, ["offset", "at least one scene"]),
+        (lambda x, o, n: (x, torch.tensor([4, 9]), n), ValueError, ["offset[-1]", "10"]),
+        (lambda x, o, n: (x, torch.tensor([6, 4, 10]), torch.tensor([1, 2, 3])), ValueError,
+         ["offset", "non-decreasing"]),
+        (lambda x, o, n: (x, torch.tensor([-1, 10]), n), ValueError, ["offset", "non-decreasing"]),
+        (lambda x, o, n: (x, o, torch.tensor([3, 2])), ValueError, ["new_offset", "non-decreasing"]),
+        (lambda x, o, n: (x, o, torch.tensor([5, 6])), ValueError, ["new_offset", "scene 0", "4 points"]),
+        (lambda x, o, n: (x, o, torch.tensor([2, 9])), ValueError, ["new_offset", "scene 1", "6 points"]),
+        (lambda x, o, n: (x, o, torch.tensor([5])), ValueError, ["offset", "new_offset", "same length"]),
+        (lambda x, o, n: (x, [4, 10], n), TypeError, ["offset"]),
+    ],
+)
+def test_validation_errors_name_the_argument(mutate, exc, words):
+    xyz, offset, new_offset = mutate(*_args())
+    with pytest.raises(exc) as info:
+        farthest_point_sampling(xyz, offset, new_offset)
+    message = str(info.value)
+    for w in words:
+        assert w in message, (w, message)
+
+
+def test_op_rejects_non_contiguous_xyz_directly():
+    # The Python layer makes xyz contiguous; the raw op refuses instead of misreading it.
+    xyz = torch.rand(10, 6)[:, :3]
+    with pytest.raises(ValueError, match="xyz must be contiguous"):
+        torch.ops.pointops.farthest_point_sampling(xyz, torch.tensor([10]), torch.tensor([3]))
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_device_mismatch_is_an_error():
+    xyz, offset, new_offset = _args("cuda")
+    with pytest.raises(ValueError, match="offset must be on the same device as xyz"):
+        farthest_point_sampling(xyz, offset.cpu(), new_offset)
+    with pytest.raises(ValueError, match="new_offset must be on the same device as xyz"):
+        farthest_point_sampling(xyz, offset, new_offset.cpu())
+
+
+# ------------------------------------------------------- CUDA == CPU, exactly
+
+
+def _cpu_vs_cuda(xyz_np, sizes, samples):
+    xyz = torch.from_numpy(np.ascontiguousarray(xyz_np))
+    offset = torch.tensor(np.cumsum(sizes))
+    new_offset = torch.tensor(np.cumsum(samples))
+    cpu = farthest_point_sampling(xyz, offset, new_offset)
+    gpu = farthest_point_sampling(xyz.cuda(), offset.cuda(), new_offset.cuda())
+    torch.cuda.synchronize()
+    assert gpu.dtype == torch.int32
+    assert torch.equal(cpu, gpu.cpu()), (cpu[:20], gpu[:20])
+    return cpu
+
+
+# Sizes chosen to reach each kernel configuration: one block with 1..8 points per
+# thread, clusters of 2..16 blocks, and beyond the register capacity (workspace path).
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "sizes, samples",
+    [
+        ([1000, 3000, 5000, 7000], [300, 700, 10, 1]),
+        ([20000, 9000, 0, 25000, 31], [700, 900, 0, 1200, 31]),
+        ([100000, 60000], [600, 300]),
+        ([140000, 1], [200, 1]),
+        ([300000], [64]),
+    ],
+)
+def test_cuda_equals_cpu_uniform(data, sizes, samples):
+    _cpu_vs_cuda(data.uniform(sizes, seed=11), sizes, samples)
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+@pytest.mark.parametrize("cluster", ["1", "2", "4", "8", "16"])
+def test_cuda_equals_cpu_every_cluster_size(data, monkeypatch, cluster):
+    monkeypatch.setenv("POINTOPS_FPS_CLUSTER", cluster)
+    sizes = [12000, 4000, 40000]
+    samples = [500, 4000, 300]
+    _cpu_vs_cuda(data.uniform(sizes, seed=12), sizes, samples)
+    lat = data.lattice([30000], seed=13)
+    _cpu_vs_cuda(lat, [30000], [400])
+    dup = data.duplicates([20000], seed=14, distinct=50)
+    _cpu_vs_cuda(dup, [20000], [120])
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_many_small_scenes_and_far_coordinates(data):
+    rng = np.random.default_rng(15)
+    sizes = rng.integers(0, 400, size=300).tolist()
+    samples = [int(rng.integers(0, s + 1)) for s in sizes]
+    _cpu_vs_cuda(data.uniform(sizes, seed=16, shift=-5.0e4), sizes, samples)
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_uses_current_stream(data):
+    sizes = [5000, 5000]
+    samples = [500, 500]
+    xyz = torch.from_numpy(data.uniform(sizes, seed=17))
+    offset = torch.tensor(np.cumsum(sizes))
+    new_offset = torch.tensor(np.cumsum(samples))
+    expected = farthest_point_sampling(xyz, offset, new_offset)
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        got = farthest_point_sampling(xyz.cuda(), offset.cuda(), new_offset.cuda())
+    s.synchronize()
+    assert torch.equal(got.cpu(), expected)
