@@ -713,15 +713,19 @@ def check_pointops_gpu(ctx):
         pts = xyz.double()
 
         def gap(i):
-            return float(((pts[prev] - pts[i]) ** 2).sum(1).min()) if prev.numel() else 0.0
+            return float(((pts[prev] - pts[i]) ** 2).sum(1).min())
 
-        g_got, g_ref = gap(int(got[first])), gap(int(ref[first]))
-        if abs(g_got - g_ref) > 1e-6 * max(1.0, g_ref):
+        if prev.numel() == 0:  # a scene's first sample is its first point: no tie possible
             errors.append(f"farthest_point_sampling differs from brute force at sample {first}: "
-                          f"{int(got[first])} (gap {g_got:.6g}) vs {int(ref[first])} "
-                          f"(gap {g_ref:.6g})")
+                          f"{int(got[first])}, expected the scene's first point {int(ref[first])}")
         else:
-            note = f" (float near-tie at sample {first})"
+            g_got, g_ref = gap(int(got[first])), gap(int(ref[first]))
+            if abs(g_got - g_ref) > 1e-6 * max(1.0, g_ref):
+                errors.append(f"farthest_point_sampling differs from brute force at sample "
+                              f"{first}: {int(got[first])} (gap {g_got:.6g}) vs "
+                              f"{int(ref[first])} (gap {g_ref:.6g})")
+            else:
+                note = f" (float near-tie at sample {first})"
     if errors:
         raise CheckFailed("; ".join(errors))
     return (f"knn_query k={k} on 2 scenes (700+450 points) and farthest_point_sampling 90+60 "

@@ -1,0 +1,305 @@
+// ballquery_batch_p on the GPU.
+//
+// 1. keys:  every point gets a 64-bit key (scene, cell z, cell y, cell x) on a grid
+//           of cells with edge >= radius (cell x varies fastest); batch_offsets and
+//           batch_idxs are checked on the way (error bits, read at the one sync).
+// 2. sort:  stable sort by key, so inside a cell points stay in ascending index order.
+// 3. count: one warp per query (in sorted order, for locality); lanes 0..17 binary
+//           search the 9 key ranges (z, y) x [x-1, x+1]; the warp tests candidates
+//           32 at a time and counts hits.
+// 4. scan:  start = exclusive prefix sum; the total is read with the error bits in
+//           the only host synchronisation, to allocate the output.
+// 5. fill:  same walk; hits are compacted into a per-warp shared-memory list,
+//           bitonic-sorted (lists <= kSortCap) and written out coalesced. Longer
+//           lists are written unsorted and sorted afterwards by a global sort of
+//           (list, index) keys, so no neighbour is ever dropped.
+#include "../pointgroup_ops.h"
+#include "common.cuh"
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <climits>
+
+namespace pointgroup_ops {
+namespace {
+
+constexpr int kWarpsPerBlock = 4;
+constexpr int kSortCap = 1024;
+
+enum : int { kBadOffsets = 1, kBadBatchIdx = 2, kNonFinite = 4, kOversize = 8 };
+
+// info[0] = total entries, info[1] = flags
+__device__ __forceinline__ double cell_edge(const float* lo, const float* hi, double min_edge, int cb) {
+  double ext = 0.0;
+  for (int d = 0; d < 3; ++d) ext = fmax(ext, static_cast<double>(hi[d]) - static_cast<double>(lo[d]));
+  const double max_cells = static_cast<double>((1LL << cb) - 4);
+  const double e = ext / max_cells;
+  return e > min_edge ? e : min_edge;
+}
+
+__device__ __forceinline__ long long cell_of(float x, float lo, double edge, int cb) {
+  double c = floor((static_cast<double>(x) - static_cast<double>(lo)) / edge) + 1.0;
+  const double top = static_cast<double>((1LL << cb) - 2);
+  if (!(c >= 1.0)) c = 1.0;  // also catches NaN
+  if (c > top) c = top;
+  return static_cast<long long>(c);
+}
+
+__global__ void keys_kernel(const float* __restrict__ xyz, const int* __restrict__ bidx,
+                            const int* __restrict__ off, int B, int n, const float* __restrict__ lo,
+                            const float* __restrict__ hi, double min_edge, int cb,
+                            long long* __restrict__ keys, long long* __restrict__ info) {
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t <= B) {
+    bool bad = false;
+    if (t == 0 && off[0] != 0) bad = true;
+    if (t < B && off[t] > off[t + 1]) bad = true;
+    if (t == B && off[B] != n) bad = true;
+    if (bad) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kBadOffsets);
+  }
+  if (t >= n) return;
+  // scene = largest b in [0, B-1] with off[b] <= t
+  int a = 0, b = B - 1;
+  while (a < b) {
+    const int mid = (a + b + 1) >> 1;
+    if (off[mid] <= t) a = mid; else b = mid - 1;
+  }
+  const float x = xyz[3 * (int64_t)t], y = xyz[3 * (int64_t)t + 1], z = xyz[3 * (int64_t)t + 2];
+  int flags = 0;
+  if (bidx[t] != a) flags |= kBadBatchIdx;
+  if (!(isfinite(x) && isfinite(y) && isfinite(z))) flags |= kNonFinite;
+  if (flags) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)flags);
+  const double edge = cell_edge(lo, hi, min_edge, cb);
+  const long long cx = cell_of(x, lo[0], edge, cb), cy = cell_of(y, lo[1], edge, cb),
+                  cz = cell_of(z, lo[2], edge, cb);
+  keys[t] = (static_cast<long long>(a) << (3 * cb)) | (cz << (2 * cb)) | (cy << cb) | cx;
+}
+
+__global__ void gather_kernel(const float* __restrict__ xyz, const int64_t* __restrict__ perm, int n,
+                              float4* __restrict__ pts) {
+  const int p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= n) return;
+  const int64_t i = perm[p];
+  pts[p] = make_float4(xyz[3 * i], xyz[3 * i + 1], xyz[3 * i + 2], __int_as_float(static_cast<int>(i)));
+}
+
+// Sorts a[0..L) ascending (L <= kSortCap) with the 32 lanes of one warp.
+__device__ void warp_bitonic_sort(int* a, int L, int lane) {
+  int P = 2;
+  while (P < L) P <<= 1;
+  for (int t = L + lane; t < P; t += 32) a[t] = INT_MAX;
+  __syncwarp();
+  for (int k = 2; k <= P; k <<= 1) {
+    for (int j = k >> 1; j > 0; j >>= 1) {
+      for (int q = lane; q < (P >> 1); q += 32) {
+        const int t = ((q & ~(j - 1)) << 1) | (q & (j - 1));
+        const int u = t | j;
+        const int x = a[t], y = a[u];
+        const bool up = (t & k) == 0;
+        if ((x > y) == up) {
+          a[t] = y;
+          a[u] = x;
+        }
+      }
+      __syncwarp();
+    }
+  }
+}
+
+template <bool kFill>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    query_kernel(const long long* __restrict__ skeys, const float4* __restrict__ pts, int n, int cb, float r2,
+                 int* __restrict__ count, const int* __restrict__ start_len, int* __restrict__ out,
+                 long long* __restrict__ info) {
+  __shared__ int buf[kFill ? kWarpsPerBlock : 1][kFill ? kSortCap : 1];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int pos = blockIdx.x * kWarpsPerBlock + warp;
+  if (pos >= n) return;  // the whole warp leaves together
+  const long long key = skeys[pos];
+  const float4 q = pts[pos];
+  const int qi = __float_as_int(q.w);
+
+  int bound = 0;
+  if (lane < 18) {
+    const long long mask = (1LL << cb) - 1;
+    const int pair = lane >> 1;
+    const long long dz = pair / 3 - 1, dy = pair % 3 - 1;
+    const long long cx = key & mask, cy = (key >> cb) & mask, cz = (key >> (2 * cb)) & mask;
+    const long long scene = key & ~((1LL << (3 * cb)) - 1);
+    const bool upper = lane & 1;
+    const long long k = scene | ((cz + dz) << (2 * cb)) | ((cy + dy) << cb) | (upper ? cx + 1 : cx - 1);
+    int a = 0, b = n;
+    while (a < b) {
+      const int mid = (a + b) >> 1;
+      const long long v = skeys[mid];
+      if (upper ? (v <= k) : (v < k)) a = mid + 1; else b = mid;
+    }
+    bound = a;
+  }
+
+  int L = 0, st = 0;
+  if (kFill) {
+    st = start_len[2 * qi];
+    L = start_len[2 * qi + 1];
+  }
+  const bool in_smem = L <= kSortCap;
+  int* list = kFill ? buf[kFill ? warp : 0] : nullptr;
+  int found = 0;
+  for (int r = 0; r < 9; ++r) {
+    const int lo = __shfl_sync(kFullMask, bound, 2 * r);
+    const int hi = __shfl_sync(kFullMask, bound, 2 * r + 1);
+    for (int base = lo; base < hi; base += 32) {
+      const int p = base + lane;
+      bool hit = false;
+      int j = 0;
+      if (p < hi) {
+        const float4 c = pts[p];
+        hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
+        j = __float_as_int(c.w);
+      }
+      const unsigned m = __ballot_sync(kFullMask, hit);
+      if (kFill && hit) {
+        const int at = found + __popc(m & lanemask_lt(lane));
+        if (at < L) {
+          if (in_smem) list[at] = j; else out[st + at] = j;
+        }
+      }
+      found += __popc(m);
+    }
+  }
+  if (!kFill) {
+    if (lane == 0) {
+      count[qi] = found;
+      if (found > kSortCap) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kOversize);
+    }
+    return;
+  }
+  if (!in_smem) return;
+  __syncwarp();
+  if (L > 1) warp_bitonic_sort(list, L, lane);
+  for (int t = lane; t < L; t += 32) out[st + t] = list[t];
+}
+
+__global__ void start_len_kernel(const int* __restrict__ count, const int64_t* __restrict__ incl, int n,
+                                 int* __restrict__ start_len, long long* __restrict__ info) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int64_t s = incl[i] - count[i];
+  start_len[2 * i] = s > INT_MAX ? INT_MAX : static_cast<int>(s);
+  start_len[2 * i + 1] = count[i];
+  if (i == n - 1) info[0] = incl[i];
+}
+
+// Sorts, in place, the lists longer than kSortCap (rare: > 1024 neighbours).
+void sort_long_lists(at::Tensor& idx, const at::Tensor& start_len) {
+  const at::Tensor len = start_len.select(1, 1);
+  const at::Tensor big = at::nonzero(len > kSortCap).reshape({-1});
+  const at::Tensor starts = start_len.select(1, 0).index_select(0, big).to(at::kLong);
+  const at::Tensor lens = len.index_select(0, big).to(at::kLong);
+  const at::Tensor seg = at::repeat_interleave(lens);  // list number of each entry
+  const at::Tensor first = at::cumsum(lens, 0) - lens;  // first entry of each list in `seg`
+  const at::Tensor pos = starts.index_select(0, seg) + (at::arange(seg.size(0), seg.options()) - first.index_select(0, seg));
+  const at::Tensor vals = idx.index_select(0, pos).to(at::kLong);
+  const at::Tensor sorted = std::get<0>(at::sort(seg * (int64_t(1) << 32) + vals));
+  idx.index_copy_(0, pos, at::bitwise_and(sorted, (int64_t(1) << 32) - 1).to(at::kInt));
+}
+
+int bits_for(int64_t v) {  // bits needed to store values 0..v
+  int b = 1;
+  while ((int64_t(1) << b) <= v) ++b;
+  return b;
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coords, const at::Tensor& batch_idxs,
+                                                          const at::Tensor& batch_offsets, double radius) {
+  const c10::cuda::CUDAGuard guard(coords.device());
+  const int n = static_cast<int>(coords.size(0));
+  const int B = static_cast<int>(batch_offsets.size(0) - 1);
+  const auto iopt = coords.options().dtype(at::kInt);
+  if (n == 0) {
+    // Only the offsets can be wrong here; check them on the host (tiny).
+    const at::Tensor off = batch_offsets.cpu();
+    for (int b = 0; b <= B; ++b)
+      TORCH_CHECK_VALUE(off.data_ptr<int>()[b] == 0,
+                        "ballquery_batch_p: batch_offsets must be all 0 for 0 points, got ", fmt(off));
+    return {at::empty({0}, iopt), at::empty({0, 2}, iopt)};
+  }
+  const int sb = bits_for(B - 1);
+  const int cb = std::min(20, (63 - sb) / 3);
+  TORCH_CHECK_VALUE(cb >= 6, "ballquery_batch_p: too many scenes in batch_offsets (", fmt(B), ")");
+  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+
+  const at::Tensor lo = std::get<0>(coords.min(0));
+  const at::Tensor hi = std::get<0>(coords.max(0));
+  at::Tensor info = at::zeros({2}, coords.options().dtype(at::kLong));
+  at::Tensor keys = at::empty({n}, coords.options().dtype(at::kLong));
+  const double min_edge = static_cast<double>(static_cast<float>(radius)) * (1.0 + 1e-4);
+  const int threads = 256;
+  const int key_threads = std::max(n, B + 1);
+  keys_kernel<<<ceil_div(key_threads, threads), threads, 0, stream>>>(
+      coords.data_ptr<float>(), batch_idxs.data_ptr<int>(), batch_offsets.data_ptr<int>(), B, n,
+      lo.data_ptr<float>(), hi.data_ptr<float>(), min_edge, cb, reinterpret_cast<long long*>(keys.data_ptr<int64_t>()),
+      reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+
+  auto sorted = at::sort(keys, /*stable=*/true, /*dim=*/0, /*descending=*/false);
+  const at::Tensor skeys = std::get<0>(sorted);
+  const at::Tensor perm = std::get<1>(sorted);
+  at::Tensor pts = at::empty({n, 4}, coords.options());
+  gather_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(coords.data_ptr<float>(), perm.data_ptr<int64_t>(),
+                                                               n, reinterpret_cast<float4*>(pts.data_ptr<float>()));
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+
+  const float r2 = squared_radius(radius);
+  at::Tensor count = at::empty({n}, iopt);
+  const int qblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock));
+  query_kernel<false><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
+      reinterpret_cast<const long long*>(skeys.data_ptr<int64_t>()), reinterpret_cast<const float4*>(pts.data_ptr<float>()),
+      n, cb, r2, count.data_ptr<int>(), nullptr, nullptr, reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+
+  const at::Tensor incl = at::cumsum(count, 0, at::kLong);
+  at::Tensor start_len = at::empty({n, 2}, iopt);
+  start_len_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(count.data_ptr<int>(), incl.data_ptr<int64_t>(), n,
+                                                                 start_len.data_ptr<int>(),
+                                                                 reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+
+  // The one host synchronisation: total size and error bits.
+  const at::Tensor info_h = info.cpu();
+  const int64_t total = info_h.data_ptr<int64_t>()[0];
+  const int64_t flags = info_h.data_ptr<int64_t>()[1];
+  if (flags & kBadOffsets) {
+    const at::Tensor off = batch_offsets.cpu();
+    TORCH_CHECK_VALUE(false, "ballquery_batch_p: batch_offsets must start with 0, be non-decreasing and end at "
+                             "the number of points (", fmt(n), "), got ", fmt(off));
+  }
+  if (flags & kBadBatchIdx) {
+    const at::Tensor expect = at::repeat_interleave(
+        at::arange(B, batch_offsets.options().dtype(at::kLong)), (batch_offsets.slice(0, 1) - batch_offsets.slice(0, 0, B)).to(at::kLong));
+    const at::Tensor bad = at::nonzero(expect.to(at::kInt) != batch_idxs).reshape({-1});
+    const int64_t i = bad.numel() ? bad[0].item<int64_t>() : -1;
+    TORCH_CHECK_VALUE(false, "ballquery_batch_p: batch_idxs does not match batch_offsets (first mismatch at point ",
+                      fmt(i), ": batch_idxs = ", fmt(i >= 0 ? batch_idxs[i].item<int>() : -1), ", batch_offsets says ",
+                      fmt(i >= 0 ? expect[i].item<int64_t>() : -1), ")");
+  }
+  TORCH_CHECK_VALUE(!(flags & kNonFinite), "ballquery_batch_p: coords must be finite (found NaN or inf)");
+  TORCH_CHECK_VALUE(total <= INT_MAX, "ballquery_batch_p: ", fmt(total),
+                    " neighbour entries exceed what int32 start_len can index (2^31-1); use a smaller radius or batch");
+
+  at::Tensor idx = at::empty({total}, iopt);
+  if (total > 0) {
+    query_kernel<true><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
+        reinterpret_cast<const long long*>(skeys.data_ptr<int64_t>()),
+        reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, cb, r2, nullptr, start_len.data_ptr<int>(),
+        idx.data_ptr<int>(), nullptr);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    if (flags & kOversize) sort_long_lists(idx, start_len);
+  }
+  return {idx, start_len};
+}
+
+}  // namespace pointgroup_ops

@@ -1,0 +1,26 @@
+// Small device helpers shared by the CUDA sources (ATen / c10 headers only).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <cstdint>
+
+namespace pointgroup_ops {
+
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// Same evaluation order as squared_distance_host, without FMA contraction.
+__device__ __forceinline__ float squared_distance_dev(float ax, float ay, float az, float bx, float by,
+                                                      float bz) {
+  const float dx = __fsub_rn(ax, bx), dy = __fsub_rn(ay, by), dz = __fsub_rn(az, bz);
+  return __fadd_rn(__fadd_rn(__fmul_rn(dx, dx), __fmul_rn(dy, dy)), __fmul_rn(dz, dz));
+}
+
+__device__ __forceinline__ unsigned lanemask_lt(int lane) { return (1u << lane) - 1u; }
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace pointgroup_ops

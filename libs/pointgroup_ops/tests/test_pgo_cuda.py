@@ -1,0 +1,162 @@
+"""CUDA paths: results identical to the CPU paths (which are checked against the
+references in the other test files). Skipped without a CUDA device."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+pgo = pytest.importorskip("pointgroup_ops")
+from pgo_reference import (  # noqa: E402
+    batch_from_counts,
+    bfs_reference,
+    clumped_scene,
+    instance_workload,
+    offsets_from_counts,
+)
+
+has_cuda = torch.cuda.is_available() and pgo.cuda_available()
+needs_cuda = pytest.mark.skipif(not has_cuda, reason="needs a CUDA device and a CUDA build of pointgroup_ops")
+
+
+def both(coords, batch, off, radius, mean_active=300):
+    cpu = pgo.ballquery_batch_p(coords.cpu(), batch.cpu(), off.cpu(), radius, mean_active)
+    gpu = pgo.ballquery_batch_p(coords.cuda(), batch.cuda(), off.cuda(), radius, mean_active)
+    assert gpu[0].is_cuda and gpu[1].is_cuda
+    assert torch.equal(cpu[1], gpu[1].cpu()), "start_len differs"
+    assert torch.equal(cpu[0], gpu[0].cpu()), "idx differs"
+    return cpu, gpu
+
+
+def bfs_both(label, idx, sl, threshold):
+    cpu = pgo.bfs_cluster(label.cpu(), idx.cpu(), sl.cpu(), threshold)
+    gpu = pgo.bfs_cluster(label.cuda(), idx.cuda(), sl.cuda(), threshold)
+    assert gpu[0].is_cuda and gpu[1].is_cuda
+    assert torch.equal(cpu[1], gpu[1].cpu()), "cluster_offsets differ"
+    assert torch.equal(cpu[0], gpu[0].cpu()), "cluster_idxs differ"
+    return cpu, gpu
+
+
+@needs_cuda
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clumped_batches_identical(seed):
+    rng = np.random.default_rng(seed)
+    counts = [3000, 0, 2500, 4000]
+    parts = [clumped_scene(rng, c, 10, 2.5, (80, 80, 30), 5) for c in counts]
+    coords = torch.from_numpy(np.concatenate([p[0] for p in parts]))
+    label = torch.from_numpy(np.concatenate([p[1] for p in parts]))
+    (idx, sl), _ = both(coords, batch_from_counts(counts), offsets_from_counts(counts), 1.5)
+    for threshold in (0, 1, 50):
+        bfs_both(label, idx, sl, threshold)
+        rci, rco = bfs_reference(label.numpy(), idx.numpy(), sl.numpy(), threshold)
+        assert np.array_equal(pgo.bfs_cluster(label.cuda(), idx.cuda(), sl.cuda(), threshold)[1].cpu().numpy(), rco)
+
+
+@needs_cuda
+def test_uniform_and_boundary_cases_identical():
+    rng = np.random.default_rng(5)
+    pts = rng.uniform(0, 10, size=(5000, 3)).astype(np.float32)
+    both(torch.from_numpy(pts), batch_from_counts([2000, 3000]), offsets_from_counts([2000, 3000]), 0.8)
+    g = np.stack(np.meshgrid(np.arange(6), np.arange(6), np.arange(6), indexing="ij"), -1).reshape(-1, 3)
+    g = torch.from_numpy(g.astype(np.float32))
+    for r in (1.0, 1.0001, 1.4142135, 1.7320508):
+        both(g, batch_from_counts([216]), offsets_from_counts([216]), r)
+    big = torch.from_numpy(rng.uniform(0, 20, size=(2000, 3)).astype(np.float32) + 20000.0)
+    both(big, batch_from_counts([2000]), offsets_from_counts([2000]), 1.5)
+
+
+@needs_cuda
+def test_more_than_1024_neighbours_are_kept_and_sorted():
+    rng = np.random.default_rng(6)
+    dense = rng.uniform(0, 0.5, size=(3000, 3))
+    sparse = rng.uniform(0, 30, size=(3000, 3))
+    pts = torch.from_numpy(np.concatenate([dense, sparse]).astype(np.float32))
+    perm = torch.from_numpy(rng.permutation(6000))
+    pts = pts[perm].contiguous()
+    (idx, sl), _ = both(pts, batch_from_counts([6000]), offsets_from_counts([6000]), 1.0, mean_active=10)
+    assert sl[:, 1].max().item() >= 3000
+    label = torch.zeros(6000, dtype=torch.int32)
+    bfs_both(label, idx, sl, 10)
+
+
+@needs_cuda
+def test_random_labels_and_asymmetric_lists_identical():
+    rng = np.random.default_rng(7)
+    pts, _ = clumped_scene(rng, 6000, 4, 2.0, (30, 30, 30), 1)
+    label = torch.from_numpy(rng.integers(0, 4, size=6000).astype(np.int32))
+    idx, sl = pgo.ballquery_batch_p(torch.from_numpy(pts), batch_from_counts([6000]), offsets_from_counts([6000]), 1.5, 300)
+    bfs_both(label, idx, sl, 1)
+    # drop the last entry of every list: no longer symmetric
+    sl2 = sl.clone()
+    sl2[:, 1] = torch.clamp(sl2[:, 1] - 1, min=0)
+    bfs_both(label, idx, sl2, 1)
+
+
+@needs_cuda
+def test_cuda_errors_raise_and_leave_the_device_usable():
+    coords = torch.rand(100, 3, device="cuda")
+    batch = batch_from_counts([40, 60]).cuda()
+    with pytest.raises(ValueError, match="batch_offsets"):
+        pgo.ballquery_batch_p(coords, batch, torch.tensor([0, 40, 90], dtype=torch.int32, device="cuda"), 0.3, 10)
+    with pytest.raises(ValueError, match="batch_offsets"):
+        pgo.ballquery_batch_p(coords, batch, torch.tensor([0, 50, 40, 100], dtype=torch.int32, device="cuda"), 0.3, 10)
+    bad = batch.clone()
+    bad[10] = 1
+    with pytest.raises(ValueError, match="batch_idxs"):
+        pgo.ballquery_batch_p(coords, bad, offsets_from_counts([40, 60]).cuda(), 0.3, 10)
+    nanc = coords.clone()
+    nanc[5, 0] = float("nan")
+    with pytest.raises(ValueError, match="coords"):
+        pgo.ballquery_batch_p(nanc, batch, offsets_from_counts([40, 60]).cuda(), 0.3, 10)
+    idx, sl = pgo.ballquery_batch_p(coords, batch, offsets_from_counts([40, 60]).cuda(), 0.3, 10)
+    label = torch.zeros(100, dtype=torch.int32, device="cuda")
+    bad_idx = idx.clone()
+    bad_idx[0] = 100
+    with pytest.raises(ValueError, match="ball_query_idxs"):
+        pgo.bfs_cluster(label, bad_idx, sl, 1)
+    bad_sl = sl.clone()
+    bad_sl[3, 1] = idx.numel() + 5
+    with pytest.raises(ValueError, match="start_len"):
+        pgo.bfs_cluster(label, idx, bad_sl, 1)
+    torch.cuda.synchronize()
+    # still usable, and CPU offsets are accepted with CUDA coords
+    pgo.ballquery_batch_p(coords, batch, offsets_from_counts([40, 60]), 0.3, 10)
+
+
+@needs_cuda
+def test_no_device_memory_leak():
+    coords, batch, off, label = instance_workload(seed=3, scenes=2, points=20000, clumps=20, device="cuda")
+    for _ in range(2):
+        idx, sl = pgo.ballquery_batch_p(coords, batch, off, 1.5, 300)
+        pgo.bfs_cluster(label, idx, sl, 50)
+    del idx, sl
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    for _ in range(5):
+        idx, sl = pgo.ballquery_batch_p(coords, batch, off, 1.5, 300)
+        ci, co = pgo.bfs_cluster(label, idx, sl, 50)
+        del idx, sl, ci, co
+    torch.cuda.synchronize()
+    assert torch.cuda.memory_allocated() == before
+
+
+@needs_cuda
+def test_instance_workload_identical():
+    coords, batch, off, label = instance_workload(seed=0)
+    (idx, sl), _ = both(coords, batch, off, 1.5)
+    bfs_both(label, idx, sl, 50)
+
+
+@pytest.mark.skipif(not (has_cuda or os.environ.get("PGO_SCALE_TESTS") == "1"),
+                    reason="2M-point scale test: runs on CUDA machines or with PGO_SCALE_TESTS=1")
+def test_two_million_points_scale():
+    coords, batch, off, label = instance_workload(seed=9, scenes=4, points=500_000, clumps=300)
+    idx, sl = pgo.ballquery_batch_p(coords, batch, off, 1.5, 300)
+    assert sl.shape == (2_000_000, 2) and int(sl[:, 1].min()) >= 1
+    ci, co = pgo.bfs_cluster(label, idx, sl, 50)
+    assert int(co[-1]) == ci.shape[0] and ci.shape[0] > 0
+    if has_cuda:
+        gidx, gsl = pgo.ballquery_batch_p(coords.cuda(), batch.cuda(), off.cuda(), 1.5, 300)
+        assert torch.equal(gsl.cpu(), sl) and torch.equal(gidx.cpu(), idx)
+        gci, gco = pgo.bfs_cluster(label.cuda(), gidx, gsl, 50)
+        assert torch.equal(gco.cpu(), co) and torch.equal(gci.cpu(), ci)
