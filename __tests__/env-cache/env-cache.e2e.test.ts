@@ -93,7 +93,7 @@ describe.skipIf(!E2E)('env cache end to end: local backend', () => {
     await builder.wipe();
     const second = await runOnce(builder.name, s, ENV, '2');
     expect(second.session).toMatchObject({ hit: true, key: first.session.key, matchedKey: first.session.key });
-    expect(second.session.buildContexts).toEqual(['--build-context', `env-cache=${path.join(tmp, 'work-2', 'env-cache', 'env-cache')}`]);
+    expect(second.session.buildContexts).toEqual(['--build-context', `env-cache=${path.join(tmp, 'work-2', 'env-cache', 'env-cache')}`, '--build-context', `miniforge=${path.join(tmp, 'work-2', 'env-cache', 'miniforge-unused')}`]);
     expect(second.log).toContain('create-env: restoring the environment from the env cache');
     expect(second.log).not.toContain(MARKER);
     expect(second.log).not.toContain('PCB-STANDIN-MINIFORGE');
@@ -187,7 +187,7 @@ describe.skipIf(!E2E)('env cache end to end: registry backend against the local 
 
     const b = await runOnce(two.name, s, ENV, 'r2');
     expect(b.session.hit).toBe(true);
-    expect(b.session.buildContexts).toEqual(['--build-context', `env-cache=docker-image://${image}`]);
+    expect(b.session.buildContexts).toEqual(['--build-context', `env-cache=docker-image://${image}`, '--build-context', `miniforge=${path.join(tmp, 'work-r2', 'env-cache', 'miniforge-unused')}`]);
     expect(b.session.sizeBytes).toBeGreaterThan(0);
     expect(b.log).not.toContain(MARKER);
     expect(b.log).toContain('create-env: restoring the environment from the env cache');

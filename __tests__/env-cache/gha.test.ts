@@ -55,7 +55,7 @@ describe('gha backend: restore', () => {
     });
     const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'pointcept-env', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' }, KEY, path.join(tmp, 'work'));
     expect(s).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 123, warnings: [], layerCacheFrom: [], layerCacheTo: [] });
-    expect(s.buildContexts).toEqual(['--build-context', `env-cache=${ghaCachePath(KEY)}`]);
+    expect(s.buildContexts).toEqual(['--build-context', `env-cache=${ghaCachePath(KEY)}`, '--build-context', `miniforge=${path.join(tmp, 'work', 'miniforge-unused')}`]);
   });
   it('a cache error is a warning and a miss, never a failure', async () => {
     restoreCache.mockRejectedValue(new Error('Cache service responded with 503'));

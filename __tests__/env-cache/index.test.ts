@@ -52,7 +52,9 @@ describe('local backend through the API', () => {
     const w2 = path.join(tmp, 'w2');
     const s2 = await api.restoreEnvCache(s, KEY, w2);
     expect(s2).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 2048 });
-    expect(s2.buildContexts).toEqual(['--build-context', `env-cache=${path.join(w2, 'env-cache')}`]);
+    // the env comes from the cache: an empty miniforge context keeps the installer download out of the build
+    expect(s2.buildContexts).toEqual(['--build-context', `env-cache=${path.join(w2, 'env-cache')}`, '--build-context', `miniforge=${path.join(w2, 'miniforge-unused')}`]);
+    expect(fs.readdirSync(path.join(w2, 'miniforge-unused'))).toEqual([]);
     expect(api.envExportOutputs(s, s2, w2)).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(w2, 'env-lock')}` }]);
     expect(await api.saveEnvCache(s, s2, s2.exportDir)).toMatchObject({ saved: false, seconds: 0 });
   });
@@ -76,7 +78,7 @@ describe('registry backend through the API (docker at the @actions/exec boundary
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
     expect(getExecOutput).toHaveBeenCalledWith('docker', ['buildx', 'imagetools', 'inspect', '--raw', `127.0.0.1:5000/env-cache:${KEY}`], expect.anything());
     expect(session).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 1024 });
-    expect(session.buildContexts).toEqual(['--build-context', `env-cache=docker-image://127.0.0.1:5000/env-cache:${KEY}`]);
+    expect(session.buildContexts).toEqual(['--build-context', `env-cache=docker-image://127.0.0.1:5000/env-cache:${KEY}`, '--build-context', `miniforge=${path.join(tmp, 'w', 'miniforge-unused')}`]);
     expect(session.layerCacheFrom).toEqual(['type=registry,ref=127.0.0.1:5000/env-cache:pointcept-env-buildcache']);
   });
   it('a miss pushes the env-export stage as the cache image, and save confirms it', async () => {

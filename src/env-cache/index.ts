@@ -88,7 +88,13 @@ export async function restoreEnvCache(s: EnvCacheSettings, key: string, workDir:
     hit = false;
     contexts.length = 0;
   }
-  if (!hit) {
+  if (hit) {
+    // The env comes from the cache: an empty miniforge context keeps the Dockerfile's default
+    // miniforge stage (which may download the installer) from running at all.
+    const empty = path.join(workDir, 'miniforge-unused');
+    fs.mkdirSync(empty, { recursive: true });
+    contexts.push('--build-context', `miniforge=${empty}`);
+  } else {
     const arch = installerArch(keyPlatform(key));
     if (arch) {
       const mf = await prepareMiniforge(s.miniforgeVersion, arch);

@@ -64,7 +64,7 @@ export function normaliseEnvFile(text: string): string {
   try {
     doc = yaml.load(text, { schema: yaml.FAILSAFE_SCHEMA });
   } catch (e) {
-    throw new Error(`environment-file: not valid YAML (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`environment-file: not valid YAML (${(e as Error).message.split('\n')[0]})`, { cause: e });
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new Error('environment-file: must be a YAML mapping with "channels" and "dependencies" (a conda environment file)');

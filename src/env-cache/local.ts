@@ -122,7 +122,7 @@ export function acquireLock(cacheDir: string, key: string): (() => void) | null 
       return () => fs.rmSync(file, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let stale = false;
+      let stale: boolean;
       try {
         const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string; at: number };
         stale = Date.now() - info.at > STALE_LOCK_MS || (info.host === os.hostname() && !pidAlive(info.pid));
@@ -224,7 +224,7 @@ function removeDir(cacheDir: string, dir: string): boolean {
 
 /** The complete entries. */
 export function listEntries(cacheDir: string): EntryMeta[] {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(path.join(cacheDir, 'entries'));
   } catch {
@@ -258,7 +258,7 @@ export function evictLru(cacheDir: string, capBytes: number, keep: string): stri
 /** Removes what crashed jobs left in tmp/ and trash/ long ago. */
 export function cleanStale(cacheDir: string, now = Date.now()): void {
   for (const d of ['tmp', 'trash']) {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = fs.readdirSync(path.join(cacheDir, d));
     } catch {
