@@ -1,0 +1,54 @@
+// action.yml, src/inputs.ts, src/report.ts and README.md describe the same inputs and outputs.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { INPUT_DEFAULTS } from '../src/inputs.js';
+import { VERSION_OUTPUTS, outputsFrom } from '../src/report.js';
+import { ROOT } from './helpers.js';
+
+interface ActionYml { name: string; description: string; author: string; branding: { icon: string; color: string }; inputs: Record<string, { description: string; required?: boolean; default?: string }>; outputs: Record<string, { description: string }>; runs: { using: string; main: string; post: string } }
+const action = yaml.load(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as ActionYml;
+const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
+describe('action.yml', () => {
+  it('is marketplace-ready and runs the bundles on node20', () => {
+    expect(action.name).toBeTruthy();
+    expect(action.description.length).toBeLessThanOrEqual(125);
+    expect(action.author).toBeTruthy();
+    expect(action.branding.icon && action.branding.color).toBeTruthy();
+    expect(action.runs).toEqual({ using: 'node20', main: 'dist/main/index.js', post: 'dist/post/index.js' });
+  });
+  it('has exactly the inputs of src/inputs.ts, with the same defaults, each documented', () => {
+    expect(Object.keys(action.inputs)).toEqual(Object.keys(INPUT_DEFAULTS));
+    for (const [name, spec] of Object.entries(action.inputs)) {
+      expect(String(spec.default), name).toBe(INPUT_DEFAULTS[name as keyof typeof INPUT_DEFAULTS]);
+      expect(spec.description.length, name).toBeGreaterThan(10);
+      expect(spec.required, name).toBe(false);
+    }
+  });
+  it('documents every output the action can set', () => {
+    const full = outputsFrom({
+      plan: { tags: [] } as never,
+      build: { imageId: 'i', metadata: { 'containerimage.digest': 'd' }, seconds: 1 } as never,
+      smoke: { passed: true, report: { schema: 1, ok: true, versions: {}, gpu: null, checks: [] } } as never,
+      cache: { key: 'k', hit: false, matchedKey: '', lockFile: '/l' } as never,
+      failure: { step: 's', message: 'm', tail: '' },
+    });
+    expect(Object.keys(action.outputs).sort()).toEqual(Object.keys(full).sort());
+    for (const name of Object.keys(VERSION_OUTPUTS)) expect(action.outputs[name]).toBeDefined();
+  });
+});
+
+describe('README tables match action.yml', () => {
+  it('lists every input with its default', () => {
+    for (const [name, spec] of Object.entries(action.inputs)) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+      expect(row, `README row for input ${name}`).toBeDefined();
+      expect(row!.split('|')[2].trim(), name).toBe(spec.default === '' ? '' : `\`${spec.default}\``);
+    }
+  });
+  it('lists every output', () => {
+    for (const name of Object.keys(action.outputs)) expect(readme, name).toContain(`| \`${name}\` |`);
+  });
+});

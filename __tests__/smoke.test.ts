@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ReportError, parseReport } from '../src/smoke.js';
+import { FIXTURE, ROOT } from './helpers.js';
+
+const GOOD = {
+  schema: 1, ok: true,
+  versions: { python: '3.11.10', torch: '2.5.0', torch_cuda: '12.4', flash_attn: null },
+  gpu: { name: 'NVIDIA H200', capability: '9.0', driver: '570.86.15', memory_gib: 139.8 },
+  checks: [{ name: 'imports', ok: true, required: true, seconds: 0.1, detail: '' }, { name: 'open3d', ok: false, required: false, seconds: 0, detail: 'missing' }],
+};
+const mod = (f: (o: Record<string, unknown>) => void) => { const o = structuredClone(GOOD) as unknown as Record<string, unknown>; f(o); return JSON.stringify(o); };
+
+describe('parseReport', () => {
+  it('accepts schema 1 with a GPU or with gpu null', () => {
+    expect(parseReport(JSON.stringify(GOOD)).gpu?.name).toBe('NVIDIA H200');
+    expect(parseReport(mod((o) => { o.gpu = null; })).gpu).toBeNull();
+    expect(parseReport(mod((o) => { delete o.gpu; })).gpu).toBeNull();
+  });
+  it.each([
+    ['not JSON', '{"schema": 1, "ok": tru', /not JSON/],
+    ['an array', '[]', /not a JSON object/],
+    ['schema 2', mod((o) => { o.schema = 2; }), /schema is 2/],
+    ['ok missing', mod((o) => { delete o.ok; }), /ok is not a boolean/],
+    ['versions a list', mod((o) => { o.versions = []; }), /versions is not an object/],
+    ['a version a number', mod((o) => { (o.versions as Record<string, unknown>).torch = 2.5; }), /versions.torch/],
+    ['gpu memory a string', mod((o) => { (o.gpu as Record<string, unknown>).memory_gib = '80'; }), /gpu.memory_gib/],
+    ['check without required', mod((o) => { delete (o.checks as Record<string, unknown>[])[0].required; }), /checks\[0\].required/],
+    ['check seconds a string', mod((o) => { (o.checks as Record<string, unknown>[])[1].seconds = '1'; }), /checks\[1\].seconds/],
+    ['ok true with a failed required check', mod((o) => { (o.checks as Record<string, unknown>[])[0].ok = false; }), /ok: true but a required check failed/],
+  ])('rejects %s', (_n, text, re) => {
+    expect(() => parseReport(text)).toThrow(ReportError);
+    expect(() => parseReport(text)).toThrow(re);
+  });
+});
+
+describe("the fixture's smoke script writes reports that parse", () => {
+  // The fixture smoke script is a shell script (the fixture image's "python" is a stand-in that runs sh).
+  const script = path.join(FIXTURE, 'docker', 'smoke_tests.py');
+  const runScript = (mode: string, args: string[]) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-smoke-'));
+    const out = path.join(dir, 'report.json');
+    let code = 0;
+    try {
+      execFileSync('sh', [script, '--json', out, ...args], { env: { ...process.env, PCB_FIXTURE_SMOKE: mode, ENV_NAME: 'e' }, stdio: 'pipe' });
+    } catch (e) {
+      code = (e as { status: number }).status;
+    }
+    const text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : null;
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { code, text };
+  };
+  it.each([
+    ['pass', [], 0, true, 'Stand-in GPU'],
+    ['pass', ['--no-gpu'], 0, true, null],
+    ['fail', [], 1, false, 'Stand-in GPU'],
+  ] as const)('%s %j', (mode, args, code, ok, gpu) => {
+    const r = runScript(mode, [...args]);
+    expect(r.code).toBe(code);
+    const rep = parseReport(r.text!);
+    expect(rep.ok).toBe(ok);
+    expect(rep.gpu?.name ?? null).toBe(gpu);
+    expect(rep.versions.env_name).toBe('e');
+  });
+  it('badjson writes a report that is rejected; crash writes none', () => {
+    expect(() => parseReport(runScript('badjson', []).text!)).toThrow(ReportError);
+    expect(runScript('crash', [])).toEqual({ code: 139, text: null });
+  });
+  it('the real smoke tests, when present, are the script the action runs', () => {
+    const real = path.join(ROOT, 'docker', 'smoke_tests.py');
+    if (fs.existsSync(real)) expect(fs.readFileSync(real, 'utf8')).toContain('--json');
+  });
+});

@@ -1,0 +1,113 @@
+// The smoke run: docker run of the image's smoke tests, a timeout that kills the container,
+// the container removed on every path, and the JSON report read and checked.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { run, type RunResult } from './exec.js';
+
+export const HEADLINE_VERSIONS = ['python', 'torch', 'torch_cuda', 'cudnn', 'nvcc', 'spconv', 'cumm', 'torch_geometric', 'torch_scatter', 'torch_cluster', 'torch_sparse', 'flash_attn', 'open3d', 'pointops', 'pointgroup_ops'] as const;
+
+export interface SmokeCheck { name: string; ok: boolean; required: boolean; seconds: number; detail: string }
+export interface SmokeReport {
+  schema: 1;
+  ok: boolean;
+  versions: Record<string, string | null>;
+  gpu: { name: string; capability: string; driver: string; memory_gib: number } | null;
+  checks: SmokeCheck[];
+}
+
+export class ReportError extends Error {}
+
+/** Parses and checks a smoke report; throws ReportError naming every field that is wrong. */
+export function parseReport(text: string): SmokeReport {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (e) {
+    throw new ReportError(`the smoke report is not JSON: ${(e as Error).message}`);
+  }
+  const bad: string[] = [];
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObj(o)) throw new ReportError('the smoke report is not a JSON object');
+  if (o.schema !== 1) bad.push(`schema is ${JSON.stringify(o.schema)}, expected 1`);
+  if (typeof o.ok !== 'boolean') bad.push('ok is not a boolean');
+  if (!isObj(o.versions)) bad.push('versions is not an object');
+  else for (const [k, v] of Object.entries(o.versions)) if (v !== null && typeof v !== 'string') bad.push(`versions.${k} is neither a string nor null`);
+  if (o.gpu !== null && o.gpu !== undefined) {
+    if (!isObj(o.gpu)) bad.push('gpu is neither an object nor null');
+    else {
+      for (const k of ['name', 'capability', 'driver']) if (typeof o.gpu[k] !== 'string') bad.push(`gpu.${k} is not a string`);
+      if (typeof o.gpu.memory_gib !== 'number') bad.push('gpu.memory_gib is not a number');
+    }
+  }
+  if (!Array.isArray(o.checks)) bad.push('checks is not an array');
+  else o.checks.forEach((c, n) => {
+    if (!isObj(c)) return bad.push(`checks[${n}] is not an object`);
+    if (typeof c.name !== 'string' || c.name === '') bad.push(`checks[${n}].name is not a non-empty string`);
+    for (const k of ['ok', 'required']) if (typeof c[k] !== 'boolean') bad.push(`checks[${n}].${k} is not a boolean`);
+    if (typeof c.seconds !== 'number') bad.push(`checks[${n}].seconds is not a number`);
+    if (c.detail !== undefined && c.detail !== null && typeof c.detail !== 'string') bad.push(`checks[${n}].detail is not a string`);
+  });
+  if (bad.length) throw new ReportError(`the smoke report does not follow schema 1: ${bad.join('; ')}`);
+  const r = o as unknown as SmokeReport;
+  r.gpu = r.gpu ?? null;
+  r.checks = r.checks.map((c) => ({ ...c, detail: c.detail ?? '' }));
+  const requiredFailed = r.checks.some((c) => c.required && !c.ok);
+  if (r.ok && requiredFailed) throw new ReportError('the smoke report says ok: true but a required check failed');
+  return r;
+}
+
+export interface SmokeResult {
+  exitCode: number;
+  timedOut: boolean;
+  report: SmokeReport | null;
+  reportError: string | null;
+  output: string;
+  passed: boolean;
+  seconds: number;
+}
+
+/** Removes a container if it still exists; quiet about "No such container". */
+export async function removeContainer(name: string): Promise<void> {
+  await run('docker', ['rm', '--force', '--volumes', name], { quiet: true });
+}
+
+/**
+ * Runs the smoke argv (which names the container) with a timeout. On timeout the container is
+ * killed; on every path it is removed.
+ */
+export async function runSmoke(argv: string[], container: string, reportDir: string, timeoutSeconds: number, logFile: string): Promise<SmokeResult> {
+  fs.mkdirSync(reportDir, { recursive: true });
+  fs.chmodSync(reportDir, 0o777); // the image may run as a non-root user
+  const reportPath = path.join(reportDir, 'report.json');
+  fs.rmSync(reportPath, { force: true });
+  const t0 = Date.now();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void run('docker', ['kill', container], { quiet: true });
+  }, timeoutSeconds * 1000);
+  let res: RunResult;
+  try {
+    res = await run('docker', argv, { logFile });
+  } finally {
+    clearTimeout(timer);
+    await removeContainer(container);
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  let report: SmokeReport | null = null;
+  let reportError: string | null = null;
+  if (timedOut) {
+    reportError = `smoke run timed out after ${timeoutSeconds} s (the container was killed)`;
+  } else if (fs.existsSync(reportPath)) {
+    try {
+      report = parseReport(fs.readFileSync(reportPath, 'utf8'));
+    } catch (e) {
+      reportError = (e as Error).message;
+    }
+  } else {
+    reportError = `the smoke run wrote no report (exit code ${res.exitCode})`;
+  }
+  const output = res.stdout + res.stderr;
+  const passed = !timedOut && res.exitCode === 0 && report !== null && report.ok;
+  return { exitCode: res.exitCode, timedOut, report, reportError, output, passed, seconds };
+}
