@@ -147,3 +147,83 @@ export async function build(b: Build): Promise<string> {
   if (r.code !== 0) throw new Error(`docker ${buildArgv(b).join(' ')} failed:\n${r.out.slice(-4000)}`);
   return r.out;
 }
+
+const ENV_STAGES = `FROM \${BASE_IMAGE} AS conda-env
+ARG MINIFORGE_VERSION
+ARG ENV_NAME
+ARG MINIFORGE_SHA256=
+RUN --mount=type=bind,from=env-spec,target=/pcb/env-spec \\
+    --mount=type=bind,from=env-cache,target=/pcb/env-cache \\
+    --mount=type=bind,from=miniforge,target=/pcb/miniforge \\
+    --mount=type=cache,target=/pcb/pkgs,sharing=locked \\
+    --mount=type=bind,source=docker/create-env.sh,target=/pcb/create-env.sh \\
+    ENV_NAME="\${ENV_NAME}" MINIFORGE_VERSION="\${MINIFORGE_VERSION}" \\
+    MINIFORGE_SHA256="\${MINIFORGE_SHA256}" CONDA_PKGS_DIRS=/pcb/pkgs \\
+    sh /pcb/create-env.sh create
+ENV PATH=/opt/conda/envs/\${ENV_NAME}/bin:/opt/conda/bin:/usr/local/bin:/usr/bin:/bin
+
+FROM conda-env AS env-pack
+RUN --mount=type=bind,source=docker/create-env.sh,target=/pcb/create-env.sh \\
+    sh /pcb/create-env.sh pack /pcb-export
+
+FROM scratch AS env-lock
+COPY --from=conda-env /opt/conda/pcb-env.lock /environment.lock
+
+FROM scratch AS env-export
+COPY --from=env-pack /pcb-export/env.tar /pcb-export/environment.lock /
+`;
+
+/**
+ * The action's fixture project (__tests__/fixtures/project) with its env stages replaced by the real
+ * ones: the real docker/create-env.sh, and the STAND-IN Miniforge installer in the miniforge stage.
+ */
+export function makeActionContext(dir: string): string {
+  fs.cpSync(path.join(REPO, '__tests__', 'fixtures', 'project'), dir, { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'docker', 'create-env.sh'), path.join(dir, 'docker', 'create-env.sh'));
+  fs.cpSync(path.join(__dirname, 'fixture', 'standin'), path.join(dir, 'standin'), { recursive: true });
+  const file = path.join(dir, 'docker', 'Dockerfile.gpu');
+  let df = fs.readFileSync(file, 'utf8');
+  const start = df.search(/^FROM \S+ AS conda-env$/m);
+  const end = df.search(/^FROM \S+ AS extensions$/m);
+  if (start < 0 || end < start) throw new Error('the fixture Dockerfile no longer has conda-env before extensions');
+  df = `${df.slice(0, start)}${ENV_STAGES}\n${df.slice(end)}`;
+  df = df.replace(/^FROM scratch AS miniforge$/m, 'FROM scratch AS miniforge\nCOPY standin/Miniforge3-0.0.1-standin-Linux-x86_64.sh /');
+  fs.writeFileSync(file, df);
+  return dir;
+}
+
+export interface ActionRun { code: number; log: string; outputs: Record<string, string>; summary: string }
+
+/** Runs dist/main then dist/post like a runner: INPUT_* (hyphens kept), GITHUB_OUTPUT/STATE/STEP_SUMMARY. */
+export async function runAction(inputs: Record<string, string>, dir: string): Promise<ActionRun> {
+  const gh = (await import(path.join(REPO, 'scripts', 'gh-files.mjs'))) as {
+    inputEnv: (i: Record<string, string>) => Record<string, string>;
+    parseCommandFile: (f: string) => Record<string, string>;
+    stateEnv: (f: string) => Record<string, string>;
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  const env: NodeJS.ProcessEnv = { ...process.env, ...gh.inputEnv(inputs), RUNNER_TEMP: path.join(dir, 'runner-temp'), GITHUB_WORKSPACE: dir };
+  fs.mkdirSync(env.RUNNER_TEMP!, { recursive: true });
+  for (const [k, f] of Object.entries({ GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary.md', GITHUB_STATE: 'state' })) {
+    env[k] = path.join(dir, f);
+    fs.writeFileSync(env[k]!, '');
+  }
+  const main = await shAsyncEnv(process.execPath, [path.join(REPO, 'dist', 'main', 'index.js')], env);
+  const post = await shAsyncEnv(process.execPath, [path.join(REPO, 'dist', 'post', 'index.js')], { ...env, ...gh.stateEnv(env.GITHUB_STATE!) });
+  return {
+    code: main.code,
+    log: main.out + post.out,
+    outputs: gh.parseCommandFile(env.GITHUB_OUTPUT!),
+    summary: fs.readFileSync(env.GITHUB_STEP_SUMMARY!, 'utf8'),
+  };
+}
+
+async function shAsyncEnv(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    p.stdout.on('data', (b) => (out += b));
+    p.stderr.on('data', (b) => (out += b));
+    p.on('close', (code) => resolve({ code: code ?? -1, out }));
+  });
+}
