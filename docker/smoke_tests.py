@@ -838,13 +838,19 @@ CHECKS = [
 ]
 
 
+def usage_error(message):
+    """Bad input: say what was wrong on stderr and exit with status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def load_extra_checks(checks):
     path = os.environ.get("PCB_SMOKE_EXTRA_CHECKS")
     if not path:
         return checks
     spec = importlib.util.spec_from_file_location("pcb_smoke_extra", path)
     if spec is None or spec.loader is None or not os.path.isfile(path):
-        raise SystemExit(f"error: PCB_SMOKE_EXTRA_CHECKS={path!r} is not a readable Python file")
+        usage_error(f"PCB_SMOKE_EXTRA_CHECKS={path!r} is not a readable Python file")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     extra = []
@@ -855,7 +861,7 @@ def load_extra_checks(checks):
     names = {c.name for c in checks}
     clash = [c.name for c in extra if c.name in names]
     if clash:
-        raise SystemExit(f"error: PCB_SMOKE_EXTRA_CHECKS redefines checks {clash}")
+        usage_error(f"PCB_SMOKE_EXTRA_CHECKS redefines checks {clash}")
     return checks + extra
 
 
@@ -938,7 +944,7 @@ def _split_names(value, known, flag):
     names = [n.strip() for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(f"error: {flag}: unknown check(s) {', '.join(unknown)}; known checks: "
+        usage_error(f"{flag}: unknown check(s) {', '.join(unknown)}; known checks: "
                          f"{', '.join(known)}")
     return names
 
