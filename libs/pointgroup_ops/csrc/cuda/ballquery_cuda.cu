@@ -10,7 +10,8 @@
 // 4. scan:  start = exclusive prefix sum; the total is read with the error bits in
 //           the only host synchronisation, to allocate the output.
 // 5. fill:  same walk; hits are compacted into a per-warp shared-memory list,
-//           bitonic-sorted (lists <= kSortCap) and written out coalesced. Longer
+//           ordered (rank placement up to 64 entries, bitonic sort up to kSortCap)
+//           and written out. Longer
 //           lists are written unsorted and sorted afterwards by a global sort of
 //           (list, index) keys, so no neighbour is ever dropped.
 #include "../pointgroup_ops.h"
@@ -25,7 +26,9 @@ namespace pointgroup_ops {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
+constexpr int kPerWarp = 8;  // sorted positions per warp in the query kernels
 constexpr int kSortCap = 1024;
+constexpr int kRankSortMax = 64;  // lists up to this length are placed by rank, longer ones bitonic-sorted
 
 enum : int { kBadOffsets = 1, kBadBatchIdx = 2, kNonFinite = 4, kOversize = 8 };
 
@@ -107,6 +110,29 @@ __device__ void warp_bitonic_sort(int* a, int L, int lane) {
   }
 }
 
+// Searches, with lanes 0..17, the bounds of the 9 sorted-key ranges that hold
+// the 27 cells around `key` (even lane: first position, odd lane: one past the last).
+__device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, int n, int cb, long long key,
+                                           int lane) {
+  if (lane >= 18) return 0;
+  const long long mask = (1LL << cb) - 1;
+  const int pair = lane >> 1;
+  const long long dz = pair / 3 - 1, dy = pair % 3 - 1;
+  const long long cx = key & mask, cy = (key >> cb) & mask, cz = (key >> (2 * cb)) & mask;
+  const long long scene = key & ~((1LL << (3 * cb)) - 1);
+  const bool upper = lane & 1;
+  const long long k = scene | ((cz + dz) << (2 * cb)) | ((cy + dy) << cb) | (upper ? cx + 1 : cx - 1);
+  int a = 0, b = n;
+  while (a < b) {
+    const int mid = (a + b) >> 1;
+    const long long v = skeys[mid];
+    if (upper ? (v <= k) : (v < k)) a = mid + 1; else b = mid;
+  }
+  return a;
+}
+
+// One warp handles kPerWarp consecutive sorted positions (mostly the same cell, so
+// the range search is redone only when the cell changes).
 template <bool kFill>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     query_kernel(const long long* __restrict__ skeys, const float4* __restrict__ pts, int n, int cb, float r2,
@@ -114,71 +140,73 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
                  long long* __restrict__ info) {
   __shared__ int buf[kFill ? kWarpsPerBlock : 1][kFill ? kSortCap : 1];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int pos = blockIdx.x * kWarpsPerBlock + warp;
-  if (pos >= n) return;  // the whole warp leaves together
-  const long long key = skeys[pos];
-  const float4 q = pts[pos];
-  const int qi = __float_as_int(q.w);
-
+  const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
+  if (first >= n) return;  // the whole warp leaves together
+  const int last = min(first + kPerWarp, n);
+  long long prev_key = -1;
   int bound = 0;
-  if (lane < 18) {
-    const long long mask = (1LL << cb) - 1;
-    const int pair = lane >> 1;
-    const long long dz = pair / 3 - 1, dy = pair % 3 - 1;
-    const long long cx = key & mask, cy = (key >> cb) & mask, cz = (key >> (2 * cb)) & mask;
-    const long long scene = key & ~((1LL << (3 * cb)) - 1);
-    const bool upper = lane & 1;
-    const long long k = scene | ((cz + dz) << (2 * cb)) | ((cy + dy) << cb) | (upper ? cx + 1 : cx - 1);
-    int a = 0, b = n;
-    while (a < b) {
-      const int mid = (a + b) >> 1;
-      const long long v = skeys[mid];
-      if (upper ? (v <= k) : (v < k)) a = mid + 1; else b = mid;
-    }
-    bound = a;
-  }
-
-  int L = 0, st = 0;
-  if (kFill) {
-    st = start_len[2 * qi];
-    L = start_len[2 * qi + 1];
-  }
-  const bool in_smem = L <= kSortCap;
   int* list = kFill ? buf[kFill ? warp : 0] : nullptr;
-  int found = 0;
-  for (int r = 0; r < 9; ++r) {
-    const int lo = __shfl_sync(kFullMask, bound, 2 * r);
-    const int hi = __shfl_sync(kFullMask, bound, 2 * r + 1);
-    for (int base = lo; base < hi; base += 32) {
-      const int p = base + lane;
-      bool hit = false;
-      int j = 0;
-      if (p < hi) {
-        const float4 c = pts[p];
-        hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
-        j = __float_as_int(c.w);
-      }
-      const unsigned m = __ballot_sync(kFullMask, hit);
-      if (kFill && hit) {
-        const int at = found + __popc(m & lanemask_lt(lane));
-        if (at < L) {
-          if (in_smem) list[at] = j; else out[st + at] = j;
+  for (int pos = first; pos < last; ++pos) {
+    const long long key = skeys[pos];
+    if (key != prev_key) {
+      bound = range_bound(skeys, n, cb, key, lane);
+      prev_key = key;
+    }
+    const float4 q = pts[pos];
+    const int qi = __float_as_int(q.w);
+    int L = 0, st = 0;
+    if (kFill) {
+      st = start_len[2 * qi];
+      L = start_len[2 * qi + 1];
+    }
+    const bool in_smem = L <= kSortCap;
+    int found = 0;
+    for (int r = 0; r < 9; ++r) {
+      const int lo = __shfl_sync(kFullMask, bound, 2 * r);
+      const int hi = __shfl_sync(kFullMask, bound, 2 * r + 1);
+      for (int base = lo; base < hi; base += 32) {
+        const int p = base + lane;
+        bool hit = false;
+        int j = 0;
+        if (p < hi) {
+          const float4 c = pts[p];
+          hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
+          j = __float_as_int(c.w);
         }
+        const unsigned m = __ballot_sync(kFullMask, hit);
+        if (kFill && hit) {
+          const int at = found + __popc(m & lanemask_lt(lane));
+          if (at < L) {
+            if (in_smem) list[at] = j; else out[st + at] = j;
+          }
+        }
+        found += __popc(m);
       }
-      found += __popc(m);
     }
-  }
-  if (!kFill) {
-    if (lane == 0) {
-      count[qi] = found;
-      if (found > kSortCap) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kOversize);
+    if (!kFill) {
+      if (lane == 0) {
+        count[qi] = found;
+        if (found > kSortCap)
+          atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kOversize);
+      }
+      continue;
     }
-    return;
+    if (!in_smem) continue;
+    __syncwarp();
+    if (L <= kRankSortMax) {
+      // Short list: each lane places its elements by rank (values are distinct).
+      for (int t = lane; t < L; t += 32) {
+        const int x = list[t];
+        int rank = 0;
+        for (int i = 0; i < L; ++i) rank += list[i] < x;
+        out[st + rank] = x;
+      }
+    } else {
+      warp_bitonic_sort(list, L, lane);
+      for (int t = lane; t < L; t += 32) out[st + t] = list[t];
+    }
+    __syncwarp();
   }
-  if (!in_smem) return;
-  __syncwarp();
-  if (L > 1) warp_bitonic_sort(list, L, lane);
-  for (int t = lane; t < L; t += 32) out[st + t] = list[t];
 }
 
 __global__ void start_len_kernel(const int* __restrict__ count, const int64_t* __restrict__ incl, int n,
@@ -255,7 +283,7 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
 
   const float r2 = squared_radius(radius);
   at::Tensor count = at::empty({n}, iopt);
-  const int qblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock));
+  const int qblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kPerWarp));
   query_kernel<false><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
       reinterpret_cast<const long long*>(skeys.data_ptr<int64_t>()), reinterpret_cast<const float4*>(pts.data_ptr<float>()),
       n, cb, r2, count.data_ptr<int>(), nullptr, nullptr, reinterpret_cast<long long*>(info.data_ptr<int64_t>()));

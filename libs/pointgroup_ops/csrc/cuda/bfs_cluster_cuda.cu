@@ -4,7 +4,9 @@
 //    larger root under the smaller one, so each root is its component's smallest
 //    index = the seed the sequential algorithm starts that component from (it seeds
 //    in ascending order and a component is first touched at its smallest index).
-//    The same kernel validates start_len / ball_query_idxs (error bit).
+//    A first pass unites each point with two same-label neighbours (sampling),
+//    the full pass then skips edges whose ends already share a root. Both validate
+//    start_len / ball_query_idxs (error bits).
 // 2. levels: breadth-first levels of all components at once. The frontier array of
 //    a level is in sequential queue order (components by seed, then queue order).
 //    A node v first reached from frontier position p at list position k gets the
@@ -58,7 +60,32 @@ __device__ __forceinline__ void unite(int* p, int a, int b) {
   }
 }
 
-// One warp per point: validates its list and unites it with same-label neighbours.
+// Phase 1 (one thread per point): validate its list and unite it with its first
+// kSample same-label neighbours. This builds most of each component cheaply.
+constexpr int kSample = 2;
+__global__ void sample_hook_kernel(const int* __restrict__ label, const int* __restrict__ nb, int64_t n_idx,
+                                   const int* __restrict__ sl, int n, int* parent, int* __restrict__ flags) {
+  const int u = blockIdx.x * blockDim.x + threadIdx.x;
+  if (u >= n) return;
+  const int64_t s = sl[2 * (int64_t)u], l = sl[2 * (int64_t)u + 1];
+  if (s < 0 || l < 0 || s + l > n_idx) {
+    atomicOr(flags, kBadStartLen);
+    return;
+  }
+  const int lab = label[u];
+  int done = 0;
+  for (int64_t k = s; k < s + l && done < kSample; ++k) {
+    const int v = nb[k];
+    if (v < 0 || v >= n) return;  // reported by the full pass
+    if (v != u && label[v] == lab) {
+      unite(parent, u, v);
+      ++done;
+    }
+  }
+}
+
+// Phase 2 (one warp per point): every listed edge, in both directions; edges whose
+// ends already share a root cost two reads. Also validates every entry.
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     hook_kernel(const int* __restrict__ label, const int* __restrict__ nb, int64_t n_idx,
                 const int* __restrict__ sl, int n, int* parent, int* __restrict__ flags) {
@@ -66,18 +93,17 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   const int lane = threadIdx.x & 31;
   if (u >= n) return;
   const int64_t s = sl[2 * (int64_t)u], l = sl[2 * (int64_t)u + 1];
-  if (s < 0 || l < 0 || s + l > n_idx) {
-    if (lane == 0) atomicOr(flags, kBadStartLen);
-    return;
-  }
+  if (s < 0 || l < 0 || s + l > n_idx) return;  // reported by the sampling pass
   const int lab = label[u];
+  const volatile int* vp = parent;
+  const int pu = vp[u];
   for (int64_t k = s + lane; k < s + l; k += 32) {
     const int v = nb[k];
     if (v < 0 || v >= n) {
       atomicOr(flags, kBadIndex);
       continue;
     }
-    if (v != u && label[v] == lab) unite(parent, u, v);
+    if (v != u && label[v] == lab && vp[v] != pu) unite(parent, u, v);
   }
 }
 
@@ -206,6 +232,11 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_cuda(const at::Tensor& semantic_l
 
   at::Tensor parent = at::arange(n, iopt);
   at::Tensor flags = at::zeros({1}, iopt);
+  sample_hook_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(label, nb, ball_query_idxs.size(0), sl, n,
+                                                                   parent.data_ptr<int>(), flags.data_ptr<int>());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  compress_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(parent.data_ptr<int>(), n);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
   hook_kernel<<<wblocks, kWarpsPerBlock * 32, 0, stream>>>(label, nb, ball_query_idxs.size(0), sl, n,
                                                            parent.data_ptr<int>(), flags.data_ptr<int>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -263,7 +294,11 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_cuda(const at::Tensor& semantic_l
   const int thr = static_cast<int>(std::min<int64_t>(threshold, INT_MAX));
   flags_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(sroot.data_ptr<int>(), n, thr, f.data_ptr<int>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  const at::Tensor c = at::cumsum(f, 1, at::kInt).contiguous();
+  // Two 1-D scans (a scan along the last dim of a (2, n) tensor is much slower).
+  at::Tensor c = at::empty({2, n}, iopt);
+  at::Tensor c0 = c.select(0, 0), c1 = c.select(0, 1);
+  at::cumsum_out(c0, f.select(0, 0), 0, at::kInt);
+  at::cumsum_out(c1, f.select(0, 1), 0, at::kInt);
   const at::Tensor totals = c.select(1, n - 1).cpu().contiguous();
   const int kept = totals.data_ptr<int>()[0];
   const int nclusters = totals.data_ptr<int>()[1];
