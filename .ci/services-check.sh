@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Checks that the services .ci/setup started do what the end-to-end tests rely on, one
+# junit testcase each ($PCB_JUNIT_DIR/services.xml): containers on dockerd, the GPU path
+# through the stand-in hook, the registry, and buildx with the remote BuildKit builder
+# (--load, --output type=local, --build-context DIR and docker-image://, --check, push).
+# Needs the variables of .ci/.env (it sources that file when PCB_E2E is unset).
+# The t_* functions are called through check().
+# shellcheck disable=SC2317,SC2016
+set -uo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if [[ -z ${PCB_E2E:-} && -f $PCB_ENV_FILE ]]; then
+  set -a
+  # shellcheck disable=SC1090
+  . "$PCB_ENV_FILE"
+  set +a
+fi
+JUNIT_DIR=${PCB_JUNIT_DIR:-$PCB_REPO_ROOT/.junit}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pcb-services-check.XXXXXX")
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+TAG=pcb-ci-check-$$
+trap 'docker image rm -f "$TAG:load" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+status=0
+
+# check NAME CMD...: run CMD (a function below), record pass/fail with its output.
+check() {
+  local name=$1 t0=$SECONDS logf
+  shift
+  logf=$WORK/$(tr -c 'a-zA-Z0-9' '_' <<<"$name").log
+  if (set -e; "$@") >"$logf" 2>&1; then
+    printf '%s\tpass\t%s\t\n' "$name" $((SECONDS - t0)) >>"$RESULTS"
+    log "ok    $name"
+  else
+    printf '%s\tfail\t%s\t%s\n' "$name" $((SECONDS - t0)) "$logf" >>"$RESULTS"
+    log "FAIL  $name"
+    tail -n 20 "$logf" >&2
+    status=1
+  fi
+}
+
+bx() { docker buildx build --builder "$PCB_BUILDER" --progress plain "$@"; }
+
+t_docker_run() {
+  out=$(docker run --rm --network none "$PCB_BASE_TAG" sh -c 'echo ran-in-$(uname -s)')
+  [[ $out == ran-in-Linux ]] || { echo "unexpected output: $out"; return 1; }
+}
+
+t_gpu_path() {
+  before=$(wc -l <"$PCB_GPU_HOOK_LOG")
+  out=$(docker run --rm --gpus all --network none "$PCB_BASE_TAG" sh -c 'echo "$NVIDIA_VISIBLE_DEVICES"')
+  [[ $out == all ]] || { echo "NVIDIA_VISIBLE_DEVICES in the container: '$out' (expected all)"; return 1; }
+  after=$(wc -l <"$PCB_GPU_HOOK_LOG")
+  ((after == before + 1)) || { echo "hook log $PCB_GPU_HOOK_LOG grew by $((after - before)) lines, expected 1"; return 1; }
+  tail -n 1 "$PCB_GPU_HOOK_LOG" | grep -q 'prestart id=[0-9a-f]\{64\} .*NVIDIA_VISIBLE_DEVICES=all' ||
+    { echo "unexpected hook log line: $(tail -n 1 "$PCB_GPU_HOOK_LOG")"; return 1; }
+}
+
+t_registry() {
+  curl -fsS "http://$PCB_REGISTRY/v2/" >/dev/null
+  repo=${PCB_BASE_IMAGE#"$PCB_REGISTRY"/}
+  curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$PCB_REGISTRY/v2/${repo%%:*}/manifests/${repo##*:}"
+}
+
+t_load() {
+  mkdir -p "$WORK/load"
+  printf 'FROM %s\nARG WORD=unset\nRUN echo "built:$WORD" > /built\nCMD ["cat", "/built"]\n' "$PCB_BASE_IMAGE" >"$WORK/load/Dockerfile"
+  bx --load -t "$TAG:load" --build-arg WORD=load "$WORK/load"
+  out=$(docker run --rm --network none "$TAG:load")
+  [[ $out == built:load ]] || { echo "container printed '$out'"; return 1; }
+}
+
+t_output_local() {
+  mkdir -p "$WORK/loc"
+  printf 'FROM %s AS build\nRUN mkdir /out && echo local-ok > /out/result\nFROM scratch\nCOPY --from=build /out/ /\n' \
+    "$PCB_BASE_IMAGE" >"$WORK/loc/Dockerfile"
+  bx --output "type=local,dest=$WORK/loc/dest" "$WORK/loc"
+  [[ $(cat "$WORK/loc/dest/result") == local-ok ]]
+}
+
+t_context_dir() {
+  mkdir -p "$WORK/cd/ctx" "$WORK/cd/app"
+  echo "from-dir-$$" >"$WORK/cd/ctx/payload.txt"
+  printf 'FROM scratch AS extra\nFROM %s AS use\nRUN --mount=from=extra,target=/x cp /x/payload.txt /got\nFROM scratch\nCOPY --from=use /got /got\n' \
+    "$PCB_BASE_IMAGE" >"$WORK/cd/app/Dockerfile"
+  bx --build-context "extra=$WORK/cd/ctx" --output "type=local,dest=$WORK/cd/out" "$WORK/cd/app"
+  [[ $(cat "$WORK/cd/out/got") == "from-dir-$$" ]]
+}
+
+t_context_image() {
+  mkdir -p "$WORK/ci/src" "$WORK/ci/app"
+  printf 'FROM scratch\nCOPY token /token\n' >"$WORK/ci/src/Dockerfile"
+  echo "from-image-$$" >"$WORK/ci/src/token"
+  ref=$PCB_REGISTRY/pcb-ci-check:ctx-$$
+  bx --output "type=image,name=$ref,push=true" "$WORK/ci/src"
+  printf 'FROM scratch AS cachectx\nFROM %s AS use\nRUN --mount=from=cachectx,target=/c cp /c/token /got\nFROM scratch\nCOPY --from=use /got /got\n' \
+    "$PCB_BASE_IMAGE" >"$WORK/ci/app/Dockerfile"
+  bx --build-context "cachectx=docker-image://$ref" --output "type=local,dest=$WORK/ci/out" "$WORK/ci/app"
+  [[ $(cat "$WORK/ci/out/got") == "from-image-$$" ]]
+  # and dockerd can pull what BuildKit pushed
+  docker pull -q "$ref" >/dev/null
+  docker image rm "$ref" >/dev/null
+}
+
+t_check() {
+  mkdir -p "$WORK/chk/good" "$WORK/chk/bad"
+  printf 'FROM %s AS base\nRUN true\n' "$PCB_BASE_IMAGE" >"$WORK/chk/good/Dockerfile"
+  bx --check "$WORK/chk/good"
+  # Mixed-case FROM ... as is a build-check warning (FromAsCasing): --check must report it and fail.
+  printf 'FROM %s as base\nRUN true\n' "$PCB_BASE_IMAGE" >"$WORK/chk/bad/Dockerfile"
+  if bx --check "$WORK/chk/bad" >"$WORK/chk/bad.out" 2>&1; then
+    cat "$WORK/chk/bad.out"
+    echo "--check passed a Dockerfile with a FromAsCasing violation"
+    return 1
+  fi
+  grep -q FromAsCasing "$WORK/chk/bad.out" || { cat "$WORK/chk/bad.out"; return 1; }
+}
+
+check "docker run on dockerd (network none)" t_docker_run
+check "docker run --gpus all reaches the stand-in nvidia hook" t_gpu_path
+check "registry serves the base image" t_registry
+check "buildx build --load on $PCB_BUILDER" t_load
+check "buildx build --output type=local" t_output_local
+check "buildx build --build-context name=DIR" t_context_dir
+check "buildx build --build-context name=docker-image:// (pushed to the registry)" t_context_image
+check "buildx build --check reports a violation" t_check
+
+mkdir -p "$JUNIT_DIR"
+python3 "$PCB_CI_DIR/junit.py" write "$JUNIT_DIR/services.xml" services "$RESULTS"
+exit $status
