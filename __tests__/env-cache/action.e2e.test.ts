@@ -32,9 +32,11 @@ describe.skipIf(!E2E || !haveDist)('the action with cache-backend: local (dist/,
     'max-jobs': '1',
     'torch-cuda-arch-list': '9.0',
   });
+  const images: string[] = [];
   const source = (r: ActionRun) => {
     const id = r.outputs['image-id'];
     expect(id, r.log.slice(-3000)).toBeTruthy();
+    images.push(id);
     const out = sh('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'cat', id, '/opt/conda/.pcb-env-source']);
     expect(out.code, out.out).toBe(0);
     return out.out.trim();
@@ -48,6 +50,7 @@ describe.skipIf(!E2E || !haveDist)('the action with cache-backend: local (dist/,
     await builder.start();
   }, 120_000);
   afterAll(async () => {
+    for (const id of images) sh('docker', ['rmi', '-f', id]);
     await builder?.dispose();
     fs.rmSync(tmp, { recursive: true, force: true });
   }, 60_000);
