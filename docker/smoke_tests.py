@@ -7,7 +7,7 @@ companions, flash-attn, the image's own CUDA extensions (pointops, pointgroup_op
 
 Usage:
     python smoke_tests.py [--json PATH] [--no-gpu] [--only a,b] [--skip a,b]
-                          [--optional a,b] [--timeout SECONDS] [--list]
+                          [--optional a,b] [--require a,b] [--timeout SECONDS] [--list]
 
 Only the standard library and what the image ships are used. A human-readable table goes to
 stdout; `--json PATH` also writes the machine-readable report (schema 1):
@@ -1018,6 +1018,9 @@ def parse_args(argv):
     parser.add_argument("--skip", metavar="A,B", help="do not run these checks")
     parser.add_argument("--optional", metavar="A,B",
                         help="treat these checks as not required for this run")
+    parser.add_argument("--require", metavar="A,B",
+                        help="treat these checks as required for this run (e.g. flash_attn at "
+                             "build time, where a package that does not import is a build error)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"limit for each isolated check (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
@@ -1049,6 +1052,9 @@ def main(argv=None):
     only = _split_names(args.only, known, "--only")
     skip = _split_names(args.skip, known, "--skip") or []
     optional = set(_split_names(args.optional, known, "--optional") or [])
+    require = set(_split_names(args.require, known, "--require") or [])
+    if optional & require:
+        usage_error(f"--optional and --require both name {', '.join(sorted(optional & require))}")
     selected = [c for c in checks if (only is None or c.name in only) and c.name not in skip]
 
     started = time.monotonic()
@@ -1081,7 +1087,7 @@ def main(argv=None):
     results = []
     for check in selected:
         t0 = time.monotonic()
-        required = check.required and check.name not in optional
+        required = (check.required or check.name in require) and check.name not in optional
         skipped = False
         missing = _missing_modules(check.needs)
         if check.gpu and args.no_gpu:

@@ -160,6 +160,11 @@ def test_expectations_and_optional(run_smoke):
     run = run_smoke("--only", "python,env_name", "--optional", "python", env=env)
     assert run.returncode == 0 and run.report["ok"] is True
     assert run.check("python")["required"] is False
+    run = run_smoke("--only", "python,env_name", "--require", "env_name",
+                    env={"PCB_ENV_NAME": "no-such-env"})
+    assert run.returncode == 1 and run.check("env_name")["required"] is True
+    run = run_smoke("--optional", "python", "--require", "python", json_report=False)
+    assert run.returncode == 2 and "both name python" in run.stderr
 
 
 def test_bad_arguments_name_the_input(run_smoke, tmp_path):
