@@ -17,12 +17,22 @@ namespace fps {
 
 namespace {
 
+// Integers go into messages as strings: a torch 2.11 build of this file crashed while
+// formatting int64_t message arguments (seen on one machine), strings never did.
+std::string num(int64_t v) { return std::to_string(v); }
+
+std::string shape_of(const at::Tensor& t) {
+  std::string s = "(";
+  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
+  return s + (t.dim() == 1 ? ",)" : ")");
+}
+
 void check_offset_tensor(const at::Tensor& t, const char* name, const at::Tensor& xyz) {
   TORCH_CHECK_VALUE(t.defined(), name, " must be a tensor, got None");
   TORCH_CHECK_TYPE(t.scalar_type() == at::kInt || t.scalar_type() == at::kLong, name,
                    " must be an int32 or int64 tensor, got ", t.scalar_type());
   TORCH_CHECK_VALUE(t.dim() == 1, name, " must be 1-D (one cumulative count per scene), got shape ",
-                    t.sizes());
+                    shape_of(t));
   TORCH_CHECK_VALUE(t.numel() >= 1, name, " must hold at least one scene, got an empty tensor");
   TORCH_CHECK_VALUE(t.device() == xyz.device(), name, " must be on the same device as xyz (",
                     xyz.device(), "), got ", t.device());
@@ -35,16 +45,16 @@ Plan validate(const at::Tensor& xyz, const at::Tensor& offset, const at::Tensor&
   TORCH_CHECK_TYPE(xyz.scalar_type() == at::kFloat, "xyz must be a float32 tensor, got ",
                    xyz.scalar_type());
   TORCH_CHECK_VALUE(xyz.dim() == 2 && xyz.size(1) == 3, "xyz must have shape (n, 3), got shape ",
-                    xyz.sizes());
+                    shape_of(xyz));
   TORCH_CHECK_VALUE(xyz.is_contiguous(), "xyz must be contiguous (call .contiguous() first)");
   check_offset_tensor(offset, "offset", xyz);
   check_offset_tensor(new_offset, "new_offset", xyz);
   TORCH_CHECK_VALUE(offset.numel() == new_offset.numel(),
                     "offset and new_offset must have the same length (one entry per scene), got ",
-                    offset.numel(), " and ", new_offset.numel());
+                    num(offset.numel()), " and ", num(new_offset.numel()));
   const int64_t n = xyz.size(0);
   TORCH_CHECK_VALUE(n <= std::numeric_limits<int32_t>::max(),
-                    "xyz has ", n, " rows; the int32 output indices allow at most 2^31-1");
+                    "xyz has ", num(n), " rows; the int32 output indices allow at most 2^31-1");
 
   const int64_t B = offset.numel();
   // One device->host copy for both offset tensors.
@@ -60,30 +70,30 @@ Plan validate(const at::Tensor& xyz, const at::Tensor& offset, const at::Tensor&
   for (int64_t b = 0; b < B; ++b) {
     const int64_t o = h[b];
     const int64_t prev = plan.point_start[b];
-    TORCH_CHECK_VALUE(o >= prev, "offset must be non-decreasing and non-negative, but offset[", b,
-                      "] = ", o, (b == 0 ? std::string(" < 0") : " < offset[" + std::to_string(b - 1) +
+    TORCH_CHECK_VALUE(o >= prev, "offset must be non-decreasing and non-negative, but offset[", num(b),
+                      "] = ", num(o), (b == 0 ? std::string(" < 0") : " < offset[" + std::to_string(b - 1) +
                                                                       "] = " + std::to_string(prev)));
     plan.point_start[b + 1] = o;
     const int64_t no = h[B + b];
     const int64_t nprev = plan.out_start[b];
     TORCH_CHECK_VALUE(no >= nprev, "new_offset must be non-decreasing and non-negative, but new_offset[",
-                      b, "] = ", no, (b == 0 ? std::string(" < 0") : " < new_offset[" +
+                      num(b), "] = ", num(no), (b == 0 ? std::string(" < 0") : " < new_offset[" +
                                                                           std::to_string(b - 1) + "] = " +
                                                                           std::to_string(nprev)));
     plan.out_start[b + 1] = no;
     const int64_t points = o - prev;
     const int64_t samples = no - nprev;
-    TORCH_CHECK_VALUE(samples <= points, "new_offset asks scene ", b, " for ", samples,
-                      " samples, but offset gives it only ", points,
+    TORCH_CHECK_VALUE(samples <= points, "new_offset asks scene ", num(b), " for ", num(samples),
+                      " samples, but offset gives it only ", num(points),
                       " points (each scene can give at most as many samples as it has points)");
     if (samples > 0 && points > plan.max_points) plan.max_points = points;
     if (samples > plan.max_samples) plan.max_samples = samples;
   }
-  TORCH_CHECK_VALUE(plan.point_start[B] == n, "offset[-1] must equal the number of rows of xyz (", n,
-                    "), got ", plan.point_start[B]);
+  TORCH_CHECK_VALUE(plan.point_start[B] == n, "offset[-1] must equal the number of rows of xyz (", num(n),
+                    "), got ", num(plan.point_start[B]));
   plan.total_samples = plan.out_start[B];
   TORCH_CHECK_VALUE(plan.total_samples <= std::numeric_limits<int32_t>::max(),
-                    "new_offset[-1] = ", plan.total_samples, " is too large (at most 2^31-1)");
+                    "new_offset[-1] = ", num(plan.total_samples), " is too large (at most 2^31-1)");
   return plan;
 }
 
