@@ -3,14 +3,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-DOCKER_DIR = Path(__file__).resolve().parents[1]
-REPO = DOCKER_DIR.parent
-SMOKE = DOCKER_DIR / "smoke_tests.py"
-SCHEMA = DOCKER_DIR / "smoke-report.schema.json"
+from docker_test_paths import SMOKE
 
 # Environment variables that change what the smoke tests expect; tests start from none of them.
 _SMOKE_VARS = ("PCB_ENV_NAME", "PCB_EXPECT_PYTHON", "PCB_EXPECT_TORCH", "PCB_EXPECT_TORCH_CUDA",

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import DOCKER_DIR, REPO
+from docker_test_paths import DOCKER_DIR, REPO
 
 DOCKERFILE = DOCKER_DIR / "Dockerfile.gpu"
 

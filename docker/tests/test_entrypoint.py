@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import DOCKER_DIR
+from docker_test_paths import DOCKER_DIR
 
 ENTRYPOINT = DOCKER_DIR / "entrypoint.sh"
 

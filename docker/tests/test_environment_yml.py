@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from conftest import DOCKER_DIR, REPO
+from docker_test_paths import DOCKER_DIR, REPO
 from test_dockerfile_contract import arg_defaults, body, parse_dockerfile
 
 ENV_FILE = REPO / "environment.yml"

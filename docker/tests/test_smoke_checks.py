@@ -8,7 +8,7 @@ import types
 import pytest
 import torch
 
-from conftest import SMOKE
+from docker_test_paths import SMOKE
 
 spec = importlib.util.spec_from_file_location("smoke_tests", SMOKE)
 smoke = importlib.util.module_from_spec(spec)

@@ -7,7 +7,7 @@ from importlib import metadata
 
 import pytest
 
-from conftest import SCHEMA, SMOKE
+from docker_test_paths import SCHEMA, SMOKE
 
 jsonschema = pytest.importorskip("jsonschema")
 
