@@ -1,6 +1,7 @@
 // Registration of the compiled module `pointgroup_ops_cuda` and per-device dispatch.
 // The module keeps its historical name also in CPU-only builds.
-#include <torch/extension.h>
+// Only the pybind11 glue for at::Tensor (much lighter to compile than torch/extension.h).
+#include <torch/csrc/utils/pybind.h>
 
 #include "pointgroup_ops.h"
 

@@ -1,7 +1,8 @@
 // Declarations shared by the registration file and the per-device implementations.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 
 #include <algorithm>
 

@@ -17,6 +17,14 @@
 #include "../pointgroup_ops.h"
 #include "common.cuh"
 
+#include <ATen/ops/arange.h>
+#include <ATen/ops/bitwise_and.h>
+#include <ATen/ops/cumsum.h>
+#include <ATen/ops/nonzero.h>
+#include <ATen/ops/repeat_interleave.h>
+#include <ATen/ops/sort.h>
+#include <ATen/ops/zeros.h>
+
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -222,14 +230,14 @@ __global__ void start_len_kernel(const int* __restrict__ count, const int64_t* _
 // Sorts, in place, the lists longer than kSortCap (rare: > 1024 neighbours).
 void sort_long_lists(at::Tensor& idx, const at::Tensor& start_len) {
   const at::Tensor len = start_len.select(1, 1);
-  const at::Tensor big = at::nonzero(len > kSortCap).reshape({-1});
+  const at::Tensor big = at::nonzero(len.gt(kSortCap)).reshape({-1});
   const at::Tensor starts = start_len.select(1, 0).index_select(0, big).to(at::kLong);
   const at::Tensor lens = len.index_select(0, big).to(at::kLong);
   const at::Tensor seg = at::repeat_interleave(lens);  // list number of each entry
-  const at::Tensor first = at::cumsum(lens, 0) - lens;  // first entry of each list in `seg`
-  const at::Tensor pos = starts.index_select(0, seg) + (at::arange(seg.size(0), seg.options()) - first.index_select(0, seg));
+  const at::Tensor first = at::cumsum(lens, 0).sub(lens);  // first entry of each list in `seg`
+  const at::Tensor pos = starts.index_select(0, seg).add(at::arange(seg.size(0), seg.options()).sub(first.index_select(0, seg)));
   const at::Tensor vals = idx.index_select(0, pos).to(at::kLong);
-  const at::Tensor sorted = std::get<0>(at::sort(seg * (int64_t(1) << 32) + vals));
+  const at::Tensor sorted = std::get<0>(at::sort(seg.mul(int64_t(1) << 32).add(vals)));
   idx.index_copy_(0, pos, at::bitwise_and(sorted, (int64_t(1) << 32) - 1).to(at::kInt));
 }
 
@@ -258,7 +266,7 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   const int sb = bits_for(B - 1);
   const int cb = std::min(20, (63 - sb) / 3);
   TORCH_CHECK_VALUE(cb >= 6, "ballquery_batch_p: too many scenes in batch_offsets (", fmt(B), ")");
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
 
   const at::Tensor lo = std::get<0>(coords.min(0));
   const at::Tensor hi = std::get<0>(coords.max(0));
@@ -307,8 +315,8 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   }
   if (flags & kBadBatchIdx) {
     const at::Tensor expect = at::repeat_interleave(
-        at::arange(B, batch_offsets.options().dtype(at::kLong)), (batch_offsets.slice(0, 1) - batch_offsets.slice(0, 0, B)).to(at::kLong));
-    const at::Tensor bad = at::nonzero(expect.to(at::kInt) != batch_idxs).reshape({-1});
+        at::arange(B, batch_offsets.options().dtype(at::kLong)), batch_offsets.slice(0, 1).sub(batch_offsets.slice(0, 0, B)).to(at::kLong));
+    const at::Tensor bad = at::nonzero(expect.to(at::kInt).ne(batch_idxs)).reshape({-1});
     const int64_t i = bad.numel() ? bad[0].item<int64_t>() : -1;
     TORCH_CHECK_VALUE(false, "ballquery_batch_p: batch_idxs does not match batch_offsets (first mismatch at point ",
                       fmt(i), ": batch_idxs = ", fmt(i >= 0 ? batch_idxs[i].item<int>() : -1), ", batch_offsets says ",

@@ -22,6 +22,13 @@
 #include "../pointgroup_ops.h"
 #include "common.cuh"
 
+#include <ATen/ops/arange.h>
+#include <ATen/ops/cumsum.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/nonzero.h>
+#include <ATen/ops/sort.h>
+#include <ATen/ops/zeros.h>
+
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -223,7 +230,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_cuda(const at::Tensor& semantic_l
   const int n = static_cast<int>(semantic_label.size(0));
   const auto iopt = semantic_label.options();
   if (n == 0) return {at::empty({0, 2}, iopt), at::zeros({1}, iopt)};
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const int* label = semantic_label.data_ptr<int>();
   const int* nb = ball_query_idxs.data_ptr<int>();
   const int* sl = start_len.data_ptr<int>();
@@ -248,7 +255,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_cuda(const at::Tensor& semantic_l
   compress_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(parent.data_ptr<int>(), n);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
-  const at::Tensor seeds = at::nonzero(parent == at::arange(n, iopt)).reshape({-1});  // ascending
+  const at::Tensor seeds = at::nonzero(parent.eq(at::arange(n, iopt))).reshape({-1});  // ascending
   const int ns = static_cast<int>(seeds.size(0));
   at::Tensor order = at::empty({n}, iopt);
   at::Tensor dist = at::full({n}, INT_MAX, iopt);
