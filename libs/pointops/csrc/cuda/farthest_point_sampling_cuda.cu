@@ -25,6 +25,16 @@
 //    they are computed with __fsub_rn/__fmul_rn/__fadd_rn so no FMA contraction can
 //    change a rounding, exactly like the CPU code.
 //
+// Measured on one H200 (torch 2.11, CUDA 13, median of 10, B = 4 uniform scenes):
+// 4 x 100k -> 4 x 25k in 44 ms (clusters of 16, 8 points per thread), 4 x 25k -> 4 x 6.25k
+// in 8.8 ms (clusters of 16, 2 points per thread); the old one-block-per-scene code takes
+// 495 / 37 ms. That is 1.4 to 1.8 us per iteration, nearly independent of the cluster
+// size (4, 8 or 16 blocks) and of the points per thread, so the time is the latency of
+// the per-iteration exchange chain (warp reduction, block barrier, remote store, cluster
+// barrier, final reduction), not the distance updates. Replacing the cluster barrier by
+// per-buffer mbarriers with remote arrivals (release/acquire at cluster scope) was tried
+// and was 10-20% slower.
+//
 // Fallbacks (same results): without clusters (older GPUs, or code built for an
 // older architecture) one block per scene (cluster size 1); scenes larger than what
 // fits in registers (16 x 1024 x 8 = 131072 points with clusters, 8192 without) keep
