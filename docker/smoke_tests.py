@@ -312,7 +312,8 @@ def check_torch(ctx):
 
     ctx.versions["torch"] = torch.__version__
     ctx.versions["torch_cuda"] = torch.version.cuda
-    ctx.versions["torch_cxx11_abi"] = bool(getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", False))
+    # "true"/"false": which C++ ABI compiled packages (flash-attn wheels) must match.
+    ctx.versions["torch_cxx11_abi"] = str(bool(torch._C._GLIBCXX_USE_CXX11_ABI)).lower()
     problems = []
     expect = _env_expect("PCB_EXPECT_TORCH")
     if expect and torch.__version__.split("+")[0] != expect:
@@ -932,9 +933,11 @@ def child_main(name, result_path, device):
     checks = {c.name: c for c in load_extra_checks(list(CHECKS))}
     ctx = Context(device)
     ctx.versions.update(distribution_versions())
+    before = dict(ctx.versions)
     ok, detail = run_inline(checks[name], ctx)
+    found = {k: v for k, v in ctx.versions.items() if before.get(k, object()) != v}
     with open(result_path, "w", encoding="utf-8") as fh:
-        json.dump({"ok": ok, "detail": detail, "versions": ctx.versions}, fh)
+        json.dump({"ok": ok, "detail": detail, "versions": found}, fh)
     return 0
 
 

@@ -174,3 +174,17 @@ def test_pointgroup_ops_check_fails_on_wrong_lists(monkeypatch):
     install_pointgroup_ops(monkeypatch, lambda *a: standin_ballquery(*a, drop_self=True))
     with pytest.raises(smoke.CheckFailed, match="neighbour lists differ"):
         smoke.check_pointgroup_ops_gpu(ctx())
+
+
+# ---- the real libraries, where this machine has them built (their CPU path) ---------------------
+
+@pytest.mark.skipif(importlib.util.find_spec("pointgroup_ops") is None,
+                    reason="pointgroup_ops is not installed here")
+def test_pointgroup_ops_check_on_the_real_library_cpu_path():
+    assert "all lists exact" in smoke.check_pointgroup_ops_gpu(ctx())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pointops") is None,
+                    reason="pointops is not installed here")
+def test_pointops_check_on_the_real_library_cpu_path():
+    assert "match CPU brute force" in smoke.check_pointops_gpu(ctx())
