@@ -78,6 +78,23 @@ describe.skipIf(!E2E || !haveDist)('the action with cache-backend: local (dist/,
     expect(source(second)).toBe('restored');
   }, 600_000);
 
+  it('run 2b with lock-file (the lock run 1 wrote) installs exactly that lock, with no solve', async () => {
+    const lock = fs.readFileSync(path.join(cacheDir, 'entries', first.outputs['cache-key'], 'environment.lock'), 'utf8');
+    expect(lock).toMatch(/^@EXPLICIT$/m);
+    const lockFile = path.join(ctx, 'environment.lock');
+    fs.writeFileSync(lockFile, lock);
+    const r = await runAction({ ...inputs(), 'lock-file': lockFile }, path.join(tmp, 'run2b'));
+    fs.rmSync(lockFile);
+    expect(r.code, r.log.slice(-4000)).toBe(0);
+    expect(r.outputs['cache-hit']).toBe('false');
+    expect(r.outputs['cache-key']).not.toBe(first.outputs['cache-key']); // the key hashes the lock
+    expect(r.log).toContain('create-env: installing the explicit lock (no solve)');
+    expect(r.log).not.toContain(MARKER);
+    expect(source(r)).toBe('created');
+    // the env made from the lock has the same lock
+    expect(fs.readFileSync(path.join(cacheDir, 'entries', r.outputs['cache-key'], 'environment.lock'), 'utf8')).toBe(lock);
+  }, 600_000);
+
   it('run 3 with a changed pin misses', async () => {
     const env = path.join(ctx, 'environment.yml');
     fs.writeFileSync(env, fs.readFileSync(env, 'utf8').replace(/python=3\.11\b/, 'python=3.11.8'));
