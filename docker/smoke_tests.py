@@ -313,7 +313,8 @@ def check_torch(ctx):
     ctx.versions["torch"] = torch.__version__
     ctx.versions["torch_cuda"] = torch.version.cuda
     # "true"/"false": which C++ ABI compiled packages (flash-attn wheels) must match.
-    ctx.versions["torch_cxx11_abi"] = str(bool(torch._C._GLIBCXX_USE_CXX11_ABI)).lower()
+    abi = getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", None)
+    ctx.versions["torch_cxx11_abi"] = None if abi is None else str(bool(abi)).lower()
     problems = []
     expect = _env_expect("PCB_EXPECT_TORCH")
     if expect and torch.__version__.split("+")[0] != expect:
@@ -903,9 +904,9 @@ def run_isolated(check, ctx, timeout):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               errors="replace")
     except subprocess.TimeoutExpired:
+        if os.path.exists(result_path):
+            os.unlink(result_path)
         return False, f"timed out after {timeout:g} s (child process killed)"
-    finally:
-        pass
     try:
         with open(result_path, encoding="utf-8") as fh:
             result = json.load(fh)
