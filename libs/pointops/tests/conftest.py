@@ -62,6 +62,55 @@ class Data:
         sq = d * d
         return (sq[..., 0] + sq[..., 1]) + sq[..., 2]
 
+    @staticmethod
+    def random_rank(seed, q, p):
+        """NumPy twin of the kernels' counter-based rank (random_ball_query order)."""
+        with np.errstate(over="ignore"):
+            m64 = np.uint64
+            z = m64(seed % 2**64) + m64(0x9E3779B97F4A7C15) * (np.asarray(q, dtype=np.uint64) + m64(1))
+            z = z ^ (m64(0xD1B54A32D192ED03) * (np.asarray(p, dtype=np.uint64) + m64(1)))
+            z = (z ^ (z >> m64(30))) * m64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> m64(27))) * m64(0x94D049BB133111EB)
+            z = z ^ (z >> m64(31))
+            return (z >> m64(32)).astype(np.uint64)
+
+    @classmethod
+    def ref_search(cls, mode, k, xyz, offset, new_xyz, new_offset, max_radius=None,
+                   min_radius=0.0, seed=0):
+        """Brute-force NumPy reference of knn_query ("knn"), ball_query ("ball") and
+        random_ball_query ("random"): (idx int32 (m, k), dist float32 (m, k)), -1 / +inf padding."""
+        xyz = np.asarray(xyz, dtype=np.float32)
+        new_xyz = np.asarray(new_xyz, dtype=np.float32)
+        offset = np.asarray(offset, dtype=np.int64)
+        new_offset = np.asarray(new_offset, dtype=np.int64)
+        m = new_xyz.shape[0]
+        idx = np.full((m, k), -1, dtype=np.int32)
+        dist = np.full((m, k), np.inf, dtype=np.float32)
+        if mode != "knn":
+            max2 = np.float32(max_radius) * np.float32(max_radius)
+            min2 = np.float32(min_radius) * np.float32(min_radius)
+        ps = qs = 0
+        for pe, qe in zip(offset.tolist(), new_offset.tolist()):
+            if pe > ps and qe > qs:
+                d2 = cls.sqdist(new_xyz[qs:qe], xyz[ps:pe])
+                cols = np.arange(ps, pe, dtype=np.int64)
+                for r in range(qe - qs):
+                    row = d2[r]
+                    if mode == "knn":
+                        keep = np.ones(row.shape, dtype=bool)
+                    else:
+                        keep = (row < max2) & (row >= min2)
+                    c, dd = cols[keep], row[keep]
+                    if mode == "random":
+                        primary = cls.random_rank(seed, qs + r, c)
+                    else:
+                        primary = dd
+                    order = np.lexsort((c, primary))[:k]
+                    idx[qs + r, : len(order)] = c[order]
+                    dist[qs + r, : len(order)] = np.sqrt(dd[order])
+            ps, qs = pe, qe
+        return idx, dist
+
 
 @pytest.fixture
 def data():

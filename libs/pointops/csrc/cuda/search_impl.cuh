@@ -1,0 +1,274 @@
+// The per-query grid search kernels (see spatial_grid.cuh). Included by the .cu files that
+// instantiate launch_search<MODE>.
+#pragma once
+
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+
+#include <cstdint>
+
+#include "common/spatial.h"
+#include "cuda/spatial_grid.cuh"
+
+namespace pointops {
+namespace grid {
+
+__device__ __forceinline__ int scene_of(int64_t t, const int64_t* off, int B) {
+  int lo = 0, hi = B - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (off[mid] <= t) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+// Cell coordinate of a position relative to the grid minimum, clamped to [0, dim - 1]
+// (NaN -> 0). Identical to the assignment used when the points were binned.
+__device__ __forceinline__ int cell_coord(float rel, float inv_s, int dim) {
+  const float f = __fmul_rn(rel, inv_s);
+  if (!(f >= 0.0f)) return 0;
+  if (f >= static_cast<float>(dim - 1)) return dim - 1;
+  return static_cast<int>(f);
+}
+
+// Sorted top-K of keys in registers; keeps the k (<= K) smallest keys.
+template <int K>
+struct RegTopK {
+  uint64_t key[K];
+  uint64_t worst_;
+  int k;
+  __device__ __forceinline__ explicit RegTopK(int k_) : worst_(kEmptyKey), k(k_) {
+#pragma unroll
+    for (int j = 0; j < K; ++j) key[j] = kEmptyKey;
+  }
+  __device__ __forceinline__ uint64_t worst() const { return worst_; }
+  __device__ __forceinline__ bool full() const { return worst_ != kEmptyKey; }
+  __device__ __forceinline__ void push(uint64_t nk) {
+    if (nk >= worst_) return;
+#pragma unroll
+    for (int j = K - 1; j > 0; --j) {
+      const uint64_t prev = key[j - 1];
+      if (nk < prev) key[j] = prev;
+      else if (nk < key[j]) key[j] = nk;
+    }
+    if (nk < key[0]) key[0] = nk;
+    uint64_t w = kEmptyKey;
+#pragma unroll
+    for (int j = 0; j < K; ++j) if (j == k - 1) w = key[j];
+    worst_ = w;
+  }
+};
+
+// Any k: a max-heap kept in the query's output row (primary bits in the dist row, index in
+// the idx row).
+struct HeapTopK {
+  uint32_t* prim;
+  int* id;
+  int k;
+  int size;
+  __device__ __forceinline__ HeapTopK(uint32_t* p, int* i, int k_) : prim(p), id(i), k(k_), size(0) {}
+  __device__ __forceinline__ uint64_t at(int i) const { return make_key(prim[i], id[i]); }
+  __device__ __forceinline__ void set(int i, uint64_t key) {
+    prim[i] = key_primary(key);
+    id[i] = key_index(key);
+  }
+  __device__ __forceinline__ uint64_t worst() const { return size < k ? kEmptyKey : at(0); }
+  __device__ __forceinline__ bool full() const { return size >= k; }
+  __device__ void sift_down(uint64_t key, int n) {
+    int i = 0;
+    while (true) {
+      const int l = 2 * i + 1;
+      if (l >= n) break;
+      int c = l;
+      uint64_t ck = at(l);
+      if (l + 1 < n) {
+        const uint64_t rk = at(l + 1);
+        if (rk > ck) { c = l + 1; ck = rk; }
+      }
+      if (ck > key) { set(i, ck); i = c; } else break;
+    }
+    set(i, key);
+  }
+  __device__ void push(uint64_t key) {
+    if (size < k) {
+      int i = size++;
+      while (i > 0) {
+        const int p = (i - 1) >> 1;
+        const uint64_t pk = at(p);
+        if (pk < key) { set(i, pk); i = p; } else break;
+      }
+      set(i, key);
+    } else if (key < at(0)) {
+      sift_down(key, size);
+    }
+  }
+  __device__ void sort_ascending() {
+    for (int end = size - 1; end > 0; --end) {
+      const uint64_t top = at(0);
+      const uint64_t last = at(end);
+      set(end, top);
+      sift_down(last, end);
+    }
+  }
+};
+
+template <int MODE, class Col>
+__device__ __forceinline__ float current_radius(const Col& col, const SearchParams& P) {
+  if (MODE == kModeRandom) return P.max_r;
+  float r = MODE == kModeBall ? P.max_r : __int_as_float(0x7f800000);
+  if (col.full()) {
+    const float kth = sqrt_rn(bits_float(key_primary(col.worst())));
+    r = fminf(r, kth);
+  }
+  return r;
+}
+
+template <int MODE, class Col>
+__device__ __forceinline__ void scan_range(Col& col, const SearchParams& P, const float4& q, int qi,
+                                           int begin, int end) {
+  for (int j = begin; j < end; ++j) {
+    const float4 p = __ldg(P.pts + j);
+    const float d2 = sqdist3(q.x, q.y, q.z, p.x, p.y, p.z);
+    const int pi = __float_as_int(p.w);
+    if (MODE == kModeKnn) {
+      col.push(make_key(float_bits(d2), pi));
+    } else if (d2 < P.max2 && d2 >= P.min2) {
+      const uint32_t primary = MODE == kModeBall ? float_bits(d2) : random_rank(P.seed, qi, pi);
+      col.push(make_key(primary, pi));
+    }
+  }
+}
+
+template <int MODE, class Col>
+__device__ __forceinline__ void search_query(Col& col, const SearchParams& P, const float4& q,
+                                             int qi, const SceneGrid& g) {
+  float rel[3] = {__fsub_rn(q.x, g.lo[0]), __fsub_rn(q.y, g.lo[1]), __fsub_rn(q.z, g.lo[2])};
+  int c[3];
+#pragma unroll
+  for (int a = 0; a < 3; ++a) c[a] = cell_coord(rel[a], g.inv_s, g.dims[a]);
+  const int dx = g.dims[0], dy = g.dims[1];
+  for (int r = 0;; ++r) {
+    const float R = current_radius<MODE>(col, P);
+    int blo[3], bhi[3];
+    int reach = 0;
+#pragma unroll
+    for (int a = 0; a < 3; ++a) {
+      const float ext = R + 1e-5f * (fabsf(rel[a]) + R + g.scale);
+      blo[a] = cell_coord(rel[a] - ext, g.inv_s, g.dims[a]);
+      bhi[a] = cell_coord(rel[a] + ext, g.inv_s, g.dims[a]);
+      reach = max(reach, max(c[a] - blo[a], bhi[a] - c[a]));
+    }
+    if (r > reach) break;
+    const int z0 = max(c[2] - r, blo[2]), z1 = min(c[2] + r, bhi[2]);
+    const int y0 = max(c[1] - r, blo[1]), y1 = min(c[1] + r, bhi[1]);
+    for (int z = z0; z <= z1; ++z) {
+      const bool zedge = (z == c[2] - r) || (z == c[2] + r);
+      for (int y = y0; y <= y1; ++y) {
+        const bool edge = zedge || (y == c[1] - r) || (y == c[1] + r);
+        const int row = g.cell_base + (z * dy + y) * dx;
+        if (edge) {
+          const int x0 = max(c[0] - r, blo[0]), x1 = min(c[0] + r, bhi[0]);
+          if (x0 <= x1) {
+            scan_range<MODE>(col, P, q, qi, __ldg(P.ends + row + x0) - __ldg(P.counts + row + x0),
+                             __ldg(P.ends + row + x1));
+          }
+        } else {
+          const int xa = c[0] - r, xb = c[0] + r;
+          if (xa >= blo[0]) {
+            scan_range<MODE>(col, P, q, qi, __ldg(P.ends + row + xa) - __ldg(P.counts + row + xa),
+                             __ldg(P.ends + row + xa));
+          }
+          if (xb <= bhi[0]) {
+            scan_range<MODE>(col, P, q, qi, __ldg(P.ends + row + xb) - __ldg(P.counts + row + xb),
+                             __ldg(P.ends + row + xb));
+          }
+        }
+      }
+    }
+  }
+}
+
+template <int MODE>
+__device__ __forceinline__ float kept_distance(uint64_t key, const SearchParams& P, const float4& q) {
+  const int idx = key_index(key);
+  float d2;
+  if (MODE == kModeRandom) {
+    const float* p = P.xyz + 3 * static_cast<int64_t>(idx);
+    d2 = sqdist3(q.x, q.y, q.z, p[0], p[1], p[2]);
+  } else {
+    d2 = bits_float(key_primary(key));
+  }
+  return sqrt_rn(d2);
+}
+
+template <int K, int MODE>
+__global__ void __launch_bounds__(128) search_reg_kernel(const SearchParams P) {
+  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (t >= P.m) return;
+  const float4 q = P.queries[t];
+  const int qi = __float_as_int(q.w);
+  const SceneGrid g = P.grids[scene_of(t, P.q_off, P.B)];
+  RegTopK<K> col(P.k);
+  search_query<MODE>(col, P, q, qi, g);
+  const int64_t base = static_cast<int64_t>(qi) * P.k;
+#pragma unroll
+  for (int j = 0; j < K; ++j) {
+    if (j < P.k) {
+      const uint64_t key = col.key[j];
+      if (key == kEmptyKey) {
+        P.out_idx[base + j] = -1;
+        P.out_dist[base + j] = __int_as_float(0x7f800000);
+      } else {
+        P.out_idx[base + j] = key_index(key);
+        P.out_dist[base + j] = kept_distance<MODE>(key, P, q);
+      }
+    }
+  }
+}
+
+template <int MODE>
+__global__ void __launch_bounds__(128) search_heap_kernel(const SearchParams P) {
+  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (t >= P.m) return;
+  const float4 q = P.queries[t];
+  const int qi = __float_as_int(q.w);
+  const SceneGrid g = P.grids[scene_of(t, P.q_off, P.B)];
+  const int64_t base = static_cast<int64_t>(qi) * P.k;
+  HeapTopK col(reinterpret_cast<uint32_t*>(P.out_dist + base), P.out_idx + base, P.k);
+  search_query<MODE>(col, P, q, qi, g);
+  col.sort_ascending();
+  for (int j = 0; j < P.k; ++j) {
+    if (j < col.size) {
+      const uint64_t key = col.at(j);
+      P.out_dist[base + j] = kept_distance<MODE>(key, P, q);
+    } else {
+      P.out_idx[base + j] = -1;
+      P.out_dist[base + j] = __int_as_float(0x7f800000);
+    }
+  }
+}
+
+template <int MODE>
+void launch_search(const SearchParams& p, cudaStream_t stream) {
+  if (p.m == 0) return;
+  const int threads = 128;
+  const int64_t blocks = (p.m + threads - 1) / threads;
+  const dim3 grid_dim(static_cast<unsigned>(blocks));
+  if (p.k <= 4) {
+    search_reg_kernel<4, MODE><<<grid_dim, threads, 0, stream>>>(p);
+  } else if (p.k <= 8) {
+    search_reg_kernel<8, MODE><<<grid_dim, threads, 0, stream>>>(p);
+  } else if (p.k <= 16) {
+    search_reg_kernel<16, MODE><<<grid_dim, threads, 0, stream>>>(p);
+  } else if (p.k <= 32) {
+    search_reg_kernel<32, MODE><<<grid_dim, threads, 0, stream>>>(p);
+  } else if (p.k <= 64) {
+    search_reg_kernel<64, MODE><<<grid_dim, threads, 0, stream>>>(p);
+  } else {
+    search_heap_kernel<MODE><<<grid_dim, threads, 0, stream>>>(p);
+  }
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+}  // namespace grid
+}  // namespace pointops

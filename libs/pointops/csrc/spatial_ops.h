@@ -1,0 +1,132 @@
+// Host-side pieces shared by the spatial operators (knn_query, ball_query, random_ball_query,
+// interpolation): argument validation and the search entry points of each device.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <cstdint>
+#include <tuple>
+
+#include "common/checks.h"
+#include "common/spatial.h"
+
+namespace pointops {
+
+struct QueryArgs {
+  at::Tensor offset_host;      // int64 (B,) on the CPU
+  at::Tensor new_offset_host;  // int64 (B,) on the CPU
+  int64_t n = 0;               // source points
+  int64_t m = 0;               // query points
+  bool self = false;           // the queries are the source points themselves
+};
+
+// Validates (xyz, offset, new_xyz, new_offset); one device->host copy for both offsets.
+inline QueryArgs check_query_args(const at::Tensor& xyz, const at::Tensor& offset,
+                                  const at::Tensor& new_xyz, const at::Tensor& new_offset) {
+  QueryArgs a;
+  a.n = check_float_points(xyz, "xyz");
+  a.m = check_float_points(new_xyz, "new_xyz");
+  check_offset_meta(offset, "offset");
+  check_offset_meta(new_offset, "new_offset");
+  check_same_device(new_xyz, "new_xyz", xyz, "xyz");
+  check_same_device(offset, "offset", xyz, "xyz");
+  check_same_device(new_offset, "new_offset", xyz, "xyz");
+  TORCH_CHECK_VALUE(offset.numel() == new_offset.numel(),
+                    "offset and new_offset must describe the same number of scenes, got ",
+                    offset.numel(), " and ", new_offset.numel());
+  auto h = check_offsets({offset, new_offset}, {a.n, a.m}, {"offset", "new_offset"});
+  a.offset_host = h[0];
+  a.new_offset_host = h[1];
+  a.self = new_xyz.is_same(xyz) ||
+           (new_xyz.data_ptr() == xyz.data_ptr() && a.n == a.m && xyz.numel() > 0);
+  a.self = a.self && at::equal(a.offset_host, a.new_offset_host);
+  return a;
+}
+
+inline void check_radius_args(double max_radius, double min_radius) {
+  TORCH_CHECK_VALUE(max_radius > 0, "max_radius must be > 0, got ", max_radius);
+  TORCH_CHECK_VALUE(min_radius >= 0, "min_radius must be >= 0, got ", min_radius);
+  TORCH_CHECK_VALUE(min_radius <= max_radius, "min_radius (", min_radius,
+                    ") must not exceed max_radius (", max_radius, ")");
+}
+
+// Squared radius bounds in float32, as every kernel compares them: min2 <= d2 < max2.
+inline float radius_sq(double r) {
+  const float f = static_cast<float>(r);
+  return f * f;
+}
+
+// The neighbour search of every spatial op. Returns idx int32 (m, k) of global row indices into
+// xyz, -1 where a query has fewer than k neighbours, and dist float32 (m, k) = sqrt(d2), +inf
+// where idx is -1.
+std::tuple<at::Tensor, at::Tensor> spatial_search_cpu(int mode, int64_t k, double max_radius,
+                                                      double min_radius, int64_t seed,
+                                                      const at::Tensor& xyz,
+                                                      const at::Tensor& new_xyz,
+                                                      const QueryArgs& a);
+#ifdef POINTOPS_WITH_CUDA
+std::tuple<at::Tensor, at::Tensor> spatial_search_cuda(int mode, int64_t k, double max_radius,
+                                                       double min_radius, int64_t seed,
+                                                       const at::Tensor& xyz,
+                                                       const at::Tensor& new_xyz,
+                                                       const QueryArgs& a);
+#endif
+
+// The validated operator bodies, shared by the CPU and CUDA registrations (`search` is
+// spatial_search_cpu or spatial_search_cuda).
+using SearchFn = std::tuple<at::Tensor, at::Tensor> (*)(int, int64_t, double, double, int64_t,
+                                                        const at::Tensor&, const at::Tensor&,
+                                                        const QueryArgs&);
+
+inline std::tuple<at::Tensor, at::Tensor> run_spatial_query(
+    SearchFn search, int mode, int64_t k, double max_radius, double min_radius, int64_t seed,
+    const at::Tensor& xyz, const at::Tensor& offset, const at::Tensor& new_xyz,
+    const at::Tensor& new_offset) {
+  check_k(k, "nsample");
+  if (mode != kModeKnn) check_radius_args(max_radius, min_radius);
+  QueryArgs a = check_query_args(xyz, offset, new_xyz, new_offset);
+  return search(mode, k, max_radius, min_radius, seed, xyz, new_xyz, a);
+}
+
+}  // namespace pointops
+
+namespace pointops {
+
+// feat of interpolation: float32 (n, c), contiguous, on xyz's device.
+inline void check_interp_feat(const at::Tensor& feat, const at::Tensor& xyz, int64_t n) {
+  check_defined(feat, "feat");
+  TORCH_CHECK_TYPE(feat.scalar_type() == at::kFloat, "feat must be a float32 tensor, got ",
+                   feat.scalar_type());
+  TORCH_CHECK_VALUE(feat.dim() == 2 && feat.size(0) == n,
+                    "feat must have shape (n, c) with n = xyz.shape[0] = ", n, ", got ",
+                    feat.sizes());
+  TORCH_CHECK_VALUE(feat.is_contiguous(), "feat must be contiguous");
+  check_same_device(feat, "feat", xyz, "xyz");
+}
+
+// Arguments of interpolation_backward; out-of-range indices are skipped by the kernels.
+inline void check_interp_backward(const at::Tensor& grad_out, const at::Tensor& idx,
+                                  const at::Tensor& weight, int64_t n) {
+  check_defined(grad_out, "grad_out");
+  check_defined(idx, "idx");
+  check_defined(weight, "weight");
+  TORCH_CHECK_TYPE(grad_out.scalar_type() == at::kFloat, "grad_out must be float32, got ",
+                   grad_out.scalar_type());
+  TORCH_CHECK_TYPE(idx.scalar_type() == at::kInt, "idx must be int32, got ", idx.scalar_type());
+  TORCH_CHECK_TYPE(weight.scalar_type() == at::kFloat, "weight must be float32, got ",
+                   weight.scalar_type());
+  TORCH_CHECK_VALUE(grad_out.dim() == 2, "grad_out must have shape (m, c), got ",
+                    grad_out.sizes());
+  TORCH_CHECK_VALUE(idx.dim() == 2 && idx.size(0) == grad_out.size(0),
+                    "idx must have shape (m, k) with m = grad_out.shape[0], got ", idx.sizes());
+  TORCH_CHECK_VALUE(weight.sizes() == idx.sizes(), "weight must have the shape of idx ",
+                    idx.sizes(), ", got ", weight.sizes());
+  TORCH_CHECK_VALUE(grad_out.is_contiguous() && idx.is_contiguous() && weight.is_contiguous(),
+                    "grad_out, idx and weight must be contiguous");
+  TORCH_CHECK_VALUE(n >= 0, "n must be >= 0, got ", n);
+  check_same_device(idx, "idx", grad_out, "grad_out");
+  check_same_device(weight, "weight", grad_out, "grad_out");
+}
+
+}  // namespace pointops
