@@ -4,7 +4,8 @@
 # (TORCH_CUDA_ARCH_LIST, default 9.0), FORCE_CUDA=1. Writes one junit testcase per build
 # into $PCB_JUNIT_DIR/compile-check.xml and exits non-zero when one failed.
 #
-# The CUDA toolkit is assembled in a temporary CUDA_HOME from pieces of the same release:
+# The CUDA toolkit is assembled (symlinks, remade each run) in a CUDA_HOME under the cache
+# directory from pieces of the same release:
 #   - PyPI wheels in the venv: nvidia-cuda-runtime-cu12 (headers, libcudart),
 #     nvidia-cuda-nvcc-cu12 (ptxas, libdevice, crt headers), nvidia-cuda-cccl-cu12
 #     (thrust/cub/libcu++), and the cublas/cusparse/cusolver/curand/... wheels torch pulls in
@@ -17,7 +18,8 @@
 #
 # Usage: bash .ci/compile-check.sh [LIB_DIR...]   (default: libs/pointops libs/pointgroup_ops)
 # Env: PCB_PYTHON (default the CI venv's python), PCB_JUNIT_DIR, TORCH_CUDA_ARCH_LIST, MAX_JOBS,
-#      PCB_COMPILE_SELFTEST=0 to skip the toolchain self-test extension.
+#      PCB_COMPILE_SELFTEST=1|0|auto (default auto: the toolchain self-test extension is built
+#      only while no library has .cu sources).
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +30,10 @@ export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 export MAX_JOBS=${MAX_JOBS:-2}
 NVCC_DEB_VERSION=${PCB_NVCC_DEB_VERSION:-12.4.131~12.4.1-2}
 NVCC_DIR=$PCB_CI_CACHE/cuda/nvidia-cuda-toolkit-${NVCC_DEB_VERSION//\~/_}
+# CUDA_HOME and the build copies sit at fixed cache paths so that the compiler command lines
+# do not change between runs and ninja can reuse the objects of an earlier run.
+CUDA_HOME_DIR=$PCB_CI_CACHE/cuda/home-12.4
+BUILD_CACHE=$PCB_CI_CACHE/compile-check
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pcb-compile-check.XXXXXX")
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
@@ -63,13 +69,15 @@ fetch_nvcc() {
   rm -f "$deb"
 }
 
-# make_cuda_home DIR: a CUDA 12.4 tree of symlinks (nvcc.profile is written, nvcc copied so
+# make_cuda_home DIR: (re)make a CUDA 12.4 tree of symlinks (nvcc.profile is written, nvcc copied so
 # that its own directory, which nvcc reads the profile from, is DIR/bin).
 make_cuda_home() {
   local home=$1 site nv d f
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') || return 1
   nv=$site/nvidia
   [[ -x $nv/cuda_nvcc/bin/ptxas ]] || { log "nvidia-cuda-nvcc-cu12 is not installed in $site"; return 1; }
+  [[ -d $nv/cuda_cccl/include ]] || { log "nvidia-cuda-cccl-cu12 is not installed in $site"; return 1; }
+  rm -rf "$home"
   mkdir -p "$home/bin" "$home/include" "$home/lib64" "$home/nvvm/bin"
   cp "$NVCC_DIR/bin/nvcc" "$home/bin/nvcc"
   for f in cudafe++ fatbinary nvlink bin2c cuobjdump nvprune crt; do ln -s "$NVCC_DIR/bin/$f" "$home/bin/$f"; done
@@ -102,9 +110,12 @@ PROFILE
 
 # build_one NAME SRC_DIR: build a wheel from a copy of SRC_DIR; check the .so holds sm_XX code.
 build_one() {
-  local name=$1 src=$2 t0=$SECONDS logf=$WORK/$1.log copy=$WORK/src/$1 arch sm so
+  local name=$1 src=$2 t0=$SECONDS logf=$WORK/$1.log copy=$BUILD_CACHE/$1 arch sm so
   mkdir -p "$copy" "$WORK/wheels/$1"
-  # A copy, so that build/ and *.egg-info of an earlier CPU build in the tree are not reused.
+  # Build from a copy, so that build/ of a CPU build in the tree is never mixed in. The copy
+  # lives in a cache and keeps its own build/ (ninja then recompiles only changed sources);
+  # everything else in it is replaced by the current sources (tar keeps their mtimes).
+  find "$copy" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
   tar -C "$src" --exclude=./build --exclude='*.egg-info' --exclude='*.so' --exclude=__pycache__ -cf - . |
     tar -C "$copy" -xf -
   log "compiling $name (CUDA, TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST, MAX_JOBS=$MAX_JOBS)"
@@ -143,12 +154,12 @@ main() {
   local status=0 t0=$SECONDS libs=("$@") lib name
   ((${#libs[@]})) || libs=("$PCB_REPO_ROOT/libs/pointops" "$PCB_REPO_ROOT/libs/pointgroup_ops")
   local toolchain_log=$WORK/toolchain.log
-  if ! { fetch_nvcc && make_cuda_home "$WORK/cuda"; } >"$toolchain_log" 2>&1; then
+  if ! { fetch_nvcc && make_cuda_home "$CUDA_HOME_DIR"; } >"$toolchain_log" 2>&1; then
     cat "$toolchain_log" >&2
     record "assemble CUDA 12.4 toolchain" fail $((SECONDS - t0)) "$toolchain_log"
     status=1
   else
-    export CUDA_HOME=$WORK/cuda CUDA_PATH=$WORK/cuda PATH="$WORK/cuda/bin:$PATH"
+    export CUDA_HOME=$CUDA_HOME_DIR CUDA_PATH=$CUDA_HOME_DIR PATH="$CUDA_HOME_DIR/bin:$PATH"
     local ver
     ver=$(nvcc --version | tail -n 2 | tr '\n' ' ')
     log "CUDA_HOME assembled: $ver"
@@ -158,7 +169,13 @@ main() {
       status=1
     else
       record "assemble CUDA 12.4 toolchain" pass $((SECONDS - t0))
-      if [[ ${PCB_COMPILE_SELFTEST:-1} != 0 ]]; then
+      # The self-test proves the toolchain while no library has CUDA sources (auto), or
+      # always (PCB_COMPILE_SELFTEST=1); each library build proves it as well.
+      local want_selftest=${PCB_COMPILE_SELFTEST:-auto} lib_cu=""
+      for lib in "${libs[@]}"; do
+        [[ -d $lib ]] && lib_cu+=$(find "$lib" -name '*.cu' -not -path '*/build/*' -print -quit)
+      done
+      if [[ $want_selftest == 1 || ($want_selftest == auto && -z $lib_cu) ]]; then
         build_one selftest "$PCB_CI_DIR/cuda-selftest" || status=1
       fi
       for lib in "${libs[@]}"; do
