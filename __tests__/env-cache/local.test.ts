@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  acquireLock, entryDir, evictLru, finishLocalLayers, listEntries, localLayerCache, localRestore, localSave, readEntry, touchEntry,
+  acquireLock, entryDir, evictLru, finishLocalLayers, RETIRED_LAYERS_MS, listEntries, localLayerCache, localRestore, localSave, readEntry, touchEntry,
 } from '../../src/env-cache/local.js';
 
 let root: string;
@@ -170,7 +170,19 @@ describe('local backend: layer cache swap', () => {
     fs.writeFileSync(path.join(second.newDir, 'index.json'), '{"n":2}');
     finishLocalLayers(cacheDir, second.newDir);
     expect(fs.readFileSync(path.join(current, 'index.json'), 'utf8')).toBe('{"n":2}');
-    expect(fs.readdirSync(path.join(cacheDir, 'layers'))).toEqual(['current']);
+    // the replaced cache is retired, not deleted: a concurrent build may still read it
+    const retired = fs.readdirSync(path.join(cacheDir, 'layers')).filter((n) => n.startsWith('retired-'));
+    expect(retired).toHaveLength(1);
+    expect(fs.readFileSync(path.join(cacheDir, 'layers', retired[0], 'index.json'), 'utf8')).toBe('{"n":1}');
+    // ... and removed by a later swap once it is older than RETIRED_LAYERS_MS
+    const third = localLayerCache(cacheDir);
+    fs.mkdirSync(third.newDir, { recursive: true });
+    fs.writeFileSync(path.join(third.newDir, 'index.json'), '{"n":3}');
+    finishLocalLayers(cacheDir, third.newDir, Date.now() + RETIRED_LAYERS_MS + 60_000);
+    const left = fs.readdirSync(path.join(cacheDir, 'layers')).sort();
+    expect(left).toHaveLength(2);
+    expect(left).toContain('current');
+    expect(left).not.toContain(retired[0]);
   });
   it('keeps current when the build wrote no new cache', () => {
     const l = localLayerCache(cacheDir);

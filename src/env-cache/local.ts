@@ -284,27 +284,35 @@ export function localLayerCache(cacheDir: string): { from: string[]; to: string[
   return { from, to: [`type=local,dest=${newDir},mode=max`], newDir };
 }
 
-/** Swaps NEWDIR in as layers/current (when the build wrote it) and removes the old one. */
-export function finishLocalLayers(cacheDir: string, newDir: string): boolean {
+/** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
+export const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
+
+/**
+ * Swaps NEWDIR in as layers/current (when the build wrote it). The replaced directory is retired,
+ * not deleted, because a concurrent job's build may still be reading it; retired directories older
+ * than RETIRED_LAYERS_MS are removed here.
+ */
+export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.now()): boolean {
+  const layers = path.join(cacheDir, 'layers');
+  for (const n of fs.existsSync(layers) ? fs.readdirSync(layers) : []) {
+    const m = /^retired-(\d+)-/.exec(n);
+    if (m && now - Number(m[1]) > RETIRED_LAYERS_MS) removeDir(cacheDir, path.join(layers, n));
+  }
   if (!fs.existsSync(path.join(newDir, 'index.json'))) {
     fs.rmSync(newDir, { recursive: true, force: true });
     return false;
   }
-  const current = path.join(cacheDir, 'layers', 'current');
-  const old = path.join(cacheDir, 'trash', `layers.${rand()}`);
-  fs.mkdirSync(path.dirname(old), { recursive: true });
+  const current = path.join(layers, 'current');
   try {
-    fs.renameSync(current, old);
+    fs.renameSync(current, path.join(layers, `retired-${now}-${rand()}`));
   } catch {
     // no current yet, or another job moved it
   }
-  let swapped = true;
   try {
     fs.renameSync(newDir, current);
+    return true;
   } catch {
-    swapped = false; // another job swapped its own in first: keep theirs
-    fs.rmSync(newDir, { recursive: true, force: true });
+    fs.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
+    return false;
   }
-  fs.rmSync(old, { recursive: true, force: true });
-  return swapped;
 }
