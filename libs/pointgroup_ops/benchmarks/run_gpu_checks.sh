@@ -12,11 +12,17 @@ rc=0
 start=$(date +%s)
 "$py" -m pip install --no-build-isolation --no-deps ./libs/pointgroup_ops >"$out/build.log" 2>&1 || rc=1
 echo "build: rc=$rc, $(( $(date +%s) - start )) s (pip install, TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST MAX_JOBS=$MAX_JOBS)"
-"$py" -m pytest -q -p no:cacheprovider libs/pointgroup_ops/tests 2>&1 | tee "$out/pytest.log" | tail -3 || rc=1
+"$py" -m pytest -q -p no:cacheprovider libs/pointgroup_ops/tests >"$out/pytest.log" 2>&1 || rc=1
+tail -3 "$out/pytest.log"
 if command -v compute-sanitizer >/dev/null; then
   for tool in ${PGO_SANITIZER_TOOLS:-memcheck racecheck}; do
-    timeout "${PGO_SANITIZER_TIMEOUT:-300}" compute-sanitizer --tool "$tool" --error-exitcode 9 "$py" libs/pointgroup_ops/benchmarks/sanitizer_driver.py \
-      >"$out/sanitizer-$tool.log" 2>&1 && echo "compute-sanitizer $tool: clean" || { echo "compute-sanitizer $tool: FAILED"; rc=1; }
+    if timeout "${PGO_SANITIZER_TIMEOUT:-300}" compute-sanitizer --tool "$tool" --error-exitcode 9 \
+      "$py" libs/pointgroup_ops/benchmarks/sanitizer_driver.py >"$out/sanitizer-$tool.log" 2>&1; then
+      echo "compute-sanitizer $tool: clean"
+    else
+      echo "compute-sanitizer $tool: FAILED"
+      rc=1
+    fi
     tail -2 "$out/sanitizer-$tool.log"
   done
 fi
