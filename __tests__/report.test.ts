@@ -21,7 +21,7 @@ const report = {
   schema: 1 as const, ok: true,
   versions: { python: '3.11.10', torch: '2.5.0', torch_cuda: '12.4', cudnn: '90100', spconv: '2.3.8', cumm: '0.7.11', torch_geometric: '2.6.1', flash_attn: null, pointops: '1.0.0', pointgroup_ops: '1.0.0' },
   gpu: { name: 'NVIDIA H200', capability: '9.0', driver: '570.86.15', memory_gib: 139.8 },
-  checks: [{ name: 'imports', ok: true, required: true, seconds: 0.12, detail: 'ok' }, { name: 'open3d', ok: false, required: false, seconds: 0.01, detail: 'not | installed' }],
+  checks: [{ name: 'imports', ok: true, required: true, seconds: 0.12, detail: 'ok' }, { name: 'open3d', ok: false, required: false, seconds: 0.01, detail: 'not | installed' }, { name: 'cuda', ok: false, required: false, seconds: 0, detail: 'skipped: --no-gpu', skipped: true }],
 };
 const smoke: SmokeResult = { exitCode: 0, timedOut: false, report, reportError: null, output: 'fixture smoke tests', passed: true, seconds: 3 };
 const cache = { backend: 'local', key: 'pointcept-env-v1-linux-amd64-ab', hit: true, matchedKey: 'pointcept-env-v1-linux-amd64-ab', lockFile: '/w/env-lock/environment.lock', lockSha256: 'ff00', restoreSeconds: 2.5, sizeBytes: 3 * 2 ** 30, saved: null, saveSeconds: 0, warnings: [] };
@@ -70,6 +70,7 @@ describe('renderSummary', () => {
     expect(md).toContain('| flash_attn | — |');
     expect(md).toContain('| imports | ✅ pass | yes | 0.12 | ok |');
     expect(md).toContain('| open3d | ❌ fail | no | 0.01 | not \\| installed |');
+    expect(md).toContain('| cuda | ⏭️ skipped | no | 0.00 | skipped: --no-gpu |');
     expect(md).toContain('| conda-env | 40.5 | 3 | 1 |');
     expect(md).toContain('| Env cache (local) | hit (restored in 2.5 s, 3.0 GiB) |');
     expect(md).toContain('| Env lock sha256 | `ff00` |');

@@ -1,6 +1,7 @@
 // Runs the bundled action the way a GitHub runner does: `node dist/main/index.js` with INPUT_*
 // variables (hyphens kept) and fresh GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE files,
-// then `node dist/post/index.js` with the STATE_* variables the main step saved.
+// then `node dist/post/index.js` with the STATE_* variables the main step saved. PCB_ACTION_NODE
+// picks another Node binary (the bundle must run on Node 20 and 24 alike).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,11 +10,14 @@ import * as path from 'node:path';
 import { inputEnv, parseCommandFile, stateEnv } from '../scripts/gh-files.mjs';
 import { ROOT } from './helpers.js';
 
+/** The Node that runs dist/ (PCB_ACTION_NODE, e.g. a Node 24 binary, or the one running the tests). */
+export const NODE = process.env.PCB_ACTION_NODE || process.execPath;
+
 export interface StepRun { code: number; stdout: string; outputs: Record<string, string>; summary: string; state: Record<string, string>; dir: string; env: Record<string, string> }
 
 function node(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(ROOT, 'dist', script, 'index.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(NODE, [path.join(ROOT, 'dist', script, 'index.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (b: Buffer) => { out += b.toString(); });
     p.stderr.on('data', (b: Buffer) => { out += b.toString(); });

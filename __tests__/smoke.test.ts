@@ -15,6 +15,12 @@ const GOOD = {
 const mod = (f: (o: Record<string, unknown>) => void) => { const o = structuredClone(GOOD) as unknown as Record<string, unknown>; f(o); return JSON.stringify(o); };
 
 describe('parseReport', () => {
+  it('keeps extra fields and turns scalar versions into strings', () => {
+    const r = parseReport(mod((o) => { o.complete = true; (o.versions as Record<string, unknown>).torch_cxx11_abi = false; (o.checks as Record<string, unknown>[])[1].skipped = true; }));
+    expect(r.versions.torch_cxx11_abi).toBe('false');
+    expect(r.versions.flash_attn).toBeNull();
+    expect(r.checks[1].skipped).toBe(true);
+  });
   it('accepts schema 1 with a GPU or with gpu null', () => {
     expect(parseReport(JSON.stringify(GOOD)).gpu?.name).toBe('NVIDIA H200');
     expect(parseReport(mod((o) => { o.gpu = null; })).gpu).toBeNull();
@@ -26,7 +32,7 @@ describe('parseReport', () => {
     ['schema 2', mod((o) => { o.schema = 2; }), /schema is 2/],
     ['ok missing', mod((o) => { delete o.ok; }), /ok is not a boolean/],
     ['versions a list', mod((o) => { o.versions = []; }), /versions is not an object/],
-    ['a version a number', mod((o) => { (o.versions as Record<string, unknown>).torch = 2.5; }), /versions.torch/],
+    ['a version an object', mod((o) => { (o.versions as Record<string, unknown>).torch = { v: 2 }; }), /versions.torch/],
     ['gpu memory a string', mod((o) => { (o.gpu as Record<string, unknown>).memory_gib = '80'; }), /gpu.memory_gib/],
     ['check without required', mod((o) => { delete (o.checks as Record<string, unknown>[])[0].required; }), /checks\[0\].required/],
     ['check seconds a string', mod((o) => { (o.checks as Record<string, unknown>[])[1].seconds = '1'; }), /checks\[1\].seconds/],
@@ -68,6 +74,14 @@ describe("the fixture's smoke script writes reports that parse", () => {
   it('badjson writes a report that is rejected; crash writes none', () => {
     expect(() => parseReport(runScript('badjson', []).text!)).toThrow(ReportError);
     expect(runScript('crash', [])).toEqual({ code: 139, text: null });
+  });
+  it('a report of the real docker/smoke_tests.py (--no-gpu, recorded on a CPU machine) parses', () => {
+    // __tests__/fixtures/smoke-report.no-gpu.json: written by docker/smoke_tests.py --no-gpu --json, with the
+    // interpreter path rewritten to the image's env path
+    const r = parseReport(fs.readFileSync(path.join(ROOT, '__tests__', 'fixtures', 'smoke-report.no-gpu.json'), 'utf8'));
+    expect(r.gpu).toBeNull();
+    expect(r.versions.torch).toBe('2.5.0+cu124');
+    expect(r.checks.some((c) => c.skipped)).toBe(true);
   });
   it('the real smoke tests, when present, are the script the action runs', () => {
     const real = path.join(ROOT, 'docker', 'smoke_tests.py');

@@ -3,8 +3,19 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { computeEnvCacheKey, validateEnvCacheSettings, type EnvCacheSettings } from './env-cache/index.js';
+// Only the light parts of the env-cache module load at start (the same functions src/env-cache/index.ts
+// re-exports); index.js itself, which pulls in @actions/cache and @actions/tool-cache, is imported when
+// the cache is used (loadEnvCache), so that validation and dry-run start fast.
+import { computeEnvCacheKey } from './env-cache/key.js';
+import type { EnvCacheSettings } from './env-cache/types.js';
+import { validateEnvCacheSettings } from './env-cache/validate.js';
 import type { Inputs } from './inputs.js';
+
+export type EnvCacheModule = typeof import('./env-cache/index.js');
+/** The env-cache module's restore/export/save API, loaded on first use. */
+export function loadEnvCache(): Promise<EnvCacheModule> {
+  return import('./env-cache/index.js');
+}
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.RUNNER_TOOL_CACHE || path.join(os.homedir(), '.cache'), 'pointcept-conda-build', 'env-cache');

@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { buildx } from './buildx.js';
-import { envExportOutputs, finishLayerCache, restoreEnvCache, saveEnvCache, type EnvCacheSession, type EnvCacheSettings } from './env-cache/index.js';
-import { envCacheKey, envCacheRule, envCacheSettings, writeEnvSpec } from './envcache.js';
+import type { EnvCacheSession, EnvCacheSettings } from './env-cache/types.js';
+import { envCacheKey, envCacheRule, envCacheSettings, loadEnvCache, writeEnvSpec, type EnvCacheModule } from './envcache.js';
 import { StepError, classify, failureLine, tail } from './errors.js';
 import { addRedactions, redact, showArgv } from './exec.js';
 import { parseInputs, readRawInputs, secretValues, type Inputs } from './inputs.js';
@@ -25,7 +25,7 @@ export function actionDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-export interface Run { inputs: Inputs; outcome: Outcome; workDir: string; runId: string; settings: EnvCacheSettings; key: string; dockerfileText: string }
+export interface Run { inputs: Inputs; outcome: Outcome; workDir: string; runId: string; settings: EnvCacheSettings; key: string; dockerfileText: string; ec: EnvCacheModule }
 
 /** Stage 1: read and validate every input; mask secrets. Throws InputError before anything runs. */
 export function getInputs(): Inputs {
@@ -51,7 +51,7 @@ export async function prepare(inputs: Inputs, outcome: Outcome): Promise<Run | n
   const settings = envCacheSettings(inputs, pf.dockerfileArgs);
   const baseImage = inputs.baseImage || pf.dockerfileArgs.BASE_IMAGE || '';
   const key = envCacheKey(inputs, settings, pf.dockerfileText, baseImage);
-  const run: Run = { inputs, outcome, workDir, runId, settings, key, dockerfileText: pf.dockerfileText };
+  const run: Run = { inputs, outcome, workDir, runId, settings, key, dockerfileText: pf.dockerfileText, ec: await loadEnvCache() };
   if (inputs.dryRun) {
     outcome.dryRun = true;
     const session = { key, hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], restoreSeconds: 0, sizeBytes: null, warnings: [], exportDir: path.join(workDir, 'env-export'), lockPath: path.join(workDir, 'env-lock', 'environment.lock') };
@@ -73,7 +73,7 @@ function facts(r: Run, session: EnvCacheSession, lockSha256: string | null): Fac
   const pf = r.outcome.preflight!;
   return {
     runId: r.runId, workDir: r.workDir, cpus: pf.cpus, memoryGiB: pf.memoryGiB, gpus: pf.gpus, dockerfileArgs: pf.dockerfileArgs,
-    envCache: { key: session.key, buildContexts: session.buildContexts, cacheFrom: session.layerCacheFrom, cacheTo: session.layerCacheTo, exports: envExportOutputs(r.settings, session, r.workDir) },
+    envCache: { key: session.key, buildContexts: session.buildContexts, cacheFrom: session.layerCacheFrom, cacheTo: session.layerCacheTo, exports: r.ec.envExportOutputs(r.settings, session, r.workDir) },
     lockSha256,
   };
 }
@@ -93,7 +93,7 @@ function printPlan(r: Run, plan: Plan): void {
 
 /** Stage 3: restore the env cache, run the env builds, read the lock, then plan the main build. */
 export async function envStage(r: Run): Promise<{ session: EnvCacheSession; plan: Plan }> {
-  const session = await restoreEnvCache(r.settings, r.key, path.join(r.workDir, 'env-cache'));
+  const session = await r.ec.restoreEnvCache(r.settings, r.key, path.join(r.workDir, 'env-cache'));
   for (const w of session.warnings) core.warning(w);
   r.outcome.cache = { backend: r.settings.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
   let plan = makePlan(r.inputs, facts(r, session, null));
@@ -131,7 +131,7 @@ export async function buildStage(r: Run, session: EnvCacheSession, plan: Plan): 
     throw new StepError('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
   }
   if (!session.hit && r.settings.backend !== 'none') {
-    const saved = await saveEnvCache(r.settings, session, session.exportDir);
+    const saved = await r.ec.saveEnvCache(r.settings, session, session.exportDir);
     Object.assign(r.outcome.cache!, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? r.outcome.cache!.sizeBytes });
     if (saved.warning) { core.warning(saved.warning); r.outcome.cache!.warnings.push(saved.warning); }
   }
@@ -167,7 +167,7 @@ export async function pushStage(r: Run, plan: Plan): Promise<void> {
 }
 
 export async function finishStage(r: Run, session: EnvCacheSession): Promise<void> {
-  await finishLayerCache(r.settings, session);
+  await r.ec.finishLayerCache(r.settings, session);
 }
 
 /** Outputs and summary from whatever is known; marks the step failed on an error. */

@@ -104,7 +104,7 @@ export async function preflight(i: Inputs, workDir: string): Promise<Preflight> 
   if (i.gpu !== 'false' || i.torchCudaArchList === 'auto') {
     const smi = await run('nvidia-smi', ['--query-gpu=name,compute_cap,driver_version,memory.total', '--format=csv,noheader,nounits'], { quiet: true });
     if (smi.exitCode === 0) gpus = parseNvidiaSmi(smi.stdout);
-    else smiError = (smi.stderr || smi.stdout).trim().split('\n')[0] ?? '';
+    else smiError = ((smi.stderr || smi.stdout).trim().split('\n')[0] ?? '').replace(/^(Unable to locate executable file: nvidia-smi)\..*$/, '$1');
   }
   findings.push(...gpuFindings(i, gpus, smiError));
 

@@ -113,7 +113,7 @@ export function renderSummary(o: Outcome): string {
     L.push('');
     L.push(r.gpu ? `**GPU:** ${esc(r.gpu.name)} (compute capability ${esc(r.gpu.capability)}, ${r.gpu.memory_gib} GiB, driver ${esc(r.gpu.driver)})` : '**GPU:** none (GPU checks skipped)', '');
     L.push('### Smoke checks', '', '| Check | Result | Required | Seconds | Detail |', '|---|---|---|---|---|');
-    for (const c of r.checks) L.push(`| ${esc(c.name)} | ${c.ok ? '✅ pass' : '❌ fail'} | ${c.required ? 'yes' : 'no'} | ${c.seconds.toFixed(2)} | ${esc(c.detail).slice(0, 200)} |`);
+    for (const c of r.checks) L.push(`| ${esc(c.name)} | ${c.skipped ? '⏭️ skipped' : c.ok ? '✅ pass' : '❌ fail'} | ${c.required ? 'yes' : 'no'} | ${c.seconds.toFixed(2)} | ${esc(c.detail).slice(0, 200)} |`);
     L.push('');
   }
   if (smoke && (!smoke.passed || !r)) {

@@ -6,7 +6,7 @@ import { run, type RunResult } from './exec.js';
 
 export const HEADLINE_VERSIONS = ['python', 'torch', 'torch_cuda', 'cudnn', 'nvcc', 'spconv', 'cumm', 'torch_geometric', 'torch_scatter', 'torch_cluster', 'torch_sparse', 'flash_attn', 'open3d', 'pointops', 'pointgroup_ops'] as const;
 
-export interface SmokeCheck { name: string; ok: boolean; required: boolean; seconds: number; detail: string }
+export interface SmokeCheck { name: string; ok: boolean; required: boolean; seconds: number; detail: string; skipped?: boolean }
 export interface SmokeReport {
   schema: 1;
   ok: boolean;
@@ -31,7 +31,7 @@ export function parseReport(text: string): SmokeReport {
   if (o.schema !== 1) bad.push(`schema is ${JSON.stringify(o.schema)}, expected 1`);
   if (typeof o.ok !== 'boolean') bad.push('ok is not a boolean');
   if (!isObj(o.versions)) bad.push('versions is not an object');
-  else for (const [k, v] of Object.entries(o.versions)) if (v !== null && typeof v !== 'string') bad.push(`versions.${k} is neither a string nor null`);
+  else for (const [k, v] of Object.entries(o.versions)) if (v !== null && !['string', 'number', 'boolean'].includes(typeof v)) bad.push(`versions.${k} is neither a string, a number, a boolean nor null`);
   if (o.gpu !== null && o.gpu !== undefined) {
     if (!isObj(o.gpu)) bad.push('gpu is neither an object nor null');
     else {
@@ -50,6 +50,8 @@ export function parseReport(text: string): SmokeReport {
   if (bad.length) throw new ReportError(`the smoke report does not follow schema 1: ${bad.join('; ')}`);
   const r = o as unknown as SmokeReport;
   r.gpu = r.gpu ?? null;
+  // a flag such as torch_cxx11_abi may be a boolean or a number: outputs are strings
+  r.versions = Object.fromEntries(Object.entries(r.versions).map(([k, v]) => [k, v === null ? null : String(v)]));
   r.checks = r.checks.map((c) => ({ ...c, detail: c.detail ?? '' }));
   const requiredFailed = r.checks.some((c) => c.required && !c.ok);
   if (r.ok && requiredFailed) throw new ReportError('the smoke report says ok: true but a required check failed');
