@@ -81,7 +81,8 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
     const note = 'a;b $(touch /tmp/pcb-pwned) `id` | x';
     const hookBefore = hookLines().length;
     let lockLabel = '';
-    const r = await mainAndPost(inputs({ tags: tag, push: 'true', 'build-args': `PCB_FIXTURE_NOTE=${note}\nPCB_FIXTURE_SMOKE=pass`, labels: 'org.example.run=e2e' }), (m) => {
+    const secret = 'pcb-fixture-secret-value-1';
+    const r = await mainAndPost(inputs({ tags: tag, push: 'true', 'build-args': `PCB_FIXTURE_NOTE=${note}\nPCB_FIXTURE_SMOKE=pass`, labels: 'org.example.run=e2e', secrets: `pcb_fixture_secret=${secret}` }), (m) => {
       // before the post step: the lock file output still exists
       expect(m.code, m.stdout).toBe(0);
       expect(fs.readFileSync(m.outputs['lock-file'], 'utf8')).toContain('@EXPLICIT');
@@ -109,6 +110,12 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
     expect(docker('image', 'inspect', '--format', '{{ index .Config.Labels "org.example.run" }}', o['image-id'])).toBe('e2e');
     expect(docker('image', 'inspect', '--format', '{{ index .Config.Labels "org.pointcept.env.lock.sha256" }}', o['image-id'])).toBe(lockLabel);
     expect(fs.existsSync('/tmp/pcb-pwned')).toBe(false);
+    // the build secret reached the RUN step, and no log, output or summary shows it
+    expect(docker('run', '--rm', '--network', 'none', o['image-id'], 'cat', '/opt/pointcept/fixture-secret.sha256')).toBe(crypto.createHash('sha256').update(secret).digest('hex'));
+    expect(r.stdout).toContain(`::add-mask::${secret}`);
+    expect(r.stdout.split(`::add-mask::${secret}`).join('')).not.toContain(secret);
+    expect(r.summary).not.toContain(secret);
+    expect(JSON.stringify(r.outputs)).not.toContain(secret);
     // --gpus all reached dockerd's GPU path (the stand-in hook was called for the smoke container)
     if (HOOK_LOG) {
       const added = hookLines().slice(hookBefore);
