@@ -52,6 +52,11 @@ const hookLines = () => (HOOK_LOG && fs.existsSync(HOOK_LOG) ? fs.readFileSync(H
 describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, registry)', () => {
   const posted: StepRun[] = [];
   afterAll(async () => {
+    // the images these runs loaded into dockerd (the registry keeps what was pushed)
+    const images = [...new Set(posted.flatMap((r) => [...(r.outputs.tags ? r.outputs.tags.split('\n') : []), r.outputs['image-id']]).filter((x) => x))];
+    if (images.length) {
+      try { execFileSync('docker', ['image', 'rm', '--force', ...images], { stdio: 'ignore' }); } catch { /* already gone */ }
+    }
     for (const r of posted) fs.rmSync(r.dir, { recursive: true, force: true });
     fs.rmSync(cacheDir, { recursive: true, force: true });
   });
