@@ -84,15 +84,20 @@ export async function runSmoke(argv: string[], container: string, reportDir: str
   fs.rmSync(reportPath, { force: true });
   const t0 = Date.now();
   let timedOut = false;
+  let retry: NodeJS.Timeout | undefined;
+  // On timeout, kill the container; again every 2 s in case it was still being created.
+  const kill = () => { void run('docker', ['kill', container], { quiet: true }); };
   const timer = setTimeout(() => {
     timedOut = true;
-    void run('docker', ['kill', container], { quiet: true });
+    kill();
+    retry = setInterval(kill, 2000);
   }, timeoutSeconds * 1000);
   let res: RunResult;
   try {
     res = await run('docker', argv, { logFile });
   } finally {
     clearTimeout(timer);
+    if (retry) clearInterval(retry);
     await removeContainer(container);
   }
   const seconds = (Date.now() - t0) / 1000;

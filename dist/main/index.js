@@ -33573,9 +33573,13 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile) {
     external_node_fs_.rmSync(reportPath, { force: true });
     const t0 = Date.now();
     let timedOut = false;
+    let retry;
+    // On timeout, kill the container; again every 2 s in case it was still being created.
+    const kill = () => { void run('docker', ['kill', container], { quiet: true }); };
     const timer = setTimeout(() => {
         timedOut = true;
-        void run('docker', ['kill', container], { quiet: true });
+        kill();
+        retry = setInterval(kill, 2000);
     }, timeoutSeconds * 1000);
     let res;
     try {
@@ -33583,6 +33587,8 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile) {
     }
     finally {
         clearTimeout(timer);
+        if (retry)
+            clearInterval(retry);
         await removeContainer(container);
     }
     const seconds = (Date.now() - t0) / 1000;
