@@ -35,10 +35,11 @@ def _extension():
     include_dirs = [os.path.join(HERE, "csrc")]
     # Exactness: no FMA contraction and no fast-math anywhere, so that the CPU and the CUDA
     # kernels evaluate every distance with the same roundings (identical neighbour orders).
-    cxx = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c++17"]
+    # No -std flag: torch.utils.cpp_extension adds the standard its headers need.
+    cxx = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
     if _want_cuda():
         sources += _rel("csrc/cuda/*.cu")
-        nvcc = ["-O3", "-lineinfo", "-std=c++17"]
+        nvcc = ["-O3", "-lineinfo"]
         return CUDAExtension(
             name="pointops._C",
             sources=sources,
