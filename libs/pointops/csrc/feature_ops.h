@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -118,8 +119,8 @@ inline Csr build_csr(const at::Tensor& idx, int64_t n) {
 // naming the argument.
 
 inline void check_grouping(const at::Tensor& feat, const at::Tensor& idx,
-                           const c10::optional<at::Tensor>& xyz,
-                           const c10::optional<at::Tensor>& new_xyz) {
+                           const std::optional<at::Tensor>& xyz,
+                           const std::optional<at::Tensor>& new_xyz) {
   check_float(feat, "feat");
   check_dim(feat, 2, "feat", "(n, c)");
   check_index_dtype(idx, "idx");

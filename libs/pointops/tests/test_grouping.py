@@ -259,3 +259,32 @@ def test_cuda_grouping2_64bit_indexing():
 
 def test_version_and_exports():
     assert pointops.grouping is grouping and pointops.grouping2 is grouping2
+
+
+SKIP_CHECK_SCRIPT = r"""
+import sys, torch, pointops
+dev = sys.argv[1]
+feat = torch.arange(12, dtype=torch.float32, device=dev).reshape(4, 3) + 1
+idx = torch.tensor([[0, 4, -7], [1000000, 3, -1]], dtype=torch.int32, device=dev)
+out = pointops.grouping2(feat, idx)
+want = torch.zeros(2, 3, 3, device=dev)
+want[0, 0] = feat[0]
+want[1, 1] = feat[3]
+assert torch.equal(out, want), out
+sub = pointops.subtraction(feat[:2], feat, idx)
+assert torch.count_nonzero(sub[0, 1:]) == 0 and torch.count_nonzero(sub[1, 0]) == 0
+print("ok")
+"""
+
+
+def test_skip_index_check_treats_out_of_range_as_missing(device):
+    # With POINTOPS_SKIP_INDEX_CHECK=1 the range check is skipped; the kernels must still never
+    # read out of bounds and treat such indices like -1. (Read once per process: a subprocess.)
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, POINTOPS_SKIP_INDEX_CHECK="1")
+    r = subprocess.run([sys.executable, "-c", SKIP_CHECK_SCRIPT, str(device)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr

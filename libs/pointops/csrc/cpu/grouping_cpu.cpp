@@ -12,8 +12,8 @@ namespace {
 using feature::Csr;
 
 at::Tensor grouping_cpu(const at::Tensor& feat_in, const at::Tensor& idx_in,
-                        const c10::optional<at::Tensor>& xyz_in,
-                        const c10::optional<at::Tensor>& new_xyz_in) {
+                        const std::optional<at::Tensor>& xyz_in,
+                        const std::optional<at::Tensor>& new_xyz_in) {
   feature::check_grouping(feat_in, idx_in, xyz_in, new_xyz_in);
   const bool with_xyz = xyz_in.has_value() && xyz_in->defined();
   const at::Tensor feat = feat_in.contiguous();

@@ -23,6 +23,7 @@ namespace feature {
 namespace cuda {
 
 constexpr int kThreads = 256;
+constexpr int kUnroll = 4;  // independent elements per thread and loop trip (memory-level parallelism)
 
 // Grid for a grid-stride loop over `work` items: enough blocks to fill the GPU a few
 // times over, never more than needed.
@@ -34,7 +35,7 @@ inline unsigned int blocks_for(int64_t work, int threads = kThreads) {
 }
 
 // True when 32-bit offsets are safe for every given element count (with head room for
-// the grid-stride increment).
+// the grid-stride increments: at most kUnroll * 16 * SMs * kThreads, far below 2^30).
 inline bool fits32(std::initializer_list<int64_t> counts) {
   for (int64_t v : counts) {
     if (v >= (int64_t(1) << 30)) return false;
@@ -78,13 +79,25 @@ __global__ void gather_rows_kernel(const V* __restrict__ src, const index_t* __r
                                    V* __restrict__ out, off_t rows, off_t vpr, int64_t nsrc) {
   const off_t total = rows * vpr;
   const off_t stride = static_cast<off_t>(gridDim.x) * blockDim.x;
-  for (off_t e = static_cast<off_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
-    const off_t r = e / vpr;
-    const off_t col = e - r * vpr;
-    const index_t s = idx[r];
-    V v{};
-    if (valid_index(s, nsrc)) v = src[static_cast<off_t>(s) * vpr + col];
-    out[e] = v;
+  // kUnroll independent words per thread and trip: their loads are in flight together.
+  for (off_t base = static_cast<off_t>(blockIdx.x) * blockDim.x + threadIdx.x; base < total;
+       base += kUnroll * stride) {
+    V v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const off_t e = base + u * stride;
+      v[u] = V{};
+      if (e < total) {
+        const off_t r = e / vpr;
+        const index_t s = idx[r];
+        if (valid_index(s, nsrc)) v[u] = src[static_cast<off_t>(s) * vpr + (e - r * vpr)];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const off_t e = base + u * stride;
+      if (e < total) out[e] = v[u];
+    }
   }
 }
 

@@ -18,26 +18,37 @@ __global__ void group_with_xyz_kernel(const T* __restrict__ feat, const T* __res
   const off_t w = c + 3;
   const off_t total = rows * w;
   const off_t stride = static_cast<off_t>(gridDim.x) * blockDim.x;
-  for (off_t e = static_cast<off_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
-    const off_t r = e / w;
-    const off_t col = e - r * w;
-    const index_t s = idx[r];
-    T v = T(0);
-    if (valid_index(s, n)) {
-      if (col < 3) {
-        const off_t q = r / ns;
-        v = xyz[static_cast<off_t>(s) * 3 + col] - new_xyz[q * 3 + col];
-      } else {
-        v = feat[static_cast<off_t>(s) * c + (col - 3)];
+  for (off_t base = static_cast<off_t>(blockIdx.x) * blockDim.x + threadIdx.x; base < total;
+       base += kUnroll * stride) {
+    T v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const off_t e = base + u * stride;
+      v[u] = T(0);
+      if (e < total) {
+        const off_t r = e / w;
+        const off_t col = e - r * w;
+        const index_t s = idx[r];
+        if (valid_index(s, n)) {
+          if (col < 3) {
+            v[u] = xyz[static_cast<off_t>(s) * 3 + col] - new_xyz[(r / ns) * 3 + col];
+          } else {
+            v[u] = feat[static_cast<off_t>(s) * c + (col - 3)];
+          }
+        }
       }
     }
-    out[e] = v;
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const off_t e = base + u * stride;
+      if (e < total) out[e] = v[u];
+    }
   }
 }
 
 at::Tensor grouping_cuda(const at::Tensor& feat_in, const at::Tensor& idx_in,
-                         const c10::optional<at::Tensor>& xyz_in,
-                         const c10::optional<at::Tensor>& new_xyz_in) {
+                         const std::optional<at::Tensor>& xyz_in,
+                         const std::optional<at::Tensor>& new_xyz_in) {
   feature::check_grouping(feat_in, idx_in, xyz_in, new_xyz_in);
   const c10::cuda::CUDAGuard guard(feat_in.device());
   const bool with_xyz = xyz_in.has_value() && xyz_in->defined();
