@@ -1,9 +1,11 @@
 // The committed bundle, run as a runner runs it, on any machine (no Docker needed): dry-run prints
 // the plan and changes nothing; a bad input fails before any docker command runs.
 import * as fs from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from './helpers.js';
-import { dockerShim, runMain, runPost } from './run-dist.js';
+import { dockerShim, removeTempDirs, runMain, runPost } from './run-dist.js';
+
+afterAll(removeTempDirs);
 
 describe('dist/main with dry-run', () => {
   it('prints the plan, sets known outputs and leaves nothing behind', async () => {

@@ -13,6 +13,12 @@ import { ROOT } from './helpers.js';
 /** The Node that runs dist/ (PCB_ACTION_NODE, e.g. a Node 24 binary, or the one running the tests). */
 export const NODE = process.env.PCB_ACTION_NODE || process.execPath;
 
+const made: string[] = [];
+/** Removes every temp dir runMain and dockerShim made. */
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
 export interface StepRun { code: number; stdout: string; outputs: Record<string, string>; summary: string; state: Record<string, string>; dir: string; env: Record<string, string> }
 
 function node(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string }> {
@@ -29,6 +35,7 @@ function node(script: string, env: Record<string, string>): Promise<{ code: numb
 /** The main step. extraEnv may replace PATH (docker shims) or anything else. */
 export async function runMain(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<StepRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-step-'));
+  made.push(dir);
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('STATE_'))) as Record<string, string>;
   const env: Record<string, string> = {
     ...base,
@@ -57,6 +64,7 @@ export async function runPost(main: StepRun): Promise<{ code: number; stdout: st
 /** A directory with a `docker` (and `nvidia-smi`) shim that records each call, then runs the real one if given. */
 export function dockerShim(realDocker: string | null): { dir: string; calls: () => string[] } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-shim-'));
+  made.push(dir);
   const log = path.join(dir, 'calls.log');
   for (const name of ['docker', 'nvidia-smi']) {
     const real = name === 'docker' ? realDocker : null;

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from '../helpers.js';
-import { dockerShim, runMain, runPost, type StepRun } from '../run-dist.js';
+import { dockerShim, removeTempDirs, runMain, runPost, type StepRun } from '../run-dist.js';
 
 const E2E = process.env.PCB_E2E === '1';
 const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
@@ -57,7 +57,7 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
     if (images.length) {
       try { execFileSync('docker', ['image', 'rm', '--force', ...images], { stdio: 'ignore' }); } catch { /* already gone */ }
     }
-    for (const r of posted) fs.rmSync(r.dir, { recursive: true, force: true });
+    removeTempDirs();
     fs.rmSync(cacheDir, { recursive: true, force: true });
   });
   async function mainAndPost(i: Record<string, string>, check?: (r: StepRun) => void): Promise<StepRun> {
