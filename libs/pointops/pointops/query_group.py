@@ -13,6 +13,13 @@ def _queries(xyz, offset, new_xyz, new_offset):
     return new_xyz, new_offset
 
 
+def _required(**values):
+    """Raise ValueError naming the first argument that is None (needed when idx is not given)."""
+    for name, value in values.items():
+        if value is None:
+            raise ValueError(f"{name} is required when idx is not given")
+
+
 def knn_query_and_group(feat, xyz, offset=None, new_xyz=None, new_offset=None, idx=None,
                         nsample=None, with_xyz=False):
     """kNN (unless idx is given) then grouping.
@@ -27,12 +34,8 @@ def knn_query_and_group(feat, xyz, offset=None, new_xyz=None, new_offset=None, i
     if idx is None:
         from .knn import knn_query
 
-        if offset is None:
-            raise ValueError("offset is required when idx is not given")
-        if nsample is None:
-            raise ValueError("nsample is required when idx is not given")
-        nsample = check_int(nsample, "nsample")
-        idx, _ = knn_query(nsample, xyz, offset, new_xyz, new_offset)
+        _required(offset=offset, nsample=nsample)
+        idx, _ = knn_query(check_int(nsample, "nsample"), xyz, offset, new_xyz, new_offset)
     return grouping(idx, feat, xyz, new_xyz, with_xyz), idx
 
 
@@ -49,14 +52,9 @@ def ball_query_and_group(feat, xyz, offset=None, new_xyz=None, new_offset=None, 
     if idx is None:
         from .ball_query import ball_query
 
-        if offset is None:
-            raise ValueError("offset is required when idx is not given")
-        if nsample is None:
-            raise ValueError("nsample is required when idx is not given")
-        if max_radio is None:
-            raise ValueError("max_radio is required when idx is not given")
-        nsample = check_int(nsample, "nsample")
-        idx, _ = ball_query(nsample, max_radio, min_radio, xyz, offset, new_xyz, new_offset)
+        _required(offset=offset, nsample=nsample, max_radio=max_radio)
+        idx, _ = ball_query(check_int(nsample, "nsample"), max_radio, min_radio, xyz, offset,
+                            new_xyz, new_offset)
     return grouping(idx, feat, xyz, new_xyz, with_xyz), idx
 
 
@@ -78,8 +76,7 @@ def query_and_group(nsample, xyz, new_xyz, feat, idx, offset, new_offset, dilati
     if idx is None:
         from .knn import knn_query
 
-        if offset is None:
-            raise ValueError("offset is required when idx is not given")
+        _required(offset=offset)
         nsample = check_int(nsample, "nsample")
         dilation = check_int(dilation, "dilation", minimum=0)
         idx, _ = knn_query(nsample * (dilation + 1), xyz, offset, new_xyz, new_offset)
