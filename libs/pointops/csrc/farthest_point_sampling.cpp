@@ -1,6 +1,8 @@
 // Schema and argument validation of farthest_point_sampling (see farthest_point_sampling.h).
 #include "farthest_point_sampling.h"
 
+#include "common/message.h"
+
 #include <torch/library.h>
 
 #include <limits>
@@ -16,16 +18,6 @@ namespace pointops {
 namespace fps {
 
 namespace {
-
-// Integers go into messages as strings: a torch 2.11 build of this file crashed while
-// formatting int64_t message arguments (seen on one machine), strings never did.
-std::string num(int64_t v) { return std::to_string(v); }
-
-std::string shape_of(const at::Tensor& t) {
-  std::string s = "(";
-  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
-  return s + (t.dim() == 1 ? ",)" : ")");
-}
 
 void check_offset_tensor(const at::Tensor& t, const char* name, const at::Tensor& xyz) {
   TORCH_CHECK_VALUE(t.defined(), name, " must be a tensor, got None");
@@ -71,15 +63,15 @@ Plan validate(const at::Tensor& xyz, const at::Tensor& offset, const at::Tensor&
     const int64_t o = h[b];
     const int64_t prev = plan.point_start[b];
     TORCH_CHECK_VALUE(o >= prev, "offset must be non-decreasing and non-negative, but offset[", num(b),
-                      "] = ", num(o), (b == 0 ? std::string(" < 0") : " < offset[" + std::to_string(b - 1) +
-                                                                      "] = " + std::to_string(prev)));
+                      "] = ", num(o), (b == 0 ? std::string(" < 0") : " < offset[" + num(b - 1) +
+                                                                      "] = " + num(prev)));
     plan.point_start[b + 1] = o;
     const int64_t no = h[B + b];
     const int64_t nprev = plan.out_start[b];
     TORCH_CHECK_VALUE(no >= nprev, "new_offset must be non-decreasing and non-negative, but new_offset[",
                       num(b), "] = ", num(no), (b == 0 ? std::string(" < 0") : " < new_offset[" +
-                                                                          std::to_string(b - 1) + "] = " +
-                                                                          std::to_string(nprev)));
+                                                                          num(b - 1) + "] = " +
+                                                                          num(nprev)));
     plan.out_start[b + 1] = no;
     const int64_t points = o - prev;
     const int64_t samples = no - nprev;

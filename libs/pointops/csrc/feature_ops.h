@@ -22,6 +22,8 @@
 #include <string>
 #include <tuple>
 
+#include "common/message.h"
+
 namespace pointops {
 namespace feature {
 
@@ -51,8 +53,8 @@ inline void check_index_dtype(const at::Tensor& t, const char* name) {
 }
 
 inline void check_dim(const at::Tensor& t, int64_t dim, const char* name, const char* shape) {
-  TORCH_CHECK_VALUE(t.dim() == dim, name, " must have shape ", shape, " (", dim,
-                    " dimensions), got shape ", t.sizes());
+  TORCH_CHECK_VALUE(t.dim() == dim, name, " must have shape ", shape, " (", num(dim),
+                    " dimensions), got shape ", shape_of(t));
 }
 
 inline void check_same_device(const at::Tensor& a, const char* an, const at::Tensor& b,
@@ -69,8 +71,8 @@ inline void check_same_dtype(const at::Tensor& a, const char* an, const at::Tens
 
 inline void check_size(const at::Tensor& t, int64_t dim, int64_t expected, const char* name,
                        const char* what) {
-  TORCH_CHECK_VALUE(t.size(dim) == expected, name, ".shape[", dim, "] must equal ", what, " (",
-                    expected, "), got shape ", t.sizes());
+  TORCH_CHECK_VALUE(t.size(dim) == expected, name, ".shape[", num(dim), "] must equal ", what, " (",
+                    num(expected), "), got shape ", shape_of(t));
 }
 
 // Raises unless every entry of idx lies in [-1, n-1]. One reduction and, on CUDA,
@@ -82,9 +84,9 @@ inline void check_index_range(const at::Tensor& idx, int64_t n, const char* name
   const at::Tensor both = at::stack({mn.to(at::kLong), mx.to(at::kLong)}).cpu();
   const int64_t lo = both[0].item<int64_t>();
   const int64_t hi = both[1].item<int64_t>();
-  TORCH_CHECK_VALUE(lo >= -1 && hi <= n - 1, name, " entries must lie in [-1, ", n - 1,
-                    "] (-1 = no neighbour, otherwise a row of the ", n,
-                    "-row source), got values in [", lo, ", ", hi, "]");
+  TORCH_CHECK_VALUE(lo >= -1 && hi <= n - 1, name, " entries must lie in [-1, ", num(n - 1),
+                    "] (-1 = no neighbour, otherwise a row of the ", num(n),
+                    "-row source), got values in [", num(lo), ", ", num(hi), "]");
 }
 
 // Inverse of a gather index: the positions p (flat, into idx) grouped by value.
@@ -154,10 +156,10 @@ inline void check_grouping_backward(const at::Tensor& grad, const at::Tensor& id
   check_same_device(idx, "idx", grad, "grad_output");
   check_size(grad, 0, idx.size(0), "grad_output", "idx.shape[0]");
   check_size(grad, 1, idx.size(1), "grad_output", "idx.shape[1]");
-  TORCH_CHECK_VALUE(n >= 0, "n must be >= 0, got ", n);
+  TORCH_CHECK_VALUE(n >= 0, "n must be >= 0, got ", num(n));
   TORCH_CHECK_VALUE(offset >= 0 && c >= 0 && offset + c <= grad.size(2),
                     "the column range [offset, offset + c) must lie inside grad_output.shape[2] (",
-                    grad.size(2), "), got offset=", offset, ", c=", c);
+                    num(grad.size(2)), "), got offset=", num(offset), ", c=", num(c));
 }
 
 inline void check_subtraction(const at::Tensor& input1, const at::Tensor& input2,
@@ -184,7 +186,7 @@ inline void check_subtraction_backward(const at::Tensor& grad, const at::Tensor&
   check_same_device(idx, "idx", grad, "grad_output");
   check_size(grad, 0, idx.size(0), "grad_output", "idx.shape[0]");
   check_size(grad, 1, idx.size(1), "grad_output", "idx.shape[1]");
-  TORCH_CHECK_VALUE(n2 >= 0, "n2 must be >= 0, got ", n2);
+  TORCH_CHECK_VALUE(n2 >= 0, "n2 must be >= 0, got ", num(n2));
 }
 
 inline void check_aggregation(const at::Tensor& input, const at::Tensor& position,
@@ -209,7 +211,7 @@ inline void check_aggregation(const at::Tensor& input, const at::Tensor& positio
   check_size(weight, 0, idx.size(0), "weight", "idx.shape[0]");
   check_size(weight, 1, idx.size(1), "weight", "idx.shape[1]");
   TORCH_CHECK_VALUE(weight.size(2) >= 1 || input.size(1) == 0,
-                    "weight.shape[2] (w_c) must be >= 1, got shape ", weight.sizes());
+                    "weight.shape[2] (w_c) must be >= 1, got shape ", shape_of(weight));
   if (check_range) check_index_range(idx, input.size(0), "idx");
 }
 
@@ -287,7 +289,7 @@ inline void check_fusion_backward(const at::Tensor& grad, const at::Tensor& weig
   check_fusion(weight, value, it, ir);
   check_float(grad, "grad_output");
   TORCH_CHECK_VALUE(grad.sizes() == value.sizes(), "grad_output must have the shape of value ",
-                    value.sizes(), ", got ", grad.sizes());
+                    shape_of(value), ", got ", shape_of(grad));
   check_same_dtype(grad, "grad_output", value, "value");
   check_same_device(grad, "grad_output", value, "value");
 }
@@ -314,7 +316,7 @@ inline int64_t check_offset_values(const at::Tensor& offset, const char* name) {
     TORCH_CHECK_VALUE(p[b] >= prev, name,
                       " must be non-negative and non-decreasing (cumulative point counts "
                       "without a leading 0), got ",
-                      name, "[", b, "] = ", p[b], " after ", prev);
+                      name, "[", num(b), "] = ", num(p[b]), " after ", num(prev));
     prev = p[b];
   }
   return prev;
@@ -332,10 +334,10 @@ inline int64_t check_batch_values(const at::Tensor& batch, const char* name) {
                                  : at::zeros({}, b.options());
   const at::Tensor h = at::stack({b[0], b[n - 1], drops.to(at::kLong)}).cpu();
   const int64_t first = h[0].item<int64_t>(), last = h[1].item<int64_t>();
-  TORCH_CHECK_VALUE(first >= 0, name, " values must be >= 0 (scene ids), got ", first);
+  TORCH_CHECK_VALUE(first >= 0, name, " values must be >= 0 (scene ids), got ", num(first));
   TORCH_CHECK_VALUE(h[2].item<int64_t>() == 0, name,
                     " must be non-decreasing (points of a scene are contiguous), but it decreases ",
-                    h[2].item<int64_t>(), " time(s)");
+                    num(h[2].item<int64_t>()), " time(s)");
   return last + 1;
 }
 

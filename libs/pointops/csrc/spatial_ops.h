@@ -34,7 +34,7 @@ inline QueryArgs check_query_args(const at::Tensor& xyz, const at::Tensor& offse
   check_same_device(new_offset, "new_offset", xyz, "xyz");
   TORCH_CHECK_VALUE(offset.numel() == new_offset.numel(),
                     "offset and new_offset must describe the same number of scenes, got ",
-                    offset.numel(), " and ", new_offset.numel());
+                    num(offset.numel()), " and ", num(new_offset.numel()));
   auto h = check_offsets({offset, new_offset}, {a.n, a.m}, {"offset", "new_offset"});
   a.offset_host = h[0];
   a.new_offset_host = h[1];
@@ -45,10 +45,10 @@ inline QueryArgs check_query_args(const at::Tensor& xyz, const at::Tensor& offse
 }
 
 inline void check_radius_args(double max_radius, double min_radius) {
-  TORCH_CHECK_VALUE(max_radius > 0, "max_radius must be > 0, got ", max_radius);
-  TORCH_CHECK_VALUE(min_radius >= 0, "min_radius must be >= 0, got ", min_radius);
-  TORCH_CHECK_VALUE(min_radius <= max_radius, "min_radius (", min_radius,
-                    ") must not exceed max_radius (", max_radius, ")");
+  TORCH_CHECK_VALUE(max_radius > 0, "max_radius must be > 0, got ", num(max_radius));
+  TORCH_CHECK_VALUE(min_radius >= 0, "min_radius must be >= 0, got ", num(min_radius));
+  TORCH_CHECK_VALUE(min_radius <= max_radius, "min_radius (", num(min_radius),
+                    ") must not exceed max_radius (", num(max_radius), ")");
 }
 
 // Squared radius bounds in float32, as every kernel compares them: min2 <= d2 < max2.
@@ -99,8 +99,8 @@ inline void check_interp_feat(const at::Tensor& feat, const at::Tensor& xyz, int
   TORCH_CHECK_TYPE(feat.scalar_type() == at::kFloat, "feat must be a float32 tensor, got ",
                    feat.scalar_type());
   TORCH_CHECK_VALUE(feat.dim() == 2 && feat.size(0) == n,
-                    "feat must have shape (n, c) with n = xyz.shape[0] = ", n, ", got ",
-                    feat.sizes());
+                    "feat must have shape (n, c) with n = xyz.shape[0] = ", num(n), ", got ",
+                    shape_of(feat));
   TORCH_CHECK_VALUE(feat.is_contiguous(), "feat must be contiguous");
   check_same_device(feat, "feat", xyz, "xyz");
 }
@@ -117,14 +117,14 @@ inline void check_interp_backward(const at::Tensor& grad_out, const at::Tensor& 
   TORCH_CHECK_TYPE(weight.scalar_type() == at::kFloat, "weight must be float32, got ",
                    weight.scalar_type());
   TORCH_CHECK_VALUE(grad_out.dim() == 2, "grad_out must have shape (m, c), got ",
-                    grad_out.sizes());
+                    shape_of(grad_out));
   TORCH_CHECK_VALUE(idx.dim() == 2 && idx.size(0) == grad_out.size(0),
-                    "idx must have shape (m, k) with m = grad_out.shape[0], got ", idx.sizes());
+                    "idx must have shape (m, k) with m = grad_out.shape[0], got ", shape_of(idx));
   TORCH_CHECK_VALUE(weight.sizes() == idx.sizes(), "weight must have the shape of idx ",
-                    idx.sizes(), ", got ", weight.sizes());
+                    shape_of(idx), ", got ", shape_of(weight));
   TORCH_CHECK_VALUE(grad_out.is_contiguous() && idx.is_contiguous() && weight.is_contiguous(),
                     "grad_out, idx and weight must be contiguous");
-  TORCH_CHECK_VALUE(n >= 0, "n must be >= 0, got ", n);
+  TORCH_CHECK_VALUE(n >= 0, "n must be >= 0, got ", num(n));
   check_same_device(idx, "idx", grad_out, "grad_out");
   check_same_device(weight, "weight", grad_out, "grad_out");
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "message.h"
+
 namespace pointops {
 
 inline void check_defined(const at::Tensor& t, const char* name) {
@@ -28,10 +30,10 @@ inline int64_t check_float_points(const at::Tensor& t, const char* name) {
   TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, name, " must be a float32 tensor, got ",
                    t.scalar_type());
   TORCH_CHECK_VALUE(t.dim() == 2 && t.size(1) == 3, name, " must have shape (n, 3), got ",
-                    t.sizes());
+                    shape_of(t));
   TORCH_CHECK_VALUE(t.is_contiguous(), name, " must be contiguous");
   TORCH_CHECK_VALUE(t.size(0) < (int64_t(1) << 31) - 1, name,
-                    " may hold at most 2^31 - 2 points (int32 indices), got ", t.size(0));
+                    " may hold at most 2^31 - 2 points (int32 indices), got ", num(t.size(0)));
   return t.size(0);
 }
 
@@ -42,7 +44,7 @@ inline void check_offset_meta(const at::Tensor& offset, const char* name) {
                    " must be an int32 or int64 tensor, got ", offset.scalar_type());
   TORCH_CHECK_VALUE(offset.dim() == 1, name,
                     " must be 1-D (cumulative point counts per scene), got shape ",
-                    offset.sizes());
+                    shape_of(offset));
   TORCH_CHECK_VALUE(offset.numel() >= 1, name,
                     " must hold at least one scene (its last entry is the number of points)");
 }
@@ -55,12 +57,12 @@ inline void check_offset_values(const at::Tensor& host, int64_t n, const char* n
   for (int64_t i = 0; i < b; ++i) {
     TORCH_CHECK_VALUE(o[i] >= prev, name,
                       " must be non-decreasing, non-negative cumulative counts (no leading 0), "
-                      "but ", name, "[", i, "] = ", o[i], " is less than ",
-                      i == 0 ? std::string("0") : name + std::string("[") + std::to_string(i - 1) + "] = " + std::to_string(prev));
+                      "but ", name, "[", num(i), "] = ", num(o[i]), " is less than ",
+                      i == 0 ? std::string("0") : name + std::string("[") + num(i - 1) + "] = " + num(prev));
     prev = o[i];
   }
-  TORCH_CHECK_VALUE(o[b - 1] == n, name, "[-1] must equal the number of points (", n, "), got ",
-                    o[b - 1]);
+  TORCH_CHECK_VALUE(o[b - 1] == n, name, "[-1] must equal the number of points (", num(n), "), got ",
+                    num(o[b - 1]));
 }
 
 // Validates one or more offset tensors (same device) and returns them as host int64 tensors,
@@ -101,21 +103,21 @@ inline void check_index(const at::Tensor& idx, const char* name, int64_t m, int6
   check_defined(idx, name);
   TORCH_CHECK_TYPE(idx.scalar_type() == at::kInt, name, " must be an int32 tensor, got ",
                    idx.scalar_type());
-  TORCH_CHECK_VALUE(idx.dim() == 2, name, " must have shape (m, nsample), got ", idx.sizes());
-  TORCH_CHECK_VALUE(m < 0 || idx.size(0) == m, name, " must have ", m, " rows, got shape ",
-                    idx.sizes());
+  TORCH_CHECK_VALUE(idx.dim() == 2, name, " must have shape (m, nsample), got ", shape_of(idx));
+  TORCH_CHECK_VALUE(m < 0 || idx.size(0) == m, name, " must have ", num(m), " rows, got shape ",
+                    shape_of(idx));
   TORCH_CHECK_VALUE(idx.is_contiguous(), name, " must be contiguous");
   if (idx.numel() == 0) return;
   auto mm = at::aminmax(idx);
   const int64_t lo = std::get<0>(mm).item<int64_t>();
   const int64_t hi = std::get<1>(mm).item<int64_t>();
-  TORCH_CHECK_VALUE(lo >= -1 && hi < n, name, " entries must lie in [-1, ", n - 1,
-                    "] (-1 = no neighbour), got values in [", lo, ", ", hi, "]");
+  TORCH_CHECK_VALUE(lo >= -1 && hi < n, name, " entries must lie in [-1, ", num(n - 1),
+                    "] (-1 = no neighbour), got values in [", num(lo), ", ", num(hi), "]");
 }
 
 inline void check_k(int64_t k, const char* name) {
-  TORCH_CHECK_VALUE(k >= 1, name, " must be >= 1, got ", k);
-  TORCH_CHECK_VALUE(k <= (int64_t(1) << 20), name, " must be <= 2^20, got ", k);
+  TORCH_CHECK_VALUE(k >= 1, name, " must be >= 1, got ", num(k));
+  TORCH_CHECK_VALUE(k <= (int64_t(1) << 20), name, " must be <= 2^20, got ", num(k));
 }
 
 }  // namespace pointops

@@ -28,7 +28,7 @@ at::Tensor batch2offset_cpu(const at::Tensor& batch_in) {
   const int64_t* pb = batch.data_ptr<int64_t>();
   int32_t* po = offset.data_ptr<int32_t>();
   const int64_t n = batch.numel();
-  TORCH_CHECK_VALUE(n <= INT32_MAX, "batch has ", n, " points; int32 offsets hold at most ", INT32_MAX);
+  TORCH_CHECK_VALUE(n <= INT32_MAX, "batch has ", num(n), " points; int32 offsets hold at most ", num(INT32_MAX));
   // offset[b] = number of points with batch id <= b; ids without points repeat the count.
   int64_t i = 0;
   for (int64_t b = 0; b < B; ++b) {

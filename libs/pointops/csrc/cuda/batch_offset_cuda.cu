@@ -56,7 +56,7 @@ at::Tensor batch2offset_cuda(const at::Tensor& batch_in) {
   const c10::cuda::CUDAGuard guard(batch_in.device());
   const at::Tensor batch = batch_in.to(at::kLong).contiguous();
   const int64_t n = batch.numel();
-  TORCH_CHECK_VALUE(n <= INT32_MAX, "batch has ", n, " points; int32 offsets hold at most ", INT32_MAX);
+  TORCH_CHECK_VALUE(n <= INT32_MAX, "batch has ", num(n), " points; int32 offsets hold at most ", num(INT32_MAX));
   at::Tensor offset = at::empty({nb}, batch.options().dtype(at::kInt));
   if (nb == 0) return offset;
   const auto stream = at::cuda::getCurrentCUDAStream();

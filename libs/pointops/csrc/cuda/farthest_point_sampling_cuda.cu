@@ -40,6 +40,7 @@
 // fits in registers (16 x 1024 x 8 = 131072 points with clusters, 8192 without) keep
 // the distances in a global-memory workspace and stream the points each iteration.
 #include "../farthest_point_sampling.h"
+#include "../common/message.h"
 
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -357,7 +358,7 @@ at::Tensor farthest_point_sampling_cuda(const at::Tensor& xyz, const at::Tensor&
                                           static_cast<int>(smem)));
     const int64_t grid = B * cfg.csize;
     TORCH_CHECK(grid <= std::numeric_limits<int32_t>::max(), "farthest_point_sampling: too many scenes (",
-                std::to_string(B), ")");
+                num(B), ")");
 #if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
     if (cfg.csize > 1) {
       cudaLaunchConfig_t lc = {};

@@ -280,7 +280,7 @@ std::tuple<at::Tensor, at::Tensor> spatial_search_cuda(int mode, int64_t k, doub
                                                        const at::Tensor& new_xyz,
                                                        const QueryArgs& a) {
   const c10::cuda::CUDAGuard guard(xyz.device());
-  TORCH_CHECK_VALUE(k < (int64_t(1) << 31) / 2, "nsample is too large: ", k);
+  TORCH_CHECK_VALUE(k < (int64_t(1) << 31) / 2, "nsample is too large: ", num(k));
   const int64_t m = a.m;
   at::Tensor idx = at::empty({m, k}, xyz.options().dtype(at::kInt));
   at::Tensor dist = at::empty({m, k}, xyz.options().dtype(at::kFloat));
