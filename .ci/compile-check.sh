@@ -41,6 +41,12 @@ trap 'rm -rf "$WORK"' EXIT
 
 [[ -x $PY ]] || die "python not found at $PY (set PCB_PYTHON, or run .ci/run which makes the venv)"
 
+# The build copies and CUDA_HOME live at fixed cache paths (see above), so two checks on one
+# machine would overwrite each other's objects: the second one waits for the first.
+mkdir -p "$BUILD_CACHE"
+exec 9>"$BUILD_CACHE/.lock"
+flock 9
+
 # record NAME STATUS SECONDS [LOGFILE]
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$RESULTS"; }
 
