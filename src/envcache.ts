@@ -40,8 +40,11 @@ export function envCacheRule(dockerfileArgs: () => Record<string, string | null>
 
 const readOrNull = (p: string) => (p && fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : null);
 
-export function envCacheKey(i: Inputs, s: EnvCacheSettings, dockerfileText: string, baseImage: string): string {
+/** The key of this run's environment. `envName` is hashed too: the cached tar holds the env under
+ *  envs/<name>, so an entry made for another name cannot be restored for this one. */
+export function envCacheKey(i: Inputs, s: EnvCacheSettings, dockerfileText: string, baseImage: string, envName: string): string {
   return computeEnvCacheKey({
+    envName,
     envFileText: fs.readFileSync(i.environmentFile, 'utf8'),
     lockFileText: readOrNull(i.lockFile),
     baseImage,

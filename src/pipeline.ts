@@ -50,7 +50,8 @@ export async function prepare(inputs: Inputs, outcome: Outcome): Promise<Run | n
   outcome.preflight = pf;
   const settings = envCacheSettings(inputs, pf.dockerfileArgs);
   const baseImage = inputs.baseImage || pf.dockerfileArgs.BASE_IMAGE || '';
-  const key = envCacheKey(inputs, settings, pf.dockerfileText, baseImage);
+  const envName = inputs.envName || pf.dockerfileArgs.ENV_NAME || '';
+  const key = envCacheKey(inputs, settings, pf.dockerfileText, baseImage, envName);
   const run: Run = { inputs, outcome, workDir, runId, settings, key, dockerfileText: pf.dockerfileText, ec: await loadEnvCache() };
   if (inputs.dryRun) {
     outcome.dryRun = true;

@@ -32721,8 +32721,11 @@ function envCacheRule(dockerfileArgs) {
     return (i) => (0,validate/* validateEnvCacheSettings */.$)(envCacheSettings(i, dockerfileArgs())).map((l) => `Input ${l.replace(/^([\w-]+):\s*/, '"$1": ')}`);
 }
 const readOrNull = (p) => (p && external_node_fs_.existsSync(p) ? external_node_fs_.readFileSync(p, 'utf8') : null);
-function envCacheKey(i, s, dockerfileText, baseImage) {
+/** The key of this run's environment. `envName` is hashed too: the cached tar holds the env under
+ *  envs/<name>, so an entry made for another name cannot be restored for this one. */
+function envCacheKey(i, s, dockerfileText, baseImage, envName) {
     return (0,key/* computeEnvCacheKey */.Ow)({
+        envName,
         envFileText: external_node_fs_.readFileSync(i.environmentFile, 'utf8'),
         lockFileText: readOrNull(i.lockFile),
         baseImage,
@@ -33664,7 +33667,8 @@ async function prepare(inputs, outcome) {
     outcome.preflight = pf;
     const settings = envCacheSettings(inputs, pf.dockerfileArgs);
     const baseImage = inputs.baseImage || pf.dockerfileArgs.BASE_IMAGE || '';
-    const key = envCacheKey(inputs, settings, pf.dockerfileText, baseImage);
+    const envName = inputs.envName || pf.dockerfileArgs.ENV_NAME || '';
+    const key = envCacheKey(inputs, settings, pf.dockerfileText, baseImage, envName);
     const run = { inputs, outcome, workDir, runId, settings, key, dockerfileText: pf.dockerfileText, ec: await loadEnvCache() };
     if (inputs.dryRun) {
         outcome.dryRun = true;
