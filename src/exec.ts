@@ -31,28 +31,26 @@ export function showArgv(cmd: string, args: string[]): string {
 
 export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   process.stdout.write(`[command] ${showArgv(cmd, args)}\n`);
-  let stdout = '';
-  let stderr = '';
   const log = opts.logFile ? fs.openSync(opts.logFile, 'a') : undefined;
   const echo = (chunk: Buffer, into: 'out' | 'err') => {
     const s = chunk.toString();
-    if (into === 'out') stdout += s; else stderr += s;
     if (log !== undefined) fs.writeSync(log, s);
     if (!opts.quiet) (into === 'out' ? process.stdout : process.stderr).write(redact(s, opts.redact));
   };
   try {
-    const exitCode = await aexec.exec(cmd, args, {
+    // getExecOutput collects stdout/stderr itself; the listeners only echo and log
+    const r = await aexec.getExecOutput(cmd, args, {
       cwd: opts.cwd,
       env: opts.env ? { ...(process.env as Record<string, string>), ...opts.env } : undefined,
       silent: true,
       ignoreReturnCode: true,
       listeners: { stdout: (b) => echo(b, 'out'), stderr: (b) => echo(b, 'err') },
     });
-    return { exitCode, stdout, stderr };
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     // @actions/exec throws when the executable is not on PATH
     const msg = e instanceof Error ? e.message : String(e);
-    return { exitCode: 127, stdout, stderr: stderr + msg };
+    return { exitCode: 127, stdout: '', stderr: msg };
   } finally {
     if (log !== undefined) fs.closeSync(log);
   }

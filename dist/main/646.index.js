@@ -28,24 +28,14 @@ var external_node_fs_ = __webpack_require__(3024);
 var external_node_path_ = __webpack_require__(6760);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var core = __webpack_require__(3838);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
-var exec = __webpack_require__(5260);
+// EXTERNAL MODULE: ./src/exec.ts
+var exec = __webpack_require__(3190);
 ;// CONCATENATED MODULE: ./src/env-cache/exec.ts
 
-/** Runs one command as an argv array (never through a shell); never throws on a non-zero exit. */
-async function runCommand(cmd, args, opts = {}) {
-    try {
-        const r = await (0,exec/* getExecOutput */.H)(cmd, args, {
-            ignoreReturnCode: true,
-            silent: opts.silent ?? true,
-            env: opts.env ? { ...process.env, ...opts.env } : undefined,
-        });
-        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-    }
-    catch (e) {
-        // e.g. the executable does not exist
-        return { exitCode: 127, stdout: '', stderr: e.message };
-    }
+/** The env-cache backends' commands go through the action's one argv runner (no shell, secrets
+ *  redacted); quiet unless asked, and a non-zero exit is returned, never thrown. */
+function runCommand(cmd, args, opts = {}) {
+    return (0,exec/* run */.eF)(cmd, args, { quiet: opts.silent ?? true, env: opts.env });
 }
 function seconds(startMs) {
     return Math.round((Date.now() - startMs) / 10) / 100;

@@ -32457,6 +32457,74 @@ function validateEnvCacheSettings(s) {
 
 /***/ }),
 
+/***/ 3190:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E$: () => (/* binding */ redact),
+/* harmony export */   eF: () => (/* binding */ run),
+/* harmony export */   oo: () => (/* binding */ addRedactions),
+/* harmony export */   ux: () => (/* binding */ showArgv)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5260);
+// Every command is an argv array run through @actions/exec (no shell): arguments holding ";",
+// "$()" or newlines reach the program as data. Output is captured and, unless quiet, echoed
+// with secret values replaced by "***".
+
+
+let secrets = [];
+/** Values that every echo and log written by this module hides. */
+function addRedactions(values) {
+    secrets = [...new Set([...secrets, ...values.filter((v) => v.length > 0)])].sort((a, b) => b.length - a.length);
+}
+function redact(text, extra = []) {
+    let out = text;
+    for (const s of [...extra, ...secrets])
+        if (s)
+            out = out.split(s).join('***');
+    return out;
+}
+/** Renders an argv for people to read (quoted where needed, secrets hidden); never executed. */
+function showArgv(cmd, args) {
+    return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => redact(a)).join(' ');
+}
+async function run(cmd, args, opts = {}) {
+    process.stdout.write(`[command] ${showArgv(cmd, args)}\n`);
+    const log = opts.logFile ? node_fs__WEBPACK_IMPORTED_MODULE_0__.openSync(opts.logFile, 'a') : undefined;
+    const echo = (chunk, into) => {
+        const s = chunk.toString();
+        if (log !== undefined)
+            node_fs__WEBPACK_IMPORTED_MODULE_0__.writeSync(log, s);
+        if (!opts.quiet)
+            (into === 'out' ? process.stdout : process.stderr).write(redact(s, opts.redact));
+    };
+    try {
+        // getExecOutput collects stdout/stderr itself; the listeners only echo and log
+        const r = await _actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H(cmd, args, {
+            cwd: opts.cwd,
+            env: opts.env ? { ...process.env, ...opts.env } : undefined,
+            silent: true,
+            ignoreReturnCode: true,
+            listeners: { stdout: (b) => echo(b, 'out'), stderr: (b) => echo(b, 'err') },
+        });
+        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    }
+    catch (e) {
+        // @actions/exec throws when the executable is not on PATH
+        const msg = e instanceof Error ? e.message : String(e);
+        return { exitCode: 127, stdout: '', stderr: msg };
+    }
+    finally {
+        if (log !== undefined)
+            node_fs__WEBPACK_IMPORTED_MODULE_0__.closeSync(log);
+    }
+}
+
+
+/***/ }),
+
 /***/ 1730:
 /***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -32464,7 +32532,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   i: () => (/* binding */ main)
 /* harmony export */ });
-/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2668);
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6135);
 // Entry point of the action: wires the stages of src/pipeline.ts in order. Outputs and the job
 // summary are written from whatever is known, also when a stage fails.
 
@@ -32494,7 +32562,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2668:
+/***/ 6135:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32524,67 +32592,8 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_url_ = __nccwpck_require__(3136);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var core = __nccwpck_require__(3838);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
-var exec = __nccwpck_require__(5260);
-;// CONCATENATED MODULE: ./src/exec.ts
-// Every command is an argv array run through @actions/exec (no shell): arguments holding ";",
-// "$()" or newlines reach the program as data. Output is captured and, unless quiet, echoed
-// with secret values replaced by "***".
-
-
-let secrets = [];
-/** Values that every echo and log written by this module hides. */
-function addRedactions(values) {
-    secrets = [...new Set([...secrets, ...values.filter((v) => v.length > 0)])].sort((a, b) => b.length - a.length);
-}
-function redact(text, extra = []) {
-    let out = text;
-    for (const s of [...extra, ...secrets])
-        if (s)
-            out = out.split(s).join('***');
-    return out;
-}
-/** Renders an argv for people to read (quoted where needed, secrets hidden); never executed. */
-function showArgv(cmd, args) {
-    return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => redact(a)).join(' ');
-}
-async function run(cmd, args, opts = {}) {
-    process.stdout.write(`[command] ${showArgv(cmd, args)}\n`);
-    let stdout = '';
-    let stderr = '';
-    const log = opts.logFile ? external_node_fs_.openSync(opts.logFile, 'a') : undefined;
-    const echo = (chunk, into) => {
-        const s = chunk.toString();
-        if (into === 'out')
-            stdout += s;
-        else
-            stderr += s;
-        if (log !== undefined)
-            external_node_fs_.writeSync(log, s);
-        if (!opts.quiet)
-            (into === 'out' ? process.stdout : process.stderr).write(redact(s, opts.redact));
-    };
-    try {
-        const exitCode = await exec/* exec */.m(cmd, args, {
-            cwd: opts.cwd,
-            env: opts.env ? { ...process.env, ...opts.env } : undefined,
-            silent: true,
-            ignoreReturnCode: true,
-            listeners: { stdout: (b) => echo(b, 'out'), stderr: (b) => echo(b, 'err') },
-        });
-        return { exitCode, stdout, stderr };
-    }
-    catch (e) {
-        // @actions/exec throws when the executable is not on PATH
-        const msg = e instanceof Error ? e.message : String(e);
-        return { exitCode: 127, stdout, stderr: stderr + msg };
-    }
-    finally {
-        if (log !== undefined)
-            external_node_fs_.closeSync(log);
-    }
-}
-
+// EXTERNAL MODULE: ./src/exec.ts
+var exec = __nccwpck_require__(3190);
 ;// CONCATENATED MODULE: ./src/buildx.ts
 // docker buildx build: run an argv from the plan with --progress plain captured to a log, then
 // read what BuildKit reported: per-stage times, the failing step and its last log lines, the
@@ -32661,7 +32670,7 @@ function parsePlainProgress(log, tailLines = 30) {
 async function buildx(argv, opts) {
     const t0 = Date.now();
     external_node_fs_.writeFileSync(opts.logFile, '');
-    const res = await run('docker', argv, { logFile: opts.logFile, env: opts.env });
+    const res = await (0,exec/* run */.eF)('docker', argv, { logFile: opts.logFile, env: opts.env });
     const seconds = Math.round((Date.now() - t0) / 100) / 10;
     const log = external_node_fs_.readFileSync(opts.logFile, 'utf8');
     const read = (f) => (f && external_node_fs_.existsSync(f) ? external_node_fs_.readFileSync(f, 'utf8').trim() : '');
@@ -33270,13 +33279,13 @@ async function preflight(i, workDir) {
         add('error', 'dockerfile', `${i.file} lacks what the action relies on: ${missing.join(', ')} (see "Bring your own Dockerfile" in the README)`);
     else
         add('ok', 'dockerfile', 'all stages and ARGs the action uses are present');
-    const dv = await run('docker', ['version', '--format', '{{.Server.Version}}'], { quiet: true });
+    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{.Server.Version}}'], { quiet: true });
     const dockerVersion = dv.exitCode === 0 ? dv.stdout.trim() : '';
     if (dv.exitCode === 0)
         add('ok', 'docker', `Docker Engine ${dockerVersion}`);
     else
         add('error', 'docker', fail(dv.stderr + dv.stdout));
-    const bv = await run('docker', ['buildx', 'version'], { quiet: true });
+    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true });
     const buildxVersion = bv.exitCode === 0 ? (/v\d+\.\d+\.\d+\S*/.exec(bv.stdout)?.[0] ?? bv.stdout.trim()) : '';
     if (bv.exitCode === 0)
         add('ok', 'buildx', `buildx ${buildxVersion}`);
@@ -33285,7 +33294,7 @@ async function preflight(i, workDir) {
     let builder = i.builder;
     let builderDriver = '';
     if (bv.exitCode === 0) {
-        const bi = await run('docker', ['buildx', 'inspect', ...(i.builder ? [i.builder] : [])], { quiet: true });
+        const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(i.builder ? [i.builder] : [])], { quiet: true });
         if (bi.exitCode === 0) {
             ({ name: builder, driver: builderDriver } = parseBuildxInspect(bi.stdout));
             add('ok', 'builder', `builder ${builder} (driver ${builderDriver})`);
@@ -33296,7 +33305,7 @@ async function preflight(i, workDir) {
     let gpus = [];
     let smiError = '';
     if (i.gpu !== 'false' || i.torchCudaArchList === 'auto') {
-        const smi = await run('nvidia-smi', ['--query-gpu=name,compute_cap,driver_version,memory.total', '--format=csv,noheader,nounits'], { quiet: true });
+        const smi = await (0,exec/* run */.eF)('nvidia-smi', ['--query-gpu=name,compute_cap,driver_version,memory.total', '--format=csv,noheader,nounits'], { quiet: true });
         if (smi.exitCode === 0)
             gpus = parseNvidiaSmi(smi.stdout);
         else
@@ -33336,15 +33345,15 @@ async function pushTested(imageId, tags) {
         throw new StepError('push', 'The build reported no image id; nothing to push.');
     const digests = {};
     for (const tag of tags) {
-        const tagged = await run('docker', ['tag', imageId, tag], { quiet: true });
+        const tagged = await (0,exec/* run */.eF)('docker', ['tag', imageId, tag], { quiet: true });
         if (tagged.exitCode !== 0)
             throw new StepError('push', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
-        const res = await run('docker', ['push', tag]);
+        const res = await (0,exec/* run */.eF)('docker', ['push', tag]);
         if (res.exitCode !== 0)
             throw new StepError('push', `docker push ${tag} failed.`, res.stderr + res.stdout);
         let digest = digestFromPushOutput(res.stdout);
         if (!digest) {
-            const ins = await run('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag], { quiet: true });
+            const ins = await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag], { quiet: true });
             const repo = tag.replace(/:[\w][\w.-]*$/, '');
             const found = JSON.parse(ins.stdout || '[]').find((d) => d.startsWith(`${repo}@`));
             digest = found ? found.slice(found.indexOf('@') + 1) : '';
@@ -33487,7 +33496,7 @@ function renderSummary(o) {
     const warn = o.preflight?.findings.filter((f) => f.level !== 'ok') ?? [];
     if (warn.length)
         L.push('### Preflight', '', ...warn.map((f) => `- ${f.level === 'error' ? '❌' : '⚠️'} **${f.check}**: ${esc(f.message)}`), '');
-    return redact(L.join('\n') + '\n');
+    return (0,exec/* redact */.E$)(L.join('\n') + '\n');
 }
 
 ;// CONCATENATED MODULE: ./src/smoke.ts
@@ -33563,7 +33572,7 @@ function parseReport(text) {
 }
 /** Removes a container if it still exists; quiet about "No such container". */
 async function removeContainer(name) {
-    await run('docker', ['rm', '--force', '--volumes', name], { quiet: true });
+    await (0,exec/* run */.eF)('docker', ['rm', '--force', '--volumes', name], { quiet: true });
 }
 /**
  * Runs the smoke argv (which names the container) with a timeout. On timeout the container is
@@ -33578,7 +33587,7 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile) {
     let timedOut = false;
     let retry;
     // On timeout, kill the container; again every 2 s in case it was still being created.
-    const kill = () => { void run('docker', ['kill', container], { quiet: true }); };
+    const kill = () => { void (0,exec/* run */.eF)('docker', ['kill', container], { quiet: true }); };
     const timer = setTimeout(() => {
         timedOut = true;
         kill();
@@ -33586,7 +33595,7 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile) {
     }, timeoutSeconds * 1000);
     let res;
     try {
-        res = await run('docker', argv, { logFile });
+        res = await (0,exec/* run */.eF)('docker', argv, { logFile });
     }
     finally {
         clearTimeout(timer);
@@ -33655,7 +33664,7 @@ function getInputs() {
     const secrets = secretValues(inputs);
     for (const s of secrets)
         core/* setSecret */.Pq(s);
-    addRedactions(secrets);
+    (0,exec/* addRedactions */.oo)(secrets);
     return inputs;
 }
 /** Stage 2: work dir, preflight, env-cache key, plan; in dry-run, print it all and stop. */
@@ -33696,17 +33705,17 @@ function facts(r, session, lockSha256) {
     };
 }
 function printPlan(r, plan) {
-    const shown = { ...r.inputs, secrets: r.inputs.secrets.map((s) => `${s.name}=***`), buildArgs: r.inputs.buildArgs.map((a) => `${a.name}=${redact(a.value)}`) };
+    const shown = { ...r.inputs, secrets: r.inputs.secrets.map((s) => `${s.name}=***`), buildArgs: r.inputs.buildArgs.map((a) => `${a.name}=${(0,exec/* redact */.E$)(a.value)}`) };
     core/* info */.pq('Dry run: nothing is built, run or pushed.');
-    core/* info */.pq(`Resolved inputs:\n${redact(JSON.stringify(shown, null, 2))}`);
+    core/* info */.pq(`Resolved inputs:\n${(0,exec/* redact */.E$)(JSON.stringify(shown, null, 2))}`);
     core/* info */.pq(`Preflight:\n${r.outcome.preflight.findings.map((f) => `  [${f.level}] ${f.check}: ${f.message}`).join('\n')}`);
     for (const n of plan.notes)
         core/* info */.pq(n);
     core/* info */.pq(`Env cache: backend ${r.settings.backend}, key ${r.key} (looked up only in a real run)`);
     for (const a of plan.envArgvs)
-        core/* info */.pq(`Env build: ${showArgv('docker', a)}`);
-    core/* info */.pq(`Build: ${showArgv('docker', plan.buildArgv)}`);
-    core/* info */.pq(plan.smoke ? `Smoke: ${showArgv('docker', plan.smokeArgv)} (timeout ${r.inputs.smokeTimeoutSeconds} s)` : 'Smoke: off (smoke-tests: false)');
+        core/* info */.pq(`Env build: ${(0,exec/* showArgv */.ux)('docker', a)}`);
+    core/* info */.pq(`Build: ${(0,exec/* showArgv */.ux)('docker', plan.buildArgv)}`);
+    core/* info */.pq(plan.smoke ? `Smoke: ${(0,exec/* showArgv */.ux)('docker', plan.smokeArgv)} (timeout ${r.inputs.smokeTimeoutSeconds} s)` : 'Smoke: off (smoke-tests: false)');
     core/* info */.pq(plan.push ? `Push: docker tag <image-id> + docker push, for ${plan.tags.join(', ')}${plan.smoke ? ' (only if the smoke run passes)' : ''}` : 'Push: off');
 }
 /** Stage 3: restore the env cache, run the env builds, read the lock, then plan the main build. */
@@ -33795,10 +33804,10 @@ async function finishStage(r, session) {
 async function report(outcome, error) {
     if (error) {
         const e = error;
-        outcome.failure = { step: e.step ?? (e.lines ? 'inputs' : 'action'), message: e.lines ? e.lines.join(' ') : e.message, diagnosis: e.diagnosis ?? (e.lines ? undefined : classify(e.message)), tail: e.log ? redact(tail(e.log, 40)) : '' };
+        outcome.failure = { step: e.step ?? (e.lines ? 'inputs' : 'action'), message: e.lines ? e.lines.join(' ') : e.message, diagnosis: e.diagnosis ?? (e.lines ? undefined : classify(e.message)), tail: e.log ? (0,exec/* redact */.E$)(tail(e.log, 40)) : '' };
     }
     for (const [k, v] of Object.entries(outputsFrom(outcome)))
-        core/* setOutput */.uH(k, redact(v));
+        core/* setOutput */.uH(k, (0,exec/* redact */.E$)(v));
     const md = renderSummary(outcome);
     if (outcome.dryRun && !outcome.failure)
         return;
@@ -33811,7 +33820,7 @@ async function report(outcome, error) {
         if (e.lines)
             for (const l of e.lines)
                 core/* error */.z3(l);
-        core/* setFailed */.C1(redact(failureLine(outcome.failure.step, outcome.failure.message, outcome.failure.diagnosis)));
+        core/* setFailed */.C1((0,exec/* redact */.E$)(failureLine(outcome.failure.step, outcome.failure.message, outcome.failure.diagnosis)));
     }
 }
 
@@ -37284,6 +37293,18 @@ function copyFile(srcFile, destFile, force) {
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 

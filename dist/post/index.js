@@ -28403,34 +28403,29 @@ function showArgv(cmd, args) {
 }
 async function run(cmd, args, opts = {}) {
     process.stdout.write(`[command] ${showArgv(cmd, args)}\n`);
-    let stdout = '';
-    let stderr = '';
     const log = opts.logFile ? node_fs__WEBPACK_IMPORTED_MODULE_0__.openSync(opts.logFile, 'a') : undefined;
     const echo = (chunk, into) => {
         const s = chunk.toString();
-        if (into === 'out')
-            stdout += s;
-        else
-            stderr += s;
         if (log !== undefined)
             node_fs__WEBPACK_IMPORTED_MODULE_0__.writeSync(log, s);
         if (!opts.quiet)
             (into === 'out' ? process.stdout : process.stderr).write(redact(s, opts.redact));
     };
     try {
-        const exitCode = await _actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .exec */ .m(cmd, args, {
+        // getExecOutput collects stdout/stderr itself; the listeners only echo and log
+        const r = await _actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H(cmd, args, {
             cwd: opts.cwd,
             env: opts.env ? { ...process.env, ...opts.env } : undefined,
             silent: true,
             ignoreReturnCode: true,
             listeners: { stdout: (b) => echo(b, 'out'), stderr: (b) => echo(b, 'err') },
         });
-        return { exitCode, stdout, stderr };
+        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
     }
     catch (e) {
         // @actions/exec throws when the executable is not on PATH
         const msg = e instanceof Error ? e.message : String(e);
-        return { exitCode: 127, stdout, stderr: stderr + msg };
+        return { exitCode: 127, stdout: '', stderr: msg };
     }
     finally {
         if (log !== undefined)
@@ -30566,10 +30561,10 @@ function getIDToken(aud) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  m: () => (/* binding */ exec)
+  H: () => (/* binding */ getExecOutput)
 });
 
-// UNUSED EXPORTS: getExecOutput
+// UNUSED EXPORTS: exec
 
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
@@ -31678,8 +31673,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
+        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {

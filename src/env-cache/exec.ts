@@ -1,24 +1,11 @@
-import { getExecOutput } from '@actions/exec';
+import { run, type RunResult } from '../exec.js';
 
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
+export type ExecResult = RunResult;
 
-/** Runs one command as an argv array (never through a shell); never throws on a non-zero exit. */
-export async function runCommand(cmd: string, args: string[], opts: { silent?: boolean; env?: Record<string, string> } = {}): Promise<ExecResult> {
-  try {
-    const r = await getExecOutput(cmd, args, {
-      ignoreReturnCode: true,
-      silent: opts.silent ?? true,
-      env: opts.env ? { ...(process.env as Record<string, string>), ...opts.env } : undefined,
-    });
-    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    // e.g. the executable does not exist
-    return { exitCode: 127, stdout: '', stderr: (e as Error).message };
-  }
+/** The env-cache backends' commands go through the action's one argv runner (no shell, secrets
+ *  redacted); quiet unless asked, and a non-zero exit is returned, never thrown. */
+export function runCommand(cmd: string, args: string[], opts: { silent?: boolean; env?: Record<string, string> } = {}): Promise<ExecResult> {
+  return run(cmd, args, { quiet: opts.silent ?? true, env: opts.env });
 }
 
 export function seconds(startMs: number): number {
