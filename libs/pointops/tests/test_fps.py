@@ -217,9 +217,12 @@ def _cpu_vs_cuda(xyz_np, sizes, samples):
     return cpu
 
 
-# Sizes chosen to reach each kernel configuration: one block with 1..8 points per
-# thread, clusters of 2..16 blocks, and beyond the register capacity (workspace path).
+# Both CUDA kernels: "dense" (the default up to 131072 points per scene; sizes chosen to reach
+# one block with 1..8 points per thread, clusters of 2..16 blocks, and beyond the register
+# capacity: the workspace path) and "pruned" (the default above; points in shared memory,
+# only distances there, or both in global memory as the scenes grow).
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+@pytest.mark.parametrize("kernel", ["auto", "pruned", "dense"])
 @pytest.mark.parametrize(
     "sizes, samples",
     [
@@ -230,13 +233,18 @@ def _cpu_vs_cuda(xyz_np, sizes, samples):
         ([300000], [64]),
     ],
 )
-def test_cuda_equals_cpu_uniform(data, sizes, samples):
+def test_cuda_equals_cpu_uniform(data, monkeypatch, kernel, sizes, samples):
+    if kernel == "auto":
+        monkeypatch.delenv("POINTOPS_FPS_KERNEL", raising=False)
+    else:
+        monkeypatch.setenv("POINTOPS_FPS_KERNEL", kernel)
     _cpu_vs_cuda(data.uniform(sizes, seed=11), sizes, samples)
 
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("cluster", ["1", "2", "4", "8", "16"])
 def test_cuda_equals_cpu_every_cluster_size(data, monkeypatch, cluster):
+    monkeypatch.setenv("POINTOPS_FPS_KERNEL", "dense")
     monkeypatch.setenv("POINTOPS_FPS_CLUSTER", cluster)
     sizes = [12000, 4000, 40000]
     samples = [500, 4000, 300]
@@ -245,6 +253,40 @@ def test_cuda_equals_cpu_every_cluster_size(data, monkeypatch, cluster):
     _cpu_vs_cuda(lat, [30000], [400])
     dup = data.duplicates([20000], seed=14, distinct=50)
     _cpu_vs_cuda(dup, [20000], [120])
+
+
+def _room_surface(n, seed):
+    """Points on the floor, walls and a few boxes of a room: thin, strongly clustered data."""
+    rng = np.random.default_rng(seed)
+    face = rng.integers(0, 5, size=n)
+    u, v = rng.random(n) * 8.0, rng.random(n) * 3.0
+    pts = np.stack([u, v, np.zeros(n)], axis=1)
+    pts[face == 1] = np.stack([u, np.zeros(n), v], axis=1)[face == 1]
+    pts[face == 2] = np.stack([np.zeros(n), u, v], axis=1)[face == 2]
+    box = np.stack([2.0 + rng.random(n) * 0.5, 2.0 + rng.random(n) * 0.5, np.full(n, 0.7)], axis=1)
+    pts[face == 3] = box[face == 3]
+    pts[face == 4] = np.stack([u, np.full(n, 8.0), v], axis=1)[face == 4]
+    return (pts + rng.normal(0.0, 0.002, size=pts.shape)).astype(np.float32)
+
+
+# The pruned kernel skips updates by bounding boxes: check it on data where boxes are thin,
+# where distances tie exactly, where many points coincide, with NaN / inf coordinates (the
+# reference keeps such points at +inf and so picks them again and again), and on one scene
+# large enough for buckets of 64 and 128 points.
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_pruned_equals_cpu_on_hard_data(data, monkeypatch):
+    monkeypatch.setenv("POINTOPS_FPS_KERNEL", "pruned")
+    _cpu_vs_cuda(_room_surface(60000, seed=21), [60000], [6000])
+    _cpu_vs_cuda(data.lattice([40000, 3000], seed=22), [40000, 3000], [5000, 3000])
+    _cpu_vs_cuda(data.duplicates([30000], seed=23, distinct=700), [30000], [1500])
+    odd = data.uniform([5000, 5000], seed=24)
+    odd[[7, 4000, 6001]] = np.nan
+    odd[[100, 7000]] = np.inf
+    odd[[2000, 9000], 1] = -np.inf
+    odd[[300, 5300]] = 1.0e19  # squared distances overflow to +inf
+    _cpu_vs_cuda(odd, [5000, 5000], [400, 5000])
+    _cpu_vs_cuda(data.uniform([250000], seed=25), [250000], [700])
+    _cpu_vs_cuda(data.uniform([700000], seed=26), [700000], [120])
 
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")

@@ -1,309 +1,44 @@
-// farthest_point_sampling on CUDA. Bit-identical to the CPU reference
-// (farthest_point_sampling_cpu.cpp); semantics in farthest_point_sampling.h.
-//
-// Design
-// ------
-// FPS is sequential in the samples, so the time is (samples) x (latency of one
-// iteration). One iteration = update every point's distance to the chosen set with
-// the newest sample, then an argmax over the scene. We make that iteration short:
-//
-//  * One thread-block cluster per scene (Hopper, sm_90: up to 16 blocks of 1024
-//    threads, one block per SM), all scenes at once. Each thread keeps P points
-//    (coordinates and current distance) in registers, so the update reads no memory.
-//    The block also keeps its points' coordinates in shared memory, only to look up
-//    the coordinates of its winner.
-//  * Argmax with a total order (distance descending, index ascending): per thread
-//    over its P points (ascending index, strict '>'), per warp with two redux.sync
-//    instructions (max of the distance bits, then min of the index among the lanes
-//    holding that maximum), per block through shared memory (one __syncthreads), and
-//    across the cluster by writing each block's winner (distance, index, x, y, z)
-//    into a slot of every block's shared memory (distributed shared memory) followed
-//    by one cluster barrier. Every warp then reduces the <= 16 slots itself, so an
-//    iteration costs one __syncthreads and one cluster barrier. The slots are double
-//    buffered, which makes that single barrier enough.
-//  * Distances are non-negative, so their float bit patterns compare like the floats;
-//    they are computed with __fsub_rn/__fmul_rn/__fadd_rn so no FMA contraction can
-//    change a rounding, exactly like the CPU code.
-//
-// Measured on one H200 (torch 2.11, CUDA 13, median of 10, B = 4 uniform scenes):
-// 4 x 100k -> 4 x 25k in 44 ms (clusters of 16, 8 points per thread), 4 x 25k -> 4 x 6.25k
-// in 8.8 ms (clusters of 16, 2 points per thread); the old one-block-per-scene code takes
-// 495 / 37 ms. That is 1.4 to 1.8 us per iteration, nearly independent of the cluster
-// size (4, 8 or 16 blocks) and of the points per thread, so the time is the latency of
-// the per-iteration exchange chain (warp reduction, block barrier, remote store, cluster
-// barrier, final reduction), not the distance updates. Replacing the cluster barrier by
-// per-buffer mbarriers with remote arrivals (release/acquire at cluster scope) was tried
-// and was 10-20% slower.
-//
-// Fallbacks (same results): without clusters (older GPUs, or code built for an
-// older architecture) one block per scene (cluster size 1); scenes larger than what
-// fits in registers (16 x 1024 x 8 = 131072 points with clusters, 8192 without) keep
-// the distances in a global-memory workspace and stream the points each iteration.
-#include "../farthest_point_sampling.h"
-#include "../common/message.h"
-
+// farthest_point_sampling on CUDA: validates the call, copies the scene starts to the device
+// once and runs one of two kernels, both bit-identical to the CPU reference:
+//  * dense (fps_dense_cuda.cu) while the largest scene fits in its registers (131072 points
+//    on an H200);
+//  * pruned (fps_pruned_cuda.cu) for larger scenes, where the dense kernel would stream every
+//    point from global memory in every iteration. Measured on an H200 (surface data):
+//    4 x 100k -> 25k: dense 44 ms, pruned 72 ms; 1 x 300k -> 30k: dense 172 ms, pruned 103 ms;
+//    1 x 1M -> 20k: dense 299 ms, pruned 109 ms; 2 x 2M -> 5k: dense 271 ms, pruned 74 ms.
+// POINTOPS_FPS_KERNEL=dense|pruned forces one (for tests and comparisons).
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include <cooperative_groups.h>
-#include <cuda_runtime.h>
-
-#include <cstdint>
 #include <cstdlib>
-#include <limits>
-#include <string>
+#include <cstring>
 
-#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900) && defined(CUDART_VERSION) && \
-    (CUDART_VERSION >= 12000)
-#define POINTOPS_FPS_DEVICE_CLUSTERS 1
-#endif
+#include "fps_cuda.cuh"
 
 namespace pointops {
 namespace fps {
 namespace {
 
-namespace cg = cooperative_groups;
+enum class Kernel { kAuto, kDense, kPruned };
 
-constexpr int kThreads = 1024;
-constexpr int kWarps = kThreads / 32;
-constexpr int kMaxCluster = 16;
-constexpr unsigned kFull = 0xffffffffu;
-constexpr uint32_t kNone = 0xffffffffu;
-
-// A candidate: distance bits, scene-local index, coordinates.
-struct Cand {
-  uint32_t d;
-  uint32_t i;
-  float x, y, z;
-};
-
-// A warp's candidate: distance bits, scene-local index, position in the block's
-// shared coordinate arrays (register path) where its coordinates can be read.
-struct WarpCand {
-  uint32_t d;
-  uint32_t i;
-  uint32_t q;
-};
-
-__device__ __forceinline__ float sq_dist(float px, float py, float pz, float qx, float qy,
-                                         float qz) {
-  const float dx = __fsub_rn(px, qx);
-  const float dy = __fsub_rn(py, qy);
-  const float dz = __fsub_rn(pz, qz);
-  return __fadd_rn(__fadd_rn(__fmul_rn(dx, dx), __fmul_rn(dy, dy)), __fmul_rn(dz, dz));
+Kernel kernel_override() {
+  const char* v = std::getenv("POINTOPS_FPS_KERNEL");
+  if (v == nullptr) return Kernel::kAuto;
+  if (std::strcmp(v, "dense") == 0) return Kernel::kDense;
+  if (std::strcmp(v, "pruned") == 0) return Kernel::kPruned;
+  return Kernel::kAuto;
 }
 
-// Warp-wide best (largest d, then smallest i) of (d, i); every lane gets it.
-__device__ __forceinline__ void warp_best(uint32_t d, uint32_t i, uint32_t& bd, uint32_t& bi) {
-#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
-  bd = __reduce_max_sync(kFull, d);
-  bi = __reduce_min_sync(kFull, d == bd ? i : kNone);
-#else
-#pragma unroll
-  for (int s = 16; s > 0; s >>= 1) {
-    const uint32_t od = __shfl_xor_sync(kFull, d, s);
-    const uint32_t oi = __shfl_xor_sync(kFull, i, s);
-    if (od > d || (od == d && oi < i)) {
-      d = od;
-      i = oi;
-    }
+DeviceStarts copy_starts(const Plan& plan, const at::Tensor& xyz) {
+  const int64_t entries = static_cast<int64_t>(plan.point_start.size());
+  at::Tensor host = at::empty({2 * entries}, at::TensorOptions().dtype(at::kLong).pinned_memory(true));
+  int64_t* h = host.data_ptr<int64_t>();
+  for (int64_t b = 0; b < entries; ++b) {
+    h[b] = plan.point_start[b];
+    h[entries + b] = plan.out_start[b];
   }
-  bd = d;
-  bi = i;
-#endif
-}
-
-__device__ __forceinline__ void block_barrier(int csize) {
-#ifdef POINTOPS_FPS_DEVICE_CLUSTERS
-  if (csize > 1) {
-    cg::this_cluster().sync();
-    return;
-  }
-#endif
-  __syncthreads();
-}
-
-// P > 0: each thread keeps P points in registers. P == 0: distances in `work`.
-// Grid: (number of scenes) x csize blocks, clusters of csize blocks along x.
-template <int P>
-__global__ void __launch_bounds__(kThreads, 1)
-    fps_kernel(const float* __restrict__ xyz, const int64_t* __restrict__ point_start,
-               const int64_t* __restrict__ out_start, float* __restrict__ work,
-               int32_t* __restrict__ out, int csize) {
-  extern __shared__ float shared_xyz[];  // P > 0: x[P*T], y[P*T], z[P*T] of this block
-  __shared__ WarpCand warp_c[kWarps];
-  __shared__ Cand slots[2][kMaxCluster];
-
-  int rank = 0;
-#ifdef POINTOPS_FPS_DEVICE_CLUSTERS
-  if (csize > 1) rank = static_cast<int>(cg::this_cluster().block_rank());
-#endif
-  const int64_t scene = blockIdx.x / csize;
-  const int64_t s0 = point_start[scene];
-  const int64_t n = point_start[scene + 1] - s0;
-  const int64_t o0 = out_start[scene];
-  const int64_t m = out_start[scene + 1] - o0;
-  if (m == 0) return;  // uniform over the cluster
-  const float* pts = xyz + 3 * s0;
-  const int tid = threadIdx.x;
-  const int lane = tid & 31;
-  const int warp = tid >> 5;
-  const int64_t stride = static_cast<int64_t>(csize) * kThreads;
-  const uint32_t stride32 = static_cast<uint32_t>(csize) * kThreads;  // <= 16384
-
-  constexpr int PR = P > 0 ? P : 1;
-  float px[PR], py[PR], pz[PR], pd[PR];
-  float* sx = shared_xyz;
-  float* sy = shared_xyz + PR * kThreads;
-  float* sz = shared_xyz + 2 * PR * kThreads;
-  if (P > 0) {
-#pragma unroll
-    for (int k = 0; k < PR; ++k) {
-      const int64_t i = k * stride + static_cast<int64_t>(rank) * kThreads + tid;
-      if (i < n) {
-        px[k] = pts[3 * i];
-        py[k] = pts[3 * i + 1];
-        pz[k] = pts[3 * i + 2];
-        pd[k] = __int_as_float(0x7f800000);  // +inf
-      } else {  // padding: distance 0 and an index >= n, so it never wins
-        px[k] = py[k] = pz[k] = 0.f;
-        pd[k] = 0.f;
-      }
-      sx[k * kThreads + tid] = px[k];
-      sy[k * kThreads + tid] = py[k];
-      sz[k * kThreads + tid] = pz[k];
-    }
-  }
-  // Every block of the cluster must be running before anyone writes into its
-  // shared memory; this also publishes shared_xyz.
-  block_barrier(csize);
-
-  float qx = pts[0], qy = pts[1], qz = pts[2];
-  const bool writer = rank == 0 && tid == 0;
-  if (writer) out[o0] = static_cast<int32_t>(s0);
-  int buf = 0;
-  for (int64_t j = 1; j < m; ++j) {
-    uint32_t bd = 0, bi = kNone, bq = 0;
-    if (P > 0) {
-      int bk = 0;
-#pragma unroll
-      for (int k = 0; k < PR; ++k) {
-        pd[k] = fminf(sq_dist(px[k], py[k], pz[k], qx, qy, qz), pd[k]);
-        const uint32_t bits = __float_as_uint(pd[k]);
-        if (k == 0 || bits > bd) {
-          bd = bits;
-          bk = k;
-        }
-      }
-      bi = static_cast<uint32_t>(bk) * stride32 + static_cast<uint32_t>(rank * kThreads + tid);
-      bq = static_cast<uint32_t>(bk * kThreads + tid);
-    } else {
-      for (int64_t i = static_cast<int64_t>(rank) * kThreads + tid; i < n; i += stride) {
-        const float d = sq_dist(pts[3 * i], pts[3 * i + 1], pts[3 * i + 2], qx, qy, qz);
-        const float cur = fminf(d, work[s0 + i]);
-        work[s0 + i] = cur;
-        const uint32_t bits = __float_as_uint(cur);
-        if (bi == kNone || bits > bd) {
-          bd = bits;
-          bi = static_cast<uint32_t>(i);
-        }
-      }
-    }
-    uint32_t wd, wi;
-    warp_best(bd, bi, wd, wi);
-    const unsigned lead = __ballot_sync(kFull, bd == wd && bi == wi);
-    if (lane == __ffs(lead) - 1) warp_c[warp] = WarpCand{wd, wi, bq};
-    __syncthreads();
-    if (warp == 0) {
-      const uint32_t cd = warp_c[lane].d;
-      const uint32_t ci = warp_c[lane].i;
-      uint32_t gd, gi;
-      warp_best(cd, ci, gd, gi);
-      const int wl = __ffs(__ballot_sync(kFull, cd == gd && ci == gi)) - 1;
-      if (lane < csize) {
-        Cand w;
-        w.d = gd;
-        w.i = gi;
-        w.x = w.y = w.z = 0.f;
-        if (gi != kNone) {
-          if (P > 0) {
-            const uint32_t q = warp_c[wl].q;
-            w.x = sx[q];
-            w.y = sy[q];
-            w.z = sz[q];
-          } else {
-            w.x = pts[3 * static_cast<int64_t>(gi)];
-            w.y = pts[3 * static_cast<int64_t>(gi) + 1];
-            w.z = pts[3 * static_cast<int64_t>(gi) + 2];
-          }
-        }
-        Cand* dst = &slots[buf][rank];
-#ifdef POINTOPS_FPS_DEVICE_CLUSTERS
-        if (csize > 1) dst = cg::this_cluster().map_shared_rank(dst, lane);
-#endif
-        *dst = w;
-      }
-    }
-    block_barrier(csize);
-    const uint32_t cd = lane < csize ? slots[buf][lane].d : 0u;
-    const uint32_t ci = lane < csize ? slots[buf][lane].i : kNone;
-    uint32_t gd, gi;
-    warp_best(cd, ci, gd, gi);
-    const int wl = __ffs(__ballot_sync(kFull, cd == gd && ci == gi)) - 1;
-    qx = slots[buf][wl].x;
-    qy = slots[buf][wl].y;
-    qz = slots[buf][wl].z;
-    if (writer) out[o0 + j] = static_cast<int32_t>(s0 + gi);
-    buf ^= 1;
-  }
-}
-
-using KernelFn = void (*)(const float*, const int64_t*, const int64_t*, float*, int32_t*, int);
-
-KernelFn kernel_for(int P) {
-  switch (P) {
-    case 1: return fps_kernel<1>;
-    case 2: return fps_kernel<2>;
-    case 4: return fps_kernel<4>;
-    case 8: return fps_kernel<8>;
-    default: return fps_kernel<0>;
-  }
-}
-
-size_t smem_bytes(int P) { return static_cast<size_t>(3) * P * kThreads * sizeof(float); }
-
-// Optional override of the cluster size (1, 2, 4, 8 or 16), for tuning.
-int cluster_override() {
-  const char* v = std::getenv("POINTOPS_FPS_CLUSTER");
-  if (v == nullptr || v[0] == '\0') return 0;
-  const int c = std::atoi(v);
-  return (c == 1 || c == 2 || c == 4 || c == 8 || c == 16) ? c : 0;
-}
-
-struct Config {
-  int P;      // points per thread in registers; 0 = global-memory workspace
-  int csize;  // blocks per scene (cluster size)
-};
-
-// Smallest register tier holding `per_thread` points; 0 if none does.
-int tier_for(int64_t per_thread, int max_p) {
-  for (int p : {1, 2, 4, 8})
-    if (p <= max_p && per_thread <= p) return p;
-  return 0;
-}
-
-Config choose(int64_t n, int max_cluster, int max_p) {
-  int c = cluster_override();
-  if (c > max_cluster) c = max_cluster;
-  if (c == 0) {
-    // Aim at <= 2 points per thread (measured on an H200: the iteration time hardly
-    // depends on the cluster size, while fewer points per thread shorten the update).
-    c = 1;
-    while (c < max_cluster && static_cast<int64_t>(c) * kThreads * 2 < n) c *= 2;
-  }
-  const int64_t per_thread = (n + static_cast<int64_t>(c) * kThreads - 1) / (static_cast<int64_t>(c) * kThreads);
-  return Config{tier_for(per_thread, max_p), c};
+  return DeviceStarts{host.to(xyz.device(), /*non_blocking=*/true)};
 }
 
 at::Tensor farthest_point_sampling_cuda(const at::Tensor& xyz, const at::Tensor& offset,
@@ -312,88 +47,14 @@ at::Tensor farthest_point_sampling_cuda(const at::Tensor& xyz, const at::Tensor&
   const c10::cuda::CUDAGuard guard(xyz.device());
   at::Tensor out = at::empty({plan.total_samples}, xyz.options().dtype(at::kInt));
   if (plan.total_samples == 0) return out;
-  const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-
-  // Scene starts on the device: one pinned host buffer, one asynchronous copy.
-  at::Tensor starts_host =
-      at::empty({2 * (B + 1)}, at::TensorOptions().dtype(at::kLong).pinned_memory(true));
-  int64_t* sh = starts_host.data_ptr<int64_t>();
-  for (int64_t b = 0; b <= B; ++b) {
-    sh[b] = plan.point_start[b];
-    sh[B + 1 + b] = plan.out_start[b];
-  }
-  at::Tensor starts = starts_host.to(xyz.device(), /*non_blocking=*/true);
-
-  const cudaDeviceProp* prop = at::cuda::getCurrentDeviceProperties();
-  int max_cluster = 1;
-#if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
-  if (prop->major >= 9) {
-    cudaFuncAttributes attr;
-    C10_CUDA_CHECK(cudaFuncGetAttributes(&attr, fps_kernel<1>));
-    if (attr.ptxVersion >= 90) max_cluster = kMaxCluster;  // code built with cluster support
-  }
-#endif
-  int max_p = 8;
-  const size_t static_smem = sizeof(Cand) * (kWarps + 2 * kMaxCluster);
-  while (max_p > 0 && smem_bytes(max_p) + static_smem > prop->sharedMemPerBlockOptin) max_p /= 2;
-
-  Config cfg = choose(plan.max_points, max_cluster, max_p);
-  const float* xyz_ptr = xyz.data_ptr<float>();
-  const int64_t* ps = starts.data_ptr<int64_t>();
-  const int64_t* os = ps + (B + 1);
-  int32_t* out_ptr = out.data_ptr<int32_t>();
-
-  for (;;) {
-    KernelFn kernel = kernel_for(cfg.P);
-    at::Tensor work;
-    float* work_ptr = nullptr;
-    if (cfg.P == 0) {
-      work = at::full({plan.n}, std::numeric_limits<float>::infinity(), xyz.options());
-      work_ptr = work.data_ptr<float>();
-    }
-    const size_t smem = cfg.P > 0 ? smem_bytes(cfg.P) : 0;
-    if (smem > 48 * 1024)
-      C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(smem)));
-    const int64_t grid = B * cfg.csize;
-    TORCH_CHECK(grid <= std::numeric_limits<int32_t>::max(), "farthest_point_sampling: too many scenes (",
-                num(B), ")");
-#if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
-    if (cfg.csize > 1) {
-      cudaLaunchConfig_t lc = {};
-      lc.gridDim = dim3(static_cast<unsigned>(grid));
-      lc.blockDim = dim3(kThreads);
-      lc.dynamicSmemBytes = smem;
-      lc.stream = stream;
-      cudaLaunchAttribute la[1];
-      la[0].id = cudaLaunchAttributeClusterDimension;
-      la[0].val.clusterDim.x = cfg.csize;
-      la[0].val.clusterDim.y = 1;
-      la[0].val.clusterDim.z = 1;
-      lc.attrs = la;
-      lc.numAttrs = 1;
-      if (cfg.csize > 8)
-        C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-      int clusters = 0;
-      const cudaError_t occ = cudaOccupancyMaxActiveClusters(&clusters, kernel, &lc);
-      if (occ != cudaSuccess || clusters < 1) {
-        (void)cudaGetLastError();  // clear the error; try a smaller cluster
-        const int c = cfg.csize / 2;
-        const int64_t per_thread = (plan.max_points + static_cast<int64_t>(c) * kThreads - 1) /
-                                   (static_cast<int64_t>(c) * kThreads);
-        cfg = Config{tier_for(per_thread, max_p), c};
-        continue;
-      }
-      C10_CUDA_CHECK(cudaLaunchKernelEx(&lc, kernel, xyz_ptr, ps, os, work_ptr, out_ptr, cfg.csize));
-      break;
-    }
-#endif
-    kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(xyz_ptr, ps, os, work_ptr,
-                                                                      out_ptr, 1);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    break;
-  }
+  const DeviceStarts starts = copy_starts(plan, xyz);
+  Kernel choice = kernel_override();
+  if (choice == Kernel::kAuto && plan.max_points <= dense_register_capacity()) choice = Kernel::kDense;
+  if (choice != Kernel::kDense && run_pruned(plan, xyz, starts, out)) return out;
+  TORCH_CHECK(choice != Kernel::kPruned,
+              "farthest_point_sampling: POINTOPS_FPS_KERNEL=pruned, but a scene is too large for "
+              "the pruned kernel on this device (unset it to let the dense kernel run)");
+  run_dense(plan, xyz, starts, out);
   return out;
 }
 
