@@ -1,5 +1,6 @@
-// The per-query grid search kernels (see spatial_grid.cuh). Included by the .cu files that
-// instantiate launch_search<MODE>.
+// The per-query grid search kernels (see spatial_grid.cuh) and their launch: one warp per query
+// for k <= 32 (search_warp.cuh), one thread per query with a register top-k for k <= 64 and a
+// heap in the output row beyond. Included by the .cu files that instantiate launch_search<MODE>.
 #pragma once
 
 #include <ATen/cuda/CUDAContext.h>
@@ -8,28 +9,12 @@
 #include <cstdint>
 
 #include "common/spatial.h"
+#include "cuda/search_common.cuh"
+#include "cuda/search_warp.cuh"
 #include "cuda/spatial_grid.cuh"
 
 namespace pointops {
 namespace grid {
-
-__device__ __forceinline__ int scene_of(int64_t t, const int64_t* off, int B) {
-  int lo = 0, hi = B - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) >> 1;
-    if (off[mid] <= t) lo = mid; else hi = mid - 1;
-  }
-  return lo;
-}
-
-// Cell coordinate of a position relative to the grid minimum, clamped to [0, dim - 1]
-// (NaN -> 0). Identical to the assignment used when the points were binned.
-__device__ __forceinline__ int cell_coord(float rel, float inv_s, int dim) {
-  const float f = __fmul_rn(rel, inv_s);
-  if (!(f >= 0.0f)) return 0;
-  if (f >= static_cast<float>(dim - 1)) return dim - 1;
-  return static_cast<int>(f);
-}
 
 // Sorted top-K of keys in registers; keeps the k (<= K) smallest keys.
 template <int K>
@@ -114,28 +99,15 @@ struct HeapTopK {
 
 template <int MODE, class Col>
 __device__ __forceinline__ float current_radius(const Col& col, const SearchParams& P) {
-  if (MODE == kModeRandom) return P.max_r;
-  float r = MODE == kModeBall ? P.max_r : __int_as_float(0x7f800000);
-  if (col.full()) {
-    const float kth = sqrt_rn(bits_float(key_primary(col.worst())));
-    r = fminf(r, kth);
-  }
-  return r;
+  return search_radius<MODE>(col.full() ? col.worst() : kEmptyKey, P);
 }
 
 template <int MODE, class Col>
 __device__ __forceinline__ void scan_range(Col& col, const SearchParams& P, const float4& q, int qi,
                                            int begin, int end) {
   for (int j = begin; j < end; ++j) {
-    const float4 p = __ldg(P.pts + j);
-    const float d2 = sqdist3(q.x, q.y, q.z, p.x, p.y, p.z);
-    const int pi = __float_as_int(p.w);
-    if (MODE == kModeKnn) {
-      col.push(make_key(float_bits(d2), pi));
-    } else if (d2 < P.max2 && d2 >= P.min2) {
-      const uint32_t primary = MODE == kModeBall ? float_bits(d2) : random_rank(P.seed, qi, pi);
-      col.push(make_key(primary, pi));
-    }
+    const uint64_t key = candidate_key<MODE>(P, q, qi, __ldg(P.pts + j));
+    if (key != kEmptyKey) col.push(key);
   }
 }
 
@@ -148,16 +120,8 @@ __device__ __forceinline__ void search_query(Col& col, const SearchParams& P, co
   for (int a = 0; a < 3; ++a) c[a] = cell_coord(rel[a], g.inv_s, g.dims[a]);
   const int dx = g.dims[0], dy = g.dims[1];
   for (int r = 0;; ++r) {
-    const float R = current_radius<MODE>(col, P);
     int blo[3], bhi[3];
-    int reach = 0;
-#pragma unroll
-    for (int a = 0; a < 3; ++a) {
-      const float ext = R + 1e-5f * (fabsf(rel[a]) + R + g.scale);
-      blo[a] = cell_coord(rel[a] - ext, g.inv_s, g.dims[a]);
-      bhi[a] = cell_coord(rel[a] + ext, g.inv_s, g.dims[a]);
-      reach = max(reach, max(c[a] - blo[a], bhi[a] - c[a]));
-    }
+    const int reach = clip_box(rel, c, current_radius<MODE>(col, P), g, blo, bhi);
     if (r > reach) break;
     const int z0 = max(c[2] - r, blo[2]), z1 = min(c[2] + r, bhi[2]);
     const int y0 = max(c[1] - r, blo[1]), y1 = min(c[1] + r, bhi[1]);
@@ -186,19 +150,6 @@ __device__ __forceinline__ void search_query(Col& col, const SearchParams& P, co
       }
     }
   }
-}
-
-template <int MODE>
-__device__ __forceinline__ float kept_distance(uint64_t key, const SearchParams& P, const float4& q) {
-  const int idx = key_index(key);
-  float d2;
-  if (MODE == kModeRandom) {
-    const float* p = P.xyz + 3 * static_cast<int64_t>(idx);
-    d2 = sqdist3(q.x, q.y, q.z, p[0], p[1], p[2]);
-  } else {
-    d2 = bits_float(key_primary(key));
-  }
-  return sqrt_rn(d2);
 }
 
 template <int K, int MODE>
@@ -251,18 +202,17 @@ __global__ void __launch_bounds__(128) search_heap_kernel(const SearchParams P) 
 template <int MODE>
 void launch_search(const SearchParams& p, cudaStream_t stream) {
   if (p.m == 0) return;
+  if (p.k <= 32) {
+    constexpr int per_block = kWarpSearchThreads / 32;
+    const int64_t blocks = (p.m + per_block - 1) / per_block;
+    search_warp_kernel<MODE><<<dim3(static_cast<unsigned>(blocks)), kWarpSearchThreads, 0, stream>>>(p);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return;
+  }
   const int threads = 128;
   const int64_t blocks = (p.m + threads - 1) / threads;
   const dim3 grid_dim(static_cast<unsigned>(blocks));
-  if (p.k <= 4) {
-    search_reg_kernel<4, MODE><<<grid_dim, threads, 0, stream>>>(p);
-  } else if (p.k <= 8) {
-    search_reg_kernel<8, MODE><<<grid_dim, threads, 0, stream>>>(p);
-  } else if (p.k <= 16) {
-    search_reg_kernel<16, MODE><<<grid_dim, threads, 0, stream>>>(p);
-  } else if (p.k <= 32) {
-    search_reg_kernel<32, MODE><<<grid_dim, threads, 0, stream>>>(p);
-  } else if (p.k <= 64) {
+  if (p.k <= 64) {
     search_reg_kernel<64, MODE><<<grid_dim, threads, 0, stream>>>(p);
   } else {
     search_heap_kernel<MODE><<<grid_dim, threads, 0, stream>>>(p);

@@ -1,16 +1,17 @@
 // Uniform spatial grid of the CUDA spatial operators.
 //
-// Per scene: a bounding box (one pass, warp-aggregated atomics), a cell size chosen so that a
+// Per scene: a bounding box (one pass, block-aggregated atomics), a cell size chosen so that a
 // scene of n points gets at most ceil(n / points_per_cell) cells (points_per_cell grows with k),
 // a counting sort of the points by cell (atomics + one scan + one scatter) into float4 records
 // (x, y, z, original row). Queries are sorted by cell the same way, so a warp's queries are
 // neighbours in space and read the same cells.
 //
-// Search of one query (search_impl.cuh): rings of cells at Chebyshev distance r = 0, 1, 2, ...
-// around the query's cell, each ring clipped to the box of cells that can still hold a kept
-// neighbour (radius = current k-th distance and/or max_radius, plus a safety margin that covers
-// float rounding of the cell assignment); the search stops when a ring lies entirely outside
-// that box. The answer is exact: the same (distance, index) keys as the CPU reference.
+// Search of one query (search_impl.cuh; one warp per query for k <= 32: search_warp.cuh):
+// rings of cells at Chebyshev distance r = 0, 1, 2, ... around the query's cell, each ring
+// clipped to the box of cells that can still hold a kept neighbour (radius = current k-th
+// distance and/or max_radius, plus a safety margin that covers float rounding of the cell
+// assignment); the search stops when a ring lies entirely outside that box. The answer is
+// exact: the same (distance, index) keys as the CPU reference.
 #pragma once
 
 #include <ATen/ATen.h>
