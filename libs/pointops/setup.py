@@ -1,8 +1,9 @@
 """Build script of the pointops extension (package `pointops`, compiled module `pointops._C`).
 
 Sources: csrc/*.cpp (schemas and the module init), csrc/cpu/*.cpp (CPU kernels) and, when a
-CUDA build is wanted, csrc/cuda/*.cu. A CUDA build happens when FORCE_CUDA=1 or when torch sees
-a GPU and a CUDA toolkit (CUDA_HOME) is present. TORCH_CUDA_ARCH_LIST and MAX_JOBS are read by
+CUDA build is wanted, csrc/cuda/*.cu and csrc/cuda/*.cpp (CUDA kernels and registrations). A
+CUDA build happens when FORCE_CUDA=1 or when torch sees a GPU and a CUDA toolkit (CUDA_HOME)
+is present. TORCH_CUDA_ARCH_LIST and MAX_JOBS are read by
 torch.utils.cpp_extension. Install with:
 
     pip install --no-build-isolation ./libs/pointops
@@ -38,7 +39,7 @@ def _extension():
     # No -std flag: torch.utils.cpp_extension adds the standard its headers need.
     cxx = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
     if _want_cuda():
-        sources += _rel("csrc/cuda/*.cu")
+        sources += _rel("csrc/cuda/*.cu") + _rel("csrc/cuda/*.cpp")
         nvcc = ["-O3", "-lineinfo"]
         return CUDAExtension(
             name="pointops._C",

@@ -3,6 +3,7 @@
 
 #include "common/message.h"
 
+#include <ATen/ops/cat.h>
 #include <torch/library.h>
 
 #include <limits>

@@ -15,7 +15,7 @@
 //  * Output: int32 global row indices, new_offset[-1] of them.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <vector>

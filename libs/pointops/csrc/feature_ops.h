@@ -14,7 +14,13 @@
 //    treated like -1.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/aminmax.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/searchsorted.h>
+#include <ATen/ops/sort.h>
+#include <ATen/ops/stack.h>
+#include <ATen/ops/zeros.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -330,7 +336,8 @@ inline int64_t check_batch_values(const at::Tensor& batch, const char* name) {
   const int64_t n = batch.numel();
   if (n == 0) return 0;
   const at::Tensor b = batch.to(at::kLong);
-  const at::Tensor drops = n > 1 ? (b.slice(0, 1) < b.slice(0, 0, n - 1)).sum()
+  // .lt(), not operator<: that one is in <ATen/TensorOperators.h>, which includes all of ATen.
+  const at::Tensor drops = n > 1 ? b.slice(0, 1).lt(b.slice(0, 0, n - 1)).sum()
                                  : at::zeros({}, b.options());
   const at::Tensor h = at::stack({b[0], b[n - 1], drops.to(at::kLong)}).cpu();
   const int64_t first = h[0].item<int64_t>(), last = h[1].item<int64_t>();

@@ -2,7 +2,8 @@
 // interpolation): argument validation and the search entry points of each device.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/equal.h>
 
 #include <cmath>
 #include <cstdint>

@@ -3,7 +3,9 @@
 // names the argument and says what is accepted.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/aminmax.h>
+#include <ATen/ops/cat.h>
 
 #include <cstdint>
 #include <initializer_list>

@@ -9,7 +9,7 @@
 // here with std::to_string / snprintf, which works with any toolchain mix.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <cstdio>

@@ -1,6 +1,8 @@
 // CPU reference implementation of attention_relation_step / attention_fusion_step
 // and their backward passes.
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/Dispatch.h>
+#include <ATen/ops/zeros.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>

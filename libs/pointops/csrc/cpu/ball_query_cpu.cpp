@@ -1,5 +1,5 @@
 // CPU ball_query and random_ball_query (on the shared reference search of knn_cpu.cpp).
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 #include <torch/library.h>
 
 #include "spatial_ops.h"

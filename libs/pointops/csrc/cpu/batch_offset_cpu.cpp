@@ -1,5 +1,6 @@
 // CPU implementation of offset2batch / batch2offset.
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <torch/library.h>
 
 #include "../feature_ops.h"

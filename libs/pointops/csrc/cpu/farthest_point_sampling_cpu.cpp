@@ -3,6 +3,7 @@
 #include "../farthest_point_sampling.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
 #include <torch/library.h>
 
 #include <cstdint>

@@ -1,6 +1,8 @@
 // CPU interpolation: kNN (reference search) + inverse-distance weights + weighted gather, and
 // its deterministic backward (sums in increasing (target, neighbour) order, like the CUDA one).
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 

@@ -1,7 +1,8 @@
 // CPU neighbour search (the reference implementation) and the CPU knn_query.
 // For each query: score every point of its scene, keep the k smallest keys (value, index).
 // O(scene size) per query, parallel over queries.
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/full.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 

@@ -1,9 +1,11 @@
 // CUDA implementation of aggregation and its deterministic backward.
-#include <ATen/ATen.h>
-#include <torch/library.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
 
 #include <tuple>
 
+#include "cuda/ops_cuda.h"
 #include "feature_ops_cuda.cuh"
 
 namespace pointops {
@@ -101,6 +103,8 @@ __global__ void aggregation_grad_input_kernel(const T* __restrict__ g, const T* 
   }
 }
 
+}  // namespace
+
 at::Tensor aggregation_cuda(const at::Tensor& input_in, const at::Tensor& position_in,
                             const at::Tensor& weight_in, const at::Tensor& idx_in) {
   feature::check_aggregation(input_in, position_in, weight_in, idx_in);
@@ -114,7 +118,7 @@ at::Tensor aggregation_cuda(const at::Tensor& input_in, const at::Tensor& positi
   at::Tensor out = at::empty({n, c}, input.options());
   if (out.numel() == 0) return out;
   if (ns == 0) return out.zero_();
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   const bool use32 = fits32({pos.numel(), wt.numel(), input.numel()});
   POINTOPS_DISPATCH_FLOAT(input.scalar_type(), "aggregation_cuda", [&] {
     AT_DISPATCH_INDEX_TYPES(idx.scalar_type(), "aggregation_cuda_idx", [&] {
@@ -146,7 +150,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> aggregation_backward_cuda(
   at::Tensor g_pos = at::empty_like(pos);
   at::Tensor g_w = at::empty_like(wt);
   if (idx.numel() == 0 || c == 0) return std::make_tuple(g_in.zero_(), g_pos.zero_(), g_w.zero_());
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   const bool use32 = fits32({pos.numel(), wt.numel(), input.numel()});
   const int64_t rows = n * ns;
   POINTOPS_DISPATCH_FLOAT(input.scalar_type(), "aggregation_backward_cuda", [&] {
@@ -178,13 +182,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> aggregation_backward_cuda(
     });
   }
   return std::make_tuple(g_in, g_pos, g_w);
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pointops, CUDA, m) {
-  m.impl("aggregation", &aggregation_cuda);
-  m.impl("aggregation_backward", &aggregation_backward_cuda);
 }
 
 }  // namespace pointops

@@ -2,11 +2,13 @@
 // backward passes. Every scatter is a segmented sum over a stable sort of its index
 // (no atomics), and the weight gradient of the relation step is a fixed-shape two-stage
 // reduction, so all results are deterministic.
-#include <ATen/ATen.h>
-#include <torch/library.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 
 #include <tuple>
 
+#include "cuda/ops_cuda.h"
 #include "feature_ops_cuda.cuh"
 
 namespace pointops {
@@ -105,7 +107,7 @@ at::Tensor paired_dot_cuda(const at::Tensor& a, const at::Tensor& ia, const at::
   const int64_t tn = ia.size(0), G = a.size(1), C = a.size(2);
   at::Tensor out = at::empty({tn, G}, a.options());
   if (out.numel() == 0) return out;
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   POINTOPS_DISPATCH_FLOAT(a.scalar_type(), "paired_dot_cuda", [&] {
     AT_DISPATCH_INDEX_TYPES(ia.scalar_type(), "paired_dot_cuda_ia", [&] {
       using ia_t = index_t;
@@ -126,7 +128,7 @@ at::Tensor segment_fusion_cuda(const at::Tensor& w, const at::Tensor& src, const
   const int64_t G = src.size(1), C = src.size(2);
   at::Tensor out = at::empty({rows, G, C}, src.options());
   if (out.numel() == 0) return out;
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   const bool use32 = fits32({out.numel(), src.numel()});
   POINTOPS_DISPATCH_FLOAT(src.scalar_type(), "segment_fusion_cuda", [&] {
     AT_DISPATCH_INDEX_TYPES(other.scalar_type(), "segment_fusion_cuda_idx", [&] {
@@ -150,7 +152,7 @@ at::Tensor relation_weight_grad_cuda(const at::Tensor& go, const at::Tensor& q, 
   const int64_t chunks = (tn + kWeightChunk - 1) / kWeightChunk;
   const auto acc_type = at::toOpMathType(q.scalar_type());
   at::Tensor partial = at::empty({chunks, C}, q.options().dtype(acc_type));
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   const int threads = static_cast<int>(std::min<int64_t>(256, ((C + 31) / 32) * 32));
   POINTOPS_DISPATCH_FLOAT(q.scalar_type(), "relation_weight_grad_cuda", [&] {
     AT_DISPATCH_INDEX_TYPES(it.scalar_type(), "relation_weight_grad_cuda_it", [&] {
@@ -168,6 +170,8 @@ at::Tensor relation_weight_grad_cuda(const at::Tensor& go, const at::Tensor& q, 
   // A fixed-shape reduction over the chunks: deterministic.
   return partial.sum(0).to(q.scalar_type());
 }
+
+}  // namespace
 
 at::Tensor attention_relation_step_cuda(const at::Tensor& query, const at::Tensor& key,
                                         const at::Tensor& weight, const at::Tensor& index_target,
@@ -218,15 +222,6 @@ std::tuple<at::Tensor, at::Tensor> attention_fusion_step_backward_cuda(
   const feature::Csr csr_r = feature::build_csr(ir, v.size(0));
   at::Tensor gv = segment_fusion_cuda(w, go, it, csr_r, v.size(0), at::Tensor());
   return std::make_tuple(gw, gv);
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pointops, CUDA, m) {
-  m.impl("attention_relation_step", &attention_relation_step_cuda);
-  m.impl("attention_relation_step_backward", &attention_relation_step_backward_cuda);
-  m.impl("attention_fusion_step", &attention_fusion_step_cuda);
-  m.impl("attention_fusion_step_backward", &attention_fusion_step_backward_cuda);
 }
 
 }  // namespace pointops

@@ -1,8 +1,9 @@
 // CUDA implementation of offset2batch / batch2offset. Each needs one small
 // device->host copy (the output length depends on the values); no atomics.
-#include <ATen/ATen.h>
-#include <torch/library.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 
+#include "cuda/ops_cuda.h"
 #include "feature_ops_cuda.cuh"
 
 namespace pointops {
@@ -38,13 +39,15 @@ __global__ void batch2offset_kernel(const int64_t* __restrict__ batch, int64_t n
   }
 }
 
+}  // namespace
+
 at::Tensor offset2batch_cuda(const at::Tensor& offset_in) {
   const int64_t n = feature::check_offset_values(offset_in, "offset");
   const c10::cuda::CUDAGuard guard(offset_in.device());
   const at::Tensor offset = offset_in.to(at::kLong).contiguous();
   at::Tensor batch = at::empty({n}, offset.options());
   if (n == 0) return batch;
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   offset2batch_kernel<<<blocks_for(n), kThreads, 0, stream>>>(offset.data_ptr<int64_t>(), offset.numel(),
                                                               batch.data_ptr<int64_t>(), n);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -59,18 +62,11 @@ at::Tensor batch2offset_cuda(const at::Tensor& batch_in) {
   TORCH_CHECK_VALUE(n <= INT32_MAX, "batch has ", num(n), " points; int32 offsets hold at most ", num(INT32_MAX));
   at::Tensor offset = at::empty({nb}, batch.options().dtype(at::kInt));
   if (nb == 0) return offset;
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   batch2offset_kernel<<<blocks_for(n), kThreads, 0, stream>>>(batch.data_ptr<int64_t>(), n, nb,
                                                               offset.data_ptr<int32_t>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return offset;
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pointops, CUDA, m) {
-  m.impl("offset2batch", &offset2batch_cuda);
-  m.impl("batch2offset", &batch2offset_cuda);
 }
 
 }  // namespace pointops

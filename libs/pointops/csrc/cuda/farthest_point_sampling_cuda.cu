@@ -7,13 +7,13 @@
 //    4 x 100k -> 25k: dense 44 ms, pruned 72 ms; 1 x 300k -> 30k: dense 172 ms, pruned 103 ms;
 //    1 x 1M -> 20k: dense 299 ms, pruned 109 ms; 2 x 2M -> 5k: dense 271 ms, pruned 74 ms.
 // POINTOPS_FPS_KERNEL=dense|pruned forces one (for tests and comparisons).
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAGuard.h>
-#include <torch/library.h>
 
 #include <cstdlib>
 #include <cstring>
 
+#include "cuda/ops_cuda.h"
 #include "fps_cuda.cuh"
 
 namespace pointops {
@@ -41,6 +41,8 @@ DeviceStarts copy_starts(const Plan& plan, const at::Tensor& xyz) {
   return DeviceStarts{host.to(xyz.device(), /*non_blocking=*/true)};
 }
 
+}  // namespace
+
 at::Tensor farthest_point_sampling_cuda(const at::Tensor& xyz, const at::Tensor& offset,
                                         const at::Tensor& new_offset) {
   const Plan plan = validate(xyz, offset, new_offset);
@@ -58,10 +60,5 @@ at::Tensor farthest_point_sampling_cuda(const at::Tensor& xyz, const at::Tensor&
   return out;
 }
 
-}  // namespace
 }  // namespace fps
 }  // namespace pointops
-
-TORCH_LIBRARY_IMPL(pointops, CUDA, m) {
-  m.impl("farthest_point_sampling", &pointops::fps::farthest_point_sampling_cuda);
-}

@@ -1,22 +1,24 @@
 // Device helpers and kernels shared by the CUDA feature ops (grouping, grouping2,
-// subtraction, aggregation, attention steps). Host code includes only the ATen CUDA
-// headers, not <torch/extension.h>.
+// subtraction, aggregation, attention steps). Host code includes only ATen core and c10
+// CUDA headers (see ops_cuda.h).
 //
 // Index arithmetic: every kernel that walks a flat output is instantiated twice, with
 // 32-bit (fast division) and 64-bit offsets; the 64-bit one is picked whenever an
 // element count of any tensor involved can reach 2^30, so m * ns * c >= 2^31 works.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
-#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <algorithm>
 #include <cstdint>
 
 #include "../feature_ops.h"
+#include "ops_cuda.h"
 
 namespace pointops {
 namespace feature {
@@ -29,7 +31,7 @@ constexpr int kUnroll = 4;  // independent elements per thread and loop trip (me
 // times over, never more than needed.
 inline unsigned int blocks_for(int64_t work, int threads = kThreads) {
   const int64_t want = (work + threads - 1) / threads;
-  const int sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  const int sms = pointops::current_device_properties()->multiProcessorCount;
   const int64_t cap = int64_t(sms) * 16;
   return static_cast<unsigned int>(std::max<int64_t>(1, std::min(want, cap)));
 }
@@ -105,7 +107,7 @@ template <typename V, typename index_t>
 void launch_gather_v(const at::Tensor& src, const at::Tensor& idx, at::Tensor& out, int64_t vpr) {
   const int64_t rows = idx.numel(), nsrc = src.size(0);
   const bool use32 = fits32({rows * vpr, nsrc * vpr});
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   POINTOPS_DISPATCH_OFFSET(use32, [&] {
     gather_rows_kernel<V, index_t, off_t><<<blocks_for(rows * vpr), kThreads, 0, stream>>>(
         reinterpret_cast<const V*>(src.data_ptr()), idx.data_ptr<index_t>(),
@@ -183,7 +185,7 @@ inline void launch_segment_sum(const at::Tensor& grad, const Csr& csr, at::Tenso
                                int64_t offset, bool negate) {
   const int64_t nrows = out.size(0), c = out.size(1), w = grad.size(-1);
   if (out.numel() == 0) return;
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   const bool use32 = fits32({out.numel()});
   POINTOPS_DISPATCH_FLOAT(grad.scalar_type(), "pointops_segment_sum", [&] {
     constexpr int NV = 16 / sizeof(scalar_t);

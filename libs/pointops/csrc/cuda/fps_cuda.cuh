@@ -7,7 +7,7 @@
 // to the CPU reference) in ../farthest_point_sampling.h.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>

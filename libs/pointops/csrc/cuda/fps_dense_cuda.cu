@@ -41,10 +41,13 @@
 // fits in registers (16 x 1024 x 8 = 131072 points with clusters, 8192 without) keep
 // the distances in a global-memory workspace and stream the points each iteration.
 #include "../common/message.h"
+#include "cuda/ops_cuda.h"
 #include "fps_cuda.cuh"
 
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/full.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
@@ -286,7 +289,7 @@ struct Limits {
 };
 
 Limits device_limits() {
-  const cudaDeviceProp* prop = at::cuda::getCurrentDeviceProperties();
+  const cudaDeviceProp* prop = pointops::current_device_properties();
   int max_cluster = 1;
 #if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
   if (prop->major >= 9) {
@@ -311,7 +314,7 @@ int64_t dense_register_capacity() {
 void run_dense(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& starts,
                at::Tensor& out) {
   const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const Limits lim = device_limits();
   const int max_cluster = lim.max_cluster;
   const int max_p = lim.max_p;

@@ -35,14 +35,16 @@
 // one barrier, the final reduction): about 2.5-3 us on an H200 whatever the scene size (the
 // placement of points and distances in shared or global memory made no measurable
 // difference), against the dense kernel's 1.8 us while it holds the scene in registers.
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
 
+#include "cuda/ops_cuda.h"
 #include "fps_cuda.cuh"
 
 namespace pointops {
@@ -462,7 +464,7 @@ inline unsigned blocks_for(int64_t n, int threads) {
 
 bool run_pruned(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& starts,
                 at::Tensor& out) {
-  const cudaDeviceProp* prop = at::cuda::getCurrentDeviceProperties();
+  const cudaDeviceProp* prop = pointops::current_device_properties();
   const int64_t budget = static_cast<int64_t>(prop->sharedMemPerBlockOptin) -
                          static_cast<int64_t>(sizeof(Best)) * 2 * kWarps;
   const int64_t table_word = (kBucketWords + kQueueWords) * static_cast<int64_t>(sizeof(uint32_t));
@@ -487,7 +489,7 @@ bool run_pruned(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& sta
   const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
   const int64_t n = plan.n;
   TORCH_CHECK(B <= std::numeric_limits<int32_t>::max(), "farthest_point_sampling: too many scenes");
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const auto fopt = xyz.options();
   const float* xyz_ptr = xyz.data_ptr<float>();
 

@@ -1,8 +1,9 @@
 // CUDA implementation of grouping / grouping2 (one fused kernel, with_xyz included) and
 // the deterministic grouping backward.
-#include <ATen/ATen.h>
-#include <torch/library.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 
+#include "cuda/ops_cuda.h"
 #include "feature_ops_cuda.cuh"
 
 namespace pointops {
@@ -46,6 +47,8 @@ __global__ void group_with_xyz_kernel(const T* __restrict__ feat, const T* __res
   }
 }
 
+}  // namespace
+
 at::Tensor grouping_cuda(const at::Tensor& feat_in, const at::Tensor& idx_in,
                          const std::optional<at::Tensor>& xyz_in,
                          const std::optional<at::Tensor>& new_xyz_in) {
@@ -64,7 +67,7 @@ at::Tensor grouping_cuda(const at::Tensor& feat_in, const at::Tensor& idx_in,
   }
   const at::Tensor xyz = xyz_in->contiguous();
   const at::Tensor new_xyz = new_xyz_in->contiguous();
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   const bool use32 = fits32({out.numel(), feat.numel(), xyz.numel()});
   POINTOPS_DISPATCH_FLOAT(feat.scalar_type(), "grouping_cuda", [&] {
     AT_DISPATCH_INDEX_TYPES(idx.scalar_type(), "grouping_cuda_idx", [&] {
@@ -91,13 +94,6 @@ at::Tensor grouping_backward_cuda(const at::Tensor& grad_in, const at::Tensor& i
   const feature::Csr csr = feature::build_csr(idx_in, n);
   launch_segment_sum(grad, csr, out, offset, /*negate=*/false);
   return out;
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pointops, CUDA, m) {
-  m.impl("grouping", &grouping_cuda);
-  m.impl("grouping_backward", &grouping_backward_cuda);
 }
 
 }  // namespace pointops

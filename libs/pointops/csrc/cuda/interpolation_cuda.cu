@@ -2,13 +2,16 @@
 // weighted gather; the backward is deterministic: the flat neighbour list is stably sorted by
 // source row and each (source row, channel) sums its contributions in increasing (target,
 // neighbour) order, the same order and roundings as the CPU kernel.
-#include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/sort.h>
+#include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
-#include <torch/library.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include "common/spatial.h"
+#include "cuda/ops_cuda.h"
 #include "spatial_ops.h"
 
 namespace pointops {
@@ -108,6 +111,8 @@ __global__ void backward_kernel(const float* __restrict__ grad_out,
   store<V>(grad + r * c + ch, acc);
 }
 
+}  // namespace
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor> interpolation_forward_cuda(
     const at::Tensor& xyz, const at::Tensor& offset, const at::Tensor& new_xyz,
     const at::Tensor& new_offset, const at::Tensor& feat, int64_t k) {
@@ -120,7 +125,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> interpolation_forward_cuda(
   const int64_t m = a.m, c = feat.size(1), n = a.n;
   at::Tensor weight = at::empty({m, k}, dist.options());
   at::Tensor out = at::empty({m, c}, feat.options());
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   if (m > 0) {
     weight_kernel<<<blocks_for(m), kThreads, 0, stream>>>(dist.data_ptr<float>(), m,
                                                           static_cast<int>(k),
@@ -151,7 +156,7 @@ at::Tensor interpolation_backward_cuda(const at::Tensor& grad_out, const at::Ten
   const int64_t total = idx.numel();
   at::Tensor grad = at::zeros({n, c}, grad_out.options());
   if (total == 0 || n == 0 || c == 0) return grad;
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   at::Tensor sorted, perm;
   std::tie(sorted, perm) = at::sort(idx.reshape({-1}), /*stable=*/true, /*dim=*/0, /*descending=*/false);
   auto lopt = grad_out.options().dtype(at::kLong);
@@ -174,13 +179,6 @@ at::Tensor interpolation_backward_cuda(const at::Tensor& grad_out, const at::Ten
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return grad;
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pointops, CUDA, m) {
-  m.impl("interpolation_forward", &interpolation_forward_cuda);
-  m.impl("interpolation_backward", &interpolation_backward_cuda);
 }
 
 }  // namespace pointops

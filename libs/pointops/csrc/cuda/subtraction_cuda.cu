@@ -1,9 +1,10 @@
 // CUDA implementation of subtraction and its deterministic backward.
-#include <ATen/ATen.h>
-#include <torch/library.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 
 #include <tuple>
 
+#include "cuda/ops_cuda.h"
 #include "feature_ops_cuda.cuh"
 
 namespace pointops {
@@ -46,6 +47,8 @@ __global__ void subtraction_grad1_kernel(const T* __restrict__ grad, const index
   }
 }
 
+}  // namespace
+
 at::Tensor subtraction_cuda(const at::Tensor& input1_in, const at::Tensor& input2_in,
                             const at::Tensor& idx_in) {
   feature::check_subtraction(input1_in, input2_in, idx_in);
@@ -56,7 +59,7 @@ at::Tensor subtraction_cuda(const at::Tensor& input1_in, const at::Tensor& input
   const int64_t n = a.size(0), c = a.size(1), n2 = b.size(0), ns = idx.size(1);
   at::Tensor out = at::empty({n, ns, c}, a.options());
   if (out.numel() == 0) return out;
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   const bool use32 = fits32({out.numel(), a.numel(), b.numel()});
   POINTOPS_DISPATCH_FLOAT(a.scalar_type(), "subtraction_cuda", [&] {
     AT_DISPATCH_INDEX_TYPES(idx.scalar_type(), "subtraction_cuda_idx", [&] {
@@ -82,7 +85,7 @@ std::tuple<at::Tensor, at::Tensor> subtraction_backward_cuda(const at::Tensor& g
   at::Tensor g1 = at::empty({n, c}, grad.options());
   at::Tensor g2 = at::empty({n2, c}, grad.options());
   if (grad.numel() == 0) return std::make_tuple(g1.zero_(), g2.zero_());
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream();
   const bool use32 = fits32({grad.numel()});
   POINTOPS_DISPATCH_FLOAT(grad.scalar_type(), "subtraction_backward_cuda", [&] {
     AT_DISPATCH_INDEX_TYPES(idx.scalar_type(), "subtraction_backward_cuda_idx", [&] {
@@ -101,13 +104,6 @@ std::tuple<at::Tensor, at::Tensor> subtraction_backward_cuda(const at::Tensor& g
     launch_segment_sum(grad, csr, g2, /*offset=*/0, /*negate=*/true);
   }
   return std::make_tuple(g1, g2);
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pointops, CUDA, m) {
-  m.impl("subtraction", &subtraction_cuda);
-  m.impl("subtraction_backward", &subtraction_backward_cuda);
 }
 
 }  // namespace pointops
