@@ -45,6 +45,7 @@
 #include <limits>
 
 #include "cuda/ops_cuda.h"
+#include "cuda/scene_of.cuh"
 #include "fps_cuda.cuh"
 
 namespace pointops {
@@ -138,14 +139,6 @@ struct BucketTable {
   }
 };
 
-__device__ __forceinline__ int scene_of(int64_t row, const int64_t* start, int B) {
-  int lo = 0, hi = B - 1;  // largest b with start[b] <= row (empty scenes share starts)
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) >> 1;
-    if (start[mid] <= row) lo = mid; else hi = mid - 1;
-  }
-  return lo;
-}
 
 // ------------------------------------------------------------------ preparation
 

@@ -7,23 +7,14 @@
 #include <cstdint>
 
 #include "common/spatial.h"
+#include "cuda/scene_of.cuh"
 #include "cuda/spatial_grid.cuh"
 
 namespace pointops {
 namespace grid {
 
-// Scene of sorted row t: the last b with off[b] <= t (off has B + 1 entries, leading 0).
-__device__ __forceinline__ int scene_of(int64_t t, const int64_t* off, int B) {
-  int lo = 0, hi = B - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) >> 1;
-    if (off[mid] <= t) lo = mid; else hi = mid - 1;
-  }
-  return lo;
-}
-
 // Cell coordinate of a position relative to the grid minimum, clamped to [0, dim - 1]
-// (NaN -> 0). Identical to the assignment used when the points were binned.
+// (NaN -> 0). Used both to bin the points and to place queries, so the two always agree.
 __device__ __forceinline__ int cell_coord(float rel, float inv_s, int dim) {
   const float f = __fmul_rn(rel, inv_s);
   if (!(f >= 0.0f)) return 0;

@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "cuda/search_common.cuh"
 #include "cuda/spatial_grid.cuh"
 
 namespace pointops {
@@ -22,15 +23,6 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }
 
-__device__ __forceinline__ int scene_of_point(int64_t i, const int64_t* off, int B) {
-  int lo = 0, hi = B - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) >> 1;
-    if (off[mid] <= i) lo = mid; else hi = mid - 1;
-  }
-  return lo;
-}
-
 // Order-preserving int encoding of floats for atomicMin/atomicMax.
 __device__ __forceinline__ int enc_float(float f) {
   const int i = __float_as_int(f);
@@ -38,13 +30,6 @@ __device__ __forceinline__ int enc_float(float f) {
 }
 __device__ __forceinline__ float dec_float(int i) {
   return __int_as_float(i >= 0 ? i : i ^ 0x7fffffff);
-}
-
-__device__ __forceinline__ int clamp_cell(float rel, float inv_s, int dim) {
-  const float f = __fmul_rn(rel, inv_s);
-  if (!(f >= 0.0f)) return 0;
-  if (f >= static_cast<float>(dim - 1)) return dim - 1;
-  return static_cast<int>(f);
 }
 
 __global__ void init_bbox_kernel(int* bbox, int B) {
@@ -138,7 +123,7 @@ __device__ __forceinline__ void bbox_mixed(const float* __restrict__ xyz, int64_
   for (int it = 0; it < kBboxPointsPerThread; ++it) {
     const int64_t i = start + it * kBboxThreads + static_cast<int64_t>(threadIdx.x);
     const bool valid = i < end;
-    const int b = valid ? scene_of_point(i, off, B) : -1;
+    const int b = valid ? scene_of(i, off, B) : -1;
     float lo[3], hi[3];
 #pragma unroll
     for (int a = 0; a < 3; ++a) {
@@ -160,8 +145,8 @@ __global__ void __launch_bounds__(kBboxThreads) bbox_kernel(const float* __restr
                                                            int* __restrict__ bbox) {
   const int64_t start = static_cast<int64_t>(blockIdx.x) * kBboxPoints;
   const int64_t end = n - start < kBboxPoints ? n : start + kBboxPoints;
-  const int b_first = scene_of_point(start, off, B);
-  const int b_last = scene_of_point(end - 1, off, B);
+  const int b_first = scene_of(start, off, B);
+  const int b_last = scene_of(end - 1, off, B);
   if (b_first == b_last) {  // block-uniform
     bbox_one_scene(xyz, start, end, b_first, bbox);
   } else {
@@ -240,10 +225,10 @@ __global__ void assign_kernel(const float* __restrict__ xyz, int64_t n,
                               int* __restrict__ slot, int* __restrict__ counts) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
-  const SceneGrid g = grids[scene_of_point(i, off, B)];
+  const SceneGrid g = grids[scene_of(i, off, B)];
   int c[3];
 #pragma unroll
-  for (int a = 0; a < 3; ++a) c[a] = clamp_cell(__fsub_rn(xyz[3 * i + a], g.lo[a]), g.inv_s, g.dims[a]);
+  for (int a = 0; a < 3; ++a) c[a] = cell_coord(__fsub_rn(xyz[3 * i + a], g.lo[a]), g.inv_s, g.dims[a]);
   const int cell = g.cell_base + (c[2] * g.dims[1] + c[1]) * g.dims[0] + c[0];
   cell_of[i] = cell;
   slot[i] = atomicAdd(counts + cell, 1);
