@@ -90,6 +90,34 @@ inline std::tuple<at::Tensor, at::Tensor> run_spatial_query(
   return search(mode, k, max_radius, min_radius, seed, xyz, new_xyz, a);
 }
 
+// The operators as registered for one device (`search` = that device's spatial search).
+template <SearchFn search>
+std::tuple<at::Tensor, at::Tensor> knn_query_op(int64_t k, const at::Tensor& xyz,
+                                                const at::Tensor& offset, const at::Tensor& new_xyz,
+                                                const at::Tensor& new_offset) {
+  return run_spatial_query(search, kModeKnn, k, 0.0, 0.0, 0, xyz, offset, new_xyz, new_offset);
+}
+
+template <SearchFn search>
+std::tuple<at::Tensor, at::Tensor> ball_query_op(int64_t k, double max_radius, double min_radius,
+                                                 const at::Tensor& xyz, const at::Tensor& offset,
+                                                 const at::Tensor& new_xyz,
+                                                 const at::Tensor& new_offset) {
+  return run_spatial_query(search, kModeBall, k, max_radius, min_radius, 0, xyz, offset, new_xyz,
+                           new_offset);
+}
+
+template <SearchFn search>
+std::tuple<at::Tensor, at::Tensor> random_ball_query_op(int64_t k, double max_radius,
+                                                        double min_radius, const at::Tensor& xyz,
+                                                        const at::Tensor& offset,
+                                                        const at::Tensor& new_xyz,
+                                                        const at::Tensor& new_offset,
+                                                        int64_t seed) {
+  return run_spatial_query(search, kModeRandom, k, max_radius, min_radius, seed, xyz, offset,
+                           new_xyz, new_offset);
+}
+
 }  // namespace pointops
 
 namespace pointops {

@@ -25,7 +25,7 @@ def _check(device, data, k, max_r, min_r, xyz, sizes, new_xyz=None, new_sizes=No
     return idx, dist
 
 
-@pytest.mark.parametrize("k", [1, 5, 31, 32, 33, 100])
+@pytest.mark.parametrize("k", [1, 4, 5, 31, 32, 33, 100])
 @pytest.mark.parametrize("radius", [0.3, 1.5, 50.0])
 def test_ball_query_self(device, data, k, radius):
     sizes = [300, 0, 1, 120]

@@ -25,7 +25,7 @@ def _run(device, k, xyz, sizes, new_xyz=None, new_sizes=None, odtype=torch.int32
     return idx, dist
 
 
-@pytest.mark.parametrize("k", [1, 3, 8, 16, 17, 31, 32, 33, 64, 200])
+@pytest.mark.parametrize("k", [1, 3, 4, 5, 8, 16, 17, 31, 32, 33, 64, 200])
 def test_knn_self_uniform(device, data, k):
     sizes = [300, 1, 0, 57, 150]
     _run(device, k, data.uniform(sizes, seed=k), sizes, data=data)

@@ -72,18 +72,6 @@ std::tuple<at::Tensor, at::Tensor> spatial_search_cpu(int mode, int64_t k, doubl
   return {idx, dist};
 }
 
-namespace {
-
-std::tuple<at::Tensor, at::Tensor> knn_query_cpu(int64_t k, const at::Tensor& xyz,
-                                                 const at::Tensor& offset,
-                                                 const at::Tensor& new_xyz,
-                                                 const at::Tensor& new_offset) {
-  return run_spatial_query(&spatial_search_cpu, kModeKnn, k, 0.0, 0.0, 0, xyz, offset, new_xyz,
-                           new_offset);
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pointops, CPU, m) { m.impl("knn_query", &knn_query_cpu); }
+TORCH_LIBRARY_IMPL(pointops, CPU, m) { m.impl("knn_query", &knn_query_op<&spatial_search_cpu>); }
 
 }  // namespace pointops

@@ -1,27 +1,10 @@
-// CUDA knn_query: grid search (spatial_grid.cuh) keeping the k nearest points.
-#include <ATen/ATen.h>
-#include <torch/library.h>
-
+// CUDA knn_query: the grid search (spatial_grid.cuh) keeping the k nearest points. The operator
+// itself (validation, grid build, launch) is spatial_search_cuda in spatial_grid_cuda.cu,
+// registered in register_cuda.cpp; this file compiles the search kernels of its mode.
 #include "cuda/search_impl.cuh"
-#include "spatial_ops.h"
 
 namespace pointops {
 namespace grid {
 template void launch_search<kModeKnn>(const SearchParams&, cudaStream_t);
 }  // namespace grid
-
-namespace {
-
-std::tuple<at::Tensor, at::Tensor> knn_query_cuda(int64_t k, const at::Tensor& xyz,
-                                                  const at::Tensor& offset,
-                                                  const at::Tensor& new_xyz,
-                                                  const at::Tensor& new_offset) {
-  return run_spatial_query(&spatial_search_cuda, kModeKnn, k, 0.0, 0.0, 0, xyz, offset, new_xyz,
-                           new_offset);
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pointops, CUDA, m) { m.impl("knn_query", &knn_query_cuda); }
-
 }  // namespace pointops

@@ -1,10 +1,10 @@
-// The per-query grid search kernels (see spatial_grid.cuh) and their launch: one warp per query
-// for k <= 32 (search_warp.cuh), one thread per query with a register top-k for k <= 64 and a
-// heap in the output row beyond. Included by the .cu files that instantiate launch_search<MODE>.
+// The per-query grid search kernels (see spatial_grid.cuh) and their launch: one thread per query
+// with a register top-k for k <= 4, one warp per query for k <= 32 (search_warp.cuh), a thread
+// with a register top-k again for k <= 64 and a heap in the output row beyond. Included by the .cu files that instantiate launch_search<MODE>.
 #pragma once
 
-#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
+#include <cuda_runtime.h>
 
 #include <cstdint>
 
@@ -202,16 +202,23 @@ __global__ void __launch_bounds__(128) search_heap_kernel(const SearchParams P) 
 template <int MODE>
 void launch_search(const SearchParams& p, cudaStream_t stream) {
   if (p.m == 0) return;
-  if (p.k <= 32) {
-    constexpr int per_block = kWarpSearchThreads / 32;
-    const int64_t blocks = (p.m + per_block - 1) / per_block;
-    search_warp_kernel<MODE><<<dim3(static_cast<unsigned>(blocks)), kWarpSearchThreads, 0, stream>>>(p);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    return;
-  }
   const int threads = 128;
   const int64_t blocks = (p.m + threads - 1) / threads;
   const dim3 grid_dim(static_cast<unsigned>(blocks));
+  // A few neighbours (interpolation's k = 3) fit in a thread's registers without spilling; a
+  // warp per query would spend most of its lanes' work on merging and ballots.
+  if (p.k <= 4) {
+    search_reg_kernel<4, MODE><<<grid_dim, threads, 0, stream>>>(p);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return;
+  }
+  if (p.k <= 32) {
+    constexpr int per_block = kWarpSearchThreads / 32;
+    const int64_t warp_blocks = (p.m + per_block - 1) / per_block;
+    search_warp_kernel<MODE><<<dim3(static_cast<unsigned>(warp_blocks)), kWarpSearchThreads, 0, stream>>>(p);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return;
+  }
   if (p.k <= 64) {
     search_reg_kernel<64, MODE><<<grid_dim, threads, 0, stream>>>(p);
   } else {

@@ -14,7 +14,7 @@
 // exact: the same (distance, index) keys as the CPU reference.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>

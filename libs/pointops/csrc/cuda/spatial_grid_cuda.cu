@@ -1,9 +1,12 @@
 // Grid construction (bounding boxes, cell sizes, counting sort by cell) and the CUDA entry of
 // the neighbour search shared by knn_query, ball_query, random_ball_query and interpolation.
-#include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/cumsum.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <algorithm>
 #include <cmath>
@@ -251,7 +254,7 @@ void bin_points(const at::Tensor& pts, const int64_t* off, int B, const SceneGri
                 int64_t total_cells, at::Tensor* counts_out, at::Tensor* ends_out,
                 at::Tensor* sorted_out) {
   const int64_t n = pts.size(0);
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   auto iopt = pts.options().dtype(at::kInt);
   at::Tensor counts = at::zeros({total_cells}, iopt);
   at::Tensor sorted = at::empty({n, 4}, pts.options());
@@ -300,7 +303,7 @@ Grid build_grid(const at::Tensor& xyz, const QueryArgs& a, int64_t ppc) {
   TORCH_CHECK(g.total_cells < (int64_t(1) << 31), "pointops: too many grid cells");
   g.meta = meta_h.to(xyz.device(), /*non_blocking=*/true);
 
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const int64_t n = a.n;
   at::Tensor bbox = at::empty({6 * B}, xyz.options().dtype(at::kInt));
   init_bbox_kernel<<<blocks_for(6 * B), kThreads, 0, stream>>>(bbox.data_ptr<int>(), static_cast<int>(B));
@@ -360,7 +363,7 @@ std::tuple<at::Tensor, at::Tensor> spatial_search_cuda(int mode, int64_t k, doub
   p.xyz = xyz.data_ptr<float>();
   p.out_idx = idx.data_ptr<int>();
   p.out_dist = dist.data_ptr<float>();
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   switch (mode) {
     case kModeKnn: grid::launch_search<kModeKnn>(p, stream); break;
     case kModeBall: grid::launch_search<kModeBall>(p, stream); break;
