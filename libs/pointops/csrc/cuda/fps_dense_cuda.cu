@@ -1,6 +1,7 @@
 // The dense CUDA farthest_point_sampling kernel: every point's distance is updated in every
-// iteration. fps_pruned_cuda.cu is the default; this kernel serves scenes too large for the
-// pruned kernel's tables, and POINTOPS_FPS_KERNEL=dense selects it (for tests and comparison).
+// iteration. It is the default while the largest scene fits in the registers of one cluster
+// (farthest_point_sampling_cuda.cu picks the kernel); larger scenes go to the pruned kernel
+// (fps_pruned_cuda.cu) unless POINTOPS_FPS_KERNEL=dense forces this one.
 //
 // Design
 // ------
@@ -37,9 +38,9 @@
 // and was 10-20% slower.
 //
 // Fallbacks (same results): without clusters (older GPUs, or code built for an
-// older architecture) one block per scene (cluster size 1); scenes larger than what
-// fits in registers (16 x 1024 x 8 = 131072 points with clusters, 8192 without) keep
-// the distances in a global-memory workspace and stream the points each iteration.
+// older architecture) one block per scene (cluster size 1); when forced onto scenes larger
+// than what fits in registers (16 x 1024 x 8 = 131072 points with clusters, 8192 without)
+// it keeps the distances in a global-memory workspace and streams the points each iteration.
 #include "../common/message.h"
 #include "cuda/ops_cuda.h"
 #include "fps_cuda.cuh"
