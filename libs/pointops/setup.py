@@ -10,11 +10,9 @@ torch.utils.cpp_extension. Install with:
 """
 import glob
 import os
+import sys
 
 from setuptools import find_packages, setup
-
-import torch
-from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
 VERSION = "1.0.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,7 +22,19 @@ def _rel(pattern):
     return sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, pattern)))
 
 
+# pip runs this file three times per build: twice for metadata (egg_info, dist_info) and once
+# to build. Only a build needs torch's extension machinery, whose import takes seconds.
+BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "bdist_egg", "install", "develop", "editable_wheel"}
+
+
+def _builds():
+    return bool(BUILD_COMMANDS.intersection(sys.argv[1:]))
+
+
 def _want_cuda():
+    import torch
+    from torch.utils.cpp_extension import CUDA_HOME
+
     force = os.environ.get("FORCE_CUDA", "0")
     if force not in ("", "0"):
         return True
@@ -32,6 +42,8 @@ def _want_cuda():
 
 
 def _extension():
+    from torch.utils.cpp_extension import CppExtension, CUDAExtension
+
     sources = _rel("csrc/*.cpp") + _rel("csrc/cpu/*.cpp")
     include_dirs = [os.path.join(HERE, "csrc")]
     # Exactness: no FMA contraction and no fast-math anywhere, so that the CPU and the CUDA
@@ -39,7 +51,9 @@ def _extension():
     # No -std flag: torch.utils.cpp_extension adds the standard its headers need.
     cxx = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
     if _want_cuda():
-        sources += _rel("csrc/cuda/*.cu") + _rel("csrc/cuda/*.cpp")
+        # The .cu files first: they are the longest jobs and ninja starts jobs in this order,
+        # so the short C++ ones fill the cores at the end instead of delaying the long ones.
+        sources = _rel("csrc/cuda/*.cu") + _rel("csrc/cuda/*.cpp") + sources
         nvcc = ["-O3", "-lineinfo"]
         return CUDAExtension(
             name="pointops._C",
@@ -56,14 +70,20 @@ def _extension():
     )
 
 
+def _build_commands():
+    from torch.utils.cpp_extension import BuildExtension
+
+    return {"build_ext": BuildExtension.with_options(use_ninja=True)}
+
+
 setup(
     name="pointops",
     version=VERSION,
     description="Point-cloud operators for Pointcept models (kNN, ball query, FPS, grouping, "
     "interpolation, attention steps) with CPU and CUDA kernels",
     packages=find_packages(include=["pointops", "pointops.*"]),
-    ext_modules=[_extension()],
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    ext_modules=[_extension()] if _builds() else [],
+    cmdclass=_build_commands() if _builds() else {},
     python_requires=">=3.8",
     install_requires=[],  # torch is required but deliberately not declared (see pyproject.toml)
     zip_safe=False,
