@@ -289,6 +289,32 @@ def test_cuda_pruned_equals_cpu_on_hard_data(data, monkeypatch):
     _cpu_vs_cuda(data.uniform([700000], seed=26), [700000], [120])
 
 
+# Every code path of both kernels, with few samples: the code of the larger cases above at a
+# size compute-sanitizer's racecheck gets through in seconds (these kernels are the ones with
+# shared-memory traffic; see the README's racecheck command).
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "kernel, cluster, sizes",
+    [
+        ("dense", "1", [3000, 5000]),
+        ("dense", "2", [3000, 5000]),
+        ("dense", "16", [3000, 5000, 20000]),
+        ("dense", "16", [140000]),  # beyond the registers: the global workspace
+        ("pruned", None, [3000, 5000]),  # points and distances in shared memory
+        ("pruned", None, [40000]),  # distances in shared memory
+        ("pruned", None, [300000]),  # both in global memory, larger buckets
+    ],
+)
+def test_cuda_every_kernel_path_few_samples(data, monkeypatch, kernel, cluster, sizes):
+    monkeypatch.setenv("POINTOPS_FPS_KERNEL", kernel)
+    if cluster is None:
+        monkeypatch.delenv("POINTOPS_FPS_CLUSTER", raising=False)
+    else:
+        monkeypatch.setenv("POINTOPS_FPS_CLUSTER", cluster)
+    samples = [min(n, 24) for n in sizes]
+    _cpu_vs_cuda(data.uniform(sizes, seed=31), sizes, samples)
+
+
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 def test_cuda_many_small_scenes_and_far_coordinates(data):
     rng = np.random.default_rng(15)
