@@ -51,9 +51,7 @@ def _extension():
     # No -std flag: torch.utils.cpp_extension adds the standard its headers need.
     cxx = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
     if _want_cuda():
-        # The .cu files first: they are the longest jobs and ninja starts jobs in this order,
-        # so the short C++ ones fill the cores at the end instead of delaying the long ones.
-        sources = _rel("csrc/cuda/*.cu") + _rel("csrc/cuda/*.cpp") + sources
+        sources += _rel("csrc/cuda/*.cu") + _rel("csrc/cuda/*.cpp")
         nvcc = ["-O3", "-lineinfo"]
         return CUDAExtension(
             name="pointops._C",
