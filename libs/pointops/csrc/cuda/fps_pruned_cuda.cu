@@ -414,6 +414,10 @@ __global__ void __launch_bounds__(kThreads, 1)
           }
         }
       }
+      // Every lane has read old[] before lane 0 overwrites those table entries: the shuffles
+      // below synchronise the lanes but do not order their shared-memory accesses
+      // (compute-sanitizer racecheck reported this write-after-read without the barrier).
+      __syncwarp();
       // A bucket's argmax only changes when its argmax point got closer (the others can only
       // get smaller); only then is the reduction needed.
 #pragma unroll
