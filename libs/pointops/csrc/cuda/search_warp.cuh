@@ -1,4 +1,5 @@
-// Warp-per-query grid search for k <= 32 (knn, ball and random modes).
+// Warp-per-query grid search for 4 < k <= 32 (knn, ball and random modes; k <= 4 runs one
+// thread per query, search_impl.cuh).
 //
 // Why a warp per query: with one thread per query every lane keeps its own register top-k and
 // inserts into it at its own times, so the warp serialises on divergent O(k) insertions and

@@ -6,7 +6,7 @@
 // (x, y, z, original row). Queries are sorted by cell the same way, so a warp's queries are
 // neighbours in space and read the same cells.
 //
-// Search of one query (search_impl.cuh; one warp per query for k <= 32: search_warp.cuh):
+// Search of one query (search_impl.cuh; one warp per query for 4 < k <= 32: search_warp.cuh):
 // rings of cells at Chebyshev distance r = 0, 1, 2, ... around the query's cell, each ring
 // clipped to the box of cells that can still hold a kept neighbour (radius = current k-th
 // distance and/or max_radius, plus a safety margin that covers float rounding of the cell
