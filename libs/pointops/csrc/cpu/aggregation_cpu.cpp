@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../feature_ops.h"
+#include "csr_sum_cpu.h"
 
 namespace pointops {
 namespace {
@@ -99,20 +100,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> aggregation_backward_cpu(
         }
       });
       // grad_input[r, k] = sum over (i, j) with idx[i, j] == r of grad[i, k] * weight[i, j, k % wc]
-      const int64_t* perm = csr.perm.data_ptr<int64_t>();
-      const int64_t* rowptr = csr.rowptr.data_ptr<int64_t>();
-      at::parallel_for(0, n2, 256, [&](int64_t begin, int64_t end) {
-        std::vector<acc_t> acc(static_cast<size_t>(c));
-        for (int64_t r = begin; r < end; ++r) {
-          std::fill(acc.begin(), acc.end(), acc_t(0));
-          for (int64_t p = rowptr[r]; p < rowptr[r + 1]; ++p) {
-            const int64_t e = perm[p];
-            const int64_t i = e / ns;
-            for (int64_t k = 0; k < c; ++k) {
-              acc[k] += static_cast<acc_t>(g[i * c + k]) * static_cast<acc_t>(pw[e * wc + k % wc]);
-            }
-          }
-          for (int64_t k = 0; k < c; ++k) ogin[r * c + k] = static_cast<scalar_t>(acc[k]);
+      feature::csr_row_sums<scalar_t, acc_t>(csr, n2, c, ogin, [&](acc_t* acc, int64_t e) {
+        const int64_t i = e / ns;
+        for (int64_t k = 0; k < c; ++k) {
+          acc[k] += static_cast<acc_t>(g[i * c + k]) * static_cast<acc_t>(pw[e * wc + k % wc]);
         }
       });
     });

@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include "../feature_ops.h"
+#include "csr_sum_cpu.h"
 
 namespace pointops {
 namespace {
@@ -68,19 +69,9 @@ at::Tensor grouping_backward_cpu(const at::Tensor& grad_in, const at::Tensor& id
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "grouping_backward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const scalar_t* g = grad.data_ptr<scalar_t>();
-    const int64_t* perm = csr.perm.data_ptr<int64_t>();
-    const int64_t* rowptr = csr.rowptr.data_ptr<int64_t>();
-    scalar_t* o = out.data_ptr<scalar_t>();
-    at::parallel_for(0, n, 256, [&](int64_t begin, int64_t end) {
-      std::vector<acc_t> acc(static_cast<size_t>(c));
-      for (int64_t r = begin; r < end; ++r) {
-        std::fill(acc.begin(), acc.end(), acc_t(0));
-        for (int64_t p = rowptr[r]; p < rowptr[r + 1]; ++p) {
-          const scalar_t* grow = g + perm[p] * w + offset;
-          for (int64_t k = 0; k < c; ++k) acc[k] += static_cast<acc_t>(grow[k]);
-        }
-        for (int64_t k = 0; k < c; ++k) o[r * c + k] = static_cast<scalar_t>(acc[k]);
-      }
+    feature::csr_row_sums<scalar_t, acc_t>(csr, n, c, out.data_ptr<scalar_t>(), [&](acc_t* acc, int64_t e) {
+      const scalar_t* grow = g + e * w + offset;
+      for (int64_t k = 0; k < c; ++k) acc[k] += static_cast<acc_t>(grow[k]);
     });
   });
   return out;

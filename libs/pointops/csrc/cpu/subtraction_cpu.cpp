@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../feature_ops.h"
+#include "csr_sum_cpu.h"
 
 namespace pointops {
 namespace {
@@ -80,18 +81,9 @@ std::tuple<at::Tensor, at::Tensor> subtraction_backward_cpu(const at::Tensor& gr
         }
       });
       // grad_input2[r] = -sum over (i, j) with idx[i, j] == r of grad[i, j]
-      const int64_t* perm = csr.perm.data_ptr<int64_t>();
-      const int64_t* rowptr = csr.rowptr.data_ptr<int64_t>();
-      at::parallel_for(0, n2, 256, [&](int64_t begin, int64_t end) {
-        std::vector<acc_t> acc(static_cast<size_t>(c));
-        for (int64_t r = begin; r < end; ++r) {
-          std::fill(acc.begin(), acc.end(), acc_t(0));
-          for (int64_t p = rowptr[r]; p < rowptr[r + 1]; ++p) {
-            const scalar_t* grow = g + perm[p] * c;
-            for (int64_t k = 0; k < c; ++k) acc[k] -= static_cast<acc_t>(grow[k]);
-          }
-          for (int64_t k = 0; k < c; ++k) o2[r * c + k] = static_cast<scalar_t>(acc[k]);
-        }
+      feature::csr_row_sums<scalar_t, acc_t>(csr, n2, c, o2, [&](acc_t* acc, int64_t e) {
+        const scalar_t* grow = g + e * c;
+        for (int64_t k = 0; k < c; ++k) acc[k] -= static_cast<acc_t>(grow[k]);
       });
     });
   });
