@@ -1,5 +1,5 @@
 // The per-query grid search kernels (see spatial_grid.cuh) and their launch: one thread per query
-// with a register top-k for k <= 4, one warp per query for k <= 32 (search_warp.cuh), a thread
+// with a register top-k for k <= 4, one warp per query for 4 < k <= 32 (search_warp.cuh), a thread
 // with a register top-k again for k <= 64 and a heap in the output row beyond. Included by the
 // .cu files that instantiate launch_search<MODE>.
 #pragma once
