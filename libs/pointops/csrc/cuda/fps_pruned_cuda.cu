@@ -45,6 +45,7 @@
 #include <limits>
 
 #include "cuda/ops_cuda.h"
+#include "cuda/scene_boxes.cuh"
 #include "cuda/scene_of.cuh"
 #include "fps_cuda.cuh"
 
@@ -74,18 +75,6 @@ __device__ __forceinline__ Best warp_argmax(const Best& c) {
   const int src = __ffs(__ballot_sync(kFullMask, c.d == bd && c.i == bi)) - 1;
   return Best{bd, bi, __shfl_sync(kFullMask, c.x, src), __shfl_sync(kFullMask, c.y, src),
               __shfl_sync(kFullMask, c.z, src)};
-}
-
-__device__ __forceinline__ float warp_min(float v) {
-#pragma unroll
-  for (int s = 16; s > 0; s >>= 1) v = fminf(v, __shfl_xor_sync(kFullMask, v, s));
-  return v;
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-  for (int s = 16; s > 0; s >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, s));
-  return v;
 }
 
 struct Box {
@@ -142,45 +131,6 @@ struct BucketTable {
 
 // ------------------------------------------------------------------ preparation
 
-// Bounding box of every scene (NaN coordinates ignored): box[6b .. 6b+5] = lo xyz, hi xyz.
-__global__ void scene_box_kernel(const float* __restrict__ xyz, const int64_t* __restrict__ start,
-                                 float* __restrict__ box) {
-  constexpr int kBoxThreads = 256;
-  __shared__ float part[6][kBoxThreads / 32];
-  const int b = blockIdx.x;
-  const float inf = __int_as_float(0x7f800000);
-  float lo[3] = {inf, inf, inf}, hi[3] = {-inf, -inf, -inf};
-  for (int64_t r = start[b] + threadIdx.x; r < start[b + 1]; r += kBoxThreads) {
-#pragma unroll
-    for (int a = 0; a < 3; ++a) {
-      lo[a] = fminf(lo[a], xyz[3 * r + a]);
-      hi[a] = fmaxf(hi[a], xyz[3 * r + a]);
-    }
-  }
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-  for (int a = 0; a < 3; ++a) {
-    lo[a] = warp_min(lo[a]);
-    hi[a] = warp_max(hi[a]);
-    if (lane == 0) {
-      part[a][warp] = lo[a];
-      part[3 + a][warp] = hi[a];
-    }
-  }
-  __syncthreads();
-  if (warp == 0) {
-#pragma unroll
-    for (int a = 0; a < 3; ++a) {
-      const float l = warp_min(lane < kBoxThreads / 32 ? part[a][lane] : inf);
-      const float h = warp_max(lane < kBoxThreads / 32 ? part[3 + a][lane] : -inf);
-      if (lane == 0) {
-        box[6 * b + a] = l;
-        box[6 * b + 3 + a] = h;
-      }
-    }
-  }
-}
-
 __device__ __forceinline__ uint64_t spread_bits(uint32_t v) {  // 10 bits -> every third bit
   uint64_t x = v & 0x3ffu;
   x = (x | (x << 16)) & 0x030000ffull;
@@ -193,20 +143,22 @@ __device__ __forceinline__ uint64_t spread_bits(uint32_t v) {  // 10 bits -> eve
 // Sort key of every row: scene index above a 30-bit Morton code of its cell in the scene box.
 __global__ void morton_key_kernel(const float* __restrict__ xyz, int64_t n,
                                   const int64_t* __restrict__ start, int B,
-                                  const float* __restrict__ box, int64_t* __restrict__ keys) {
+                                  const int* __restrict__ box, int64_t* __restrict__ keys) {
   const int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (r >= n) return;
   const int b = scene_of(r, start, B);
-  const float* bx = box + 6 * b;
-  float ext = 0.0f;
+  float lo[3], ext = 0.0f;
 #pragma unroll
-  for (int a = 0; a < 3; ++a) ext = fmaxf(ext, bx[3 + a] - bx[a]);
+  for (int a = 0; a < 3; ++a) {
+    lo[a] = box_float(box[6 * b + a]);
+    ext = fmaxf(ext, box_float(box[6 * b + 3 + a]) - lo[a]);
+  }
   const float cells = static_cast<float>((1 << kMortonBits) - 1);
   const float inv = (ext > 0.0f && isfinite(ext)) ? cells / ext : 0.0f;
   uint64_t code = 0;
 #pragma unroll
   for (int a = 0; a < 3; ++a) {
-    float f = (xyz[3 * r + a] - bx[a]) * inv;  // only orders the points; any rounding is fine
+    float f = (xyz[3 * r + a] - lo[a]) * inv;  // only orders the points; any rounding is fine
     if (!(f >= 0.0f)) f = 0.0f;                // NaN too
     if (f > cells) f = cells;
     code |= spread_bits(static_cast<uint32_t>(f)) << a;
@@ -314,11 +266,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (idx < low.i) low = Best{kInfBits, idx, v.x, v.y, v.z};
       }
     }
-#pragma unroll
-    for (int a = 0; a < 3; ++a) {
-      bb.lo[a] = warp_min(bb.lo[a]);
-      bb.hi[a] = warp_max(bb.hi[a]);
-    }
+    warp_minmax(bb.lo, bb.hi);
     low = warp_argmax(low);
     if (lane == 0) {
       table.set_box(t, bb);
@@ -490,13 +438,11 @@ bool run_pruned(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& sta
   const auto fopt = xyz.options();
   const float* xyz_ptr = xyz.data_ptr<float>();
 
-  at::Tensor box = at::empty({6 * B}, fopt);
-  scene_box_kernel<<<static_cast<unsigned>(B), 256, 0, stream>>>(xyz_ptr, starts.points(),
-                                                                 box.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  at::Tensor box = at::empty({6 * B}, fopt.dtype(at::kInt));
+  launch_scene_boxes(xyz_ptr, n, starts.points(), static_cast<int>(B), box.data_ptr<int>(), stream);
   at::Tensor keys = at::empty({n}, fopt.dtype(at::kLong));
   morton_key_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
-      xyz_ptr, n, starts.points(), static_cast<int>(B), box.data_ptr<float>(),
+      xyz_ptr, n, starts.points(), static_cast<int>(B), box.data_ptr<int>(),
       keys.data_ptr<int64_t>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   const auto sorted = keys.sort();

@@ -1,7 +1,7 @@
 // Uniform spatial grid of the CUDA spatial operators.
 //
-// Per scene: a bounding box (one pass, block-aggregated atomics), a cell size chosen so that a
-// scene of n points gets at most ceil(n / points_per_cell) cells (points_per_cell grows with k),
+// Per scene: a bounding box (scene_boxes.cuh: one pass, block-aggregated atomics), a cell size
+// chosen so that a scene of n points gets at most ceil(n / points_per_cell) cells,
 // a counting sort of the points by cell (atomics + one scan + one scatter) into float4 records
 // (x, y, z, original row). Queries are sorted by cell the same way, so a warp's queries are
 // neighbours in space and read the same cells.
