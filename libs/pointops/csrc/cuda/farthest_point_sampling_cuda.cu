@@ -50,13 +50,16 @@ at::Tensor farthest_point_sampling_cuda(const at::Tensor& xyz, const at::Tensor&
   at::Tensor out = at::empty({plan.total_samples}, xyz.options().dtype(at::kInt));
   if (plan.total_samples == 0) return out;
   const DeviceStarts starts = copy_starts(plan, xyz);
+  const DenseLimits dense = dense_limits();
   Kernel choice = kernel_override();
-  if (choice == Kernel::kAuto && plan.max_points <= dense_register_capacity()) choice = Kernel::kDense;
+  if (choice == Kernel::kAuto && plan.max_points <= dense_register_capacity(dense)) {
+    choice = Kernel::kDense;
+  }
   if (choice != Kernel::kDense && run_pruned(plan, xyz, starts, out)) return out;
   TORCH_CHECK(choice != Kernel::kPruned,
               "farthest_point_sampling: POINTOPS_FPS_KERNEL=pruned, but a scene is too large for "
               "the pruned kernel on this device (unset it to let the dense kernel run)");
-  run_dense(plan, xyz, starts, out);
+  run_dense(plan, dense, xyz, starts, out);
   return out;
 }
 

@@ -58,13 +58,20 @@ struct DeviceStarts {
   const int64_t* outputs() const { return tensor.data_ptr<int64_t>() + tensor.numel() / 2; }
 };
 
-// Largest scene the dense kernel keeps in registers on this device (larger scenes make it
-// stream the points from global memory in every iteration).
-int64_t dense_register_capacity();
+// What the dense kernel can do on the current device and build.
+struct DenseLimits {
+  int max_cluster;  // blocks per scene (1 without thread-block clusters)
+  int max_p;        // points per thread in registers
+};
+DenseLimits dense_limits();
+
+// The largest scene the dense kernel keeps in registers; larger ones make it stream the points
+// from global memory in every iteration.
+int64_t dense_register_capacity(const DenseLimits& limits);
 
 // Fills out (int32, plan.total_samples) on the current stream.
-void run_dense(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& starts,
-               at::Tensor& out);
+void run_dense(const Plan& plan, const DenseLimits& limits, const at::Tensor& xyz,
+               const DeviceStarts& starts, at::Tensor& out);
 
 // Same contract; returns false (and does nothing) when a scene is too large for the
 // pruned kernel's shared-memory tables on this device.

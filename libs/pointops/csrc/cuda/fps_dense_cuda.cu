@@ -262,34 +262,31 @@ struct Config {
   int csize;  // blocks per scene (cluster size)
 };
 
-// Smallest register tier holding `per_thread` points; 0 if none does.
-int tier_for(int64_t per_thread, int max_p) {
+// Clusters of c blocks for scenes of up to n points: the smallest register tier holding a
+// thread's share, or the global-memory workspace (P = 0) when no tier up to max_p does.
+Config config_for(int64_t n, int c, int max_p) {
+  const int64_t per_block_pass = static_cast<int64_t>(c) * kThreads;
+  const int64_t per_thread = (n + per_block_pass - 1) / per_block_pass;
   for (int p : {1, 2, 4, 8})
-    if (p <= max_p && per_thread <= p) return p;
-  return 0;
+    if (p <= max_p && per_thread <= p) return Config{p, c};
+  return Config{0, c};
 }
 
-Config choose(int64_t n, int max_cluster, int max_p) {
+Config choose(int64_t n, const DenseLimits& lim) {
   int c = cluster_override();
-  if (c > max_cluster) c = max_cluster;
+  if (c > lim.max_cluster) c = lim.max_cluster;
   if (c == 0) {
     // Aim at <= 2 points per thread (measured on an H200: the iteration time hardly
     // depends on the cluster size, while fewer points per thread shorten the update).
     c = 1;
-    while (c < max_cluster && static_cast<int64_t>(c) * kThreads * 2 < n) c *= 2;
+    while (c < lim.max_cluster && static_cast<int64_t>(c) * kThreads * 2 < n) c *= 2;
   }
-  const int64_t per_thread = (n + static_cast<int64_t>(c) * kThreads - 1) / (static_cast<int64_t>(c) * kThreads);
-  return Config{tier_for(per_thread, max_p), c};
+  return config_for(n, c, lim.max_p);
 }
 
+}  // namespace
 
-// What this device and build allow: blocks per scene and points per thread in registers.
-struct Limits {
-  int max_cluster;
-  int max_p;
-};
-
-Limits device_limits() {
+DenseLimits dense_limits() {
   const cudaDeviceProp* prop = pointops::current_device_properties();
   int max_cluster = 1;
 #if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
@@ -302,24 +299,18 @@ Limits device_limits() {
   int max_p = 8;
   const size_t static_smem = sizeof(Cand) * (kWarps + 2 * kMaxCluster);
   while (max_p > 0 && smem_bytes(max_p) + static_smem > prop->sharedMemPerBlockOptin) max_p /= 2;
-  return Limits{max_cluster, max_p};
+  return DenseLimits{max_cluster, max_p};
 }
 
-}  // namespace
-
-int64_t dense_register_capacity() {
-  const Limits lim = device_limits();
-  return static_cast<int64_t>(lim.max_cluster) * kThreads * lim.max_p;
+int64_t dense_register_capacity(const DenseLimits& limits) {
+  return static_cast<int64_t>(limits.max_cluster) * kThreads * limits.max_p;
 }
 
-void run_dense(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& starts,
-               at::Tensor& out) {
+void run_dense(const Plan& plan, const DenseLimits& lim, const at::Tensor& xyz,
+               const DeviceStarts& starts, at::Tensor& out) {
   const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  const Limits lim = device_limits();
-  const int max_cluster = lim.max_cluster;
-  const int max_p = lim.max_p;
-  Config cfg = choose(plan.max_points, max_cluster, max_p);
+  Config cfg = choose(plan.max_points, lim);
   const float* xyz_ptr = xyz.data_ptr<float>();
   const int64_t* ps = starts.points();
   const int64_t* os = starts.outputs();
@@ -360,10 +351,7 @@ void run_dense(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& star
       const cudaError_t occ = cudaOccupancyMaxActiveClusters(&clusters, kernel, &lc);
       if (occ != cudaSuccess || clusters < 1) {
         (void)cudaGetLastError();  // clear the error; try a smaller cluster
-        const int c = cfg.csize / 2;
-        const int64_t per_thread = (plan.max_points + static_cast<int64_t>(c) * kThreads - 1) /
-                                   (static_cast<int64_t>(c) * kThreads);
-        cfg = Config{tier_for(per_thread, max_p), c};
+        cfg = config_for(plan.max_points, cfg.csize / 2, lim.max_p);
         continue;
       }
       C10_CUDA_CHECK(cudaLaunchKernelEx(&lc, kernel, xyz_ptr, ps, os, work_ptr, out_ptr, cfg.csize));
