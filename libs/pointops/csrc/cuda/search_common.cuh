@@ -22,6 +22,16 @@ __device__ __forceinline__ int cell_coord(float rel, float inv_s, int dim) {
   return static_cast<int>(f);
 }
 
+// The query's position relative to the grid minimum and its cell.
+__device__ __forceinline__ void query_cell(const float4& q, const SceneGrid& g, float* rel,
+                                           int* c) {
+  rel[0] = __fsub_rn(q.x, g.lo[0]);
+  rel[1] = __fsub_rn(q.y, g.lo[1]);
+  rel[2] = __fsub_rn(q.z, g.lo[2]);
+#pragma unroll
+  for (int a = 0; a < 3; ++a) c[a] = cell_coord(rel[a], g.inv_s, g.dims[a]);
+}
+
 // Radius within which a kept neighbour can still lie: max_radius (ball, random) and/or the
 // current k-th distance once k keys are held (`worst` = k-th key, kEmptyKey before).
 template <int MODE>
@@ -64,6 +74,19 @@ __device__ __forceinline__ float kept_distance(uint64_t key, const SearchParams&
     d2 = bits_float(key_primary(key));
   }
   return sqrt_rn(d2);
+}
+
+// Output slot o of query q: the neighbour of `key`, or -1 / +inf for an empty key.
+template <int MODE>
+__device__ __forceinline__ void store_neighbour(const SearchParams& P, int64_t o, uint64_t key,
+                                                const float4& q) {
+  if (key == kEmptyKey) {
+    P.out_idx[o] = -1;
+    P.out_dist[o] = __int_as_float(0x7f800000);
+  } else {
+    P.out_idx[o] = key_index(key);
+    P.out_dist[o] = kept_distance<MODE>(key, P, q);
+  }
 }
 
 // Key of candidate point p (float4: x, y, z, original row bits) for query q (original row qi),

@@ -115,10 +115,9 @@ __device__ __forceinline__ void scan_range(Col& col, const SearchParams& P, cons
 template <int MODE, class Col>
 __device__ __forceinline__ void search_query(Col& col, const SearchParams& P, const float4& q,
                                              int qi, const SceneGrid& g) {
-  float rel[3] = {__fsub_rn(q.x, g.lo[0]), __fsub_rn(q.y, g.lo[1]), __fsub_rn(q.z, g.lo[2])};
+  float rel[3];
   int c[3];
-#pragma unroll
-  for (int a = 0; a < 3; ++a) c[a] = cell_coord(rel[a], g.inv_s, g.dims[a]);
+  query_cell(q, g, rel, c);
   const int dx = g.dims[0], dy = g.dims[1];
   for (int r = 0;; ++r) {
     int blo[3], bhi[3];
@@ -165,16 +164,7 @@ __global__ void __launch_bounds__(128) search_reg_kernel(const SearchParams P) {
   const int64_t base = static_cast<int64_t>(qi) * P.k;
 #pragma unroll
   for (int j = 0; j < K; ++j) {
-    if (j < P.k) {
-      const uint64_t key = col.key[j];
-      if (key == kEmptyKey) {
-        P.out_idx[base + j] = -1;
-        P.out_dist[base + j] = __int_as_float(0x7f800000);
-      } else {
-        P.out_idx[base + j] = key_index(key);
-        P.out_dist[base + j] = kept_distance<MODE>(key, P, q);
-      }
-    }
+    if (j < P.k) store_neighbour<MODE>(P, base + j, col.key[j], q);
   }
 }
 
@@ -190,13 +180,7 @@ __global__ void __launch_bounds__(128) search_heap_kernel(const SearchParams P) 
   search_query<MODE>(col, P, q, qi, g);
   col.sort_ascending();
   for (int j = 0; j < P.k; ++j) {
-    if (j < col.size) {
-      const uint64_t key = col.at(j);
-      P.out_dist[base + j] = kept_distance<MODE>(key, P, q);
-    } else {
-      P.out_idx[base + j] = -1;
-      P.out_dist[base + j] = __int_as_float(0x7f800000);
-    }
+    store_neighbour<MODE>(P, base + j, j < col.size ? col.at(j) : kEmptyKey, q);
   }
 }
 

@@ -121,10 +121,9 @@ __global__ void __launch_bounds__(kWarpSearchThreads) search_warp_kernel(const S
   const float4 q = P.queries[t];
   const int qi = __float_as_int(q.w);
   const SceneGrid g = P.grids[scene_of(t, P.q_off, P.B)];
-  const float rel[3] = {__fsub_rn(q.x, g.lo[0]), __fsub_rn(q.y, g.lo[1]), __fsub_rn(q.z, g.lo[2])};
+  float rel[3];
   int c[3];
-#pragma unroll
-  for (int a = 0; a < 3; ++a) c[a] = cell_coord(rel[a], g.inv_s, g.dims[a]);
+  query_cell(q, g, rel, c);
   WarpTopK top(P.k, lane);
   for (int r = 1;; ++r) {
     int blo[3], bhi[3];
@@ -132,16 +131,7 @@ __global__ void __launch_bounds__(kWarpSearchThreads) search_warp_kernel(const S
     if (r > 1 && r > reach) break;
     scan_shell<MODE>(top, P, q, qi, g, c, blo, bhi, r, /*box=*/r == 1, lane);
   }
-  if (lane < P.k) {
-    const int64_t o = static_cast<int64_t>(qi) * P.k + lane;
-    if (top.key == kEmptyKey) {
-      P.out_idx[o] = -1;
-      P.out_dist[o] = __int_as_float(0x7f800000);
-    } else {
-      P.out_idx[o] = key_index(top.key);
-      P.out_dist[o] = kept_distance<MODE>(top.key, P, q);
-    }
-  }
+  if (lane < P.k) store_neighbour<MODE>(P, static_cast<int64_t>(qi) * P.k + lane, top.key, q);
 }
 
 }  // namespace grid
