@@ -53,16 +53,10 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$RESULTS"; }
 fetch_nvcc() {
   [[ -x $NVCC_DIR/bin/nvcc && -x $NVCC_DIR/bin/cicc ]] && return 0
   log "fetching Debian's nvidia-cuda-toolkit $NVCC_DEB_VERSION (nvcc and its front ends)"
-  local apt_dir=$PCB_CI_CACHE/ci/apt-trixie opts deb
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/debs"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie non-free contrib main" \
-    >"$apt_dir/sources.list"
-  opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/none"
-    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Architecture=amd64
-    -o APT::Sandbox::User=root)
-  mkdir -p "$apt_dir/cache/archives/partial"
-  apt-get "${opts[@]}" -qq update || return 1
-  (cd "$apt_dir/debs" && apt-get "${opts[@]}" -qq download "nvidia-cuda-toolkit=$NVCC_DEB_VERSION") || return 1
+  local apt_dir=$PCB_CI_CACHE/ci/apt-trixie deb
+  mkdir -p "$apt_dir/debs"
+  debian13_apt "$apt_dir" "non-free contrib main" -qq update || return 1
+  (cd "$apt_dir/debs" && debian13_apt "$apt_dir" "non-free contrib main" -qq download "nvidia-cuda-toolkit=$NVCC_DEB_VERSION") || return 1
   deb=$(find "$apt_dir/debs" -name 'nvidia-cuda-toolkit_*_amd64.deb' | head -n1)
   local x=$WORK/deb
   dpkg-deb -x "$deb" "$x" || return 1
