@@ -186,7 +186,7 @@ check "buildx build --output type=local" t_output_local
 check "buildx build --build-context name=DIR" t_context_dir
 check "buildx build --build-context name=docker-image:// (pushed to the registry)" t_context_image
 check "buildx build --check reports a violation" t_check
-IFS=, read -r -a engines <<<"${PCB_ENGINES:-}"
+read -r -a engines <<<"${PCB_ENGINES//,/ }"
 for id in "${engines[@]}"; do
   check "engine $id: server version and image store" t_engine_version_store "$id"
   check "engine $id: default builder (docker driver) runs a RUN step on its bridge, --load" t_engine_build "$id"
