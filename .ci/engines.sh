@@ -31,6 +31,7 @@ set -euo pipefail
 read -r -a ENGINES <<<"${PCB_ENGINES//,/ }"
 DEBIAN13_DIR=$PCB_CI_CACHE/ci/engines/debian13-docker-$PCB_DEBIAN13_DOCKER_VERSION-containerd-$PCB_DEBIAN13_CONTAINERD_VERSION
 REGISTRY_RELAY_SOCK=$PCB_ENGINES_RUN/registry.sock
+SYSTEM_DOCKER_CLI=/usr/bin/docker   # Debian 12's docker.io
 
 # ---------------------------------------------------------------- what each Engine is
 check_id() {
@@ -41,8 +42,11 @@ check_id() {
 is_debian13() { [[ $1 != debian12 ]]; }
 # The directory of the Engine's own dockerd, containerd and shim (empty: the system's).
 daemon_dir() { if is_debian13 "$1"; then echo "$DEBIAN13_DIR/bin"; fi; }
-# The directory of the docker CLI released with the Engine (empty: the system's).
-cli_dir() { if is_debian13 "$1"; then echo "$DEBIAN13_DIR/cli"; fi; }
+# The directory of the docker CLI released with the Engine. For debian12 it holds a link to the
+# docker.io package's CLI: another docker (e.g. in /usr/local/bin) may come first on PATH.
+cli_dir() {
+  if is_debian13 "$1"; then echo "$DEBIAN13_DIR/cli"; else echo "$PCB_ENGINES_RUN/$1/cli"; fi
+}
 daemon_json() {
   local spec
   spec=$(engine_spec "$1")
@@ -98,6 +102,13 @@ make_netns() {
   ns=$(netns "$1")
   [[ -e /run/netns/$ns ]] || ip netns add "$ns"
   ip -n "$ns" link set lo up
+}
+
+link_system_cli() {
+  if ! is_debian13 "$1"; then
+    mkdir -p "$(cli_dir "$1")"
+    ln -sfn "$SYSTEM_DOCKER_CLI" "$(cli_dir "$1")/docker"
+  fi
 }
 
 start_registry_relay() {
@@ -156,6 +167,7 @@ cmd_start() {
   start_registry_relay
   for id in "${ENGINES[@]}"; do
     make_netns "$id"
+    link_system_cli "$id"
     start_engine "$id"
     start_engine_relay "$id"
   done
@@ -204,7 +216,7 @@ cmd_env() {
     var=$(engine_var "$id")
     echo "$var=unix://$(engine_sock "$id")"
     echo "${var}_HOOK_LOG=$(run_dir "$id")/gpu-hook.log"
-    [[ -z $(cli_dir "$id") ]] || echo "${var}_CLI=$(cli_dir "$id")"
+    echo "${var}_CLI=$(cli_dir "$id")"
   done
 }
 

@@ -127,7 +127,7 @@ engine_env() {
   var=$(engine_var "$1")
   export DOCKER_HOST=${!var:?"$var is not set (.ci/.env from .ci/setup)"}
   local cli_var=${var}_CLI hook_var=${var}_HOOK_LOG
-  if [[ -n ${!cli_var:-} ]]; then export PATH="${!cli_var}:$PATH"; fi
+  export PATH="${!cli_var:?}:$PATH"
   ENGINE_HOOK_LOG=${!hook_var:?}
   export BUILDX_CONFIG=$WORK/buildx-$1
 }
@@ -141,12 +141,17 @@ t_engine_version_store() {
   store=classic
   [[ $driver_type == io.containerd.snapshotter.v1 ]] && store=containerd
   [[ $store == "$want_store" ]] || { echo "engine $1 has the $store image store (driver-type '$driver_type'), expected $want_store"; return 1; }
-  echo "engine $1: Docker Engine $version, $store image store, client $(docker version --format '{{.Client.Version}}')"
+  # The runner's docker CLI is the one released with the Engine.
+  client=$(docker version --format '{{.Client.Version}}')
+  [[ $client == "$want_version"[.+~-]* ]] || { echo "the docker CLI for engine $1 is $client ($(command -v docker)), expected $want_version"; return 1; }
+  echo "engine $1: Docker Engine $version, $store image store, client $client"
 }
 
 t_engine_build() {
   engine_env "$1"
-  docker buildx inspect | grep -q '^Driver: *docker$' || { docker buildx inspect; echo "the current builder is not the docker driver"; return 1; }
+  # (read whole, not piped into grep -q: with pipefail, an early grep exit fails the pipe)
+  builder=$(docker buildx inspect)
+  grep -q '^Driver: *docker$' <<<"$builder" || { echo "$builder"; echo "the current builder is not the docker driver"; return 1; }
   mkdir -p "$WORK/engine-$1"
   # RUN gets the Engine's bridge network (eth0): with --bridge=none it would fail.
   printf 'FROM %s\nRUN test -e /sys/class/net/eth0 && echo "built-on:%s" > /built\nCMD ["cat", "/built"]\n' \
@@ -188,7 +193,7 @@ check "buildx build --build-context name=docker-image:// (pushed to the registry
 check "buildx build --check reports a violation" t_check
 read -r -a engines <<<"${PCB_ENGINES//,/ }"
 for id in "${engines[@]}"; do
-  check "engine $id: server version and image store" t_engine_version_store "$id"
+  check "engine $id: server and CLI version, image store" t_engine_version_store "$id"
   check "engine $id: default builder (docker driver) runs a RUN step on its bridge, --load" t_engine_build "$id"
   check "engine $id: docker push to $PCB_REGISTRY through the relay" t_engine_push "$id"
   check "engine $id: docker run --gpus all reaches the stand-in nvidia hook" t_engine_gpu "$id"
