@@ -225,7 +225,8 @@ cmd_env() {
 remove_cgroups() {
   local d
   while IFS= read -r d; do rmdir "$d" 2>/dev/null || true; done < <(
-    find /sys/fs/cgroup -maxdepth 3 -type d -path "*/$(netns "$1")*" 2>/dev/null | sort -r)
+    find /sys/fs/cgroup -maxdepth 3 -type d \( -path "*/$(netns "$1")" -o -path "*/$(netns "$1")/*" \) 2>/dev/null |
+      sort -r)
 }
 
 stop_engine() {

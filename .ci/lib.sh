@@ -27,6 +27,8 @@ PCB_BASE_TAG=${PCB_BASE_TAG:-pcb-base:busybox}
 PCB_BASE_IMAGE=${PCB_BASE_IMAGE:-$PCB_REGISTRY/$PCB_BASE_TAG}
 PCB_GPU_HOOK_LOG=${PCB_GPU_HOOK_LOG:-$PCB_CI_RUN/gpu-hook.log}
 
+PCB_ENV_FILE=${PCB_ENV_FILE:-$PCB_CI_DIR/.env}
+
 # The runner-setup matrix (.ci/engines.sh): more Docker Engines, each with its default builder,
 # each in a network namespace of its own. IDs: debian12 (the system's docker.io 20.10),
 # 26-classic and 26-containerd (Debian 13's docker.io, classic and containerd image store).
@@ -49,7 +51,6 @@ engine_spec() {
 # engine_var ID: the .ci/.env variable that holds the Engine's DOCKER_HOST (26-classic ->
 # PCB_ENGINE_26_CLASSIC); ${var}_CLI and ${var}_HOOK_LOG go with it.
 engine_var() { local v=${1^^}; echo "PCB_ENGINE_${v//-/_}"; }
-PCB_ENV_FILE=${PCB_ENV_FILE:-$PCB_CI_DIR/.env}
 
 export PATH="$PCB_CI_BIN:$PATH"
 
