@@ -118,6 +118,11 @@ build_one() {
   find "$copy" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
   tar -C "$src" --exclude=./build --exclude='*.egg-info' --exclude='*.so' --exclude=__pycache__ -cf - . |
     tar -C "$copy" -xf -
+  # The libraries share build rules and a header in libs/common: copy it next to the copy.
+  if [[ -d $src/../common ]]; then
+    rm -rf "$BUILD_CACHE/common" && mkdir -p "$BUILD_CACHE/common"
+    tar -C "$src/../common" --exclude=__pycache__ -cf - . | tar -C "$BUILD_CACHE/common" -xf -
+  fi
   log "compiling $name (CUDA, TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST, MAX_JOBS=$MAX_JOBS)"
   if ! FORCE_CUDA=1 "$PY" -m pip wheel --no-build-isolation --no-deps -q -w "$WORK/wheels/$1" "$copy" >"$logf" 2>&1; then
     log "FAILED: $name (last lines of the log follow)"
