@@ -75,9 +75,9 @@ step pytest "$PY" -m pytest -q -p no:cacheprovider libs/pointgroup_ops/tests lib
 
 # 3. sanitizers
 if command -v compute-sanitizer >/dev/null; then
-  step memcheck timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
+  step memcheck timeout 270 compute-sanitizer --tool memcheck --error-exitcode 9 \
     "$PY" -m pytest -q -p no:cacheprovider libs/pointgroup_ops/tests/test_pgo_cuda.py -k "not two_million"
-  step racecheck timeout 120 compute-sanitizer --tool racecheck --error-exitcode 9 "$PY" "$HERE/sanitizer_driver.py"
+  step racecheck timeout 90 compute-sanitizer --tool racecheck --error-exitcode 9 "$PY" "$HERE/sanitizer_driver.py"
 else
   say "compute-sanitizer not found: sanitizer runs skipped"
   rc=1
