@@ -33,6 +33,15 @@ describe('parseDockerfile', () => {
     expect(d.args).toEqual({ A: 'x;y', B: 'late' });
     expect(d.stages).toEqual(['one', 'two']);
   });
+  it('names the syntax an old built-in frontend cannot parse, unless a # syntax line picks the frontend', () => {
+    expect(readDockerfile(path.join(ROOT, 'docker', 'Dockerfile.gpu')).syntax).toEqual([{ feature: 'ADD --checksum', syntax: '1.6', buildkit: '0.12' }]);
+    expect(readDockerfile(path.join(FIXTURE, 'docker', 'Dockerfile.gpu')).syntax).toEqual([]);
+    const text = 'FROM scratch AS miniforge\nADD --checksum=sha256:00 https://example.com/x /x\n';
+    expect(parseDockerfile(text).syntax).toHaveLength(1);
+    expect(parseDockerfile(`# syntax=docker/dockerfile:1.6\n${text}`).syntax).toEqual([]);
+    expect(parseDockerfile(`# check=error=true\n# syntax=docker/dockerfile:1\n${text}`).syntax).toEqual([]);
+    expect(parseDockerfile(`# a comment\n# syntax=docker/dockerfile:1\n${text}`).syntax).toHaveLength(1); // not a directive after a comment
+  });
   it('an empty input takes the ARG default', () => {
     const d = parseDockerfile('ARG BASE_IMAGE=nvidia/cuda:12.4.1\n');
     expect(inputOrArg('', d, 'BASE_IMAGE')).toBe('nvidia/cuda:12.4.1');

@@ -27,10 +27,11 @@ function recipeOf(over: Parameters<typeof raw>[0]): Recipe {
 interface Case { inputs?: Parameters<typeof raw>[0]; gpus?: Gpu[]; memoryGiB?: number; archList?: string; builder?: BuilderFacts; session?: Partial<EnvCacheSession> }
 function plan(c: Case = {}) {
   const i = inputs({ 'cache-backend': 'none', ...c.inputs });
+  const r = recipeOf({ 'cache-backend': 'none', ...c.inputs });
   const builder = c.builder ?? REMOTE;
   const caps = capabilities(builder);
-  const pf = { builder, adaptation: adaptToBuilder(i, builder, caps), gpus: c.gpus ?? [H200], archList: c.archList ?? '7.5;8.0;8.6;8.9;9.0+PTX', cpus: 16, memoryGiB: c.memoryGiB ?? 128 };
-  return makePlan(i, recipeOf({ 'cache-backend': 'none', ...c.inputs }), pf, { runId: '42-1-abcd', workDir: '/w' }, session(c.session));
+  const pf = { builder, adaptation: adaptToBuilder(i, r.dockerfile, builder, caps), gpus: c.gpus ?? [H200], archList: c.archList ?? '7.5;8.0;8.6;8.9;9.0+PTX', cpus: 16, memoryGiB: c.memoryGiB ?? 128 };
+  return makePlan(i, r, pf, { runId: '42-1-abcd', workDir: '/w' }, session(c.session));
 }
 
 /** The values following each occurrence of a flag in an argv. */
@@ -141,7 +142,7 @@ describe('smoke argv', () => {
 });
 
 describe('adaptToBuilder: what each runner setup makes of the inputs', () => {
-  const adapt = (b: BuilderFacts, over: Parameters<typeof raw>[0] = {}) => adaptToBuilder(inputs(over), b, capabilities(b));
+  const adapt = (b: BuilderFacts, over: Parameters<typeof raw>[0] = {}) => adaptToBuilder(inputs(over), recipeOf(over).dockerfile, b, capabilities(b));
   const errors = (a: ReturnType<typeof adapt>) => a.findings.filter((f) => f.level === 'error').map((f) => f.message);
   it('Engine 20.10 with default inputs (cache-backend: local): fails with the fix', () => {
     expect(errors(adapt(dockerDriver('20.10.24+dfsg1', false)))).toEqual([
@@ -174,6 +175,15 @@ describe('adaptToBuilder: what each runner setup makes of the inputs', () => {
       'Input "cache-to": "type=local,dest=/c" is not accepted; builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store) can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action).',
     ]);
     expect(errors(adapt(dockerDriver('26.1.5', true), { 'cache-to': 'type=local,dest=/c' }))).toEqual([]);
+  });
+  it("the action's own Dockerfile (ADD --checksum) on an Engine whose frontend cannot parse it fails in preflight", () => {
+    const own = { context: '', 'cache-backend': 'none' };
+    expect(errors(adapt(dockerDriver('24.0.9', false), own))).toEqual([
+      'Dockerfile.gpu uses ADD --checksum (Dockerfile syntax 1.6), which the Dockerfile frontend built into builder "default" (docker driver, Docker Engine 24.0.9, BuildKit 0.11, classic image store) cannot parse; upgrade Docker Engine to 25.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:1.6" the Dockerfile\'s first line',
+    ]);
+    expect(errors(adapt(dockerDriver('25.0.5', false), own))).toEqual([]);
+    expect(errors(adapt(REMOTE, own))).toEqual([]);
+    expect(errors(adapt({ ...REMOTE, driver: 'docker-container', buildkit: null }, own))).toEqual([]); // not started yet: taken as current
   });
   it('namedContextNeeds lists each reason with its way out', () => {
     expect(namedContextNeeds(inputs({ 'cache-backend': 'none' }))).toEqual([]);

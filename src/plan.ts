@@ -4,7 +4,8 @@
 // label is added after the env-lock build (withLockLabel). A dry run prints it; unit tests assert on it.
 import * as path from 'node:path';
 import type { Gpu } from './arch.js';
-import { describeBuilder, NAMED_CONTEXTS_BUILDKIT, type BuilderFacts, type Capabilities } from './builder.js';
+import { compareVersions, describeBuilder, NAMED_CONTEXTS_BUILDKIT, type BuilderFacts, type Capabilities } from './builder.js';
+import type { Dockerfile } from './dockerfile.js';
 import type { EnvCacheSession } from './env-cache/types.js';
 import { notAccepted } from './errors.js';
 import type { Inputs } from './inputs.js';
@@ -39,10 +40,13 @@ export function namedContextNeeds(i: Pick<Inputs, 'context' | 'environment-file'
   return [...(i['cache-backend'] !== 'none' ? [{ why: `cache-backend: ${i['cache-backend']}`, optOut: 'set cache-backend: none' }] : []), ...envSpecNeeds(i)];
 }
 
-/** What the inputs ask of the builder that it cannot do (pure; run in preflight). */
-export function adaptToBuilder(i: Inputs, b: BuilderFacts, caps: Capabilities): Adaptation {
+/** What the inputs and the Dockerfile ask of the builder that it cannot do (pure; run in preflight). */
+export function adaptToBuilder(i: Inputs, d: Pick<Dockerfile, 'path' | 'syntax'>, b: BuilderFacts, caps: Capabilities): Adaptation {
   const findings: Finding[] = [];
   const who = describeBuilder(b);
+  for (const x of d.syntax.filter((n) => b.buildkit !== null && compareVersions(b.buildkit, n.buildkit) < 0)) {
+    findings.push({ level: 'error', check: 'builder', message: `${path.basename(d.path)} uses ${x.feature} (Dockerfile syntax ${x.syntax}), which the Dockerfile frontend built into ${who} cannot parse; upgrade Docker Engine to 25.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:${x.syntax}" the Dockerfile's first line` });
+  }
   const needs = namedContextNeeds(i);
   if (!caps.namedContexts && needs.length) {
     findings.push({ level: 'error', check: 'builder', message: `${who} cannot take named build contexts (BuildKit ${NAMED_CONTEXTS_BUILDKIT} or newer can), which ${needs.map((n) => n.why).join(' and ')} ${needs.length > 1 ? 'need' : 'needs'}; upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or ${needs.map((n) => n.optOut).join(' and ')}` });

@@ -92,7 +92,7 @@ export async function preflight(i: Inputs, r: Recipe, workDir: string): Promise<
   const builder = await inspectBuilder(i.builder);
   findings.push(...builder.findings);
   const caps = capabilities(builder.facts);
-  const adaptation = adaptToBuilder(i, builder.facts, caps);
+  const adaptation = adaptToBuilder(i, r.dockerfile, builder.facts, caps);
   findings.push(...adaptation.findings);
 
   const { gpus, smiError } = i.gpu !== 'false' || r.archList === 'auto' ? await probeGpus() : { gpus: [], smiError: '' };

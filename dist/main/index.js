@@ -28788,6 +28788,9 @@ const ERROR_RULES = [
     { id: 'named-contexts', re: /unsupported frontend capability moby\.buildkit\.frontend\.contexts/,
         title: 'The builder\'s BuildKit cannot take named build contexts (Docker Engine before 23.0).',
         hint: 'Upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one).' },
+    { id: 'dockerfile-syntax', re: /Unknown flag: (?:checksum|chmod|link|exclude|parents)\b/,
+        title: 'The builder\'s Dockerfile frontend is older than the syntax the Dockerfile uses.',
+        hint: 'Upgrade Docker Engine, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:1" the Dockerfile\'s first line.' },
     { id: 'cache-export', re: /Cache export is not supported for the docker driver|Cache export feature is currently not supported for docker driver/i,
         title: 'The docker driver cannot export a layer cache without the containerd image store.',
         hint: 'Turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action); or leave the input cache-to empty.' },
@@ -29421,10 +29424,13 @@ function envSpecNeeds(i) {
 function namedContextNeeds(i) {
     return [...(i['cache-backend'] !== 'none' ? [{ why: `cache-backend: ${i['cache-backend']}`, optOut: 'set cache-backend: none' }] : []), ...envSpecNeeds(i)];
 }
-/** What the inputs ask of the builder that it cannot do (pure; run in preflight). */
-function adaptToBuilder(i, b, caps) {
+/** What the inputs and the Dockerfile ask of the builder that it cannot do (pure; run in preflight). */
+function adaptToBuilder(i, d, b, caps) {
     const findings = [];
     const who = describeBuilder(b);
+    for (const x of d.syntax.filter((n) => b.buildkit !== null && compareVersions(b.buildkit, n.buildkit) < 0)) {
+        findings.push({ level: 'error', check: 'builder', message: `${external_node_path_.basename(d.path)} uses ${x.feature} (Dockerfile syntax ${x.syntax}), which the Dockerfile frontend built into ${who} cannot parse; upgrade Docker Engine to 25.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:${x.syntax}" the Dockerfile's first line` });
+    }
     const needs = namedContextNeeds(i);
     if (!caps.namedContexts && needs.length) {
         findings.push({ level: 'error', check: 'builder', message: `${who} cannot take named build contexts (BuildKit ${NAMED_CONTEXTS_BUILDKIT} or newer can), which ${needs.map((n) => n.why).join(' and ')} ${needs.length > 1 ? 'need' : 'needs'}; upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or ${needs.map((n) => n.optOut).join(' and ')}` });
@@ -29627,7 +29633,7 @@ async function preflight(i, r, workDir) {
     const builder = await inspectBuilder(i.builder);
     findings.push(...builder.findings);
     const caps = capabilities(builder.facts);
-    const adaptation = adaptToBuilder(i, builder.facts, caps);
+    const adaptation = adaptToBuilder(i, r.dockerfile, builder.facts, caps);
     findings.push(...adaptation.findings);
     const { gpus, smiError } = i.gpu !== 'false' || r.archList === 'auto' ? await probeGpus() : { gpus: [], smiError: '' };
     findings.push(...gpuFindings(i, gpus, smiError));
@@ -29686,6 +29692,11 @@ async function pushTested(imageId, tags) {
 /** Stages the action builds or replaces with build contexts, and ARGs it sets (README: "Bring your own Dockerfile"). */
 const REQUIRED_STAGES = ['env-spec', 'env-cache', 'miniforge', 'conda-env', 'env-lock', 'env-export', 'extensions', 'runtime'];
 const REQUIRED_ARGS = ['BASE_IMAGE', 'TORCH_CUDA_ARCH_LIST', 'MAX_JOBS', 'MINIFORGE_VERSION', 'ENV_NAME'];
+// Dockerfile syntax newer than old Engines' built-in frontend parses, from the Dockerfile frontend
+// release notes: ADD --checksum left the labs channel in 1.6.0, the frontend built into BuildKit 0.12.
+const SYNTAX = [
+    { feature: 'ADD --checksum', re: /^\s*ADD\s+(?:--\S+\s+)*--checksum=/im, syntax: '1.6', buildkit: '0.12' },
+];
 function parseDockerfile(text, file = '') {
     const stages = [];
     const args = {};
@@ -29699,7 +29710,10 @@ function parseDockerfile(text, file = '') {
             args[arg[1]] = arg[2] === undefined ? null : arg[2].trim().replace(/^(["'])(.*)\1$/, '$2');
     }
     const missing = [...REQUIRED_STAGES.filter((s) => !stages.includes(s)).map((s) => `stage ${s}`), ...REQUIRED_ARGS.filter((a) => !(a in args)).map((a) => `ARG ${a}`)];
-    return { path: file, text, stages, args, missing };
+    // a parser directive (# syntax=..., among the directives that open the file) pulls that frontend instead of the built-in one
+    const directive = /^(?:#\s*\w+\s*=.*\r?\n)*#\s*syntax\s*=/i.test(text);
+    const syntax = directive ? [] : SYNTAX.filter((x) => x.re.test(text)).map(({ feature, syntax: v, buildkit }) => ({ feature, syntax: v, buildkit }));
+    return { path: file, text, stages, args, missing, syntax };
 }
 function readDockerfile(file) {
     return parseDockerfile(external_node_fs_.readFileSync(file, 'utf8'), file);
