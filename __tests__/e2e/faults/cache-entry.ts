@@ -149,3 +149,15 @@ export function breakMeta(cacheDir: string, key: string, how: 'garbage' | 'trunc
   const broken = how === 'garbage' ? '\u0000\u0001not json' : how === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : JSON.stringify({ schema: 1, key, sizeBytes: 'many' });
   fs.writeFileSync(file, broken);
 }
+
+/** Resolves when a save has begun: a directory for `key` appears under CACHE_DIR/tmp (polled every `everyMs`). */
+export async function saveStarted(cacheDir: string, key: string | RegExp, timeoutMs = 300_000, everyMs = 5): Promise<string> {
+  const match = (n: string) => (typeof key === 'string' ? n.startsWith(`${key}.`) : key.test(n));
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    const found = ls(path.join(cacheDir, 'tmp')).find(match);
+    if (found) return path.join(cacheDir, 'tmp', found);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`no save of ${String(key)} began under ${cacheDir}/tmp within ${timeoutMs} ms`);
+}

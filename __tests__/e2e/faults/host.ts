@@ -24,8 +24,10 @@ export function cmd(command: string, args: string[], env: NodeJS.ProcessEnv = pr
 
 /**
  * The fixture project copied to `dir` (its basename names the builds in BuildKit's history), with
- * a step in the `extensions` stage that sleeps PCB_FAULT_BUILD_SLEEP seconds and is never cached
- * (PCB_FAULT_NONCE), so that a job can be cancelled while its build runs.
+ * - a step in the `extensions` stage that sleeps PCB_FAULT_BUILD_SLEEP seconds and is never cached
+ *   (PCB_FAULT_NONCE), so that a job can be cancelled while its build runs;
+ * - PCB_FAULT_ENV_MB MiB of random bytes in the env (the stand-in create-env.sh writes them), so
+ *   that packing and saving the env takes long enough to act while a job saves it.
  */
 export function slowFixture(dir: string): string {
   fs.cpSync(FIXTURE, dir, { recursive: true });
@@ -33,7 +35,13 @@ export function slowFixture(dir: string): string {
   const text = fs.readFileSync(file, 'utf8');
   const anchor = /^COPY libs \/src\/libs$/m;
   if (!anchor.test(text)) throw new Error(`the fixture Dockerfile no longer has "COPY libs /src/libs" in its extensions stage: ${file}`);
-  fs.writeFileSync(file, text.replace(anchor, (m) => `${m}\nARG PCB_FAULT_BUILD_SLEEP=0\nARG PCB_FAULT_NONCE=\nRUN echo "fault fixture: sleeping $PCB_FAULT_BUILD_SLEEP s ($PCB_FAULT_NONCE)" && sleep "$PCB_FAULT_BUILD_SLEEP"`));
+  const envStep = /^ENV ENV_NAME=\$\{ENV_NAME\} MINIFORGE_VERSION=\$\{MINIFORGE_VERSION\}$/m;
+  if (!envStep.test(text)) throw new Error(`the fixture Dockerfile no longer sets ENV_NAME in its conda-env stage: ${file}`);
+  fs.writeFileSync(file, text
+    .replace(anchor, (m) => `${m}\nARG PCB_FAULT_BUILD_SLEEP=0\nARG PCB_FAULT_NONCE=\nRUN echo "fault fixture: sleeping $PCB_FAULT_BUILD_SLEEP s ($PCB_FAULT_NONCE)" && sleep "$PCB_FAULT_BUILD_SLEEP"`)
+    .replace(envStep, (m) => `${m}\nARG PCB_FAULT_ENV_MB=0\nENV PCB_FAULT_ENV_MB=\${PCB_FAULT_ENV_MB}`));
+  const script = path.join(dir, 'docker', 'create-env.sh');
+  fs.appendFileSync(script, '# fault fixture: ballast that makes the env PCB_FAULT_ENV_MB MiB larger\nif [ "${PCB_FAULT_ENV_MB:-0}" -gt 0 ] && [ ! -f /pcb/env-cache/env.tar ]; then head -c "$((PCB_FAULT_ENV_MB * 1048576))" /dev/urandom > "$env_dir/pcb-fault-ballast"; fi\n');
   return dir;
 }
 
@@ -82,4 +90,24 @@ export async function registryTag(registry: string, repo: string, tag: string): 
   if (res.status === 404) return null;
   if (res.status !== 200) throw new Error(`HEAD ${registry}/${repo}:${tag} answered ${res.status}`);
   return res.headers.get('docker-content-digest');
+}
+
+/**
+ * Makes a running container impossible to remove, with the daemon's own error: a file in its
+ * writable layer gets the immutable attribute (chattr +i, root on ext4/xfs), so overlay2 cannot
+ * delete the layer ("driver overlay2 failed to remove root filesystem ... operation not
+ * permitted") until the returned function clears it. The container must use overlay2.
+ */
+export async function pinContainer(name: string, env: NodeJS.ProcessEnv = process.env): Promise<() => Promise<void>> {
+  const touch = await cmd('docker', ['exec', name, 'touch', '/.pcb-flt-pinned'], env);
+  if (touch.code !== 0) throw new Error(`docker exec ${name} touch failed: ${touch.out}`);
+  const upper = await cmd('docker', ['container', 'inspect', '--format', '{{.GraphDriver.Name}} {{.GraphDriver.Data.UpperDir}}', name], env);
+  const [driver, dir] = upper.out.split(' ');
+  if (upper.code !== 0 || driver !== 'overlay2' || !dir) throw new Error(`cannot find the writable layer of ${name}: ${upper.out}`);
+  const file = path.join(dir, '.pcb-flt-pinned');
+  const pin = await cmd('chattr', ['+i', file]);
+  if (pin.code !== 0) throw new Error(`chattr +i ${file} failed: ${pin.out}`);
+  return async () => {
+    if (fs.existsSync(file)) await cmd('chattr', ['-i', file]);
+  };
 }

@@ -101,6 +101,15 @@ export class Job {
     return { ...(await this.exited), after: 'SIGKILL' };
   }
 
+  /** Stops the main step's process where it is (SIGSTOP), e.g. in the middle of saving the cache. */
+  freeze(): void {
+    process.kill(this.pid, 'SIGSTOP');
+  }
+
+  thaw(): void {
+    process.kill(this.pid, 'SIGCONT');
+  }
+
   /** The post step, with the STATE_* variables the main step saved. */
   post(): Promise<{ code: number | null; output: string }> {
     const env = { ...this.env, ...(stateEnv(this.env.GITHUB_STATE) as Record<string, string>) };

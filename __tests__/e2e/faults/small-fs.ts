@@ -2,9 +2,10 @@
 // Root with CAP_SYS_ADMIN mounts it (the CI runs as root; nothing here needs --privileged or a
 // loop device). The writer sees a real ENOSPC from the kernel, at the byte where the space ends.
 //
-// Why not RLIMIT_FSIZE (ulimit -f) on the saving process: the limit holds for every file the
-// process and its children write, so the job's own log files hit it first, and the kernel answers
-// with SIGXFSZ, which kills node outright; that is a different fault from a full cache disk.
+// Why not RLIMIT_FSIZE (prlimit --fsize) on the job: the limit holds for every file the job and
+// its children write (node and Go ignore SIGXFSZ and get EFBIG), the env export under RUNNER_TEMP
+// and the build log as much as the cache dir, so it cannot fill the cache disk alone. (Also: a
+// /bin/sh wrapper around node drops the INPUT_ variables whose names hold a hyphen.)
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
