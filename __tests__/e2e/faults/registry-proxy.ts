@@ -9,6 +9,7 @@
 //   reset   read the request head, then reset the connection (no answer at all)
 //   cut     forward the request, but after N bytes of its body close both connections (a blob
 //           upload cut midway)
+//   delay   hold the request for N ms, then forward it (a slow registry: time to act mid-push)
 // and, for the whole listener, refuse(): stop accepting connections (ECONNREFUSED) until
 // accept() is called again.
 import * as http from 'node:http';
@@ -18,7 +19,8 @@ import * as net from 'node:net';
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: number }
   | { kind: 'reset' }
-  | { kind: 'cut'; afterBytes: number };
+  | { kind: 'cut'; afterBytes: number }
+  | { kind: 'delay'; ms: number };
 
 export interface RuleSpec {
   fault: Fault;
@@ -172,7 +174,20 @@ export class FaultProxy {
       req.socket.resetAndDestroy();
       return;
     }
-    const cutAt = fault?.kind === 'cut' ? fault.afterBytes : Infinity;
+    if (fault?.kind === 'delay') {
+      entry.fault = `delay ${fault.ms} ms`;
+      req.pause();
+      setTimeout(() => { this.forward(req, res, entry, null, Infinity); req.resume(); }, fault.ms);
+      return;
+    }
+    this.forward(req, res, entry, rule, fault?.kind === 'cut' ? fault.afterBytes : Infinity);
+  }
+
+  /** Passes the request to the registry and its answer back; with a finite cutAt, cuts the body there. */
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, entry: LogEntry, rule: Rule | null, cutAt: number): void {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const fault = rule?.fault;
     if (fault?.kind === 'cut') entry.fault = `cut after ${fault.afterBytes} bytes`;
     const headers = { ...req.headers };
     // the proxy itself answered any 100-continue; hop-by-hop headers stay on this hop
