@@ -1,6 +1,7 @@
 // What a job can leave on a shared host, looked up from outside the action: smoke containers,
-// builds still running in BuildKit, local tags, tags in a registry. And the fixture project with
-// a build step slow enough to cancel a job in the middle of it.
+// builds still running in BuildKit, local tags, tags in a registry. The fixture project with a
+// build step slow enough to cancel a job in the middle of it, and a container made impossible to
+// remove.
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';

@@ -11,7 +11,12 @@
 //           upload cut midway)
 //   delay   hold the request for N ms, then forward it (a slow registry: time to act mid-push)
 // and, for the whole listener, refuse(): stop accepting connections (ECONNREFUSED) until
-// accept() is called again.
+// accept() is called again. A cut rule passes over bodies no longer than its N bytes (a small
+// blob is not a cut upload). dockerd tries TLS first on an insecure registry: those connections
+// are counted in notHttp, never matched against rules.
+//
+// The proxy runs in the test's own process: start docker with spawn, never spawnSync/execFileSync,
+// or the proxy cannot answer while the test waits for the command.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
