@@ -49,7 +49,7 @@ describe('dist/main with dry-run', () => {
     expect(r.stdout).not.toMatch(/Build: .*--cache-to/); // the docker driver without the containerd store cannot export it
     expect(r.stdout.match(/^::notice::/gm)).toHaveLength(1);
     expect(r.stdout).toContain('::notice::builder "default" (docker driver, Docker Engine 26.1.5+dfsg1, BuildKit 0.13, classic image store) cannot export a layer cache');
-    expect(r.stdout).toMatch(/Smoke: docker run --rm --name pcb-smoke-\S+ --network none .* --no-gpu/);
+    expect(r.stdout).toMatch(/Smoke: docker run --name pcb-smoke-\S+ --network none .* --no-gpu/);
     expect(r.stdout).toContain('Push: docker tag <image-id> + docker push, for 127.0.0.1:5000/pcb/dry:1 (only if the smoke run passes)');
     expect(r.stdout).toContain('::add-mask::ghp_dontshowme');
     expect(r.stdout.replace('::add-mask::ghp_dontshowme', '')).not.toContain('ghp_dontshowme');

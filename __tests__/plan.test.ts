@@ -132,7 +132,7 @@ describe('smoke argv', () => {
     const p = plan({ inputs: over, gpus: [...gpus] });
     expect(p.gpu).toBe(gpu);
     const argv = smokeArgvFor(p, 'sha256:abc');
-    expect(argv.slice(0, 4)).toEqual(['run', '--rm', '--name', 'pcb-smoke-42-1-abcd']);
+    expect(argv.slice(0, 3)).toEqual(['run', '--name', 'pcb-smoke-42-1-abcd']);
     expect(flag(argv, '--network')).toEqual(['none']);
     expect(flag(argv, '-v')).toEqual(['/w/report:/pcb-report']);
     expect(flag(argv, '--gpus')).toEqual(gpu ? ['all'] : []);

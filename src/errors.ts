@@ -13,6 +13,13 @@ export const ERROR_RULES: Rule[] = [
   { id: 'buildx-missing', re: /'buildx' is not a docker command|unknown command: docker buildx|docker: unknown command.*buildx/i,
     title: 'docker buildx is not installed.',
     hint: 'Install the docker-buildx plugin (package docker-buildx-plugin or docker-buildx), or run docker/setup-buildx-action before this step.' },
+  // before daemon-unreachable: the CLI's "Cannot connect" in the smoke log is the effect, not the cause
+  { id: 'engine-gone', re: /Docker Engine stopped answering during the smoke run/,
+    title: 'The daemon stopped, crashed or froze while the job ran.',
+    hint: 'Check the Docker daemon on the runner (systemctl status docker; journalctl -u docker) for what stopped or restarted it (an upgrade, a restart, the OOM killer) and rerun the job; the post step removes the smoke container once the Engine answers again.' },
+  { id: 'smoke-oom', re: /smoke container ran out of memory/,
+    title: 'The kernel\'s out-of-memory killer stopped the smoke run.',
+    hint: 'Free memory on the runner (other jobs, a memory limit on the Engine or its cgroup) or give it more.' },
   { id: 'daemon-unreachable', re: /Cannot connect to the Docker daemon|permission denied while trying to connect to the Docker daemon|error during connect/i,
     title: 'The Docker daemon is not reachable.',
     hint: 'Start dockerd, check DOCKER_HOST, and add the runner user to the docker group.' },

@@ -171,8 +171,9 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
 
   const smokeContainer = `pcb-smoke-${run.runId}`;
   const reportDir = path.join(run.workDir, 'report');
+  // no --rm: the container's state after the run tells an OOM kill apart; src/smoke.ts removes it
   const smokeArgv = [
-    'run', '--rm', '--name', smokeContainer,
+    'run', '--name', smokeContainer,
     ...(gpu ? ['--gpus', 'all'] : []),
     '--network', 'none',
     '-v', `${reportDir}:/pcb-report`,
