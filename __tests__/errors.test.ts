@@ -30,6 +30,7 @@ const CASES: [string, string | undefined][] = [
   ['smoke run timed out after 900 s.', 'smoke-timeout'],
   // src/smoke.ts's own words for an Engine that went away (the CLI's "Cannot connect" comes with it) and an OOM kill
   ['The smoke run failed: the Docker Engine stopped answering during the smoke run (docker run exited 125: error waiting for container: unexpected EOF).\ndocker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', 'engine-gone'],
+  ['docker version did not finish within 60 s and was killed', 'docker-not-answering'],
   ['The smoke run failed: the smoke container ran out of memory and the kernel killed it (OOMKilled, exit code 137).', 'smoke-oom'],
   // the runner setups of the README's table: Engine 20.10's BuildKit, the docker driver's classic store,
   // an Engine without its bridge, a runc without time namespaces

@@ -64,7 +64,7 @@ describe('run: process groups, timeouts, cancel', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(r.exitCode).toBe(124);
     expect(r.timedOut).toBe(true);
-    expect(r.stderr).toContain('timed out after 0.5 s');
+    expect(r.stderr).toContain('sh -c did not finish within 0.5 s and was killed');
     expect(alive(Number(r.stdout.trim()))).toBe(false);
   });
 

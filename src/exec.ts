@@ -106,7 +106,8 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
         clearTimeout(timer);
         clearTimeout(drain);
         if (pid !== undefined) running.delete(pid);
-        resolve(timedOut ? { ...r, exitCode: 124, timedOut: true, stderr: `${r.stderr}${r.stderr && !r.stderr.endsWith('\n') ? '\n' : ''}timed out after ${(opts.timeoutMs ?? 0) / 1000} s\n` } : r);
+        const said = `${[cmd, args[0]].filter((a) => a).join(' ')} did not finish within ${(opts.timeoutMs ?? 0) / 1000} s and was killed\n`;
+        resolve(timedOut ? { ...r, exitCode: 124, timedOut: true, stderr: `${r.stderr}${r.stderr && !r.stderr.endsWith('\n') ? '\n' : ''}${said}` } : r);
       };
       child.on('error', (e: NodeJS.ErrnoException) => {
         const msg = e.code === 'ENOENT' ? `Unable to locate executable file: ${cmd}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable.` : e.message;

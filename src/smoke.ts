@@ -108,14 +108,16 @@ export async function runSmoke(argv: string[], container: string, reportDir: str
     kill();
     retry = setInterval(kill, 2000);
   }, timeoutSeconds * 1000);
-  let removal: Promise<string | null> | null = null;
-  const removeNow = async () => { removal = removeContainer(container, REMOVE_MS); await removal; };
+  // a cancel removes the container at once: docker run passes SIGINT only to its PID 1
+  let removing: Promise<unknown> = Promise.resolve();
+  const removeNow = async () => { removing = removeContainer(container, REMOVE_MS); await removing; };
   let res: RunResult;
   try {
     res = await withCancelCleanup(removeNow, () => run('docker', argv, { logFile, redactor, timeoutMs: timeoutSeconds * 1000 + KILL_WAIT_MS }));
   } finally {
     clearTimeout(timer);
     if (retry) clearInterval(retry);
+    await removing;
   }
   const seconds = (Date.now() - t0) / 1000;
   const output = res.stdout + res.stderr;
@@ -123,7 +125,8 @@ export async function runSmoke(argv: string[], container: string, reportDir: str
   const failed = res.exitCode !== 0 && !cancelled;
   const engineGone = failed && !(await engineAnswers());
   const state = failed && !engineGone ? await containerState(container) : null;
-  const leftBecause = engineGone ? 'the Docker Engine does not answer' : await (removal ?? removeContainer(container, REMOVE_MS));
+  // removed after the run, also after a cancel's removal: the daemon may have made the container just after it
+  const leftBecause = engineGone ? 'the Docker Engine does not answer' : await removeContainer(container, REMOVE_MS);
   let report: SmokeReport | null = null;
   let reportError: string | null = null;
   if (timedOut) {

@@ -36,7 +36,7 @@ describe.skipIf(!E2E)('faults: the Docker Engine under a job (real dockerd, buil
     return j;
   };
   const running = async (job: Job, env?: NodeJS.ProcessEnv) => {
-    await job.waitFor(/\[command\] docker run --name pcb-smoke-/);
+    await job.waitFor(/\[command\] docker run (?:--rm )?--name pcb-smoke-/);
     let name = '';
     await until('the smoke container to run', async () => {
       name = (await smokeContainersUnder(job.env.RUNNER_TEMP, env)).find((c) => c.state === 'running')?.name ?? '';

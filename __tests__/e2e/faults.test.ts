@@ -82,7 +82,7 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
   it('cancel during the smoke run: the smoke container is removed at once, nothing is pushed', async () => {
     const repo = 'pcb-flt/cancel-smoke';
     const job = start(inputs({ push: 'true', tags: `${REGISTRY}/${repo}:${RUN}`, 'build-args': 'PCB_FIXTURE_SMOKE=hang' }));
-    await job.waitFor(/\[command\] docker run --name pcb-smoke-/);
+    await job.waitFor(/\[command\] docker run (?:--rm )?--name pcb-smoke-/);
     await until('the smoke container to run', async () => (await smokeContainersUnder(job.env.RUNNER_TEMP)).some((c) => c.state === 'running'));
     const before = wholeEntries(cacheDir);
     const t0 = Date.now();

@@ -29108,7 +29108,8 @@ async function run(cmd, args, opts = {}) {
                 clearTimeout(drain);
                 if (pid !== undefined)
                     running.delete(pid);
-                resolve(timedOut ? { ...r, exitCode: 124, timedOut: true, stderr: `${r.stderr}${r.stderr && !r.stderr.endsWith('\n') ? '\n' : ''}timed out after ${(opts.timeoutMs ?? 0) / 1000} s\n` } : r);
+                const said = `${[cmd, args[0]].filter((a) => a).join(' ')} did not finish within ${(opts.timeoutMs ?? 0) / 1000} s and was killed\n`;
+                resolve(timedOut ? { ...r, exitCode: 124, timedOut: true, stderr: `${r.stderr}${r.stderr && !r.stderr.endsWith('\n') ? '\n' : ''}${said}` } : r);
             };
             child.on('error', (e) => {
                 const msg = e.code === 'ENOENT' ? `Unable to locate executable file: ${cmd}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable.` : e.message;
@@ -29340,6 +29341,9 @@ const ERROR_RULES = [
     { id: 'engine-gone', re: /Docker Engine stopped answering during the smoke run/,
         title: 'The daemon stopped, crashed or froze while the job ran.',
         hint: 'Check the Docker daemon on the runner (systemctl status docker; journalctl -u docker) for what stopped or restarted it (an upgrade, a restart, the OOM killer) and rerun the job; the post step removes the smoke container once the Engine answers again.' },
+    { id: 'docker-not-answering', re: /docker \S+ did not finish within \d+(?:\.\d+)? s and was killed/,
+        title: 'The Docker Engine did not answer.',
+        hint: 'dockerd may be frozen or overloaded: check it (systemctl status docker; docker info) and restart it if it hangs.' },
     { id: 'smoke-oom', re: /smoke container ran out of memory/,
         title: 'The kernel\'s out-of-memory killer stopped the smoke run.',
         hint: 'Free memory on the runner (other jobs, a memory limit on the Engine or its cgroup) or give it more.' },
@@ -29953,11 +29957,13 @@ const why = (text) => {
     const d = classify(text);
     return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' ');
 };
+/** How long a question to docker or buildx may take: a frozen daemon accepts the connection and never answers. */
+const QUERY_TIMEOUT_MS = 60_000;
 /** Asks docker and buildx about the Engine and the builder (`name`, or the current one). */
 async function inspectBuilder(name) {
     const findings = [];
     const facts = { name, driver: '', buildx: null, buildkit: null, engine: null, engineApi: null, containerdStore: null };
-    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true });
+    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
     if (dv.exitCode === 0) {
         try {
             const server = JSON.parse(dv.stdout);
@@ -29972,14 +29978,14 @@ async function inspectBuilder(name) {
         if (dv.exitCode === 127)
             return { facts, findings }; // no docker CLI: nothing more to ask
     }
-    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true });
+    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
     if (bv.exitCode !== 0) {
         findings.push({ level: 'error', check: 'buildx', message: why(bv.stderr + bv.stdout) });
         return { facts, findings };
     }
     facts.buildx = versionIn(bv.stdout);
     findings.push(buildxFinding(bv.stdout));
-    const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true });
+    const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
     if (bi.exitCode !== 0) {
         findings.push({ level: 'error', check: 'builder', message: why(bi.stderr + bi.stdout) });
         return { facts, findings };
@@ -29988,7 +29994,7 @@ async function inspectBuilder(name) {
     Object.assign(facts, { name: inspected.name || name, driver: inspected.driver, buildkit: inspected.buildkit });
     if (facts.driver === 'docker') {
         facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
-        const info = await (0,exec/* run */.eF)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true });
+        const info = await (0,exec/* run */.eF)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
         facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
     }
     findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
@@ -30593,10 +30599,10 @@ function renderSummary(o, redactor) {
 // timeout: a frozen daemon accepts the connection and never answers.
 
 /** How long one docker query may take before the Engine counts as not answering. */
-const QUERY_TIMEOUT_MS = 10_000;
+const containers_QUERY_TIMEOUT_MS = 10_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Does the Engine answer `docker version` within timeoutMs? */
-async function engineAnswers(timeoutMs = QUERY_TIMEOUT_MS) {
+async function engineAnswers(timeoutMs = containers_QUERY_TIMEOUT_MS) {
     const r = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{.Server.Version}}'], { quiet: true, cleanup: true, timeoutMs });
     return r.exitCode === 0;
 }
@@ -30605,7 +30611,7 @@ async function waitForEngine(withinMs) {
     const end = Date.now() + withinMs;
     for (;;) {
         const left = end - Date.now();
-        if (await engineAnswers(Math.max(1000, Math.min(QUERY_TIMEOUT_MS, left))))
+        if (await engineAnswers(Math.max(1000, Math.min(containers_QUERY_TIMEOUT_MS, left))))
             return true;
         if (Date.now() + 1000 >= end)
             return false;
@@ -30614,7 +30620,7 @@ async function waitForEngine(withinMs) {
 }
 /** The state a container is in (docker container inspect), or null when the Engine does not say. */
 async function containerState(name) {
-    const r = await (0,exec/* run */.eF)('docker', ['container', 'inspect', '--format', '{{json .State}}', name], { quiet: true, cleanup: true, timeoutMs: QUERY_TIMEOUT_MS });
+    const r = await (0,exec/* run */.eF)('docker', ['container', 'inspect', '--format', '{{json .State}}', name], { quiet: true, cleanup: true, timeoutMs: containers_QUERY_TIMEOUT_MS });
     if (r.exitCode !== 0)
         return null;
     try {
@@ -30636,7 +30642,7 @@ async function removeContainer(name, withinMs) {
     let pause = 500;
     for (;;) {
         const left = end - Date.now();
-        const r = await (0,exec/* run */.eF)('docker', ['rm', '--force', '--volumes', name], { quiet: true, cleanup: true, timeoutMs: Math.max(1000, Math.min(QUERY_TIMEOUT_MS, left)) });
+        const r = await (0,exec/* run */.eF)('docker', ['rm', '--force', '--volumes', name], { quiet: true, cleanup: true, timeoutMs: Math.max(1000, Math.min(containers_QUERY_TIMEOUT_MS, left)) });
         if (gone(r))
             return null;
         const error = (r.stderr.trim() || `docker rm exited ${r.exitCode}`).split('\n').filter((l) => l.trim()).slice(-2).join(' ');
@@ -30749,14 +30755,15 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile, red
     let timedOut = false;
     let retry;
     // On timeout, kill the container; again every 2 s in case it was still being created.
-    const kill = () => { void (0,exec/* run */.eF)('docker', ['kill', container], { quiet: true, cleanup: true, timeoutMs: QUERY_TIMEOUT_MS }); };
+    const kill = () => { void (0,exec/* run */.eF)('docker', ['kill', container], { quiet: true, cleanup: true, timeoutMs: containers_QUERY_TIMEOUT_MS }); };
     const timer = setTimeout(() => {
         timedOut = true;
         kill();
         retry = setInterval(kill, 2000);
     }, timeoutSeconds * 1000);
-    let removal = null;
-    const removeNow = async () => { removal = removeContainer(container, REMOVE_MS); await removal; };
+    // a cancel removes the container at once: docker run passes SIGINT only to its PID 1
+    let removing = Promise.resolve();
+    const removeNow = async () => { removing = removeContainer(container, REMOVE_MS); await removing; };
     let res;
     try {
         res = await (0,cancel/* withCancelCleanup */.$L)(removeNow, () => (0,exec/* run */.eF)('docker', argv, { logFile, redactor, timeoutMs: timeoutSeconds * 1000 + KILL_WAIT_MS }));
@@ -30765,6 +30772,7 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile, red
         clearTimeout(timer);
         if (retry)
             clearInterval(retry);
+        await removing;
     }
     const seconds = (Date.now() - t0) / 1000;
     const output = res.stdout + res.stderr;
@@ -30772,7 +30780,8 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile, red
     const failed = res.exitCode !== 0 && !cancelled;
     const engineGone = failed && !(await engineAnswers());
     const state = failed && !engineGone ? await containerState(container) : null;
-    const leftBecause = engineGone ? 'the Docker Engine does not answer' : await (removal ?? removeContainer(container, REMOVE_MS));
+    // removed after the run, also after a cancel's removal: the daemon may have made the container just after it
+    const leftBecause = engineGone ? 'the Docker Engine does not answer' : await removeContainer(container, REMOVE_MS);
     let report = null;
     let reportError = null;
     if (timedOut) {
