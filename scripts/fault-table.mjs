@@ -7,7 +7,8 @@
 //
 // Each fault test (__tests__/e2e/faults*.test.ts and any file under __tests__/e2e/ whose name
 // holds "faults") appends one JSON line per fault to $PCB_FAULT_TABLE (__tests__/e2e/faults/table.ts):
-// fault, injected, times, outcome, line, lost[], left[], seconds, handled. A fault measured twice keeps its
+// fault, injected, times, outcome, line, lost[], left[], seconds, handled. "Took" is the seconds
+// from the fault to the end of the step that dealt with it. A fault measured twice keeps its
 // last row. The README's table sits between <!-- faults:start --> and <!-- faults:end -->.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,14 +31,15 @@ function readRows(file) {
 
 const cell = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const list = (xs) => (xs.length ? xs.map(cell).join('; ') : 'nothing');
+const short = (s, n = 240) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 const good = (r) => r.handled === true;
 
 function render(rows) {
   const when = rows.map((r) => r.at).filter((a) => a).sort().pop() ?? '';
   const out = [
-    '| Fault | Injected | Times | Outcome | Lost | Left behind | The line the job ended with |',
-    '|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${cell(r.fault)} | ${cell(r.injected)} | ${r.times} | ${cell(r.outcome)} | ${list(r.lost)} | ${list(r.left)} | ${r.line ? `\`${cell(r.line).replace(/`/g, "'")}\`` : ''} |`),
+    '| Fault | Injected | Times | Outcome | Took | Lost | Left behind | The line the job ended with |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${cell(r.fault)} | ${cell(r.injected)} | ${r.times} | ${cell(r.outcome)} | ${r.seconds.toFixed(1)} s | ${list(r.lost)} | ${list(r.left)} | ${r.line ? `\`${short(cell(r.line).replace(/`/g, "'"))}\`` : ''} |`),
     '',
     `${rows.length} faults: ${rows.filter(good).length} handled as they must be (survived, or failed with one clear line; nothing lost)${rows.some((r) => !good(r)) ? `; NOT handled: ${rows.filter((r) => !good(r)).map((r) => r.fault).join(', ')}` : ''}. Measured ${when.slice(0, 10)} by \`npm run fault-table\`.`,
   ];

@@ -12,8 +12,9 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheListing, checkEntry, watchCache } from './faults/cache-entry.js';
 import { leftovers, lost, sleep, uniqueTag, until, wholeEntries } from './faults/checks.js';
-import { cmd, registryTag, slowBuildArgs, slowFixture, smokeContainersUnder } from './faults/host.js';
+import { cmd, nonceOf, registryTag, runningBuilds, slowBuildArgs, slowFixture, smokeContainersUnder } from './faults/host.js';
 import { Job } from './faults/job.js';
+import { EngineRunner, matrixEngine } from './engines.js';
 import { FaultProxy, PATHS } from './faults/registry-proxy.js';
 import { outcomeOf, recordFault } from './faults/table.js';
 
@@ -25,8 +26,7 @@ const RUN = uniqueTag();
 
 describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real dockerd, buildx, BuildKit, registry)', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-flt-e2e-'));
-  const ctxName = `pcb-flt-ctx-${RUN}`; // BuildKit names the builds after the context dir
-  const ctx = slowFixture(path.join(tmp, ctxName));
+  const ctx = slowFixture(path.join(tmp, 'project'));
   const cacheDir = path.join(tmp, 'cache');
   const jobs: Job[] = [];
   let proxy: FaultProxy;
@@ -34,12 +34,12 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
     context: ctx, builder: BUILDER, 'base-image': BASE, gpu: 'false', 'torch-cuda-arch-list': '9.0', 'max-jobs': '1',
     'smoke-timeout': '300', 'cache-backend': 'local', 'cache-dir': cacheDir, 'cache-key-prefix': `pcb-flt-${RUN}`, ...over,
   });
-  const start = (i: Record<string, string>) => {
-    const j = new Job(i);
+  const start = (i: Record<string, string>, env: Record<string, string> = {}) => {
+    const j = new Job(i, env);
     jobs.push(j);
     return j;
   };
-  const scope = { cacheDir, builds: { builder: BUILDER, context: ctxName } };
+  const scope = { cacheDir };
 
   beforeAll(async () => { proxy = await FaultProxy.start(REGISTRY); });
   afterAll(async () => {
@@ -57,16 +57,19 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
 
   it('cancel during the build: BuildKit stops the build, nothing is pushed or saved half', async () => {
     const repo = 'pcb-flt/cancel-build';
-    const job = start(inputs({ push: 'true', tags: `${REGISTRY}/${repo}:${RUN}`, 'build-args': slowBuildArgs(300) }));
+    const args = slowBuildArgs(300);
+    const builds = { builder: BUILDER, nonce: nonceOf(args) };
+    const job = start(inputs({ push: 'true', tags: `${REGISTRY}/${repo}:${RUN}`, 'build-args': args }));
     await job.waitFor(/fault fixture: sleeping 300 s/);
+    expect(await runningBuilds(BUILDER, builds.nonce), 'BuildKit runs the build (the check below can see it)').not.toEqual([]);
     const before = wholeEntries(cacheDir);
     const t0 = Date.now();
     const end = await job.cancel();
     const seconds = (Date.now() - t0) / 1000;
     const atExit = job.processes();
     const post = await job.post();
-    await until('BuildKit to record the cancel', async () => (await leftovers(job, { builds: scope.builds })).length === 0, 10_000).catch(() => undefined);
-    const left = await leftovers(job, { ...scope, tagsThatMustNotExist: [[REGISTRY, repo, RUN]] });
+    await until('BuildKit to record the cancel', async () => (await runningBuilds(BUILDER, builds.nonce)).length === 0, 10_000).catch(() => undefined);
+    const left = await leftovers(job, { ...scope, builds, tagsThatMustNotExist: [[REGISTRY, repo, RUN]] });
     const { outcome, line } = outcomeOf(end.code, job.output, [/^build: Cancelled by the runner \(SIGINT\)/, /nothing was pushed/]);
     recordFault({ fault: 'cancel during the build', injected: 'SIGINT to the main step (the runner\'s cancel), 300 s build step running', times: end.after === 'SIGINT' ? 1 : 2, outcome, line, lost: lost(job, ['cache-key', 'plan'], cacheDir, before), left, seconds });
     expect(end.after, job.output.slice(-3000)).toBe('SIGINT');
@@ -135,7 +138,9 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
   });
 
   it('the main step killed outright during the build (SIGKILL): the post step stops what it left running', async () => {
-    const job = start(inputs({ 'build-args': slowBuildArgs(300) }));
+    const args = slowBuildArgs(300);
+    const builds = { builder: BUILDER, nonce: nonceOf(args) };
+    const job = start(inputs({ 'build-args': args }));
     await job.waitFor(/fault fixture: sleeping 300 s/);
     const before = wholeEntries(cacheDir);
     process.kill(job.pid, 'SIGKILL');
@@ -145,8 +150,8 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
     const t0 = Date.now();
     const post = await job.post();
     const seconds = (Date.now() - t0) / 1000;
-    await until('BuildKit to record the cancel', async () => (await leftovers(job, { builds: scope.builds })).length === 0, 10_000).catch(() => undefined);
-    const left = await leftovers(job, scope);
+    await until('BuildKit to record the cancel', async () => (await runningBuilds(BUILDER, builds.nonce)).length === 0, 10_000).catch(() => undefined);
+    const left = await leftovers(job, { ...scope, builds });
     const gone = lost(job, [], cacheDir, before).filter((l) => l !== 'the job summary'); // a killed step writes none
     recordFault({ fault: 'main step killed (SIGKILL) during the build', injected: 'SIGKILL to the main step (the runner\'s last resort; the OOM killer)', times: 1, outcome: post.code === 0 && left.length === 0 ? `the post step stopped ${orphans.length} orphaned processes and cleaned up` : `post step exit ${post.code}`, line: post.output.split('\n').find((l) => l.startsWith('Stopping what the main step left running'))?.replace(/\/tmp\/\S+/g, '…') ?? '', lost: gone, left, seconds, handled: post.code === 0 && orphans.length > 0 && !left.length && !gone.length });
     expect(orphans.length, 'the fault is real: the build outlived the killed main step').toBeGreaterThan(0);
@@ -154,6 +159,47 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
     expect(post.output).toContain('Stopping what the main step left running');
     expect(left).toEqual([]);
     expect(seconds).toBeLessThan(15);
+  });
+
+  it('cancel during the build and during the smoke run on Engine 26 with its default builder (docker driver, docker CLI 26)', async () => {
+    const runner = new EngineRunner(matrixEngine('26-containerd'));
+    try {
+      const env = { ...process.env, ...runner.env() };
+      const ctx26 = slowFixture(path.join(tmp, 'project26'));
+      const slow = slowBuildArgs(300);
+      // the Engine's own base image (pcb-base:busybox, the fixture's default) and BuildKit
+      const in26 = (over: Record<string, string>) => ({ context: ctx26, gpu: 'false', 'smoke-timeout': '300', 'cache-dir': runner.cacheDir, ...over });
+      for (const [what, over, ready] of [
+        ['build', { 'build-args': slow }, (j: Job) => j.waitFor(/fault fixture: sleeping 300 s/)],
+        ['smoke tests', { 'build-args': 'PCB_FIXTURE_SMOKE=hang' }, async (j: Job) => {
+          await j.waitFor(/\[command\] docker run (?:--rm )?--name pcb-smoke-/);
+          await until('the smoke container to run', async () => (await smokeContainersUnder(j.env.RUNNER_TEMP, env)).some((c) => c.state === 'running'));
+        }],
+      ] as const) {
+        const job = start(in26(over), runner.env());
+        await ready(job);
+        if (what === 'build') expect(await runningBuilds('default', nonceOf(slow), env), 'the Engine\'s BuildKit runs the build').not.toEqual([]);
+        const t0 = Date.now();
+        const end = await job.cancel();
+        const seconds = (Date.now() - t0) / 1000;
+        const atExit = [...job.processes().map((p) => `process ${p.args.slice(0, 60)}`), ...(await smokeContainersUnder(job.env.RUNNER_TEMP, env)).map((c) => `container ${c.name}`)];
+        const post = await job.post();
+        const builds = { builder: 'default', nonce: nonceOf(slow) }; // the smoke job's builds had finished before
+        await until('BuildKit to record the cancel', async () => (await runningBuilds('default', builds.nonce, env)).length === 0, 10_000).catch(() => undefined);
+        const left = await leftovers(job, { env, cacheDir: runner.cacheDir, builds });
+        const { outcome, line } = outcomeOf(end.code, job.output, [new RegExp(`^${what}: Cancelled by the runner \\(SIGINT\\)`), /nothing was pushed/]);
+        recordFault({ fault: `cancel during the ${what === 'build' ? 'build' : 'smoke run'} (Engine 26, docker driver)`, injected: `SIGINT to the main step on Engine 26.1 (containerd image store, its BuildKit, docker CLI 26), ${what === 'build' ? '300 s build step running' : 'smoke container running'}`, times: end.after === 'SIGINT' ? 1 : 2, outcome, line, lost: lost(job, what === 'build' ? ['cache-key'] : ['image-id', 'cache-key']), left: [...atExit.map((l) => `${l} at the main step's exit`), ...left], seconds });
+        expect(end.after, job.output.slice(-3000)).toBe('SIGINT');
+        expect(atExit).toEqual([]);
+        expect(outcome, line).toBe('failed clearly');
+        expect(post.code, post.output).toBe(0);
+        expect(left).toEqual([]);
+      }
+    } finally {
+      const images = jobs.map((j) => j.files().outputs['image-id']).filter((id) => id);
+      if (images.length) await cmd('docker', ['image', 'rm', '--force', ...images], { ...process.env, ...runner.env() });
+      runner.cleanup();
+    }
   });
 
   it('after the cancels, the next job on the same host builds, tests, saves and pushes', async () => {
@@ -208,7 +254,7 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
     const seen = watcher.stop();
     const all = [a, b, c, d];
     const files = all.map((j) => j.files());
-    const left = (await Promise.all(all.map((j) => leftovers(j, { cacheDir: dir, builds: { builder: BUILDER, context: ctxName } })))).flat();
+    const left = (await Promise.all(all.map((j) => leftovers(j, { cacheDir: dir })))).flat();
     const crossed: string[] = [];
     for (const [n, f] of files.entries()) {
       const note = 'abcd'[n];

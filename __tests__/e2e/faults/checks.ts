@@ -34,8 +34,8 @@ export interface LeftoverScope {
   /** The Docker environment the job used (DOCKER_HOST of a private Engine). */
   env?: NodeJS.ProcessEnv;
   cacheDir?: string;
-  /** BuildKit builds of this builder for a context dir of this name. */
-  builds?: { builder: string; context: string };
+  /** BuildKit builds of this builder that carry this PCB_FAULT_NONCE (host.ts, slowBuildArgs). */
+  builds?: { builder: string; nonce: string };
   /** registry, repo, tag that must not exist. */
   tagsThatMustNotExist?: [registry: string, repo: string, tag: string][];
 }
@@ -53,7 +53,7 @@ export async function leftovers(job: Job, scope: LeftoverScope = {}): Promise<st
     for (const n of l.locks) left.push(`cache locks/${n}`);
     for (const n of l.layers.filter((x) => x.startsWith('new-'))) left.push(`cache layers/${n}`);
   }
-  if (scope.builds) for (const ref of await runningBuilds(scope.builds.builder, scope.builds.context)) left.push(`BuildKit build ${ref} still running`);
+  if (scope.builds) for (const ref of await runningBuilds(scope.builds.builder, scope.builds.nonce, scope.env)) left.push(`BuildKit build ${ref} still running`);
   for (const [registry, repo, tag] of scope.tagsThatMustNotExist ?? []) {
     const digest = await registryTag(registry, repo, tag);
     if (digest) left.push(`tag ${repo}:${tag} pushed (${digest.slice(0, 19)})`);
