@@ -1,5 +1,5 @@
 // Warp-per-query grid search for 4 < k <= 32 (knn, ball and random modes; k <= 4 runs one
-// thread per query, search_impl.cuh).
+// thread per query, search_thread.cuh).
 //
 // Why a warp per query: with one thread per query every lane keeps its own register top-k and
 // inserts into it at its own times, so the warp serialises on divergent O(k) insertions and
@@ -9,7 +9,7 @@
 // (warp_topk.cuh), so an insertion is a few shuffles for the whole warp and the per-thread
 // state is a handful of registers.
 //
-// The cells visited are those of the thread-per-query walk (search_impl.cuh) with the same
+// The cells visited are those of the thread-per-query walk (search_thread.cuh) with the same
 // clipping rule (clip_box): first the box of rings 0 and 1 (its rows along x are one contiguous
 // range of the sorted points each), then rings r = 2, 3, ... while r <= reach. Ring rows on the
 // ring's y/z faces are one range, the other rows two single cells. The rows of a ring are
@@ -22,9 +22,9 @@
 #include <cstdint>
 
 #include "common/spatial.h"
-#include "cuda/search_common.cuh"
-#include "cuda/spatial_grid.cuh"
-#include "cuda/warp_topk.cuh"
+#include "cuda/search/search_common.cuh"
+#include "cuda/search/grid.h"
+#include "cuda/search/warp_topk.cuh"
 
 namespace pointops {
 namespace grid {

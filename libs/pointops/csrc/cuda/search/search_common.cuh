@@ -1,4 +1,4 @@
-// Device helpers shared by the two grid search kernels (search_impl.cuh: one thread per query,
+// Device helpers shared by the two grid search kernels (search_thread.cuh: one thread per query,
 // search_warp.cuh: one warp per query): scene lookup, cell assignment, the clipping box of the
 // cell walk and the distance written for a kept neighbour. Both kernels use exactly these, so
 // they visit cells by the same rule and write the same values.
@@ -8,7 +8,7 @@
 
 #include "common/spatial.h"
 #include "cuda/scene_of.cuh"
-#include "cuda/spatial_grid.cuh"
+#include "cuda/search/grid.h"
 
 namespace pointops {
 namespace grid {

@@ -1,6 +1,4 @@
 // Per-scene bounding boxes (scene_boxes.cuh), reduced with block-aggregated atomics.
-#include <c10/cuda/CUDAException.h>
-
 #include "cuda/scene_boxes.cuh"
 #include "cuda/scene_of.cuh"
 
@@ -124,15 +122,15 @@ __global__ void __launch_bounds__(kBboxThreads) bbox_kernel(const float* __restr
 
 }  // namespace
 
-void launch_scene_boxes(const float* xyz, int64_t n, const int64_t* starts, int B, int* box,
-                        cudaStream_t stream) {
-  if (B == 0) return;
+cudaError_t launch_scene_boxes(const float* xyz, int64_t n, const int64_t* starts, int B, int* box,
+                               cudaStream_t stream) {
+  if (B == 0) return cudaSuccess;
   init_bbox_kernel<<<static_cast<unsigned>((6 * B + 255) / 256), 256, 0, stream>>>(box, B);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  if (n == 0) return;
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess || n == 0) return err;
   bbox_kernel<<<static_cast<unsigned>((n + kBboxPoints - 1) / kBboxPoints), kBboxThreads, 0, stream>>>(
       xyz, n, starts, B, box);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return cudaGetLastError();
 }
 
 }  // namespace pointops

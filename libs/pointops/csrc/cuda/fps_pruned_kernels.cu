@@ -1,5 +1,5 @@
 // Farthest point sampling with exact pruning: the CUDA path for scenes larger than the dense
-// kernel keeps in registers (see farthest_point_sampling_cuda.cu for the choice).
+// kernel keeps in registers (see fps_cuda.cpp for the choice).
 //
 // Why: FPS is sequential in the samples, so its time is (samples) x (time of one iteration).
 // The dense kernel updates every point in every iteration; once a scene no longer fits in the
@@ -35,19 +35,12 @@
 // one barrier, the final reduction): about 2.5-3 us on an H200 whatever the scene size (the
 // placement of points and distances in shared or global memory made no measurable
 // difference), against the dense kernel's 1.8 us while it holds the scene in registers.
-#include <ATen/ops/empty.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAStream.h>
-
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <limits>
 
-#include "cuda/ops_cuda.h"
+#include "cuda/fps_common.cuh"
 #include "cuda/scene_boxes.cuh"
 #include "cuda/scene_of.cuh"
-#include "fps_cuda.cuh"
 
 namespace pointops {
 namespace fps {
@@ -407,21 +400,19 @@ inline unsigned blocks_for(int64_t n, int threads) {
 
 }  // namespace
 
-bool run_pruned(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& starts,
-                at::Tensor& out) {
-  const cudaDeviceProp* prop = pointops::current_device_properties();
-  const int64_t budget = static_cast<int64_t>(prop->sharedMemPerBlockOptin) -
+bool plan_pruned(int64_t max_points, const cudaDeviceProp& prop, PrunedPlan* plan) {
+  const int64_t budget = static_cast<int64_t>(prop.sharedMemPerBlockOptin) -
                          static_cast<int64_t>(sizeof(Best)) * 2 * kWarps;
   const int64_t table_word = (kBucketWords + kQueueWords) * static_cast<int64_t>(sizeof(uint32_t));
   int lane_points = 1;
   int64_t cap = 0;
   for (;; lane_points *= 2) {
     if (lane_points > kMaxLanePoints) return false;
-    cap = std::max<int64_t>(1, (plan.max_points + 32 * lane_points - 1) / (32 * lane_points));
+    cap = std::max<int64_t>(1, (max_points + 32 * lane_points - 1) / (32 * lane_points));
     cap = (cap + kWarps - 1) / kWarps * kWarps;  // whole queues
     if (cap * table_word <= budget) break;
   }
-  const int64_t point_cap = plan.max_points;
+  const int64_t point_cap = max_points;
   int placement = kAllGlobal;
   int64_t smem_bytes = cap * table_word;
   if (smem_bytes + point_cap * 20 <= budget) {
@@ -431,40 +422,38 @@ bool run_pruned(const Plan& plan, const at::Tensor& xyz, const DeviceStarts& sta
     placement = kDistShared;
     smem_bytes += point_cap * 4;
   }
-  const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
-  const int64_t n = plan.n;
-  TORCH_CHECK(B <= std::numeric_limits<int32_t>::max(), "farthest_point_sampling: too many scenes");
-  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  const auto fopt = xyz.options();
-  const float* xyz_ptr = xyz.data_ptr<float>();
-
-  at::Tensor box = at::empty({6 * B}, fopt.dtype(at::kInt));
-  launch_scene_boxes(xyz_ptr, n, starts.points(), static_cast<int>(B), box.data_ptr<int>(), stream);
-  at::Tensor keys = at::empty({n}, fopt.dtype(at::kLong));
-  morton_key_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
-      xyz_ptr, n, starts.points(), static_cast<int>(B), box.data_ptr<int>(),
-      keys.data_ptr<int64_t>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  const auto sorted = keys.sort();
-  const at::Tensor& sorted_keys = std::get<0>(sorted);
-  const at::Tensor& order = std::get<1>(sorted);
-  at::Tensor points = at::empty({n, 4}, fopt);
-  at::Tensor dist = at::empty({n}, fopt);
-  gather_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
-      xyz_ptr, n, order.data_ptr<int64_t>(), sorted_keys.data_ptr<int64_t>(), starts.points(),
-      reinterpret_cast<float4*>(points.data_ptr<float>()), dist.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-
-  const size_t smem = static_cast<size_t>(smem_bytes);
-  if (smem > 48 * 1024)
-    C10_CUDA_CHECK(cudaFuncSetAttribute(fps_pruned_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        static_cast<int>(smem)));
-  fps_pruned_kernel<<<static_cast<unsigned>(B), kThreads, smem, stream>>>(
-      reinterpret_cast<const float4*>(points.data_ptr<float>()), dist.data_ptr<float>(),
-      starts.points(), starts.outputs(), out.data_ptr<int32_t>(), lane_points,
-      static_cast<int>(cap), static_cast<int>(point_cap), placement);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  *plan = PrunedPlan{lane_points, static_cast<int>(cap), static_cast<int>(point_cap), placement,
+                     smem_bytes};
   return true;
+}
+
+cudaError_t launch_morton_keys(const float* xyz, int64_t n, const int64_t* point_start, int B,
+                               const int* box, int64_t* keys, cudaStream_t stream) {
+  morton_key_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(xyz, n, point_start, B, box, keys);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_pruned_gather(const float* xyz, int64_t n, const int64_t* order,
+                                 const int64_t* sorted_keys, const int64_t* point_start,
+                                 float4* points, float* dist, cudaStream_t stream) {
+  gather_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(xyz, n, order, sorted_keys, point_start,
+                                                        points, dist);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_pruned(const PrunedPlan& plan, int64_t B, const float4* points, float* dist,
+                          const int64_t* point_start, const int64_t* out_start, int32_t* out,
+                          cudaStream_t stream) {
+  const size_t smem = static_cast<size_t>(plan.smem_bytes);
+  if (smem > 48 * 1024) {
+    const cudaError_t err = cudaFuncSetAttribute(
+        fps_pruned_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    if (err != cudaSuccess) return err;
+  }
+  fps_pruned_kernel<<<static_cast<unsigned>(B), kThreads, smem, stream>>>(
+      points, dist, point_start, out_start, out, plan.lane_points, plan.cap, plan.point_cap,
+      plan.placement);
+  return cudaGetLastError();
 }
 
 }  // namespace fps

@@ -1,18 +1,17 @@
-// The per-query grid search kernels (see spatial_grid.cuh) and their launch: one thread per query
+// The per-query grid search kernels (see grid.h) and their launch: one thread per query
 // with a register top-k for k <= 4, one warp per query for 4 < k <= 32 (search_warp.cuh), a thread
 // with a register top-k again for k <= 64 and a heap in the output row beyond. Included by the
 // .cu files that instantiate launch_search<MODE>.
 #pragma once
 
-#include <c10/cuda/CUDAException.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
 #include "common/spatial.h"
-#include "cuda/search_common.cuh"
-#include "cuda/search_warp.cuh"
-#include "cuda/spatial_grid.cuh"
+#include "cuda/search/search_common.cuh"
+#include "cuda/search/search_warp.cuh"
+#include "cuda/search/grid.h"
 
 namespace pointops {
 namespace grid {
@@ -185,8 +184,8 @@ __global__ void __launch_bounds__(128) search_heap_kernel(const SearchParams P) 
 }
 
 template <int MODE>
-void launch_search(const SearchParams& p, cudaStream_t stream) {
-  if (p.m == 0) return;
+cudaError_t launch_search(const SearchParams& p, cudaStream_t stream) {
+  if (p.m == 0) return cudaSuccess;
   const int threads = 128;
   const int64_t blocks = (p.m + threads - 1) / threads;
   const dim3 grid_dim(static_cast<unsigned>(blocks));
@@ -194,22 +193,20 @@ void launch_search(const SearchParams& p, cudaStream_t stream) {
   // warp per query would spend most of its lanes' work on merging and ballots.
   if (p.k <= 4) {
     search_reg_kernel<4, MODE><<<grid_dim, threads, 0, stream>>>(p);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    return;
+    return cudaGetLastError();
   }
   if (p.k <= 32) {
     constexpr int per_block = kWarpSearchThreads / 32;
     const int64_t warp_blocks = (p.m + per_block - 1) / per_block;
     search_warp_kernel<MODE><<<dim3(static_cast<unsigned>(warp_blocks)), kWarpSearchThreads, 0, stream>>>(p);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    return;
+    return cudaGetLastError();
   }
   if (p.k <= 64) {
     search_reg_kernel<64, MODE><<<grid_dim, threads, 0, stream>>>(p);
   } else {
     search_heap_kernel<MODE><<<grid_dim, threads, 0, stream>>>(p);
   }
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return cudaGetLastError();
 }
 
 }  // namespace grid

@@ -1,7 +1,7 @@
 // The dense CUDA farthest_point_sampling kernel: every point's distance is updated in every
 // iteration. It is the default while the largest scene fits in the registers of one cluster
-// (farthest_point_sampling_cuda.cu picks the kernel); larger scenes go to the pruned kernel
-// (fps_pruned_cuda.cu) unless POINTOPS_FPS_KERNEL=dense forces this one.
+// (fps_cuda.cpp picks the kernel); larger scenes go to the pruned kernel
+// (fps_pruned_kernels.cu) unless POINTOPS_FPS_KERNEL=dense forces this one.
 //
 // Design
 // ------
@@ -41,35 +41,18 @@
 // older architecture) one block per scene (cluster size 1); when forced onto scenes larger
 // than what fits in registers (16 x 1024 x 8 = 131072 points with clusters, 8192 without)
 // it keeps the distances in a global-memory workspace and streams the points each iteration.
-#include "../common/message.h"
-#include "cuda/ops_cuda.h"
-#include "fps_cuda.cuh"
-
-#include <ATen/ops/full.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-
-#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <cstdlib>
-#include <limits>
-#include <string>
 
-#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900) && defined(CUDART_VERSION) && \
-    (CUDART_VERSION >= 12000)
-#define POINTOPS_FPS_DEVICE_CLUSTERS 1
-#endif
+#include "cuda/fps_common.cuh"
 
 namespace pointops {
 namespace fps {
 namespace {
 
-namespace cg = cooperative_groups;
-
-constexpr int kThreads = 1024;
+constexpr int kThreads = kDenseThreads;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxCluster = 16;
 constexpr unsigned kFull = kFullMask;
@@ -90,16 +73,6 @@ struct WarpCand {
   uint32_t q;
 };
 
-__device__ __forceinline__ void block_barrier(int csize) {
-#ifdef POINTOPS_FPS_DEVICE_CLUSTERS
-  if (csize > 1) {
-    cg::this_cluster().sync();
-    return;
-  }
-#endif
-  __syncthreads();
-}
-
 // P > 0: each thread keeps P points in registers. P == 0: distances in `work`.
 // Grid: (number of scenes) x csize blocks, clusters of csize blocks along x.
 template <int P>
@@ -111,15 +84,9 @@ __global__ void __launch_bounds__(kThreads, 1)
   __shared__ WarpCand warp_c[kWarps];
   __shared__ Cand slots[2][kMaxCluster];
 
-  int rank = 0;
-#ifdef POINTOPS_FPS_DEVICE_CLUSTERS
-  if (csize > 1) rank = static_cast<int>(cg::this_cluster().block_rank());
-#endif
-  const int64_t scene = blockIdx.x / csize;
-  const int64_t s0 = point_start[scene];
-  const int64_t n = point_start[scene + 1] - s0;
-  const int64_t o0 = out_start[scene];
-  const int64_t m = out_start[scene + 1] - o0;
+  const ClusterScene sc = cluster_scene(point_start, out_start, csize);
+  const int rank = sc.rank;
+  const int64_t s0 = sc.s0, n = sc.n, o0 = sc.o0, m = sc.m;
   if (m == 0) return;  // uniform over the cluster
   const float* pts = xyz + 3 * s0;
   const int tid = threadIdx.x;
@@ -153,7 +120,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
   // Every block of the cluster must be running before anyone writes into its
   // shared memory; this also publishes shared_xyz.
-  block_barrier(csize);
+  cluster_barrier(csize);
 
   float qx = pts[0], qy = pts[1], qz = pts[2];
   const bool writer = rank == 0 && tid == 0;
@@ -214,14 +181,10 @@ __global__ void __launch_bounds__(kThreads, 1)
             w.z = pts[3 * static_cast<int64_t>(gi) + 2];
           }
         }
-        Cand* dst = &slots[buf][rank];
-#ifdef POINTOPS_FPS_DEVICE_CLUSTERS
-        if (csize > 1) dst = cg::this_cluster().map_shared_rank(dst, lane);
-#endif
-        *dst = w;
+        *in_block(&slots[buf][rank], lane, csize) = w;
       }
     }
-    block_barrier(csize);
+    cluster_barrier(csize);
     const uint32_t cd = lane < csize ? slots[buf][lane].d : 0u;
     const uint32_t ci = lane < csize ? slots[buf][lane].i : kNone;
     uint32_t gd, gi;
@@ -257,22 +220,17 @@ int cluster_override() {
   return (c == 1 || c == 2 || c == 4 || c == 8 || c == 16) ? c : 0;
 }
 
-struct Config {
-  int P;      // points per thread in registers; 0 = global-memory workspace
-  int csize;  // blocks per scene (cluster size)
-};
-
 // Clusters of c blocks for scenes of up to n points: the smallest register tier holding a
 // thread's share, or the global-memory workspace (P = 0) when no tier up to max_p does.
-Config config_for(int64_t n, int c, int max_p) {
+DenseConfig config_for(int64_t n, int c, int max_p) {
   const int64_t per_block_pass = static_cast<int64_t>(c) * kThreads;
   const int64_t per_thread = (n + per_block_pass - 1) / per_block_pass;
   for (int p : {1, 2, 4, 8})
-    if (p <= max_p && per_thread <= p) return Config{p, c};
-  return Config{0, c};
+    if (p <= max_p && per_thread <= p) return DenseConfig{p, c};
+  return DenseConfig{0, c};
 }
 
-Config choose(int64_t n, const DenseLimits& lim) {
+DenseConfig choose(int64_t n, const DenseLimits& lim) {
   int c = cluster_override();
   if (c > lim.max_cluster) c = lim.max_cluster;
   if (c == 0) {
@@ -286,83 +244,74 @@ Config choose(int64_t n, const DenseLimits& lim) {
 
 }  // namespace
 
-DenseLimits dense_limits() {
-  const cudaDeviceProp* prop = pointops::current_device_properties();
+cudaError_t dense_limits(const cudaDeviceProp& prop, DenseLimits* limits) {
   int max_cluster = 1;
 #if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
-  if (prop->major >= 9) {
+  if (prop.major >= 9) {
     cudaFuncAttributes attr;
-    C10_CUDA_CHECK(cudaFuncGetAttributes(&attr, fps_kernel<1>));
+    const cudaError_t err = cudaFuncGetAttributes(&attr, fps_kernel<1>);
+    if (err != cudaSuccess) return err;
     if (attr.ptxVersion >= 90) max_cluster = kMaxCluster;  // code built with cluster support
   }
 #endif
   int max_p = 8;
   const size_t static_smem = sizeof(Cand) * (kWarps + 2 * kMaxCluster);
-  while (max_p > 0 && smem_bytes(max_p) + static_smem > prop->sharedMemPerBlockOptin) max_p /= 2;
-  return DenseLimits{max_cluster, max_p};
+  while (max_p > 0 && smem_bytes(max_p) + static_smem > prop.sharedMemPerBlockOptin) max_p /= 2;
+  *limits = DenseLimits{max_cluster, max_p};
+  return cudaSuccess;
 }
 
-int64_t dense_register_capacity(const DenseLimits& limits) {
-  return static_cast<int64_t>(limits.max_cluster) * kThreads * limits.max_p;
-}
-
-void run_dense(const Plan& plan, const DenseLimits& lim, const at::Tensor& xyz,
-               const DeviceStarts& starts, at::Tensor& out) {
-  const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
-  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  Config cfg = choose(plan.max_points, lim);
-  const float* xyz_ptr = xyz.data_ptr<float>();
-  const int64_t* ps = starts.points();
-  const int64_t* os = starts.outputs();
-  int32_t* out_ptr = out.data_ptr<int32_t>();
-
+cudaError_t plan_dense(int64_t max_points, int64_t B, const DenseLimits& lim, DenseConfig* config) {
+  DenseConfig cfg = choose(max_points, lim);
   for (;;) {
     KernelFn kernel = kernel_for(cfg.P);
-    at::Tensor work;
-    float* work_ptr = nullptr;
-    if (cfg.P == 0) {
-      work = at::full({plan.n}, std::numeric_limits<float>::infinity(), xyz.options());
-      work_ptr = work.data_ptr<float>();
-    }
     const size_t smem = cfg.P > 0 ? smem_bytes(cfg.P) : 0;
-    if (smem > 48 * 1024)
-      C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(smem)));
-    const int64_t grid = B * cfg.csize;
-    TORCH_CHECK(grid <= std::numeric_limits<int32_t>::max(), "farthest_point_sampling: too many scenes (",
-                num(B), ")");
+    if (smem > 48 * 1024) {
+      const cudaError_t err = cudaFuncSetAttribute(
+          kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+      if (err != cudaSuccess) return err;
+    }
 #if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
     if (cfg.csize > 1) {
+      if (cfg.csize > 8) {
+        const cudaError_t err =
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+        if (err != cudaSuccess) return err;
+      }
       cudaLaunchConfig_t lc = {};
-      lc.gridDim = dim3(static_cast<unsigned>(grid));
-      lc.blockDim = dim3(kThreads);
-      lc.dynamicSmemBytes = smem;
-      lc.stream = stream;
       cudaLaunchAttribute la[1];
-      la[0].id = cudaLaunchAttributeClusterDimension;
-      la[0].val.clusterDim.x = cfg.csize;
-      la[0].val.clusterDim.y = 1;
-      la[0].val.clusterDim.z = 1;
-      lc.attrs = la;
-      lc.numAttrs = 1;
-      if (cfg.csize > 8)
-        C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+      cluster_launch_config(B * cfg.csize, kThreads, smem, nullptr, cfg.csize, &lc, la);
       int clusters = 0;
       const cudaError_t occ = cudaOccupancyMaxActiveClusters(&clusters, kernel, &lc);
       if (occ != cudaSuccess || clusters < 1) {
         (void)cudaGetLastError();  // clear the error; try a smaller cluster
-        cfg = config_for(plan.max_points, cfg.csize / 2, lim.max_p);
+        cfg = config_for(max_points, cfg.csize / 2, lim.max_p);
         continue;
       }
-      C10_CUDA_CHECK(cudaLaunchKernelEx(&lc, kernel, xyz_ptr, ps, os, work_ptr, out_ptr, cfg.csize));
-      break;
     }
 #endif
-    kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(xyz_ptr, ps, os, work_ptr,
-                                                                      out_ptr, 1);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    break;
+    *config = cfg;
+    return cudaSuccess;
   }
+}
+
+cudaError_t launch_dense(const DenseConfig& cfg, int64_t B, const float* xyz,
+                         const int64_t* point_start, const int64_t* out_start, float* work,
+                         int32_t* out, cudaStream_t stream) {
+  KernelFn kernel = kernel_for(cfg.P);
+  const size_t smem = cfg.P > 0 ? smem_bytes(cfg.P) : 0;
+  const int64_t grid = B * cfg.csize;
+#if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
+  if (cfg.csize > 1) {
+    cudaLaunchConfig_t lc = {};
+    cudaLaunchAttribute la[1];
+    cluster_launch_config(grid, kThreads, smem, stream, cfg.csize, &lc, la);
+    return cudaLaunchKernelEx(&lc, kernel, xyz, point_start, out_start, work, out, cfg.csize);
+  }
+#endif
+  kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(xyz, point_start, out_start, work,
+                                                                    out, 1);
+  return cudaGetLastError();
 }
 
 }  // namespace fps
