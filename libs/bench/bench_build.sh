@@ -61,6 +61,8 @@ for lib in pointops pointgroup_ops; do
   mkdir -p "$WORK/src/$lib" "$WORK/wheels"
   tar -C "$src" --exclude=./build --exclude='*.egg-info' --exclude='*.so' --exclude=__pycache__ -cf - . |
     tar -C "$WORK/src/$lib" -xf -
+  # Both libraries build with the rules and header of libs/common, found next to them.
+  [[ -d $WORK/src/common ]] || cp -r "$LIBS/common" "$WORK/src/common"
   profile_env=()
   [[ -z $PROFILE ]] || profile_env=(NVCC_APPEND_FLAGS="--time=$PROFILE/$lib-nvcc.csv")
   t0=$(date +%s.%N)
