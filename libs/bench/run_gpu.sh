@@ -19,9 +19,9 @@
 set -uo pipefail
 
 OUT=${OUT:?set OUT to the results directory}
-mkdir -p "$OUT"
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 if [[ -z ${PYTHON:-} ]]; then
   PYTHON=python3
   [[ -x /opt/torch/.venv/bin/python ]] && PYTHON=/opt/torch/.venv/bin/python
@@ -70,7 +70,7 @@ for lib in pointops pointgroup_ops; do
 done
 
 step install 120 "$PYTHON" -m pip install --no-deps --force-reinstall "$WHEELS"/*.whl
-cd "$OUT"  # import the installed packages, not the sources
+cd "$OUT" || exit 1  # import the installed packages, not the sources
 step pytest 240 "$PYTHON" -m pytest -q -p no:cacheprovider --junitxml="$OUT/pytest.xml" \
   "$ROOT/libs/pointops/tests"
 step pytest-csr-bits 120 env POINTOPS_CSR_SORT=bits "$PYTHON" -m pytest -q -p no:cacheprovider \

@@ -1,6 +1,8 @@
 // Shared host-side helpers of the feature ops (grouping, grouping2, subtraction,
 // aggregation, attention_relation_step, attention_fusion_step, offset2batch,
-// batch2offset). Included by the CPU and the CUDA implementations.
+// batch2offset): each operator's argument rules, written with the checks of
+// common/checks.h, and the inverse index of the backward passes. Included by the CPU and
+// the CUDA implementations.
 //
 // Conventions used by every feature op:
 //  * Index tensors are int32 or int64. The value -1 means "no neighbour".

@@ -1,13 +1,10 @@
-"""aggregation: weighted sums of neighbour features (Point Transformer), (n, c).
+"""aggregation: the weighted neighbour sums of Point Transformer, (n, c).
 
-Index conventions: int32 or int64; -1 marks a missing neighbour and contributes nothing
-(zeros in the output, no gradient). Any other index outside its source raises ValueError
-(checked by the operator: on CUDA one min/max reduction and one small device->host copy,
-skipped with POINTOPS_SKIP_INDEX_CHECK=1, in which case the kernels treat such indices like
--1). The operators check every tensor argument; this module only checks that they are tensors.
-
-The backward is deterministic (bit-identical from run to run): the scatter to input is a
-segmented sum over a stable sort of idx, with no atomics.
+A neighbour whose index is -1 is skipped, position and weight included; the other index rules
+are the feature operators' (README, "Feature operators"), checked with every tensor argument by
+the operator itself, so this module only checks that the arguments are tensors. Gradients reach
+input, position and weight; the one of input is a segmented sum over a stable sort of idx (no
+atomics), so repeated runs give the same bits.
 """
 import torch
 

@@ -1,13 +1,9 @@
 """subtraction: neighbour differences, (n, nsample, c).
 
-Index conventions: int32 or int64; -1 marks a missing neighbour and contributes nothing
-(zeros in the output, no gradient). Any other index outside its source raises ValueError
-(checked by the operator: on CUDA one min/max reduction and one small device->host copy,
-skipped with POINTOPS_SKIP_INDEX_CHECK=1, in which case the kernels treat such indices like
--1). The operators check every tensor argument; this module only checks that they are tensors.
-
-The backward is deterministic (bit-identical from run to run): the scatter to input2 is a
-segmented sum over a stable sort of idx, with no atomics.
+Indices follow the feature operators' rules (README, "Feature operators": -1 contributes
+nothing, any other index outside its source raises ValueError). The operator checks every
+tensor argument; this module only checks that they are tensors. The backward is deterministic:
+the scatter to input2 is a segmented sum over a stable sort of idx, with no atomics.
 """
 import torch
 

@@ -270,6 +270,18 @@ def _room_surface(n, seed):
     return (pts + rng.normal(0.0, 0.002, size=pts.shape)).astype(np.float32)
 
 
+def _odd_coordinates(data, seed):
+    """Two scenes of 5000 points with NaN, +inf and -inf coordinates, and points whose squared
+    distances overflow to +inf (the reference keeps NaN points at +inf: they are picked again
+    and again)."""
+    odd = data.uniform([5000, 5000], seed=seed)
+    odd[[7, 4000, 6001]] = np.nan
+    odd[[100, 7000]] = np.inf
+    odd[[2000, 9000], 1] = -np.inf
+    odd[[300, 5300]] = 1.0e19
+    return odd
+
+
 # The pruned kernel skips updates by bounding boxes: check it on data where boxes are thin,
 # where distances tie exactly, where many points coincide, with NaN / inf coordinates (the
 # reference keeps such points at +inf and so picks them again and again), and on one scene
@@ -280,12 +292,7 @@ def test_cuda_pruned_equals_cpu_on_hard_data(data, monkeypatch):
     _cpu_vs_cuda(_room_surface(60000, seed=21), [60000], [6000])
     _cpu_vs_cuda(data.lattice([40000, 3000], seed=22), [40000, 3000], [5000, 3000])
     _cpu_vs_cuda(data.duplicates([30000], seed=23, distinct=700), [30000], [1500])
-    odd = data.uniform([5000, 5000], seed=24)
-    odd[[7, 4000, 6001]] = np.nan
-    odd[[100, 7000]] = np.inf
-    odd[[2000, 9000], 1] = -np.inf
-    odd[[300, 5300]] = 1.0e19  # squared distances overflow to +inf
-    _cpu_vs_cuda(odd, [5000, 5000], [400, 5000])
+    _cpu_vs_cuda(_odd_coordinates(data, seed=24), [5000, 5000], [400, 5000])
     _cpu_vs_cuda(data.uniform([250000], seed=25), [250000], [700])
     _cpu_vs_cuda(data.uniform([700000], seed=26), [700000], [120])
 
@@ -299,12 +306,7 @@ def test_cuda_multi_equals_cpu_on_hard_data(data, monkeypatch):
     _cpu_vs_cuda(_room_surface(60000, seed=41), [60000], [6000])
     _cpu_vs_cuda(data.lattice([40000, 3000], seed=42), [40000, 3000], [5000, 3000])
     _cpu_vs_cuda(data.duplicates([30000, 200], seed=43, distinct=700), [30000, 200], [1500, 200])
-    odd = data.uniform([5000, 5000], seed=44)
-    odd[[7, 4000, 6001]] = np.nan
-    odd[[100, 7000]] = np.inf
-    odd[[2000, 9000], 1] = -np.inf
-    odd[[300, 5300]] = 1.0e19  # squared distances overflow to +inf
-    _cpu_vs_cuda(odd, [5000, 5000], [400, 5000])
+    _cpu_vs_cuda(_odd_coordinates(data, seed=44), [5000, 5000], [400, 5000])
     sizes = [131072, 25000, 7, 0, 9000]  # up to its register capacity, every point of a scene
     _cpu_vs_cuda(data.uniform(sizes, seed=45), sizes, [2000, 6250, 7, 0, 9000])
 

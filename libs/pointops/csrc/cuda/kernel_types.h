@@ -20,6 +20,11 @@ enum class FloatType : int { kFloat32, kFloat64, kFloat16, kBFloat16 };
 // The dtypes of index tensors.
 enum class IndexType : int { kInt32, kInt64 };
 
+// Blocks of `threads` threads for one thread per item.
+inline unsigned int blocks_for_items(int64_t items, int threads) {
+  return static_cast<unsigned int>((items + threads - 1) / threads);
+}
+
 struct Launch {
   cudaStream_t stream;  // the current stream of the operator's device
   int sms;              // its number of SMs (grid sizes of the grid-stride loops)

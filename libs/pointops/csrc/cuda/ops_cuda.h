@@ -1,5 +1,5 @@
-// Host entry points of the CUDA operators, defined in feature_ops_cuda.cpp, spatial_cuda.cpp and
-// fps_cuda.cpp and registered for the CUDA dispatch key in register_cuda.cpp, the one file that
+// Host entry points of the CUDA operators, defined in feature/feature_ops_cuda.cpp,
+// spatial/spatial_cuda.cpp and fps/fps_cuda.cpp and registered for the CUDA dispatch key in register_cuda.cpp, the one file that
 // parses <torch/library.h> and <ATen/cuda/CUDAContext.h>.
 #pragma once
 

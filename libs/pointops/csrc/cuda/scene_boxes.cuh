@@ -1,5 +1,5 @@
 // Device helpers of the per-scene bounding boxes (scene_boxes.h), for the kernels that read
-// the boxes (grid_kernels.cu, fps_pruned_kernels.cu) or reduce them (scene_boxes_kernels.cu).
+// the boxes (spatial/grid_kernels.cu, fps/fps_pruned_kernels.cu) or reduce them (scene_boxes_kernels.cu).
 #pragma once
 
 #include <cuda_runtime.h>

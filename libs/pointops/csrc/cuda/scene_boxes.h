@@ -1,5 +1,5 @@
 // Per-scene bounding boxes of concatenated point clouds, shared by the spatial grid
-// (spatial_cuda.cpp) and the pruned FPS kernel (fps_cuda.cpp); defined in
+// (spatial/spatial_cuda.cpp) and the pruned FPS kernel (fps/fps_cuda.cpp); defined in
 // scene_boxes_kernels.cu, read on the device with scene_boxes.cuh.
 #pragma once
 

@@ -1,5 +1,5 @@
-// The two CUDA farthest_point_sampling kernels, as fps_cuda.cpp drives them (it validates the
-// call, allocates, and picks one; semantics in ../farthest_point_sampling.h):
+// The CUDA farthest_point_sampling kernels, as fps_cuda.cpp drives them (it validates the
+// call, allocates, and picks one; semantics in csrc/farthest_point_sampling.h):
 //  * dense (fps_dense_kernels.cu): every point updated every iteration, points in registers of
 //    up to 16 SMs per scene (thread-block clusters); the faster one while a scene fits in them;
 //  * pruned (fps_pruned_kernels.cu): one SM per scene skipping the updates that provably change

@@ -1,6 +1,6 @@
 // The grid search kernels of knn_query and interpolation (mode kModeKnn: the k nearest points).
 // The operators (validation, grid build, launch) are in spatial_cuda.cpp.
-#include "cuda/search/search_thread.cuh"
+#include "cuda/spatial/search_thread.cuh"
 
 namespace pointops {
 namespace grid {

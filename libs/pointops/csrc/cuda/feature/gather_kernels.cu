@@ -1,7 +1,7 @@
 // The row gather of grouping / grouping2 and the deterministic segmented sum that scatters the
 // gradient of a gather back to its source rows (grouping, subtraction).
-#include "cuda/feature_kernels.cuh"
-#include "cuda/feature_kernels.h"
+#include "cuda/feature/feature_kernels.cuh"
+#include "cuda/feature/feature_kernels.h"
 
 namespace pointops {
 namespace cuda {

@@ -8,7 +8,7 @@
 
 #include "common/spatial.h"
 #include "cuda/scene_of.cuh"
-#include "cuda/search/grid.h"
+#include "cuda/spatial/grid.h"
 
 namespace pointops {
 namespace grid {

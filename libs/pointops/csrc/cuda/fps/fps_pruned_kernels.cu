@@ -38,7 +38,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "cuda/fps_common.cuh"
+#include "cuda/fps/fps_common.cuh"
+#include "cuda/kernel_types.h"
 #include "cuda/scene_boxes.cuh"
 #include "cuda/scene_of.cuh"
 
@@ -394,10 +395,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 }
 
-inline unsigned blocks_for(int64_t n, int threads) {
-  return static_cast<unsigned>((n + threads - 1) / threads);
-}
-
 }  // namespace
 
 bool plan_pruned(int64_t max_points, const cudaDeviceProp& prop, PrunedPlan* plan) {
@@ -429,14 +426,14 @@ bool plan_pruned(int64_t max_points, const cudaDeviceProp& prop, PrunedPlan* pla
 
 cudaError_t launch_morton_keys(const float* xyz, int64_t n, const int64_t* point_start, int B,
                                const int* box, int64_t* keys, cudaStream_t stream) {
-  morton_key_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(xyz, n, point_start, B, box, keys);
+  morton_key_kernel<<<cuda::blocks_for_items(n, 256), 256, 0, stream>>>(xyz, n, point_start, B, box, keys);
   return cudaGetLastError();
 }
 
 cudaError_t launch_pruned_gather(const float* xyz, int64_t n, const int64_t* order,
                                  const int64_t* sorted_keys, const int64_t* point_start,
                                  float4* points, float* dist, cudaStream_t stream) {
-  gather_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(xyz, n, order, sorted_keys, point_start,
+  gather_kernel<<<cuda::blocks_for_items(n, 256), 256, 0, stream>>>(xyz, n, order, sorted_keys, point_start,
                                                         points, dist);
   return cudaGetLastError();
 }

@@ -17,7 +17,7 @@
 
 #include "common/message.h"
 #include "cuda/cuda_host.h"
-#include "cuda/fps_kernels.h"
+#include "cuda/fps/fps_kernels.h"
 #include "cuda/scene_boxes.h"
 #include "farthest_point_sampling.h"
 

@@ -1,8 +1,8 @@
 // attention_relation_step / attention_fusion_step and their gradients: a paired dot product,
 // a segmented weighted sum (the scatters, in the order of a stable sort: no atomics) and the
 // fixed-shape partial sums of the relation step's weight gradient.
-#include "cuda/feature_kernels.cuh"
-#include "cuda/feature_kernels.h"
+#include "cuda/feature/feature_kernels.cuh"
+#include "cuda/feature/feature_kernels.h"
 
 namespace pointops {
 namespace cuda {

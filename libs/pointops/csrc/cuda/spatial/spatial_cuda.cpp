@@ -1,4 +1,4 @@
-// Host side of the CUDA spatial operators: the grid build (search/grid.h) and the neighbour
+// Host side of the CUDA spatial operators: the grid build (grid.h) and the neighbour
 // search shared by knn_query, ball_query, random_ball_query and interpolation
 // (spatial_search_cuda), and interpolation's forward and backward. Arguments are validated by
 // spatial_ops.h before these run.
@@ -13,9 +13,9 @@
 #include <tuple>
 
 #include "cuda/cuda_host.h"
-#include "cuda/interpolation_kernels.h"
+#include "cuda/spatial/interpolation_kernels.h"
 #include "cuda/scene_boxes.h"
-#include "cuda/search/grid.h"
+#include "cuda/spatial/grid.h"
 #include "spatial_ops.h"
 
 namespace pointops {

@@ -1,7 +1,7 @@
 // The per-query grid search kernels (see grid.h) and their launch: one thread per query
 // with a register top-k for k <= 4, one warp per query for 4 < k <= 32 (search_warp.cuh), a thread
-// with a register top-k again for k <= 64 and a heap in the output row beyond. Included by the
-// .cu files that instantiate launch_search<MODE>.
+// with a register top-k again for k <= 64 (compiled apart: search_k64.cuh) and a heap in the
+// output row beyond. Included by the .cu files that instantiate launch_search<MODE>.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,9 +9,9 @@
 #include <cstdint>
 
 #include "common/spatial.h"
-#include "cuda/search/search_common.cuh"
-#include "cuda/search/search_warp.cuh"
-#include "cuda/search/grid.h"
+#include "cuda/spatial/search_common.cuh"
+#include "cuda/spatial/search_warp.cuh"
+#include "cuda/spatial/grid.h"
 
 namespace pointops {
 namespace grid {
@@ -183,10 +183,18 @@ __global__ void __launch_bounds__(128) search_heap_kernel(const SearchParams P) 
   }
 }
 
+constexpr int kThreadSearchThreads = 128;
+
+// 32 < k <= 64: the keys in registers. This kernel takes most of the search's compile time (a
+// fully unrolled 64-slot insertion), so each mode compiles it in a file of its own
+// (*_search_k64.cu, with the definition in search_k64.cuh).
+template <int MODE>
+cudaError_t launch_search_k64(const SearchParams& p, cudaStream_t stream);
+
 template <int MODE>
 cudaError_t launch_search(const SearchParams& p, cudaStream_t stream) {
   if (p.m == 0) return cudaSuccess;
-  const int threads = 128;
+  const int threads = kThreadSearchThreads;
   const int64_t blocks = (p.m + threads - 1) / threads;
   const dim3 grid_dim(static_cast<unsigned>(blocks));
   // A few neighbours (interpolation's k = 3) fit in a thread's registers without spilling; a
@@ -201,13 +209,11 @@ cudaError_t launch_search(const SearchParams& p, cudaStream_t stream) {
     search_warp_kernel<MODE><<<dim3(static_cast<unsigned>(warp_blocks)), kWarpSearchThreads, 0, stream>>>(p);
     return cudaGetLastError();
   }
-  if (p.k <= 64) {
-    search_reg_kernel<64, MODE><<<grid_dim, threads, 0, stream>>>(p);
-  } else {
-    search_heap_kernel<MODE><<<grid_dim, threads, 0, stream>>>(p);
-  }
+  if (p.k <= 64) return launch_search_k64<MODE>(p, stream);
+  search_heap_kernel<MODE><<<grid_dim, threads, 0, stream>>>(p);
   return cudaGetLastError();
 }
+
 
 }  // namespace grid
 }  // namespace pointops

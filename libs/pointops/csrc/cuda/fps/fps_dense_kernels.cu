@@ -46,7 +46,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "cuda/fps_common.cuh"
+#include "cuda/fps/fps_common.cuh"
 
 namespace pointops {
 namespace fps {

@@ -1,5 +1,5 @@
 // Device helpers shared by the two CUDA farthest_point_sampling kernels (fps_kernels.h).
-// Semantics (bit-identical to the CPU reference) in ../farthest_point_sampling.h.
+// Semantics (bit-identical to the CPU reference) in csrc/farthest_point_sampling.h.
 #pragma once
 
 #include <cooperative_groups.h>
@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "cuda/fps_kernels.h"
+#include "cuda/fps/fps_kernels.h"
 
 // Device code of sm_90 and later built with CUDA 12 can use thread-block clusters.
 #if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900) && defined(CUDART_VERSION) && \

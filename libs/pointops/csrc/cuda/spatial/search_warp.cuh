@@ -22,9 +22,9 @@
 #include <cstdint>
 
 #include "common/spatial.h"
-#include "cuda/search/search_common.cuh"
-#include "cuda/search/grid.h"
-#include "cuda/search/warp_topk.cuh"
+#include "cuda/spatial/search_common.cuh"
+#include "cuda/spatial/grid.h"
+#include "cuda/spatial/warp_topk.cuh"
 
 namespace pointops {
 namespace grid {

@@ -1,6 +1,6 @@
 // aggregation and its gradients (the one of input as a deterministic segmented sum).
-#include "cuda/feature_kernels.cuh"
-#include "cuda/feature_kernels.h"
+#include "cuda/feature/feature_kernels.cuh"
+#include "cuda/feature/feature_kernels.h"
 
 namespace pointops {
 namespace cuda {

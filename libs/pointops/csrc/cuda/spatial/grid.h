@@ -1,7 +1,7 @@
 // Uniform spatial grid of the CUDA spatial operators (knn_query, ball_query, random_ball_query,
 // interpolation): the structures shared by its build (grid_kernels.cu, driven by
 // spatial_cuda.cpp) and the search kernels (search_thread.cuh, search_warp.cuh). No torch
-// header (see ../kernel_types.h).
+// header (see cuda/kernel_types.h).
 //
 // Per scene: a bounding box (scene_boxes.cuh: one pass, block-aggregated atomics), a cell size
 // chosen so that a scene of n points gets at most ceil(n / points_per_cell) cells,
@@ -84,7 +84,7 @@ struct SearchParams {
 
 // Launches the search of every query in mode MODE (spatial.h's SearchMode; defined in
 // search_thread.cuh, instantiated per mode in knn_search.cu, ball_search.cu and
-// random_ball_search.cu).
+// random_ball_search.cu; the 32 < k <= 64 kernel of each in its *_search_k64.cu).
 template <int MODE>
 cudaError_t launch_search(const SearchParams& p, cudaStream_t stream);
 

@@ -28,8 +28,8 @@
 
 #include <cstdint>
 
-#include "cuda/fps_common.cuh"
-#include "cuda/search/warp_topk.cuh"
+#include "cuda/fps/fps_common.cuh"
+#include "cuda/spatial/warp_topk.cuh"
 
 namespace pointops {
 namespace fps {

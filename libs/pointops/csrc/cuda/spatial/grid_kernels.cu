@@ -1,8 +1,9 @@
-// The kernels of the grid build (search/grid.h): cell sizes per scene and the counting sort of
+// The kernels of the grid build (grid.h): cell sizes per scene and the counting sort of
 // points or queries by cell. spatial_cuda.cpp drives them.
+#include "cuda/kernel_types.h"
 #include "cuda/scene_boxes.cuh"
-#include "cuda/search/grid.h"
-#include "cuda/search/search_common.cuh"
+#include "cuda/spatial/grid.h"
+#include "cuda/spatial/search_common.cuh"
 
 namespace pointops {
 namespace grid {
@@ -10,9 +11,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-inline unsigned blocks_for(int64_t n) {
-  return static_cast<unsigned>((n + kThreads - 1) / kThreads);
-}
+inline unsigned blocks_for(int64_t n) { return cuda::blocks_for_items(n, kThreads); }
 
 // Cells per axis for cell size s (the same float operations as the point assignment).
 __device__ __forceinline__ double grid_cells(const float* ext, float s, int* dims) {

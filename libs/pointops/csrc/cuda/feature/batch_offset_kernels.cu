@@ -1,6 +1,6 @@
 // offset2batch / batch2offset (no atomics: every output entry is written by one thread).
-#include "cuda/feature_kernels.cuh"
-#include "cuda/feature_kernels.h"
+#include "cuda/feature/feature_kernels.cuh"
+#include "cuda/feature/feature_kernels.h"
 
 namespace pointops {
 namespace cuda {

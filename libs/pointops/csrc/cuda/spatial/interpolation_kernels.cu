@@ -4,7 +4,8 @@
 #include <cstdint>
 
 #include "common/spatial.h"
-#include "cuda/interpolation_kernels.h"
+#include "cuda/kernel_types.h"
+#include "cuda/spatial/interpolation_kernels.h"
 
 namespace pointops {
 namespace interp {
@@ -12,9 +13,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-inline unsigned blocks_for(int64_t n) {
-  return static_cast<unsigned>((n + kThreads - 1) / kThreads);
-}
+inline unsigned blocks_for(int64_t n) { return cuda::blocks_for_items(n, kThreads); }
 
 __global__ void weight_kernel(const float* __restrict__ dist, int64_t m, int k,
                               float* __restrict__ weight) {

@@ -1,7 +1,7 @@
 // subtraction and the gradient of its first input (the second one is segment_sum of
 // gather_kernels.cu).
-#include "cuda/feature_kernels.cuh"
-#include "cuda/feature_kernels.h"
+#include "cuda/feature/feature_kernels.cuh"
+#include "cuda/feature/feature_kernels.h"
 
 namespace pointops {
 namespace cuda {

@@ -1,6 +1,6 @@
 // The grid search kernels of ball_query (mode kModeBall: the nearest points with
 // min_radius^2 <= d2 < max_radius^2). The operator is in spatial_cuda.cpp.
-#include "cuda/search/search_thread.cuh"
+#include "cuda/spatial/search_thread.cuh"
 
 namespace pointops {
 namespace grid {

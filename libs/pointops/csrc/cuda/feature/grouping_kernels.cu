@@ -1,7 +1,7 @@
 // grouping with with_xyz: relative coordinates and features gathered in one pass (without
 // with_xyz, grouping is gather_rows of gather_kernels.cu).
-#include "cuda/feature_kernels.cuh"
-#include "cuda/feature_kernels.h"
+#include "cuda/feature/feature_kernels.cuh"
+#include "cuda/feature/feature_kernels.h"
 
 namespace pointops {
 namespace cuda {

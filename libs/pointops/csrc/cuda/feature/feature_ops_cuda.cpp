@@ -16,7 +16,7 @@
 #include <tuple>
 
 #include "cuda/cuda_host.h"
-#include "cuda/feature_kernels.h"
+#include "cuda/feature/feature_kernels.h"
 #include "feature_ops.h"
 
 namespace pointops {
