@@ -18,17 +18,10 @@ namespace fps {
 
 Plan validate(const at::Tensor& xyz, const at::Tensor& offset, const at::Tensor& new_offset) {
   const int64_t n = check_points(xyz, "xyz");
-  check_offset_meta(offset, "offset");
-  check_offset_meta(new_offset, "new_offset");
-  check_same_device(offset, "offset", xyz, "xyz");
-  check_same_device(new_offset, "new_offset", xyz, "xyz");
-  check_same_scene_count(offset, new_offset);
-  const auto host = offsets_to_host({offset, new_offset});
+  const auto host = check_offset_pair(xyz, n, offset, new_offset);
   const int64_t B = offset.numel();
   const int64_t* points = host[0].data_ptr<int64_t>();
   const int64_t* samples = host[1].data_ptr<int64_t>();
-  check_offset_values(points, B, "offset", n, "xyz");
-  check_offset_values(samples, B, "new_offset");
 
   Plan plan;
   plan.n = n;

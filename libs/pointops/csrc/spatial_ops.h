@@ -28,15 +28,8 @@ inline QueryArgs check_query_args(const at::Tensor& xyz, const at::Tensor& offse
   QueryArgs a;
   a.n = check_points(xyz, "xyz");
   a.m = check_points(new_xyz, "new_xyz");
-  check_offset_meta(offset, "offset");
-  check_offset_meta(new_offset, "new_offset");
   check_same_device(new_xyz, "new_xyz", xyz, "xyz");
-  check_same_device(offset, "offset", xyz, "xyz");
-  check_same_device(new_offset, "new_offset", xyz, "xyz");
-  check_same_scene_count(offset, new_offset);
-  auto h = offsets_to_host({offset, new_offset});
-  check_offset_values(h[0].data_ptr<int64_t>(), h[0].numel(), "offset", a.n, "xyz");
-  check_offset_values(h[1].data_ptr<int64_t>(), h[1].numel(), "new_offset", a.m, "new_xyz");
+  auto h = check_offset_pair(xyz, a.n, offset, new_offset, a.m, "new_xyz");
   a.offset_host = h[0];
   a.new_offset_host = h[1];
   a.self = new_xyz.is_same(xyz) ||

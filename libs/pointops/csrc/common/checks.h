@@ -158,6 +158,25 @@ inline std::vector<at::Tensor> offsets_to_host(std::initializer_list<at::Tensor>
   return out;
 }
 
+// The offsets of one call: `offset` over the n points of xyz, `new_offset` over the queries or
+// samples (whose total must be new_n, unless new_n < 0; `new_points` names them). Metadata,
+// devices, scene count and values, with one device->host copy; returns both as host int64
+// tensors.
+inline std::vector<at::Tensor> check_offset_pair(const at::Tensor& xyz, int64_t n,
+                                                 const at::Tensor& offset,
+                                                 const at::Tensor& new_offset, int64_t new_n = -1,
+                                                 const char* new_points = "") {
+  check_offset_meta(offset, "offset");
+  check_offset_meta(new_offset, "new_offset");
+  check_same_device(offset, "offset", xyz, "xyz");
+  check_same_device(new_offset, "new_offset", xyz, "xyz");
+  check_same_scene_count(offset, new_offset);
+  std::vector<at::Tensor> host = offsets_to_host({offset, new_offset});
+  check_offset_values(host[0].data_ptr<int64_t>(), host[0].numel(), "offset", n, "xyz");
+  check_offset_values(host[1].data_ptr<int64_t>(), host[1].numel(), "new_offset", new_n, new_points);
+  return host;
+}
+
 // ------------------------------------------------------------------ index ranges
 // Index tensors hold rows of a source or -1 (no neighbour); any other value is an error. The
 // kernels never read out of bounds whatever the values: they treat an out-of-range index like -1.
