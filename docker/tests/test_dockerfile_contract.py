@@ -163,7 +163,10 @@ def test_runtime_settings(dockerfile):
     conda_env = " ".join(body(dockerfile["stages"]["conda-env"], "ENV"))
     assert "PATH=/opt/conda/envs/${ENV_NAME}/bin:" in conda_env
     assert "CUDA_HOME=/opt/conda/envs/${ENV_NAME}" in conda_env
-    assert "docker/smoke_tests.py /opt/pointcept/smoke_tests.py" in " ".join(body(runtime, "COPY"))
+    copies = body(runtime, "COPY")
+    # The smoke tests are a script and its package next to it (docker/pcb_smoke).
+    assert "docker/smoke_tests.py /opt/pointcept/smoke_tests.py" in copies
+    assert "docker/pcb_smoke/ /opt/pointcept/pcb_smoke/" in copies
     assert "docker/entrypoint.sh /usr/local/bin/entrypoint.sh" in " ".join(body(runtime, "COPY"))
     checks = [r for r in body(runtime, "RUN") if "/opt/pointcept/smoke_tests.py" in r]
     assert checks == ["python /opt/pointcept/smoke_tests.py --no-gpu --require flash_attn"]
