@@ -195,7 +195,8 @@ def test_runs_where_the_image_puts_it_with_its_package(tmp_path, extra_checks):
     env = extra_checks("import pcb_smoke\n"
                        "def where(ctx):\n"
                        "    return pcb_smoke.__file__\n"
-                       "SMOKE_CHECKS = [{'name': 'standin_where', 'func': where, 'isolate': True}]\n")
+                       "SMOKE_CHECKS = [{'name': 'standin_where', 'func': where,"
+                       " 'isolate': True}]\n")
     report_path = tmp_path / "report.json"
     proc = run_copied_script(dest, "--only", "python,standin_where", "--json", str(report_path),
                              env=env)
