@@ -53,16 +53,10 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$RESULTS"; }
 fetch_nvcc() {
   [[ -x $NVCC_DIR/bin/nvcc && -x $NVCC_DIR/bin/cicc ]] && return 0
   log "fetching Debian's nvidia-cuda-toolkit $NVCC_DEB_VERSION (nvcc and its front ends)"
-  local apt_dir=$PCB_CI_CACHE/ci/apt-trixie opts deb
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/debs"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie non-free contrib main" \
-    >"$apt_dir/sources.list"
-  opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/none"
-    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Architecture=amd64
-    -o APT::Sandbox::User=root)
-  mkdir -p "$apt_dir/cache/archives/partial"
-  apt-get "${opts[@]}" -qq update || return 1
-  (cd "$apt_dir/debs" && apt-get "${opts[@]}" -qq download "nvidia-cuda-toolkit=$NVCC_DEB_VERSION") || return 1
+  local apt_dir=$PCB_CI_CACHE/ci/apt-trixie deb
+  mkdir -p "$apt_dir/debs"
+  debian13_apt "$apt_dir" "non-free contrib main" -qq update || return 1
+  (cd "$apt_dir/debs" && debian13_apt "$apt_dir" "non-free contrib main" -qq download "nvidia-cuda-toolkit=$NVCC_DEB_VERSION") || return 1
   deb=$(find "$apt_dir/debs" -name 'nvidia-cuda-toolkit_*_amd64.deb' | head -n1)
   local x=$WORK/deb
   dpkg-deb -x "$deb" "$x" || return 1
@@ -124,6 +118,11 @@ build_one() {
   find "$copy" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
   tar -C "$src" --exclude=./build --exclude='*.egg-info' --exclude='*.so' --exclude=__pycache__ -cf - . |
     tar -C "$copy" -xf -
+  # The libraries share build rules and a header in libs/common: copy it next to the copy.
+  if [[ -d $src/../common ]]; then
+    rm -rf "$BUILD_CACHE/common" && mkdir -p "$BUILD_CACHE/common"
+    tar -C "$src/../common" --exclude=__pycache__ -cf - . | tar -C "$BUILD_CACHE/common" -xf -
+  fi
   log "compiling $name (CUDA, TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST, MAX_JOBS=$MAX_JOBS)"
   if ! FORCE_CUDA=1 "$PY" -m pip wheel --no-build-isolation --no-deps -q -w "$WORK/wheels/$1" "$copy" >"$logf" 2>&1; then
     log "FAILED: $name (last lines of the log follow)"

@@ -26,7 +26,31 @@ PCB_BUILDER=${PCB_BUILDER:-pcb-remote}
 PCB_BASE_TAG=${PCB_BASE_TAG:-pcb-base:busybox}
 PCB_BASE_IMAGE=${PCB_BASE_IMAGE:-$PCB_REGISTRY/$PCB_BASE_TAG}
 PCB_GPU_HOOK_LOG=${PCB_GPU_HOOK_LOG:-$PCB_CI_RUN/gpu-hook.log}
+
 PCB_ENV_FILE=${PCB_ENV_FILE:-$PCB_CI_DIR/.env}
+
+# The runner-setup matrix (.ci/engines.sh): more Docker Engines, each with its default builder,
+# each in a network namespace of its own. IDs: debian12 (the system's docker.io 20.10),
+# 26-classic and 26-containerd (Debian 13's docker.io, classic and containerd image store).
+PCB_ENGINES=${PCB_ENGINES:-debian12 26-classic 26-containerd}
+# Debian 13's packages by upstream version; the Debian revision is whatever trixie serves.
+PCB_DEBIAN13_DOCKER_VERSION=${PCB_DEBIAN13_DOCKER_VERSION:-26.1.5}
+PCB_DEBIAN13_CONTAINERD_VERSION=${PCB_DEBIAN13_CONTAINERD_VERSION:-1.7.24}
+PCB_ENGINES_RUN=${PCB_ENGINES_RUN:-$PCB_CI_RUN/engines}
+
+# engine_spec ID: "VERSION STORE" of a matrix Engine (the Engine version its server reports
+# starts with VERSION; STORE is classic or containerd), or fails for an unknown ID.
+engine_spec() {
+  case $1 in
+    debian12) echo "20.10 classic" ;;
+    26-classic) echo "$PCB_DEBIAN13_DOCKER_VERSION classic" ;;
+    26-containerd) echo "$PCB_DEBIAN13_DOCKER_VERSION containerd" ;;
+    *) return 1 ;;
+  esac
+}
+# engine_var ID: the .ci/.env variable that holds the Engine's DOCKER_HOST (26-classic ->
+# PCB_ENGINE_26_CLASSIC); ${var}_CLI and ${var}_HOOK_LOG go with it.
+engine_var() { local v=${1^^}; echo "PCB_ENGINE_${v//-/_}"; }
 
 export PATH="$PCB_CI_BIN:$PATH"
 
@@ -53,6 +77,23 @@ wait_for() {
   return 1
 }
 
+# debian13_apt DIR COMPONENTS APT-ARGS...: apt-get (or apt-cache, when APT-ARGS starts with
+# "cache") through a private apt configuration in DIR that sees only Debian 13 (trixie) with
+# COMPONENTS ("main", "main contrib non-free"); this machine's own apt sources are not touched.
+# Run `debian13_apt DIR COMPONENTS update` first.
+debian13_apt() {
+  local dir=$1 components=$2 tool=apt-get opts
+  shift 2
+  if [[ ${1:-} == cache ]]; then tool=apt-cache; shift; fi
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie $components" \
+    >"$dir/sources.list"
+  opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=$dir/none"
+    -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o APT::Architecture=amd64
+    -o APT::Sandbox::User=root)
+  "$tool" "${opts[@]}" "$@"
+}
+
 # start_daemon NAME LOGFILE CMD...: start CMD in its own session, detached from this
 # shell, and record its PID in $PCB_CI_RUN/NAME.pid (that file is what .ci/stop reads).
 start_daemon() {
@@ -62,4 +103,32 @@ start_daemon() {
   setsid nohup "$@" >>"$logfile" 2>&1 </dev/null &
   echo $! >"$PCB_CI_RUN/$name.pid"
   log "started $name (pid $!, log $logfile)"
+}
+
+# stop_daemon NAME EXPECT: stop the process whose PID start_daemon recorded in
+# $PCB_CI_RUN/NAME.pid, if its command line still contains EXPECT (a PID may have been reused
+# by an unrelated process since): SIGTERM, then SIGKILL after 30s.
+stop_daemon() {
+  local name=$1 expect=$2 file="$PCB_CI_RUN/$1.pid" pid i
+  if ! pid_alive "$file"; then
+    [[ -e $file ]] && rm -f "$file"
+    return 0
+  fi
+  pid=$(<"$file")
+  if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$expect"; then
+    log "pid $pid in $file is no longer $name; leaving it alone"
+    rm -f "$file"
+    return 0
+  fi
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not stop in 30s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
 }

@@ -2,7 +2,9 @@
 # Checks that the services .ci/setup started do what the end-to-end tests rely on, one
 # junit testcase each ($PCB_JUNIT_DIR/services.xml): containers on dockerd, the GPU path
 # through the stand-in hook, the registry, and buildx with the remote BuildKit builder
-# (--load, --output type=local, --build-context DIR and docker-image://, --check, push).
+# (--load, --output type=local, --build-context DIR and docker-image://, --check, push);
+# then each matrix engine of $PCB_ENGINES: its version and image store, a RUN step on its
+# default builder, a push through its relay, and its GPU path.
 # Needs the variables of .ci/.env (it sources that file when PCB_E2E is unset).
 # The t_* functions are called through check().
 # shellcheck disable=SC2317,SC2016
@@ -117,6 +119,70 @@ t_check() {
   grep -q FromAsCasing "$WORK/chk/bad.out" || { cat "$WORK/chk/bad.out"; return 1; }
 }
 
+# ---- the matrix engines (.ci/engines.sh), each through its own socket, CLI and default builder
+# engine_env ID: point `docker` at the Engine: its DOCKER_HOST, the CLI released with it, and a
+# buildx state of its own (a fresh runner's: the current builder is the Engine's default one).
+engine_env() {
+  local var
+  var=$(engine_var "$1")
+  export DOCKER_HOST=${!var:?"$var is not set (.ci/.env from .ci/setup)"}
+  local cli_var=${var}_CLI hook_var=${var}_HOOK_LOG
+  export PATH="${!cli_var:?}:$PATH"
+  ENGINE_HOOK_LOG=${!hook_var:?}
+  export BUILDX_CONFIG=$WORK/buildx-$1
+}
+
+t_engine_version_store() {
+  engine_env "$1"
+  read -r want_version want_store <<<"$(engine_spec "$1")"
+  version=$(docker version --format '{{.Server.Version}}')
+  [[ $version == "$want_version"[.+~-]* ]] || { echo "engine $1 reports Docker Engine $version, expected $want_version"; return 1; }
+  driver_type=$(docker info --format '{{range .DriverStatus}}{{if eq (index . 0) "driver-type"}}{{index . 1}}{{end}}{{end}}')
+  store=classic
+  [[ $driver_type == io.containerd.snapshotter.v1 ]] && store=containerd
+  [[ $store == "$want_store" ]] || { echo "engine $1 has the $store image store (driver-type '$driver_type'), expected $want_store"; return 1; }
+  # The runner's docker CLI is the one released with the Engine.
+  client=$(docker version --format '{{.Client.Version}}')
+  [[ $client == "$want_version"[.+~-]* ]] || { echo "the docker CLI for engine $1 is $client ($(command -v docker)), expected $want_version"; return 1; }
+  echo "engine $1: Docker Engine $version, $store image store, client $client"
+}
+
+t_engine_build() {
+  engine_env "$1"
+  # (read whole, not piped into grep -q: with pipefail, an early grep exit fails the pipe)
+  builder=$(docker buildx inspect)
+  grep -q '^Driver: *docker$' <<<"$builder" || { echo "$builder"; echo "the current builder is not the docker driver"; return 1; }
+  mkdir -p "$WORK/engine-$1"
+  # RUN gets the Engine's bridge network (eth0): with --bridge=none it would fail.
+  printf 'FROM %s\nRUN test -e /sys/class/net/eth0 && echo "built-on:%s" > /built\nCMD ["cat", "/built"]\n' \
+    "$PCB_BASE_IMAGE" "$1" >"$WORK/engine-$1/Dockerfile"
+  docker buildx build --progress plain --load -t "$TAG-$1:build" "$WORK/engine-$1"
+  out=$(docker run --rm --network none "$TAG-$1:build")
+  docker image rm "$TAG-$1:build" >/dev/null
+  [[ $out == "built-on:$1" ]] || { echo "container printed '$out'"; return 1; }
+}
+
+t_engine_push() {
+  engine_env "$1"
+  ref=$PCB_REGISTRY/pcb-ci-check/$1:$$
+  docker tag "$PCB_BASE_TAG" "$ref"
+  pushed=$(docker push "$ref" | sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/\1/p')
+  docker image rm "$ref" >/dev/null
+  served=$(curl -fsS -o /dev/null -D - -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    -H 'Accept: application/vnd.oci.image.index.v1+json' -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$PCB_REGISTRY/v2/pcb-ci-check/$1/manifests/$$" | tr -d '\r' | sed -n 's/^docker-content-digest: //Ip')
+  [[ -n $pushed && $pushed == "$served" ]] || { echo "pushed '$pushed', the registry serves '$served'"; return 1; }
+}
+
+t_engine_gpu() {
+  engine_env "$1"
+  before=$(wc -l <"$ENGINE_HOOK_LOG")
+  out=$(docker run --rm --gpus all --network none "$PCB_BASE_TAG" sh -c 'echo "$NVIDIA_VISIBLE_DEVICES"')
+  [[ $out == all ]] || { echo "NVIDIA_VISIBLE_DEVICES in the container: '$out' (expected all)"; return 1; }
+  after=$(wc -l <"$ENGINE_HOOK_LOG")
+  ((after == before + 1)) || { echo "hook log $ENGINE_HOOK_LOG grew by $((after - before)) lines, expected 1"; return 1; }
+}
+
 check "docker run on dockerd (network none)" t_docker_run
 check "docker run --gpus all reaches the stand-in nvidia hook" t_gpu_path
 check "registry serves the base image" t_registry
@@ -125,6 +191,13 @@ check "buildx build --output type=local" t_output_local
 check "buildx build --build-context name=DIR" t_context_dir
 check "buildx build --build-context name=docker-image:// (pushed to the registry)" t_context_image
 check "buildx build --check reports a violation" t_check
+read -r -a engines <<<"${PCB_ENGINES//,/ }"
+for id in "${engines[@]}"; do
+  check "engine $id: server and CLI version, image store" t_engine_version_store "$id"
+  check "engine $id: default builder (docker driver) runs a RUN step on its bridge, --load" t_engine_build "$id"
+  check "engine $id: docker push to $PCB_REGISTRY through the relay" t_engine_push "$id"
+  check "engine $id: docker run --gpus all reaches the stand-in nvidia hook" t_engine_gpu "$id"
+done
 
 mkdir -p "$JUNIT_DIR"
 python3 "$PCB_CI_DIR/junit.py" write "$JUNIT_DIR/services.xml" services "$RESULTS"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { localOutputDir, parsePlainProgress, stageOf } from '../src/buildx.js';
+import { parsePlainProgress, stageOf } from '../src/buildx.js';
 
 // Shaped like BuildKit's --progress plain output.
 const OK_LOG = `#0 building with "pcb-remote" instance using remote driver
@@ -79,12 +79,4 @@ describe('parsePlainProgress', () => {
     expect(s.failedStep).toBeNull();
     expect(s.failedError).toContain('failed to resolve source metadata');
   });
-});
-
-describe('localOutputDir', () => {
-  it.each([
-    ['type=local,dest=/w/env-lock', '/w/env-lock'],
-    ['type=image,name=r/x:1,push=true', null],
-    ['type=local', null],
-  ])('%s', (v, want) => expect(localOutputDir(v)).toBe(want));
 });

@@ -10,6 +10,7 @@ const CASES: [string, string | undefined][] = [
   ['permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.24/version": dial unix /var/run/docker.sock: connect: permission denied', 'daemon-unreachable'],
   ['ERROR: no builder "pcb-missing" found', 'builder-missing'],
   ['docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].', 'no-gpu'],
+  ['ERROR: failed to solve: dockerfile parse error on line 38: Unknown flag: checksum', 'dockerfile-syntax'],
   ['docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running hook #0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as \'legacy\'\nnvidia-container-cli: initialization error: nvml error: driver not loaded: unknown.', 'no-gpu'],
   ["NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.", 'no-gpu'],
   ['nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.4, please update your driver to a newer version, or use an earlier cuda container: unknown', 'driver-too-old'],
@@ -27,6 +28,14 @@ const CASES: [string, string | undefined][] = [
   ['LibMambaUnsatisfiableError: Encountered problems while solving:\n  - nothing provides cuda-version 99 needed by x', 'conda-solve'],
   ['ERROR: failed to solve: target stage "runtme" could not be found', 'target-missing'],
   ['smoke run timed out after 900 s.', 'smoke-timeout'],
+  // the runner setups of the README's table: Engine 20.10's BuildKit, the docker driver's classic store,
+  // an Engine without its bridge, a runc without time namespaces
+  ['ERROR: failed to build: failed to solve: rpc error: code = Unknown desc = failed to solve with frontend dockerfile.v0: unsupported frontend capability moby.buildkit.frontend.contexts', 'named-contexts'],
+  ['ERROR: failed to build: Cache export is not supported for the docker driver.\nSwitch to a different driver, or turn on the containerd image store, and try again.\nLearn more at https://docs.docker.com/go/build-cache-backends/', 'cache-export'],
+  ['ERROR: Cache export feature is currently not supported for docker driver. Please switch to a different driver (eg. "docker buildx create --use")', 'cache-export'],
+  ['#6 [conda-env 2/3] RUN sh /pcb/create-env.sh\n#6 ERROR: network bridge not found\nERROR: failed to solve: network bridge not found', 'bridge-missing'],
+  ['ERROR: failed to solve: dockerfile parse error on line 38: Unknown flag: checksum', 'dockerfile-syntax'],
+  ['docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: namespace {"time" ""} does not exist: unknown.', 'time-namespace'],
   ['sh: python: not found', undefined],
   ['all good', undefined],
 ];
@@ -42,6 +51,12 @@ describe('classify', () => {
       expect(d.title).not.toContain('\n');
       expect(d.hint.length).toBeGreaterThan(10);
     }
+  });
+  it('names the fix of each runner setup', () => {
+    expect(classify('unsupported frontend capability moby.buildkit.frontend.contexts')!.hint).toMatch(/Docker Engine to 23\.0 .*docker-container builder/);
+    expect(classify('Cache export is not supported for the docker driver.')!.hint).toMatch(/containerd image store.*docker-container builder/);
+    expect(classify('network bridge not found')!.hint).toContain('bridge');
+    expect(classify('namespace {"time" ""} does not exist')!.hint).toMatch(/runc to 1\.2.*time-namespaces/);
   });
   it('points "no kernel image" at the arch list and the killed compiler at max-jobs', () => {
     expect(classify('no kernel image is available for execution on the device')!.hint).toContain('torch-cuda-arch-list');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addRedactions, run, showArgv } from '../src/exec.js';
+import { run, showArgv } from '../src/exec.js';
+import { Redactor } from '../src/redact.js';
 
 describe('run: argv only, never a shell', () => {
   it('passes ;, $(), backticks and newlines to the program as data', async () => {
@@ -21,7 +22,27 @@ describe('run: argv only, never a shell', () => {
 
 describe('showArgv', () => {
   it('quotes what a shell would split and hides secrets', () => {
-    addRedactions(['s3cr3t']);
-    expect(showArgv('docker', ['build', '--build-arg', 'A=1;2', '--build-arg', 'T=s3cr3t', "it's"])).toBe("docker build --build-arg 'A=1;2' --build-arg T=*** 'it'\\''s'");
+    expect(showArgv('docker', ['build', '--build-arg', 'A=1;2', '--build-arg', 'T=s3cr3t', "it's"], new Redactor(['s3cr3t']))).toBe("docker build --build-arg 'A=1;2' --build-arg T=*** 'it'\\''s'");
+    expect(showArgv('docker', ['--build-arg', 'T=s3cr3t'])).toBe('docker --build-arg T=s3cr3t');
+  });
+});
+
+describe('Redactor', () => {
+  it('replaces every secret, the longest first, and holds no state between instances', () => {
+    const r = new Redactor(['abc', 'abcdef', '']);
+    expect(r.text('x abcdef y abc z')).toBe('x *** y *** z');
+    expect(new Redactor().text('abcdef')).toBe('abcdef');
+  });
+  it('a command echo hides the secret (run prints the argv)', async () => {
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((s: string) => { out.push(String(s)); return true; }) as typeof process.stdout.write;
+    try {
+      await run('printf', ['%s', 'tok-999'], { redactor: new Redactor(['tok-999']) });
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(out.join('')).toContain('[command] printf %s ***');
+    expect(out.join('')).not.toContain('tok-999');
   });
 });

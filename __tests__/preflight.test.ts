@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_DRIVER, compareVersions, gpuFindings, parseBuildxInspect, parseNvidiaSmi } from '../src/preflight.js';
+import { cudaLimits } from '../src/arch.js';
+import { gpuFindings, parseNvidiaSmi, resolveArch } from '../src/preflight.js';
 import { digestFromPushOutput } from '../src/push.js';
 
-describe('nvidia-smi and buildx inspect', () => {
+const gpu = (capability: string, driver = '570.86.15') => ({ name: 'G', capability, driver, memoryGiB: 80 });
+
+describe('nvidia-smi', () => {
   it('parses nvidia-smi csv', () => {
     expect(parseNvidiaSmi('NVIDIA H200, 9.0, 570.86.15, 143771\nNVIDIA A100-SXM4-80GB, 8.0, 550.54.15, 81920\n')).toEqual([
       { name: 'NVIDIA H200', capability: '9.0', driver: '570.86.15', memoryGiB: 140.4 },
@@ -10,28 +13,44 @@ describe('nvidia-smi and buildx inspect', () => {
     ]);
     expect(parseNvidiaSmi('')).toEqual([]);
   });
-  it('parses docker buildx inspect', () => {
-    expect(parseBuildxInspect('Name:          pcb-remote\nDriver:        remote\nLast Activity: 2026-01-01\n\nNodes:\nName:      pcb-remote0\n')).toEqual({ name: 'pcb-remote', driver: 'remote' });
-  });
-  it.each([
-    ['550.54.14', MIN_DRIVER, 0], ['550.54.13', MIN_DRIVER, -1], ['570.86.15', MIN_DRIVER, 1], ['535.183.01', MIN_DRIVER, -1], ['550.100', '550.54.14', 1],
-  ])('compareVersions(%s, %s) = %i', (a, b, want) => expect(compareVersions(a, b)).toBe(want));
 });
 
-describe('gpuFindings', () => {
-  const gpu = (capability: string, driver = '570.86.15') => ({ name: 'G', capability, driver, memoryGiB: 80 });
+describe('gpuFindings: the GPU gate and the driver', () => {
   const levels = (f: ReturnType<typeof gpuFindings>) => f.filter((x) => x.level !== 'ok').map((x) => `${x.level}:${x.check}`);
   it.each([
-    ['a good GPU', { gpu: 'auto', torchCudaArchList: '8.0;9.0', smokeTests: true }, [gpu('9.0')], []],
-    ['an old driver', { gpu: 'auto', torchCudaArchList: '9.0', smokeTests: true }, [gpu('9.0', '535.104.05')], ['error:driver']],
-    ['an arch list without the GPU', { gpu: 'auto', torchCudaArchList: '7.5;8.0', smokeTests: true }, [gpu('9.0')], ['error:arch']],
-    ['the same without smoke tests', { gpu: 'auto', torchCudaArchList: '7.5;8.0', smokeTests: false }, [gpu('9.0')], []],
-    ['PTX covers a newer GPU', { gpu: 'auto', torchCudaArchList: '8.0+PTX', smokeTests: true }, [gpu('9.0')], []],
-    ['auto arch without a GPU', { gpu: 'auto', torchCudaArchList: 'auto', smokeTests: true }, [], ['warn:gpu', 'error:arch']],
-    ['gpu true without nvidia-smi', { gpu: 'true', torchCudaArchList: '9.0', smokeTests: true }, [], ['warn:gpu']],
-    ['gpu false without a GPU', { gpu: 'false', torchCudaArchList: '9.0', smokeTests: true }, [], []],
-  ] as const)('%s', (_n, inputs, gpus, want) => {
-    expect(levels(gpuFindings(inputs, [...gpus], 'nvidia-smi: not found'))).toEqual(want);
+    ['a good GPU', { gpu: 'auto', 'smoke-tests': true }, [gpu('9.0')], []],
+    ['an old driver', { gpu: 'auto', 'smoke-tests': true }, [gpu('9.0', '535.104.05')], ['error:driver']],
+    ['gpu auto, no GPU visible: the gate', { gpu: 'auto', 'smoke-tests': true }, [], ['error:gpu']],
+    ['gpu auto, no GPU, no smoke run: nothing to gate', { gpu: 'auto', 'smoke-tests': false }, [], []],
+    ['gpu true without nvidia-smi', { gpu: 'true', 'smoke-tests': true }, [], ['warn:gpu']],
+    ['gpu false without a GPU', { gpu: 'false', 'smoke-tests': true }, [], []],
+  ] as const)('%s', (_n, i, gpus, want) => {
+    expect(levels(gpuFindings(i, [...gpus], 'Unable to locate executable file: nvidia-smi'))).toEqual(want);
+  });
+  it('the gate says how to fix the toolkit and how to opt out, on one line', () => {
+    const [f] = gpuFindings({ gpu: 'auto', 'smoke-tests': true }, [], 'Unable to locate executable file: nvidia-smi');
+    expect(f.message).toBe('gpu: auto found no GPU on this runner (nvidia-smi: Unable to locate executable file: nvidia-smi); fix the NVIDIA driver and Container Toolkit so that nvidia-smi lists the GPU, or set gpu: false to build and test without the GPU checks');
+  });
+});
+
+describe('resolveArch: the list the build uses', () => {
+  const CUDA124 = cudaLimits('12.4');
+  const on = { gpu: 'auto', 'smoke-tests': true } as const;
+  it.each([
+    ['the Dockerfile default on an H200', '7.5;8.0;8.6;8.9;9.0+PTX', [gpu('9.0')], '7.5;8.0;8.6;8.9;9.0+PTX', []],
+    ['auto on an H200 and an A100', 'auto', [gpu('9.0'), gpu('8.0')], '8.0;9.0', []],
+    ['auto on a B200 with CUDA 12.4: PTX of sm_90', 'auto', [gpu('10.0')], '9.0+PTX', []],
+    ['auto without a GPU', 'auto', [], '', ['error:arch']],
+    ['a list without the GPU', '7.5;8.0', [gpu('9.0')], '7.5;8.0', ['error:arch']],
+    ['a list nvcc 12.4 cannot compile', '9.0;10.0', [gpu('9.0')], '9.0;10.0', ['error:arch']],
+    ['no arch list anywhere', '', [gpu('9.0')], '', []],
+  ])('%s', (_n, list, gpus, want, errors) => {
+    const r = resolveArch(on, { archList: list, cuda: CUDA124 }, gpus);
+    expect(r.archList).toBe(want);
+    expect(r.findings.filter((f) => f.level !== 'ok').map((f) => `${f.level}:${f.check}`)).toEqual(errors);
+  });
+  it('gpu: false holds no GPU against the list', () => {
+    expect(resolveArch({ gpu: 'false', 'smoke-tests': true }, { archList: '7.5', cuda: CUDA124 }, [gpu('9.0')]).findings).toEqual([]);
   });
 });
 

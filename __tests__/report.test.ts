@@ -1,17 +1,28 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import type { BuildResult } from '../src/buildx.js';
+import type { BuilderFacts } from '../src/builder.js';
 import { classify } from '../src/errors.js';
-import { addRedactions } from '../src/exec.js';
-import { parseInputs } from '../src/inputs.js';
-import { makePlan } from '../src/plan.js';
-import { VERSION_OUTPUTS, outputsFrom, renderSummary, type Outcome } from '../src/report.js';
-import type { SmokeResult } from '../src/smoke.js';
-import { ROOT, raw } from './helpers.js';
+import { withLockLabel, type Plan } from '../src/plan.js';
+import type { Preflight } from '../src/preflight.js';
+import { Redactor } from '../src/redact.js';
+import { VERSION_OUTPUTS, checkCount, headline, orderChecks, outputsFrom, renderSummary, type Outcome } from '../src/report.js';
+import { parseReport, type SmokeResult } from '../src/smoke.js';
+import { ROOT } from './helpers.js';
 
-const plan = makePlan(parseInputs(raw({ tags: '127.0.0.1:5000/pcb/img:1', push: 'true', 'build-args': 'HF_TOKEN=tok-123' }), ROOT), {
-  runId: 'r', workDir: '/w', cpus: 4, memoryGiB: 32, gpus: [], dockerfileArgs: { BASE_IMAGE: 'pcb-base:busybox' },
-  envCache: { key: 'pointcept-env-v1-linux-amd64-ab', buildContexts: [], cacheFrom: [], cacheTo: [], exports: [] }, lockSha256: 'ff00',
-});
+const NONE = new Redactor();
+const plan = withLockLabel({
+  context: '/ctx', dockerfile: '/ctx/docker/Dockerfile.gpu', environmentFile: '/ctx/environment.yml', baseImage: 'pcb-base:busybox', envName: 'e', miniforgeVersion: '24.11.3-0',
+  torchCudaArchList: '7.5;8.0;8.6;8.9;9.0+PTX', maxJobs: 4, gpu: true, smoke: true, push: true, load: true, tags: ['127.0.0.1:5000/pcb/img:1'], labels: ['a=b'],
+  envSpecDir: null, buildArgs: { MAX_JOBS: '4', HF_TOKEN: 'tok-123' }, secretEnv: { PCB_SECRET_0: 'sec-456' },
+  envBuilds: [{ target: 'env-lock', argv: ['buildx', 'build', '--target', 'env-lock', '/ctx'] }],
+  buildArgv: ['buildx', 'build', '--build-arg', 'HF_TOKEN=tok-123', '--label', 'a=b', '--load', '/ctx'], metadataFile: '/w/m.json', iidFile: '/w/iid', buildLog: '/w/build.log',
+  smokeContainer: 'pcb-smoke-r', reportDir: '/w/report', smokeArgv: ['run', '--rm', '<image-id>'], notices: [], notes: [],
+} satisfies Plan, 'ff00');
+const builder: BuilderFacts = { name: 'pcb-remote', driver: 'remote', buildx: '0.38.2', buildkit: '0.34.2', engine: '20.10.24', engineApi: '1.41', containerdStore: false };
+const preflight = { findings: [{ level: 'ok', check: 'docker', message: 'Docker Engine 20.10.24' }], builder } as unknown as Preflight;
 const build: BuildResult = {
   exitCode: 0, seconds: 61.2, log: '', imageId: 'sha256:1111',
   metadata: { 'containerimage.digest': 'sha256:2222', 'containerimage.config.digest': 'sha256:1111' },
@@ -21,30 +32,39 @@ const report = {
   schema: 1 as const, ok: true,
   versions: { python: '3.11.10', torch: '2.5.0', torch_cuda: '12.4', cudnn: '90100', spconv: '2.3.8', cumm: '0.7.11', torch_geometric: '2.6.1', flash_attn: null, pointops: '1.0.0', pointgroup_ops: '1.0.0' },
   gpu: { name: 'NVIDIA H200', capability: '9.0', driver: '570.86.15', memory_gib: 139.8 },
-  checks: [{ name: 'imports', ok: true, required: true, seconds: 0.12, detail: 'ok' }, { name: 'open3d', ok: false, required: false, seconds: 0.01, detail: 'not | installed' }, { name: 'cuda', ok: false, required: false, seconds: 0, detail: 'skipped: --no-gpu', skipped: true }],
+  checks: [{ name: 'imports', ok: true, required: true, seconds: 0.12, detail: 'ok' }, { name: 'open3d', ok: false, required: false, seconds: 0.01, detail: 'not | <installed>' }, { name: 'cuda', ok: false, required: false, seconds: 0, detail: 'skipped: --no-gpu', skipped: true }],
 };
 const smoke: SmokeResult = { exitCode: 0, timedOut: false, report, reportError: null, output: 'fixture smoke tests', passed: true, seconds: 3 };
-const cache = { backend: 'local', key: 'pointcept-env-v1-linux-amd64-ab', hit: true, matchedKey: 'pointcept-env-v1-linux-amd64-ab', lockFile: '/w/env-lock/environment.lock', lockSha256: 'ff00', restoreSeconds: 2.5, sizeBytes: 3 * 2 ** 30, saved: null, saveSeconds: 0, warnings: [] };
+const cache = { backend: 'local', key: 'pointcept-env-v1-linux-amd64-ab', hit: true, matchedKey: 'pointcept-env-v1-linux-amd64-ab', lookupOnly: false, lockFile: '/w/env-lock/environment.lock', lockSha256: 'ff00', restoreSeconds: 2.5, sizeBytes: 3 * 2 ** 30, saved: null, saveSeconds: 0, warnings: [] };
+const passing: Outcome = { plan, preflight, build, smoke, cache, pushedDigest: 'sha256:3333' };
+const realNoGpu = parseReport(fs.readFileSync(path.join(ROOT, '__tests__', 'fixtures', 'smoke-report.no-gpu.json'), 'utf8'));
 
 describe('outputsFrom', () => {
   it('sets every output from a passing run', () => {
-    const o = outputsFrom({ plan, build, smoke, cache, pushed: { digest: 'sha256:3333', tags: plan.tags } });
+    const o = outputsFrom(passing);
     expect(o).toMatchObject({
-      'image-id': 'sha256:1111', digest: 'sha256:3333', tags: '127.0.0.1:5000/pcb/img:1', 'build-seconds': '61.2',
+      'image-id': 'sha256:1111', digest: 'sha256:3333', tags: '127.0.0.1:5000/pcb/img:1', labels: 'a=b\norg.pointcept.env.lock.sha256=ff00', 'build-seconds': '61.2',
       'python-version': '3.11.10', 'torch-version': '2.5.0', 'cuda-version': '12.4', 'cudnn-version': '90100', 'spconv-version': '2.3.8',
       'cumm-version': '0.7.11', 'torch-geometric-version': '2.6.1', 'flash-attn-version': '', 'pointops-version': '1.0.0', 'pointgroup-ops-version': '1.0.0',
-      'gpu-name': 'NVIDIA H200', 'driver-version': '570.86.15', 'smoke-passed': 'true',
+      'gpu-name': 'NVIDIA H200', 'driver-version': '570.86.15', 'smoke-passed': 'true', 'gpu-checks-ran': 'true', 'preflight-ok': 'true',
       'cache-hit': 'true', 'cache-key': cache.key, 'cache-matched-key': cache.key, 'lock-file': cache.lockFile,
     });
     expect(JSON.parse(o.versions)).toEqual(report.versions);
     expect(JSON.parse(o.metadata)['containerimage.digest']).toBe('sha256:2222');
+    expect(JSON.parse(o.plan).buildArgv).toEqual(plan.buildArgv);
+    expect(o.plan).not.toContain('sec-456');
     expect(o.error).toBeUndefined();
   });
-  it('without push, digest is the built digest; without a report, no version outputs', () => {
+  it('without push, digest is the built digest; without a report, no version outputs and no GPU checks', () => {
     const o = outputsFrom({ plan, build });
     expect(o.digest).toBe('sha256:2222');
     expect(Object.keys(o)).not.toContain('torch-version');
     expect(Object.keys(o)).not.toContain('smoke-passed');
+    expect(o['gpu-checks-ran']).toBe('false');
+  });
+  it('gpu: false (the smoke run with --no-gpu) passes, and says the GPU checks did not run', () => {
+    const o = outputsFrom({ plan: { ...plan, gpu: false }, build, smoke: { ...smoke, report: { ...realNoGpu, ok: true, checks: realNoGpu.checks.filter((c) => c.ok || c.skipped) } } });
+    expect(o).toMatchObject({ 'smoke-passed': 'true', 'gpu-checks-ran': 'false' });
   });
   it('a failure sets error and keeps what is known', () => {
     const failed: SmokeResult = { ...smoke, passed: false, exitCode: 1, report: { ...report, ok: false, checks: [{ name: 'pointops-gpu', ok: false, required: true, seconds: 1, detail: 'CUDA error: no kernel image is available for execution on the device' }] } };
@@ -54,57 +74,117 @@ describe('outputsFrom', () => {
     expect(o['torch-version']).toBe('2.5.0');
     expect(o.error).toMatch(/^smoke tests: Smoke check failed: pointops-gpu\. .*no kernel image.*Hint: .*torch-cuda-arch-list/);
   });
-  it('covers every headline version output', () => {
-    expect(Object.keys(VERSION_OUTPUTS)).toEqual(['python-version', 'torch-version', 'cuda-version', 'cudnn-version', 'spconv-version', 'cumm-version', 'torch-geometric-version', 'flash-attn-version', 'pointops-version', 'pointgroup-ops-version']);
+  it('a preflight with an error: preflight-ok false, the key known without a lookup', () => {
+    const o = outputsFrom({ preflight: { ...preflight, findings: [{ level: 'error', check: 'gpu', message: 'x' }] }, recipe: { key: 'k1' } as never, failure: { step: 'preflight', message: 'x', tail: '' } });
+    expect(o).toMatchObject({ 'preflight-ok': 'false', 'cache-key': 'k1', error: 'preflight: x' });
+    expect(o['cache-hit']).toBeUndefined();
+  });
+  it('each version output names a key the real smoke report has, and an output of action.yml', () => {
+    const outputs = (yaml.load(fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as { outputs: Record<string, unknown> }).outputs;
+    for (const [name, key] of Object.entries(VERSION_OUTPUTS)) {
+      expect(outputs, name).toHaveProperty([name]);
+      expect(realNoGpu.versions, key).toHaveProperty([key]);
+    }
   });
 });
 
-describe('renderSummary', () => {
-  it('a passing run: image, tags, digest, versions, checks, stages, cache', () => {
-    const md = renderSummary({ plan, build, smoke, cache, pushed: { digest: 'sha256:3333', tags: plan.tags } });
-    expect(md).toContain('## Pointcept image ✅ built and tested');
-    expect(md).toContain('| Image ID | `sha256:1111` |');
-    expect(md).toContain('| Tags | `127.0.0.1:5000/pcb/img:1` |');
-    expect(md).toContain('| Pushed digest | `sha256:3333` |');
-    expect(md).toContain('| torch | `2.5.0` |');
-    expect(md).toContain('| flash_attn | — |');
-    expect(md).toContain('| imports | ✅ pass | yes | 0.12 | ok |');
-    expect(md).toContain('| open3d | ❌ fail | no | 0.01 | not \\| installed |');
-    expect(md).toContain('| cuda | ⏭️ skipped | no | 0.00 | skipped: --no-gpu |');
-    expect(md).toContain('| conda-env | 40.5 | 3 | 1 |');
-    expect(md).toContain('| Env cache (local) | hit (restored in 2.5 s, 3.0 GiB) |');
-    expect(md).toContain('| Env lock sha256 | `ff00` |');
-    expect(md).toContain('**GPU:** NVIDIA H200 (compute capability 9.0, 139.8 GiB, driver 570.86.15)');
+describe('checks: order and count', () => {
+  it('failed required first, then failed optional, then the rest in report order', () => {
+    const names = orderChecks(realNoGpu.checks).map((c) => c.name);
+    expect(names.slice(0, 5)).toEqual(['jit_flags', 'torch_geometric', 'pointops', 'open3d', 'flash_attn']);
+    expect(names.slice(5, 8)).toEqual(['python', 'env_name', 'torch']);
+    expect(names).toHaveLength(realNoGpu.checks.length);
   });
-  it('a failed smoke run: the failing check, nothing pushed, the log tail collapsed', () => {
-    const failed: SmokeResult = { ...smoke, passed: false, exitCode: 1, report: { ...report, ok: false, checks: [{ name: 'pointops-gpu', ok: false, required: true, seconds: 1, detail: 'no kernel image' }] } };
-    const md = renderSummary({ plan, build, smoke: failed, cache: { ...cache, hit: false, saved: true, saveSeconds: 4 }, failure: { step: 'smoke tests', message: 'Smoke check failed: pointops-gpu (no kernel image).', diagnosis: classify('no kernel image is available for execution on the device'), tail: 'line 1\nline 2' } });
-    expect(md).toContain('## Pointcept image ❌ failed');
-    expect(md).toContain('**Failed at smoke tests:**');
-    expect(md).toContain('**Hint:**');
-    expect(md).toContain('| pointops-gpu | ❌ fail | yes |');
-    expect(md).toContain('| Pushed | no (smoke tests failed: nothing was pushed) |');
-    expect(md).toContain('<details><summary>Last lines of the smoke tests log</summary>');
-    expect(md).toContain('line 1\nline 2');
-    expect(md).toContain('miss (saved in 4.0 s');
-    expect(md).not.toContain('Pushed digest');
+  it.each([
+    [realNoGpu.checks, '19 checks, 9 required: 4 required failed, 1 optional failed, 8 skipped'],
+    [report.checks.slice(0, 1), '1 check, 1 required: all passed'],
+    [report.checks, '3 checks, 1 required: 1 optional failed, 1 skipped'],
+  ])('%#', (checks, want) => expect(checkCount(checks)).toBe(want));
+});
+
+describe('headline', () => {
+  it.each<[string, Outcome, string]>([
+    ['tested on the GPU', passing, 'Pointcept image ✅ built and tested on NVIDIA H200'],
+    ['gpu: false', { ...passing, plan: { ...plan, gpu: false }, smoke: { ...smoke, report: { ...report, gpu: null } } }, 'Pointcept image ✅ built; GPU checks skipped'],
+    ['smoke tests off', { plan: { ...plan, smoke: false }, build }, 'Pointcept image ✅ built; smoke tests off, GPU checks skipped'],
+    ['failed smoke run without GPU checks', { plan: { ...plan, gpu: false }, smoke: { ...smoke, passed: false, report: { ...report, gpu: null } }, failure: { step: 'smoke tests', message: 'x', tail: '' } }, 'Pointcept image ❌ failed at smoke tests; GPU checks skipped'],
+    ['failed build', { plan, failure: { step: 'build', message: 'x', tail: '' } }, 'Pointcept image ❌ failed at build'],
+    ['dry run', { plan, dryRun: true }, 'Pointcept image: dry run, ✅ preflight passed'],
+    ['dry run with preflight errors', { plan, dryRun: true, failure: { step: 'preflight', message: 'x', tail: '' } }, 'Pointcept image: dry run, ❌ preflight failed'],
+    ['dry run with an env file that makes no key', { dryRun: true, failure: { step: 'inputs', message: 'x', tail: '' } }, 'Pointcept image: dry run, ❌ failed at inputs'],
+  ])('%s', (_n, o, want) => {
+    expect(headline(o)).toBe(want);
+    expect(headline(o).includes('tested') && !!o.smoke?.report && !o.smoke.report.gpu).toBe(false);
+  });
+});
+
+describe('renderSummary (core.summary)', () => {
+  const md = renderSummary(passing, NONE);
+  it('a passing run: headline, overview, versions, checks with a count line, stages', () => {
+    expect(md).toContain('<h2>Pointcept image ✅ built and tested on NVIDIA H200</h2>');
+    expect(md).toContain('<tr><th>Image ID</th><td><code>sha256:1111</code></td></tr>');
+    expect(md).toContain('<tr><th>Pushed digest</th><td><code>sha256:3333</code></td></tr>');
+    expect(md).toContain('<tr><td>torch</td><td><code>2.5.0</code></td></tr>');
+    expect(md).toContain('<tr><td>flash_attn</td><td>—</td></tr>');
+    expect(md).toContain('<p>3 checks, 1 required: 1 optional failed, 1 skipped</p>');
+    expect(md).toContain('<tr><td>open3d</td><td>⚠️ fail</td><td>no</td><td>0.01</td><td>not | &lt;installed&gt;</td></tr>');
+    expect(md).toContain('<tr><td>cuda</td><td>⏭️ skipped</td><td>no</td>');
+    expect(md).toContain('<tr><td>conda-env</td><td>40.5</td><td>3</td><td>1</td></tr>');
+    expect(md).toContain('<tr><th>Env cache (local)</th><td>hit (restored in 2.5 s, 3.0 GiB)</td></tr>');
+    expect(md).toContain('<tr><th>Env lock sha256</th><td><code>ff00</code></td></tr>');
+    expect(md).toContain('<b>GPU:</b> NVIDIA H200 (compute capability 9.0, 139.8 GiB, driver 570.86.15)');
+    expect(md).toContain('builder &quot;pcb-remote&quot; (remote driver, BuildKit 0.34.2), buildx 0.38.2');
+  });
+  it('no empty header row and no empty table', () => {
+    for (const o of [passing, { failure: { step: 'inputs', message: 'm', lines: ['Input "push": "yes" is not accepted; use true or false.'], tail: '' } }, { plan, dryRun: true }] as Outcome[]) {
+      const text = renderSummary(o, NONE);
+      expect(text).not.toMatch(/<th><\/th>/);
+      expect(text).not.toMatch(/<table>\s*<\/table>/);
+      expect(text).not.toContain('| |');
+    }
+  });
+  it('an input failure: the lines as a list, nothing else', () => {
+    const text = renderSummary({ failure: { step: 'inputs', message: 'm', lines: ['Input "push": "yes" is not accepted; use true or false.'], tail: '' } }, NONE);
+    expect(text).toContain('<li>Input &quot;push&quot;: &quot;yes&quot; is not accepted; use true or false.</li>');
+    expect(text).not.toContain('<table');
+  });
+  it('a failed smoke run: required failures first, optional ones marked apart, nothing pushed, the log tail collapsed', () => {
+    const failed: SmokeResult = { ...smoke, passed: false, exitCode: 1, report: { ...report, ok: false, checks: [{ name: 'open3d', ok: false, required: false, seconds: 0, detail: 'missing' }, { name: 'pointops-gpu', ok: false, required: true, seconds: 1, detail: 'no kernel image' }] } };
+    const text = renderSummary({ plan, build, smoke: failed, cache: { ...cache, hit: false, saved: true, saveSeconds: 4 }, failure: { step: 'smoke tests', message: 'Smoke check failed: pointops-gpu (no kernel image).', diagnosis: classify('no kernel image is available for execution on the device'), tail: 'line 1\nline 2' } }, NONE);
+    expect(text).toContain('<h2>Pointcept image ❌ failed at smoke tests</h2>');
+    expect(text).toContain('<b>Failed at smoke tests:</b>');
+    expect(text).toContain('<b>Hint:</b>');
+    expect(text.indexOf('<td>pointops-gpu</td><td>❌ fail</td><td>yes</td>')).toBeGreaterThan(0);
+    expect(text.indexOf('<td>pointops-gpu</td>')).toBeLessThan(text.indexOf('<td>open3d</td><td>⚠️ fail</td>'));
+    expect(text).toContain('<tr><th>Pushed</th><td>no (smoke tests failed: nothing was pushed)</td></tr>');
+    expect(text).toContain('<details><summary>Last lines of the smoke tests log</summary><pre>line 1\nline 2</pre></details>');
+    expect(text).toContain('miss (saved in 4.0 s');
+    expect(text).not.toContain('Pushed digest');
   });
   it('a timed-out smoke run without a report says so', () => {
-    const md = renderSummary({ plan, build, smoke: { ...smoke, passed: false, timedOut: true, exitCode: 137, report: null, reportError: 'smoke run timed out after 5 s (the container was killed)' } });
-    expect(md).toContain('**Smoke run:** timed out — smoke run timed out after 5 s');
-    expect(md).toContain('Last lines of the smoke run');
+    const text = renderSummary({ plan, build, smoke: { ...smoke, passed: false, timedOut: true, exitCode: 137, report: null, reportError: 'smoke run timed out after 5 s (the container was killed)' } }, NONE);
+    expect(text).toContain('<b>Smoke run:</b> timed out — smoke run timed out after 5 s');
+    expect(text).toContain('Last lines of the smoke run');
   });
   it('never shows a secret value', () => {
-    addRedactions(['tok-123']);
-    const md = renderSummary({ plan, build: { ...build, log: 'tok-123' }, failure: { step: 'build', message: 'echo tok-123 failed', tail: 'HF_TOKEN=tok-123' } });
-    expect(md).not.toContain('tok-123');
-    expect(md).toContain('HF_TOKEN=***');
+    const text = renderSummary({ plan, dryRun: true, build: { ...build, log: 'tok-123' }, failure: { step: 'build', message: 'echo tok-123 failed', tail: 'HF_TOKEN=tok-123' } }, new Redactor(['tok-123', 'sec-456']));
+    expect(text).not.toContain('tok-123');
+    expect(text).not.toContain('sec-456');
+    expect(text).toContain('HF_TOKEN=***');
+  });
+  it('a dry run: the plan in short, the preflight findings and the commands', () => {
+    const dry: Outcome = { plan, dryRun: true, preflight: { ...preflight, findings: [{ level: 'warn', check: 'disk', message: '10.0 GiB free' }] }, cache: { ...cache, hit: false, matchedKey: '', lookupOnly: true } };
+    const text = renderSummary(dry, NONE);
+    expect(text).toContain('<h2>Pointcept image: dry run, ✅ preflight passed</h2>');
+    expect(text).toContain('<tr><th>Env cache (local)</th><td>miss (looked up only)</td></tr>');
+    expect(text).toContain('<tr><th>Smoke run</th><td>on the GPU (--gpus all)</td></tr>');
+    expect(text).toContain('⚠️ <b>disk</b>: 10.0 GiB free');
+    expect(text).toContain('<details><summary>Commands</summary><pre># env build: env-lock\ndocker buildx build --target env-lock /ctx');
   });
   it('renders a build failure with the failing step', () => {
-    const o: Outcome = { plan, build: { ...build, exitCode: 1, imageId: '' }, failure: { step: 'build', message: 'docker buildx build failed (exit code 1) at build step [extensions 2/3] RUN pip wheel.', diagnosis: classify('Killed signal terminated program cc1plus'), tail: 'g++: fatal error: Killed signal terminated program cc1plus' } };
-    const md = renderSummary(o);
-    expect(md).toContain('The compiler was killed');
-    expect(md).toContain('lower max-jobs'.replace('lower', 'Lower'));
-    expect(md).toContain('[extensions 2/3] RUN pip wheel');
+    const text = renderSummary({ plan, build: { ...build, exitCode: 1, imageId: '' }, failure: { step: 'build', message: 'docker buildx build failed (exit code 1) at build step [extensions 2/3] RUN pip wheel.', diagnosis: classify('Killed signal terminated program cc1plus'), tail: 'g++: fatal error: Killed signal terminated program cc1plus' } }, NONE);
+    expect(text).toContain('The compiler was killed');
+    expect(text).toContain('Lower max-jobs');
+    expect(text).toContain('[extensions 2/3] RUN pip wheel');
   });
 });

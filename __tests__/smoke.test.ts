@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SMOKE_SCRIPT } from '../src/plan.js';
 import { ReportError, parseReport } from '../src/smoke.js';
 import { FIXTURE, ROOT } from './helpers.js';
 
@@ -83,8 +84,10 @@ describe("the fixture's smoke script writes reports that parse", () => {
     expect(r.versions.torch).toBe('2.5.0+cu124');
     expect(r.checks.some((c) => c.skipped)).toBe(true);
   });
-  it('the real smoke tests, when present, are the script the action runs', () => {
-    const real = path.join(ROOT, 'docker', 'smoke_tests.py');
-    if (fs.existsSync(real)) expect(fs.readFileSync(real, 'utf8')).toContain('--json');
+  it('the image runs the real smoke tests at the path the plan calls, and they take --json', () => {
+    expect(fs.readFileSync(path.join(ROOT, 'docker', 'Dockerfile.gpu'), 'utf8')).toContain(SMOKE_SCRIPT);
+    const help = execFileSync('python3', [path.join(ROOT, 'docker', 'smoke_tests.py'), '--help'], { encoding: 'utf8' });
+    expect(help).toContain('--json PATH');
+    expect(help).toContain('--no-gpu');
   });
 });

@@ -26,7 +26,7 @@ const REPORT = JSON.stringify({
 fs.writeFileSync(path.join(shims, 'docker'), `#!/bin/sh
 # bench shim: answers like docker, at once
 case "$1 $2" in
-  "version "*) echo 28.0.0 ;;
+  "version "*) echo '{"Version":"28.0.0","ApiVersion":"1.48"}' ;;
   "buildx version") echo "github.com/docker/buildx v0.19.0 bench" ;;
   "buildx inspect") printf 'Name:   bench\\nDriver: remote\\n' ;;
   "buildx build")

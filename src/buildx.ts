@@ -3,6 +3,7 @@
 // metadata file and the image id.
 import * as fs from 'node:fs';
 import { run } from './exec.js';
+import type { Redactor } from './redact.js';
 
 export interface StageTime { stage: string; seconds: number; steps: number; cached: number }
 export interface BuildLogSummary {
@@ -81,10 +82,10 @@ export interface BuildResult {
 }
 
 /** Runs docker with a buildx argv; --progress plain output goes to the log file and the job log. */
-export async function buildx(argv: string[], opts: { logFile: string; env: Record<string, string>; iidFile?: string; metadataFile?: string }): Promise<BuildResult> {
+export async function buildx(argv: string[], opts: { logFile: string; env: Record<string, string>; redactor: Redactor; iidFile?: string; metadataFile?: string }): Promise<BuildResult> {
   const t0 = Date.now();
   fs.writeFileSync(opts.logFile, '');
-  const res = await run('docker', argv, { logFile: opts.logFile, env: opts.env });
+  const res = await run('docker', argv, { logFile: opts.logFile, env: opts.env, redactor: opts.redactor });
   const seconds = Math.round((Date.now() - t0) / 100) / 10;
   const log = fs.readFileSync(opts.logFile, 'utf8');
   const read = (f?: string) => (f && fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim() : '');
@@ -94,10 +95,4 @@ export async function buildx(argv: string[], opts: { logFile: string; env: Recor
     try { metadata = JSON.parse(metaText) as Record<string, unknown>; } catch { metadata = null; }
   }
   return { exitCode: res.exitCode, seconds, log, summary: parsePlainProgress(log), imageId: read(opts.iidFile), metadata };
-}
-
-/** The dest= directory of a buildx --output value of type local, or null. */
-export function localOutputDir(output: string): string | null {
-  const parts = Object.fromEntries(output.split(',').map((p) => { const i = p.indexOf('='); return [p.slice(0, i), p.slice(i + 1)]; }));
-  return parts.type === 'local' && parts.dest ? parts.dest : null;
 }

@@ -1,5 +1,6 @@
-// Known failures -> one clear line and a hint. Each rule matches text that docker, buildx, BuildKit,
-// the NVIDIA container toolkit, nvcc or PyTorch really print.
+// The action's typed errors, and known failures -> one clear line and a hint. Each rule matches text
+// that docker, buildx, BuildKit, runc, the NVIDIA container toolkit, nvcc or PyTorch really print.
+import type { Finding } from './preflight.js';
 
 export interface Diagnosis { id: string; title: string; hint: string; match: string }
 
@@ -48,6 +49,21 @@ export const ERROR_RULES: Rule[] = [
   { id: 'target-missing', re: /target stage "?[^"\s]+"? could not be found/i,
     title: 'The target stage is not in the Dockerfile.',
     hint: 'Check the input target against the FROM ... AS names of the Dockerfile.' },
+  { id: 'named-contexts', re: /unsupported frontend capability moby\.buildkit\.frontend\.contexts/,
+    title: 'The builder\'s BuildKit cannot take named build contexts (Docker Engine before 23.0).',
+    hint: 'Upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one).' },
+  { id: 'dockerfile-syntax', re: /Unknown flag: (?:checksum|chmod|link|exclude|parents)\b/,
+    title: 'The builder\'s Dockerfile frontend is older than the syntax the Dockerfile uses.',
+    hint: 'Upgrade Docker Engine, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:1" the Dockerfile\'s first line.' },
+  { id: 'cache-export', re: /Cache export is not supported for the docker driver|Cache export feature is currently not supported for docker driver/i,
+    title: 'The docker driver cannot export a layer cache without the containerd image store.',
+    hint: 'Turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action); or leave the input cache-to empty.' },
+  { id: 'bridge-missing', re: /network bridge not found/i,
+    title: 'The Docker Engine has no default bridge network for the build\'s RUN steps (dockerd runs with --bridge=none).',
+    hint: 'Start dockerd with its default bridge, or build with a docker-container or remote builder.' },
+  { id: 'time-namespace', re: /namespace \{"time" ""\} does not exist/,
+    title: 'The container runtime (runc) is too old for the time namespace the Engine asks for.',
+    hint: 'Upgrade runc to 1.2 or newer, or set "features": {"time-namespaces": false} in daemon.json and restart dockerd.' },
   { id: 'smoke-timeout', re: /smoke run timed out/i,
     title: 'The smoke tests did not finish within smoke-timeout.',
     hint: 'Raise smoke-timeout, or look at the last lines of the smoke log for the check that hangs (a GPU kernel waiting on a busy device is common).' },
@@ -65,6 +81,32 @@ export function classify(text: string): Diagnosis | undefined {
 /** The last n non-empty lines of a log. */
 export function tail(text: string, n = 30): string {
   return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-n).join('\n');
+}
+
+/** Bad inputs: one line each, all found in one pass, before any command runs. */
+export class InputError extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'InputError';
+  }
+}
+
+/** What an input parser returns instead of a value when the text is not accepted. */
+export class Rejection {
+  constructor(readonly lines: string[]) {}
+}
+
+/** The one style of every input error. */
+export function notAccepted(input: string, value: string, accepted: string): string {
+  return `Input "${input}": ${JSON.stringify(value)} is not accepted; ${accepted}.`;
+}
+
+/** Preflight found what would make the run fail (each finding is already annotated). */
+export class PreflightError extends Error {
+  constructor(readonly findings: Finding[]) {
+    super(findings.map((f) => f.message).join('; '));
+    this.name = 'PreflightError';
+  }
 }
 
 /** A failure of one stage of the pipeline, with what the log said. */

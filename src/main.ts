@@ -1,25 +1,28 @@
-// Entry point of the action: wires the stages of src/pipeline.ts in order. Outputs and the job
-// summary are written from whatever is known, also when a stage fails.
-import { buildStage, envStage, finishStage, getInputs, prepare, pushStage, report, smokeStage } from './pipeline.js';
+// Entry point of the action: the stages of src/pipeline.ts in order. Outputs and the job summary are
+// written from whatever is known, also when a stage fails.
+import { buildStage, envStage, finishStage, planRun, pushStage, readInputs, report, smokeStage } from './pipeline.js';
+import { NO_SECRETS } from './redact.js';
 import type { Outcome } from './report.js';
 
 export async function main(): Promise<void> {
   const outcome: Outcome = {};
+  let redactor = NO_SECRETS;
   let error: unknown = null;
   try {
-    const inputs = getInputs(); // every input validated before any command runs
-    const run = await prepare(inputs, outcome); // preflight + plan; null after a dry run
-    if (run) {
-      const { session, plan } = await envStage(run); // env cache restore, env builds, lock
-      await buildStage(run, session, plan); // main build (loaded), env cache save on a miss
-      await smokeStage(run, plan); // smoke tests in the built image, on the GPU
-      await pushStage(run, plan); // only reached when the smoke run passed
-      await finishStage(run, session);
+    const read = readInputs(outcome); // every input and the recipe, before any command runs
+    redactor = read.redactor;
+    const job = await planRun(read.inputs, read.recipe, redactor, outcome); // preflight, env cache lookup, the plan
+    if (!job.inputs['dry-run']) {
+      await envStage(job); // env builds (env-export on a miss, env-lock), the lock label
+      await buildStage(job); // the main build (loaded), env cache save on a miss
+      await smokeStage(job); // smoke tests in the built image, on the GPU
+      await pushStage(job); // only reached when the smoke run passed
+      await finishStage(job); // the new layer cache replaces the old one
     }
   } catch (e) {
     error = e;
   }
-  await report(outcome, error);
+  await report(outcome, error, redactor);
 }
 
 await main();

@@ -1,190 +1,208 @@
-// The stages of one run, in order. src/main.ts wires them; each stage records what it learned in
-// the Outcome so that outputs and the summary can be written whatever happens later.
+// The stages of one run, in order; src/main.ts wires them. Each stage records what it learned in the
+// Outcome, so that outputs and the summary can be written whatever happens later. Data flows one
+// way: inputs -> recipe -> preflight -> env-cache session -> plan -> builds -> smoke -> push -> report.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { buildx } from './buildx.js';
-import type { EnvCacheSession, EnvCacheSettings } from './env-cache/types.js';
-import { envCacheKey, envCacheRule, envCacheSettings, loadEnvCache, writeEnvSpec, type EnvCacheModule } from './envcache.js';
-import { StepError, classify, failureLine, tail } from './errors.js';
-import { addRedactions, redact, showArgv } from './exec.js';
-import { parseInputs, readRawInputs, secretValues, type Inputs } from './inputs.js';
-import { makePlan, readDockerfile, smokeArgvFor, type Facts, type Plan } from './plan.js';
-import { preflight } from './preflight.js';
+import { loadEnvCache, writeEnvSpec, type EnvCacheModule } from './env-cache/action.js';
+import type { EnvCacheSession } from './env-cache/types.js';
+import { InputError, PreflightError, StepError, classify, failureLine, tail } from './errors.js';
+import { showArgv } from './exec.js';
+import { actionDefaults, actionDir, parseInputs, readRawInputs, secretValues, type Inputs } from './inputs.js';
+import { LOCK_LABEL, makePlan, smokeArgvFor, withLockLabel, type Plan } from './plan.js';
+import { preflight, type Finding, type Preflight } from './preflight.js';
 import { pushTested } from './push.js';
-import { outputsFrom, renderSummary, type Outcome } from './report.js';
+import { resolveRecipe, type Recipe } from './recipe.js';
+import { Redactor } from './redact.js';
+import { outputsFrom, renderSummary, type Failure, type Outcome } from './report.js';
 import { runSmoke } from './smoke.js';
 import { STATE } from './state.js';
 
-
-/** The directory the action ships in (two levels above dist/main/index.js). */
-export function actionDir(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Everything one run carries from stage to stage. */
+export interface Job {
+  inputs: Inputs;
+  recipe: Recipe;
+  redactor: Redactor;
+  outcome: Outcome;
+  runId: string;
+  workDir: string;
+  preflight: Preflight;
+  session: EnvCacheSession;
+  plan: Plan;
+  ec: EnvCacheModule;
 }
 
-export interface Run { inputs: Inputs; outcome: Outcome; workDir: string; runId: string; settings: EnvCacheSettings; key: string; dockerfileText: string; ec: EnvCacheModule }
-
-/** Stage 1: read and validate every input; mask secrets. Throws InputError before anything runs. */
-export function getInputs(): Inputs {
-  let dockerfileArgs: Record<string, string | null> = {};
-  const argsOf = () => dockerfileArgs;
-  const inputs = parseInputs(readRawInputs(), actionDir(), [
-    (i) => { dockerfileArgs = readDockerfile(fs.readFileSync(i.file, 'utf8')).args; return []; },
-    envCacheRule(argsOf),
-  ]);
+/** Stage 1: every input and the recipe they lead to, secrets masked. Throws InputError before any command runs. */
+export function readInputs(outcome: Outcome): { inputs: Inputs; recipe: Recipe; redactor: Redactor } {
+  const dir = actionDir();
+  const raw = readRawInputs(process.env, actionDefaults(dir));
+  const inputs = parseInputs(raw, { actionDir: dir, workspace: process.env.GITHUB_WORKSPACE || process.cwd() });
   const secrets = secretValues(inputs);
   for (const s of secrets) core.setSecret(s);
-  addRedactions(secrets);
-  return inputs;
+  outcome.inputs = inputs;
+  outcome.dryRun = inputs['dry-run'];
+  const recipe = resolveRecipe(inputs, raw);
+  if ('errors' in recipe) throw new InputError(recipe.errors);
+  outcome.recipe = recipe;
+  return { inputs, recipe, redactor: new Redactor(secrets) };
 }
 
-/** Stage 2: work dir, preflight, env-cache key, plan; in dry-run, print it all and stop. */
-export async function prepare(inputs: Inputs, outcome: Outcome): Promise<Run | null> {
+/** Each finding said once: errors and warnings as annotations, the rest in the log. */
+function announce(findings: Finding[]): void {
+  for (const f of findings) {
+    if (f.level === 'error') core.error(`preflight: ${f.message}`);
+    else if (f.level === 'warn') core.warning(`preflight: ${f.message}`);
+    else if (f.level === 'notice') core.notice(`preflight: ${f.message}`);
+    else core.info(`preflight ${f.check}: ${f.message}`);
+  }
+}
+
+/**
+ * Stage 2: preflight, the env-cache session and the one plan. A real run stops on a preflight error
+ * before the env cache is touched; a dry run looks the env cache up (read-only), prints the plan,
+ * and then fails on a preflight error.
+ */
+export async function planRun(inputs: Inputs, recipe: Recipe, redactor: Redactor, outcome: Outcome): Promise<Job> {
+  const dryRun = inputs['dry-run'];
   const runId = `${process.env.GITHUB_RUN_ID ?? 'local'}-${process.env.GITHUB_RUN_ATTEMPT ?? '1'}-${crypto.randomBytes(4).toString('hex')}`;
   const workDir = fs.mkdtempSync(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'pcb-'));
   core.saveState(STATE.workDir, workDir);
-  const pf = await preflight(inputs, workDir);
+  const pf = await preflight(inputs, recipe, workDir);
   outcome.preflight = pf;
-  const settings = envCacheSettings(inputs, pf.dockerfileArgs);
-  const baseImage = inputs.baseImage || pf.dockerfileArgs.BASE_IMAGE || '';
-  const envName = inputs.envName || pf.dockerfileArgs.ENV_NAME || '';
-  const key = envCacheKey(inputs, settings, pf.dockerfileText, baseImage, envName);
-  const run: Run = { inputs, outcome, workDir, runId, settings, key, dockerfileText: pf.dockerfileText, ec: await loadEnvCache() };
-  if (inputs.dryRun) {
-    outcome.dryRun = true;
-    const session = { key, hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], restoreSeconds: 0, sizeBytes: null, warnings: [], exportDir: path.join(workDir, 'env-export'), lockPath: path.join(workDir, 'env-lock', 'environment.lock') };
-    outcome.plan = makePlan(inputs, facts(run, session, null));
-    printPlan(run, outcome.plan);
-    fs.rmSync(workDir, { recursive: true, force: true });
-    return null;
-  }
+  announce(pf.findings);
   const errors = pf.findings.filter((f) => f.level === 'error');
-  for (const f of pf.findings) (f.level === 'ok' ? core.info : core.warning)(`preflight ${f.check}: ${f.message}`);
-  if (errors.length) {
-    const text = errors.map((f) => `${f.check}: ${f.message}`).join('\n');
-    throw new StepError('preflight', errors.map((f) => f.message).join(' '), text);
-  }
-  return run;
-}
+  if (errors.length && !dryRun) throw new PreflightError(errors);
 
-function facts(r: Run, session: EnvCacheSession, lockSha256: string | null): Facts {
-  const pf = r.outcome.preflight!;
-  return {
-    runId: r.runId, workDir: r.workDir, cpus: pf.cpus, memoryGiB: pf.memoryGiB, gpus: pf.gpus, dockerfileArgs: pf.dockerfileArgs,
-    envCache: { key: session.key, buildContexts: session.buildContexts, cacheFrom: session.layerCacheFrom, cacheTo: session.layerCacheTo, exports: r.ec.envExportOutputs(r.settings, session, r.workDir) },
-    lockSha256,
-  };
-}
-
-function printPlan(r: Run, plan: Plan): void {
-  const shown = { ...r.inputs, secrets: r.inputs.secrets.map((s) => `${s.name}=***`), buildArgs: r.inputs.buildArgs.map((a) => `${a.name}=${redact(a.value)}`) };
-  core.info('Dry run: nothing is built, run or pushed.');
-  core.info(`Resolved inputs:\n${redact(JSON.stringify(shown, null, 2))}`);
-  core.info(`Preflight:\n${r.outcome.preflight!.findings.map((f) => `  [${f.level}] ${f.check}: ${f.message}`).join('\n')}`);
-  for (const n of plan.notes) core.info(n);
-  core.info(`Env cache: backend ${r.settings.backend}, key ${r.key} (looked up only in a real run)`);
-  for (const a of plan.envArgvs) core.info(`Env build: ${showArgv('docker', a)}`);
-  core.info(`Build: ${showArgv('docker', plan.buildArgv)}`);
-  core.info(plan.smoke ? `Smoke: ${showArgv('docker', plan.smokeArgv)} (timeout ${r.inputs.smokeTimeoutSeconds} s)` : 'Smoke: off (smoke-tests: false)');
-  core.info(plan.push ? `Push: docker tag <image-id> + docker push, for ${plan.tags.join(', ')}${plan.smoke ? ' (only if the smoke run passes)' : ''}` : 'Push: off');
-}
-
-/** Stage 3: restore the env cache, run the env builds, read the lock, then plan the main build. */
-export async function envStage(r: Run): Promise<{ session: EnvCacheSession; plan: Plan }> {
-  const session = await r.ec.restoreEnvCache(r.settings, r.key, path.join(r.workDir, 'env-cache'));
+  const ec = await loadEnvCache();
+  const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, path.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts });
   for (const w of session.warnings) core.warning(w);
-  r.outcome.cache = { backend: r.settings.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
-  let plan = makePlan(r.inputs, facts(r, session, null));
-  r.outcome.plan = plan;
-  writeEnvSpec(r.inputs, plan.envSpecDir);
-  for (const argv of plan.envArgvs) {
-    const target = argv[argv.indexOf('--target') + 1];
-    core.startGroup(`Env build: ${target}`);
-    const res = await buildx(argv, { logFile: path.join(r.workDir, `${target}.log`), env: plan.secretEnv });
-    core.endGroup();
-    if (res.exitCode !== 0) throw new StepError(`env build (${target})`, `docker buildx build --target ${target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
+  outcome.cache = { backend: recipe.envCache.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lookupOnly: session.lookupOnly, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
+  const plan = makePlan(inputs, recipe, pf, { runId, workDir }, session);
+  outcome.plan = plan;
+  for (const n of plan.notices) core.notice(n);
+  const job: Job = { inputs, recipe, redactor, outcome, runId, workDir, preflight: pf, session, plan, ec };
+  if (dryRun) {
+    printPlan(job);
+    if (errors.length) throw new PreflightError(errors);
   }
-  if (session.lockPath && fs.existsSync(session.lockPath)) {
-    const lock = fs.readFileSync(session.lockPath);
-    r.outcome.cache.lockFile = session.lockPath;
-    r.outcome.cache.lockSha256 = crypto.createHash('sha256').update(lock).digest('hex');
-  }
-  plan = makePlan(r.inputs, facts(r, session, r.outcome.cache.lockSha256));
-  r.outcome.plan = plan;
-  return { session, plan };
+  return job;
+}
+
+function printPlan(job: Job): void {
+  const { inputs: i, plan, redactor } = job;
+  const shown = { ...i, secrets: i.secrets.map((s) => `${s.name}=***`) };
+  const argv = (a: string[]) => showArgv('docker', a, redactor);
+  core.info('Dry run: nothing is built, run or pushed.');
+  core.info(`Resolved inputs:\n${redactor.text(JSON.stringify(shown, null, 2))}`);
+  core.info(`Preflight:\n${job.preflight.findings.map((f) => `  [${f.level}] ${f.check}: ${f.message}`).join('\n')}`);
+  for (const n of plan.notes) core.info(n);
+  core.info(`Env cache: backend ${job.recipe.envCache.backend}, key ${job.session.key}: ${job.session.hit ? 'hit' : 'miss'} (looked up, nothing restored)`);
+  for (const b of plan.envBuilds) core.info(`Env build: ${argv(b.argv)}`);
+  core.info(`Build: ${argv(plan.buildArgv)}`);
+  core.info(`  (after the env-lock build, the real run adds --label ${LOCK_LABEL}=<sha256 of the env lock>)`);
+  core.info(plan.smoke ? `Smoke: ${argv(plan.smokeArgv)} (timeout ${i['smoke-timeout']} s)` : 'Smoke: off (smoke-tests: false)');
+  core.info(plan.push ? `Push: docker tag <image-id> + docker push, for ${plan.tags.join(', ')}${plan.smoke ? ' (only if the smoke run passes)' : ''}` : 'Push: off');
 }
 
 function failTail(log: string, stepTail: string, error: string | null): string {
   return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
 }
 
+/** Stage 3: the env builds (env-export on a miss, env-lock), then the lock's label on the plan. */
+export async function envStage(job: Job): Promise<void> {
+  const { plan, outcome } = job;
+  if (plan.envSpecDir) writeEnvSpec(job.inputs, plan.envSpecDir);
+  for (const b of plan.envBuilds) {
+    core.startGroup(`Env build: ${b.target}`);
+    const res = await buildx(b.argv, { logFile: path.join(job.workDir, `${b.target}.log`), env: plan.secretEnv, redactor: job.redactor });
+    core.endGroup();
+    if (res.exitCode !== 0) throw new StepError(`env build (${b.target})`, `docker buildx build --target ${b.target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
+  }
+  if (fs.existsSync(job.session.lockPath)) {
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(job.session.lockPath)).digest('hex');
+    Object.assign(outcome.cache!, { lockFile: job.session.lockPath, lockSha256: sha });
+    job.plan = withLockLabel(plan, sha);
+    outcome.plan = job.plan;
+  }
+}
+
 /** Stage 4: the main build (loaded), then the env cache save on a miss. */
-export async function buildStage(r: Run, session: EnvCacheSession, plan: Plan): Promise<void> {
+export async function buildStage(job: Job): Promise<void> {
+  const { plan, outcome, session } = job;
   core.startGroup('Build');
-  const res = await buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
+  const res = await buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, redactor: job.redactor, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
   core.endGroup();
-  r.outcome.build = res;
+  outcome.build = res;
   if (res.exitCode !== 0) {
     const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
     throw new StepError('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
   }
-  if (!session.hit && r.settings.backend !== 'none') {
-    const saved = await r.ec.saveEnvCache(r.settings, session, session.exportDir);
-    Object.assign(r.outcome.cache!, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? r.outcome.cache!.sizeBytes });
-    if (saved.warning) { core.warning(saved.warning); r.outcome.cache!.warnings.push(saved.warning); }
+  if (!session.hit && job.recipe.envCache.backend !== 'none') {
+    const saved = await job.ec.saveEnvCache(job.recipe.envCache, session, session.exportDir);
+    Object.assign(outcome.cache!, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? outcome.cache!.sizeBytes });
+    if (saved.warning) {
+      core.warning(saved.warning);
+      outcome.cache!.warnings.push(saved.warning);
+    }
   }
 }
 
 /** Stage 5: the smoke run in the loaded image. */
-export async function smokeStage(r: Run, plan: Plan): Promise<void> {
+export async function smokeStage(job: Job): Promise<void> {
+  const { plan, outcome, inputs } = job;
   if (!plan.smoke) return;
-  const imageId = r.outcome.build!.imageId;
+  const imageId = outcome.build!.imageId;
   if (!imageId) throw new StepError('smoke', 'The build reported no image id (was the image loaded?).');
   core.saveState(STATE.containers, JSON.stringify([plan.smokeContainer]));
   core.startGroup('Smoke tests');
-  const res = await runSmoke(smokeArgvFor(plan, imageId), plan.smokeContainer, plan.reportDir, r.inputs.smokeTimeoutSeconds, path.join(r.workDir, 'smoke.log'));
+  const res = await runSmoke(smokeArgvFor(plan, imageId), plan.smokeContainer, plan.reportDir, inputs['smoke-timeout'], path.join(job.workDir, 'smoke.log'), job.redactor);
   core.endGroup();
-  r.outcome.smoke = res;
+  outcome.smoke = res;
   if (res.passed) return;
   const failed = res.report?.checks.filter((c) => c.required && !c.ok) ?? [];
-  const what = res.timedOut ? `smoke run timed out after ${r.inputs.smokeTimeoutSeconds} s.`
+  const what = res.timedOut ? `smoke run timed out after ${inputs['smoke-timeout']} s.`
     : failed.length ? `Smoke check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => `${c.name} (${c.detail.split('\n')[0].slice(0, 160)})`).join(', ')}.`
     : `The smoke run failed: ${res.reportError ?? `exit code ${res.exitCode}`}.`;
   const detail = [...failed.map((c) => c.detail), tail(res.output, 30)].join('\n');
   throw new StepError('smoke tests', what, detail, classify(`${what}\n${detail}`));
 }
 
-/** Stage 6: push the tested image. */
-export async function pushStage(r: Run, plan: Plan): Promise<void> {
-  if (!plan.push || !r.inputs.load) {
-    if (plan.push && r.outcome.build?.metadata) r.outcome.pushed = { digest: String(r.outcome.build.metadata['containerimage.digest'] ?? ''), tags: plan.tags };
+/** Stage 6: push the tested image (without load, buildx pushed it itself). */
+export async function pushStage(job: Job): Promise<void> {
+  const { plan, outcome } = job;
+  if (!plan.push) return;
+  if (!plan.load) {
+    outcome.pushedDigest = String(outcome.build?.metadata?.['containerimage.digest'] ?? '');
     return;
   }
-  const res = await pushTested(r.outcome.build!.imageId, plan.tags);
-  r.outcome.pushed = { digest: res.digest, tags: plan.tags };
+  outcome.pushedDigest = await pushTested(outcome.build!.imageId, plan.tags);
 }
 
-export async function finishStage(r: Run, session: EnvCacheSession): Promise<void> {
-  await r.ec.finishLayerCache(r.settings, session);
+/** Stage 7: for the local backend, the freshly written layer cache replaces the old one. */
+export async function finishStage(job: Job): Promise<void> {
+  await job.ec.finishLayerCache(job.recipe.envCache, job.session);
 }
 
-/** Outputs and summary from whatever is known; marks the step failed on an error. */
-export async function report(outcome: Outcome, error: unknown): Promise<void> {
-  if (error) {
-    const e = error as Error & { step?: string; log?: string; diagnosis?: ReturnType<typeof classify>; lines?: string[] };
-    outcome.failure = { step: e.step ?? (e.lines ? 'inputs' : 'action'), message: e.lines ? e.lines.join(' ') : e.message, diagnosis: e.diagnosis ?? (e.lines ? undefined : classify(e.message)), tail: e.log ? redact(tail(e.log, 40)) : '' };
-  }
-  for (const [k, v] of Object.entries(outputsFrom(outcome))) core.setOutput(k, redact(v));
-  const md = renderSummary(outcome);
-  if (outcome.dryRun && !outcome.failure) return;
-  if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
-  else if (!outcome.dryRun) core.info(md);
-  if (outcome.failure) {
-    const e = error as { lines?: string[] };
-    if (e.lines) for (const l of e.lines) core.error(l);
-    core.setFailed(redact(failureLine(outcome.failure.step, outcome.failure.message, outcome.failure.diagnosis)));
-  }
+function failureOf(error: unknown, redactor: Redactor): Failure {
+  if (error instanceof InputError) return { step: 'inputs', message: error.lines.join(' '), lines: error.lines, tail: '' };
+  if (error instanceof PreflightError) return { step: 'preflight', message: error.message, tail: '' };
+  if (error instanceof StepError) return { step: error.step, message: error.message, diagnosis: error.diagnosis, tail: error.log ? redactor.text(tail(error.log, 40)) : '' };
+  const message = error instanceof Error ? error.message : String(error);
+  return { step: 'action', message, diagnosis: classify(message), tail: '' };
+}
+
+/** Outputs and summary from whatever is known; marks the step failed on an error (each line annotated once). */
+export async function report(outcome: Outcome, error: unknown, redactor: Redactor): Promise<void> {
+  if (error) outcome.failure = failureOf(error, redactor);
+  for (const [k, v] of Object.entries(outputsFrom(outcome))) core.setOutput(k, redactor.text(v));
+  const summary = renderSummary(outcome, redactor);
+  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(summary).write();
+  const f = outcome.failure;
+  if (!f) return;
+  if (error instanceof InputError) for (const l of error.lines) core.error(l);
+  if (error instanceof InputError || error instanceof PreflightError) process.exitCode = core.ExitCode.Failure; // already annotated, line by line
+  else core.setFailed(redactor.text(failureLine(f.step, f.message, f.diagnosis)));
 }

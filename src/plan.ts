@@ -1,60 +1,69 @@
-// Pure: inputs + facts about the runner -> every command the action will run. Dry-run prints this
-// object; unit tests assert on it.
+// Pure: inputs, the recipe, the runner's facts and what the builder can do -> every command the
+// action runs. How the plan adapts to the builder is decided in preflight (adaptToBuilder), before
+// the env cache is touched; the plan is built once, after the env cache lookup, and the env lock's
+// label is added after the env-lock build (withLockLabel). A dry run prints it; unit tests assert on it.
 import * as path from 'node:path';
+import type { Gpu } from './arch.js';
+import { compareVersions, describeBuilder, NAMED_CONTEXTS_BUILDKIT, type BuilderFacts, type Capabilities } from './builder.js';
+import type { Dockerfile } from './dockerfile.js';
+import type { EnvCacheSession } from './env-cache/types.js';
+import { notAccepted } from './errors.js';
 import type { Inputs } from './inputs.js';
+import type { Finding, Preflight } from './preflight.js';
+import type { Recipe } from './recipe.js';
 
-export const REQUIRED_STAGES = ['env-spec', 'env-cache', 'miniforge', 'conda-env', 'env-lock', 'env-export', 'extensions', 'runtime'];
-export const REQUIRED_ARGS = ['BASE_IMAGE', 'TORCH_CUDA_ARCH_LIST', 'MAX_JOBS', 'MINIFORGE_VERSION', 'ENV_NAME'];
 export const LOCK_LABEL = 'org.pointcept.env.lock.sha256';
 export const SMOKE_SCRIPT = '/opt/pointcept/smoke_tests.py';
 
-/** Stage names (FROM ... AS name) and ARG defaults declared in a Dockerfile. */
-export function readDockerfile(text: string): { stages: string[]; args: Record<string, string | null> } {
-  const stages: string[] = [];
-  const args: Record<string, string | null> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    const from = /^FROM\s+(?:--platform=\S+\s+)?\S+\s+AS\s+([\w.-]+)\s*$/i.exec(line);
-    if (from) stages.push(from[1].toLowerCase());
-    const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/.exec(line);
-    if (arg && !(arg[1] in args && args[arg[1]] !== null)) args[arg[1]] = arg[2] === undefined ? null : arg[2].trim().replace(/^(["'])(.*)\1$/, '$2');
+/** How the plan adapts to the builder. */
+export interface Adaptation {
+  namedContexts: boolean;    // --build-context may be used
+  layerCacheExport: boolean; // the env cache's default --cache-to may be used
+  findings: Finding[];       // errors: the inputs ask for what the builder cannot do
+}
+
+interface ContextNeed { why: string; optOut: string }
+
+/** Why the build needs the env-spec build context: the Dockerfile's own env-spec stage copies the
+ *  context's environment.yml, which serves unless the env file is another one or there is a lock. */
+function envSpecNeeds(i: Pick<Inputs, 'context' | 'environment-file' | 'lock-file'>): ContextNeed[] {
+  const out: ContextNeed[] = [];
+  if (path.resolve(i['environment-file']) !== path.join(i.context, 'environment.yml')) {
+    out.push({ why: `environment-file: ${path.relative(i.context, i['environment-file'])}`, optOut: 'keep the env file at environment.yml in the context' });
   }
-  return { stages, args };
+  if (i['lock-file']) out.push({ why: 'lock-file', optOut: 'leave lock-file empty' });
+  return out;
 }
 
-/** Stages and ARGs the action relies on that a Dockerfile lacks. */
-export function missingFromDockerfile(text: string): string[] {
-  const { stages, args } = readDockerfile(text);
-  return [...REQUIRED_STAGES.filter((s) => !stages.includes(s)).map((s) => `stage ${s}`), ...REQUIRED_ARGS.filter((a) => !(a in args)).map((a) => `ARG ${a}`)];
+/** Why this run needs named build contexts, each with the input change that avoids it. */
+export function namedContextNeeds(i: Pick<Inputs, 'context' | 'environment-file' | 'lock-file' | 'cache-backend'>): ContextNeed[] {
+  return [...(i['cache-backend'] !== 'none' ? [{ why: `cache-backend: ${i['cache-backend']}`, optOut: 'set cache-backend: none' }] : []), ...envSpecNeeds(i)];
 }
 
-/** The text of the conda-env stage: from its FROM line up to the next FROM. */
-export function stageText(dockerfileText: string, stage: string): string {
-  const lines = dockerfileText.split(/\r?\n/);
-  const start = lines.findIndex((l) => new RegExp(`^\\s*FROM\\s+.*\\s+AS\\s+${stage.replace(/[.-]/g, '\\$&')}\\s*$`, 'i').test(l));
-  if (start < 0) return '';
-  let end = lines.findIndex((l, i) => i > start && /^\s*FROM\s/i.test(l));
-  if (end < 0) end = lines.length;
-  return lines.slice(start, end).join('\n');
+/** What the inputs and the Dockerfile ask of the builder that it cannot do (pure; run in preflight). */
+export function adaptToBuilder(i: Inputs, d: Pick<Dockerfile, 'path' | 'syntax'>, b: BuilderFacts, caps: Capabilities): Adaptation {
+  const findings: Finding[] = [];
+  const who = describeBuilder(b);
+  for (const x of d.syntax.filter((n) => b.buildkit !== null && compareVersions(b.buildkit, n.buildkit) < 0)) {
+    findings.push({ level: 'error', check: 'builder', message: `${path.basename(d.path)} uses ${x.feature} (Dockerfile syntax ${x.syntax}), which the Dockerfile frontend built into ${who} cannot parse; upgrade Docker Engine to 25.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:${x.syntax}" the Dockerfile's first line` });
+  }
+  const needs = namedContextNeeds(i);
+  if (!caps.namedContexts && needs.length) {
+    findings.push({ level: 'error', check: 'builder', message: `${who} cannot take named build contexts (BuildKit ${NAMED_CONTEXTS_BUILDKIT} or newer can), which ${needs.map((n) => n.why).join(' and ')} ${needs.length > 1 ? 'need' : 'needs'}; upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or ${needs.map((n) => n.optOut).join(' and ')}` });
+  } else if (!caps.namedContexts) {
+    findings.push({ level: 'ok', check: 'builder', message: `${who} takes no named build contexts; the build uses the Dockerfile's own env-spec and miniforge stages` });
+  }
+  if (!caps.cacheExport) {
+    for (const c of i['cache-to'].filter((e) => !/(^|,)type=inline(,|$)/.test(e))) {
+      findings.push({ level: 'error', check: 'cache-to', message: notAccepted('cache-to', c, `${who} can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action)`) });
+    }
+  }
+  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, findings };
 }
 
-export interface Gpu { name: string; capability: string; driver: string; memoryGiB: number }
-
-export interface Facts {
-  runId: string;              // unique per run: names the smoke container
-  workDir: string;            // temp dir of this run
-  cpus: number;
-  memoryGiB: number;
-  gpus: Gpu[];                // from nvidia-smi; empty when none was found
-  dockerfileArgs: Record<string, string | null>;
-  envCache: {
-    key: string;
-    buildContexts: string[];  // from the env-cache session
-    cacheFrom: string[];      // defaults when the user gave none
-    cacheTo: string[];
-    exports: { target: string; output: string }[];
-  };
-  lockSha256: string | null;  // of the env lock, once known
+/** The ONE notice when the env cache's default layer cache is left out (the builder cannot export it). */
+export function layerCacheNotice(b: BuilderFacts): string {
+  return `${describeBuilder(b)} cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual); to keep the layer cache, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action), which exports it`;
 }
 
 export interface Plan {
@@ -66,22 +75,30 @@ export interface Plan {
   miniforgeVersion: string;
   torchCudaArchList: string;
   maxJobs: number;
-  gpu: boolean;
+  gpu: boolean;                       // the smoke run uses the GPU (--gpus all)
   smoke: boolean;
   push: boolean;
+  load: boolean;
   tags: string[];
-  envSpecDir: string;
+  labels: string[];
+  envSpecDir: string | null;          // null: the Dockerfile's own env-spec stage reads environment.yml from the context
+  buildArgs: Record<string, string>;
+  secretEnv: Record<string, string>;  // env vars that carry --secret values to buildx (never printed)
+  envBuilds: { target: string; argv: string[] }[]; // the env-cache builds (env-export, env-lock), in order
+  buildArgv: string[];                // docker argv of the main build
   metadataFile: string;
   iidFile: string;
   buildLog: string;
-  buildArgs: Record<string, string>;
-  secretEnv: Record<string, string>;  // env vars that carry --secret values to buildx
-  envArgvs: string[][];               // docker argv of the env-cache builds (env-lock / env-export)
-  buildArgv: string[];                // docker argv of the main build
   smokeContainer: string;
   reportDir: string;
-  smokeArgv: string[];                // docker argv of the smoke run
-  notes: string[];
+  smokeArgv: string[];                // docker argv of the smoke run ('<image-id>' until the build is done)
+  notices: string[];                  // said once, as ::notice::
+  notes: string[];                    // how inputs were resolved (printed with the plan)
+}
+
+/** Will the smoke run use the GPU (--gpus all)? */
+export function usesGpu(i: Pick<Inputs, 'gpu'>, gpus: Gpu[]): boolean {
+  return i.gpu === 'true' || (i.gpu === 'auto' && gpus.length > 0);
 }
 
 /** max-jobs auto: one compile job per CPU, at most one per 4 GiB of memory (nvcc needs ~2-4 GiB each). */
@@ -89,37 +106,22 @@ export function autoMaxJobs(cpus: number, memoryGiB: number): number {
   return Math.max(1, Math.min(cpus, Math.floor(memoryGiB / 4)));
 }
 
-/** The arch list for torch-cuda-arch-list: auto = the capabilities of the runner's GPUs. */
-export function resolveArchList(value: string, gpus: Gpu[]): string | undefined {
-  if (value !== 'auto') return value;
-  const caps = [...new Set(gpus.map((g) => g.capability).filter((c) => /^\d+\.\d+$/.test(c)))].sort((a, b) => Number(a) - Number(b));
-  return caps.length ? caps.join(';') : undefined;
-}
+export interface RunFacts { runId: string; workDir: string }
 
-/** Does an arch list run on a GPU of this capability (an exact SASS, or PTX of a lower one)? */
-export function archCovers(list: string, capability: string): boolean {
-  const cap = Number(capability);
-  return list.split(';').some((a) => {
-    const n = Number(a.replace(/\+PTX$/, '').replace(/[af]$/, ''));
-    return n === cap || (a.endsWith('+PTX') && n <= cap);
-  });
-}
-
-export function makePlan(i: Inputs, f: Facts): Plan {
+export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | 'adaptation' | 'gpus' | 'archList' | 'cpus' | 'memoryGiB'>, run: RunFacts, session: EnvCacheSession): Plan {
   const notes: string[] = [];
-  const gpu = i.gpu === 'true' || (i.gpu === 'auto' && f.gpus.length > 0);
-  if (i.gpu === 'auto') notes.push(gpu ? `gpu: auto -> true (${f.gpus.length} GPU(s) found)` : 'gpu: auto -> false (no GPU found by nvidia-smi); the smoke run skips GPU checks');
-  const arch = resolveArchList(i.torchCudaArchList, f.gpus) ?? '';
-  const maxJobs = i.maxJobs === 'auto' ? autoMaxJobs(f.cpus, f.memoryGiB) : i.maxJobs;
-  const baseImage = i.baseImage || f.dockerfileArgs.BASE_IMAGE || '';
-  const envName = i.envName || f.dockerfileArgs.ENV_NAME || '';
-  const miniforgeVersion = i.miniforgeVersion || f.dockerfileArgs.MINIFORGE_VERSION || '';
+  const notices: string[] = [];
+  const gpu = usesGpu(i, pf.gpus);
+  if (i.gpu === 'auto') notes.push(gpu ? `gpu: auto -> true (${pf.gpus.length} GPU(s) found)` : 'gpu: auto -> false (no GPU found)');
+  const maxJobs = i['max-jobs'] === 'auto' ? autoMaxJobs(pf.cpus, pf.memoryGiB) : i['max-jobs'];
 
-  const buildArgs: Record<string, string> = { TORCH_CUDA_ARCH_LIST: arch, MAX_JOBS: String(maxJobs) };
-  if (i.baseImage) buildArgs.BASE_IMAGE = i.baseImage;
-  if (i.miniforgeVersion) buildArgs.MINIFORGE_VERSION = i.miniforgeVersion;
-  if (i.envName) buildArgs.ENV_NAME = i.envName;
-  for (const a of i.buildArgs) buildArgs[a.name] = a.value;
+  // only what the inputs set: an empty input keeps the Dockerfile's ARG default
+  const buildArgs: Record<string, string> = { MAX_JOBS: String(maxJobs) };
+  if (i['torch-cuda-arch-list']) buildArgs.TORCH_CUDA_ARCH_LIST = pf.archList;
+  if (i['base-image']) buildArgs.BASE_IMAGE = i['base-image'];
+  if (i['miniforge-version']) buildArgs.MINIFORGE_VERSION = i['miniforge-version'];
+  if (i['env-name']) buildArgs.ENV_NAME = i['env-name'];
+  for (const a of i['build-args']) buildArgs[a.name] = a.value;
 
   const secretEnv: Record<string, string> = {};
   const secretArgs: string[] = [];
@@ -128,7 +130,7 @@ export function makePlan(i: Inputs, f: Facts): Plan {
     secretArgs.push('--secret', `id=${s.name},env=PCB_SECRET_${n}`);
   });
 
-  const envSpecDir = path.join(f.workDir, 'env-spec');
+  const envSpecDir = envSpecNeeds(i).length ? path.join(run.workDir, 'env-spec') : null;
   const common = [
     'buildx', 'build',
     ...(i.builder ? ['--builder', i.builder] : []),
@@ -136,17 +138,21 @@ export function makePlan(i: Inputs, f: Facts): Plan {
     '--progress', 'plain',
     ...i.platforms.flatMap((p) => ['--platform', p]),
     ...Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
-    '--build-context', `env-spec=${envSpecDir}`,
-    ...f.envCache.buildContexts,
+    ...(pf.adaptation.namedContexts && envSpecDir ? ['--build-context', `env-spec=${envSpecDir}`] : []),
+    ...(pf.adaptation.namedContexts ? session.buildContexts : []),
     ...secretArgs,
   ];
-  const cacheFrom = i.cacheFrom.length ? i.cacheFrom : f.envCache.cacheFrom;
-  const cacheTo = i.cacheTo.length ? i.cacheTo : f.envCache.cacheTo;
-  const envArgvs = f.envCache.exports.map((e) => [...common, ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context]);
+  const cacheFrom = i['cache-from'].length ? i['cache-from'] : session.layerCacheFrom;
+  let cacheTo = i['cache-to'].length ? i['cache-to'] : session.layerCacheTo;
+  if (!pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length) {
+    cacheTo = [];
+    notices.push(layerCacheNotice(pf.builder));
+  }
+  const envBuilds = session.exports.map((e) => ({ target: e.target, argv: [...common, ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
 
-  const metadataFile = path.join(f.workDir, 'metadata.json');
-  const iidFile = path.join(f.workDir, 'iid.txt');
-  const labels = [...i.labels.map((l) => `${l.name}=${l.value}`), ...(f.lockSha256 ? [`${LOCK_LABEL}=${f.lockSha256}`] : [])];
+  const metadataFile = path.join(run.workDir, 'metadata.json');
+  const iidFile = path.join(run.workDir, 'iid.txt');
+  const labels = i.labels.map((l) => `${l.name}=${l.value}`);
   // The image is loaded for the smoke run and pushed afterwards with docker push (see push.ts);
   // only without load (and so without smoke tests) does buildx push by itself.
   const output = i.load ? ['--load'] : i.push ? ['--push'] : [];
@@ -163,8 +169,8 @@ export function makePlan(i: Inputs, f: Facts): Plan {
     i.context,
   ];
 
-  const smokeContainer = `pcb-smoke-${f.runId}`;
-  const reportDir = path.join(f.workDir, 'report');
+  const smokeContainer = `pcb-smoke-${run.runId}`;
+  const reportDir = path.join(run.workDir, 'report');
   const smokeArgv = [
     'run', '--rm', '--name', smokeContainer,
     ...(gpu ? ['--gpus', 'all'] : []),
@@ -176,14 +182,29 @@ export function makePlan(i: Inputs, f: Facts): Plan {
   ];
 
   return {
-    context: i.context, dockerfile: i.file, environmentFile: i.environmentFile, baseImage, envName, miniforgeVersion,
-    torchCudaArchList: arch, maxJobs, gpu, smoke: i.smokeTests, push: i.push, tags: i.tags,
-    envSpecDir, metadataFile, iidFile, buildLog: path.join(f.workDir, 'build.log'), buildArgs, secretEnv,
-    envArgvs, buildArgv, smokeContainer, reportDir, smokeArgv, notes,
+    context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
+    baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
+    gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels,
+    envSpecDir, buildArgs, secretEnv, envBuilds, buildArgv, metadataFile, iidFile, buildLog: path.join(run.workDir, 'build.log'),
+    smokeContainer, reportDir, smokeArgv, notices, notes,
   };
+}
+
+/** The plan with the env lock's sha256 as an image label (known after the env-lock build). */
+export function withLockLabel(plan: Plan, sha256: string): Plan {
+  const label = `${LOCK_LABEL}=${sha256}`;
+  const argv = plan.buildArgv;
+  return { ...plan, labels: [...plan.labels, label], buildArgv: [...argv.slice(0, -1), '--label', label, argv[argv.length - 1]] };
 }
 
 /** The smoke argv with the built image in place of the placeholder. */
 export function smokeArgvFor(plan: Plan, imageId: string): string[] {
   return plan.smokeArgv.map((a) => (a === '<image-id>' ? imageId : a));
+}
+
+/** The plan as the `plan` output and the dry run show it: no secret values, no temp-file bookkeeping. */
+export function planForPeople(plan: Plan): Partial<Plan> {
+  const shown: Partial<Plan> = { ...plan };
+  for (const k of ['secretEnv', 'metadataFile', 'iidFile', 'buildLog', 'reportDir'] as const) delete shown[k];
+  return shown;
 }

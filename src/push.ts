@@ -11,22 +11,24 @@ export function digestFromPushOutput(text: string): string {
   return all.length ? all[all.length - 1][1] : '';
 }
 
-export async function pushTested(imageId: string, tags: string[]): Promise<{ digest: string; digests: Record<string, string> }> {
+/** The digest the registry gave a pushed tag, from docker's RepoDigests (when push printed none). */
+async function repoDigest(tag: string): Promise<string> {
+  const ins = await run('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag], { quiet: true });
+  const repo = tag.replace(/:[\w][\w.-]*$/, '');
+  const found = (JSON.parse(ins.stdout || '[]') as string[]).find((d) => d.startsWith(`${repo}@`));
+  return found ? found.slice(found.indexOf('@') + 1) : '';
+}
+
+/** Tags the tested image and pushes every tag; returns the digest the registry gave the first tag. */
+export async function pushTested(imageId: string, tags: string[]): Promise<string> {
   if (!imageId) throw new StepError('push', 'The build reported no image id; nothing to push.');
-  const digests: Record<string, string> = {};
+  let digest = '';
   for (const tag of tags) {
     const tagged = await run('docker', ['tag', imageId, tag], { quiet: true });
     if (tagged.exitCode !== 0) throw new StepError('push', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
     const res = await run('docker', ['push', tag]);
     if (res.exitCode !== 0) throw new StepError('push', `docker push ${tag} failed.`, res.stderr + res.stdout);
-    let digest = digestFromPushOutput(res.stdout);
-    if (!digest) {
-      const ins = await run('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag], { quiet: true });
-      const repo = tag.replace(/:[\w][\w.-]*$/, '');
-      const found = (JSON.parse(ins.stdout || '[]') as string[]).find((d) => d.startsWith(`${repo}@`));
-      digest = found ? found.slice(found.indexOf('@') + 1) : '';
-    }
-    digests[tag] = digest;
+    if (!digest) digest = digestFromPushOutput(res.stdout) || (await repoDigest(tag));
   }
-  return { digest: digests[tags[0]] ?? '', digests };
+  return digest;
 }

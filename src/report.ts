@@ -1,21 +1,31 @@
-// Step outputs and the job summary, both computed from what the run learned (pure functions).
+// Step outputs and the job summary, both computed from what the run learned. The summary is built
+// with core.summary's heading, table, list and details builders; every text put into it is escaped,
+// and the whole is redacted.
+import * as core from '@actions/core';
 import type { BuildResult } from './buildx.js';
+import { describeBuilder } from './builder.js';
 import { failureLine, type Diagnosis } from './errors.js';
-import { redact } from './exec.js';
-import type { Plan } from './plan.js';
+import { showArgv } from './exec.js';
+import type { Inputs } from './inputs.js';
+import { planForPeople, type Plan } from './plan.js';
 import type { Preflight } from './preflight.js';
-import type { SmokeResult } from './smoke.js';
+import type { Recipe } from './recipe.js';
+import type { Redactor } from './redact.js';
+import type { SmokeCheck, SmokeResult } from './smoke.js';
 
-export interface CacheOutcome { backend: string; key: string; hit: boolean; matchedKey: string; lockFile: string; lockSha256: string | null; restoreSeconds: number; sizeBytes: number | null; saved: boolean | null; saveSeconds: number; warnings: string[] }
-export interface Failure { step: string; message: string; diagnosis?: Diagnosis; tail: string }
+export interface CacheOutcome { backend: string; key: string; hit: boolean; matchedKey: string; lookupOnly: boolean; lockFile: string; lockSha256: string | null; restoreSeconds: number; sizeBytes: number | null; saved: boolean | null; saveSeconds: number; warnings: string[] }
+/** lines: one per bad input, when the inputs failed. */
+export interface Failure { step: string; message: string; diagnosis?: Diagnosis; tail: string; lines?: string[] }
 
 export interface Outcome {
-  plan?: Plan;
+  inputs?: Inputs;
+  recipe?: Recipe;
   preflight?: Preflight;
+  plan?: Plan;
   cache?: CacheOutcome;
   build?: BuildResult;
   smoke?: SmokeResult;
-  pushed?: { digest: string; tags: string[] };
+  pushedDigest?: string;
   failure?: Failure;
   dryRun?: boolean;
 }
@@ -34,14 +44,24 @@ export const VERSION_OUTPUTS: Record<string, string> = {
   'pointgroup-ops-version': 'pointgroup_ops',
 };
 
+/** Did the smoke run's GPU checks run (a GPU was asked for and the report saw one)? */
+export function gpuChecksRan(o: Outcome): boolean {
+  return !!(o.plan?.gpu && o.smoke?.report?.gpu);
+}
+
 /** Every output the action sets; only known values appear (unknown ones are left unset). */
 export function outputsFrom(o: Outcome): Record<string, string> {
   const out: Record<string, string> = {};
   const b = o.build;
   if (b?.imageId) out['image-id'] = b.imageId;
   const builtDigest = typeof b?.metadata?.['containerimage.digest'] === 'string' ? (b.metadata['containerimage.digest'] as string) : '';
-  if (o.pushed?.digest || builtDigest) out.digest = o.pushed?.digest || builtDigest;
-  if (o.plan) out.tags = o.plan.tags.join('\n');
+  if (o.pushedDigest || builtDigest) out.digest = o.pushedDigest || builtDigest;
+  const tags = o.plan?.tags ?? o.inputs?.tags;
+  if (tags) out.tags = tags.join('\n');
+  const labels = o.plan?.labels ?? o.inputs?.labels.map((l) => `${l.name}=${l.value}`);
+  if (labels) out.labels = labels.join('\n');
+  if (o.plan) out.plan = JSON.stringify(planForPeople(o.plan));
+  if (o.preflight) out['preflight-ok'] = String(!o.preflight.findings.some((f) => f.level === 'error'));
   if (b?.metadata) out.metadata = JSON.stringify(b.metadata);
   if (b) out['build-seconds'] = String(b.seconds);
   const r = o.smoke?.report;
@@ -53,9 +73,11 @@ export function outputsFrom(o: Outcome): Record<string, string> {
     out['smoke-report'] = JSON.stringify(r);
   }
   if (o.smoke) out['smoke-passed'] = String(o.smoke.passed);
+  if (o.plan) out['gpu-checks-ran'] = String(gpuChecksRan(o));
+  const key = o.cache?.key ?? o.recipe?.key;
+  if (key) out['cache-key'] = key;
   if (o.cache) {
     out['cache-hit'] = String(o.cache.hit);
-    out['cache-key'] = o.cache.key;
     out['cache-matched-key'] = o.cache.matchedKey;
     if (o.cache.lockFile) out['lock-file'] = o.cache.lockFile;
   }
@@ -63,70 +85,129 @@ export function outputsFrom(o: Outcome): Record<string, string> {
   return out;
 }
 
-const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-const code = (s: string) => (s ? `\`${s.replace(/`/g, "'")}\`` : '—');
-const fence = (s: string) => '```text\n' + s.replace(/```/g, "'''") + '\n```';
-function details(title: string, body: string) {
-  return `<details><summary>${title}</summary>\n\n${fence(body)}\n\n</details>\n`;
-}
+// ---- the summary ------------------------------------------------------------------------------------
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const code = (s: string) => (s ? `<code>${esc(s)}</code>` : '—');
+const pre = (s: string) => `<pre>${esc(s)}</pre>`;
+const th = (data: string) => ({ data, header: true });
 const bytes = (n: number | null) => (n === null ? '' : n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
 
-/** The job summary, markdown. Secret values never appear (redacted on the way out). */
-export function renderSummary(o: Outcome): string {
-  const L: string[] = [];
-  const ok = !o.failure;
-  const smoke = o.smoke;
-  L.push(`## Pointcept image ${ok ? '✅ built and tested' : '❌ failed'}${o.plan?.smoke === false && ok ? ' (smoke tests off)' : ''}`, '');
-  if (o.failure) {
-    const d = o.failure.diagnosis;
-    L.push(`**Failed at ${o.failure.step}:** ${esc(d ? d.title : o.failure.message)}`, '');
-    if (d) L.push(`**Hint:** ${esc(d.hint)}`, '');
-    if (d && o.failure.message && !o.failure.message.includes(d.title)) L.push(`> ${esc(o.failure.message)}`, '');
-    if (o.failure.tail) L.push(details(`Last lines of the ${o.failure.step} log`, o.failure.tail));
-  }
-  L.push('| | |', '|---|---|');
-  if (o.build?.imageId) L.push(`| Image ID | ${code(o.build.imageId)} |`);
-  if (o.plan) L.push(`| Tags | ${o.plan.tags.length ? o.plan.tags.map(code).join('<br>') : '—'} |`);
-  if (o.pushed) L.push(`| Pushed digest | ${code(o.pushed.digest)} |`);
-  else if (o.plan?.push) L.push(`| Pushed | no${smoke && !smoke.passed ? ' (smoke tests failed: nothing was pushed)' : ''} |`);
-  if (o.plan) {
-    L.push(`| Base image | ${code(o.plan.baseImage)} |`);
-    L.push(`| CUDA arch list | ${code(o.plan.torchCudaArchList)} |`);
-    L.push(`| Max jobs | ${o.plan.maxJobs} |`);
-  }
-  if (o.preflight) L.push(`| Builder | ${code(o.preflight.builder)} (${o.preflight.builderDriver || '?'}), buildx ${o.preflight.buildxVersion || '?'}, Docker ${o.preflight.dockerVersion || '?'} |`);
-  if (o.build) L.push(`| Build time | ${o.build.seconds} s |`);
-  if (o.cache) {
-    const c = o.cache;
-    const state = c.backend === 'none' ? 'off' : c.hit ? `hit (restored in ${c.restoreSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : `miss${c.saved ? ` (saved in ${c.saveSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : c.saved === false ? ' (not saved)' : ''}`;
-    L.push(`| Env cache (${c.backend}) | ${state} |`, `| Env cache key | ${code(c.key)} |`);
-    if (c.matchedKey && c.matchedKey !== c.key) L.push(`| Matched key | ${code(c.matchedKey)} |`);
-    if (c.lockSha256) L.push(`| Env lock sha256 | ${code(c.lockSha256)} |`);
-  }
-  L.push('');
-  if (o.cache?.warnings.length) L.push(...o.cache.warnings.map((w) => `> ⚠️ ${esc(w)}`), '');
+/** The smoke checks in the order that reads best: failed required, failed optional, then the rest. */
+export function orderChecks(checks: SmokeCheck[]): SmokeCheck[] {
+  const rank = (c: SmokeCheck) => (c.ok || c.skipped ? 2 : c.required ? 0 : 1);
+  return checks.map((c, n) => ({ c, n })).sort((a, b) => rank(a.c) - rank(b.c) || a.n - b.n).map((x) => x.c);
+}
 
+/** "19 checks, 17 required: all passed" / "19 checks, 17 required: 1 required failed, 3 skipped". */
+export function checkCount(checks: SmokeCheck[]): string {
+  const failedRequired = checks.filter((c) => c.required && !c.ok && !c.skipped).length;
+  const failedOptional = checks.filter((c) => !c.required && !c.ok && !c.skipped).length;
+  const skipped = checks.filter((c) => c.skipped).length;
+  const parts = [failedRequired && `${failedRequired} required failed`, failedOptional && `${failedOptional} optional failed`, skipped && `${skipped} skipped`].filter((p) => p);
+  return `${checks.length} check${checks.length === 1 ? '' : 's'}, ${checks.filter((c) => c.required).length} required: ${parts.length ? parts.join(', ') : 'all passed'}`;
+}
+
+const result = (c: SmokeCheck) => (c.skipped ? '⏭️ skipped' : c.ok ? '✅ pass' : c.required ? '❌ fail' : '⚠️ fail');
+
+/** The summary's first line: the outcome, and "GPU checks skipped" whenever they were. */
+export function headline(o: Outcome): string {
+  if (o.dryRun) return `Pointcept image: dry run, ${!o.failure ? '✅ preflight passed' : o.failure.step === 'preflight' ? '❌ preflight failed' : `❌ failed at ${o.failure.step}`}`;
+  const smokeRan = !!o.smoke?.report;
+  const gpuSkipped = smokeRan && !gpuChecksRan(o);
+  if (o.failure) return `Pointcept image ❌ failed at ${o.failure.step}${gpuSkipped ? '; GPU checks skipped' : ''}`;
+  if (o.plan && !o.plan.smoke) return 'Pointcept image ✅ built; smoke tests off, GPU checks skipped';
+  if (gpuSkipped) return 'Pointcept image ✅ built; GPU checks skipped';
+  return `Pointcept image ✅ built and tested on ${o.smoke?.report?.gpu?.name ?? 'the GPU'}`;
+}
+
+type Row = (string | { data: string; header: boolean })[];
+
+/** The key/value overview: each row's key is its header cell (no empty header row). */
+function overviewRows(o: Outcome): Row[] {
+  const rows: Row[] = [];
+  const row = (k: string, v: string) => rows.push([th(esc(k)), v]);
+  const p = o.plan;
+  if (o.build?.imageId) row('Image ID', code(o.build.imageId));
+  if (p) row('Tags', p.tags.length ? p.tags.map(code).join('<br>') : '—');
+  if (o.pushedDigest) row('Pushed digest', code(o.pushedDigest));
+  else if (p?.push) row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes' : `no${o.smoke && !o.smoke.passed ? ' (smoke tests failed: nothing was pushed)' : ''}`);
+  if (p) {
+    row('Base image', code(p.baseImage));
+    row('CUDA arch list', code(p.torchCudaArchList));
+    row('Max jobs', String(p.maxJobs));
+    if (o.dryRun) row('Smoke run', p.smoke ? (p.gpu ? 'on the GPU (--gpus all)' : 'without the GPU (--no-gpu)') : 'off');
+  }
+  if (o.preflight?.builder.driver) row('Builder', `${esc(describeBuilder(o.preflight.builder))}, buildx ${esc(o.preflight.builder.buildx ?? '?')}`);
+  if (o.build) row('Build time', `${o.build.seconds} s`);
+  const c = o.cache;
+  if (c) {
+    const saved = c.saved ? ` (saved in ${c.saveSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : c.saved === false ? ' (not saved)' : '';
+    const state = c.backend === 'none' ? 'off' : c.lookupOnly ? (c.hit ? 'hit (looked up only)' : 'miss (looked up only)')
+      : c.hit ? `hit (restored in ${c.restoreSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : `miss${saved}`;
+    row(`Env cache (${c.backend})`, state);
+    row('Env cache key', code(c.key));
+    if (c.matchedKey && c.matchedKey !== c.key) row('Matched key', code(c.matchedKey));
+    if (c.lockSha256) row('Env lock sha256', code(c.lockSha256));
+  }
+  return rows;
+}
+
+function addFailure(s: typeof core.summary, f: Failure): void {
+  if (f.step === 'preflight') return; // its errors are the Preflight list below
+  const d = f.diagnosis;
+  if (f.lines?.length) s.addList(f.lines.map(esc));
+  else s.addRaw(`<p><b>Failed at ${esc(f.step)}:</b> ${esc(d ? d.title : f.message)}</p>`, true);
+  if (d) s.addRaw(`<p><b>Hint:</b> ${esc(d.hint)}</p>`, true);
+  if (d && f.message && !f.message.includes(d.title)) s.addQuote(esc(f.message));
+  if (f.tail) s.addDetails(`Last lines of the ${esc(f.step)} log`, pre(f.tail));
+}
+
+function addSmoke(s: typeof core.summary, o: Outcome): void {
+  const smoke = o.smoke;
   const r = smoke?.report;
   if (r) {
-    L.push('### Versions', '', '| Package | Version |', '|---|---|');
-    for (const [k, v] of Object.entries(r.versions)) L.push(`| ${esc(k)} | ${v === null ? '—' : code(v)} |`);
-    L.push('');
-    L.push(r.gpu ? `**GPU:** ${esc(r.gpu.name)} (compute capability ${esc(r.gpu.capability)}, ${r.gpu.memory_gib} GiB, driver ${esc(r.gpu.driver)})` : '**GPU:** none (GPU checks skipped)', '');
-    L.push('### Smoke checks', '', '| Check | Result | Required | Seconds | Detail |', '|---|---|---|---|---|');
-    for (const c of r.checks) L.push(`| ${esc(c.name)} | ${c.skipped ? '⏭️ skipped' : c.ok ? '✅ pass' : '❌ fail'} | ${c.required ? 'yes' : 'no'} | ${c.seconds.toFixed(2)} | ${esc(c.detail).slice(0, 200)} |`);
-    L.push('');
+    const versions = Object.entries(r.versions);
+    if (versions.length) s.addHeading('Versions', 3).addTable([[th('Package'), th('Version')], ...versions.map(([k, v]) => [esc(k), v === null ? '—' : code(v)])]);
+    s.addRaw(r.gpu ? `<p><b>GPU:</b> ${esc(r.gpu.name)} (compute capability ${esc(r.gpu.capability)}, ${r.gpu.memory_gib} GiB, driver ${esc(r.gpu.driver)})</p>` : '<p><b>GPU:</b> none (GPU checks skipped)</p>', true);
+    if (r.checks.length) {
+      s.addHeading('Smoke checks', 3).addRaw(`<p>${esc(checkCount(r.checks))}</p>`, true);
+      s.addTable([[th('Check'), th('Result'), th('Required'), th('Seconds'), th('Detail')],
+        ...orderChecks(r.checks).map((c) => [esc(c.name), result(c), c.required ? 'yes' : 'no', c.seconds.toFixed(2), esc(c.detail.slice(0, 200))])]);
+    }
   }
   if (smoke && (!smoke.passed || !r)) {
-    L.push(`**Smoke run:** ${smoke.timedOut ? 'timed out' : `exit code ${smoke.exitCode}`}${smoke.reportError ? ` — ${esc(smoke.reportError)}` : ''}`, '');
-    if (smoke.output.trim() && !o.failure?.tail) L.push(details('Last lines of the smoke run', smoke.output.trim().split('\n').slice(-30).join('\n')));
+    s.addRaw(`<p><b>Smoke run:</b> ${smoke.timedOut ? 'timed out' : `exit code ${smoke.exitCode}`}${smoke.reportError ? ` — ${esc(smoke.reportError)}` : ''}</p>`, true);
+    if (smoke.output.trim() && !o.failure?.tail) s.addDetails('Last lines of the smoke run', pre(smoke.output.trim().split('\n').slice(-30).join('\n')));
   }
+}
+
+function addPlanCommands(s: typeof core.summary, p: Plan, redactor: Redactor): void {
+  const lines = [
+    ...p.envBuilds.map((b) => `# env build: ${b.target}\n${showArgv('docker', b.argv, redactor)}`),
+    `# build\n${showArgv('docker', p.buildArgv, redactor)}`,
+    p.smoke ? `# smoke run\n${showArgv('docker', p.smokeArgv, redactor)}` : '# smoke run: off',
+  ];
+  s.addDetails('Commands', pre(lines.join('\n\n')));
+}
+
+/** The job summary (HTML through core.summary). Secret values never appear (redacted on the way out). */
+export function renderSummary(o: Outcome, redactor: Redactor): string {
+  const s = core.summary.emptyBuffer();
+  s.addHeading(esc(headline(o)), 2);
+  if (o.failure) addFailure(s, o.failure);
+  const rows = overviewRows(o);
+  if (rows.length) s.addTable(rows);
+  const notes = [...(o.plan?.notices ?? []), ...(o.cache?.warnings ?? [])];
+  if (notes.length) s.addList(notes.map((n) => `⚠️ ${esc(n)}`));
+  addSmoke(s, o);
   const stages = o.build?.summary.stages ?? [];
   if (stages.length) {
-    L.push('### Build stages', '', '| Stage | Seconds | Steps | Cached |', '|---|---|---|---|');
-    for (const s of stages) L.push(`| ${esc(s.stage)} | ${s.seconds.toFixed(1)} | ${s.steps} | ${s.cached} |`);
-    L.push('');
+    s.addHeading('Build stages', 3).addTable([[th('Stage'), th('Seconds'), th('Steps'), th('Cached')], ...stages.map((x) => [esc(x.stage), x.seconds.toFixed(1), String(x.steps), String(x.cached)])]);
   }
-  const warn = o.preflight?.findings.filter((f) => f.level !== 'ok') ?? [];
-  if (warn.length) L.push('### Preflight', '', ...warn.map((f) => `- ${f.level === 'error' ? '❌' : '⚠️'} **${f.check}**: ${esc(f.message)}`), '');
-  return redact(L.join('\n') + '\n');
+  const findings = o.preflight?.findings.filter((f) => f.level !== 'ok') ?? [];
+  if (findings.length) s.addHeading('Preflight', 3).addList(findings.map((f) => `${f.level === 'error' ? '❌' : f.level === 'warn' ? '⚠️' : 'ℹ️'} <b>${esc(f.check)}</b>: ${esc(f.message)}`));
+  if (o.dryRun && o.plan) addPlanCommands(s, o.plan, redactor);
+  const text = redactor.text(s.stringify());
+  s.emptyBuffer();
+  return text;
 }

@@ -3,8 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { run, type RunResult } from './exec.js';
-
-export const HEADLINE_VERSIONS = ['python', 'torch', 'torch_cuda', 'cudnn', 'nvcc', 'spconv', 'cumm', 'torch_geometric', 'torch_scatter', 'torch_cluster', 'torch_sparse', 'flash_attn', 'open3d', 'pointops', 'pointgroup_ops'] as const;
+import type { Redactor } from './redact.js';
 
 export interface SmokeCheck { name: string; ok: boolean; required: boolean; seconds: number; detail: string; skipped?: boolean }
 export interface SmokeReport {
@@ -77,7 +76,7 @@ export async function removeContainer(name: string): Promise<void> {
  * Runs the smoke argv (which names the container) with a timeout. On timeout the container is
  * killed; on every path it is removed.
  */
-export async function runSmoke(argv: string[], container: string, reportDir: string, timeoutSeconds: number, logFile: string): Promise<SmokeResult> {
+export async function runSmoke(argv: string[], container: string, reportDir: string, timeoutSeconds: number, logFile: string, redactor: Redactor): Promise<SmokeResult> {
   fs.mkdirSync(reportDir, { recursive: true });
   fs.chmodSync(reportDir, 0o777); // the image may run as a non-root user
   const reportPath = path.join(reportDir, 'report.json');
@@ -94,7 +93,7 @@ export async function runSmoke(argv: string[], container: string, reportDir: str
   }, timeoutSeconds * 1000);
   let res: RunResult;
   try {
-    res = await run('docker', argv, { logFile });
+    res = await run('docker', argv, { logFile, redactor });
   } finally {
     clearTimeout(timer);
     if (retry) clearInterval(retry);

@@ -9,6 +9,8 @@
 // - the fixture project (__tests__/fixtures/project) is busybox-based: its "conda env" and
 //   "python" are stand-ins, and its smoke script writes the real report schema; the build-arg
 //   PCB_FIXTURE_SMOKE makes it pass, fail a required check, crash or hang.
+// - the GPU gate's runner has a stand-in `nvidia-smi` first on PATH that fails the way it does when
+//   the NVIDIA driver is broken (the test machines have no GPU and no nvidia-smi at all).
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -26,8 +28,10 @@ const HOOK_LOG = process.env.PCB_GPU_HOOK_LOG ?? '';
 const RUN = crypto.randomBytes(3).toString('hex');
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-e2e-cache-'));
 
+// this file's runs name their smoke containers pcb-smoke-e2e<RUN>-... (the Engine is shared with other suites)
+process.env.GITHUB_RUN_ID = `e2e${RUN}`;
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
-const smokeContainers = () => docker('ps', '--all', '--quiet', '--filter', 'name=pcb-smoke-');
+const smokeContainers = () => docker('ps', '--all', '--quiet', '--filter', `name=pcb-smoke-e2e${RUN}-`);
 
 function inputs(over: Record<string, string> = {}): Record<string, string> {
   return {
@@ -126,14 +130,20 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
       const added = hookLines().slice(hookBefore);
       expect(added.some((l) => /NVIDIA_VISIBLE_DEVICES=all/.test(l)), added.join('\n')).toBe(true);
     }
+    // the GPU checks ran, and the outputs say so
+    expect(o['gpu-checks-ran']).toBe('true');
+    expect(o['preflight-ok']).toBe('true');
+    expect(o.labels.split('\n')).toEqual(['org.example.run=e2e', `org.pointcept.env.lock.sha256=${lockLabel}`]);
+    expect(JSON.parse(o.plan).tags).toEqual([tag]);
     // the summary
-    expect(r.summary).toContain('## Pointcept image ✅ built and tested');
-    expect(r.summary).toContain(`| Pushed digest | \`${served}\` |`);
-    expect(r.summary).toContain('| torch | `2.5.0` |');
-    expect(r.summary).toContain('| pointops-gpu | ✅ pass | yes |');
-    expect(r.summary).toContain('| open3d | ❌ fail | no |');
-    expect(r.summary).toMatch(/\| conda-env \| [\d.]+ \| \d+ \| \d+ \|/);
-    expect(r.summary).toContain('**GPU:** Stand-in GPU');
+    expect(r.summary).toContain('<h2>Pointcept image ✅ built and tested on Stand-in GPU</h2>');
+    expect(r.summary).toContain(`<tr><th>Pushed digest</th><td><code>${served}</code></td></tr>`);
+    expect(r.summary).toContain('<tr><td>torch</td><td><code>2.5.0</code></td></tr>');
+    expect(r.summary).toContain('<p>3 checks, 2 required: 1 optional failed</p>');
+    expect(r.summary).toContain('<tr><td>pointops-gpu</td><td>✅ pass</td><td>yes</td>');
+    expect(r.summary).toContain('<tr><td>open3d</td><td>⚠️ fail</td><td>no</td>');
+    expect(r.summary).toMatch(/<tr><td>conda-env<\/td><td>[\d.]+<\/td><td>\d+<\/td><td>\d+<\/td><\/tr>/);
+    expect(r.summary).toContain('<b>GPU:</b> Stand-in GPU');
   });
 
   it('a failing smoke run fails the step, sets the known outputs and pushes nothing', async () => {
@@ -146,8 +156,9 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
     expect(r.outputs.error).toContain('torch-cuda-arch-list'); // the hint for "no kernel image"
     expect(r.stdout).toMatch(/::error::smoke tests: Smoke check failed: pointops-gpu/);
     expect(await registryDigest('pcb-e2e/failing', RUN)).toBeNull();
-    expect(r.summary).toContain('## Pointcept image ❌ failed');
-    expect(r.summary).toContain('| pointops-gpu | ❌ fail | yes |');
+    expect(r.summary).toContain('<h2>Pointcept image ❌ failed at smoke tests</h2>');
+    // the failed required check comes first, before the optional one that failed
+    expect(r.summary).toMatch(/<tr><td>pointops-gpu<\/td><td>❌ fail<\/td><td>yes<\/td>.*<tr><td>open3d<\/td><td>⚠️ fail<\/td>/s);
     expect(r.summary).toContain('nothing was pushed');
   });
 
@@ -189,6 +200,69 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
     expect(second.outputs['cache-hit']).toBe('true');
     expect(second.outputs['cache-key']).toBe(first.outputs['cache-key']);
     expect(second.outputs['cache-matched-key']).toBe(first.outputs['cache-key']);
-    expect(second.summary).toContain('| Env cache (local) | hit');
+    expect(second.summary).toContain('<tr><th>Env cache (local)</th><td>hit');
+    // smoke-tests: false says so in the headline: no check ran, the GPU ones included
+    expect(second.summary).toContain('<h2>Pointcept image ✅ built; smoke tests off, GPU checks skipped</h2>');
+    expect(second.outputs['gpu-checks-ran']).toBe('false');
+  });
+
+  it('the GPU gate: gpu auto on a runner whose NVIDIA driver is broken fails in preflight, before any build or push', async () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-e2e-bin-'));
+    fs.writeFileSync(path.join(bin, 'nvidia-smi'), "#!/bin/sh\necho \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\"\nexit 9\n", { mode: 0o755 });
+    const r = await runMain(inputs({ gpu: 'auto', tags: `${REGISTRY}/pcb-e2e/gate:${RUN}`, push: 'true', 'build-args': 'PCB_FIXTURE_SMOKE=pass' }), { PATH: `${bin}:${process.env.PATH}` });
+    fs.rmSync(bin, { recursive: true, force: true });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("::error::preflight: gpu: auto found no GPU on this runner (nvidia-smi: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.); fix the NVIDIA driver and Container Toolkit so that nvidia-smi lists the GPU, or set gpu: false to build and test without the GPU checks");
+    expect(r.stdout).not.toContain('[command] docker buildx build');
+    expect(r.stdout).not.toContain('[command] docker push');
+    expect(await registryDigest('pcb-e2e/gate', RUN)).toBeNull();
+    expect(r.outputs).toMatchObject({ 'preflight-ok': 'false', tags: `${REGISTRY}/pcb-e2e/gate:${RUN}` });
+    expect(r.outputs.error).toMatch(/^preflight: gpu: auto found no GPU/);
+    expect(r.outputs['smoke-passed']).toBeUndefined();
+    expect(r.summary).toContain('<h2>Pointcept image ❌ failed at preflight</h2>');
+    expect((await runPost(r)).code).toBe(0);
+  });
+
+  it('a dry run sets the outputs it knows, writes a plan summary, builds nothing, and prints the argv the real run then uses', async () => {
+    const dryCache = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-e2e-dry-cache-'));
+    const repo = 'pcb-e2e/dry';
+    const i = inputs({ 'cache-backend': 'local', 'cache-dir': dryCache, 'cache-key-prefix': `pcb-e2e-dry-${RUN}`, tags: `${REGISTRY}/${repo}:${RUN}`, push: 'true', labels: 'org.example.run=dry', 'build-args': 'PCB_FIXTURE_SMOKE=pass' });
+    const dry = await runMain({ ...i, 'dry-run': 'true' });
+    expect(dry.code, dry.stdout).toBe(0);
+    expect(dry.outputs).toMatchObject({ tags: `${REGISTRY}/${repo}:${RUN}`, labels: 'org.example.run=dry', 'preflight-ok': 'true', 'cache-hit': 'false', 'gpu-checks-ran': 'false' });
+    expect(dry.outputs['cache-key']).toMatch(new RegExp(`^pcb-e2e-dry-${RUN}-v1-linux-amd64-[0-9a-f]{64}$`));
+    expect(dry.outputs['image-id']).toBeUndefined();
+    expect(dry.summary).toContain('<h2>Pointcept image: dry run, ✅ preflight passed</h2>');
+    expect(dry.summary).toContain('<tr><th>Env cache (local)</th><td>miss (looked up only)</td></tr>');
+    expect(dry.summary).toContain('builder &quot;pcb-remote&quot; (remote driver, BuildKit');
+    expect(await registryDigest(repo, RUN)).toBeNull();
+    expect(fs.readdirSync(dryCache)).toEqual([]);
+    expect((await runPost(dry)).code).toBe(0);
+
+    const real = await mainAndPost(i, (m) => expect(m.code, m.stdout).toBe(0));
+    expect(real.outputs['cache-key']).toBe(dry.outputs['cache-key']);
+    // the same commands, up to the per-run temp dir, the new layer-cache dir and the env lock's label
+    const same = (text: string, workDir: string) => text.split(workDir).join('<work>').replace(/layers\/new-[\w.]+/g, 'layers/new-X').replace(/ --label org\.pointcept\.env\.lock\.sha256=[0-9a-f]{64}/, '');
+    const dryBuild = /^Build: (docker buildx build .*)$/m.exec(dry.stdout)![1];
+    const realBuild = /^\[command\] (docker buildx build .* --iidfile .*)$/m.exec(real.stdout)![1];
+    expect(same(realBuild, real.state['pcb-work-dir'])).toBe(same(dryBuild, dry.state['pcb-work-dir']));
+    expect(dryBuild).toContain('--cache-to type=local');
+    const dryEnv = [...dry.stdout.matchAll(/^Env build: (.*)$/gm)].map((m) => same(m[1], dry.state['pcb-work-dir']));
+    const realEnv = [...real.stdout.matchAll(/^\[command\] (docker buildx build .* --target env-\S+ .*)$/gm)].map((m) => same(m[1], real.state['pcb-work-dir']));
+    expect(realEnv).toEqual(dryEnv);
+    expect(await registryDigest(repo, RUN)).toBe(real.outputs.digest);
+    fs.rmSync(dryCache, { recursive: true, force: true });
+  });
+
+  it("Debian 12's Engine 20.10 with its default builder: default inputs fail in preflight with the fix; cache-backend: none plans without named contexts", async () => {
+    const denied = await runMain(inputs({ builder: 'default', 'cache-backend': 'local', 'cache-dir': cacheDir, 'dry-run': 'true', gpu: 'false' }));
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toMatch(/^::error::preflight: builder "default" \(docker driver, Docker Engine 20\.10\.\S+, BuildKit 0\.8, classic image store\) cannot take named build contexts \(BuildKit 0\.10 or newer can\), which cache-backend: local needs; upgrade Docker Engine to 23\.0 or newer, or name a docker-container builder in the input "builder" \(docker\/setup-buildx-action creates one\), or set cache-backend: none$/m);
+    expect((await runPost(denied)).code).toBe(0);
+    const planned = await runMain(inputs({ builder: 'default', 'cache-backend': 'none', 'dry-run': 'true', gpu: 'false' }));
+    expect(planned.code, planned.stdout).toBe(0);
+    expect(JSON.parse(planned.outputs.plan).buildArgv).not.toContain('--build-context');
+    expect(planned.stdout).not.toContain('::notice::'); // cache-backend none has no layer cache to leave out
+    expect((await runPost(planned)).code).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 // End to end with a real Docker Engine, buildx and BuildKit (services from .ci/setup; skipped unless
 // PCB_E2E=1). The env-cache module is driven the way src/pipeline.ts drives it: key -> restore ->
-// env builds (envExportOutputs) -> save, with real `docker buildx build` runs of the fixture
+// env builds (session.exports) -> save, with real `docker buildx build` runs of the fixture
 // project (__tests__/env-cache/fixture + the real docker/create-env.sh).
 //
 // STAND-IN: no conda channel is reachable here, so the fixture's Miniforge installer is a stand-in
@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  computeEnvCacheKey, envExportOutputs, restoreEnvCache, saveEnvCache, type EnvCacheSession, type EnvCacheSettings,
+  computeEnvCacheKey, restoreEnvCache, saveEnvCache, type EnvCacheSession, type EnvCacheSettings,
 } from '../../src/env-cache/index.js';
 import { entryDir, readEntry } from '../../src/env-cache/local.js';
 import { BASE_IMAGE, E2E, PrivateBuilder, REGISTRY, build, makeContext, sh } from './e2e-helpers.js';
@@ -45,7 +45,7 @@ async function runOnce(builder: string, s: EnvCacheSettings, envFileText: string
   fs.mkdirSync(envSpecDir, { recursive: true });
   fs.writeFileSync(path.join(envSpecDir, 'environment.yml'), envFileText);
   let log = '';
-  for (const o of envExportOutputs(s, session, work)) {
+  for (const o of session.exports) {
     log += await build({ builder, context: ctx, target: o.target, output: o.output, buildContexts: session.buildContexts, envSpecDir });
   }
   const seen = path.join(work, 'seen');
@@ -69,7 +69,7 @@ describe.skipIf(!E2E)('env cache end to end: local backend', () => {
     ctx = makeContext(path.join(tmp, 'ctx'));
     builder = new PrivateBuilder('local');
     await builder.start();
-    s = { backend: 'local', keyPrefix: 'pcb-e2e', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' };
+    s = { backend: 'local', keyPrefix: 'pcb-e2e', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' };
   }, 120_000);
   afterAll(async () => {
     await builder?.dispose();
@@ -122,7 +122,7 @@ describe.skipIf(!E2E)('env cache end to end: local backend', () => {
       const envSpecDir = path.join(work, 'env-spec');
       fs.mkdirSync(envSpecDir, { recursive: true });
       fs.writeFileSync(path.join(envSpecDir, 'environment.yml'), env);
-      const exp = envExportOutputs(s, session, work).find((o) => o.target === 'env-export')!;
+      const exp = session.exports.find((o) => o.target === 'env-export')!;
       await build({ builder: builder.name, context: ctx, target: exp.target, output: exp.output, buildContexts: session.buildContexts, envSpecDir });
       return session;
     }));
@@ -169,7 +169,7 @@ describe.skipIf(!E2E)('env cache end to end: registry backend against the local 
     two = new PrivateBuilder('reg2');
     await one.start();
     await two.start();
-    s = { backend: 'registry', keyPrefix: `pcb-e2e-${process.pid}-${Date.now()}`, cacheDir: '', cacheRef: `${REGISTRY}/pcb-env-cache-e2e`, maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' };
+    s = { backend: 'registry', keyPrefix: `pcb-e2e-${process.pid}-${Date.now()}`, cacheDir: '', cacheRef: `${REGISTRY}/pcb-env-cache-e2e`, maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' };
   }, 180_000);
   afterAll(async () => {
     await one?.dispose();

@@ -10,7 +10,7 @@ vi.mock('@actions/cache', () => ({
 }));
 const cache = await import('@actions/cache');
 const { ghaCachePath, ghaRestore, ghaSave, GHA_WARN_BYTES } = await import('../../src/env-cache/gha.js');
-const { restoreEnvCache, saveEnvCache, envExportOutputs } = await import('../../src/env-cache/index.js');
+const { restoreEnvCache, saveEnvCache } = await import('../../src/env-cache/index.js');
 
 const restoreCache = vi.mocked(cache.restoreCache);
 const saveCache = vi.mocked(cache.saveCache);
@@ -53,18 +53,24 @@ describe('gha backend: restore', () => {
       fs.writeFileSync(path.join(paths[0], 'env.tar'), Buffer.alloc(123));
       return key;
     });
-    const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'pointcept-env', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' }, KEY, path.join(tmp, 'work'));
+    const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'pointcept-env', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' }, KEY, path.join(tmp, 'work'));
     expect(s).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 123, warnings: [], layerCacheFrom: [], layerCacheTo: [] });
     expect(s.buildContexts).toEqual(['--build-context', `env-cache=${ghaCachePath(KEY)}`, '--build-context', `miniforge=${path.join(tmp, 'work', 'miniforge-unused')}`]);
   });
   it('a cache error is a warning and a miss, never a failure', async () => {
     restoreCache.mockRejectedValue(new Error('Cache service responded with 503'));
-    const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' }, KEY, path.join(tmp, 'work'));
+    const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' }, KEY, path.join(tmp, 'work'));
     expect(s.hit).toBe(false);
     expect(s.buildContexts).toEqual([]);
     expect(s.warnings).toEqual([expect.stringMatching(/restore from the GitHub cache failed.*503/)]);
-    expect(envExportOutputs({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' }, s, path.join(tmp, 'work'))[0])
-      .toEqual({ target: 'env-export', output: `type=local,dest=${path.join(tmp, 'work', 'env-export')}` });
+    expect(s.exports[0]).toEqual({ target: 'env-export', output: `type=local,dest=${path.join(tmp, 'work', 'env-export')}` });
+  });
+  it('a dry run asks whether the entry exists (lookupOnly) and downloads nothing', async () => {
+    restoreCache.mockResolvedValue(KEY);
+    const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' }, KEY, path.join(tmp, 'work'), { lookupOnly: true });
+    expect(restoreCache).toHaveBeenCalledWith([ghaCachePath(KEY)], KEY, [], { lookupOnly: true }, false);
+    expect(s).toMatchObject({ hit: true, matchedKey: KEY, lookupOnly: true });
+    expect(fs.existsSync(ghaCachePath(KEY))).toBe(false);
   });
 });
 
@@ -84,8 +90,8 @@ describe('gha backend: save', () => {
   });
   it('a thrown cache error is a warning, never a failure', async () => {
     saveCache.mockRejectedValue(new Error('Unable to reserve cache with key x, another job may be creating this cache.'));
-    const s = { key: KEY, hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], restoreSeconds: 0, sizeBytes: null, warnings: [], exportDir: '', lockPath: '' };
-    const r = await saveEnvCache({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' }, s, exportDir(10));
+    const s = { key: KEY, platform: 'linux/amd64', hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], restoreSeconds: 0, sizeBytes: null, warnings: [], exports: [], exportDir: '', lockPath: '', lookupOnly: false };
+    const r = await saveEnvCache({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' }, s, exportDir(10));
     expect(r.saved).toBe(false);
     expect(r.warning).toMatch(/saving to the GitHub cache failed \(the build is not affected\): Unable to reserve/);
   });

@@ -1,4 +1,5 @@
-// The API src/main.ts calls: backend selection, build contexts, export outputs, save, layer cache.
+// The API src/pipeline.ts calls: backend selection, build contexts, the env builds of a session, save,
+// layer cache, and the dry run's read-only lookup.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +16,7 @@ let tmp: string;
 let s: EnvCacheSettings;
 beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-api-'));
-  s = { backend: 'local', keyPrefix: 'pointcept-env', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' };
+  s = { backend: 'local', keyPrefix: 'pointcept-env', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' };
   getExecOutput.mockReset();
 });
 afterEach(() => {
@@ -25,10 +26,10 @@ afterEach(() => {
 
 describe('none backend', () => {
   it('restores nothing, exports only the lock, saves nothing', async () => {
-    const n = { ...s, backend: 'none' };
+    const n: EnvCacheSettings = { ...s, backend: 'none' };
     const session = await api.restoreEnvCache(n, KEY, path.join(tmp, 'w'));
-    expect(session).toMatchObject({ key: KEY, hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], sizeBytes: null });
-    expect(api.envExportOutputs(n, session, path.join(tmp, 'w'))).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(tmp, 'w', 'env-lock')}` }]);
+    expect(session).toMatchObject({ key: KEY, platform: 'linux/amd64', hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], sizeBytes: null, lookupOnly: false });
+    expect(session.exports).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(tmp, 'w', 'env-lock')}` }]);
     expect(await api.saveEnvCache(n, session, session.exportDir)).toEqual({ saved: false, seconds: 0, sizeBytes: null });
     expect(getExecOutput).not.toHaveBeenCalled();
   });
@@ -41,7 +42,7 @@ describe('local backend through the API', () => {
     expect(s1.hit).toBe(false);
     expect(s1.buildContexts).toEqual([]);
     expect(s1.layerCacheTo[0]).toMatch(new RegExp(`^type=local,dest=${s.cacheDir}/layers/new-\\S+,mode=max$`));
-    expect(api.envExportOutputs(s, s1, w1)).toEqual([
+    expect(s1.exports).toEqual([
       { target: 'env-export', output: `type=local,dest=${path.join(w1, 'env-export')}` },
       { target: 'env-lock', output: `type=local,dest=${path.join(w1, 'env-lock')}` },
     ]);
@@ -55,7 +56,7 @@ describe('local backend through the API', () => {
     // the env comes from the cache: an empty miniforge context keeps the installer download out of the build
     expect(s2.buildContexts).toEqual(['--build-context', `env-cache=${path.join(w2, 'env-cache')}`, '--build-context', `miniforge=${path.join(w2, 'miniforge-unused')}`]);
     expect(fs.readdirSync(path.join(w2, 'miniforge-unused'))).toEqual([]);
-    expect(api.envExportOutputs(s, s2, w2)).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(w2, 'env-lock')}` }]);
+    expect(s2.exports).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(w2, 'env-lock')}` }]);
     expect(await api.saveEnvCache(s, s2, s2.exportDir)).toMatchObject({ saved: false, seconds: 0 });
   });
   it('finishLayerCache swaps in the layer cache the build wrote', async () => {
@@ -71,7 +72,7 @@ describe('local backend through the API', () => {
 });
 
 describe('registry backend through the API (docker at the @actions/exec boundary)', () => {
-  const r = () => ({ ...s, backend: 'registry', cacheRef: '127.0.0.1:5000/env-cache' });
+  const r = (): EnvCacheSettings => ({ ...s, backend: 'registry', cacheRef: '127.0.0.1:5000/env-cache' });
   const manifest = JSON.stringify({ layers: [{ size: 1000 }, { size: 24 }] });
   it('a hit is an image found by imagetools inspect, fed as docker-image://', async () => {
     getExecOutput.mockResolvedValue({ exitCode: 0, stdout: manifest, stderr: '' });
@@ -86,7 +87,7 @@ describe('registry backend through the API (docker at the @actions/exec boundary
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
     expect(session.hit).toBe(false);
     expect(session.warnings).toEqual([]);
-    expect(api.envExportOutputs(r(), session, path.join(tmp, 'w'))[0]).toEqual({
+    expect(session.exports[0]).toEqual({
       target: 'env-export',
       output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true,oci-mediatypes=true,compression=zstd`,
     });
@@ -110,9 +111,14 @@ describe('registry backend through the API (docker at the @actions/exec boundary
 });
 
 describe('Miniforge installer from the tool cache', () => {
+  // A table entry for a stand-in installer's hash, removed after each test whatever happened.
+  afterEach(async () => {
+    const { MINIFORGE_SHA256 } = await import('../../src/env-cache/miniforge.js');
+    delete MINIFORGE_SHA256['9.9.9-0/x86_64'];
+  });
   it('on a miss, a pre-seeded installer with the pinned sha256 becomes the miniforge build context', async () => {
     const { MINIFORGE_SHA256 } = await import('../../src/env-cache/miniforge.js');
-    // Pre-seed like an offline runner would: a fake installer and a table entry for its hash.
+    // Pre-seed like an offline runner would: a stand-in installer and a table entry for its hash.
     const toolCache = path.join(tmp, 'toolcache');
     const dir = path.join(toolCache, 'miniforge3', '9.9.9-0', 'x64');
     fs.mkdirSync(dir, { recursive: true });
@@ -129,10 +135,41 @@ describe('Miniforge installer from the tool cache', () => {
     vi.stubEnv('https_proxy', 'http://127.0.0.1:9'); // refuse the download quickly
     const r = await prepareMiniforge('9.9.9-0');
     expect(r.dir).toBeNull();
-    delete MINIFORGE_SHA256['9.9.9-0/x86_64'];
   }, 60_000);
   it('a version without a pinned sha256 is not prefetched', async () => {
     const session = await api.restoreEnvCache({ ...s, miniforgeVersion: '0.0.1-standin' }, KEY, path.join(tmp, 'w'));
+    expect(session.buildContexts).toEqual([]);
+  });
+});
+
+describe('a dry run looks up and changes nothing', () => {
+  it('local: a hit is reported without linking the entry or recording a use', async () => {
+    const w1 = path.join(tmp, 'w1');
+    const miss = await api.restoreEnvCache(s, KEY, w1);
+    fs.mkdirSync(miss.exportDir, { recursive: true });
+    fs.writeFileSync(path.join(miss.exportDir, 'env.tar'), Buffer.alloc(512));
+    await api.saveEnvCache(s, miss, miss.exportDir);
+    const entry = path.join(s.cacheDir, 'entries', KEY, 'entry.json');
+    const before = fs.readFileSync(entry, 'utf8');
+    const w2 = path.join(tmp, 'w2');
+    const look = await api.restoreEnvCache(s, KEY, w2, { lookupOnly: true });
+    expect(look).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 512, lookupOnly: true });
+    expect(look.buildContexts).toEqual(['--build-context', `env-cache=${path.join(w2, 'env-cache')}`, '--build-context', `miniforge=${path.join(w2, 'miniforge-unused')}`]);
+    expect(fs.existsSync(path.join(w2, 'env-cache', 'env.tar'))).toBe(false);
+    expect(fs.readFileSync(entry, 'utf8')).toBe(before);
+  });
+  it('a miss with a pinned Miniforge not in the tool cache names where a real run puts it, and downloads nothing', async () => {
+    const toolCache = path.join(tmp, 'toolcache');
+    vi.stubEnv('RUNNER_TOOL_CACHE', toolCache);
+    vi.stubEnv('https_proxy', 'http://127.0.0.1:9'); // a download attempt would fail, not hang
+    const look = await api.restoreEnvCache({ ...s, miniforgeVersion: '24.11.3-0' }, KEY, path.join(tmp, 'w'), { lookupOnly: true });
+    expect(look.buildContexts).toEqual(['--build-context', `miniforge=${path.join(toolCache, 'miniforge3', '24.11.3-0', 'x64')}`]);
+    expect(fs.existsSync(toolCache)).toBe(false);
+    expect(look.exports.map((e) => e.target)).toEqual(['env-export', 'env-lock']);
+  });
+  it('a builder without named contexts gets none, not even the Miniforge installer', async () => {
+    vi.stubEnv('RUNNER_TOOL_CACHE', path.join(tmp, 'toolcache'));
+    const session = await api.restoreEnvCache({ ...s, backend: 'none', miniforgeVersion: '24.11.3-0' }, KEY, path.join(tmp, 'w'), { namedContexts: false });
     expect(session.buildContexts).toEqual([]);
   });
 });

@@ -97,23 +97,23 @@ describe('computeEnvCacheKey: format and limits', () => {
     expect(k).not.toContain(',');
   });
   const badPrefixes: [string, RegExp][] = [
-    ['', /cache-key-prefix: must not be empty/],
+    ['', /cache-key-prefix: "" is not accepted; use a letter or digit/],
     ['a,b', /cache-key-prefix: "a,b" is not accepted.*no commas/],
     ['has space', /cache-key-prefix/],
     ['a/b', /cache-key-prefix/],
     ['-lead', /cache-key-prefix/],
-    ['p'.repeat(201), /cache-key-prefix: 201 characters is too long/],
+    ['p'.repeat(201), /cache-key-prefix: "p+" is not accepted; use at most 200 characters \(this one has 201\)/],
   ];
   it.each(badPrefixes)('rejects prefix %j', (prefix, msg) => {
     expect(() => key({ prefix })).toThrow(msg);
   });
   it.each(['linux/amd64,linux/arm64', 'amd64', 'Linux/AMD64', ''])('rejects platform %j', (platform) => {
-    expect(() => key({ platform })).toThrow(/platforms: .* one platform such as "linux\/amd64"/);
+    expect(() => key({ platform })).toThrow(/platforms: .* the env cache builds one platform, such as "linux\/amd64"/);
   });
   it('names the environment file when it is not YAML or not an env file', () => {
-    expect(() => key({ envFileText: 'a: [b' })).toThrow(/environment-file: not valid YAML/);
-    expect(() => key({ envFileText: '- a\n- b\n' })).toThrow(/environment-file: must be a YAML mapping/);
-    expect(() => key({ envFileText: 'name: x\n' })).toThrow(/environment-file: has no "dependencies"/);
+    expect(() => key({ envFileText: 'a: [b' })).toThrow(/environment-file: it is not valid YAML/);
+    expect(() => key({ envFileText: '- a\n- b\n' })).toThrow(/environment-file: it must be a YAML mapping/);
+    expect(() => key({ envFileText: 'name: x\n' })).toThrow(/environment-file: it has no "dependencies"/);
   });
   it('names the Dockerfile when it has no conda-env stage', () => {
     expect(() => key({ dockerfileText: 'FROM busybox AS runtime\n' })).toThrow(/file: the Dockerfile has no "FROM \.\.\. AS conda-env" stage/);

@@ -28370,25 +28370,5364 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5328:
+/***/ 4247:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   CP: () => (/* binding */ KeyInputError),
+/* harmony export */   EA: () => (/* binding */ normaliseEnvFile),
+/* harmony export */   IP: () => (/* binding */ prefixProblem),
+/* harmony export */   Lu: () => (/* binding */ condaEnvStage),
+/* harmony export */   Ow: () => (/* binding */ computeEnvCacheKey),
+/* harmony export */   Y8: () => (/* binding */ registryTag),
+/* harmony export */   vN: () => (/* binding */ keyMaterial)
+/* harmony export */ });
+/* unused harmony exports KEY_SCHEMA, MAX_KEY_LENGTH, MAX_PREFIX_LENGTH */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var js_yaml__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3243);
+
+
+/** Schema part of the key: bump when the key formula or the cached entry's layout changes. */
+const KEY_SCHEMA = 'v1';
+/** GitHub's cache keys: at most 512 characters, no commas. */
+const MAX_KEY_LENGTH = 512;
+const MAX_PREFIX_LENGTH = 200;
+const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
+function sha256(text) {
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(text, 'utf8').digest('hex');
+}
+function unixText(text) {
+    return text.replace(/\r\n?/g, '\n');
+}
+/** An input that makes no key: which one, and what it accepts. */
+class KeyInputError extends Error {
+    input;
+    accepted;
+    constructor(input, accepted, value, cause) {
+        super(`${input}: ${value === undefined ? '' : `${JSON.stringify(value)} is not accepted; `}${accepted}`, { cause });
+        this.input = input;
+        this.accepted = accepted;
+        this.name = 'KeyInputError';
+    }
+}
+/** What a cache-key-prefix must be, when this one is not; undefined when it is accepted. */
+function prefixProblem(prefix) {
+    if (prefix.length > MAX_PREFIX_LENGTH)
+        return `use at most ${MAX_PREFIX_LENGTH} characters (this one has ${prefix.length})`;
+    if (!PREFIX_RE.test(prefix))
+        return 'use a letter or digit, then letters, digits, ".", "_" or "-" (no commas, spaces or slashes), e.g. pointcept-env';
+    return undefined;
+}
+function canonical(value) {
+    if (value === null || value === undefined)
+        return null;
+    if (Array.isArray(value))
+        return value.map(canonical);
+    if (typeof value === 'object') {
+        const out = {};
+        for (const k of Object.keys(value).sort()) {
+            out[k] = canonical(value[k]);
+        }
+        return out;
+    }
+    // FAILSAFE schema: every scalar is a string; "3.10" stays "3.10".
+    return String(value).trim().replace(/\s+/g, ' ');
+}
+/**
+ * The environment file parsed and normalised: mapping keys sorted, list order kept (channel order is
+ * conda's priority; dependency order is kept as written), scalars kept as written but trimmed with
+ * inner whitespace collapsed. Comments and formatting do not survive parsing.
+ */
+function normaliseEnvFile(text) {
+    let doc;
+    try {
+        doc = js_yaml__WEBPACK_IMPORTED_MODULE_1__/* ["default"].load */ .Ay.load(text, { schema: js_yaml__WEBPACK_IMPORTED_MODULE_1__/* ["default"].FAILSAFE_SCHEMA */ .Ay.FAILSAFE_SCHEMA });
+    }
+    catch (e) {
+        throw new KeyInputError('environment-file', `it is not valid YAML (${e.message.split('\n')[0]})`, undefined, e);
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+        throw new KeyInputError('environment-file', 'it must be a YAML mapping with "channels" and "dependencies" (a conda environment file)');
+    }
+    if (!('dependencies' in doc)) {
+        throw new KeyInputError('environment-file', 'it has no "dependencies" list (a conda environment file has one)');
+    }
+    return JSON.stringify(canonical(doc));
+}
+const STAGE_FROM_RE = /^\s*FROM\s+(?:--\S+\s+)*\S+\s+AS\s+conda-env\s*$/i;
+const ANY_FROM_RE = /^\s*FROM\s/i;
+/**
+ * The `conda-env` stage of a Dockerfile, from its FROM line up to the next FROM, with blank lines,
+ * comment lines and trailing whitespace dropped (they do not change what the stage does).
+ */
+function condaEnvStage(dockerfileText) {
+    const lines = unixText(dockerfileText).split('\n');
+    const start = lines.findIndex((l) => STAGE_FROM_RE.test(l));
+    if (start < 0) {
+        throw new KeyInputError('file', 'the Dockerfile has no "FROM ... AS conda-env" stage, which the env cache key hashes');
+    }
+    const out = [lines[start].trim()];
+    for (const line of lines.slice(start + 1)) {
+        if (ANY_FROM_RE.test(line))
+            break;
+        const t = line.replace(/\s+$/, '');
+        if (t.trim() === '' || /^\s*#/.test(t))
+            continue;
+        out.push(t);
+    }
+    return out.join('\n');
+}
+/** The parts that are hashed, as one canonical string (exported for tests and --dry-run). */
+function keyMaterial(k) {
+    return JSON.stringify({
+        schema: KEY_SCHEMA,
+        env: normaliseEnvFile(k.envFileText),
+        lock: k.lockFileText === null ? null : sha256(unixText(k.lockFileText)),
+        baseImage: k.baseImage.trim(),
+        miniforge: k.miniforgeVersion.trim(),
+        condaEnvStage: condaEnvStage(k.dockerfileText),
+        createEnvScript: k.createEnvScriptText === null ? null : sha256(unixText(k.createEnvScriptText)),
+        platform: k.platform,
+        envName: k.envName ?? null,
+    });
+}
+/**
+ * `${prefix}-v1-${os}-${arch}[-${variant}]-${sha256 of keyMaterial}`. Pure; throws an Error naming the
+ * input when the prefix, platform or env file is not accepted. At most 512 characters, no commas.
+ * `envName` (optional, additive) is hashed when given: the env directory inside the cached tar.
+ */
+function computeEnvCacheKey(k) {
+    const problem = prefixProblem(k.prefix);
+    if (problem)
+        throw new KeyInputError('cache-key-prefix', problem, k.prefix);
+    if (!PLATFORM_RE.test(k.platform))
+        throw new KeyInputError('platforms', 'the env cache builds one platform, such as "linux/amd64"', k.platform);
+    const key = `${k.prefix}-${KEY_SCHEMA}-${k.platform.replace(/\//g, '-')}-${sha256(keyMaterial(k))}`;
+    // Guaranteed by the prefix/platform rules; kept as a guard for future changes.
+    if (key.length > MAX_KEY_LENGTH || key.includes(','))
+        throw new KeyInputError('cache-key-prefix', `the key must fit GitHub's cache (at most ${MAX_KEY_LENGTH} characters, no commas): ${key}`, k.prefix);
+    return key;
+}
+/** A registry tag for a key: the key itself when it fits a tag (<=128), else its schema/platform/hash tail. */
+function registryTag(key) {
+    if (key.length <= 128 && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(key))
+        return key;
+    const m = /-(v\d+-[a-z0-9_-]+-[0-9a-f]{64})$/.exec(key);
+    if (m && m[1].length <= 128)
+        return m[1];
+    return `v1-${sha256(key)}`;
+}
+
+
+/***/ }),
+
+/***/ 3190:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   e: () => (/* binding */ run),
+/* harmony export */   u: () => (/* binding */ showArgv)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5260);
+/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6670);
+// Every command is an argv array run through @actions/exec (no shell): arguments holding ";",
+// "$()" or newlines reach the program as data. Output is captured and, unless quiet, echoed
+// with secret values replaced by "***".
+
+
+
+/** Renders an argv for people to read (quoted where needed, secrets hidden); never executed. */
+function showArgv(cmd, args, redactor = _redact_js__WEBPACK_IMPORTED_MODULE_2__/* .NO_SECRETS */ .g) {
+    return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => redactor.text(a)).join(' ');
+}
+async function run(cmd, args, opts = {}) {
+    const redactor = opts.redactor ?? _redact_js__WEBPACK_IMPORTED_MODULE_2__/* .NO_SECRETS */ .g;
+    process.stdout.write(`[command] ${showArgv(cmd, args, redactor)}\n`);
+    const log = opts.logFile ? node_fs__WEBPACK_IMPORTED_MODULE_0__.openSync(opts.logFile, 'a') : undefined;
+    const echo = (chunk, into) => {
+        const s = chunk.toString();
+        if (log !== undefined)
+            node_fs__WEBPACK_IMPORTED_MODULE_0__.writeSync(log, s);
+        if (!opts.quiet)
+            (into === 'out' ? process.stdout : process.stderr).write(redactor.text(s));
+    };
+    try {
+        // getExecOutput collects stdout/stderr itself; the listeners only echo and log
+        const r = await _actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H(cmd, args, {
+            env: opts.env ? { ...process.env, ...opts.env } : undefined,
+            silent: true,
+            ignoreReturnCode: true,
+            listeners: { stdout: (b) => echo(b, 'out'), stderr: (b) => echo(b, 'err') },
+        });
+        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    }
+    catch (e) {
+        // @actions/exec throws when the executable is not on PATH
+        const msg = e instanceof Error ? e.message : String(e);
+        return { exitCode: 127, stdout: '', stderr: msg };
+    }
+    finally {
+        if (log !== undefined)
+            node_fs__WEBPACK_IMPORTED_MODULE_0__.closeSync(log);
+    }
+}
+
+
+/***/ }),
+
+/***/ 1730:
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   i: () => (/* binding */ main)
+/* harmony export */ });
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6153);
+/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6670);
+// Entry point of the action: the stages of src/pipeline.ts in order. Outputs and the job summary are
+// written from whatever is known, also when a stage fails.
+
+
+async function main() {
+    const outcome = {};
+    let redactor = _redact_js__WEBPACK_IMPORTED_MODULE_1__/* .NO_SECRETS */ .g;
+    let error = null;
+    try {
+        const read = (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .readInputs */ .Ko)(outcome); // every input and the recipe, before any command runs
+        redactor = read.redactor;
+        const job = await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .planRun */ .nY)(read.inputs, read.recipe, redactor, outcome); // preflight, env cache lookup, the plan
+        if (!job.inputs['dry-run']) {
+            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .envStage */ .A6)(job); // env builds (env-export on a miss, env-lock), the lock label
+            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .buildStage */ .Zh)(job); // the main build (loaded), env cache save on a miss
+            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .smokeStage */ .Gi)(job); // smoke tests in the built image, on the GPU
+            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .pushStage */ .RU)(job); // only reached when the smoke run passed
+            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .finishStage */ .KG)(job); // the new layer cache replaces the old one
+        }
+    }
+    catch (e) {
+        error = e;
+    }
+    await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .report */ .z8)(outcome, error, redactor);
+}
+await main();
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 6153:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  Ow: () => (/* binding */ computeEnvCacheKey),
-  Lu: () => (/* binding */ condaEnvStage),
-  vN: () => (/* binding */ keyMaterial),
-  EA: () => (/* binding */ normaliseEnvFile),
-  U4: () => (/* binding */ prefixErrors),
-  Y8: () => (/* binding */ registryTag)
+  Zh: () => (/* binding */ buildStage),
+  A6: () => (/* binding */ envStage),
+  KG: () => (/* binding */ finishStage),
+  nY: () => (/* binding */ planRun),
+  RU: () => (/* binding */ pushStage),
+  Ko: () => (/* binding */ readInputs),
+  z8: () => (/* binding */ report),
+  Gi: () => (/* binding */ smokeStage)
 });
-
-// UNUSED EXPORTS: KEY_SCHEMA, MAX_KEY_LENGTH, MAX_PREFIX_LENGTH, platformErrors
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./node_modules/js-yaml/dist/js-yaml.mjs
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
+var core = __nccwpck_require__(3838);
+// EXTERNAL MODULE: ./src/exec.ts
+var exec = __nccwpck_require__(3190);
+;// CONCATENATED MODULE: ./src/buildx.ts
+// docker buildx build: run an argv from the plan with --progress plain captured to a log, then
+// read what BuildKit reported: per-stage times, the failing step and its last log lines, the
+// metadata file and the image id.
+
+
+/** The Dockerfile stage a BuildKit vertex name belongs to: "[linux/amd64 conda-env 2/3] RUN ..." -> conda-env. */
+function stageOf(vertex) {
+    const m = /^\[(?:[a-z0-9]+\/[a-z0-9_]+(?:\/\w+)?\s+)?([\w.-]+)(?:\s+\d+\/\d+)?\]/.exec(vertex);
+    if (m)
+        return m[1];
+    if (/^exporting|^writing image|^naming to|^sending tarball|^importing to docker|^unpacking/.test(vertex))
+        return 'export';
+    return 'other';
+}
+/** Parses BuildKit's plain progress output. */
+function parsePlainProgress(log, tailLines = 30) {
+    const names = new Map();
+    const lines = new Map();
+    const byStage = new Map();
+    let failedId = null;
+    let failedError = null;
+    const stage = (id) => {
+        const s = stageOf(names.get(id) ?? '');
+        if (!byStage.has(s))
+            byStage.set(s, { stage: s, seconds: 0, steps: 0, cached: 0 });
+        return byStage.get(s);
+    };
+    for (const line of log.split(/\r?\n/)) {
+        const m = /^#(\d+) (.*)$/.exec(line);
+        if (!m)
+            continue;
+        const [, id, rest] = m;
+        if (!names.has(id)) {
+            names.set(id, rest);
+            continue;
+        }
+        const done = /^DONE (\d+(?:\.\d+)?)s$/.exec(rest);
+        if (done) {
+            const s = stage(id);
+            s.seconds += Number(done[1]);
+            s.steps += 1;
+        }
+        else if (rest === 'CACHED') {
+            const s = stage(id);
+            s.steps += 1;
+            s.cached += 1;
+        }
+        else if (rest.startsWith('ERROR')) {
+            if (failedId === null || !/^\[internal\]/.test(names.get(id) ?? '')) {
+                failedId = id;
+                failedError = rest.replace(/^ERROR:?\s*/, '');
+            }
+        }
+        else {
+            const out = /^\d+(?:\.\d+)? (.*)$/.exec(rest);
+            if (out)
+                (lines.get(id) ?? lines.set(id, []).get(id)).push(out[1]);
+        }
+    }
+    // a final "ERROR: failed to solve: ..." line without a vertex
+    const solve = /^(?:ERROR: )?failed to solve: (.*)$/m.exec(log);
+    if (!failedError && solve)
+        failedError = solve[1];
+    const stages = [...byStage.values()].filter((s) => s.stage !== 'other' || s.seconds >= 0.05).map((s) => ({ ...s, seconds: Math.round(s.seconds * 10) / 10 }));
+    return {
+        stages,
+        failedStep: failedId ? names.get(failedId) ?? null : null,
+        failedError,
+        failedTail: failedId ? (lines.get(failedId) ?? []).slice(-tailLines).join('\n') : '',
+    };
+}
+/** Runs docker with a buildx argv; --progress plain output goes to the log file and the job log. */
+async function buildx(argv, opts) {
+    const t0 = Date.now();
+    external_node_fs_.writeFileSync(opts.logFile, '');
+    const res = await (0,exec/* run */.e)('docker', argv, { logFile: opts.logFile, env: opts.env, redactor: opts.redactor });
+    const seconds = Math.round((Date.now() - t0) / 100) / 10;
+    const log = external_node_fs_.readFileSync(opts.logFile, 'utf8');
+    const read = (f) => (f && external_node_fs_.existsSync(f) ? external_node_fs_.readFileSync(f, 'utf8').trim() : '');
+    let metadata = null;
+    const metaText = read(opts.metadataFile);
+    if (metaText) {
+        try {
+            metadata = JSON.parse(metaText);
+        }
+        catch {
+            metadata = null;
+        }
+    }
+    return { exitCode: res.exitCode, seconds, log, summary: parsePlainProgress(log), imageId: read(opts.iidFile), metadata };
+}
+
+;// CONCATENATED MODULE: ./src/errors.ts
+const ERROR_RULES = [
+    { id: 'docker-missing', re: /Unable to locate executable file: docker|docker: (command )?not found/i,
+        title: 'The docker CLI is not installed on this runner.',
+        hint: 'Install Docker Engine with the buildx plugin on the runner (see "Runner requirements" in the README).' },
+    { id: 'buildx-missing', re: /'buildx' is not a docker command|unknown command: docker buildx|docker: unknown command.*buildx/i,
+        title: 'docker buildx is not installed.',
+        hint: 'Install the docker-buildx plugin (package docker-buildx-plugin or docker-buildx), or run docker/setup-buildx-action before this step.' },
+    { id: 'daemon-unreachable', re: /Cannot connect to the Docker daemon|permission denied while trying to connect to the Docker daemon|error during connect/i,
+        title: 'The Docker daemon is not reachable.',
+        hint: 'Start dockerd, check DOCKER_HOST, and add the runner user to the docker group.' },
+    { id: 'builder-missing', re: /no builder "?[^"\s]*"? found|no builder .* found/i,
+        title: 'The buildx builder named by the input "builder" does not exist.',
+        hint: 'Create it (docker buildx create --name NAME ...) or leave "builder" empty to use the current one.' },
+    { id: 'no-gpu', re: /could not select device driver "[^"]*" with capabilities: \[\[gpu\]\]|nvidia-container-cli: initialization error|NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver|no CUDA-capable device is detected|Found no NVIDIA driver on your system/i,
+        title: 'No usable NVIDIA GPU reaches the container.',
+        hint: 'Install the NVIDIA driver and the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker; restart dockerd), or set gpu: false to skip the GPU checks.' },
+    { id: 'driver-too-old', re: /CUDA driver version is insufficient for CUDA runtime version|The NVIDIA driver on your system is too old|unsatisfied condition: cuda>=|please update your driver to a newer version/i,
+        title: 'The NVIDIA driver is too old for CUDA 12.4.',
+        hint: 'Update the runner\'s driver to 550.54.14 or newer.' },
+    { id: 'no-kernel-image', re: /no kernel image is available for execution on the device/i,
+        title: 'The extensions were not compiled for this GPU ("no kernel image is available").',
+        hint: 'Add the GPU\'s compute capability to torch-cuda-arch-list (or use torch-cuda-arch-list: auto on the runner that runs the image).' },
+    { id: 'nvrtc-jit', re: /nvrtc(?:: error|\s+error|Error|_ERROR)|NVRTC_ERROR|cumm\.nvrtc|JIT compil\w* (failed|error)|CUDA_ERROR_(UNSUPPORTED_PTX_VERSION|INVALID_PTX|JIT_COMPILER)/i,
+        title: 'spconv/cumm failed to JIT-compile a kernel with NVRTC.',
+        hint: 'Run with SPCONV_DISABLE_JIT=1 so spconv uses its prebuilt kernels, and check that the driver supports the image\'s CUDA version.' },
+    { id: 'compiler-killed', re: /Killed signal terminated program cc1plus|'cicc' died due to signal 9|died due to signal 9 \(Kill signal\)|c\+\+: fatal error: Killed|cc1plus: out of memory/i,
+        title: 'The compiler was killed, most likely out of memory.',
+        hint: 'Lower max-jobs (e.g. max-jobs: 2) or give the builder more memory.' },
+    { id: 'base-image-missing', re: /failed to resolve source metadata for \S+.*not found|pull access denied for \S+, repository does not exist|manifest for \S+ not found/i,
+        title: 'The base image was not found.',
+        hint: 'Check the input base-image (or BASE_IMAGE in the Dockerfile) and that the runner can reach its registry; log in first with docker/login-action for private images.' },
+    { id: 'registry-auth', re: /denied: requested access to the resource is denied|unauthorized: authentication required|no basic auth credentials|insufficient_scope/i,
+        title: 'The registry refused the credentials.',
+        hint: 'Log in before this step with docker/login-action (with packages: write for ghcr.io).' },
+    { id: 'disk-full', re: /no space left on device/i,
+        title: 'The runner ran out of disk space.',
+        hint: 'Free space (docker system prune, docker buildx prune) or lower cache-max-size; the image with its build cache needs about 40 GB.' },
+    { id: 'conda-solve', re: /LibMambaUnsatisfiableError|Could not solve for environment specs|PackagesNotFoundError|UnsatisfiableError/i,
+        title: 'conda/mamba could not solve the environment.',
+        hint: 'Check the packages and channels in environment-file; pin with lock-file to reuse a known-good solve.' },
+    { id: 'target-missing', re: /target stage "?[^"\s]+"? could not be found/i,
+        title: 'The target stage is not in the Dockerfile.',
+        hint: 'Check the input target against the FROM ... AS names of the Dockerfile.' },
+    { id: 'named-contexts', re: /unsupported frontend capability moby\.buildkit\.frontend\.contexts/,
+        title: 'The builder\'s BuildKit cannot take named build contexts (Docker Engine before 23.0).',
+        hint: 'Upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one).' },
+    { id: 'dockerfile-syntax', re: /Unknown flag: (?:checksum|chmod|link|exclude|parents)\b/,
+        title: 'The builder\'s Dockerfile frontend is older than the syntax the Dockerfile uses.',
+        hint: 'Upgrade Docker Engine, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:1" the Dockerfile\'s first line.' },
+    { id: 'cache-export', re: /Cache export is not supported for the docker driver|Cache export feature is currently not supported for docker driver/i,
+        title: 'The docker driver cannot export a layer cache without the containerd image store.',
+        hint: 'Turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action); or leave the input cache-to empty.' },
+    { id: 'bridge-missing', re: /network bridge not found/i,
+        title: 'The Docker Engine has no default bridge network for the build\'s RUN steps (dockerd runs with --bridge=none).',
+        hint: 'Start dockerd with its default bridge, or build with a docker-container or remote builder.' },
+    { id: 'time-namespace', re: /namespace \{"time" ""\} does not exist/,
+        title: 'The container runtime (runc) is too old for the time namespace the Engine asks for.',
+        hint: 'Upgrade runc to 1.2 or newer, or set "features": {"time-namespaces": false} in daemon.json and restart dockerd.' },
+    { id: 'smoke-timeout', re: /smoke run timed out/i,
+        title: 'The smoke tests did not finish within smoke-timeout.',
+        hint: 'Raise smoke-timeout, or look at the last lines of the smoke log for the check that hangs (a GPU kernel waiting on a busy device is common).' },
+];
+/** The first known failure in text, or undefined. */
+function classify(text) {
+    for (const r of ERROR_RULES) {
+        const m = r.re.exec(text);
+        if (m)
+            return { id: r.id, title: r.title, hint: r.hint, match: m[0] };
+    }
+    return undefined;
+}
+/** The last n non-empty lines of a log. */
+function tail(text, n = 30) {
+    return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-n).join('\n');
+}
+/** Bad inputs: one line each, all found in one pass, before any command runs. */
+class InputError extends Error {
+    lines;
+    constructor(lines) {
+        super(lines.join('\n'));
+        this.lines = lines;
+        this.name = 'InputError';
+    }
+}
+/** What an input parser returns instead of a value when the text is not accepted. */
+class Rejection {
+    lines;
+    constructor(lines) {
+        this.lines = lines;
+    }
+}
+/** The one style of every input error. */
+function notAccepted(input, value, accepted) {
+    return `Input "${input}": ${JSON.stringify(value)} is not accepted; ${accepted}.`;
+}
+/** Preflight found what would make the run fail (each finding is already annotated). */
+class PreflightError extends Error {
+    findings;
+    constructor(findings) {
+        super(findings.map((f) => f.message).join('; '));
+        this.findings = findings;
+        this.name = 'PreflightError';
+    }
+}
+/** A failure of one stage of the pipeline, with what the log said. */
+class StepError extends Error {
+    step;
+    log;
+    diagnosis;
+    constructor(step, message, log = '', diagnosis = classify(`${message}\n${log}`)) {
+        super(message);
+        this.step = step;
+        this.log = log;
+        this.diagnosis = diagnosis;
+        this.name = 'StepError';
+    }
+}
+/** The one line a failed step ends with: what failed, the known cause and its hint. */
+function failureLine(step, message, d) {
+    return d ? `${step}: ${message} ${d.title} Hint: ${d.hint}` : `${step}: ${message}`;
+}
+
+// EXTERNAL MODULE: ./src/env-cache/key.ts
+var env_cache_key = __nccwpck_require__(4247);
+;// CONCATENATED MODULE: ./src/env-cache/types.ts
+const BACKENDS = ['registry', 'gha', 'local', 'none'];
+
+;// CONCATENATED MODULE: ./src/env-cache/action.ts
+// The env cache as the action drives it: the parsers of its inputs, the settings and key of one run,
+// the env-spec build context, and the backends (src/env-cache/index.ts), loaded on first use.
+
+
+
+
+// Only the light parts load at start: index.js pulls in @actions/cache and @actions/tool-cache and
+// is imported when the cache is used (loadEnvCache), so that validation and dry-run start fast.
+
+
+// An image repository without tag or digest: [host[:port]/]path, lower-case path components.
+const REPO_RE = /^(?:[A-Za-z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const MINIFORGE_RE = /^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.]+)?$/;
+const reject = (input, value, accepted) => new Rejection([notAccepted(input, value, accepted)]);
+function defaultCacheDir(env = process.env) {
+    return external_node_path_.join(env.RUNNER_TOOL_CACHE || external_node_path_.join(external_node_os_.homedir(), '.cache'), 'pointcept-conda-build', 'env-cache');
+}
+/** The parsers of the env cache's inputs (src/inputs.ts runs them with every other input's). */
+const ENV_CACHE_PARSERS = {
+    'cache-backend': (v) => (BACKENDS.includes(v) ? v : reject('cache-backend', v, `use ${BACKENDS.join(', ')}`)),
+    'cache-key-prefix': (v) => {
+        const problem = (0,env_cache_key/* prefixProblem */.IP)(v);
+        return problem ? reject('cache-key-prefix', v, problem) : v;
+    },
+    'cache-dir': (v, at) => {
+        const dir = v === '' ? defaultCacheDir() : external_node_path_.resolve(at.workspace, v);
+        return dir.includes(',') ? reject('cache-dir', v, 'use a directory path without a comma (it is passed to buildx --cache-to)') : dir;
+    },
+    'cache-ref': (v) => (v === '' || REPO_RE.test(v) ? v : reject('cache-ref', v, 'use an image repository without tag or digest, lower case, e.g. ghcr.io/org/pointcept-env-cache or 127.0.0.1:5000/env-cache')),
+    'cache-max-size': (v) => (/^\d+(\.\d+)?$/.test(v) && Number(v) > 0 ? Number(v) : reject('cache-max-size', v, 'use a number of GB greater than 0, e.g. 50')),
+    'miniforge-version': (v) => (v === '' || MINIFORGE_RE.test(v) ? v : reject('miniforge-version', v, 'use a Miniforge release such as 24.11.3-0, or leave it empty for the Dockerfile default')),
+};
+const registryNeedsRef = (i) => (i['cache-backend'] === 'registry' && i['cache-ref'] === ''
+    ? [notAccepted('cache-ref', '', 'cache-backend: registry needs an image repository, e.g. ghcr.io/org/pointcept-env-cache')] : []);
+const ENV_CACHE_RULES = [registryNeedsRef];
+function envCacheSettings(i, miniforgeVersion) {
+    return {
+        backend: i['cache-backend'],
+        keyPrefix: i['cache-key-prefix'],
+        cacheDir: i['cache-dir'],
+        cacheRef: i['cache-ref'],
+        maxSizeGb: i['cache-max-size'],
+        lockFile: i['lock-file'],
+        miniforgeVersion,
+        platform: i.platforms[0] ?? 'linux/amd64',
+    };
+}
+const readOrNull = (p) => (p && external_node_fs_.existsSync(p) ? external_node_fs_.readFileSync(p, 'utf8') : null);
+/** The key of this run's environment. `envName` is hashed too: the cached tar holds the env under
+ *  envs/<name>, so an entry made for another name cannot be restored for this one. Throws
+ *  KeyInputError naming the input that makes no key. */
+function envCacheKey(i, s, k) {
+    return (0,env_cache_key/* computeEnvCacheKey */.Ow)({
+        envName: k.envName,
+        envFileText: k.envFileText,
+        lockFileText: readOrNull(i['lock-file']),
+        baseImage: k.baseImage,
+        miniforgeVersion: s.miniforgeVersion,
+        dockerfileText: k.dockerfileText,
+        createEnvScriptText: readOrNull(external_node_path_.join(i.context, 'docker', 'create-env.sh')),
+        platform: s.platform,
+        prefix: s.keyPrefix,
+    });
+}
+/** The env-spec build context: environment.yml and, with lock-file, environment.lock. */
+function writeEnvSpec(i, dir) {
+    external_node_fs_.mkdirSync(dir, { recursive: true });
+    external_node_fs_.copyFileSync(i['environment-file'], external_node_path_.join(dir, 'environment.yml'));
+    if (i['lock-file'])
+        external_node_fs_.copyFileSync(i['lock-file'], external_node_path_.join(dir, 'environment.lock'));
+}
+/** The env-cache module's restore/save API, loaded on first use. */
+function loadEnvCache() {
+    return Promise.all(/* import() */[__nccwpck_require__.e(415), __nccwpck_require__.e(977)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1977));
+}
+
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+// EXTERNAL MODULE: ./node_modules/js-yaml/dist/js-yaml.mjs
+var js_yaml = __nccwpck_require__(3243);
+;// CONCATENATED MODULE: ./src/arch.ts
+// CUDA architecture lists: what the input accepts, what nvcc of each CUDA release can compile, which
+// list runs on which GPU, and the list `auto` makes from the runner's GPUs.
+
+// From NVIDIA's CUDA release notes: the newest real architecture (sm_XX) nvcc of a release compiles,
+// and the oldest one it still supports. A release not listed takes the row of the one before it.
+const NEWEST_SM = [[11.0, 8.0], [11.1, 8.6], [11.4, 8.7], [11.8, 9.0], [12.8, 12.0], [12.9, 12.1]];
+const OLDEST_SM = [[11.0, 3.5], [12.0, 5.0], [13.0, 7.5]];
+const fixed = (n) => n.toFixed(1);
+const rowFor = (rows, v) => rows.filter(([c]) => c <= v + 1e-9).pop();
+function cudaLimits(cuda) {
+    const v = cuda === null ? NaN : Number(cuda);
+    const newest = rowFor(NEWEST_SM, v);
+    const oldest = rowFor(OLDEST_SM, v);
+    return newest && oldest ? { cuda: cuda, oldest: fixed(oldest[1]), newest: fixed(newest[1]) } : null;
+}
+/**
+ * The CUDA version nvcc will have in the build: the env file's CUDA pin (the extensions compile with
+ * the env's nvcc), else the base image's nvidia/cuda tag; null when neither says.
+ */
+function cudaVersionOf(envFileText, baseImage) {
+    let deps = [];
+    try {
+        const doc = js_yaml/* default.load */.Ay.load(envFileText, { schema: js_yaml/* default.FAILSAFE_SCHEMA */.Ay.FAILSAFE_SCHEMA });
+        if (doc && Array.isArray(doc.dependencies))
+            deps = doc.dependencies;
+    }
+    catch {
+        // not YAML: the env cache key reports it; the image tag may still say
+    }
+    for (const d of deps) {
+        if (typeof d !== 'string')
+            continue;
+        const m = /^(?:cuda|cuda-version|cuda-nvcc|cuda-toolkit|cudatoolkit|pytorch-cuda)(?:\s*==?\s*|\s+)(\d+\.\d+)/.exec(d.replace(/^.*::/, '').trim());
+        if (m)
+            return m[1];
+    }
+    return /(?:^|\/)cuda:(\d+\.\d+)/.exec(baseImage)?.[1] ?? null;
+}
+const ARCH = /^\d+\.\d+[af]?(\+PTX)?$/;
+/** '7.5;8.0 8.6,9.0+PTX' -> '7.5;8.0;8.6;9.0+PTX'; 'auto' and '' (the Dockerfile's default) stay; undefined when an entry is not an arch. */
+function normaliseArchList(v) {
+    if (v === 'auto' || v === '')
+        return v;
+    const parts = v.split(/[;,\s]+/).filter((s) => s !== '');
+    if (parts.length === 0 || !parts.every((p) => ARCH.test(p)))
+        return undefined;
+    return [...new Set(parts)].join(';');
+}
+/** The number of an entry: '9.0a+PTX' -> 9. */
+const archNumber = (a) => Number(a.replace(/\+PTX$/, '').replace(/[af]$/, ''));
+/** Does an arch list run on a GPU of this capability (an exact SASS, or PTX of a lower one)? */
+function archCovers(list, capability) {
+    const cap = Number(capability);
+    return list.split(';').some((a) => archNumber(a) === cap || (a.endsWith('+PTX') && archNumber(a) <= cap));
+}
+/** torch-cuda-arch-list: auto -> the runner's GPUs; a GPU newer than the CUDA compiles for gets PTX of the newest it can. */
+function autoArchList(gpus, limits) {
+    const caps = [...new Set(gpus.map((g) => g.capability).filter((c) => /^\d+\.\d+$/.test(c)))];
+    const entries = new Set(caps.map((c) => (limits && Number(c) > Number(limits.newest) ? `${limits.newest}+PTX` : c)));
+    // X+PTX holds the SASS of X too
+    const sorted = [...entries].filter((e) => !entries.has(`${e}+PTX`)).sort((a, b) => archNumber(a) - archNumber(b));
+    return sorted.length ? sorted.join(';') : undefined;
+}
+/** The arch list against the CUDA release and the GPUs the smoke run will use. */
+function archFindings(list, gpus, limits, gpuChecks) {
+    const out = [];
+    const shown = `torch-cuda-arch-list "${list}"`;
+    if (limits) {
+        for (const a of list.split(';')) {
+            if (archNumber(a) > Number(limits.newest))
+                out.push({ level: 'error', check: 'arch', message: `${shown} has ${a}, which CUDA ${limits.cuda} cannot compile (its nvcc goes up to ${limits.newest}); use ${limits.newest}+PTX, which newer GPUs JIT-compile` });
+            else if (archNumber(a) < Number(limits.oldest))
+                out.push({ level: 'error', check: 'arch', message: `${shown} has ${a}, which CUDA ${limits.cuda} no longer compiles (it starts at ${limits.oldest}); remove it` });
+        }
+    }
+    if (!gpuChecks)
+        return out;
+    for (const g of gpus) {
+        if (archCovers(list, g.capability))
+            continue;
+        const fix = limits && Number(g.capability) > Number(limits.newest)
+            ? `CUDA ${limits.cuda} compiles up to ${limits.newest}: add ${limits.newest}+PTX, which the driver JIT-compiles for this GPU`
+            : `add ${g.capability} or use auto`;
+        out.push({ level: 'error', check: 'arch', message: `${shown} has no kernels for ${g.name} (compute capability ${g.capability}); the GPU checks would fail with "no kernel image is available". ${fix[0].toUpperCase()}${fix.slice(1)}` });
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+// Every input of action.yml, read and checked in one pass. Each input has a named parser that turns
+// the text the user typed into a typed value, or rejects it with lines in one style
+// (Input "NAME": "VALUE" is not accepted; what is). Rules that join two inputs run after the parsers,
+// on whatever parsed, so that one run reports every problem. Defaults come from action.yml, read
+// here and nowhere else.
+
+
+
+
+
+
+
+const inputs_reject = (input, value, accepted) => new Rejection([notAccepted(input, value, accepted)]);
+// ---- list and value helpers --------------------------------------------------------------------
+/** Newline- or comma-separated list (tags, platforms). */
+function splitList(v) {
+    return v.split(/[\r\n,]+/).map((s) => s.trim()).filter((s) => s !== '');
+}
+/** Newline-separated only (values may hold commas: build-args, labels, cache-from/-to). */
+function splitLines(v) {
+    return v.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '' && !s.startsWith('#'));
+}
+/** "900", "900s", "15m", "1h" -> seconds; undefined when not a duration of 1 s to 24 h. */
+function parseDuration(v) {
+    const m = /^(\d+)\s*(s|m|h)?$/.exec(v);
+    if (!m)
+        return undefined;
+    const n = Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+    return n >= 1 && n <= 86400 ? n : undefined;
+}
+// A Docker image reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
+const REF = /^(?:(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)(?::\d+)?\/|[a-zA-Z0-9-]+:\d+\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+function isImageRef(v) {
+    return v.length <= 255 && REF.test(v);
+}
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ID = /^[A-Za-z0-9_.-]+$/;
+/** Build args the action sets from its own inputs; users set them through those inputs. */
+const RESERVED_BUILD_ARGS = {
+    BASE_IMAGE: 'base-image',
+    TORCH_CUDA_ARCH_LIST: 'torch-cuda-arch-list',
+    MAX_JOBS: 'max-jobs',
+    MINIFORGE_VERSION: 'miniforge-version',
+    ENV_NAME: 'env-name',
+};
+// ---- parser makers -------------------------------------------------------------------------------
+function bool(input) {
+    return (v) => (['true', 'True', 'TRUE'].includes(v) ? true : ['false', 'False', 'FALSE'].includes(v) ? false : inputs_reject(input, v, 'use true or false'));
+}
+function oneOf(input, values) {
+    return (v) => (values.includes(v) ? v : inputs_reject(input, v, `use ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`));
+}
+/** '' or a name of letters, digits, "_", "." and "-". */
+function inputs_name(input, what) {
+    return (v) => (v === '' || ID.test(v) ? v : inputs_reject(input, v, `use ${what} (letters, digits, "_", "." or "-")`));
+}
+/** A path relative to the context directory that must be a file. */
+function fileInContext(input, optional = false) {
+    return (v, at) => {
+        if (optional && v === '')
+            return '';
+        if (at.contextDir === null)
+            return v; // the context is rejected: nothing to look in
+        const p = external_node_path_.resolve(at.contextDir, v);
+        return isFile(p) ? p : inputs_reject(input, v, `the file ${p} does not exist; paths are relative to the context directory`);
+    };
+}
+/** key=value lines; each bad line and each bad key rejected. */
+function keyValues(input, lineHint, keyOk, showLine = true) {
+    return (v) => {
+        const out = [];
+        const bad = [];
+        for (const line of splitLines(v)) {
+            const n = line.indexOf('=');
+            // a malformed secrets line may hold a secret value: never echo it
+            if (n <= 0)
+                bad.push(showLine ? notAccepted(input, line, lineHint) : `Input "${input}": a line is not accepted; ${lineHint} (the line is not shown because it may hold a secret).`);
+            else {
+                const kv = { name: line.slice(0, n).trim(), value: line.slice(n + 1) };
+                const problem = keyOk(kv.name);
+                if (problem)
+                    bad.push(notAccepted(input, kv.name, problem));
+                else
+                    out.push(kv);
+            }
+        }
+        return bad.length ? new Rejection(bad) : out;
+    };
+}
+/** A list whose every entry must pass `ok`. */
+function listOf(input, split, ok, accepted) {
+    return (v) => {
+        const entries = split(v);
+        const bad = entries.filter((e) => !ok(e));
+        return bad.length ? new Rejection(bad.map((e) => notAccepted(input, e, accepted))) : entries;
+    };
+}
+function isDir(p) {
+    try {
+        return external_node_fs_.statSync(p).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+function isFile(p) {
+    try {
+        return external_node_fs_.statSync(p).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+// ---- one parser per input ----------------------------------------------------------------------
+const PARSERS = {
+    context: (v, at) => {
+        if (v === '')
+            return at.actionDir;
+        const dir = external_node_path_.resolve(at.workspace, v);
+        return isDir(dir) ? dir : inputs_reject('context', v, `the directory ${dir} does not exist; use a directory with the Dockerfile and environment file, or leave it empty for the action's own files`);
+    },
+    file: fileInContext('file'),
+    'environment-file': fileInContext('environment-file'),
+    tags: listOf('tags', splitList, isImageRef, 'each tag must be an image reference like registry.example.com/org/image:tag (lower-case repository, tag of letters, digits, "_", "." or "-")'),
+    labels: keyValues('labels', 'write one key=value per line', (k) => (/\s/.test(k) ? 'a label key has no spaces' : null)),
+    'build-args': keyValues('build-args', 'write one NAME=VALUE per line', (k) => (!NAME.test(k) ? 'a build-arg name is letters, digits and "_", not starting with a digit'
+        : k in RESERVED_BUILD_ARGS ? `the action sets ${k} itself; use the input "${RESERVED_BUILD_ARGS[k]}"` : null)),
+    secrets: keyValues('secrets', 'write one id=value per line', (k) => (ID.test(k) ? null : 'a secret id is letters, digits, "_", "." or "-"'), false),
+    push: bool('push'),
+    load: bool('load'),
+    builder: inputs_name('builder', 'a buildx builder name, or leave it empty for the current builder'),
+    target: inputs_name('target', 'a stage name of the Dockerfile'),
+    platforms: listOf('platforms', splitList, (p) => PLATFORM.test(p), 'each platform looks like linux/amd64'),
+    'cache-from': listOf('cache-from', splitLines, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache (no spaces)'),
+    'cache-to': listOf('cache-to', splitLines, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache,mode=max (no spaces)'),
+    'base-image': (v) => (v === '' || isImageRef(v) ? v : inputs_reject('base-image', v, 'use an image reference like nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04, or leave it empty for the Dockerfile default')),
+    'env-name': inputs_name('env-name', 'a conda env name, or leave it empty for the Dockerfile default'),
+    'torch-cuda-arch-list': (v) => normaliseArchList(v) ?? inputs_reject('torch-cuda-arch-list', v, 'use auto, compute capabilities like "8.0;8.6;9.0+PTX" separated by ";", "," or spaces, or leave it empty for the Dockerfile default'),
+    'max-jobs': (v) => (v === 'auto' ? 'auto' : /^\d+$/.test(v) && +v >= 1 && +v <= 512 ? Number(v) : inputs_reject('max-jobs', v, 'use auto or a whole number from 1 to 512')),
+    gpu: oneOf('gpu', ['auto', 'true', 'false']),
+    'smoke-tests': bool('smoke-tests'),
+    'smoke-timeout': (v) => parseDuration(v) ?? inputs_reject('smoke-timeout', v, 'use seconds (900) or a duration like 900s, 15m or 1h, at most 24h'),
+    'dry-run': bool('dry-run'),
+    ...ENV_CACHE_PARSERS,
+    'lock-file': fileInContext('lock-file', true),
+};
+const INPUT_NAMES = Object.keys(PARSERS);
+const pushNeedsTags = (i) => (i.push === true && i.tags?.length === 0 ? [notAccepted('tags', '', 'push: true needs at least one tag')] : []);
+const smokeNeedsLoad = (i, raw) => (i.load === false && i['smoke-tests'] === true ? [notAccepted('load', raw.load, 'the smoke run needs the image loaded into Docker; keep load: true or set smoke-tests: false')] : []);
+const oneLoadedPlatform = (i, raw) => ((i.platforms?.length ?? 0) > 1 && i.load !== false
+    ? [notAccepted('platforms', raw.platforms, 'only one platform can be loaded into Docker for the smoke run; set load: false and smoke-tests: false for a multi-platform push')] : []);
+const RULES = [pushNeedsTags, smokeNeedsLoad, oneLoadedPlatform, ...ENV_CACHE_RULES];
+// ---- reading ------------------------------------------------------------------------------------
+/** The directory the action ships in: the nearest one above this module that holds action.yml. */
+function actionDir() {
+    let dir = external_node_path_.dirname((0,external_node_url_.fileURLToPath)(import.meta.url));
+    for (let n = 0; n < 4 && !external_node_fs_.existsSync(external_node_path_.join(dir, 'action.yml')); n++)
+        dir = external_node_path_.dirname(dir);
+    return dir;
+}
+/** Every input's default, from action.yml (the one place defaults are written). */
+function actionDefaults(dir) {
+    const doc = js_yaml/* default.load */.Ay.load(external_node_fs_.readFileSync(external_node_path_.join(dir, 'action.yml'), 'utf8'));
+    return Object.fromEntries(Object.entries(doc.inputs).map(([k, v]) => [k, v.default === undefined ? '' : String(v.default)]));
+}
+/** Reads INPUT_<NAME> variables the way the runner sets them (upper case, hyphens kept); empty means the default. */
+function readRawInputs(env, defaults) {
+    const raw = {};
+    for (const n of INPUT_NAMES) {
+        const v = env[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`];
+        raw[n] = v === undefined || v.trim() === '' ? defaults[n] ?? '' : v.trim();
+    }
+    return raw;
+}
+/** Parses every input and applies every rule; throws one InputError with all the lines. */
+function parseInputs(raw, where) {
+    const lines = [];
+    const context = PARSERS.context(raw.context, { ...where, contextDir: null });
+    const at = { ...where, contextDir: context instanceof Rejection ? null : context };
+    const values = {};
+    for (const n of INPUT_NAMES) {
+        const v = n === 'context' ? context : PARSERS[n](raw[n], at);
+        if (v instanceof Rejection)
+            lines.push(...v.lines);
+        else
+            values[n] = v;
+    }
+    for (const rule of RULES)
+        lines.push(...rule(values, raw));
+    if (lines.length)
+        throw new InputError(lines);
+    return values;
+}
+/** Names that look like credentials: their values are masked and never printed. */
+const CREDENTIAL_NAME = /(pass(word|wd)?|pwd|secret|token|credential|auth|api[_-]?key|access[_-]?key|private[_-]?key|(^|_)key$)/i;
+/** Values to mask: every secret, and build-args whose names look like credentials. */
+function secretValues(i) {
+    return [...i.secrets.map((s) => s.value), ...i['build-args'].filter((a) => CREDENTIAL_NAME.test(a.name)).map((a) => a.value)].filter((v) => v.length > 0);
+}
+
+;// CONCATENATED MODULE: ./src/builder.ts
+// What the buildx builder can do, learned before anything runs: its driver, its BuildKit and the
+// buildx version, and for the docker driver the Engine version and whether the containerd image
+// store is on. A pure table turns those facts into the capabilities the plan may use.
+
+
+/** The oldest buildx the action supports (README, "Runner requirements"). */
+const MIN_BUILDX = '0.13.0';
+/** Named build contexts (--build-context) came with Dockerfile frontend 1.4, built into BuildKit 0.10. */
+const NAMED_CONTEXTS_BUILDKIT = '0.10';
+/** Attestations (provenance, SBOM) came with BuildKit 0.11. */
+const ATTESTATIONS_BUILDKIT = '0.11';
+// The BuildKit built into each Docker Engine line, the lowest of the line, from the Engine release
+// notes: the docker driver's BuildKit. `buildx inspect` cannot tell it (it says v0.8+unknown on
+// Debian's 20.10 and v0.0.0+unknown on Debian's 26), so it is read from the Engine's version.
+const ENGINE_BUILDKIT = [
+    ['19.03', '0.6'], ['20.10', '0.8'], ['23.0', '0.11'], ['24.0', '0.11'], ['25.0', '0.12'], ['26.0', '0.13'],
+    ['27.0', '0.14'], ['27.1', '0.15'], ['27.3', '0.16'], ['28.0', '0.20'], ['29.0', '0.25'],
+];
+// The Engine release of each Engine API version, for an Engine whose version string is not a
+// release number (built from source, e.g. moby v2).
+const API_ENGINE = [
+    ['1.40', '19.03'], ['1.41', '20.10'], ['1.42', '23.0'], ['1.43', '24.0'], ['1.44', '25.0'], ['1.45', '26.0'], ['1.46', '27.0'],
+    ['1.47', '27.3'], ['1.48', '28.0'], ['1.49', '28.1'], ['1.50', '28.2'], ['1.51', '28.3'], ['1.52', '29.0'],
+];
+/** -1, 0, 1 for dotted numeric versions. */
+function compareVersions(a, b) {
+    const pa = a.split('.').map(Number);
+    const pb = b.split('.').map(Number);
+    for (let n = 0; n < Math.max(pa.length, pb.length); n++) {
+        const d = (pa[n] ?? 0) - (pb[n] ?? 0);
+        if (d !== 0)
+            return d < 0 ? -1 : 1;
+    }
+    return 0;
+}
+/** The leading X.Y[.Z] of a version text ('v0.38.2', '20.10.24+dfsg1', '0.10.5+ds1'), or null. */
+function versionIn(text) {
+    return /\bv?(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1] ?? null;
+}
+/** The row of a version table that holds for v: the last whose first column is <= v. */
+function builder_rowFor(rows, v) {
+    return rows.filter(([k]) => compareVersions(k, v) <= 0).pop();
+}
+/** The docker driver's BuildKit, from the Engine version (or, when that is no release number, its API version). */
+function engineBuildkit(engine, api) {
+    const m = engine ? /^v?(\d+)\.(\d+)/.exec(engine) : null;
+    let release = m && Number(m[1]) >= 17 ? `${m[1]}.${m[2]}` : null;
+    if (!release && api)
+        release = builder_rowFor(API_ENGINE, api)?.[1] ?? null;
+    if (!release)
+        return null;
+    return (builder_rowFor(ENGINE_BUILDKIT, release) ?? ENGINE_BUILDKIT[0])[1];
+}
+/**
+ * What a builder can do (pure). The docker driver exports a layer cache other than inline, writes
+ * image tarballs, pushes by digest and attaches attestations only with the containerd image store;
+ * the other drivers run their own BuildKit, which does all of it. Named contexts need BuildKit 0.10.
+ * An unknown BuildKit version (a builder not started yet) is taken as current.
+ */
+function capabilities(b) {
+    const buildkitAtLeast = (v) => b.buildkit === null || compareVersions(b.buildkit, v) >= 0;
+    const fullExporters = b.driver !== 'docker' || b.containerdStore === true;
+    return {
+        namedContexts: buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT),
+        cacheExport: fullExporters,
+        inlineCache: true,
+        localOutput: true,
+        imageTarOutput: fullExporters,
+        load: true,
+        pushByDigest: fullExporters,
+        attestations: fullExporters && buildkitAtLeast(ATTESTATIONS_BUILDKIT),
+    };
+}
+/** 'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store)', one way everywhere. */
+function describeBuilder(b) {
+    const parts = [`${b.driver || 'unknown'} driver`];
+    if (b.driver === 'docker') {
+        if (b.engine)
+            parts.push(`Docker Engine ${b.engine}`);
+        if (b.buildkit)
+            parts.push(`BuildKit ${b.buildkit}`);
+        parts.push(b.containerdStore ? 'containerd image store' : 'classic image store');
+    }
+    else if (b.buildkit)
+        parts.push(`BuildKit ${b.buildkit}`);
+    return `builder "${b.name}" (${parts.join(', ')})`;
+}
+// ---- reading the facts (read-only commands) --------------------------------------------------------
+/** docker buildx inspect output -> builder name, driver and the first node's BuildKit version. */
+function parseBuildxInspect(text) {
+    const bk = /^\s*Build[Kk]it(?: version)?:\s*(\S+)/m.exec(text)?.[1] ?? '';
+    return { name: /^Name:\s*(\S+)/m.exec(text)?.[1] ?? '', driver: /^Driver:\s*(\S+)/m.exec(text)?.[1] ?? '', buildkit: versionIn(bk) };
+}
+/** docker info's DriverStatus (JSON) -> whether images live in the containerd image store. */
+function parseContainerdStore(driverStatusJson) {
+    try {
+        const pairs = JSON.parse(driverStatusJson);
+        return (pairs ?? []).some(([k, v]) => k === 'driver-type' && v === 'io.containerd.snapshotter.v1');
+    }
+    catch {
+        return null;
+    }
+}
+/** `docker buildx version` output -> ok, or an error naming both versions when it is older than MIN_BUILDX. */
+function buildxFinding(versionText) {
+    const v = versionIn(versionText);
+    if (v && compareVersions(v, MIN_BUILDX) < 0) {
+        return { level: 'error', check: 'buildx', message: `buildx ${v} is older than ${MIN_BUILDX}, the oldest this action supports; install a newer docker-buildx-plugin, or run docker/setup-buildx-action before this step` };
+    }
+    return { level: 'ok', check: 'buildx', message: `buildx ${v ?? versionText.trim()}` };
+}
+const why = (text) => {
+    const d = classify(text);
+    return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' ');
+};
+/** Asks docker and buildx about the Engine and the builder (`name`, or the current one). */
+async function inspectBuilder(name) {
+    const findings = [];
+    const facts = { name, driver: '', buildx: null, buildkit: null, engine: null, engineApi: null, containerdStore: null };
+    const dv = await (0,exec/* run */.e)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true });
+    if (dv.exitCode === 0) {
+        try {
+            const server = JSON.parse(dv.stdout);
+            facts.engine = server.Version ?? null;
+            facts.engineApi = server.ApiVersion ?? null;
+        }
+        catch { /* an old CLI without JSON: the version stays unknown */ }
+        findings.push({ level: 'ok', check: 'docker', message: `Docker Engine ${facts.engine ?? 'of unknown version'}` });
+    }
+    else {
+        findings.push({ level: 'error', check: 'docker', message: why(dv.stderr + dv.stdout) });
+        if (dv.exitCode === 127)
+            return { facts, findings }; // no docker CLI: nothing more to ask
+    }
+    const bv = await (0,exec/* run */.e)('docker', ['buildx', 'version'], { quiet: true });
+    if (bv.exitCode !== 0) {
+        findings.push({ level: 'error', check: 'buildx', message: why(bv.stderr + bv.stdout) });
+        return { facts, findings };
+    }
+    facts.buildx = versionIn(bv.stdout);
+    findings.push(buildxFinding(bv.stdout));
+    const bi = await (0,exec/* run */.e)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true });
+    if (bi.exitCode !== 0) {
+        findings.push({ level: 'error', check: 'builder', message: why(bi.stderr + bi.stdout) });
+        return { facts, findings };
+    }
+    const inspected = parseBuildxInspect(bi.stdout);
+    Object.assign(facts, { name: inspected.name || name, driver: inspected.driver, buildkit: inspected.buildkit });
+    if (facts.driver === 'docker') {
+        facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
+        const info = await (0,exec/* run */.e)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true });
+        facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
+    }
+    findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
+    return { facts, findings };
+}
+
+;// CONCATENATED MODULE: ./src/plan.ts
+// Pure: inputs, the recipe, the runner's facts and what the builder can do -> every command the
+// action runs. How the plan adapts to the builder is decided in preflight (adaptToBuilder), before
+// the env cache is touched; the plan is built once, after the env cache lookup, and the env lock's
+// label is added after the env-lock build (withLockLabel). A dry run prints it; unit tests assert on it.
+
+
+
+const LOCK_LABEL = 'org.pointcept.env.lock.sha256';
+const SMOKE_SCRIPT = '/opt/pointcept/smoke_tests.py';
+/** Why the build needs the env-spec build context: the Dockerfile's own env-spec stage copies the
+ *  context's environment.yml, which serves unless the env file is another one or there is a lock. */
+function envSpecNeeds(i) {
+    const out = [];
+    if (external_node_path_.resolve(i['environment-file']) !== external_node_path_.join(i.context, 'environment.yml')) {
+        out.push({ why: `environment-file: ${external_node_path_.relative(i.context, i['environment-file'])}`, optOut: 'keep the env file at environment.yml in the context' });
+    }
+    if (i['lock-file'])
+        out.push({ why: 'lock-file', optOut: 'leave lock-file empty' });
+    return out;
+}
+/** Why this run needs named build contexts, each with the input change that avoids it. */
+function namedContextNeeds(i) {
+    return [...(i['cache-backend'] !== 'none' ? [{ why: `cache-backend: ${i['cache-backend']}`, optOut: 'set cache-backend: none' }] : []), ...envSpecNeeds(i)];
+}
+/** What the inputs and the Dockerfile ask of the builder that it cannot do (pure; run in preflight). */
+function adaptToBuilder(i, d, b, caps) {
+    const findings = [];
+    const who = describeBuilder(b);
+    for (const x of d.syntax.filter((n) => b.buildkit !== null && compareVersions(b.buildkit, n.buildkit) < 0)) {
+        findings.push({ level: 'error', check: 'builder', message: `${external_node_path_.basename(d.path)} uses ${x.feature} (Dockerfile syntax ${x.syntax}), which the Dockerfile frontend built into ${who} cannot parse; upgrade Docker Engine to 25.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:${x.syntax}" the Dockerfile's first line` });
+    }
+    const needs = namedContextNeeds(i);
+    if (!caps.namedContexts && needs.length) {
+        findings.push({ level: 'error', check: 'builder', message: `${who} cannot take named build contexts (BuildKit ${NAMED_CONTEXTS_BUILDKIT} or newer can), which ${needs.map((n) => n.why).join(' and ')} ${needs.length > 1 ? 'need' : 'needs'}; upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or ${needs.map((n) => n.optOut).join(' and ')}` });
+    }
+    else if (!caps.namedContexts) {
+        findings.push({ level: 'ok', check: 'builder', message: `${who} takes no named build contexts; the build uses the Dockerfile's own env-spec and miniforge stages` });
+    }
+    if (!caps.cacheExport) {
+        for (const c of i['cache-to'].filter((e) => !/(^|,)type=inline(,|$)/.test(e))) {
+            findings.push({ level: 'error', check: 'cache-to', message: notAccepted('cache-to', c, `${who} can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action)`) });
+        }
+    }
+    return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, findings };
+}
+/** The ONE notice when the env cache's default layer cache is left out (the builder cannot export it). */
+function layerCacheNotice(b) {
+    return `${describeBuilder(b)} cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual); to keep the layer cache, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action), which exports it`;
+}
+/** Will the smoke run use the GPU (--gpus all)? */
+function usesGpu(i, gpus) {
+    return i.gpu === 'true' || (i.gpu === 'auto' && gpus.length > 0);
+}
+/** max-jobs auto: one compile job per CPU, at most one per 4 GiB of memory (nvcc needs ~2-4 GiB each). */
+function autoMaxJobs(cpus, memoryGiB) {
+    return Math.max(1, Math.min(cpus, Math.floor(memoryGiB / 4)));
+}
+function makePlan(i, r, pf, run, session) {
+    const notes = [];
+    const notices = [];
+    const gpu = usesGpu(i, pf.gpus);
+    if (i.gpu === 'auto')
+        notes.push(gpu ? `gpu: auto -> true (${pf.gpus.length} GPU(s) found)` : 'gpu: auto -> false (no GPU found)');
+    const maxJobs = i['max-jobs'] === 'auto' ? autoMaxJobs(pf.cpus, pf.memoryGiB) : i['max-jobs'];
+    // only what the inputs set: an empty input keeps the Dockerfile's ARG default
+    const buildArgs = { MAX_JOBS: String(maxJobs) };
+    if (i['torch-cuda-arch-list'])
+        buildArgs.TORCH_CUDA_ARCH_LIST = pf.archList;
+    if (i['base-image'])
+        buildArgs.BASE_IMAGE = i['base-image'];
+    if (i['miniforge-version'])
+        buildArgs.MINIFORGE_VERSION = i['miniforge-version'];
+    if (i['env-name'])
+        buildArgs.ENV_NAME = i['env-name'];
+    for (const a of i['build-args'])
+        buildArgs[a.name] = a.value;
+    const secretEnv = {};
+    const secretArgs = [];
+    i.secrets.forEach((s, n) => {
+        secretEnv[`PCB_SECRET_${n}`] = s.value;
+        secretArgs.push('--secret', `id=${s.name},env=PCB_SECRET_${n}`);
+    });
+    const envSpecDir = envSpecNeeds(i).length ? external_node_path_.join(run.workDir, 'env-spec') : null;
+    const common = [
+        'buildx', 'build',
+        ...(i.builder ? ['--builder', i.builder] : []),
+        '--file', i.file,
+        '--progress', 'plain',
+        ...i.platforms.flatMap((p) => ['--platform', p]),
+        ...Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+        ...(pf.adaptation.namedContexts && envSpecDir ? ['--build-context', `env-spec=${envSpecDir}`] : []),
+        ...(pf.adaptation.namedContexts ? session.buildContexts : []),
+        ...secretArgs,
+    ];
+    const cacheFrom = i['cache-from'].length ? i['cache-from'] : session.layerCacheFrom;
+    let cacheTo = i['cache-to'].length ? i['cache-to'] : session.layerCacheTo;
+    if (!pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length) {
+        cacheTo = [];
+        notices.push(layerCacheNotice(pf.builder));
+    }
+    const envBuilds = session.exports.map((e) => ({ target: e.target, argv: [...common, ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
+    const metadataFile = external_node_path_.join(run.workDir, 'metadata.json');
+    const iidFile = external_node_path_.join(run.workDir, 'iid.txt');
+    const labels = i.labels.map((l) => `${l.name}=${l.value}`);
+    // The image is loaded for the smoke run and pushed afterwards with docker push (see push.ts);
+    // only without load (and so without smoke tests) does buildx push by itself.
+    const output = i.load ? ['--load'] : i.push ? ['--push'] : [];
+    const buildArgv = [
+        ...common,
+        '--metadata-file', metadataFile,
+        '--iidfile', iidFile,
+        ...(i.target ? ['--target', i.target] : []),
+        ...labels.flatMap((l) => ['--label', l]),
+        ...i.tags.flatMap((t) => ['--tag', t]),
+        ...cacheFrom.flatMap((c) => ['--cache-from', c]),
+        ...cacheTo.flatMap((c) => ['--cache-to', c]),
+        ...output,
+        i.context,
+    ];
+    const smokeContainer = `pcb-smoke-${run.runId}`;
+    const reportDir = external_node_path_.join(run.workDir, 'report');
+    const smokeArgv = [
+        'run', '--rm', '--name', smokeContainer,
+        ...(gpu ? ['--gpus', 'all'] : []),
+        '--network', 'none',
+        '-v', `${reportDir}:/pcb-report`,
+        '<image-id>',
+        'python', SMOKE_SCRIPT, '--json', '/pcb-report/report.json',
+        ...(gpu ? [] : ['--no-gpu']),
+    ];
+    return {
+        context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
+        baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
+        gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels,
+        envSpecDir, buildArgs, secretEnv, envBuilds, buildArgv, metadataFile, iidFile, buildLog: external_node_path_.join(run.workDir, 'build.log'),
+        smokeContainer, reportDir, smokeArgv, notices, notes,
+    };
+}
+/** The plan with the env lock's sha256 as an image label (known after the env-lock build). */
+function withLockLabel(plan, sha256) {
+    const label = `${LOCK_LABEL}=${sha256}`;
+    const argv = plan.buildArgv;
+    return { ...plan, labels: [...plan.labels, label], buildArgv: [...argv.slice(0, -1), '--label', label, argv[argv.length - 1]] };
+}
+/** The smoke argv with the built image in place of the placeholder. */
+function smokeArgvFor(plan, imageId) {
+    return plan.smokeArgv.map((a) => (a === '<image-id>' ? imageId : a));
+}
+/** The plan as the `plan` output and the dry run show it: no secret values, no temp-file bookkeeping. */
+function planForPeople(plan) {
+    const shown = { ...plan };
+    for (const k of ['secretEnv', 'metadataFile', 'iidFile', 'buildLog', 'reportDir'])
+        delete shown[k];
+    return shown;
+}
+
+;// CONCATENATED MODULE: ./src/preflight.ts
+// Read-only checks of the runner before anything is built: the Dockerfile, the Docker Engine, buildx
+// and the builder (src/builder.ts) and how the plan adapts to it, nvidia-smi and the GPU gate, the
+// arch list against the GPUs and the image's CUDA, free disk. Every check becomes a finding; an
+// error stops a real run before the env cache is touched, and fails a dry run.
+
+
+
+
+
+
+const MIN_DRIVER = '550.54.14'; // CUDA 12.4 on Linux
+const MIN_FREE_GIB = 40;
+/** nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader,nounits */
+function parseNvidiaSmi(text) {
+    return text.split(/\r?\n/).map((l) => l.split(',').map((s) => s.trim())).filter((p) => p.length >= 4 && p[0] !== '')
+        .map(([name, capability, driver, mem]) => ({ name, capability, driver, memoryGiB: Math.round((Number(mem) / 1024) * 10) / 10 }));
+}
+/**
+ * The GPU gate and the driver check (pure). With gpu: auto the smoke run must find a GPU: a runner
+ * whose NVIDIA stack is broken fails here, before any build or push, instead of shipping an image
+ * whose GPU checks were skipped.
+ */
+function gpuFindings(i, gpus, smiError) {
+    const out = [];
+    if (gpus.length === 0) {
+        const seen = `nvidia-smi: ${smiError || 'no GPU listed'}`;
+        if (i.gpu === 'true')
+            out.push({ level: 'warn', check: 'gpu', message: `nvidia-smi found no GPU on the runner (${seen}); gpu: true passes --gpus all and relies on the NVIDIA Container Toolkit` });
+        else if (i.gpu === 'auto' && i['smoke-tests'])
+            out.push({ level: 'error', check: 'gpu', message: `gpu: auto found no GPU on this runner (${seen}); fix the NVIDIA driver and Container Toolkit so that nvidia-smi lists the GPU, or set gpu: false to build and test without the GPU checks` });
+        return out;
+    }
+    for (const g of gpus) {
+        out.push({ level: 'ok', check: 'gpu', message: `${g.name}, compute capability ${g.capability}, ${g.memoryGiB} GiB, driver ${g.driver}` });
+        if (compareVersions(g.driver, MIN_DRIVER) < 0)
+            out.push({ level: 'error', check: 'driver', message: `driver ${g.driver} is older than ${MIN_DRIVER}, which CUDA 12.4 needs; update the driver` });
+    }
+    return out;
+}
+/** The arch list the build uses, and what is wrong with it (pure). */
+function resolveArch(i, r, gpus) {
+    if (r.archList === 'auto') {
+        const list = autoArchList(gpus, r.cuda);
+        if (!list)
+            return { archList: '', findings: [{ level: 'error', check: 'arch', message: 'torch-cuda-arch-list: auto needs a GPU on the runner; name the compute capabilities instead, e.g. "8.0;8.6;9.0+PTX"' }] };
+        return { archList: list, findings: [{ level: 'ok', check: 'arch', message: `torch-cuda-arch-list: auto -> ${list}` }, ...archFindings(list, gpus, r.cuda, false)] };
+    }
+    if (r.archList === '')
+        return { archList: '', findings: [] };
+    return { archList: r.archList, findings: archFindings(r.archList, gpus, r.cuda, i['smoke-tests'] && usesGpu(i, gpus)) };
+}
+function diskFinding(dir) {
+    try {
+        const s = external_node_fs_.statfsSync(dir);
+        const free = (s.bavail * s.bsize) / 2 ** 30;
+        return [{ level: free < MIN_FREE_GIB ? 'warn' : 'ok', check: 'disk', message: `${free.toFixed(1)} GiB free under ${dir}${free < MIN_FREE_GIB ? ` (the full image and its build cache need about ${MIN_FREE_GIB} GiB)` : ''}` }];
+    }
+    catch {
+        return []; // statfs unsupported: nothing to say
+    }
+}
+async function probeGpus() {
+    const smi = await (0,exec/* run */.e)('nvidia-smi', ['--query-gpu=name,compute_cap,driver_version,memory.total', '--format=csv,noheader,nounits'], { quiet: true });
+    if (smi.exitCode === 0)
+        return { gpus: parseNvidiaSmi(smi.stdout), smiError: '' };
+    return { gpus: [], smiError: ((smi.stderr || smi.stdout).trim().split('\n')[0] ?? '').replace(/^(Unable to locate executable file: nvidia-smi)\..*$/, '$1') };
+}
+async function preflight(i, r, workDir) {
+    const findings = [];
+    const missing = r.dockerfile.missing;
+    findings.push(missing.length
+        ? { level: 'error', check: 'dockerfile', message: `${i.file} lacks what the action relies on: ${missing.join(', ')} (see "Bring your own Dockerfile" in the README)` }
+        : { level: 'ok', check: 'dockerfile', message: 'all stages and ARGs the action uses are present' });
+    const builder = await inspectBuilder(i.builder);
+    findings.push(...builder.findings);
+    const caps = capabilities(builder.facts);
+    const adaptation = adaptToBuilder(i, r.dockerfile, builder.facts, caps);
+    findings.push(...adaptation.findings);
+    const { gpus, smiError } = i.gpu !== 'false' || r.archList === 'auto' ? await probeGpus() : { gpus: [], smiError: '' };
+    findings.push(...gpuFindings(i, gpus, smiError));
+    const arch = resolveArch(i, r, gpus);
+    findings.push(...arch.findings, ...diskFinding(workDir));
+    return {
+        // one cause can fail two checks with the same words (a missing docker fails docker and buildx): say it once
+        findings: findings.filter((f, n) => findings.findIndex((g) => g.level === f.level && g.message === f.message) === n),
+        builder: builder.facts, caps, adaptation, gpus, archList: arch.archList,
+        cpus: external_node_os_.availableParallelism?.() ?? external_node_os_.cpus().length,
+        memoryGiB: external_node_os_.totalmem() / 2 ** 30,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/push.ts
+// Push the very image that passed the smoke run. The build loads the image into Docker; after the
+// smoke run, every tag is pointed at the tested image id (docker tag) and pushed with docker push,
+// and the registry's digest is read from push's output. Rebuilding with --push instead could
+// produce a different image (timestamps, a changed cache), so the tested bytes are what ships.
+
+
+/** The manifest digest docker push reports ("latest: digest: sha256:... size: 1234"). */
+function digestFromPushOutput(text) {
+    const all = [...text.matchAll(/digest: (sha256:[a-f0-9]{64})/g)];
+    return all.length ? all[all.length - 1][1] : '';
+}
+/** The digest the registry gave a pushed tag, from docker's RepoDigests (when push printed none). */
+async function repoDigest(tag) {
+    const ins = await (0,exec/* run */.e)('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag], { quiet: true });
+    const repo = tag.replace(/:[\w][\w.-]*$/, '');
+    const found = JSON.parse(ins.stdout || '[]').find((d) => d.startsWith(`${repo}@`));
+    return found ? found.slice(found.indexOf('@') + 1) : '';
+}
+/** Tags the tested image and pushes every tag; returns the digest the registry gave the first tag. */
+async function pushTested(imageId, tags) {
+    if (!imageId)
+        throw new StepError('push', 'The build reported no image id; nothing to push.');
+    let digest = '';
+    for (const tag of tags) {
+        const tagged = await (0,exec/* run */.e)('docker', ['tag', imageId, tag], { quiet: true });
+        if (tagged.exitCode !== 0)
+            throw new StepError('push', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
+        const res = await (0,exec/* run */.e)('docker', ['push', tag]);
+        if (res.exitCode !== 0)
+            throw new StepError('push', `docker push ${tag} failed.`, res.stderr + res.stdout);
+        if (!digest)
+            digest = digestFromPushOutput(res.stdout) || (await repoDigest(tag));
+    }
+    return digest;
+}
+
+;// CONCATENATED MODULE: ./src/dockerfile.ts
+// The facts the action reads from the Dockerfile, once: its stages (FROM ... AS name), its ARG
+// defaults, and which of the stages and ARGs the action relies on are missing.
+
+/** Stages the action builds or replaces with build contexts, and ARGs it sets (README: "Bring your own Dockerfile"). */
+const REQUIRED_STAGES = ['env-spec', 'env-cache', 'miniforge', 'conda-env', 'env-lock', 'env-export', 'extensions', 'runtime'];
+const REQUIRED_ARGS = ['BASE_IMAGE', 'TORCH_CUDA_ARCH_LIST', 'MAX_JOBS', 'MINIFORGE_VERSION', 'ENV_NAME'];
+// Dockerfile syntax newer than old Engines' built-in frontend parses, from the Dockerfile frontend
+// release notes: ADD --checksum left the labs channel in 1.6.0, the frontend built into BuildKit 0.12.
+const SYNTAX = [
+    { feature: 'ADD --checksum', re: /^\s*ADD\s+(?:--\S+\s+)*--checksum=/im, syntax: '1.6', buildkit: '0.12' },
+];
+function parseDockerfile(text, file = '') {
+    const stages = [];
+    const args = {};
+    for (const raw of text.split(/\r?\n/)) {
+        const line = raw.trim();
+        const from = /^FROM\s+(?:--platform=\S+\s+)?\S+\s+AS\s+([\w.-]+)\s*$/i.exec(line);
+        if (from)
+            stages.push(from[1].toLowerCase());
+        const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/.exec(line);
+        if (arg && !(arg[1] in args && args[arg[1]] !== null))
+            args[arg[1]] = arg[2] === undefined ? null : arg[2].trim().replace(/^(["'])(.*)\1$/, '$2');
+    }
+    const missing = [...REQUIRED_STAGES.filter((s) => !stages.includes(s)).map((s) => `stage ${s}`), ...REQUIRED_ARGS.filter((a) => !(a in args)).map((a) => `ARG ${a}`)];
+    // a parser directive (# syntax=..., among the directives that open the file) pulls that frontend instead of the built-in one
+    const directive = /^(?:#\s*\w+\s*=.*\r?\n)*#\s*syntax\s*=/i.test(text);
+    const syntax = directive ? [] : SYNTAX.filter((x) => x.re.test(text)).map(({ feature, syntax: v, buildkit }) => ({ feature, syntax: v, buildkit }));
+    return { path: file, text, stages, args, missing, syntax };
+}
+function readDockerfile(file) {
+    return parseDockerfile(external_node_fs_.readFileSync(file, 'utf8'), file);
+}
+/** The input's value, or the Dockerfile's default for the ARG it sets when the input is empty. */
+function inputOrArg(input, d, arg) {
+    return input || d.args[arg] || '';
+}
+
+;// CONCATENATED MODULE: ./src/recipe.ts
+// What the image is made from, resolved once from the inputs and the Dockerfile before anything
+// runs: the Dockerfile's facts; the base image, env name, Miniforge version and arch list (each an
+// input, else the Dockerfile's ARG default); the CUDA release nvcc will be; the env cache's settings
+// and key. Everything later reads these values instead of resolving them again.
+
+
+
+
+
+
+
+/** Resolves the recipe; returns the input-error lines instead when a value the inputs lead to is not usable. */
+function resolveRecipe(i, raw) {
+    const errors = [];
+    const dockerfile = readDockerfile(i.file);
+    const baseImage = inputOrArg(i['base-image'], dockerfile, 'BASE_IMAGE');
+    const envName = inputOrArg(i['env-name'], dockerfile, 'ENV_NAME');
+    const shown = external_node_path_.relative(i.context, i.file) || i.file;
+    const miniforgeVersion = inputOrArg(i['miniforge-version'], dockerfile, 'MINIFORGE_VERSION');
+    if (!MINIFORGE_RE.test(miniforgeVersion)) {
+        errors.push(notAccepted('miniforge-version', raw['miniforge-version'], `${shown} gives MINIFORGE_VERSION ${miniforgeVersion ? `the default "${miniforgeVersion}", which is not a Miniforge release` : 'no default'}; name a release such as 24.11.3-0`));
+    }
+    const archList = normaliseArchList(inputOrArg(i['torch-cuda-arch-list'], dockerfile, 'TORCH_CUDA_ARCH_LIST'));
+    if (archList === undefined) {
+        errors.push(notAccepted('torch-cuda-arch-list', raw['torch-cuda-arch-list'], `the default of TORCH_CUDA_ARCH_LIST in ${shown} is not an arch list; name the compute capabilities, e.g. "8.0;8.6;9.0+PTX"`));
+    }
+    const envFileText = external_node_fs_.readFileSync(i['environment-file'], 'utf8');
+    const envCache = envCacheSettings(i, miniforgeVersion);
+    let key = '';
+    try {
+        key = envCacheKey(i, envCache, { envFileText, dockerfileText: dockerfile.text, baseImage, envName });
+    }
+    catch (e) {
+        if (!(e instanceof env_cache_key/* KeyInputError */.CP))
+            throw e;
+        errors.push(notAccepted(e.input, raw[e.input], e.accepted));
+    }
+    if (errors.length)
+        return { errors };
+    return { dockerfile, baseImage, envName, miniforgeVersion, archList: archList, cuda: cudaLimits(cudaVersionOf(envFileText, baseImage)), envCache, key };
+}
+
+// EXTERNAL MODULE: ./src/redact.ts
+var redact = __nccwpck_require__(6670);
+;// CONCATENATED MODULE: ./src/report.ts
+// Step outputs and the job summary, both computed from what the run learned. The summary is built
+// with core.summary's heading, table, list and details builders; every text put into it is escaped,
+// and the whole is redacted.
+
+
+
+
+
+/** Output name -> key of the report's versions object. */
+const VERSION_OUTPUTS = {
+    'python-version': 'python',
+    'torch-version': 'torch',
+    'cuda-version': 'torch_cuda',
+    'cudnn-version': 'cudnn',
+    'spconv-version': 'spconv',
+    'cumm-version': 'cumm',
+    'torch-geometric-version': 'torch_geometric',
+    'flash-attn-version': 'flash_attn',
+    'pointops-version': 'pointops',
+    'pointgroup-ops-version': 'pointgroup_ops',
+};
+/** Did the smoke run's GPU checks run (a GPU was asked for and the report saw one)? */
+function gpuChecksRan(o) {
+    return !!(o.plan?.gpu && o.smoke?.report?.gpu);
+}
+/** Every output the action sets; only known values appear (unknown ones are left unset). */
+function outputsFrom(o) {
+    const out = {};
+    const b = o.build;
+    if (b?.imageId)
+        out['image-id'] = b.imageId;
+    const builtDigest = typeof b?.metadata?.['containerimage.digest'] === 'string' ? b.metadata['containerimage.digest'] : '';
+    if (o.pushedDigest || builtDigest)
+        out.digest = o.pushedDigest || builtDigest;
+    const tags = o.plan?.tags ?? o.inputs?.tags;
+    if (tags)
+        out.tags = tags.join('\n');
+    const labels = o.plan?.labels ?? o.inputs?.labels.map((l) => `${l.name}=${l.value}`);
+    if (labels)
+        out.labels = labels.join('\n');
+    if (o.plan)
+        out.plan = JSON.stringify(planForPeople(o.plan));
+    if (o.preflight)
+        out['preflight-ok'] = String(!o.preflight.findings.some((f) => f.level === 'error'));
+    if (b?.metadata)
+        out.metadata = JSON.stringify(b.metadata);
+    if (b)
+        out['build-seconds'] = String(b.seconds);
+    const r = o.smoke?.report;
+    if (r) {
+        out.versions = JSON.stringify(r.versions);
+        for (const [name, key] of Object.entries(VERSION_OUTPUTS))
+            out[name] = r.versions[key] ?? '';
+        out['gpu-name'] = r.gpu?.name ?? '';
+        out['driver-version'] = r.gpu?.driver ?? '';
+        out['smoke-report'] = JSON.stringify(r);
+    }
+    if (o.smoke)
+        out['smoke-passed'] = String(o.smoke.passed);
+    if (o.plan)
+        out['gpu-checks-ran'] = String(gpuChecksRan(o));
+    const key = o.cache?.key ?? o.recipe?.key;
+    if (key)
+        out['cache-key'] = key;
+    if (o.cache) {
+        out['cache-hit'] = String(o.cache.hit);
+        out['cache-matched-key'] = o.cache.matchedKey;
+        if (o.cache.lockFile)
+            out['lock-file'] = o.cache.lockFile;
+    }
+    if (o.failure)
+        out.error = failureLine(o.failure.step, o.failure.message, o.failure.diagnosis);
+    return out;
+}
+// ---- the summary ------------------------------------------------------------------------------------
+const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const code = (s) => (s ? `<code>${esc(s)}</code>` : '—');
+const pre = (s) => `<pre>${esc(s)}</pre>`;
+const th = (data) => ({ data, header: true });
+const bytes = (n) => (n === null ? '' : n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
+/** The smoke checks in the order that reads best: failed required, failed optional, then the rest. */
+function orderChecks(checks) {
+    const rank = (c) => (c.ok || c.skipped ? 2 : c.required ? 0 : 1);
+    return checks.map((c, n) => ({ c, n })).sort((a, b) => rank(a.c) - rank(b.c) || a.n - b.n).map((x) => x.c);
+}
+/** "19 checks, 17 required: all passed" / "19 checks, 17 required: 1 required failed, 3 skipped". */
+function checkCount(checks) {
+    const failedRequired = checks.filter((c) => c.required && !c.ok && !c.skipped).length;
+    const failedOptional = checks.filter((c) => !c.required && !c.ok && !c.skipped).length;
+    const skipped = checks.filter((c) => c.skipped).length;
+    const parts = [failedRequired && `${failedRequired} required failed`, failedOptional && `${failedOptional} optional failed`, skipped && `${skipped} skipped`].filter((p) => p);
+    return `${checks.length} check${checks.length === 1 ? '' : 's'}, ${checks.filter((c) => c.required).length} required: ${parts.length ? parts.join(', ') : 'all passed'}`;
+}
+const result = (c) => (c.skipped ? '⏭️ skipped' : c.ok ? '✅ pass' : c.required ? '❌ fail' : '⚠️ fail');
+/** The summary's first line: the outcome, and "GPU checks skipped" whenever they were. */
+function headline(o) {
+    if (o.dryRun)
+        return `Pointcept image: dry run, ${!o.failure ? '✅ preflight passed' : o.failure.step === 'preflight' ? '❌ preflight failed' : `❌ failed at ${o.failure.step}`}`;
+    const smokeRan = !!o.smoke?.report;
+    const gpuSkipped = smokeRan && !gpuChecksRan(o);
+    if (o.failure)
+        return `Pointcept image ❌ failed at ${o.failure.step}${gpuSkipped ? '; GPU checks skipped' : ''}`;
+    if (o.plan && !o.plan.smoke)
+        return 'Pointcept image ✅ built; smoke tests off, GPU checks skipped';
+    if (gpuSkipped)
+        return 'Pointcept image ✅ built; GPU checks skipped';
+    return `Pointcept image ✅ built and tested on ${o.smoke?.report?.gpu?.name ?? 'the GPU'}`;
+}
+/** The key/value overview: each row's key is its header cell (no empty header row). */
+function overviewRows(o) {
+    const rows = [];
+    const row = (k, v) => rows.push([th(esc(k)), v]);
+    const p = o.plan;
+    if (o.build?.imageId)
+        row('Image ID', code(o.build.imageId));
+    if (p)
+        row('Tags', p.tags.length ? p.tags.map(code).join('<br>') : '—');
+    if (o.pushedDigest)
+        row('Pushed digest', code(o.pushedDigest));
+    else if (p?.push)
+        row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes' : `no${o.smoke && !o.smoke.passed ? ' (smoke tests failed: nothing was pushed)' : ''}`);
+    if (p) {
+        row('Base image', code(p.baseImage));
+        row('CUDA arch list', code(p.torchCudaArchList));
+        row('Max jobs', String(p.maxJobs));
+        if (o.dryRun)
+            row('Smoke run', p.smoke ? (p.gpu ? 'on the GPU (--gpus all)' : 'without the GPU (--no-gpu)') : 'off');
+    }
+    if (o.preflight?.builder.driver)
+        row('Builder', `${esc(describeBuilder(o.preflight.builder))}, buildx ${esc(o.preflight.builder.buildx ?? '?')}`);
+    if (o.build)
+        row('Build time', `${o.build.seconds} s`);
+    const c = o.cache;
+    if (c) {
+        const saved = c.saved ? ` (saved in ${c.saveSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : c.saved === false ? ' (not saved)' : '';
+        const state = c.backend === 'none' ? 'off' : c.lookupOnly ? (c.hit ? 'hit (looked up only)' : 'miss (looked up only)')
+            : c.hit ? `hit (restored in ${c.restoreSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : `miss${saved}`;
+        row(`Env cache (${c.backend})`, state);
+        row('Env cache key', code(c.key));
+        if (c.matchedKey && c.matchedKey !== c.key)
+            row('Matched key', code(c.matchedKey));
+        if (c.lockSha256)
+            row('Env lock sha256', code(c.lockSha256));
+    }
+    return rows;
+}
+function addFailure(s, f) {
+    if (f.step === 'preflight')
+        return; // its errors are the Preflight list below
+    const d = f.diagnosis;
+    if (f.lines?.length)
+        s.addList(f.lines.map(esc));
+    else
+        s.addRaw(`<p><b>Failed at ${esc(f.step)}:</b> ${esc(d ? d.title : f.message)}</p>`, true);
+    if (d)
+        s.addRaw(`<p><b>Hint:</b> ${esc(d.hint)}</p>`, true);
+    if (d && f.message && !f.message.includes(d.title))
+        s.addQuote(esc(f.message));
+    if (f.tail)
+        s.addDetails(`Last lines of the ${esc(f.step)} log`, pre(f.tail));
+}
+function addSmoke(s, o) {
+    const smoke = o.smoke;
+    const r = smoke?.report;
+    if (r) {
+        const versions = Object.entries(r.versions);
+        if (versions.length)
+            s.addHeading('Versions', 3).addTable([[th('Package'), th('Version')], ...versions.map(([k, v]) => [esc(k), v === null ? '—' : code(v)])]);
+        s.addRaw(r.gpu ? `<p><b>GPU:</b> ${esc(r.gpu.name)} (compute capability ${esc(r.gpu.capability)}, ${r.gpu.memory_gib} GiB, driver ${esc(r.gpu.driver)})</p>` : '<p><b>GPU:</b> none (GPU checks skipped)</p>', true);
+        if (r.checks.length) {
+            s.addHeading('Smoke checks', 3).addRaw(`<p>${esc(checkCount(r.checks))}</p>`, true);
+            s.addTable([[th('Check'), th('Result'), th('Required'), th('Seconds'), th('Detail')],
+                ...orderChecks(r.checks).map((c) => [esc(c.name), result(c), c.required ? 'yes' : 'no', c.seconds.toFixed(2), esc(c.detail.slice(0, 200))])]);
+        }
+    }
+    if (smoke && (!smoke.passed || !r)) {
+        s.addRaw(`<p><b>Smoke run:</b> ${smoke.timedOut ? 'timed out' : `exit code ${smoke.exitCode}`}${smoke.reportError ? ` — ${esc(smoke.reportError)}` : ''}</p>`, true);
+        if (smoke.output.trim() && !o.failure?.tail)
+            s.addDetails('Last lines of the smoke run', pre(smoke.output.trim().split('\n').slice(-30).join('\n')));
+    }
+}
+function addPlanCommands(s, p, redactor) {
+    const lines = [
+        ...p.envBuilds.map((b) => `# env build: ${b.target}\n${(0,exec/* showArgv */.u)('docker', b.argv, redactor)}`),
+        `# build\n${(0,exec/* showArgv */.u)('docker', p.buildArgv, redactor)}`,
+        p.smoke ? `# smoke run\n${(0,exec/* showArgv */.u)('docker', p.smokeArgv, redactor)}` : '# smoke run: off',
+    ];
+    s.addDetails('Commands', pre(lines.join('\n\n')));
+}
+/** The job summary (HTML through core.summary). Secret values never appear (redacted on the way out). */
+function renderSummary(o, redactor) {
+    const s = core/* summary */.z.emptyBuffer();
+    s.addHeading(esc(headline(o)), 2);
+    if (o.failure)
+        addFailure(s, o.failure);
+    const rows = overviewRows(o);
+    if (rows.length)
+        s.addTable(rows);
+    const notes = [...(o.plan?.notices ?? []), ...(o.cache?.warnings ?? [])];
+    if (notes.length)
+        s.addList(notes.map((n) => `⚠️ ${esc(n)}`));
+    addSmoke(s, o);
+    const stages = o.build?.summary.stages ?? [];
+    if (stages.length) {
+        s.addHeading('Build stages', 3).addTable([[th('Stage'), th('Seconds'), th('Steps'), th('Cached')], ...stages.map((x) => [esc(x.stage), x.seconds.toFixed(1), String(x.steps), String(x.cached)])]);
+    }
+    const findings = o.preflight?.findings.filter((f) => f.level !== 'ok') ?? [];
+    if (findings.length)
+        s.addHeading('Preflight', 3).addList(findings.map((f) => `${f.level === 'error' ? '❌' : f.level === 'warn' ? '⚠️' : 'ℹ️'} <b>${esc(f.check)}</b>: ${esc(f.message)}`));
+    if (o.dryRun && o.plan)
+        addPlanCommands(s, o.plan, redactor);
+    const text = redactor.text(s.stringify());
+    s.emptyBuffer();
+    return text;
+}
+
+;// CONCATENATED MODULE: ./src/smoke.ts
+// The smoke run: docker run of the image's smoke tests, a timeout that kills the container,
+// the container removed on every path, and the JSON report read and checked.
+
+
+
+class ReportError extends Error {
+}
+/** Parses and checks a smoke report; throws ReportError naming every field that is wrong. */
+function parseReport(text) {
+    let o;
+    try {
+        o = JSON.parse(text);
+    }
+    catch (e) {
+        throw new ReportError(`the smoke report is not JSON: ${e.message}`);
+    }
+    const bad = [];
+    const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObj(o))
+        throw new ReportError('the smoke report is not a JSON object');
+    if (o.schema !== 1)
+        bad.push(`schema is ${JSON.stringify(o.schema)}, expected 1`);
+    if (typeof o.ok !== 'boolean')
+        bad.push('ok is not a boolean');
+    if (!isObj(o.versions))
+        bad.push('versions is not an object');
+    else
+        for (const [k, v] of Object.entries(o.versions))
+            if (v !== null && !['string', 'number', 'boolean'].includes(typeof v))
+                bad.push(`versions.${k} is neither a string, a number, a boolean nor null`);
+    if (o.gpu !== null && o.gpu !== undefined) {
+        if (!isObj(o.gpu))
+            bad.push('gpu is neither an object nor null');
+        else {
+            for (const k of ['name', 'capability', 'driver'])
+                if (typeof o.gpu[k] !== 'string')
+                    bad.push(`gpu.${k} is not a string`);
+            if (typeof o.gpu.memory_gib !== 'number')
+                bad.push('gpu.memory_gib is not a number');
+        }
+    }
+    if (!Array.isArray(o.checks))
+        bad.push('checks is not an array');
+    else
+        o.checks.forEach((c, n) => {
+            if (!isObj(c))
+                return bad.push(`checks[${n}] is not an object`);
+            if (typeof c.name !== 'string' || c.name === '')
+                bad.push(`checks[${n}].name is not a non-empty string`);
+            for (const k of ['ok', 'required'])
+                if (typeof c[k] !== 'boolean')
+                    bad.push(`checks[${n}].${k} is not a boolean`);
+            if (typeof c.seconds !== 'number')
+                bad.push(`checks[${n}].seconds is not a number`);
+            if (c.detail !== undefined && c.detail !== null && typeof c.detail !== 'string')
+                bad.push(`checks[${n}].detail is not a string`);
+        });
+    if (bad.length)
+        throw new ReportError(`the smoke report does not follow schema 1: ${bad.join('; ')}`);
+    const r = o;
+    r.gpu = r.gpu ?? null;
+    // a flag such as torch_cxx11_abi may be a boolean or a number: outputs are strings
+    r.versions = Object.fromEntries(Object.entries(r.versions).map(([k, v]) => [k, v === null ? null : String(v)]));
+    r.checks = r.checks.map((c) => ({ ...c, detail: c.detail ?? '' }));
+    const requiredFailed = r.checks.some((c) => c.required && !c.ok);
+    if (r.ok && requiredFailed)
+        throw new ReportError('the smoke report says ok: true but a required check failed');
+    return r;
+}
+/** Removes a container if it still exists; quiet about "No such container". */
+async function removeContainer(name) {
+    await (0,exec/* run */.e)('docker', ['rm', '--force', '--volumes', name], { quiet: true });
+}
+/**
+ * Runs the smoke argv (which names the container) with a timeout. On timeout the container is
+ * killed; on every path it is removed.
+ */
+async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile, redactor) {
+    external_node_fs_.mkdirSync(reportDir, { recursive: true });
+    external_node_fs_.chmodSync(reportDir, 0o777); // the image may run as a non-root user
+    const reportPath = external_node_path_.join(reportDir, 'report.json');
+    external_node_fs_.rmSync(reportPath, { force: true });
+    const t0 = Date.now();
+    let timedOut = false;
+    let retry;
+    // On timeout, kill the container; again every 2 s in case it was still being created.
+    const kill = () => { void (0,exec/* run */.e)('docker', ['kill', container], { quiet: true }); };
+    const timer = setTimeout(() => {
+        timedOut = true;
+        kill();
+        retry = setInterval(kill, 2000);
+    }, timeoutSeconds * 1000);
+    let res;
+    try {
+        res = await (0,exec/* run */.e)('docker', argv, { logFile, redactor });
+    }
+    finally {
+        clearTimeout(timer);
+        if (retry)
+            clearInterval(retry);
+        await removeContainer(container);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    let report = null;
+    let reportError = null;
+    if (timedOut) {
+        reportError = `smoke run timed out after ${timeoutSeconds} s (the container was killed)`;
+    }
+    else if (external_node_fs_.existsSync(reportPath)) {
+        try {
+            report = parseReport(external_node_fs_.readFileSync(reportPath, 'utf8'));
+        }
+        catch (e) {
+            reportError = e.message;
+        }
+    }
+    else {
+        reportError = `the smoke run wrote no report (exit code ${res.exitCode})`;
+    }
+    const output = res.stdout + res.stderr;
+    const passed = !timedOut && res.exitCode === 0 && report !== null && report.ok;
+    return { exitCode: res.exitCode, timedOut, report, reportError, output, passed, seconds };
+}
+
+;// CONCATENATED MODULE: ./src/state.ts
+// Names of the values the main step saves for the post step (GITHUB_STATE).
+const STATE = { workDir: 'pcb-work-dir', containers: 'pcb-containers' };
+
+;// CONCATENATED MODULE: ./src/pipeline.ts
+// The stages of one run, in order; src/main.ts wires them. Each stage records what it learned in the
+// Outcome, so that outputs and the summary can be written whatever happens later. Data flows one
+// way: inputs -> recipe -> preflight -> env-cache session -> plan -> builds -> smoke -> push -> report.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Stage 1: every input and the recipe they lead to, secrets masked. Throws InputError before any command runs. */
+function readInputs(outcome) {
+    const dir = actionDir();
+    const raw = readRawInputs(process.env, actionDefaults(dir));
+    const inputs = parseInputs(raw, { actionDir: dir, workspace: process.env.GITHUB_WORKSPACE || process.cwd() });
+    const secrets = secretValues(inputs);
+    for (const s of secrets)
+        core/* setSecret */.Pq(s);
+    outcome.inputs = inputs;
+    outcome.dryRun = inputs['dry-run'];
+    const recipe = resolveRecipe(inputs, raw);
+    if ('errors' in recipe)
+        throw new InputError(recipe.errors);
+    outcome.recipe = recipe;
+    return { inputs, recipe, redactor: new redact/* Redactor */.p(secrets) };
+}
+/** Each finding said once: errors and warnings as annotations, the rest in the log. */
+function announce(findings) {
+    for (const f of findings) {
+        if (f.level === 'error')
+            core/* error */.z3(`preflight: ${f.message}`);
+        else if (f.level === 'warn')
+            core/* warning */.$e(`preflight: ${f.message}`);
+        else if (f.level === 'notice')
+            core/* notice */.lm(`preflight: ${f.message}`);
+        else
+            core/* info */.pq(`preflight ${f.check}: ${f.message}`);
+    }
+}
+/**
+ * Stage 2: preflight, the env-cache session and the one plan. A real run stops on a preflight error
+ * before the env cache is touched; a dry run looks the env cache up (read-only), prints the plan,
+ * and then fails on a preflight error.
+ */
+async function planRun(inputs, recipe, redactor, outcome) {
+    const dryRun = inputs['dry-run'];
+    const runId = `${process.env.GITHUB_RUN_ID ?? 'local'}-${process.env.GITHUB_RUN_ATTEMPT ?? '1'}-${external_node_crypto_.randomBytes(4).toString('hex')}`;
+    const workDir = external_node_fs_.mkdtempSync(external_node_path_.join(process.env.RUNNER_TEMP || external_node_os_.tmpdir(), 'pcb-'));
+    core/* saveState */.LZ(STATE.workDir, workDir);
+    const pf = await preflight(inputs, recipe, workDir);
+    outcome.preflight = pf;
+    announce(pf.findings);
+    const errors = pf.findings.filter((f) => f.level === 'error');
+    if (errors.length && !dryRun)
+        throw new PreflightError(errors);
+    const ec = await loadEnvCache();
+    const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, external_node_path_.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts });
+    for (const w of session.warnings)
+        core/* warning */.$e(w);
+    outcome.cache = { backend: recipe.envCache.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lookupOnly: session.lookupOnly, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
+    const plan = makePlan(inputs, recipe, pf, { runId, workDir }, session);
+    outcome.plan = plan;
+    for (const n of plan.notices)
+        core/* notice */.lm(n);
+    const job = { inputs, recipe, redactor, outcome, runId, workDir, preflight: pf, session, plan, ec };
+    if (dryRun) {
+        printPlan(job);
+        if (errors.length)
+            throw new PreflightError(errors);
+    }
+    return job;
+}
+function printPlan(job) {
+    const { inputs: i, plan, redactor } = job;
+    const shown = { ...i, secrets: i.secrets.map((s) => `${s.name}=***`) };
+    const argv = (a) => (0,exec/* showArgv */.u)('docker', a, redactor);
+    core/* info */.pq('Dry run: nothing is built, run or pushed.');
+    core/* info */.pq(`Resolved inputs:\n${redactor.text(JSON.stringify(shown, null, 2))}`);
+    core/* info */.pq(`Preflight:\n${job.preflight.findings.map((f) => `  [${f.level}] ${f.check}: ${f.message}`).join('\n')}`);
+    for (const n of plan.notes)
+        core/* info */.pq(n);
+    core/* info */.pq(`Env cache: backend ${job.recipe.envCache.backend}, key ${job.session.key}: ${job.session.hit ? 'hit' : 'miss'} (looked up, nothing restored)`);
+    for (const b of plan.envBuilds)
+        core/* info */.pq(`Env build: ${argv(b.argv)}`);
+    core/* info */.pq(`Build: ${argv(plan.buildArgv)}`);
+    core/* info */.pq(`  (after the env-lock build, the real run adds --label ${LOCK_LABEL}=<sha256 of the env lock>)`);
+    core/* info */.pq(plan.smoke ? `Smoke: ${argv(plan.smokeArgv)} (timeout ${i['smoke-timeout']} s)` : 'Smoke: off (smoke-tests: false)');
+    core/* info */.pq(plan.push ? `Push: docker tag <image-id> + docker push, for ${plan.tags.join(', ')}${plan.smoke ? ' (only if the smoke run passes)' : ''}` : 'Push: off');
+}
+function failTail(log, stepTail, error) {
+    return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
+}
+/** Stage 3: the env builds (env-export on a miss, env-lock), then the lock's label on the plan. */
+async function envStage(job) {
+    const { plan, outcome } = job;
+    if (plan.envSpecDir)
+        writeEnvSpec(job.inputs, plan.envSpecDir);
+    for (const b of plan.envBuilds) {
+        core/* startGroup */.Oh(`Env build: ${b.target}`);
+        const res = await buildx(b.argv, { logFile: external_node_path_.join(job.workDir, `${b.target}.log`), env: plan.secretEnv, redactor: job.redactor });
+        core/* endGroup */.N4();
+        if (res.exitCode !== 0)
+            throw new StepError(`env build (${b.target})`, `docker buildx build --target ${b.target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
+    }
+    if (external_node_fs_.existsSync(job.session.lockPath)) {
+        const sha = external_node_crypto_.createHash('sha256').update(external_node_fs_.readFileSync(job.session.lockPath)).digest('hex');
+        Object.assign(outcome.cache, { lockFile: job.session.lockPath, lockSha256: sha });
+        job.plan = withLockLabel(plan, sha);
+        outcome.plan = job.plan;
+    }
+}
+/** Stage 4: the main build (loaded), then the env cache save on a miss. */
+async function buildStage(job) {
+    const { plan, outcome, session } = job;
+    core/* startGroup */.Oh('Build');
+    const res = await buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, redactor: job.redactor, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
+    core/* endGroup */.N4();
+    outcome.build = res;
+    if (res.exitCode !== 0) {
+        const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
+        throw new StepError('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
+    }
+    if (!session.hit && job.recipe.envCache.backend !== 'none') {
+        const saved = await job.ec.saveEnvCache(job.recipe.envCache, session, session.exportDir);
+        Object.assign(outcome.cache, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? outcome.cache.sizeBytes });
+        if (saved.warning) {
+            core/* warning */.$e(saved.warning);
+            outcome.cache.warnings.push(saved.warning);
+        }
+    }
+}
+/** Stage 5: the smoke run in the loaded image. */
+async function smokeStage(job) {
+    const { plan, outcome, inputs } = job;
+    if (!plan.smoke)
+        return;
+    const imageId = outcome.build.imageId;
+    if (!imageId)
+        throw new StepError('smoke', 'The build reported no image id (was the image loaded?).');
+    core/* saveState */.LZ(STATE.containers, JSON.stringify([plan.smokeContainer]));
+    core/* startGroup */.Oh('Smoke tests');
+    const res = await runSmoke(smokeArgvFor(plan, imageId), plan.smokeContainer, plan.reportDir, inputs['smoke-timeout'], external_node_path_.join(job.workDir, 'smoke.log'), job.redactor);
+    core/* endGroup */.N4();
+    outcome.smoke = res;
+    if (res.passed)
+        return;
+    const failed = res.report?.checks.filter((c) => c.required && !c.ok) ?? [];
+    const what = res.timedOut ? `smoke run timed out after ${inputs['smoke-timeout']} s.`
+        : failed.length ? `Smoke check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => `${c.name} (${c.detail.split('\n')[0].slice(0, 160)})`).join(', ')}.`
+            : `The smoke run failed: ${res.reportError ?? `exit code ${res.exitCode}`}.`;
+    const detail = [...failed.map((c) => c.detail), tail(res.output, 30)].join('\n');
+    throw new StepError('smoke tests', what, detail, classify(`${what}\n${detail}`));
+}
+/** Stage 6: push the tested image (without load, buildx pushed it itself). */
+async function pushStage(job) {
+    const { plan, outcome } = job;
+    if (!plan.push)
+        return;
+    if (!plan.load) {
+        outcome.pushedDigest = String(outcome.build?.metadata?.['containerimage.digest'] ?? '');
+        return;
+    }
+    outcome.pushedDigest = await pushTested(outcome.build.imageId, plan.tags);
+}
+/** Stage 7: for the local backend, the freshly written layer cache replaces the old one. */
+async function finishStage(job) {
+    await job.ec.finishLayerCache(job.recipe.envCache, job.session);
+}
+function failureOf(error, redactor) {
+    if (error instanceof InputError)
+        return { step: 'inputs', message: error.lines.join(' '), lines: error.lines, tail: '' };
+    if (error instanceof PreflightError)
+        return { step: 'preflight', message: error.message, tail: '' };
+    if (error instanceof StepError)
+        return { step: error.step, message: error.message, diagnosis: error.diagnosis, tail: error.log ? redactor.text(tail(error.log, 40)) : '' };
+    const message = error instanceof Error ? error.message : String(error);
+    return { step: 'action', message, diagnosis: classify(message), tail: '' };
+}
+/** Outputs and summary from whatever is known; marks the step failed on an error (each line annotated once). */
+async function report(outcome, error, redactor) {
+    if (error)
+        outcome.failure = failureOf(error, redactor);
+    for (const [k, v] of Object.entries(outputsFrom(outcome)))
+        core/* setOutput */.uH(k, redactor.text(v));
+    const summary = renderSummary(outcome, redactor);
+    if (process.env.GITHUB_STEP_SUMMARY)
+        await core/* summary */.z.addRaw(summary).write();
+    const f = outcome.failure;
+    if (!f)
+        return;
+    if (error instanceof InputError)
+        for (const l of error.lines)
+            core/* error */.z3(l);
+    if (error instanceof InputError || error instanceof PreflightError)
+        process.exitCode = core/* ExitCode */.yU.Failure; // already annotated, line by line
+    else
+        core/* setFailed */.C1(redactor.text(failureLine(f.step, f.message, f.diagnosis)));
+}
+
+
+/***/ }),
+
+/***/ 6670:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   g: () => (/* binding */ NO_SECRETS),
+/* harmony export */   p: () => (/* binding */ Redactor)
+/* harmony export */ });
+// Secret values out of every text the action writes (logs, outputs, the summary). A Redactor is
+// made once from the inputs and handed to whatever prints: there is no module-level list to fill.
+class Redactor {
+    values;
+    constructor(values = []) {
+        // longest first, so that a secret holding another one is replaced whole
+        this.values = [...new Set(values.filter((v) => v.length > 0))].sort((a, b) => b.length - a.length);
+    }
+    /** The text with every secret value replaced by "***". */
+    text(s) {
+        let out = s;
+        for (const v of this.values)
+            out = out.split(v).join('***');
+        return out;
+    }
+}
+/** For texts printed before the inputs are known (nothing to hide yet). */
+const NO_SECRETS = new Redactor();
+
+
+/***/ }),
+
+/***/ 2613:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+
+/***/ }),
+
+/***/ 181:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
+
+/***/ }),
+
+/***/ 5317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+
+/***/ }),
+
+/***/ 6982:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+
+/***/ }),
+
+/***/ 4434:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
+
+/***/ }),
+
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+
+/***/ }),
+
+/***/ 8611:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
+
+/***/ }),
+
+/***/ 5692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
+
+/***/ }),
+
+/***/ 9278:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
+
+/***/ }),
+
+/***/ 4589:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
+
+/***/ }),
+
+/***/ 6698:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
+
+/***/ }),
+
+/***/ 4573:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
+
+/***/ }),
+
+/***/ 7540:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
+
+/***/ }),
+
+/***/ 7598:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+
+/***/ }),
+
+/***/ 3053:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
+
+/***/ }),
+
+/***/ 610:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
+
+/***/ }),
+
+/***/ 8474:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
+/***/ 7067:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
+
+/***/ }),
+
+/***/ 2467:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
+
+/***/ }),
+
+/***/ 4708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
+/***/ 8995:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+
+/***/ }),
+
+/***/ 7030:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
+/***/ 643:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
+
+/***/ }),
+
+/***/ 1792:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
+
+/***/ }),
+
+/***/ 7075:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+
+/***/ }),
+
+/***/ 1692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
+
+/***/ }),
+
+/***/ 3136:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+
+/***/ }),
+
+/***/ 7975:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+
+/***/ }),
+
+/***/ 3429:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
+
+/***/ }),
+
+/***/ 5919:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+
+/***/ }),
+
+/***/ 8522:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
+/***/ 6928:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+
+/***/ }),
+
+/***/ 2203:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
+/***/ 3193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
+
+/***/ }),
+
+/***/ 4756:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
+
+/***/ }),
+
+/***/ 2018:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
+
+/***/ }),
+
+/***/ 7016:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
+
+/***/ }),
+
+/***/ 9023:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 3838:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  yU: () => (/* binding */ ExitCode),
+  Yz: () => (/* binding */ core_debug),
+  N4: () => (/* binding */ endGroup),
+  z3: () => (/* binding */ error),
+  pq: () => (/* binding */ info),
+  _o: () => (/* binding */ isDebug),
+  lm: () => (/* binding */ notice),
+  LZ: () => (/* binding */ saveState),
+  C1: () => (/* binding */ setFailed),
+  uH: () => (/* binding */ setOutput),
+  Pq: () => (/* binding */ core_setSecret),
+  Oh: () => (/* binding */ startGroup),
+  z: () => (/* reexport */ summary),
+  $e: () => (/* binding */ warning)
+});
+
+// UNUSED EXPORTS: addPath, exportVariable, getBooleanInput, getIDToken, getInput, getMultilineInput, getState, group, markdownSummary, platform, setCommandEcho, toPlatformPath, toPosixPath, toWin32Path
+
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Sanitizes an input into a string so it can be passed into issueCommand safely
+ * @param input input to sanitize into a string
+ */
+function utils_toCommandValue(input) {
+    if (input === null || input === undefined) {
+        return '';
+    }
+    else if (typeof input === 'string' || input instanceof String) {
+        return input;
+    }
+    return JSON.stringify(input);
+}
+/**
+ *
+ * @param annotationProperties
+ * @returns The command properties to send with the actual annotation command
+ * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
+ */
+function toCommandProperties(annotationProperties) {
+    if (!Object.keys(annotationProperties).length) {
+        return {};
+    }
+    return {
+        title: annotationProperties.title,
+        file: annotationProperties.file,
+        line: annotationProperties.startLine,
+        endLine: annotationProperties.endLine,
+        col: annotationProperties.startColumn,
+        endColumn: annotationProperties.endColumn
+    };
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+
+
+/**
+ * Issues a command to the GitHub Actions runner
+ *
+ * @param command - The command name to issue
+ * @param properties - Additional properties for the command (key-value pairs)
+ * @param message - The message to include with the command
+ * @remarks
+ * This function outputs a specially formatted string to stdout that the Actions
+ * runner interprets as a command. These commands can control workflow behavior,
+ * set outputs, create annotations, mask values, and more.
+ *
+ * Command Format:
+ *   ::name key=value,key=value::message
+ *
+ * @example
+ * ```typescript
+ * // Issue a warning annotation
+ * issueCommand('warning', {}, 'This is a warning message');
+ * // Output: ::warning::This is a warning message
+ *
+ * // Set an environment variable
+ * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
+ * // Output: ::set-env name=MY_VAR::some value
+ *
+ * // Add a secret mask
+ * issueCommand('add-mask', {}, 'secretValue123');
+ * // Output: ::add-mask::secretValue123
+ * ```
+ *
+ * @internal
+ * This is an internal utility function that powers the public API functions
+ * such as setSecret, warning, error, and exportVariable.
+ */
+function command_issueCommand(command, properties, message) {
+    const cmd = new Command(command, properties, message);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
+}
+function command_issue(name, message = '') {
+    command_issueCommand(name, {}, message);
+}
+const CMD_STRING = '::';
+class Command {
+    constructor(command, properties, message) {
+        if (!command) {
+            command = 'missing.command';
+        }
+        this.command = command;
+        this.properties = properties;
+        this.message = message;
+    }
+    toString() {
+        let cmdStr = CMD_STRING + this.command;
+        if (this.properties && Object.keys(this.properties).length > 0) {
+            cmdStr += ' ';
+            let first = true;
+            for (const key in this.properties) {
+                if (this.properties.hasOwnProperty(key)) {
+                    const val = this.properties[key];
+                    if (val) {
+                        if (first) {
+                            first = false;
+                        }
+                        else {
+                            cmdStr += ',';
+                        }
+                        cmdStr += `${key}=${escapeProperty(val)}`;
+                    }
+                }
+            }
+        }
+        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+        return cmdStr;
+    }
+}
+function escapeData(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A');
+}
+function escapeProperty(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A')
+        .replace(/:/g, '%3A')
+        .replace(/,/g, '%2C');
+}
+//# sourceMappingURL=command.js.map
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+// For internal use, subject to change.
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+
+
+
+function file_command_issueFileCommand(command, message) {
+    const filePath = process.env[`GITHUB_${command}`];
+    if (!filePath) {
+        throw new Error(`Unable to find environment variable for file command ${command}`);
+    }
+    if (!external_fs_.existsSync(filePath)) {
+        throw new Error(`Missing file at path: ${filePath}`);
+    }
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
+        encoding: 'utf8'
+    });
+}
+function file_command_prepareKeyValueMessage(key, value) {
+    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
+    const convertedValue = utils_toCommandValue(value);
+    // These should realistically never happen, but just in case someone finds a
+    // way to exploit uuid generation let's not allow keys or values that contain
+    // the delimiter.
+    if (key.includes(delimiter)) {
+        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+    }
+    if (convertedValue.includes(delimiter)) {
+        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+    }
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
+}
+//# sourceMappingURL=file-command.js.map
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
+var lib = __nccwpck_require__(4942);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/auth.js
+var auth = __nccwpck_require__(2145);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+class oidc_utils_OidcClient {
+    static createHttpClient(allowRetry = true, maxRetry = 10) {
+        const requestOptions = {
+            allowRetries: allowRetry,
+            maxRetries: maxRetry
+        };
+        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
+    }
+    static getRequestToken() {
+        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+        if (!token) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
+        }
+        return token;
+    }
+    static getIDTokenUrl() {
+        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
+        if (!runtimeUrl) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
+        }
+        return runtimeUrl;
+    }
+    static getCall(id_token_url) {
+        return __awaiter(this, void 0, void 0, function* () {
+            var _a;
+            const httpclient = oidc_utils_OidcClient.createHttpClient();
+            const res = yield httpclient
+                .getJson(id_token_url)
+                .catch(error => {
+                throw new Error(`Failed to get ID Token. \n 
+        Error Code : ${error.statusCode}\n 
+        Error Message: ${error.message}`);
+            });
+            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
+            if (!id_token) {
+                throw new Error('Response json body do not have ID Token field');
+            }
+            return id_token;
+        });
+    }
+    static getIDToken(audience) {
+        return __awaiter(this, void 0, void 0, function* () {
+            try {
+                // New ID Token is requested from action service
+                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
+                if (audience) {
+                    const encodedAudience = encodeURIComponent(audience);
+                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
+                }
+                debug(`ID token url is ${id_token_url}`);
+                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
+                setSecret(id_token);
+                return id_token;
+            }
+            catch (error) {
+                throw new Error(`Error message: ${error.message}`);
+            }
+        });
+    }
+}
+//# sourceMappingURL=oidc-utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { access, appendFile, writeFile } = external_fs_.promises;
+const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
+const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
+class Summary {
+    constructor() {
+        this._buffer = '';
+    }
+    /**
+     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
+     * Also checks r/w permissions.
+     *
+     * @returns step summary file path
+     */
+    filePath() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            if (this._filePath) {
+                return this._filePath;
+            }
+            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
+            if (!pathFromEnv) {
+                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
+            }
+            try {
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
+            }
+            catch (_a) {
+                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
+            }
+            this._filePath = pathFromEnv;
+            return this._filePath;
+        });
+    }
+    /**
+     * Wraps content in an HTML tag, adding any HTML attributes
+     *
+     * @param {string} tag HTML tag to wrap
+     * @param {string | null} content content within the tag
+     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
+     *
+     * @returns {string} content wrapped in HTML element
+     */
+    wrap(tag, content, attrs = {}) {
+        const htmlAttrs = Object.entries(attrs)
+            .map(([key, value]) => ` ${key}="${value}"`)
+            .join('');
+        if (!content) {
+            return `<${tag}${htmlAttrs}>`;
+        }
+        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
+    }
+    /**
+     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
+     *
+     * @param {SummaryWriteOptions} [options] (optional) options for write operation
+     *
+     * @returns {Promise<Summary>} summary instance
+     */
+    write(options) {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
+            const filePath = yield this.filePath();
+            const writeFunc = overwrite ? writeFile : appendFile;
+            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
+            return this.emptyBuffer();
+        });
+    }
+    /**
+     * Clears the summary buffer and wipes the summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    clear() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            return this.emptyBuffer().write({ overwrite: true });
+        });
+    }
+    /**
+     * Returns the current summary buffer as a string
+     *
+     * @returns {string} string of summary buffer
+     */
+    stringify() {
+        return this._buffer;
+    }
+    /**
+     * If the summary buffer is empty
+     *
+     * @returns {boolen} true if the buffer is empty
+     */
+    isEmptyBuffer() {
+        return this._buffer.length === 0;
+    }
+    /**
+     * Resets the summary buffer without writing to summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    emptyBuffer() {
+        this._buffer = '';
+        return this;
+    }
+    /**
+     * Adds raw text to the summary buffer
+     *
+     * @param {string} text content to add
+     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addRaw(text, addEOL = false) {
+        this._buffer += text;
+        return addEOL ? this.addEOL() : this;
+    }
+    /**
+     * Adds the operating system-specific end-of-line marker to the buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addEOL() {
+        return this.addRaw(external_os_.EOL);
+    }
+    /**
+     * Adds an HTML codeblock to the summary buffer
+     *
+     * @param {string} code content to render within fenced code block
+     * @param {string} lang (optional) language to syntax highlight code
+     *
+     * @returns {Summary} summary instance
+     */
+    addCodeBlock(code, lang) {
+        const attrs = Object.assign({}, (lang && { lang }));
+        const element = this.wrap('pre', this.wrap('code', code), attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML list to the summary buffer
+     *
+     * @param {string[]} items list of items to render
+     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addList(items, ordered = false) {
+        const tag = ordered ? 'ol' : 'ul';
+        const listItems = items.map(item => this.wrap('li', item)).join('');
+        const element = this.wrap(tag, listItems);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML table to the summary buffer
+     *
+     * @param {SummaryTableCell[]} rows table rows
+     *
+     * @returns {Summary} summary instance
+     */
+    addTable(rows) {
+        const tableBody = rows
+            .map(row => {
+            const cells = row
+                .map(cell => {
+                if (typeof cell === 'string') {
+                    return this.wrap('td', cell);
+                }
+                const { header, data, colspan, rowspan } = cell;
+                const tag = header ? 'th' : 'td';
+                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
+                return this.wrap(tag, data, attrs);
+            })
+                .join('');
+            return this.wrap('tr', cells);
+        })
+            .join('');
+        const element = this.wrap('table', tableBody);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds a collapsable HTML details element to the summary buffer
+     *
+     * @param {string} label text for the closed state
+     * @param {string} content collapsable content
+     *
+     * @returns {Summary} summary instance
+     */
+    addDetails(label, content) {
+        const element = this.wrap('details', this.wrap('summary', label) + content);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML image tag to the summary buffer
+     *
+     * @param {string} src path to the image you to embed
+     * @param {string} alt text description of the image
+     * @param {SummaryImageOptions} options (optional) addition image attributes
+     *
+     * @returns {Summary} summary instance
+     */
+    addImage(src, alt, options) {
+        const { width, height } = options || {};
+        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
+        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML section heading element
+     *
+     * @param {string} text heading text
+     * @param {number | string} [level=1] (optional) the heading level, default: 1
+     *
+     * @returns {Summary} summary instance
+     */
+    addHeading(text, level) {
+        const tag = `h${level}`;
+        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
+            ? tag
+            : 'h1';
+        const element = this.wrap(allowedTag, text);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML thematic break (<hr>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addSeparator() {
+        const element = this.wrap('hr', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML line break (<br>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addBreak() {
+        const element = this.wrap('br', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML blockquote to the summary buffer
+     *
+     * @param {string} text quote text
+     * @param {string} cite (optional) citation url
+     *
+     * @returns {Summary} summary instance
+     */
+    addQuote(text, cite) {
+        const attrs = Object.assign({}, (cite && { cite }));
+        const element = this.wrap('blockquote', text, attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML anchor tag to the summary buffer
+     *
+     * @param {string} text link text/content
+     * @param {string} href hyperlink
+     *
+     * @returns {Summary} summary instance
+     */
+    addLink(text, href) {
+        const element = this.wrap('a', text, { href });
+        return this.addRaw(element).addEOL();
+    }
+}
+const _summary = new Summary();
+/**
+ * @deprecated use `core.summary`
+ */
+const markdownSummary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
+//# sourceMappingURL=summary.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+
+/**
+ * toPosixPath converts the given path to the posix form. On Windows, \\ will be
+ * replaced with /.
+ *
+ * @param pth. Path to transform.
+ * @return string Posix path.
+ */
+function toPosixPath(pth) {
+    return pth.replace(/[\\]/g, '/');
+}
+/**
+ * toWin32Path converts the given path to the win32 form. On Linux, / will be
+ * replaced with \\.
+ *
+ * @param pth. Path to transform.
+ * @return string Win32 path.
+ */
+function toWin32Path(pth) {
+    return pth.replace(/[/]/g, '\\');
+}
+/**
+ * toPlatformPath converts the given path to a platform-specific path. It does
+ * this by replacing instances of / and \ with the platform-specific path
+ * separator.
+ *
+ * @param pth The path to platformize.
+ * @return string The platform-specific path.
+ */
+function toPlatformPath(pth) {
+    return pth.replace(/[/\\]/g, path.sep);
+}
+//# sourceMappingURL=path-utils.js.map
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var lib_exec = __nccwpck_require__(5260);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_.platform();
+const arch = external_os_.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
+    }
+    issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(external_os_.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    command_issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function error(message, properties = {}) {
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + external_os_.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    command_issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    command_issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
+    }
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
+
+/***/ }),
+
+/***/ 5260:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  m: () => (/* binding */ exec),
+  H: () => (/* binding */ getExecOutput)
+});
+
+// EXTERNAL MODULE: external "string_decoder"
+var external_string_decoder_ = __nccwpck_require__(3193);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+// EXTERNAL MODULE: external "events"
+var external_events_ = __nccwpck_require__(4434);
+// EXTERNAL MODULE: external "child_process"
+var external_child_process_ = __nccwpck_require__(5317);
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var io = __nccwpck_require__(8701);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io-util.js
+var io_util = __nccwpck_require__(90);
+;// CONCATENATED MODULE: external "timers"
+const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+/* eslint-disable @typescript-eslint/unbound-method */
+const IS_WINDOWS = process.platform === 'win32';
+/*
+ * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
+ */
+class ToolRunner extends external_events_.EventEmitter {
+    constructor(toolPath, args, options) {
+        super();
+        if (!toolPath) {
+            throw new Error("Parameter 'toolPath' cannot be null or empty.");
+        }
+        this.toolPath = toolPath;
+        this.args = args || [];
+        this.options = options || {};
+    }
+    _debug(message) {
+        if (this.options.listeners && this.options.listeners.debug) {
+            this.options.listeners.debug(message);
+        }
+    }
+    _getCommandString(options, noPrefix) {
+        const toolPath = this._getSpawnFileName();
+        const args = this._getSpawnArgs(options);
+        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
+        if (IS_WINDOWS) {
+            // Windows + cmd file
+            if (this._isCmdFile()) {
+                cmd += toolPath;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows + verbatim
+            else if (options.windowsVerbatimArguments) {
+                cmd += `"${toolPath}"`;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows (regular)
+            else {
+                cmd += this._windowsQuoteCmdArg(toolPath);
+                for (const a of args) {
+                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
+                }
+            }
+        }
+        else {
+            // OSX/Linux - this can likely be improved with some form of quoting.
+            // creating processes on Unix is fundamentally different than Windows.
+            // on Unix, execvp() takes an arg array.
+            cmd += toolPath;
+            for (const a of args) {
+                cmd += ` ${a}`;
+            }
+        }
+        return cmd;
+    }
+    _processLineBuffer(data, strBuffer, onLine) {
+        try {
+            let s = strBuffer + data.toString();
+            let n = s.indexOf(external_os_.EOL);
+            while (n > -1) {
+                const line = s.substring(0, n);
+                onLine(line);
+                // the rest of the string ...
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
+            }
+            return s;
+        }
+        catch (err) {
+            // streaming lines to console is best effort.  Don't fail a build.
+            this._debug(`error processing line. Failed with error ${err}`);
+            return '';
+        }
+    }
+    _getSpawnFileName() {
+        if (IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                return process.env['COMSPEC'] || 'cmd.exe';
+            }
+        }
+        return this.toolPath;
+    }
+    _getSpawnArgs(options) {
+        if (IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
+                for (const a of this.args) {
+                    argline += ' ';
+                    argline += options.windowsVerbatimArguments
+                        ? a
+                        : this._windowsQuoteCmdArg(a);
+                }
+                argline += '"';
+                return [argline];
+            }
+        }
+        return this.args;
+    }
+    _endsWith(str, end) {
+        return str.endsWith(end);
+    }
+    _isCmdFile() {
+        const upperToolPath = this.toolPath.toUpperCase();
+        return (this._endsWith(upperToolPath, '.CMD') ||
+            this._endsWith(upperToolPath, '.BAT'));
+    }
+    _windowsQuoteCmdArg(arg) {
+        // for .exe, apply the normal quoting rules that libuv applies
+        if (!this._isCmdFile()) {
+            return this._uvQuoteCmdArg(arg);
+        }
+        // otherwise apply quoting rules specific to the cmd.exe command line parser.
+        // the libuv rules are generic and are not designed specifically for cmd.exe
+        // command line parser.
+        //
+        // for a detailed description of the cmd.exe command line parser, refer to
+        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
+        // need quotes for empty arg
+        if (!arg) {
+            return '""';
+        }
+        // determine whether the arg needs to be quoted
+        const cmdSpecialChars = [
+            ' ',
+            '\t',
+            '&',
+            '(',
+            ')',
+            '[',
+            ']',
+            '{',
+            '}',
+            '^',
+            '=',
+            ';',
+            '!',
+            "'",
+            '+',
+            ',',
+            '`',
+            '~',
+            '|',
+            '<',
+            '>',
+            '"'
+        ];
+        let needsQuotes = false;
+        for (const char of arg) {
+            if (cmdSpecialChars.some(x => x === char)) {
+                needsQuotes = true;
+                break;
+            }
+        }
+        // short-circuit if quotes not needed
+        if (!needsQuotes) {
+            return arg;
+        }
+        // the following quoting rules are very similar to the rules that by libuv applies.
+        //
+        // 1) wrap the string in quotes
+        //
+        // 2) double-up quotes - i.e. " => ""
+        //
+        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
+        //    doesn't work well with a cmd.exe command line.
+        //
+        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
+        //    for example, the command line:
+        //          foo.exe "myarg:""my val"""
+        //    is parsed by a .NET console app into an arg array:
+        //          [ "myarg:\"my val\"" ]
+        //    which is the same end result when applying libuv quoting rules. although the actual
+        //    command line from libuv quoting rules would look like:
+        //          foo.exe "myarg:\"my val\""
+        //
+        // 3) double-up slashes that precede a quote,
+        //    e.g.  hello \world    => "hello \world"
+        //          hello\"world    => "hello\\""world"
+        //          hello\\"world   => "hello\\\\""world"
+        //          hello world\    => "hello world\\"
+        //
+        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
+        //    the reasons for including this as a .cmd quoting rule are:
+        //
+        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
+        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
+        //
+        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
+        //       haven't heard any complaints about that aspect.
+        //
+        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
+        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
+        // by using %%.
+        //
+        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
+        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
+        //
+        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
+        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
+        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
+        // to an external program.
+        //
+        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
+        // % can be escaped within a .cmd file.
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\'; // double the slash
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '"'; // double the quote
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _uvQuoteCmdArg(arg) {
+        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
+        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
+        // is used.
+        //
+        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
+        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
+        // pasting copyright notice from Node within this function:
+        //
+        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
+        //
+        //      Permission is hereby granted, free of charge, to any person obtaining a copy
+        //      of this software and associated documentation files (the "Software"), to
+        //      deal in the Software without restriction, including without limitation the
+        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
+        //      sell copies of the Software, and to permit persons to whom the Software is
+        //      furnished to do so, subject to the following conditions:
+        //
+        //      The above copyright notice and this permission notice shall be included in
+        //      all copies or substantial portions of the Software.
+        //
+        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
+        //      IN THE SOFTWARE.
+        if (!arg) {
+            // Need double quotation for empty argument
+            return '""';
+        }
+        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
+            // No quotation needed
+            return arg;
+        }
+        if (!arg.includes('"') && !arg.includes('\\')) {
+            // No embedded double quotes or backslashes, so I can just wrap
+            // quote marks around the whole thing.
+            return `"${arg}"`;
+        }
+        // Expected input/output:
+        //   input : hello"world
+        //   output: "hello\"world"
+        //   input : hello""world
+        //   output: "hello\"\"world"
+        //   input : hello\world
+        //   output: hello\world
+        //   input : hello\\world
+        //   output: hello\\world
+        //   input : hello\"world
+        //   output: "hello\\\"world"
+        //   input : hello\\"world
+        //   output: "hello\\\\\"world"
+        //   input : hello world\
+        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
+        //                             but it appears the comment is wrong, it should be "hello world\\"
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\';
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '\\';
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _cloneExecOptions(options) {
+        options = options || {};
+        const result = {
+            cwd: options.cwd || process.cwd(),
+            env: options.env || process.env,
+            silent: options.silent || false,
+            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
+            failOnStdErr: options.failOnStdErr || false,
+            ignoreReturnCode: options.ignoreReturnCode || false,
+            delay: options.delay || 10000
+        };
+        result.outStream = options.outStream || process.stdout;
+        result.errStream = options.errStream || process.stderr;
+        return result;
+    }
+    _getSpawnOptions(options, toolPath) {
+        options = options || {};
+        const result = {};
+        result.cwd = options.cwd;
+        result.env = options.env;
+        result['windowsVerbatimArguments'] =
+            options.windowsVerbatimArguments || this._isCmdFile();
+        if (options.windowsVerbatimArguments) {
+            result.argv0 = `"${toolPath}"`;
+        }
+        return result;
+    }
+    /**
+     * Exec a tool.
+     * Output will be streamed to the live console.
+     * Returns promise with return code
+     *
+     * @param     tool     path to tool to exec
+     * @param     options  optional exec options.  See ExecOptions
+     * @returns   number
+     */
+    exec() {
+        return __awaiter(this, void 0, void 0, function* () {
+            // root the tool path if it is unrooted and contains relative pathing
+            if (!io_util/* isRooted */.Qh(this.toolPath) &&
+                (this.toolPath.includes('/') ||
+                    (IS_WINDOWS && this.toolPath.includes('\\')))) {
+                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
+                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+            }
+            // if the tool is only a file name, then resolve it from the PATH
+            // otherwise verify it exists (add extension on Windows if necessary)
+            this.toolPath = yield io/* which */.K7(this.toolPath, true);
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                this._debug(`exec tool: ${this.toolPath}`);
+                this._debug('arguments:');
+                for (const arg of this.args) {
+                    this._debug(`   ${arg}`);
+                }
+                const optionsNonNull = this._cloneExecOptions(this.options);
+                if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
+                }
+                const state = new ExecState(optionsNonNull, this.toolPath);
+                state.on('debug', (message) => {
+                    this._debug(message);
+                });
+                if (this.options.cwd && !(yield io_util/* exists */.t2(this.options.cwd))) {
+                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
+                }
+                const fileName = this._getSpawnFileName();
+                const cp = external_child_process_.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                let stdbuffer = '';
+                if (cp.stdout) {
+                    cp.stdout.on('data', (data) => {
+                        if (this.options.listeners && this.options.listeners.stdout) {
+                            this.options.listeners.stdout(data);
+                        }
+                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                            optionsNonNull.outStream.write(data);
+                        }
+                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.stdline) {
+                                this.options.listeners.stdline(line);
+                            }
+                        });
+                    });
+                }
+                let errbuffer = '';
+                if (cp.stderr) {
+                    cp.stderr.on('data', (data) => {
+                        state.processStderr = true;
+                        if (this.options.listeners && this.options.listeners.stderr) {
+                            this.options.listeners.stderr(data);
+                        }
+                        if (!optionsNonNull.silent &&
+                            optionsNonNull.errStream &&
+                            optionsNonNull.outStream) {
+                            const s = optionsNonNull.failOnStdErr
+                                ? optionsNonNull.errStream
+                                : optionsNonNull.outStream;
+                            s.write(data);
+                        }
+                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.errline) {
+                                this.options.listeners.errline(line);
+                            }
+                        });
+                    });
+                }
+                cp.on('error', (err) => {
+                    state.processError = err.message;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    state.CheckComplete();
+                });
+                cp.on('exit', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                cp.on('close', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                state.on('done', (error, exitCode) => {
+                    if (stdbuffer.length > 0) {
+                        this.emit('stdline', stdbuffer);
+                    }
+                    if (errbuffer.length > 0) {
+                        this.emit('errline', errbuffer);
+                    }
+                    cp.removeAllListeners();
+                    if (error) {
+                        reject(error);
+                    }
+                    else {
+                        resolve(exitCode);
+                    }
+                });
+                if (this.options.input) {
+                    if (!cp.stdin) {
+                        throw new Error('child process missing stdin');
+                    }
+                    cp.stdin.end(this.options.input);
+                }
+            }));
+        });
+    }
+}
+/**
+ * Convert an arg string to an array of args. Handles escaping
+ *
+ * @param    argString   string of arguments
+ * @returns  string[]    array of arguments
+ */
+function argStringToArray(argString) {
+    const args = [];
+    let inQuotes = false;
+    let escaped = false;
+    let arg = '';
+    function append(c) {
+        // we only escape double quotes.
+        if (escaped && c !== '"') {
+            arg += '\\';
+        }
+        arg += c;
+        escaped = false;
+    }
+    for (let i = 0; i < argString.length; i++) {
+        const c = argString.charAt(i);
+        if (c === '"') {
+            if (!escaped) {
+                inQuotes = !inQuotes;
+            }
+            else {
+                append(c);
+            }
+            continue;
+        }
+        if (c === '\\' && escaped) {
+            append(c);
+            continue;
+        }
+        if (c === '\\' && inQuotes) {
+            escaped = true;
+            continue;
+        }
+        if (c === ' ' && !inQuotes) {
+            if (arg.length > 0) {
+                args.push(arg);
+                arg = '';
+            }
+            continue;
+        }
+        append(c);
+    }
+    if (arg.length > 0) {
+        args.push(arg.trim());
+    }
+    return args;
+}
+class ExecState extends external_events_.EventEmitter {
+    constructor(options, toolPath) {
+        super();
+        this.processClosed = false; // tracks whether the process has exited and stdio is closed
+        this.processError = '';
+        this.processExitCode = 0;
+        this.processExited = false; // tracks whether the process has exited
+        this.processStderr = false; // tracks whether stderr was written to
+        this.delay = 10000; // 10 seconds
+        this.done = false;
+        this.timeout = null;
+        if (!toolPath) {
+            throw new Error('toolPath must not be empty');
+        }
+        this.options = options;
+        this.toolPath = toolPath;
+        if (options.delay) {
+            this.delay = options.delay;
+        }
+    }
+    CheckComplete() {
+        if (this.done) {
+            return;
+        }
+        if (this.processClosed) {
+            this._setResult();
+        }
+        else if (this.processExited) {
+            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
+        }
+    }
+    _debug(message) {
+        this.emit('debug', message);
+    }
+    _setResult() {
+        // determine whether there is an error
+        let error;
+        if (this.processExited) {
+            if (this.processError) {
+                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
+            }
+            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
+                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
+            }
+            else if (this.processStderr && this.options.failOnStdErr) {
+                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
+            }
+        }
+        // clear the timeout
+        if (this.timeout) {
+            clearTimeout(this.timeout);
+            this.timeout = null;
+        }
+        this.done = true;
+        this.emit('done', error, this.processExitCode);
+    }
+    static HandleTimeout(state) {
+        if (state.done) {
+            return;
+        }
+        if (!state.processClosed && state.processExited) {
+            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
+            state._debug(message);
+        }
+        state._setResult();
+    }
+}
+//# sourceMappingURL=toolrunner.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
+var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+/**
+ * Exec a command.
+ * Output will be streamed to the live console.
+ * Returns promise with return code
+ *
+ * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
+ * @param     args               optional arguments for tool. Escaping is handled by the lib.
+ * @param     options            optional exec options.  See ExecOptions
+ * @returns   Promise<number>    exit code
+ */
+function exec(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        const commandArgs = argStringToArray(commandLine);
+        if (commandArgs.length === 0) {
+            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
+        }
+        // Path to tool to execute should be first arg
+        const toolPath = commandArgs[0];
+        args = commandArgs.slice(1).concat(args || []);
+        const runner = new ToolRunner(toolPath, args, options);
+        return runner.exec();
+    });
+}
+/**
+ * Exec a command and get the output.
+ * Output will be streamed to the live console.
+ * Returns promise with the exit code and collected stdout and stderr
+ *
+ * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
+ * @param     args                  optional arguments for tool. Escaping is handled by the lib.
+ * @param     options               optional exec options.  See ExecOptions
+ * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
+ */
+function getExecOutput(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        var _a, _b;
+        let stdout = '';
+        let stderr = '';
+        //Using string decoder covers the case where a mult-byte character is split
+        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
+        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
+        const stdErrListener = (data) => {
+            stderr += stderrDecoder.write(data);
+            if (originalStdErrListener) {
+                originalStdErrListener(data);
+            }
+        };
+        const stdOutListener = (data) => {
+            stdout += stdoutDecoder.write(data);
+            if (originalStdoutListener) {
+                originalStdoutListener(data);
+            }
+        };
+        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
+        const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        //flush any remaining characters
+        stdout += stdoutDecoder.end();
+        stderr += stderrDecoder.end();
+        return {
+            exitCode,
+            stdout,
+            stderr
+        };
+    });
+}
+//# sourceMappingURL=exec.js.map
+
+/***/ }),
+
+/***/ 2145:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   tZ: () => (/* binding */ BearerCredentialHandler)
+/* harmony export */ });
+/* unused harmony exports BasicCredentialHandler, PersonalAccessTokenCredentialHandler */
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+class BasicCredentialHandler {
+    constructor(username, password) {
+        this.username = username;
+        this.password = password;
+    }
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return __awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class BearerCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Bearer ${this.token}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return __awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class PersonalAccessTokenCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return __awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+//# sourceMappingURL=auth.js.map
+
+/***/ }),
+
+/***/ 4942:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Qq: () => (/* binding */ HttpClient),
+  Kg: () => (/* binding */ HttpClientError),
+  Hv: () => (/* binding */ HttpCodes)
+});
+
+// UNUSED EXPORTS: Headers, HttpClientResponse, MediaTypes, getProxyUrl, isHttps
+
+// EXTERNAL MODULE: external "http"
+var external_http_ = __nccwpck_require__(8611);
+var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
+// EXTERNAL MODULE: external "https"
+var external_https_ = __nccwpck_require__(5692);
+var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+    const usingSsl = reqUrl.protocol === 'https:';
+    if (checkBypass(reqUrl)) {
+        return undefined;
+    }
+    const proxyVar = (() => {
+        if (usingSsl) {
+            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
+        }
+        else {
+            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
+        }
+    })();
+    if (proxyVar) {
+        try {
+            return new DecodedURL(proxyVar);
+        }
+        catch (_a) {
+            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
+                return new DecodedURL(`http://${proxyVar}`);
+        }
+    }
+    else {
+        return undefined;
+    }
+}
+function checkBypass(reqUrl) {
+    if (!reqUrl.hostname) {
+        return false;
+    }
+    const reqHost = reqUrl.hostname;
+    if (isLoopbackAddress(reqHost)) {
+        return true;
+    }
+    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
+    if (!noProxy) {
+        return false;
+    }
+    // Determine the request port
+    let reqPort;
+    if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+    }
+    else if (reqUrl.protocol === 'http:') {
+        reqPort = 80;
+    }
+    else if (reqUrl.protocol === 'https:') {
+        reqPort = 443;
+    }
+    // Format the request hostname and hostname with port
+    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+    if (typeof reqPort === 'number') {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+    }
+    // Compare request host against noproxy
+    for (const upperNoProxyItem of noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(x => x)) {
+        if (upperNoProxyItem === '*' ||
+            upperReqHosts.some(x => x === upperNoProxyItem ||
+                x.endsWith(`.${upperNoProxyItem}`) ||
+                (upperNoProxyItem.startsWith('.') &&
+                    x.endsWith(`${upperNoProxyItem}`)))) {
+            return true;
+        }
+    }
+    return false;
+}
+function isLoopbackAddress(host) {
+    const hostLower = host.toLowerCase();
+    return (hostLower === 'localhost' ||
+        hostLower.startsWith('127.') ||
+        hostLower.startsWith('[::1]') ||
+        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+class DecodedURL extends URL {
+    constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+    }
+    get username() {
+        return this._decodedUsername;
+    }
+    get password() {
+        return this._decodedPassword;
+    }
+}
+//# sourceMappingURL=proxy.js.map
+// EXTERNAL MODULE: ./node_modules/tunnel/index.js
+var tunnel = __nccwpck_require__(770);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __nccwpck_require__(6752);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+/* eslint-disable @typescript-eslint/no-explicit-any */
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+var HttpCodes;
+(function (HttpCodes) {
+    HttpCodes[HttpCodes["OK"] = 200] = "OK";
+    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
+    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
+    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
+    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
+    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
+    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
+    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
+    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
+    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
+    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
+    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
+    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
+    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
+    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
+    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
+    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
+    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
+    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
+    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
+    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
+    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
+    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
+})(HttpCodes || (HttpCodes = {}));
+var Headers;
+(function (Headers) {
+    Headers["Accept"] = "accept";
+    Headers["ContentType"] = "content-type";
+})(Headers || (Headers = {}));
+var MediaTypes;
+(function (MediaTypes) {
+    MediaTypes["ApplicationJson"] = "application/json";
+})(MediaTypes || (MediaTypes = {}));
+/**
+ * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
+ * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+ */
+function lib_getProxyUrl(serverUrl) {
+    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+    return proxyUrl ? proxyUrl.href : '';
+}
+const HttpRedirectCodes = [
+    HttpCodes.MovedPermanently,
+    HttpCodes.ResourceMoved,
+    HttpCodes.SeeOther,
+    HttpCodes.TemporaryRedirect,
+    HttpCodes.PermanentRedirect
+];
+const HttpResponseRetryCodes = [
+    HttpCodes.BadGateway,
+    HttpCodes.ServiceUnavailable,
+    HttpCodes.GatewayTimeout
+];
+const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
+const ExponentialBackoffCeiling = 10;
+const ExponentialBackoffTimeSlice = 5;
+class HttpClientError extends Error {
+    constructor(message, statusCode) {
+        super(message);
+        this.name = 'HttpClientError';
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, HttpClientError.prototype);
+    }
+}
+class HttpClientResponse {
+    constructor(message) {
+        this.message = message;
+    }
+    readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                let output = Buffer.alloc(0);
+                this.message.on('data', (chunk) => {
+                    output = Buffer.concat([output, chunk]);
+                });
+                this.message.on('end', () => {
+                    resolve(output.toString());
+                });
+            }));
+        });
+    }
+    readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                const chunks = [];
+                this.message.on('data', (chunk) => {
+                    chunks.push(chunk);
+                });
+                this.message.on('end', () => {
+                    resolve(Buffer.concat(chunks));
+                });
+            }));
+        });
+    }
+}
+function isHttps(requestUrl) {
+    const parsedUrl = new URL(requestUrl);
+    return parsedUrl.protocol === 'https:';
+}
+class HttpClient {
+    constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+            if (requestOptions.ignoreSslError != null) {
+                this._ignoreSslError = requestOptions.ignoreSslError;
+            }
+            this._socketTimeout = requestOptions.socketTimeout;
+            if (requestOptions.allowRedirects != null) {
+                this._allowRedirects = requestOptions.allowRedirects;
+            }
+            if (requestOptions.allowRedirectDowngrade != null) {
+                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+            }
+            if (requestOptions.maxRedirects != null) {
+                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+            }
+            if (requestOptions.keepAlive != null) {
+                this._keepAlive = requestOptions.keepAlive;
+            }
+            if (requestOptions.allowRetries != null) {
+                this._allowRetries = requestOptions.allowRetries;
+            }
+            if (requestOptions.maxRetries != null) {
+                this._maxRetries = requestOptions.maxRetries;
+            }
+        }
+    }
+    options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('GET', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('POST', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PUT', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+    }
+    /**
+     * Gets a typed object from an endpoint
+     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+     */
+    getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            const res = yield this.get(requestUrl, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.post(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.put(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.patch(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    /**
+     * Makes a raw http request.
+     * All other methods such as get, post, patch, and request ultimately call this.
+     * Prefer get, del, post and patch
+     */
+    request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._disposed) {
+                throw new Error('Client has already been disposed.');
+            }
+            const parsedUrl = new URL(requestUrl);
+            let info = this._prepareRequest(verb, parsedUrl, headers);
+            // Only perform retries on reads since writes may not be idempotent.
+            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
+                ? this._maxRetries + 1
+                : 1;
+            let numTries = 0;
+            let response;
+            do {
+                response = yield this.requestRaw(info, data);
+                // Check if it's an authentication challenge
+                if (response &&
+                    response.message &&
+                    response.message.statusCode === HttpCodes.Unauthorized) {
+                    let authenticationHandler;
+                    for (const handler of this.handlers) {
+                        if (handler.canHandleAuthentication(response)) {
+                            authenticationHandler = handler;
+                            break;
+                        }
+                    }
+                    if (authenticationHandler) {
+                        return authenticationHandler.handleAuthentication(this, info, data);
+                    }
+                    else {
+                        // We have received an unauthorized response but have no handlers to handle it.
+                        // Let the response return to the caller.
+                        return response;
+                    }
+                }
+                let redirectsRemaining = this._maxRedirects;
+                while (response.message.statusCode &&
+                    HttpRedirectCodes.includes(response.message.statusCode) &&
+                    this._allowRedirects &&
+                    redirectsRemaining > 0) {
+                    const redirectUrl = response.message.headers['location'];
+                    if (!redirectUrl) {
+                        // if there's no location to redirect to, we won't
+                        break;
+                    }
+                    const parsedRedirectUrl = new URL(redirectUrl);
+                    if (parsedUrl.protocol === 'https:' &&
+                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
+                        !this._allowRedirectDowngrade) {
+                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
+                    }
+                    // we need to finish reading the response before reassigning response
+                    // which will leak the open socket.
+                    yield response.readBody();
+                    // strip authorization header if redirected to a different hostname
+                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                        for (const header in headers) {
+                            // header names are case insensitive
+                            if (header.toLowerCase() === 'authorization') {
+                                delete headers[header];
+                            }
+                        }
+                    }
+                    // let's make the request with the new redirectUrl
+                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+                    response = yield this.requestRaw(info, data);
+                    redirectsRemaining--;
+                }
+                if (!response.message.statusCode ||
+                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+                    // If not a retry code, return immediately instead of retrying
+                    return response;
+                }
+                numTries += 1;
+                if (numTries < maxTries) {
+                    yield response.readBody();
+                    yield this._performExponentialBackoff(numTries);
+                }
+            } while (numTries < maxTries);
+            return response;
+        });
+    }
+    /**
+     * Needs to be called if keepAlive is set to true in request options.
+     */
+    dispose() {
+        if (this._agent) {
+            this._agent.destroy();
+        }
+        this._disposed = true;
+    }
+    /**
+     * Raw request.
+     * @param info
+     * @param data
+     */
+    requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => {
+                function callbackForResult(err, res) {
+                    if (err) {
+                        reject(err);
+                    }
+                    else if (!res) {
+                        // If `err` is not passed, then `res` must be passed.
+                        reject(new Error('Unknown error'));
+                    }
+                    else {
+                        resolve(res);
+                    }
+                }
+                this.requestRawWithCallback(info, data, callbackForResult);
+            });
+        });
+    }
+    /**
+     * Raw request with callback.
+     * @param info
+     * @param data
+     * @param onResult
+     */
+    requestRawWithCallback(info, data, onResult) {
+        if (typeof data === 'string') {
+            if (!info.options.headers) {
+                info.options.headers = {};
+            }
+            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+            if (!callbackCalled) {
+                callbackCalled = true;
+                onResult(err, res);
+            }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+            const res = new HttpClientResponse(msg);
+            handleResult(undefined, res);
+        });
+        let socket;
+        req.on('socket', sock => {
+            socket = sock;
+        });
+        // If we ever get disconnected, we want the socket to timeout eventually
+        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
+            if (socket) {
+                socket.end();
+            }
+            handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on('error', function (err) {
+            // err has statusCode property
+            // res should have headers
+            handleResult(err);
+        });
+        if (data && typeof data === 'string') {
+            req.write(data, 'utf8');
+        }
+        if (data && typeof data !== 'string') {
+            data.on('close', function () {
+                req.end();
+            });
+            data.pipe(req);
+        }
+        else {
+            req.end();
+        }
+    }
+    /**
+     * Gets an http agent. This function is useful when you need an http agent that handles
+     * routing through a proxy server - depending upon the url and proxy environment variables.
+     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+     */
+    getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+    }
+    getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+            return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+    }
+    _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === 'https:';
+        info.httpModule = usingSsl ? external_https_namespaceObject : external_http_namespaceObject;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port
+            ? parseInt(info.parsedUrl.port)
+            : defaultPort;
+        info.options.path =
+            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+            info.options.headers['user-agent'] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        // gives handlers an opportunity to participate
+        if (this.handlers) {
+            for (const handler of this.handlers) {
+                handler.prepareRequest(info.options);
+            }
+        }
+        return info;
+    }
+    _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+    }
+    /**
+     * Gets an existing header value or returns a default.
+     * Handles converting number header values to strings since HTTP headers must be strings.
+     * Note: This returns string | string[] since some headers can have multiple values.
+     * For headers that must always be a single string (like Content-Type), use the
+     * specialized _getExistingOrDefaultContentTypeHeader method instead.
+     */
+    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+            if (headerValue) {
+                clientHeader =
+                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
+            }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== undefined) {
+            return typeof additionalValue === 'number'
+                ? additionalValue.toString()
+                : additionalValue;
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    /**
+     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+     * Always returns a single string (not an array) since Content-Type should be a single value.
+     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+     */
+    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            if (headerValue) {
+                if (typeof headerValue === 'number') {
+                    clientHeader = String(headerValue);
+                }
+                else if (Array.isArray(headerValue)) {
+                    clientHeader = headerValue.join(', ');
+                }
+                else {
+                    clientHeader = headerValue;
+                }
+            }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
+        if (additionalValue !== undefined) {
+            if (typeof additionalValue === 'number') {
+                return String(additionalValue);
+            }
+            else if (Array.isArray(additionalValue)) {
+                return additionalValue.join(', ');
+            }
+            else {
+                return additionalValue;
+            }
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+            agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+            agent = this._agent;
+        }
+        // if agent is already assigned use that agent.
+        if (agent) {
+            return agent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        let maxSockets = 100;
+        if (this.requestOptions) {
+            maxSockets = this.requestOptions.maxSockets || external_http_.globalAgent.maxSockets;
+        }
+        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
+        if (proxyUrl && proxyUrl.hostname) {
+            const agentOptions = {
+                maxSockets,
+                keepAlive: this._keepAlive,
+                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
+                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+                })), { host: proxyUrl.hostname, port: proxyUrl.port })
+            };
+            let tunnelAgent;
+            const overHttps = proxyUrl.protocol === 'https:';
+            if (usingSsl) {
+                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+            }
+            else {
+                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+            }
+            agent = tunnelAgent(agentOptions);
+            this._proxyAgent = agent;
+        }
+        // if tunneling agent isn't assigned create a new agent
+        if (!agent) {
+            const options = { keepAlive: this._keepAlive, maxSockets };
+            agent = usingSsl ? new external_https_.Agent(options) : new external_http_.Agent(options);
+            this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            agent.options = Object.assign(agent.options || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return agent;
+    }
+    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+            proxyAgent = this._proxyAgentDispatcher;
+        }
+        // if agent is already assigned use that agent.
+        if (proxyAgent) {
+            return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        proxyAgent = new undici/* ProxyAgent */.kT(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
+        })));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return proxyAgent;
+    }
+    _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || 'actions/http-client';
+        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
+        if (orchId) {
+            // Sanitize the orchestration ID to ensure it contains only valid characters
+            // Valid characters: 0-9, a-z, _, -, .
+            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+    }
+    _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+            return new Promise(resolve => setTimeout(() => resolve(), ms));
+        });
+    }
+    _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                const statusCode = res.message.statusCode || 0;
+                const response = {
+                    statusCode,
+                    result: null,
+                    headers: {}
+                };
+                // not found leads to null obj returned
+                if (statusCode === HttpCodes.NotFound) {
+                    resolve(response);
+                }
+                // get the result from the body
+                function dateTimeDeserializer(key, value) {
+                    if (typeof value === 'string') {
+                        const a = new Date(value);
+                        if (!isNaN(a.valueOf())) {
+                            return a;
+                        }
+                    }
+                    return value;
+                }
+                let obj;
+                let contents;
+                try {
+                    contents = yield res.readBody();
+                    if (contents && contents.length > 0) {
+                        if (options && options.deserializeDates) {
+                            obj = JSON.parse(contents, dateTimeDeserializer);
+                        }
+                        else {
+                            obj = JSON.parse(contents);
+                        }
+                        response.result = obj;
+                    }
+                    response.headers = res.message.headers;
+                }
+                catch (err) {
+                    // Invalid resource (contents not json);  leaving result obj null
+                }
+                // note that 3xx redirects are handled by the http layer.
+                if (statusCode > 299) {
+                    let msg;
+                    // if exception/error in body, attempt to get better error
+                    if (obj && obj.message) {
+                        msg = obj.message;
+                    }
+                    else if (contents && contents.length > 0) {
+                        // it may be the case that the exception is in the body message as string
+                        msg = contents;
+                    }
+                    else {
+                        msg = `Failed request: (${statusCode})`;
+                    }
+                    const err = new HttpClientError(msg, statusCode);
+                    err.result = response.result;
+                    reject(err);
+                }
+                else {
+                    resolve(response);
+                }
+            }));
+        });
+    }
+}
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+//# sourceMappingURL=index.js.map
+
+/***/ }),
+
+/***/ 90:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $1: () => (/* binding */ lstat),
+/* harmony export */   Ck: () => (/* binding */ mkdir),
+/* harmony export */   Cy: () => (/* binding */ readdir),
+/* harmony export */   H8: () => (/* binding */ IS_WINDOWS),
+/* harmony export */   Qh: () => (/* binding */ isRooted),
+/* harmony export */   YN: () => (/* binding */ symlink),
+/* harmony export */   dJ: () => (/* binding */ stat),
+/* harmony export */   h_: () => (/* binding */ readlink),
+/* harmony export */   k6: () => (/* binding */ chmod),
+/* harmony export */   m3: () => (/* binding */ copyFile),
+/* harmony export */   rm: () => (/* binding */ rm),
+/* harmony export */   t2: () => (/* binding */ exists),
+/* harmony export */   vr: () => (/* binding */ tryGetExecutablePath),
+/* harmony export */   y1: () => (/* binding */ unlink)
+/* harmony export */ });
+/* unused harmony exports open, rename, rmdir, UV_FS_O_EXLOCK, READONLY, isDirectory, getCmdPath */
+/* harmony import */ var fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9896);
+/* harmony import */ var path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6928);
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs__WEBPACK_IMPORTED_MODULE_0__.promises;
+// export const {open} = 'fs'
+const IS_WINDOWS = process.platform === 'win32';
+/**
+ * Custom implementation of readlink to ensure Windows junctions
+ * maintain trailing backslash for backward compatibility with Node.js < 24
+ *
+ * In Node.js 20, Windows junctions (directory symlinks) always returned paths
+ * with trailing backslashes. Node.js 24 removed this behavior, which breaks
+ * code that relied on this format for path operations.
+ *
+ * This implementation restores the Node 20 behavior by adding a trailing
+ * backslash to all junction results on Windows.
+ */
+function readlink(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        const result = yield fs__WEBPACK_IMPORTED_MODULE_0__.promises.readlink(fsPath);
+        // On Windows, restore Node 20 behavior: add trailing backslash to all results
+        // since junctions on Windows are always directory links
+        if (IS_WINDOWS && !result.endsWith('\\')) {
+            return `${result}\\`;
+        }
+        return result;
+    });
+}
+// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
+const UV_FS_O_EXLOCK = 0x10000000;
+const READONLY = fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_RDONLY;
+function exists(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        try {
+            yield stat(fsPath);
+        }
+        catch (err) {
+            if (err.code === 'ENOENT') {
+                return false;
+            }
+            throw err;
+        }
+        return true;
+    });
+}
+function isDirectory(fsPath_1) {
+    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        return stats.isDirectory();
+    });
+}
+/**
+ * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
+ * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
+ */
+function isRooted(p) {
+    p = normalizeSeparators(p);
+    if (!p) {
+        throw new Error('isRooted() parameter "p" cannot be empty');
+    }
+    if (IS_WINDOWS) {
+        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
+        ); // e.g. C: or C:\hello
+    }
+    return p.startsWith('/');
+}
+/**
+ * Best effort attempt to determine whether a file exists and is executable.
+ * @param filePath    file path to check
+ * @param extensions  additional file extensions to try
+ * @return if file exists and is executable, returns the file path. otherwise empty string.
+ */
+function tryGetExecutablePath(filePath, extensions) {
+    return __awaiter(this, void 0, void 0, function* () {
+        let stats = undefined;
+        try {
+            // test file exists
+            stats = yield stat(filePath);
+        }
+        catch (err) {
+            if (err.code !== 'ENOENT') {
+                // eslint-disable-next-line no-console
+                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+            }
+        }
+        if (stats && stats.isFile()) {
+            if (IS_WINDOWS) {
+                // on Windows, test for valid extension
+                const upperExt = path__WEBPACK_IMPORTED_MODULE_1__.extname(filePath).toUpperCase();
+                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
+                    return filePath;
+                }
+            }
+            else {
+                if (isUnixExecutable(stats)) {
+                    return filePath;
+                }
+            }
+        }
+        // try each extension
+        const originalFilePath = filePath;
+        for (const extension of extensions) {
+            filePath = originalFilePath + extension;
+            stats = undefined;
+            try {
+                stats = yield stat(filePath);
+            }
+            catch (err) {
+                if (err.code !== 'ENOENT') {
+                    // eslint-disable-next-line no-console
+                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+                }
+            }
+            if (stats && stats.isFile()) {
+                if (IS_WINDOWS) {
+                    // preserve the case of the actual file (since an extension was appended)
+                    try {
+                        const directory = path__WEBPACK_IMPORTED_MODULE_1__.dirname(filePath);
+                        const upperName = path__WEBPACK_IMPORTED_MODULE_1__.basename(filePath).toUpperCase();
+                        for (const actualName of yield readdir(directory)) {
+                            if (upperName === actualName.toUpperCase()) {
+                                filePath = path__WEBPACK_IMPORTED_MODULE_1__.join(directory, actualName);
+                                break;
+                            }
+                        }
+                    }
+                    catch (err) {
+                        // eslint-disable-next-line no-console
+                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+                    }
+                    return filePath;
+                }
+                else {
+                    if (isUnixExecutable(stats)) {
+                        return filePath;
+                    }
+                }
+            }
+        }
+        return '';
+    });
+}
+function normalizeSeparators(p) {
+    p = p || '';
+    if (IS_WINDOWS) {
+        // convert slashes on Windows
+        p = p.replace(/\//g, '\\');
+        // remove redundant slashes
+        return p.replace(/\\\\+/g, '\\');
+    }
+    // remove redundant slashes
+    return p.replace(/\/\/+/g, '/');
+}
+// on Mac/Linux, test the execute bit
+//     R   W  X  R  W X R W X
+//   256 128 64 32 16 8 4 2 1
+function isUnixExecutable(stats) {
+    return ((stats.mode & 1) > 0 ||
+        ((stats.mode & 8) > 0 &&
+            process.getgid !== undefined &&
+            stats.gid === process.getgid()) ||
+        ((stats.mode & 64) > 0 &&
+            process.getuid !== undefined &&
+            stats.uid === process.getuid()));
+}
+// Get the path of cmd.exe in windows
+function getCmdPath() {
+    var _a;
+    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
+}
+//# sourceMappingURL=io-util.js.map
+
+/***/ }),
+
+/***/ 8701:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   K7: () => (/* binding */ which),
+/* harmony export */   U$: () => (/* binding */ mkdirP),
+/* harmony export */   Yz: () => (/* binding */ rmRF),
+/* harmony export */   cp: () => (/* binding */ cp)
+/* harmony export */ });
+/* unused harmony exports mv, findInPath */
+/* harmony import */ var assert__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2613);
+/* harmony import */ var path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6928);
+/* harmony import */ var _io_util_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(90);
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+/**
+ * Copies a file or folder.
+ * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See CopyOptions.
+ */
+function cp(source_1, dest_1) {
+    return __awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+        const destStat = (yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(dest)) ? yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(dest) : null;
+        // Dest is an existing file, but not forcing
+        if (destStat && destStat.isFile() && !force) {
+            return;
+        }
+        // If dest is an existing directory, should copy inside.
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
+            ? path__WEBPACK_IMPORTED_MODULE_1__.join(dest, path__WEBPACK_IMPORTED_MODULE_1__.basename(source))
+            : dest;
+        if (!(yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(source))) {
+            throw new Error(`no such file or directory: ${source}`);
+        }
+        const sourceStat = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(source);
+        if (sourceStat.isDirectory()) {
+            if (!recursive) {
+                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+            }
+            else {
+                yield cpDirRecursive(source, newDest, 0, force);
+            }
+        }
+        else {
+            if (path__WEBPACK_IMPORTED_MODULE_1__.relative(source, newDest) === '') {
+                // a file cannot be copied to itself
+                throw new Error(`'${newDest}' and '${source}' are the same file`);
+            }
+            yield copyFile(source, newDest, force);
+        }
+    });
+}
+/**
+ * Moves a path.
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See MoveOptions.
+ */
+function mv(source_1, dest_1) {
+    return __awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        if (yield ioUtil.exists(dest)) {
+            let destExists = true;
+            if (yield ioUtil.isDirectory(dest)) {
+                // If dest is directory copy src into dest
+                dest = path.join(dest, path.basename(source));
+                destExists = yield ioUtil.exists(dest);
+            }
+            if (destExists) {
+                if (options.force == null || options.force) {
+                    yield rmRF(dest);
+                }
+                else {
+                    throw new Error('Destination already exists');
+                }
+            }
+        }
+        yield mkdirP(path.dirname(dest));
+        yield ioUtil.rename(source, dest);
+    });
+}
+/**
+ * Remove a path recursively with force
+ *
+ * @param inputPath path to remove
+ */
+function rmRF(inputPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        if (_io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8) {
+            // Check for invalid characters
+            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+            if (/[*"<>|]/.test(inputPath)) {
+                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
+            }
+        }
+        try {
+            // note if path does not exist, error is silent
+            yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__.rm(inputPath, {
+                force: true,
+                maxRetries: 3,
+                recursive: true,
+                retryDelay: 300
+            });
+        }
+        catch (err) {
+            throw new Error(`File was unable to be removed ${err}`);
+        }
+    });
+}
+/**
+ * Make a directory.  Creates the full path with folders in between
+ * Will throw if it fails
+ *
+ * @param   fsPath        path to create
+ * @returns Promise<void>
+ */
+function mkdirP(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        (0,assert__WEBPACK_IMPORTED_MODULE_0__.ok)(fsPath, 'a path argument must be provided');
+        yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .mkdir */ .Ck(fsPath, { recursive: true });
+    });
+}
+/**
+ * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
+ * If you check and the tool does not exist, it will throw.
+ *
+ * @param     tool              name of the tool
+ * @param     check             whether to check if tool exists
+ * @returns   Promise<string>   path to tool
+ */
+function which(tool, check) {
+    return __awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // recursive when check=true
+        if (check) {
+            const result = yield which(tool, false);
+            if (!result) {
+                if (_io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8) {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+                }
+                else {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+                }
+            }
+            return result;
+        }
+        const matches = yield findInPath(tool);
+        if (matches && matches.length > 0) {
+            return matches[0];
+        }
+        return '';
+    });
+}
+/**
+ * Returns a list of all occurrences of the given tool on the system path.
+ *
+ * @returns   Promise<string[]>  the paths of the tool
+ */
+function findInPath(tool) {
+    return __awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // build the list of extensions to try
+        const extensions = [];
+        if (_io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8 && process.env['PATHEXT']) {
+            for (const extension of process.env['PATHEXT'].split(path__WEBPACK_IMPORTED_MODULE_1__.delimiter)) {
+                if (extension) {
+                    extensions.push(extension);
+                }
+            }
+        }
+        // if it's rooted, return it if exists. otherwise return empty.
+        if (_io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .isRooted */ .Qh(tool)) {
+            const filePath = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .tryGetExecutablePath */ .vr(tool, extensions);
+            if (filePath) {
+                return [filePath];
+            }
+            return [];
+        }
+        // if any path separators, return empty
+        if (tool.includes(path__WEBPACK_IMPORTED_MODULE_1__.sep)) {
+            return [];
+        }
+        // build the list of directories
+        //
+        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
+        // it feels like we should not do this. Checking the current directory seems like more of a use
+        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
+        // across platforms.
+        const directories = [];
+        if (process.env.PATH) {
+            for (const p of process.env.PATH.split(path__WEBPACK_IMPORTED_MODULE_1__.delimiter)) {
+                if (p) {
+                    directories.push(p);
+                }
+            }
+        }
+        // find all matches
+        const matches = [];
+        for (const directory of directories) {
+            const filePath = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .tryGetExecutablePath */ .vr(path__WEBPACK_IMPORTED_MODULE_1__.join(directory, tool), extensions);
+            if (filePath) {
+                matches.push(filePath);
+            }
+        }
+        return matches;
+    });
+}
+function readCopyOptions(options) {
+    const force = options.force == null ? true : options.force;
+    const recursive = Boolean(options.recursive);
+    const copySourceDirectory = options.copySourceDirectory == null
+        ? true
+        : Boolean(options.copySourceDirectory);
+    return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+    return __awaiter(this, void 0, void 0, function* () {
+        // Ensure there is not a run away recursive copy
+        if (currentDepth >= 255)
+            return;
+        currentDepth++;
+        yield mkdirP(destDir);
+        const files = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .readdir */ .Cy(sourceDir);
+        for (const fileName of files) {
+            const srcFile = `${sourceDir}/${fileName}`;
+            const destFile = `${destDir}/${fileName}`;
+            const srcFileStat = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(srcFile);
+            if (srcFileStat.isDirectory()) {
+                // Recurse
+                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+            }
+            else {
+                yield copyFile(srcFile, destFile, force);
+            }
+        }
+        // Change the mode for the newly created directory
+        yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .chmod */ .k6(destDir, (yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(sourceDir)).mode);
+    });
+}
+// Buffered file copy
+function copyFile(srcFile, destFile, force) {
+    return __awaiter(this, void 0, void 0, function* () {
+        if ((yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(srcFile)).isSymbolicLink()) {
+            // unlink/re-link it
+            try {
+                yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(destFile);
+                yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .unlink */ .y1(destFile);
+            }
+            catch (e) {
+                // Try to override file permission
+                if (e.code === 'EPERM') {
+                    yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .chmod */ .k6(destFile, '0666');
+                    yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .unlink */ .y1(destFile);
+                }
+                // other errors = it doesn't exist, no work to do
+            }
+            // Copy over symlink
+            const symlinkFull = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .readlink */ .h_(srcFile);
+            yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .symlink */ .YN(symlinkFull, destFile, _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8 ? 'junction' : null);
+        }
+        else if (!(yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(destFile)) || force) {
+            yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .copyFile */ .m3(srcFile, destFile);
+        }
+    });
+}
+//# sourceMappingURL=io.js.map
+
+/***/ }),
+
+/***/ 3243:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ay: () => (/* binding */ jsYaml)
+/* harmony export */ });
+/* unused harmony exports CORE_SCHEMA, DEFAULT_SCHEMA, FAILSAFE_SCHEMA, JSON_SCHEMA, Schema, Type, YAMLException, dump, load, loadAll, safeDump, safeLoad, safeLoadAll, types */
 
 /*! js-yaml 4.1.1 https://github.com/nodeca/js-yaml @license MIT */
 function isNothing(subject) {
@@ -29008,7 +34347,7 @@ function isInteger(object) {
          (object % 1 === 0 && !common.isNegativeZero(object));
 }
 
-var js_yaml_int = new type('tag:yaml.org,2002:int', {
+var int = new type('tag:yaml.org,2002:int', {
   kind: 'scalar',
   resolve: resolveYamlInteger,
   construct: constructYamlInteger,
@@ -29113,7 +34452,7 @@ function isFloat(object) {
          (object % 1 !== 0 || common.isNegativeZero(object));
 }
 
-var js_yaml_float = new type('tag:yaml.org,2002:float', {
+var float = new type('tag:yaml.org,2002:float', {
   kind: 'scalar',
   resolve: resolveYamlFloat,
   construct: constructYamlFloat,
@@ -29126,8 +34465,8 @@ var json = failsafe.extend({
   implicit: [
     _null,
     bool,
-    js_yaml_int,
-    js_yaml_float
+    int,
+    float
   ]
 });
 
@@ -32208,14 +37547,14 @@ var YAMLException       = exception;
 // Re-export all types in case user wants to create custom schema
 var types = {
   binary:    binary,
-  float:     js_yaml_float,
+  float:     float,
   map:       map,
   null:      _null,
   pairs:     pairs,
   set:       set,
   timestamp: timestamp,
   bool:      bool,
-  int:       js_yaml_int,
+  int:       int,
   merge:     merge,
   omap:      omap,
   seq:       seq,
@@ -32246,4945 +37585,6 @@ var jsYaml = {
 
 
 
-;// CONCATENATED MODULE: ./src/env-cache/key.ts
-
-
-/** Schema part of the key: bump when the key formula or the cached entry's layout changes. */
-const KEY_SCHEMA = 'v1';
-/** GitHub's cache keys: at most 512 characters, no commas. */
-const MAX_KEY_LENGTH = 512;
-const MAX_PREFIX_LENGTH = 200;
-const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
-function sha256(text) {
-    return (0,external_node_crypto_.createHash)('sha256').update(text, 'utf8').digest('hex');
-}
-function unixText(text) {
-    return text.replace(/\r\n?/g, '\n');
-}
-/** Error lines for a cache-key-prefix, each naming the input; [] when valid. */
-function prefixErrors(prefix) {
-    if (prefix.length === 0)
-        return ['cache-key-prefix: must not be empty (accepted: letters, digits, ".", "_", "-", e.g. "pointcept-env")'];
-    if (prefix.length > MAX_PREFIX_LENGTH) {
-        return [`cache-key-prefix: ${prefix.length} characters is too long (accepted: at most ${MAX_PREFIX_LENGTH})`];
-    }
-    if (!PREFIX_RE.test(prefix)) {
-        return [`cache-key-prefix: "${prefix}" is not accepted (accepted: a letter or digit, then letters, digits, ".", "_", "-"; no commas, spaces or slashes)`];
-    }
-    return [];
-}
-/** Error lines for a single buildx platform such as linux/amd64; [] when valid. */
-function platformErrors(platform) {
-    if (!PLATFORM_RE.test(platform)) {
-        return [`platforms: "${platform}" is not accepted by the env cache (accepted: one platform such as "linux/amd64"; the conda env is built for one platform)`];
-    }
-    return [];
-}
-function canonical(value) {
-    if (value === null || value === undefined)
-        return null;
-    if (Array.isArray(value))
-        return value.map(canonical);
-    if (typeof value === 'object') {
-        const out = {};
-        for (const k of Object.keys(value).sort()) {
-            out[k] = canonical(value[k]);
-        }
-        return out;
-    }
-    // FAILSAFE schema: every scalar is a string; "3.10" stays "3.10".
-    return String(value).trim().replace(/\s+/g, ' ');
-}
-/**
- * The environment file parsed and normalised: mapping keys sorted, list order kept (channel order is
- * conda's priority; dependency order is kept as written), scalars kept as written but trimmed with
- * inner whitespace collapsed. Comments and formatting do not survive parsing.
- */
-function normaliseEnvFile(text) {
-    let doc;
-    try {
-        doc = jsYaml.load(text, { schema: jsYaml.FAILSAFE_SCHEMA });
-    }
-    catch (e) {
-        throw new Error(`environment-file: not valid YAML (${e.message.split('\n')[0]})`, { cause: e });
-    }
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-        throw new Error('environment-file: must be a YAML mapping with "channels" and "dependencies" (a conda environment file)');
-    }
-    if (!('dependencies' in doc)) {
-        throw new Error('environment-file: has no "dependencies" list (accepted: a conda environment file)');
-    }
-    return JSON.stringify(canonical(doc));
-}
-const STAGE_FROM_RE = /^\s*FROM\s+(?:--\S+\s+)*\S+\s+AS\s+conda-env\s*$/i;
-const ANY_FROM_RE = /^\s*FROM\s/i;
-/**
- * The `conda-env` stage of a Dockerfile, from its FROM line up to the next FROM, with blank lines,
- * comment lines and trailing whitespace dropped (they do not change what the stage does).
- */
-function condaEnvStage(dockerfileText) {
-    const lines = unixText(dockerfileText).split('\n');
-    const start = lines.findIndex((l) => STAGE_FROM_RE.test(l));
-    if (start < 0) {
-        throw new Error('file: the Dockerfile has no "FROM ... AS conda-env" stage, which the env cache needs (set cache-backend: none to build without it)');
-    }
-    const out = [lines[start].trim()];
-    for (const line of lines.slice(start + 1)) {
-        if (ANY_FROM_RE.test(line))
-            break;
-        const t = line.replace(/\s+$/, '');
-        if (t.trim() === '' || /^\s*#/.test(t))
-            continue;
-        out.push(t);
-    }
-    return out.join('\n');
-}
-/** The parts that are hashed, as one canonical string (exported for tests and --dry-run). */
-function keyMaterial(k) {
-    return JSON.stringify({
-        schema: KEY_SCHEMA,
-        env: normaliseEnvFile(k.envFileText),
-        lock: k.lockFileText === null ? null : sha256(unixText(k.lockFileText)),
-        baseImage: k.baseImage.trim(),
-        miniforge: k.miniforgeVersion.trim(),
-        condaEnvStage: condaEnvStage(k.dockerfileText),
-        createEnvScript: k.createEnvScriptText === null ? null : sha256(unixText(k.createEnvScriptText)),
-        platform: k.platform,
-        envName: k.envName ?? null,
-    });
-}
-/**
- * `${prefix}-v1-${os}-${arch}[-${variant}]-${sha256 of keyMaterial}`. Pure; throws an Error naming the
- * input when the prefix, platform or env file is not accepted. At most 512 characters, no commas.
- * `envName` (optional, additive) is hashed when given: the env directory inside the cached tar.
- */
-function computeEnvCacheKey(k) {
-    const errors = [...prefixErrors(k.prefix), ...platformErrors(k.platform)];
-    if (errors.length > 0)
-        throw new Error(errors.join('\n'));
-    const key = `${k.prefix}-${KEY_SCHEMA}-${k.platform.replace(/\//g, '-')}-${sha256(keyMaterial(k))}`;
-    // Guaranteed by the prefix/platform rules; kept as a guard for future changes.
-    if (key.length > MAX_KEY_LENGTH || key.includes(',')) {
-        throw new Error(`cache-key-prefix: the resulting key is not accepted by the cache (at most ${MAX_KEY_LENGTH} characters, no commas): ${key}`);
-    }
-    return key;
-}
-/** A registry tag for a key: the key itself when it fits a tag (<=128), else its schema/platform/hash tail. */
-function registryTag(key) {
-    if (key.length <= 128 && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(key))
-        return key;
-    const m = /-(v\d+-[a-z0-9_-]+-[0-9a-f]{64})$/.exec(key);
-    if (m && m[1].length <= 128)
-        return m[1];
-    return `v1-${sha256(key)}`;
-}
-
-
-/***/ }),
-
-/***/ 5650:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  $: () => (/* binding */ validateEnvCacheSettings)
-});
-
-// UNUSED EXPORTS: isBackend
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./src/env-cache/key.ts + 1 modules
-var key = __nccwpck_require__(5328);
-;// CONCATENATED MODULE: ./src/env-cache/types.ts
-const BACKENDS = ['registry', 'gha', 'local', 'none'];
-
-;// CONCATENATED MODULE: ./src/env-cache/validate.ts
-
-
-
-
-// An image repository without tag or digest: [host[:port]/]path, lower-case path components.
-const REPO_RE = /^(?:[A-Za-z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const MINIFORGE_RE = /^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.]+)?$/;
-function isBackend(b) {
-    return BACKENDS.includes(b);
-}
-/** Error lines, each naming the input and what is accepted; [] when the settings are usable. */
-function validateEnvCacheSettings(s) {
-    const errors = [];
-    if (!isBackend(s.backend)) {
-        errors.push(`cache-backend: "${s.backend}" is not accepted (accepted: ${BACKENDS.join(', ')})`);
-    }
-    errors.push(...(0,key/* prefixErrors */.U4)(s.keyPrefix));
-    if (s.backend === 'local') {
-        if (s.cacheDir.trim() === '')
-            errors.push('cache-dir: must not be empty with cache-backend: local (accepted: a directory path)');
-        else if (!external_node_path_.isAbsolute(s.cacheDir))
-            errors.push(`cache-dir: "${s.cacheDir}" must be an absolute path`);
-        else if (s.cacheDir.includes(','))
-            errors.push(`cache-dir: "${s.cacheDir}" must not contain a comma (it is passed to buildx --cache-to)`);
-    }
-    if (s.backend === 'local') {
-        if (!Number.isFinite(s.maxSizeGb) || s.maxSizeGb <= 0) {
-            errors.push(`cache-max-size: "${s.maxSizeGb}" is not accepted (accepted: a number of GB greater than 0, e.g. 50)`);
-        }
-    }
-    if (s.backend === 'registry') {
-        if (s.cacheRef.trim() === '') {
-            errors.push('cache-ref: required with cache-backend: registry (accepted: an image repository without tag, e.g. ghcr.io/org/pointcept-env-cache)');
-        }
-        else if (!REPO_RE.test(s.cacheRef)) {
-            errors.push(`cache-ref: "${s.cacheRef}" is not accepted (accepted: an image repository without tag or digest, lower case, e.g. ghcr.io/org/pointcept-env-cache or 127.0.0.1:5000/env-cache)`);
-        }
-    }
-    if (s.lockFile !== '') {
-        if (!external_node_fs_.existsSync(s.lockFile))
-            errors.push(`lock-file: "${s.lockFile}" does not exist (accepted: an explicit lock written by an earlier run, or empty)`);
-        else if (!external_node_fs_.statSync(s.lockFile).isFile())
-            errors.push(`lock-file: "${s.lockFile}" is not a file`);
-    }
-    if (!MINIFORGE_RE.test(s.miniforgeVersion)) {
-        errors.push(`miniforge-version: "${s.miniforgeVersion}" is not accepted (accepted: a Miniforge release such as 24.11.3-0)`);
-    }
-    return errors;
-}
-
-
-/***/ }),
-
-/***/ 3190:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   E$: () => (/* binding */ redact),
-/* harmony export */   eF: () => (/* binding */ run),
-/* harmony export */   oo: () => (/* binding */ addRedactions),
-/* harmony export */   ux: () => (/* binding */ showArgv)
-/* harmony export */ });
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5260);
-// Every command is an argv array run through @actions/exec (no shell): arguments holding ";",
-// "$()" or newlines reach the program as data. Output is captured and, unless quiet, echoed
-// with secret values replaced by "***".
-
-
-let secrets = [];
-/** Values that every echo and log written by this module hides. */
-function addRedactions(values) {
-    secrets = [...new Set([...secrets, ...values.filter((v) => v.length > 0)])].sort((a, b) => b.length - a.length);
-}
-function redact(text, extra = []) {
-    let out = text;
-    for (const s of [...extra, ...secrets])
-        if (s)
-            out = out.split(s).join('***');
-    return out;
-}
-/** Renders an argv for people to read (quoted where needed, secrets hidden); never executed. */
-function showArgv(cmd, args) {
-    return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => redact(a)).join(' ');
-}
-async function run(cmd, args, opts = {}) {
-    process.stdout.write(`[command] ${showArgv(cmd, args)}\n`);
-    const log = opts.logFile ? node_fs__WEBPACK_IMPORTED_MODULE_0__.openSync(opts.logFile, 'a') : undefined;
-    const echo = (chunk, into) => {
-        const s = chunk.toString();
-        if (log !== undefined)
-            node_fs__WEBPACK_IMPORTED_MODULE_0__.writeSync(log, s);
-        if (!opts.quiet)
-            (into === 'out' ? process.stdout : process.stderr).write(redact(s, opts.redact));
-    };
-    try {
-        // getExecOutput collects stdout/stderr itself; the listeners only echo and log
-        const r = await _actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H(cmd, args, {
-            cwd: opts.cwd,
-            env: opts.env ? { ...process.env, ...opts.env } : undefined,
-            silent: true,
-            ignoreReturnCode: true,
-            listeners: { stdout: (b) => echo(b, 'out'), stderr: (b) => echo(b, 'err') },
-        });
-        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-    }
-    catch (e) {
-        // @actions/exec throws when the executable is not on PATH
-        const msg = e instanceof Error ? e.message : String(e);
-        return { exitCode: 127, stdout: '', stderr: msg };
-    }
-    finally {
-        if (log !== undefined)
-            node_fs__WEBPACK_IMPORTED_MODULE_0__.closeSync(log);
-    }
-}
-
-
-/***/ }),
-
-/***/ 1730:
-/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   i: () => (/* binding */ main)
-/* harmony export */ });
-/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6135);
-// Entry point of the action: wires the stages of src/pipeline.ts in order. Outputs and the job
-// summary are written from whatever is known, also when a stage fails.
-
-async function main() {
-    const outcome = {};
-    let error = null;
-    try {
-        const inputs = (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .getInputs */ .GP)(); // every input validated before any command runs
-        const run = await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .prepare */ .iA)(inputs, outcome); // preflight + plan; null after a dry run
-        if (run) {
-            const { session, plan } = await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .envStage */ .A6)(run); // env cache restore, env builds, lock
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .buildStage */ .Zh)(run, session, plan); // main build (loaded), env cache save on a miss
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .smokeStage */ .Gi)(run, plan); // smoke tests in the built image, on the GPU
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .pushStage */ .RU)(run, plan); // only reached when the smoke run passed
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .finishStage */ .KG)(run, session);
-        }
-    }
-    catch (e) {
-        error = e;
-    }
-    await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .report */ .z8)(outcome, error);
-}
-await main();
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 6135:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Zh: () => (/* binding */ buildStage),
-  A6: () => (/* binding */ envStage),
-  KG: () => (/* binding */ finishStage),
-  GP: () => (/* binding */ getInputs),
-  iA: () => (/* binding */ prepare),
-  RU: () => (/* binding */ pushStage),
-  z8: () => (/* binding */ report),
-  Gi: () => (/* binding */ smokeStage)
-});
-
-// UNUSED EXPORTS: actionDir
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
-var core = __nccwpck_require__(3838);
-// EXTERNAL MODULE: ./src/exec.ts
-var exec = __nccwpck_require__(3190);
-;// CONCATENATED MODULE: ./src/buildx.ts
-// docker buildx build: run an argv from the plan with --progress plain captured to a log, then
-// read what BuildKit reported: per-stage times, the failing step and its last log lines, the
-// metadata file and the image id.
-
-
-/** The Dockerfile stage a BuildKit vertex name belongs to: "[linux/amd64 conda-env 2/3] RUN ..." -> conda-env. */
-function stageOf(vertex) {
-    const m = /^\[(?:[a-z0-9]+\/[a-z0-9_]+(?:\/\w+)?\s+)?([\w.-]+)(?:\s+\d+\/\d+)?\]/.exec(vertex);
-    if (m)
-        return m[1];
-    if (/^exporting|^writing image|^naming to|^sending tarball|^importing to docker|^unpacking/.test(vertex))
-        return 'export';
-    return 'other';
-}
-/** Parses BuildKit's plain progress output. */
-function parsePlainProgress(log, tailLines = 30) {
-    const names = new Map();
-    const lines = new Map();
-    const byStage = new Map();
-    let failedId = null;
-    let failedError = null;
-    const stage = (id) => {
-        const s = stageOf(names.get(id) ?? '');
-        if (!byStage.has(s))
-            byStage.set(s, { stage: s, seconds: 0, steps: 0, cached: 0 });
-        return byStage.get(s);
-    };
-    for (const line of log.split(/\r?\n/)) {
-        const m = /^#(\d+) (.*)$/.exec(line);
-        if (!m)
-            continue;
-        const [, id, rest] = m;
-        if (!names.has(id)) {
-            names.set(id, rest);
-            continue;
-        }
-        const done = /^DONE (\d+(?:\.\d+)?)s$/.exec(rest);
-        if (done) {
-            const s = stage(id);
-            s.seconds += Number(done[1]);
-            s.steps += 1;
-        }
-        else if (rest === 'CACHED') {
-            const s = stage(id);
-            s.steps += 1;
-            s.cached += 1;
-        }
-        else if (rest.startsWith('ERROR')) {
-            if (failedId === null || !/^\[internal\]/.test(names.get(id) ?? '')) {
-                failedId = id;
-                failedError = rest.replace(/^ERROR:?\s*/, '');
-            }
-        }
-        else {
-            const out = /^\d+(?:\.\d+)? (.*)$/.exec(rest);
-            if (out)
-                (lines.get(id) ?? lines.set(id, []).get(id)).push(out[1]);
-        }
-    }
-    // a final "ERROR: failed to solve: ..." line without a vertex
-    const solve = /^(?:ERROR: )?failed to solve: (.*)$/m.exec(log);
-    if (!failedError && solve)
-        failedError = solve[1];
-    const stages = [...byStage.values()].filter((s) => s.stage !== 'other' || s.seconds >= 0.05).map((s) => ({ ...s, seconds: Math.round(s.seconds * 10) / 10 }));
-    return {
-        stages,
-        failedStep: failedId ? names.get(failedId) ?? null : null,
-        failedError,
-        failedTail: failedId ? (lines.get(failedId) ?? []).slice(-tailLines).join('\n') : '',
-    };
-}
-/** Runs docker with a buildx argv; --progress plain output goes to the log file and the job log. */
-async function buildx(argv, opts) {
-    const t0 = Date.now();
-    external_node_fs_.writeFileSync(opts.logFile, '');
-    const res = await (0,exec/* run */.eF)('docker', argv, { logFile: opts.logFile, env: opts.env });
-    const seconds = Math.round((Date.now() - t0) / 100) / 10;
-    const log = external_node_fs_.readFileSync(opts.logFile, 'utf8');
-    const read = (f) => (f && external_node_fs_.existsSync(f) ? external_node_fs_.readFileSync(f, 'utf8').trim() : '');
-    let metadata = null;
-    const metaText = read(opts.metadataFile);
-    if (metaText) {
-        try {
-            metadata = JSON.parse(metaText);
-        }
-        catch {
-            metadata = null;
-        }
-    }
-    return { exitCode: res.exitCode, seconds, log, summary: parsePlainProgress(log), imageId: read(opts.iidFile), metadata };
-}
-/** The dest= directory of a buildx --output value of type local, or null. */
-function localOutputDir(output) {
-    const parts = Object.fromEntries(output.split(',').map((p) => { const i = p.indexOf('='); return [p.slice(0, i), p.slice(i + 1)]; }));
-    return parts.type === 'local' && parts.dest ? parts.dest : null;
-}
-
-// EXTERNAL MODULE: ./src/env-cache/key.ts + 1 modules
-var key = __nccwpck_require__(5328);
-// EXTERNAL MODULE: ./src/env-cache/validate.ts + 1 modules
-var validate = __nccwpck_require__(5650);
-;// CONCATENATED MODULE: ./src/envcache.ts
-// Glue between the action's inputs and the env-cache module (src/env-cache/): settings, key inputs,
-// the env-spec build context.
-
-
-
-// Only the light parts of the env-cache module load at start (the same functions src/env-cache/index.ts
-// re-exports); index.js itself, which pulls in @actions/cache and @actions/tool-cache, is imported when
-// the cache is used (loadEnvCache), so that validation and dry-run start fast.
-
-
-/** The env-cache module's restore/export/save API, loaded on first use. */
-function loadEnvCache() {
-    return Promise.all(/* import() */[__nccwpck_require__.e(415), __nccwpck_require__.e(646)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4646));
-}
-function defaultCacheDir(env = process.env) {
-    return external_node_path_.join(env.RUNNER_TOOL_CACHE || external_node_path_.join(external_node_os_.homedir(), '.cache'), 'pointcept-conda-build', 'env-cache');
-}
-function envCacheSettings(i, dockerfileArgs) {
-    return {
-        backend: i.cacheBackend,
-        keyPrefix: i.cacheKeyPrefix,
-        cacheDir: i.cacheDir === '' ? defaultCacheDir() : external_node_path_.resolve(i.cacheDir),
-        cacheRef: i.cacheRef,
-        maxSizeGb: i.cacheMaxSize,
-        lockFile: i.lockFile,
-        miniforgeVersion: i.miniforgeVersion || dockerfileArgs.MINIFORGE_VERSION || '',
-    };
-}
-/** Input rule: the env-cache settings (checked by the env-cache module itself). */
-function envCacheRule(dockerfileArgs) {
-    return (i) => (0,validate/* validateEnvCacheSettings */.$)(envCacheSettings(i, dockerfileArgs())).map((l) => `Input ${l.replace(/^([\w-]+):\s*/, '"$1": ')}`);
-}
-const readOrNull = (p) => (p && external_node_fs_.existsSync(p) ? external_node_fs_.readFileSync(p, 'utf8') : null);
-/** The key of this run's environment. `envName` is hashed too: the cached tar holds the env under
- *  envs/<name>, so an entry made for another name cannot be restored for this one. */
-function envCacheKey(i, s, dockerfileText, baseImage, envName) {
-    return (0,key/* computeEnvCacheKey */.Ow)({
-        envName,
-        envFileText: external_node_fs_.readFileSync(i.environmentFile, 'utf8'),
-        lockFileText: readOrNull(i.lockFile),
-        baseImage,
-        miniforgeVersion: s.miniforgeVersion,
-        dockerfileText,
-        createEnvScriptText: readOrNull(external_node_path_.join(i.context, 'docker', 'create-env.sh')),
-        platform: i.platforms[0] ?? 'linux/amd64',
-        prefix: s.keyPrefix,
-    });
-}
-/** The env-spec build context: environment.yml and, with lock-file, environment.lock. */
-function writeEnvSpec(i, dir) {
-    external_node_fs_.mkdirSync(dir, { recursive: true });
-    external_node_fs_.copyFileSync(i.environmentFile, external_node_path_.join(dir, 'environment.yml'));
-    if (i.lockFile)
-        external_node_fs_.copyFileSync(i.lockFile, external_node_path_.join(dir, 'environment.lock'));
-}
-
-;// CONCATENATED MODULE: ./src/errors.ts
-// Known failures -> one clear line and a hint. Each rule matches text that docker, buildx, BuildKit,
-// the NVIDIA container toolkit, nvcc or PyTorch really print.
-const ERROR_RULES = [
-    { id: 'docker-missing', re: /Unable to locate executable file: docker|docker: (command )?not found/i,
-        title: 'The docker CLI is not installed on this runner.',
-        hint: 'Install Docker Engine with the buildx plugin on the runner (see "Runner requirements" in the README).' },
-    { id: 'buildx-missing', re: /'buildx' is not a docker command|unknown command: docker buildx|docker: unknown command.*buildx/i,
-        title: 'docker buildx is not installed.',
-        hint: 'Install the docker-buildx plugin (package docker-buildx-plugin or docker-buildx), or run docker/setup-buildx-action before this step.' },
-    { id: 'daemon-unreachable', re: /Cannot connect to the Docker daemon|permission denied while trying to connect to the Docker daemon|error during connect/i,
-        title: 'The Docker daemon is not reachable.',
-        hint: 'Start dockerd, check DOCKER_HOST, and add the runner user to the docker group.' },
-    { id: 'builder-missing', re: /no builder "?[^"\s]*"? found|no builder .* found/i,
-        title: 'The buildx builder named by the input "builder" does not exist.',
-        hint: 'Create it (docker buildx create --name NAME ...) or leave "builder" empty to use the current one.' },
-    { id: 'no-gpu', re: /could not select device driver "[^"]*" with capabilities: \[\[gpu\]\]|nvidia-container-cli: initialization error|NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver|no CUDA-capable device is detected|Found no NVIDIA driver on your system/i,
-        title: 'No usable NVIDIA GPU reaches the container.',
-        hint: 'Install the NVIDIA driver and the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker; restart dockerd), or set gpu: false to skip the GPU checks.' },
-    { id: 'driver-too-old', re: /CUDA driver version is insufficient for CUDA runtime version|The NVIDIA driver on your system is too old|unsatisfied condition: cuda>=|please update your driver to a newer version/i,
-        title: 'The NVIDIA driver is too old for CUDA 12.4.',
-        hint: 'Update the runner\'s driver to 550.54.14 or newer.' },
-    { id: 'no-kernel-image', re: /no kernel image is available for execution on the device/i,
-        title: 'The extensions were not compiled for this GPU ("no kernel image is available").',
-        hint: 'Add the GPU\'s compute capability to torch-cuda-arch-list (or use torch-cuda-arch-list: auto on the runner that runs the image).' },
-    { id: 'nvrtc-jit', re: /nvrtc(?:: error|\s+error|Error|_ERROR)|NVRTC_ERROR|cumm\.nvrtc|JIT compil\w* (failed|error)|CUDA_ERROR_(UNSUPPORTED_PTX_VERSION|INVALID_PTX|JIT_COMPILER)/i,
-        title: 'spconv/cumm failed to JIT-compile a kernel with NVRTC.',
-        hint: 'Run with SPCONV_DISABLE_JIT=1 so spconv uses its prebuilt kernels, and check that the driver supports the image\'s CUDA version.' },
-    { id: 'compiler-killed', re: /Killed signal terminated program cc1plus|'cicc' died due to signal 9|died due to signal 9 \(Kill signal\)|c\+\+: fatal error: Killed|cc1plus: out of memory/i,
-        title: 'The compiler was killed, most likely out of memory.',
-        hint: 'Lower max-jobs (e.g. max-jobs: 2) or give the builder more memory.' },
-    { id: 'base-image-missing', re: /failed to resolve source metadata for \S+.*not found|pull access denied for \S+, repository does not exist|manifest for \S+ not found/i,
-        title: 'The base image was not found.',
-        hint: 'Check the input base-image (or BASE_IMAGE in the Dockerfile) and that the runner can reach its registry; log in first with docker/login-action for private images.' },
-    { id: 'registry-auth', re: /denied: requested access to the resource is denied|unauthorized: authentication required|no basic auth credentials|insufficient_scope/i,
-        title: 'The registry refused the credentials.',
-        hint: 'Log in before this step with docker/login-action (with packages: write for ghcr.io).' },
-    { id: 'disk-full', re: /no space left on device/i,
-        title: 'The runner ran out of disk space.',
-        hint: 'Free space (docker system prune, docker buildx prune) or lower cache-max-size; the image with its build cache needs about 40 GB.' },
-    { id: 'conda-solve', re: /LibMambaUnsatisfiableError|Could not solve for environment specs|PackagesNotFoundError|UnsatisfiableError/i,
-        title: 'conda/mamba could not solve the environment.',
-        hint: 'Check the packages and channels in environment-file; pin with lock-file to reuse a known-good solve.' },
-    { id: 'target-missing', re: /target stage "?[^"\s]+"? could not be found/i,
-        title: 'The target stage is not in the Dockerfile.',
-        hint: 'Check the input target against the FROM ... AS names of the Dockerfile.' },
-    { id: 'smoke-timeout', re: /smoke run timed out/i,
-        title: 'The smoke tests did not finish within smoke-timeout.',
-        hint: 'Raise smoke-timeout, or look at the last lines of the smoke log for the check that hangs (a GPU kernel waiting on a busy device is common).' },
-];
-/** The first known failure in text, or undefined. */
-function classify(text) {
-    for (const r of ERROR_RULES) {
-        const m = r.re.exec(text);
-        if (m)
-            return { id: r.id, title: r.title, hint: r.hint, match: m[0] };
-    }
-    return undefined;
-}
-/** The last n non-empty lines of a log. */
-function tail(text, n = 30) {
-    return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-n).join('\n');
-}
-/** A failure of one stage of the pipeline, with what the log said. */
-class StepError extends Error {
-    step;
-    log;
-    diagnosis;
-    constructor(step, message, log = '', diagnosis = classify(`${message}\n${log}`)) {
-        super(message);
-        this.step = step;
-        this.log = log;
-        this.diagnosis = diagnosis;
-        this.name = 'StepError';
-    }
-}
-/** The one line a failed step ends with: what failed, the known cause and its hint. */
-function failureLine(step, message, d) {
-    return d ? `${step}: ${message} ${d.title} Hint: ${d.hint}` : `${step}: ${message}`;
-}
-
-;// CONCATENATED MODULE: ./src/inputs.ts
-// Read and validate every input once. Validation rules are small functions that each return
-// error lines naming the input, the value and what is accepted; all of them run before anything else.
-
-
-/** Every input of action.yml with its default (a unit test keeps the two in sync). */
-const INPUT_DEFAULTS = {
-    context: '',
-    file: 'docker/Dockerfile.gpu',
-    'environment-file': 'environment.yml',
-    tags: '',
-    labels: '',
-    'build-args': '',
-    secrets: '',
-    push: 'false',
-    load: 'true',
-    builder: '',
-    target: '',
-    platforms: 'linux/amd64',
-    'cache-from': '',
-    'cache-to': '',
-    'base-image': '',
-    'env-name': '',
-    'torch-cuda-arch-list': '7.5;8.0;8.6;8.9;9.0',
-    'max-jobs': 'auto',
-    gpu: 'auto',
-    'smoke-tests': 'true',
-    'smoke-timeout': '900',
-    'dry-run': 'false',
-    'cache-backend': 'local',
-    'cache-key-prefix': 'pointcept-env',
-    'cache-dir': '',
-    'cache-ref': '',
-    'cache-max-size': '50',
-    'lock-file': '',
-    'miniforge-version': '',
-};
-const INPUT_NAMES = Object.keys(INPUT_DEFAULTS);
-/** Build args the action sets from its own inputs; users set them through those inputs. */
-const RESERVED_BUILD_ARGS = {
-    BASE_IMAGE: 'base-image',
-    TORCH_CUDA_ARCH_LIST: 'torch-cuda-arch-list',
-    MAX_JOBS: 'max-jobs',
-    MINIFORGE_VERSION: 'miniforge-version',
-    ENV_NAME: 'env-name',
-};
-class InputError extends Error {
-    lines;
-    constructor(lines) {
-        super(lines.join('\n'));
-        this.lines = lines;
-        this.name = 'InputError';
-    }
-}
-/** Reads INPUT_<NAME> variables the way the runner sets them (upper case, hyphens kept). */
-function readRawInputs(env = process.env) {
-    const raw = {};
-    for (const name of INPUT_NAMES) {
-        const v = env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
-        raw[name] = v === undefined || v.trim() === '' ? INPUT_DEFAULTS[name] : v.trim();
-    }
-    return raw;
-}
-// ---- list parsing ---------------------------------------------------------------------------
-/** Newline- or comma-separated list (tags, platforms). */
-function splitList(v) {
-    return v.split(/[\r\n,]+/).map((s) => s.trim()).filter((s) => s !== '');
-}
-/** Newline-separated only (values may hold commas: build-args, labels, cache-from/-to). */
-function splitLines(v) {
-    return v.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '' && !s.startsWith('#'));
-}
-function keyValues(v) {
-    const kv = [];
-    const bad = [];
-    for (const line of splitLines(v)) {
-        const i = line.indexOf('=');
-        if (i <= 0)
-            bad.push(line);
-        else
-            kv.push({ name: line.slice(0, i).trim(), value: line.slice(i + 1) });
-    }
-    return { kv, bad };
-}
-const TRUE = ['true', 'True', 'TRUE'];
-const FALSE = ['false', 'False', 'FALSE'];
-function bool(v) {
-    return TRUE.includes(v) ? true : FALSE.includes(v) ? false : undefined;
-}
-/** "900", "900s", "15m", "1h" -> seconds; undefined when not a duration. */
-function parseDuration(v) {
-    const m = /^(\d+)\s*(s|m|h)?$/.exec(v);
-    if (!m)
-        return undefined;
-    const n = Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
-    return n >= 1 && n <= 86400 ? n : undefined;
-}
-const ARCH = /^\d+\.\d+[af]?(\+PTX)?$/;
-/** '7.5;8.0 8.6,9.0+PTX' -> '7.5;8.0;8.6;9.0+PTX'; undefined when an entry is not an arch. */
-function normaliseArchList(v) {
-    if (v === 'auto')
-        return 'auto';
-    const parts = v.split(/[;,\s]+/).filter((s) => s !== '');
-    if (parts.length === 0 || !parts.every((p) => ARCH.test(p)))
-        return undefined;
-    return [...new Set(parts)].join(';');
-}
-// A Docker image reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
-const REF = /^(?:(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)(?::\d+)?\/|[a-zA-Z0-9-]+:\d+\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-function isImageRef(v) {
-    return v.length <= 255 && REF.test(v);
-}
-const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ID = /^[A-Za-z0-9_.-]+$/;
-const show = (v) => JSON.stringify(v);
-const err = (name, value, accepted) => `Input "${name}": ${show(value)} is not accepted; ${accepted}.`;
-function resolveIn(base, p) {
-    return external_node_path_.isAbsolute(p) ? p : external_node_path_.resolve(base, p);
-}
-const contextDir = (raw, actionDir) => (raw.context === '' ? actionDir : resolveIn(process.env.GITHUB_WORKSPACE ?? process.cwd(), raw.context));
-const RULES = [
-    (raw) => ['push', 'load', 'smoke-tests', 'dry-run'].filter((n) => bool(raw[n]) === undefined).map((n) => err(n, raw[n], 'use true or false')),
-    (raw) => (['auto', 'true', 'false'].includes(raw.gpu) ? [] : [err('gpu', raw.gpu, 'use auto, true or false')]),
-    (raw) => (raw['max-jobs'] === 'auto' || (/^\d+$/.test(raw['max-jobs']) && +raw['max-jobs'] >= 1 && +raw['max-jobs'] <= 512) ? [] : [err('max-jobs', raw['max-jobs'], 'use auto or a whole number from 1 to 512')]),
-    (raw) => (parseDuration(raw['smoke-timeout']) !== undefined ? [] : [err('smoke-timeout', raw['smoke-timeout'], 'use seconds (900) or a duration like 900s, 15m or 1h, at most 24h')]),
-    (raw) => (normaliseArchList(raw['torch-cuda-arch-list']) !== undefined ? [] : [err('torch-cuda-arch-list', raw['torch-cuda-arch-list'], 'use auto or compute capabilities like "7.5;8.0;8.6;8.9;9.0" (optionally +PTX), separated by ";", "," or spaces')]),
-    (raw) => splitList(raw.tags).filter((t) => !isImageRef(t)).map((t) => err('tags', t, 'each tag must be an image reference like registry.example.com/org/image:tag (lower-case repository, tag of letters, digits, "_", "." or "-")')),
-    (raw) => (raw['base-image'] === '' || isImageRef(raw['base-image']) ? [] : [err('base-image', raw['base-image'], 'use an image reference like nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04, or leave it empty for the Dockerfile default')]),
-    (raw) => splitList(raw.platforms).filter((p) => !PLATFORM.test(p)).map((p) => err('platforms', p, 'each platform looks like linux/amd64')),
-    (raw) => {
-        const n = splitList(raw.platforms).length;
-        return n > 1 && bool(raw.load) !== false ? [err('platforms', raw.platforms, 'only one platform can be loaded into Docker for the smoke run; set load: false and smoke-tests: false for a multi-platform push')] : [];
-    },
-    (raw) => (raw.builder === '' || ID.test(raw.builder) ? [] : [err('builder', raw.builder, 'use a buildx builder name (letters, digits, "_", "." or "-") or leave it empty for the current builder')]),
-    (raw) => (raw.target === '' || ID.test(raw.target) ? [] : [err('target', raw.target, 'use a stage name of the Dockerfile (letters, digits, "_", "." or "-")')]),
-    (raw) => (raw['env-name'] === '' || ID.test(raw['env-name']) ? [] : [err('env-name', raw['env-name'], 'use a conda env name (letters, digits, "_", "." or "-")')]),
-    (raw) => {
-        const { kv, bad } = keyValues(raw['build-args']);
-        return [
-            ...bad.map((l) => err('build-args', l, 'write one NAME=VALUE per line')),
-            ...kv.filter((a) => !NAME.test(a.name)).map((a) => err('build-args', a.name, 'a build-arg name is letters, digits and "_", not starting with a digit')),
-            ...kv.filter((a) => a.name in RESERVED_BUILD_ARGS).map((a) => err('build-args', a.name, `the action sets ${a.name} itself; use the input "${RESERVED_BUILD_ARGS[a.name]}"`)),
-        ];
-    },
-    (raw) => {
-        const { kv, bad } = keyValues(raw.labels);
-        return [...bad.map((l) => err('labels', l, 'write one key=value per line')), ...kv.filter((l) => /\s/.test(l.name)).map((l) => err('labels', l.name, 'a label key has no spaces'))];
-    },
-    (raw) => {
-        const { kv, bad } = keyValues(raw.secrets);
-        return [
-            // a malformed line may hold a secret value: never echo it
-            ...bad.map(() => `Input "secrets": a line is not accepted; write one id=value per line (the line is not shown because it may hold a secret).`),
-            ...kv.filter((s) => !ID.test(s.name)).map((s) => err('secrets', s.name, 'a secret id is letters, digits, "_", "." or "-"')),
-        ];
-    },
-    (raw) => (bool(raw.push) === true && splitList(raw.tags).length === 0 ? [err('tags', raw.tags, 'push: true needs at least one tag')] : []),
-    (raw) => (bool(raw.load) === false && bool(raw['smoke-tests']) === true ? [err('load', raw.load, 'the smoke run needs the image loaded into Docker; keep load: true or set smoke-tests: false')] : []),
-    (raw) => splitLines(raw['cache-from']).concat(splitLines(raw['cache-to'])).filter((c) => /\s/.test(c)).map((c) => err(splitLines(raw['cache-from']).includes(c) ? 'cache-from' : 'cache-to', c, 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache (no spaces)')),
-    (raw, actionDir) => {
-        const ctx = contextDir(raw, actionDir);
-        if (!isDir(ctx))
-            return [err('context', raw.context, `the directory ${ctx} does not exist; use a directory with the Dockerfile and environment file, or leave it empty for the action's own files`)];
-        const out = [];
-        for (const n of ['file', 'environment-file', 'lock-file']) {
-            if (raw[n] === '')
-                continue;
-            const p = resolveIn(ctx, raw[n]);
-            if (!isFile(p))
-                out.push(err(n, raw[n], `the file ${p} does not exist; paths are relative to the context directory`));
-        }
-        return out;
-    },
-];
-function isDir(p) {
-    try {
-        return external_node_fs_.statSync(p).isDirectory();
-    }
-    catch {
-        return false;
-    }
-}
-function isFile(p) {
-    try {
-        return external_node_fs_.statSync(p).isFile();
-    }
-    catch {
-        return false;
-    }
-}
-/** Validates every input (all rules, all errors), then returns the typed inputs. */
-function parseInputs(raw, actionDir, extraRules = []) {
-    const errors = RULES.flatMap((r) => r(raw, actionDir));
-    if (errors.length)
-        throw new InputError(errors);
-    const ctx = contextDir(raw, actionDir);
-    const inputs = {
-        context: ctx,
-        file: resolveIn(ctx, raw.file),
-        environmentFile: resolveIn(ctx, raw['environment-file']),
-        tags: splitList(raw.tags),
-        labels: keyValues(raw.labels).kv,
-        buildArgs: keyValues(raw['build-args']).kv,
-        secrets: keyValues(raw.secrets).kv,
-        push: bool(raw.push),
-        load: bool(raw.load),
-        builder: raw.builder,
-        target: raw.target,
-        platforms: splitList(raw.platforms),
-        cacheFrom: splitLines(raw['cache-from']),
-        cacheTo: splitLines(raw['cache-to']),
-        baseImage: raw['base-image'],
-        envName: raw['env-name'],
-        torchCudaArchList: normaliseArchList(raw['torch-cuda-arch-list']),
-        maxJobs: raw['max-jobs'] === 'auto' ? 'auto' : Number(raw['max-jobs']),
-        gpu: raw.gpu,
-        smokeTests: bool(raw['smoke-tests']),
-        smokeTimeoutSeconds: parseDuration(raw['smoke-timeout']),
-        dryRun: bool(raw['dry-run']),
-        cacheBackend: raw['cache-backend'],
-        cacheKeyPrefix: raw['cache-key-prefix'],
-        cacheDir: raw['cache-dir'],
-        cacheRef: raw['cache-ref'],
-        cacheMaxSize: Number(raw['cache-max-size']),
-        lockFile: raw['lock-file'] === '' ? '' : resolveIn(ctx, raw['lock-file']),
-        miniforgeVersion: raw['miniforge-version'],
-    };
-    const more = extraRules.flatMap((r) => r(inputs));
-    if (more.length)
-        throw new InputError(more);
-    return inputs;
-}
-/** Names that look like credentials: their values are masked and never printed. */
-const CREDENTIAL_NAME = /(pass(word|wd)?|pwd|secret|token|credential|auth|api[_-]?key|access[_-]?key|private[_-]?key|(^|_)key$)/i;
-/** Values to mask: every secret, and build-args whose names look like credentials. */
-function secretValues(i) {
-    return [...i.secrets.map((s) => s.value), ...i.buildArgs.filter((a) => CREDENTIAL_NAME.test(a.name)).map((a) => a.value)].filter((v) => v.length > 0);
-}
-
-;// CONCATENATED MODULE: ./src/plan.ts
-// Pure: inputs + facts about the runner -> every command the action will run. Dry-run prints this
-// object; unit tests assert on it.
-
-const REQUIRED_STAGES = ['env-spec', 'env-cache', 'miniforge', 'conda-env', 'env-lock', 'env-export', 'extensions', 'runtime'];
-const REQUIRED_ARGS = ['BASE_IMAGE', 'TORCH_CUDA_ARCH_LIST', 'MAX_JOBS', 'MINIFORGE_VERSION', 'ENV_NAME'];
-const LOCK_LABEL = 'org.pointcept.env.lock.sha256';
-const SMOKE_SCRIPT = '/opt/pointcept/smoke_tests.py';
-/** Stage names (FROM ... AS name) and ARG defaults declared in a Dockerfile. */
-function readDockerfile(text) {
-    const stages = [];
-    const args = {};
-    for (const raw of text.split(/\r?\n/)) {
-        const line = raw.trim();
-        const from = /^FROM\s+(?:--platform=\S+\s+)?\S+\s+AS\s+([\w.-]+)\s*$/i.exec(line);
-        if (from)
-            stages.push(from[1].toLowerCase());
-        const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/.exec(line);
-        if (arg && !(arg[1] in args && args[arg[1]] !== null))
-            args[arg[1]] = arg[2] === undefined ? null : arg[2].trim().replace(/^(["'])(.*)\1$/, '$2');
-    }
-    return { stages, args };
-}
-/** Stages and ARGs the action relies on that a Dockerfile lacks. */
-function missingFromDockerfile(text) {
-    const { stages, args } = readDockerfile(text);
-    return [...REQUIRED_STAGES.filter((s) => !stages.includes(s)).map((s) => `stage ${s}`), ...REQUIRED_ARGS.filter((a) => !(a in args)).map((a) => `ARG ${a}`)];
-}
-/** The text of the conda-env stage: from its FROM line up to the next FROM. */
-function stageText(dockerfileText, stage) {
-    const lines = dockerfileText.split(/\r?\n/);
-    const start = lines.findIndex((l) => new RegExp(`^\\s*FROM\\s+.*\\s+AS\\s+${stage.replace(/[.-]/g, '\\$&')}\\s*$`, 'i').test(l));
-    if (start < 0)
-        return '';
-    let end = lines.findIndex((l, i) => i > start && /^\s*FROM\s/i.test(l));
-    if (end < 0)
-        end = lines.length;
-    return lines.slice(start, end).join('\n');
-}
-/** max-jobs auto: one compile job per CPU, at most one per 4 GiB of memory (nvcc needs ~2-4 GiB each). */
-function autoMaxJobs(cpus, memoryGiB) {
-    return Math.max(1, Math.min(cpus, Math.floor(memoryGiB / 4)));
-}
-/** The arch list for torch-cuda-arch-list: auto = the capabilities of the runner's GPUs. */
-function resolveArchList(value, gpus) {
-    if (value !== 'auto')
-        return value;
-    const caps = [...new Set(gpus.map((g) => g.capability).filter((c) => /^\d+\.\d+$/.test(c)))].sort((a, b) => Number(a) - Number(b));
-    return caps.length ? caps.join(';') : undefined;
-}
-/** Does an arch list run on a GPU of this capability (an exact SASS, or PTX of a lower one)? */
-function archCovers(list, capability) {
-    const cap = Number(capability);
-    return list.split(';').some((a) => {
-        const n = Number(a.replace(/\+PTX$/, '').replace(/[af]$/, ''));
-        return n === cap || (a.endsWith('+PTX') && n <= cap);
-    });
-}
-function makePlan(i, f) {
-    const notes = [];
-    const gpu = i.gpu === 'true' || (i.gpu === 'auto' && f.gpus.length > 0);
-    if (i.gpu === 'auto')
-        notes.push(gpu ? `gpu: auto -> true (${f.gpus.length} GPU(s) found)` : 'gpu: auto -> false (no GPU found by nvidia-smi); the smoke run skips GPU checks');
-    const arch = resolveArchList(i.torchCudaArchList, f.gpus) ?? '';
-    const maxJobs = i.maxJobs === 'auto' ? autoMaxJobs(f.cpus, f.memoryGiB) : i.maxJobs;
-    const baseImage = i.baseImage || f.dockerfileArgs.BASE_IMAGE || '';
-    const envName = i.envName || f.dockerfileArgs.ENV_NAME || '';
-    const miniforgeVersion = i.miniforgeVersion || f.dockerfileArgs.MINIFORGE_VERSION || '';
-    const buildArgs = { TORCH_CUDA_ARCH_LIST: arch, MAX_JOBS: String(maxJobs) };
-    if (i.baseImage)
-        buildArgs.BASE_IMAGE = i.baseImage;
-    if (i.miniforgeVersion)
-        buildArgs.MINIFORGE_VERSION = i.miniforgeVersion;
-    if (i.envName)
-        buildArgs.ENV_NAME = i.envName;
-    for (const a of i.buildArgs)
-        buildArgs[a.name] = a.value;
-    const secretEnv = {};
-    const secretArgs = [];
-    i.secrets.forEach((s, n) => {
-        secretEnv[`PCB_SECRET_${n}`] = s.value;
-        secretArgs.push('--secret', `id=${s.name},env=PCB_SECRET_${n}`);
-    });
-    const envSpecDir = external_node_path_.join(f.workDir, 'env-spec');
-    const common = [
-        'buildx', 'build',
-        ...(i.builder ? ['--builder', i.builder] : []),
-        '--file', i.file,
-        '--progress', 'plain',
-        ...i.platforms.flatMap((p) => ['--platform', p]),
-        ...Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
-        '--build-context', `env-spec=${envSpecDir}`,
-        ...f.envCache.buildContexts,
-        ...secretArgs,
-    ];
-    const cacheFrom = i.cacheFrom.length ? i.cacheFrom : f.envCache.cacheFrom;
-    const cacheTo = i.cacheTo.length ? i.cacheTo : f.envCache.cacheTo;
-    const envArgvs = f.envCache.exports.map((e) => [...common, ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context]);
-    const metadataFile = external_node_path_.join(f.workDir, 'metadata.json');
-    const iidFile = external_node_path_.join(f.workDir, 'iid.txt');
-    const labels = [...i.labels.map((l) => `${l.name}=${l.value}`), ...(f.lockSha256 ? [`${LOCK_LABEL}=${f.lockSha256}`] : [])];
-    // The image is loaded for the smoke run and pushed afterwards with docker push (see push.ts);
-    // only without load (and so without smoke tests) does buildx push by itself.
-    const output = i.load ? ['--load'] : i.push ? ['--push'] : [];
-    const buildArgv = [
-        ...common,
-        '--metadata-file', metadataFile,
-        '--iidfile', iidFile,
-        ...(i.target ? ['--target', i.target] : []),
-        ...labels.flatMap((l) => ['--label', l]),
-        ...i.tags.flatMap((t) => ['--tag', t]),
-        ...cacheFrom.flatMap((c) => ['--cache-from', c]),
-        ...cacheTo.flatMap((c) => ['--cache-to', c]),
-        ...output,
-        i.context,
-    ];
-    const smokeContainer = `pcb-smoke-${f.runId}`;
-    const reportDir = external_node_path_.join(f.workDir, 'report');
-    const smokeArgv = [
-        'run', '--rm', '--name', smokeContainer,
-        ...(gpu ? ['--gpus', 'all'] : []),
-        '--network', 'none',
-        '-v', `${reportDir}:/pcb-report`,
-        '<image-id>',
-        'python', SMOKE_SCRIPT, '--json', '/pcb-report/report.json',
-        ...(gpu ? [] : ['--no-gpu']),
-    ];
-    return {
-        context: i.context, dockerfile: i.file, environmentFile: i.environmentFile, baseImage, envName, miniforgeVersion,
-        torchCudaArchList: arch, maxJobs, gpu, smoke: i.smokeTests, push: i.push, tags: i.tags,
-        envSpecDir, metadataFile, iidFile, buildLog: external_node_path_.join(f.workDir, 'build.log'), buildArgs, secretEnv,
-        envArgvs, buildArgv, smokeContainer, reportDir, smokeArgv, notes,
-    };
-}
-/** The smoke argv with the built image in place of the placeholder. */
-function smokeArgvFor(plan, imageId) {
-    return plan.smokeArgv.map((a) => (a === '<image-id>' ? imageId : a));
-}
-
-;// CONCATENATED MODULE: ./src/preflight.ts
-// Read-only checks of the runner before anything is built: docker, buildx, the builder and its
-// driver, nvidia-smi and the driver version, GPU capability against the arch list, free disk,
-// and the Dockerfile's stages and ARGs. Every check becomes a finding; errors stop a real run.
-
-
-
-
-
-const MIN_DRIVER = '550.54.14'; // CUDA 12.4 on Linux
-const MIN_FREE_GIB = 40;
-/** -1, 0, 1 for dotted numeric versions. */
-function compareVersions(a, b) {
-    const pa = a.split('.').map(Number);
-    const pb = b.split('.').map(Number);
-    for (let n = 0; n < Math.max(pa.length, pb.length); n++) {
-        const d = (pa[n] ?? 0) - (pb[n] ?? 0);
-        if (d !== 0)
-            return d < 0 ? -1 : 1;
-    }
-    return 0;
-}
-/** nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader,nounits */
-function parseNvidiaSmi(text) {
-    return text.split(/\r?\n/).map((l) => l.split(',').map((s) => s.trim())).filter((p) => p.length >= 4 && p[0] !== '')
-        .map(([name, capability, driver, mem]) => ({ name, capability, driver, memoryGiB: Math.round((Number(mem) / 1024) * 10) / 10 }));
-}
-/** docker buildx inspect output -> builder name and driver. */
-function parseBuildxInspect(text) {
-    return { name: /^Name:\s*(\S+)/m.exec(text)?.[1] ?? '', driver: /^Driver:\s*(\S+)/m.exec(text)?.[1] ?? '' };
-}
-/** Findings about GPUs, drivers and the arch list (pure). */
-function gpuFindings(i, gpus, smiError) {
-    const out = [];
-    if (gpus.length === 0) {
-        if (i.gpu === 'true')
-            out.push({ level: 'warn', check: 'gpu', message: `nvidia-smi found no GPU on the runner (${smiError || 'no output'}); gpu: true passes --gpus all and relies on the NVIDIA Container Toolkit` });
-        else if (i.gpu === 'auto')
-            out.push({ level: 'warn', check: 'gpu', message: 'nvidia-smi found no GPU; the smoke run will skip GPU checks (gpu: auto)' });
-        if (i.torchCudaArchList === 'auto')
-            out.push({ level: 'error', check: 'arch', message: 'torch-cuda-arch-list: auto needs a GPU on the runner; name the compute capabilities instead, e.g. "8.0;8.6;9.0"' });
-        return out;
-    }
-    for (const g of gpus) {
-        out.push({ level: 'ok', check: 'gpu', message: `${g.name}, compute capability ${g.capability}, ${g.memoryGiB} GiB, driver ${g.driver}` });
-        if (compareVersions(g.driver, MIN_DRIVER) < 0)
-            out.push({ level: 'error', check: 'driver', message: `driver ${g.driver} is older than ${MIN_DRIVER}, which CUDA 12.4 needs; update the driver` });
-    }
-    const list = resolveArchList(i.torchCudaArchList, gpus) ?? '';
-    for (const g of gpus) {
-        if (i.gpu !== 'false' && i.smokeTests && !archCovers(list, g.capability)) {
-            out.push({ level: 'error', check: 'arch', message: `torch-cuda-arch-list "${list}" has no kernels for ${g.name} (compute capability ${g.capability}); the GPU checks would fail with "no kernel image is available". Add ${g.capability} or use auto` });
-        }
-    }
-    return out;
-}
-async function preflight(i, workDir) {
-    const findings = [];
-    const add = (level, check, message) => findings.push({ level, check, message });
-    const fail = (text) => { const d = classify(text); return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' '); };
-    const dockerfileText = external_node_fs_.readFileSync(i.file, 'utf8');
-    const missing = missingFromDockerfile(dockerfileText);
-    if (missing.length)
-        add('error', 'dockerfile', `${i.file} lacks what the action relies on: ${missing.join(', ')} (see "Bring your own Dockerfile" in the README)`);
-    else
-        add('ok', 'dockerfile', 'all stages and ARGs the action uses are present');
-    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{.Server.Version}}'], { quiet: true });
-    const dockerVersion = dv.exitCode === 0 ? dv.stdout.trim() : '';
-    if (dv.exitCode === 0)
-        add('ok', 'docker', `Docker Engine ${dockerVersion}`);
-    else
-        add('error', 'docker', fail(dv.stderr + dv.stdout));
-    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true });
-    const buildxVersion = bv.exitCode === 0 ? (/v\d+\.\d+\.\d+\S*/.exec(bv.stdout)?.[0] ?? bv.stdout.trim()) : '';
-    if (bv.exitCode === 0)
-        add('ok', 'buildx', `buildx ${buildxVersion}`);
-    else
-        add('error', 'buildx', fail(bv.stderr + bv.stdout));
-    let builder = i.builder;
-    let builderDriver = '';
-    if (bv.exitCode === 0) {
-        const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(i.builder ? [i.builder] : [])], { quiet: true });
-        if (bi.exitCode === 0) {
-            ({ name: builder, driver: builderDriver } = parseBuildxInspect(bi.stdout));
-            add('ok', 'builder', `builder ${builder} (driver ${builderDriver})`);
-        }
-        else
-            add('error', 'builder', fail(bi.stderr + bi.stdout));
-    }
-    let gpus = [];
-    let smiError = '';
-    if (i.gpu !== 'false' || i.torchCudaArchList === 'auto') {
-        const smi = await (0,exec/* run */.eF)('nvidia-smi', ['--query-gpu=name,compute_cap,driver_version,memory.total', '--format=csv,noheader,nounits'], { quiet: true });
-        if (smi.exitCode === 0)
-            gpus = parseNvidiaSmi(smi.stdout);
-        else
-            smiError = ((smi.stderr || smi.stdout).trim().split('\n')[0] ?? '').replace(/^(Unable to locate executable file: nvidia-smi)\..*$/, '$1');
-    }
-    findings.push(...gpuFindings(i, gpus, smiError));
-    for (const dir of [workDir]) {
-        try {
-            const s = external_node_fs_.statfsSync(dir);
-            const free = (s.bavail * s.bsize) / 2 ** 30;
-            add(free < MIN_FREE_GIB ? 'warn' : 'ok', 'disk', `${free.toFixed(1)} GiB free under ${dir}${free < MIN_FREE_GIB ? ` (the full image and its build cache need about ${MIN_FREE_GIB} GiB)` : ''}`);
-        }
-        catch { /* statfs unsupported: nothing to say */ }
-    }
-    return {
-        findings, dockerVersion, buildxVersion, builder, builderDriver, gpus,
-        cpus: external_node_os_.availableParallelism?.() ?? external_node_os_.cpus().length,
-        memoryGiB: external_node_os_.totalmem() / 2 ** 30,
-        dockerfileText, dockerfileArgs: readDockerfile(dockerfileText).args,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/push.ts
-// Push the very image that passed the smoke run. The build loads the image into Docker; after the
-// smoke run, every tag is pointed at the tested image id (docker tag) and pushed with docker push,
-// and the registry's digest is read from push's output. Rebuilding with --push instead could
-// produce a different image (timestamps, a changed cache), so the tested bytes are what ships.
-
-
-/** The manifest digest docker push reports ("latest: digest: sha256:... size: 1234"). */
-function digestFromPushOutput(text) {
-    const all = [...text.matchAll(/digest: (sha256:[a-f0-9]{64})/g)];
-    return all.length ? all[all.length - 1][1] : '';
-}
-async function pushTested(imageId, tags) {
-    if (!imageId)
-        throw new StepError('push', 'The build reported no image id; nothing to push.');
-    const digests = {};
-    for (const tag of tags) {
-        const tagged = await (0,exec/* run */.eF)('docker', ['tag', imageId, tag], { quiet: true });
-        if (tagged.exitCode !== 0)
-            throw new StepError('push', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
-        const res = await (0,exec/* run */.eF)('docker', ['push', tag]);
-        if (res.exitCode !== 0)
-            throw new StepError('push', `docker push ${tag} failed.`, res.stderr + res.stdout);
-        let digest = digestFromPushOutput(res.stdout);
-        if (!digest) {
-            const ins = await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag], { quiet: true });
-            const repo = tag.replace(/:[\w][\w.-]*$/, '');
-            const found = JSON.parse(ins.stdout || '[]').find((d) => d.startsWith(`${repo}@`));
-            digest = found ? found.slice(found.indexOf('@') + 1) : '';
-        }
-        digests[tag] = digest;
-    }
-    return { digest: digests[tags[0]] ?? '', digests };
-}
-
-;// CONCATENATED MODULE: ./src/report.ts
-
-
-/** Output name -> key of the report's versions object. */
-const VERSION_OUTPUTS = {
-    'python-version': 'python',
-    'torch-version': 'torch',
-    'cuda-version': 'torch_cuda',
-    'cudnn-version': 'cudnn',
-    'spconv-version': 'spconv',
-    'cumm-version': 'cumm',
-    'torch-geometric-version': 'torch_geometric',
-    'flash-attn-version': 'flash_attn',
-    'pointops-version': 'pointops',
-    'pointgroup-ops-version': 'pointgroup_ops',
-};
-/** Every output the action sets; only known values appear (unknown ones are left unset). */
-function outputsFrom(o) {
-    const out = {};
-    const b = o.build;
-    if (b?.imageId)
-        out['image-id'] = b.imageId;
-    const builtDigest = typeof b?.metadata?.['containerimage.digest'] === 'string' ? b.metadata['containerimage.digest'] : '';
-    if (o.pushed?.digest || builtDigest)
-        out.digest = o.pushed?.digest || builtDigest;
-    if (o.plan)
-        out.tags = o.plan.tags.join('\n');
-    if (b?.metadata)
-        out.metadata = JSON.stringify(b.metadata);
-    if (b)
-        out['build-seconds'] = String(b.seconds);
-    const r = o.smoke?.report;
-    if (r) {
-        out.versions = JSON.stringify(r.versions);
-        for (const [name, key] of Object.entries(VERSION_OUTPUTS))
-            out[name] = r.versions[key] ?? '';
-        out['gpu-name'] = r.gpu?.name ?? '';
-        out['driver-version'] = r.gpu?.driver ?? '';
-        out['smoke-report'] = JSON.stringify(r);
-    }
-    if (o.smoke)
-        out['smoke-passed'] = String(o.smoke.passed);
-    if (o.cache) {
-        out['cache-hit'] = String(o.cache.hit);
-        out['cache-key'] = o.cache.key;
-        out['cache-matched-key'] = o.cache.matchedKey;
-        if (o.cache.lockFile)
-            out['lock-file'] = o.cache.lockFile;
-    }
-    if (o.failure)
-        out.error = failureLine(o.failure.step, o.failure.message, o.failure.diagnosis);
-    return out;
-}
-const esc = (s) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-const code = (s) => (s ? `\`${s.replace(/`/g, "'")}\`` : '—');
-const fence = (s) => '```text\n' + s.replace(/```/g, "'''") + '\n```';
-function details(title, body) {
-    return `<details><summary>${title}</summary>\n\n${fence(body)}\n\n</details>\n`;
-}
-const bytes = (n) => (n === null ? '' : n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
-/** The job summary, markdown. Secret values never appear (redacted on the way out). */
-function renderSummary(o) {
-    const L = [];
-    const ok = !o.failure;
-    const smoke = o.smoke;
-    L.push(`## Pointcept image ${ok ? '✅ built and tested' : '❌ failed'}${o.plan?.smoke === false && ok ? ' (smoke tests off)' : ''}`, '');
-    if (o.failure) {
-        const d = o.failure.diagnosis;
-        L.push(`**Failed at ${o.failure.step}:** ${esc(d ? d.title : o.failure.message)}`, '');
-        if (d)
-            L.push(`**Hint:** ${esc(d.hint)}`, '');
-        if (d && o.failure.message && !o.failure.message.includes(d.title))
-            L.push(`> ${esc(o.failure.message)}`, '');
-        if (o.failure.tail)
-            L.push(details(`Last lines of the ${o.failure.step} log`, o.failure.tail));
-    }
-    L.push('| | |', '|---|---|');
-    if (o.build?.imageId)
-        L.push(`| Image ID | ${code(o.build.imageId)} |`);
-    if (o.plan)
-        L.push(`| Tags | ${o.plan.tags.length ? o.plan.tags.map(code).join('<br>') : '—'} |`);
-    if (o.pushed)
-        L.push(`| Pushed digest | ${code(o.pushed.digest)} |`);
-    else if (o.plan?.push)
-        L.push(`| Pushed | no${smoke && !smoke.passed ? ' (smoke tests failed: nothing was pushed)' : ''} |`);
-    if (o.plan) {
-        L.push(`| Base image | ${code(o.plan.baseImage)} |`);
-        L.push(`| CUDA arch list | ${code(o.plan.torchCudaArchList)} |`);
-        L.push(`| Max jobs | ${o.plan.maxJobs} |`);
-    }
-    if (o.preflight)
-        L.push(`| Builder | ${code(o.preflight.builder)} (${o.preflight.builderDriver || '?'}), buildx ${o.preflight.buildxVersion || '?'}, Docker ${o.preflight.dockerVersion || '?'} |`);
-    if (o.build)
-        L.push(`| Build time | ${o.build.seconds} s |`);
-    if (o.cache) {
-        const c = o.cache;
-        const state = c.backend === 'none' ? 'off' : c.hit ? `hit (restored in ${c.restoreSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : `miss${c.saved ? ` (saved in ${c.saveSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : c.saved === false ? ' (not saved)' : ''}`;
-        L.push(`| Env cache (${c.backend}) | ${state} |`, `| Env cache key | ${code(c.key)} |`);
-        if (c.matchedKey && c.matchedKey !== c.key)
-            L.push(`| Matched key | ${code(c.matchedKey)} |`);
-        if (c.lockSha256)
-            L.push(`| Env lock sha256 | ${code(c.lockSha256)} |`);
-    }
-    L.push('');
-    if (o.cache?.warnings.length)
-        L.push(...o.cache.warnings.map((w) => `> ⚠️ ${esc(w)}`), '');
-    const r = smoke?.report;
-    if (r) {
-        L.push('### Versions', '', '| Package | Version |', '|---|---|');
-        for (const [k, v] of Object.entries(r.versions))
-            L.push(`| ${esc(k)} | ${v === null ? '—' : code(v)} |`);
-        L.push('');
-        L.push(r.gpu ? `**GPU:** ${esc(r.gpu.name)} (compute capability ${esc(r.gpu.capability)}, ${r.gpu.memory_gib} GiB, driver ${esc(r.gpu.driver)})` : '**GPU:** none (GPU checks skipped)', '');
-        L.push('### Smoke checks', '', '| Check | Result | Required | Seconds | Detail |', '|---|---|---|---|---|');
-        for (const c of r.checks)
-            L.push(`| ${esc(c.name)} | ${c.skipped ? '⏭️ skipped' : c.ok ? '✅ pass' : '❌ fail'} | ${c.required ? 'yes' : 'no'} | ${c.seconds.toFixed(2)} | ${esc(c.detail).slice(0, 200)} |`);
-        L.push('');
-    }
-    if (smoke && (!smoke.passed || !r)) {
-        L.push(`**Smoke run:** ${smoke.timedOut ? 'timed out' : `exit code ${smoke.exitCode}`}${smoke.reportError ? ` — ${esc(smoke.reportError)}` : ''}`, '');
-        if (smoke.output.trim() && !o.failure?.tail)
-            L.push(details('Last lines of the smoke run', smoke.output.trim().split('\n').slice(-30).join('\n')));
-    }
-    const stages = o.build?.summary.stages ?? [];
-    if (stages.length) {
-        L.push('### Build stages', '', '| Stage | Seconds | Steps | Cached |', '|---|---|---|---|');
-        for (const s of stages)
-            L.push(`| ${esc(s.stage)} | ${s.seconds.toFixed(1)} | ${s.steps} | ${s.cached} |`);
-        L.push('');
-    }
-    const warn = o.preflight?.findings.filter((f) => f.level !== 'ok') ?? [];
-    if (warn.length)
-        L.push('### Preflight', '', ...warn.map((f) => `- ${f.level === 'error' ? '❌' : '⚠️'} **${f.check}**: ${esc(f.message)}`), '');
-    return (0,exec/* redact */.E$)(L.join('\n') + '\n');
-}
-
-;// CONCATENATED MODULE: ./src/smoke.ts
-// The smoke run: docker run of the image's smoke tests, a timeout that kills the container,
-// the container removed on every path, and the JSON report read and checked.
-
-
-
-const HEADLINE_VERSIONS = (/* unused pure expression or super */ null && (['python', 'torch', 'torch_cuda', 'cudnn', 'nvcc', 'spconv', 'cumm', 'torch_geometric', 'torch_scatter', 'torch_cluster', 'torch_sparse', 'flash_attn', 'open3d', 'pointops', 'pointgroup_ops']));
-class ReportError extends Error {
-}
-/** Parses and checks a smoke report; throws ReportError naming every field that is wrong. */
-function parseReport(text) {
-    let o;
-    try {
-        o = JSON.parse(text);
-    }
-    catch (e) {
-        throw new ReportError(`the smoke report is not JSON: ${e.message}`);
-    }
-    const bad = [];
-    const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-    if (!isObj(o))
-        throw new ReportError('the smoke report is not a JSON object');
-    if (o.schema !== 1)
-        bad.push(`schema is ${JSON.stringify(o.schema)}, expected 1`);
-    if (typeof o.ok !== 'boolean')
-        bad.push('ok is not a boolean');
-    if (!isObj(o.versions))
-        bad.push('versions is not an object');
-    else
-        for (const [k, v] of Object.entries(o.versions))
-            if (v !== null && !['string', 'number', 'boolean'].includes(typeof v))
-                bad.push(`versions.${k} is neither a string, a number, a boolean nor null`);
-    if (o.gpu !== null && o.gpu !== undefined) {
-        if (!isObj(o.gpu))
-            bad.push('gpu is neither an object nor null');
-        else {
-            for (const k of ['name', 'capability', 'driver'])
-                if (typeof o.gpu[k] !== 'string')
-                    bad.push(`gpu.${k} is not a string`);
-            if (typeof o.gpu.memory_gib !== 'number')
-                bad.push('gpu.memory_gib is not a number');
-        }
-    }
-    if (!Array.isArray(o.checks))
-        bad.push('checks is not an array');
-    else
-        o.checks.forEach((c, n) => {
-            if (!isObj(c))
-                return bad.push(`checks[${n}] is not an object`);
-            if (typeof c.name !== 'string' || c.name === '')
-                bad.push(`checks[${n}].name is not a non-empty string`);
-            for (const k of ['ok', 'required'])
-                if (typeof c[k] !== 'boolean')
-                    bad.push(`checks[${n}].${k} is not a boolean`);
-            if (typeof c.seconds !== 'number')
-                bad.push(`checks[${n}].seconds is not a number`);
-            if (c.detail !== undefined && c.detail !== null && typeof c.detail !== 'string')
-                bad.push(`checks[${n}].detail is not a string`);
-        });
-    if (bad.length)
-        throw new ReportError(`the smoke report does not follow schema 1: ${bad.join('; ')}`);
-    const r = o;
-    r.gpu = r.gpu ?? null;
-    // a flag such as torch_cxx11_abi may be a boolean or a number: outputs are strings
-    r.versions = Object.fromEntries(Object.entries(r.versions).map(([k, v]) => [k, v === null ? null : String(v)]));
-    r.checks = r.checks.map((c) => ({ ...c, detail: c.detail ?? '' }));
-    const requiredFailed = r.checks.some((c) => c.required && !c.ok);
-    if (r.ok && requiredFailed)
-        throw new ReportError('the smoke report says ok: true but a required check failed');
-    return r;
-}
-/** Removes a container if it still exists; quiet about "No such container". */
-async function removeContainer(name) {
-    await (0,exec/* run */.eF)('docker', ['rm', '--force', '--volumes', name], { quiet: true });
-}
-/**
- * Runs the smoke argv (which names the container) with a timeout. On timeout the container is
- * killed; on every path it is removed.
- */
-async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile) {
-    external_node_fs_.mkdirSync(reportDir, { recursive: true });
-    external_node_fs_.chmodSync(reportDir, 0o777); // the image may run as a non-root user
-    const reportPath = external_node_path_.join(reportDir, 'report.json');
-    external_node_fs_.rmSync(reportPath, { force: true });
-    const t0 = Date.now();
-    let timedOut = false;
-    let retry;
-    // On timeout, kill the container; again every 2 s in case it was still being created.
-    const kill = () => { void (0,exec/* run */.eF)('docker', ['kill', container], { quiet: true }); };
-    const timer = setTimeout(() => {
-        timedOut = true;
-        kill();
-        retry = setInterval(kill, 2000);
-    }, timeoutSeconds * 1000);
-    let res;
-    try {
-        res = await (0,exec/* run */.eF)('docker', argv, { logFile });
-    }
-    finally {
-        clearTimeout(timer);
-        if (retry)
-            clearInterval(retry);
-        await removeContainer(container);
-    }
-    const seconds = (Date.now() - t0) / 1000;
-    let report = null;
-    let reportError = null;
-    if (timedOut) {
-        reportError = `smoke run timed out after ${timeoutSeconds} s (the container was killed)`;
-    }
-    else if (external_node_fs_.existsSync(reportPath)) {
-        try {
-            report = parseReport(external_node_fs_.readFileSync(reportPath, 'utf8'));
-        }
-        catch (e) {
-            reportError = e.message;
-        }
-    }
-    else {
-        reportError = `the smoke run wrote no report (exit code ${res.exitCode})`;
-    }
-    const output = res.stdout + res.stderr;
-    const passed = !timedOut && res.exitCode === 0 && report !== null && report.ok;
-    return { exitCode: res.exitCode, timedOut, report, reportError, output, passed, seconds };
-}
-
-;// CONCATENATED MODULE: ./src/state.ts
-// Names of the values the main step saves for the post step (GITHUB_STATE).
-const STATE = { workDir: 'pcb-work-dir', containers: 'pcb-containers' };
-
-;// CONCATENATED MODULE: ./src/pipeline.ts
-// The stages of one run, in order. src/main.ts wires them; each stage records what it learned in
-// the Outcome so that outputs and the summary can be written whatever happens later.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The directory the action ships in (two levels above dist/main/index.js). */
-function actionDir() {
-    return external_node_path_.resolve(external_node_path_.dirname((0,external_node_url_.fileURLToPath)(import.meta.url)), '..', '..');
-}
-/** Stage 1: read and validate every input; mask secrets. Throws InputError before anything runs. */
-function getInputs() {
-    let dockerfileArgs = {};
-    const argsOf = () => dockerfileArgs;
-    const inputs = parseInputs(readRawInputs(), actionDir(), [
-        (i) => { dockerfileArgs = readDockerfile(external_node_fs_.readFileSync(i.file, 'utf8')).args; return []; },
-        envCacheRule(argsOf),
-    ]);
-    const secrets = secretValues(inputs);
-    for (const s of secrets)
-        core/* setSecret */.Pq(s);
-    (0,exec/* addRedactions */.oo)(secrets);
-    return inputs;
-}
-/** Stage 2: work dir, preflight, env-cache key, plan; in dry-run, print it all and stop. */
-async function prepare(inputs, outcome) {
-    const runId = `${process.env.GITHUB_RUN_ID ?? 'local'}-${process.env.GITHUB_RUN_ATTEMPT ?? '1'}-${external_node_crypto_.randomBytes(4).toString('hex')}`;
-    const workDir = external_node_fs_.mkdtempSync(external_node_path_.join(process.env.RUNNER_TEMP || external_node_os_.tmpdir(), 'pcb-'));
-    core/* saveState */.LZ(STATE.workDir, workDir);
-    const pf = await preflight(inputs, workDir);
-    outcome.preflight = pf;
-    const settings = envCacheSettings(inputs, pf.dockerfileArgs);
-    const baseImage = inputs.baseImage || pf.dockerfileArgs.BASE_IMAGE || '';
-    const envName = inputs.envName || pf.dockerfileArgs.ENV_NAME || '';
-    const key = envCacheKey(inputs, settings, pf.dockerfileText, baseImage, envName);
-    const run = { inputs, outcome, workDir, runId, settings, key, dockerfileText: pf.dockerfileText, ec: await loadEnvCache() };
-    if (inputs.dryRun) {
-        outcome.dryRun = true;
-        const session = { key, hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], restoreSeconds: 0, sizeBytes: null, warnings: [], exportDir: external_node_path_.join(workDir, 'env-export'), lockPath: external_node_path_.join(workDir, 'env-lock', 'environment.lock') };
-        outcome.plan = makePlan(inputs, facts(run, session, null));
-        printPlan(run, outcome.plan);
-        external_node_fs_.rmSync(workDir, { recursive: true, force: true });
-        return null;
-    }
-    const errors = pf.findings.filter((f) => f.level === 'error');
-    for (const f of pf.findings)
-        (f.level === 'ok' ? core/* info */.pq : core/* warning */.$e)(`preflight ${f.check}: ${f.message}`);
-    if (errors.length) {
-        const text = errors.map((f) => `${f.check}: ${f.message}`).join('\n');
-        throw new StepError('preflight', errors.map((f) => f.message).join(' '), text);
-    }
-    return run;
-}
-function facts(r, session, lockSha256) {
-    const pf = r.outcome.preflight;
-    return {
-        runId: r.runId, workDir: r.workDir, cpus: pf.cpus, memoryGiB: pf.memoryGiB, gpus: pf.gpus, dockerfileArgs: pf.dockerfileArgs,
-        envCache: { key: session.key, buildContexts: session.buildContexts, cacheFrom: session.layerCacheFrom, cacheTo: session.layerCacheTo, exports: r.ec.envExportOutputs(r.settings, session, r.workDir) },
-        lockSha256,
-    };
-}
-function printPlan(r, plan) {
-    const shown = { ...r.inputs, secrets: r.inputs.secrets.map((s) => `${s.name}=***`), buildArgs: r.inputs.buildArgs.map((a) => `${a.name}=${(0,exec/* redact */.E$)(a.value)}`) };
-    core/* info */.pq('Dry run: nothing is built, run or pushed.');
-    core/* info */.pq(`Resolved inputs:\n${(0,exec/* redact */.E$)(JSON.stringify(shown, null, 2))}`);
-    core/* info */.pq(`Preflight:\n${r.outcome.preflight.findings.map((f) => `  [${f.level}] ${f.check}: ${f.message}`).join('\n')}`);
-    for (const n of plan.notes)
-        core/* info */.pq(n);
-    core/* info */.pq(`Env cache: backend ${r.settings.backend}, key ${r.key} (looked up only in a real run)`);
-    for (const a of plan.envArgvs)
-        core/* info */.pq(`Env build: ${(0,exec/* showArgv */.ux)('docker', a)}`);
-    core/* info */.pq(`Build: ${(0,exec/* showArgv */.ux)('docker', plan.buildArgv)}`);
-    core/* info */.pq(plan.smoke ? `Smoke: ${(0,exec/* showArgv */.ux)('docker', plan.smokeArgv)} (timeout ${r.inputs.smokeTimeoutSeconds} s)` : 'Smoke: off (smoke-tests: false)');
-    core/* info */.pq(plan.push ? `Push: docker tag <image-id> + docker push, for ${plan.tags.join(', ')}${plan.smoke ? ' (only if the smoke run passes)' : ''}` : 'Push: off');
-}
-/** Stage 3: restore the env cache, run the env builds, read the lock, then plan the main build. */
-async function envStage(r) {
-    const session = await r.ec.restoreEnvCache(r.settings, r.key, external_node_path_.join(r.workDir, 'env-cache'));
-    for (const w of session.warnings)
-        core/* warning */.$e(w);
-    r.outcome.cache = { backend: r.settings.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
-    let plan = makePlan(r.inputs, facts(r, session, null));
-    r.outcome.plan = plan;
-    writeEnvSpec(r.inputs, plan.envSpecDir);
-    for (const argv of plan.envArgvs) {
-        const target = argv[argv.indexOf('--target') + 1];
-        core/* startGroup */.Oh(`Env build: ${target}`);
-        const res = await buildx(argv, { logFile: external_node_path_.join(r.workDir, `${target}.log`), env: plan.secretEnv });
-        core/* endGroup */.N4();
-        if (res.exitCode !== 0)
-            throw new StepError(`env build (${target})`, `docker buildx build --target ${target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
-    }
-    if (session.lockPath && external_node_fs_.existsSync(session.lockPath)) {
-        const lock = external_node_fs_.readFileSync(session.lockPath);
-        r.outcome.cache.lockFile = session.lockPath;
-        r.outcome.cache.lockSha256 = external_node_crypto_.createHash('sha256').update(lock).digest('hex');
-    }
-    plan = makePlan(r.inputs, facts(r, session, r.outcome.cache.lockSha256));
-    r.outcome.plan = plan;
-    return { session, plan };
-}
-function failTail(log, stepTail, error) {
-    return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
-}
-/** Stage 4: the main build (loaded), then the env cache save on a miss. */
-async function buildStage(r, session, plan) {
-    core/* startGroup */.Oh('Build');
-    const res = await buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
-    core/* endGroup */.N4();
-    r.outcome.build = res;
-    if (res.exitCode !== 0) {
-        const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
-        throw new StepError('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
-    }
-    if (!session.hit && r.settings.backend !== 'none') {
-        const saved = await r.ec.saveEnvCache(r.settings, session, session.exportDir);
-        Object.assign(r.outcome.cache, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? r.outcome.cache.sizeBytes });
-        if (saved.warning) {
-            core/* warning */.$e(saved.warning);
-            r.outcome.cache.warnings.push(saved.warning);
-        }
-    }
-}
-/** Stage 5: the smoke run in the loaded image. */
-async function smokeStage(r, plan) {
-    if (!plan.smoke)
-        return;
-    const imageId = r.outcome.build.imageId;
-    if (!imageId)
-        throw new StepError('smoke', 'The build reported no image id (was the image loaded?).');
-    core/* saveState */.LZ(STATE.containers, JSON.stringify([plan.smokeContainer]));
-    core/* startGroup */.Oh('Smoke tests');
-    const res = await runSmoke(smokeArgvFor(plan, imageId), plan.smokeContainer, plan.reportDir, r.inputs.smokeTimeoutSeconds, external_node_path_.join(r.workDir, 'smoke.log'));
-    core/* endGroup */.N4();
-    r.outcome.smoke = res;
-    if (res.passed)
-        return;
-    const failed = res.report?.checks.filter((c) => c.required && !c.ok) ?? [];
-    const what = res.timedOut ? `smoke run timed out after ${r.inputs.smokeTimeoutSeconds} s.`
-        : failed.length ? `Smoke check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => `${c.name} (${c.detail.split('\n')[0].slice(0, 160)})`).join(', ')}.`
-            : `The smoke run failed: ${res.reportError ?? `exit code ${res.exitCode}`}.`;
-    const detail = [...failed.map((c) => c.detail), tail(res.output, 30)].join('\n');
-    throw new StepError('smoke tests', what, detail, classify(`${what}\n${detail}`));
-}
-/** Stage 6: push the tested image. */
-async function pushStage(r, plan) {
-    if (!plan.push || !r.inputs.load) {
-        if (plan.push && r.outcome.build?.metadata)
-            r.outcome.pushed = { digest: String(r.outcome.build.metadata['containerimage.digest'] ?? ''), tags: plan.tags };
-        return;
-    }
-    const res = await pushTested(r.outcome.build.imageId, plan.tags);
-    r.outcome.pushed = { digest: res.digest, tags: plan.tags };
-}
-async function finishStage(r, session) {
-    await r.ec.finishLayerCache(r.settings, session);
-}
-/** Outputs and summary from whatever is known; marks the step failed on an error. */
-async function report(outcome, error) {
-    if (error) {
-        const e = error;
-        outcome.failure = { step: e.step ?? (e.lines ? 'inputs' : 'action'), message: e.lines ? e.lines.join(' ') : e.message, diagnosis: e.diagnosis ?? (e.lines ? undefined : classify(e.message)), tail: e.log ? (0,exec/* redact */.E$)(tail(e.log, 40)) : '' };
-    }
-    for (const [k, v] of Object.entries(outputsFrom(outcome)))
-        core/* setOutput */.uH(k, (0,exec/* redact */.E$)(v));
-    const md = renderSummary(outcome);
-    if (outcome.dryRun && !outcome.failure)
-        return;
-    if (process.env.GITHUB_STEP_SUMMARY)
-        external_node_fs_.appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
-    else if (!outcome.dryRun)
-        core/* info */.pq(md);
-    if (outcome.failure) {
-        const e = error;
-        if (e.lines)
-            for (const l of e.lines)
-                core/* error */.z3(l);
-        core/* setFailed */.C1((0,exec/* redact */.E$)(failureLine(outcome.failure.step, outcome.failure.message, outcome.failure.diagnosis)));
-    }
-}
-
-
-/***/ }),
-
-/***/ 2613:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
-
-/***/ }),
-
-/***/ 181:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
-
-/***/ }),
-
-/***/ 5317:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-
-/***/ }),
-
-/***/ 6982:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-
-/***/ }),
-
-/***/ 4434:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
-
-/***/ }),
-
-/***/ 9896:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-
-/***/ }),
-
-/***/ 8611:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
-
-/***/ }),
-
-/***/ 5692:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
-
-/***/ }),
-
-/***/ 9278:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
-
-/***/ }),
-
-/***/ 4589:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
-
-/***/ }),
-
-/***/ 6698:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
-
-/***/ }),
-
-/***/ 4573:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
-
-/***/ }),
-
-/***/ 7540:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
-
-/***/ }),
-
-/***/ 7598:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-
-/***/ }),
-
-/***/ 3053:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
-
-/***/ }),
-
-/***/ 610:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
-
-/***/ }),
-
-/***/ 8474:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-
-/***/ }),
-
-/***/ 3024:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-
-/***/ }),
-
-/***/ 7067:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
-
-/***/ }),
-
-/***/ 2467:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
-
-/***/ }),
-
-/***/ 4708:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
-
-/***/ }),
-
-/***/ 8995:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
-
-/***/ }),
-
-/***/ 7030:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-
-/***/ }),
-
-/***/ 8161:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-
-/***/ }),
-
-/***/ 6760:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-
-/***/ }),
-
-/***/ 643:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
-
-/***/ }),
-
-/***/ 1708:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
-
-/***/ }),
-
-/***/ 1792:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
-
-/***/ }),
-
-/***/ 7075:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
-
-/***/ }),
-
-/***/ 1692:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
-
-/***/ }),
-
-/***/ 3136:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-
-/***/ }),
-
-/***/ 7975:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
-
-/***/ }),
-
-/***/ 3429:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
-
-/***/ }),
-
-/***/ 5919:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
-
-/***/ }),
-
-/***/ 8522:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
-
-/***/ }),
-
-/***/ 857:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-
-/***/ }),
-
-/***/ 6928:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
-
-/***/ }),
-
-/***/ 2203:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
-
-/***/ }),
-
-/***/ 3193:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
-
-/***/ }),
-
-/***/ 4756:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
-
-/***/ }),
-
-/***/ 2018:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
-
-/***/ }),
-
-/***/ 7016:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
-
-/***/ }),
-
-/***/ 9023:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
-
-/***/ }),
-
-/***/ 3838:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Yz: () => (/* binding */ core_debug),
-  N4: () => (/* binding */ endGroup),
-  z3: () => (/* binding */ error),
-  pq: () => (/* binding */ info),
-  _o: () => (/* binding */ isDebug),
-  LZ: () => (/* binding */ saveState),
-  C1: () => (/* binding */ setFailed),
-  uH: () => (/* binding */ setOutput),
-  Pq: () => (/* binding */ core_setSecret),
-  Oh: () => (/* binding */ startGroup),
-  $e: () => (/* binding */ warning)
-});
-
-// UNUSED EXPORTS: ExitCode, addPath, exportVariable, getBooleanInput, getIDToken, getInput, getMultilineInput, getState, group, markdownSummary, notice, platform, setCommandEcho, summary, toPlatformPath, toPosixPath, toWin32Path
-
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/**
- * Sanitizes an input into a string so it can be passed into issueCommand safely
- * @param input input to sanitize into a string
- */
-function utils_toCommandValue(input) {
-    if (input === null || input === undefined) {
-        return '';
-    }
-    else if (typeof input === 'string' || input instanceof String) {
-        return input;
-    }
-    return JSON.stringify(input);
-}
-/**
- *
- * @param annotationProperties
- * @returns The command properties to send with the actual annotation command
- * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
- */
-function utils_toCommandProperties(annotationProperties) {
-    if (!Object.keys(annotationProperties).length) {
-        return {};
-    }
-    return {
-        title: annotationProperties.title,
-        file: annotationProperties.file,
-        line: annotationProperties.startLine,
-        endLine: annotationProperties.endLine,
-        col: annotationProperties.startColumn,
-        endColumn: annotationProperties.endColumn
-    };
-}
-//# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
-
-
-/**
- * Issues a command to the GitHub Actions runner
- *
- * @param command - The command name to issue
- * @param properties - Additional properties for the command (key-value pairs)
- * @param message - The message to include with the command
- * @remarks
- * This function outputs a specially formatted string to stdout that the Actions
- * runner interprets as a command. These commands can control workflow behavior,
- * set outputs, create annotations, mask values, and more.
- *
- * Command Format:
- *   ::name key=value,key=value::message
- *
- * @example
- * ```typescript
- * // Issue a warning annotation
- * issueCommand('warning', {}, 'This is a warning message');
- * // Output: ::warning::This is a warning message
- *
- * // Set an environment variable
- * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
- * // Output: ::set-env name=MY_VAR::some value
- *
- * // Add a secret mask
- * issueCommand('add-mask', {}, 'secretValue123');
- * // Output: ::add-mask::secretValue123
- * ```
- *
- * @internal
- * This is an internal utility function that powers the public API functions
- * such as setSecret, warning, error, and exportVariable.
- */
-function command_issueCommand(command, properties, message) {
-    const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_.EOL);
-}
-function command_issue(name, message = '') {
-    command_issueCommand(name, {}, message);
-}
-const CMD_STRING = '::';
-class Command {
-    constructor(command, properties, message) {
-        if (!command) {
-            command = 'missing.command';
-        }
-        this.command = command;
-        this.properties = properties;
-        this.message = message;
-    }
-    toString() {
-        let cmdStr = CMD_STRING + this.command;
-        if (this.properties && Object.keys(this.properties).length > 0) {
-            cmdStr += ' ';
-            let first = true;
-            for (const key in this.properties) {
-                if (this.properties.hasOwnProperty(key)) {
-                    const val = this.properties[key];
-                    if (val) {
-                        if (first) {
-                            first = false;
-                        }
-                        else {
-                            cmdStr += ',';
-                        }
-                        cmdStr += `${key}=${escapeProperty(val)}`;
-                    }
-                }
-            }
-        }
-        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
-        return cmdStr;
-    }
-}
-function escapeData(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A');
-}
-function escapeProperty(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A')
-        .replace(/:/g, '%3A')
-        .replace(/,/g, '%2C');
-}
-//# sourceMappingURL=command.js.map
-// EXTERNAL MODULE: external "crypto"
-var external_crypto_ = __nccwpck_require__(6982);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
-// For internal use, subject to change.
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-
-
-
-function file_command_issueFileCommand(command, message) {
-    const filePath = process.env[`GITHUB_${command}`];
-    if (!filePath) {
-        throw new Error(`Unable to find environment variable for file command ${command}`);
-    }
-    if (!external_fs_.existsSync(filePath)) {
-        throw new Error(`Missing file at path: ${filePath}`);
-    }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
-        encoding: 'utf8'
-    });
-}
-function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
-    const convertedValue = utils_toCommandValue(value);
-    // These should realistically never happen, but just in case someone finds a
-    // way to exploit uuid generation let's not allow keys or values that contain
-    // the delimiter.
-    if (key.includes(delimiter)) {
-        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
-    }
-    if (convertedValue.includes(delimiter)) {
-        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
-    }
-    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
-}
-//# sourceMappingURL=file-command.js.map
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
-var lib = __nccwpck_require__(4942);
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/auth.js
-var auth = __nccwpck_require__(2145);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-class oidc_utils_OidcClient {
-    static createHttpClient(allowRetry = true, maxRetry = 10) {
-        const requestOptions = {
-            allowRetries: allowRetry,
-            maxRetries: maxRetry
-        };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
-    }
-    static getRequestToken() {
-        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
-        if (!token) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
-        }
-        return token;
-    }
-    static getIDTokenUrl() {
-        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
-        if (!runtimeUrl) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
-        }
-        return runtimeUrl;
-    }
-    static getCall(id_token_url) {
-        return __awaiter(this, void 0, void 0, function* () {
-            var _a;
-            const httpclient = oidc_utils_OidcClient.createHttpClient();
-            const res = yield httpclient
-                .getJson(id_token_url)
-                .catch(error => {
-                throw new Error(`Failed to get ID Token. \n 
-        Error Code : ${error.statusCode}\n 
-        Error Message: ${error.message}`);
-            });
-            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
-            if (!id_token) {
-                throw new Error('Response json body do not have ID Token field');
-            }
-            return id_token;
-        });
-    }
-    static getIDToken(audience) {
-        return __awaiter(this, void 0, void 0, function* () {
-            try {
-                // New ID Token is requested from action service
-                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
-                if (audience) {
-                    const encodedAudience = encodeURIComponent(audience);
-                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
-                }
-                debug(`ID token url is ${id_token_url}`);
-                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
-                setSecret(id_token);
-                return id_token;
-            }
-            catch (error) {
-                throw new Error(`Error message: ${error.message}`);
-            }
-        });
-    }
-}
-//# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
-var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { access, appendFile, writeFile } = external_fs_.promises;
-const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
-const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
-class Summary {
-    constructor() {
-        this._buffer = '';
-    }
-    /**
-     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
-     * Also checks r/w permissions.
-     *
-     * @returns step summary file path
-     */
-    filePath() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            if (this._filePath) {
-                return this._filePath;
-            }
-            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
-            if (!pathFromEnv) {
-                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
-            }
-            try {
-                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
-            }
-            catch (_a) {
-                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
-            }
-            this._filePath = pathFromEnv;
-            return this._filePath;
-        });
-    }
-    /**
-     * Wraps content in an HTML tag, adding any HTML attributes
-     *
-     * @param {string} tag HTML tag to wrap
-     * @param {string | null} content content within the tag
-     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
-     *
-     * @returns {string} content wrapped in HTML element
-     */
-    wrap(tag, content, attrs = {}) {
-        const htmlAttrs = Object.entries(attrs)
-            .map(([key, value]) => ` ${key}="${value}"`)
-            .join('');
-        if (!content) {
-            return `<${tag}${htmlAttrs}>`;
-        }
-        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
-    }
-    /**
-     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
-     *
-     * @param {SummaryWriteOptions} [options] (optional) options for write operation
-     *
-     * @returns {Promise<Summary>} summary instance
-     */
-    write(options) {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
-            const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
-            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
-            return this.emptyBuffer();
-        });
-    }
-    /**
-     * Clears the summary buffer and wipes the summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    clear() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            return this.emptyBuffer().write({ overwrite: true });
-        });
-    }
-    /**
-     * Returns the current summary buffer as a string
-     *
-     * @returns {string} string of summary buffer
-     */
-    stringify() {
-        return this._buffer;
-    }
-    /**
-     * If the summary buffer is empty
-     *
-     * @returns {boolen} true if the buffer is empty
-     */
-    isEmptyBuffer() {
-        return this._buffer.length === 0;
-    }
-    /**
-     * Resets the summary buffer without writing to summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    emptyBuffer() {
-        this._buffer = '';
-        return this;
-    }
-    /**
-     * Adds raw text to the summary buffer
-     *
-     * @param {string} text content to add
-     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addRaw(text, addEOL = false) {
-        this._buffer += text;
-        return addEOL ? this.addEOL() : this;
-    }
-    /**
-     * Adds the operating system-specific end-of-line marker to the buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addEOL() {
-        return this.addRaw(external_os_.EOL);
-    }
-    /**
-     * Adds an HTML codeblock to the summary buffer
-     *
-     * @param {string} code content to render within fenced code block
-     * @param {string} lang (optional) language to syntax highlight code
-     *
-     * @returns {Summary} summary instance
-     */
-    addCodeBlock(code, lang) {
-        const attrs = Object.assign({}, (lang && { lang }));
-        const element = this.wrap('pre', this.wrap('code', code), attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML list to the summary buffer
-     *
-     * @param {string[]} items list of items to render
-     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addList(items, ordered = false) {
-        const tag = ordered ? 'ol' : 'ul';
-        const listItems = items.map(item => this.wrap('li', item)).join('');
-        const element = this.wrap(tag, listItems);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML table to the summary buffer
-     *
-     * @param {SummaryTableCell[]} rows table rows
-     *
-     * @returns {Summary} summary instance
-     */
-    addTable(rows) {
-        const tableBody = rows
-            .map(row => {
-            const cells = row
-                .map(cell => {
-                if (typeof cell === 'string') {
-                    return this.wrap('td', cell);
-                }
-                const { header, data, colspan, rowspan } = cell;
-                const tag = header ? 'th' : 'td';
-                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
-                return this.wrap(tag, data, attrs);
-            })
-                .join('');
-            return this.wrap('tr', cells);
-        })
-            .join('');
-        const element = this.wrap('table', tableBody);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds a collapsable HTML details element to the summary buffer
-     *
-     * @param {string} label text for the closed state
-     * @param {string} content collapsable content
-     *
-     * @returns {Summary} summary instance
-     */
-    addDetails(label, content) {
-        const element = this.wrap('details', this.wrap('summary', label) + content);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML image tag to the summary buffer
-     *
-     * @param {string} src path to the image you to embed
-     * @param {string} alt text description of the image
-     * @param {SummaryImageOptions} options (optional) addition image attributes
-     *
-     * @returns {Summary} summary instance
-     */
-    addImage(src, alt, options) {
-        const { width, height } = options || {};
-        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
-        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML section heading element
-     *
-     * @param {string} text heading text
-     * @param {number | string} [level=1] (optional) the heading level, default: 1
-     *
-     * @returns {Summary} summary instance
-     */
-    addHeading(text, level) {
-        const tag = `h${level}`;
-        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
-            ? tag
-            : 'h1';
-        const element = this.wrap(allowedTag, text);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML thematic break (<hr>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addSeparator() {
-        const element = this.wrap('hr', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML line break (<br>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addBreak() {
-        const element = this.wrap('br', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML blockquote to the summary buffer
-     *
-     * @param {string} text quote text
-     * @param {string} cite (optional) citation url
-     *
-     * @returns {Summary} summary instance
-     */
-    addQuote(text, cite) {
-        const attrs = Object.assign({}, (cite && { cite }));
-        const element = this.wrap('blockquote', text, attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML anchor tag to the summary buffer
-     *
-     * @param {string} text link text/content
-     * @param {string} href hyperlink
-     *
-     * @returns {Summary} summary instance
-     */
-    addLink(text, href) {
-        const element = this.wrap('a', text, { href });
-        return this.addRaw(element).addEOL();
-    }
-}
-const _summary = new Summary();
-/**
- * @deprecated use `core.summary`
- */
-const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
-//# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
-
-/**
- * toPosixPath converts the given path to the posix form. On Windows, \\ will be
- * replaced with /.
- *
- * @param pth. Path to transform.
- * @return string Posix path.
- */
-function toPosixPath(pth) {
-    return pth.replace(/[\\]/g, '/');
-}
-/**
- * toWin32Path converts the given path to the win32 form. On Linux, / will be
- * replaced with \\.
- *
- * @param pth. Path to transform.
- * @return string Win32 path.
- */
-function toWin32Path(pth) {
-    return pth.replace(/[/]/g, '\\');
-}
-/**
- * toPlatformPath converts the given path to a platform-specific path. It does
- * this by replacing instances of / and \ with the platform-specific path
- * separator.
- *
- * @param pth The path to platformize.
- * @return string The platform-specific path.
- */
-function toPlatformPath(pth) {
-    return pth.replace(/[/\\]/g, path.sep);
-}
-//# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
-var lib_exec = __nccwpck_require__(5260);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_.platform();
-const arch = external_os_.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
-    }
-    issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(external_os_.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    command_issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + external_os_.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    command_issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    command_issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
-    }
-    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
-
-/***/ }),
-
-/***/ 5260:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  m: () => (/* binding */ exec),
-  H: () => (/* binding */ getExecOutput)
-});
-
-// EXTERNAL MODULE: external "string_decoder"
-var external_string_decoder_ = __nccwpck_require__(3193);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
-// EXTERNAL MODULE: external "events"
-var external_events_ = __nccwpck_require__(4434);
-// EXTERNAL MODULE: external "child_process"
-var external_child_process_ = __nccwpck_require__(5317);
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
-var io = __nccwpck_require__(8701);
-// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io-util.js
-var io_util = __nccwpck_require__(90);
-;// CONCATENATED MODULE: external "timers"
-const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-
-/* eslint-disable @typescript-eslint/unbound-method */
-const IS_WINDOWS = process.platform === 'win32';
-/*
- * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
- */
-class ToolRunner extends external_events_.EventEmitter {
-    constructor(toolPath, args, options) {
-        super();
-        if (!toolPath) {
-            throw new Error("Parameter 'toolPath' cannot be null or empty.");
-        }
-        this.toolPath = toolPath;
-        this.args = args || [];
-        this.options = options || {};
-    }
-    _debug(message) {
-        if (this.options.listeners && this.options.listeners.debug) {
-            this.options.listeners.debug(message);
-        }
-    }
-    _getCommandString(options, noPrefix) {
-        const toolPath = this._getSpawnFileName();
-        const args = this._getSpawnArgs(options);
-        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
-        if (IS_WINDOWS) {
-            // Windows + cmd file
-            if (this._isCmdFile()) {
-                cmd += toolPath;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows + verbatim
-            else if (options.windowsVerbatimArguments) {
-                cmd += `"${toolPath}"`;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows (regular)
-            else {
-                cmd += this._windowsQuoteCmdArg(toolPath);
-                for (const a of args) {
-                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
-                }
-            }
-        }
-        else {
-            // OSX/Linux - this can likely be improved with some form of quoting.
-            // creating processes on Unix is fundamentally different than Windows.
-            // on Unix, execvp() takes an arg array.
-            cmd += toolPath;
-            for (const a of args) {
-                cmd += ` ${a}`;
-            }
-        }
-        return cmd;
-    }
-    _processLineBuffer(data, strBuffer, onLine) {
-        try {
-            let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_.EOL);
-            while (n > -1) {
-                const line = s.substring(0, n);
-                onLine(line);
-                // the rest of the string ...
-                s = s.substring(n + external_os_.EOL.length);
-                n = s.indexOf(external_os_.EOL);
-            }
-            return s;
-        }
-        catch (err) {
-            // streaming lines to console is best effort.  Don't fail a build.
-            this._debug(`error processing line. Failed with error ${err}`);
-            return '';
-        }
-    }
-    _getSpawnFileName() {
-        if (IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                return process.env['COMSPEC'] || 'cmd.exe';
-            }
-        }
-        return this.toolPath;
-    }
-    _getSpawnArgs(options) {
-        if (IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
-                for (const a of this.args) {
-                    argline += ' ';
-                    argline += options.windowsVerbatimArguments
-                        ? a
-                        : this._windowsQuoteCmdArg(a);
-                }
-                argline += '"';
-                return [argline];
-            }
-        }
-        return this.args;
-    }
-    _endsWith(str, end) {
-        return str.endsWith(end);
-    }
-    _isCmdFile() {
-        const upperToolPath = this.toolPath.toUpperCase();
-        return (this._endsWith(upperToolPath, '.CMD') ||
-            this._endsWith(upperToolPath, '.BAT'));
-    }
-    _windowsQuoteCmdArg(arg) {
-        // for .exe, apply the normal quoting rules that libuv applies
-        if (!this._isCmdFile()) {
-            return this._uvQuoteCmdArg(arg);
-        }
-        // otherwise apply quoting rules specific to the cmd.exe command line parser.
-        // the libuv rules are generic and are not designed specifically for cmd.exe
-        // command line parser.
-        //
-        // for a detailed description of the cmd.exe command line parser, refer to
-        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
-        // need quotes for empty arg
-        if (!arg) {
-            return '""';
-        }
-        // determine whether the arg needs to be quoted
-        const cmdSpecialChars = [
-            ' ',
-            '\t',
-            '&',
-            '(',
-            ')',
-            '[',
-            ']',
-            '{',
-            '}',
-            '^',
-            '=',
-            ';',
-            '!',
-            "'",
-            '+',
-            ',',
-            '`',
-            '~',
-            '|',
-            '<',
-            '>',
-            '"'
-        ];
-        let needsQuotes = false;
-        for (const char of arg) {
-            if (cmdSpecialChars.some(x => x === char)) {
-                needsQuotes = true;
-                break;
-            }
-        }
-        // short-circuit if quotes not needed
-        if (!needsQuotes) {
-            return arg;
-        }
-        // the following quoting rules are very similar to the rules that by libuv applies.
-        //
-        // 1) wrap the string in quotes
-        //
-        // 2) double-up quotes - i.e. " => ""
-        //
-        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
-        //    doesn't work well with a cmd.exe command line.
-        //
-        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
-        //    for example, the command line:
-        //          foo.exe "myarg:""my val"""
-        //    is parsed by a .NET console app into an arg array:
-        //          [ "myarg:\"my val\"" ]
-        //    which is the same end result when applying libuv quoting rules. although the actual
-        //    command line from libuv quoting rules would look like:
-        //          foo.exe "myarg:\"my val\""
-        //
-        // 3) double-up slashes that precede a quote,
-        //    e.g.  hello \world    => "hello \world"
-        //          hello\"world    => "hello\\""world"
-        //          hello\\"world   => "hello\\\\""world"
-        //          hello world\    => "hello world\\"
-        //
-        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
-        //    the reasons for including this as a .cmd quoting rule are:
-        //
-        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
-        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
-        //
-        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
-        //       haven't heard any complaints about that aspect.
-        //
-        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
-        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
-        // by using %%.
-        //
-        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
-        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
-        //
-        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
-        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
-        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
-        // to an external program.
-        //
-        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
-        // % can be escaped within a .cmd file.
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\'; // double the slash
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '"'; // double the quote
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _uvQuoteCmdArg(arg) {
-        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
-        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
-        // is used.
-        //
-        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
-        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
-        // pasting copyright notice from Node within this function:
-        //
-        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
-        //
-        //      Permission is hereby granted, free of charge, to any person obtaining a copy
-        //      of this software and associated documentation files (the "Software"), to
-        //      deal in the Software without restriction, including without limitation the
-        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
-        //      sell copies of the Software, and to permit persons to whom the Software is
-        //      furnished to do so, subject to the following conditions:
-        //
-        //      The above copyright notice and this permission notice shall be included in
-        //      all copies or substantial portions of the Software.
-        //
-        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
-        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
-        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
-        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
-        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
-        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
-        //      IN THE SOFTWARE.
-        if (!arg) {
-            // Need double quotation for empty argument
-            return '""';
-        }
-        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
-            // No quotation needed
-            return arg;
-        }
-        if (!arg.includes('"') && !arg.includes('\\')) {
-            // No embedded double quotes or backslashes, so I can just wrap
-            // quote marks around the whole thing.
-            return `"${arg}"`;
-        }
-        // Expected input/output:
-        //   input : hello"world
-        //   output: "hello\"world"
-        //   input : hello""world
-        //   output: "hello\"\"world"
-        //   input : hello\world
-        //   output: hello\world
-        //   input : hello\\world
-        //   output: hello\\world
-        //   input : hello\"world
-        //   output: "hello\\\"world"
-        //   input : hello\\"world
-        //   output: "hello\\\\\"world"
-        //   input : hello world\
-        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
-        //                             but it appears the comment is wrong, it should be "hello world\\"
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\';
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '\\';
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _cloneExecOptions(options) {
-        options = options || {};
-        const result = {
-            cwd: options.cwd || process.cwd(),
-            env: options.env || process.env,
-            silent: options.silent || false,
-            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
-            failOnStdErr: options.failOnStdErr || false,
-            ignoreReturnCode: options.ignoreReturnCode || false,
-            delay: options.delay || 10000
-        };
-        result.outStream = options.outStream || process.stdout;
-        result.errStream = options.errStream || process.stderr;
-        return result;
-    }
-    _getSpawnOptions(options, toolPath) {
-        options = options || {};
-        const result = {};
-        result.cwd = options.cwd;
-        result.env = options.env;
-        result['windowsVerbatimArguments'] =
-            options.windowsVerbatimArguments || this._isCmdFile();
-        if (options.windowsVerbatimArguments) {
-            result.argv0 = `"${toolPath}"`;
-        }
-        return result;
-    }
-    /**
-     * Exec a tool.
-     * Output will be streamed to the live console.
-     * Returns promise with return code
-     *
-     * @param     tool     path to tool to exec
-     * @param     options  optional exec options.  See ExecOptions
-     * @returns   number
-     */
-    exec() {
-        return __awaiter(this, void 0, void 0, function* () {
-            // root the tool path if it is unrooted and contains relative pathing
-            if (!io_util/* isRooted */.Qh(this.toolPath) &&
-                (this.toolPath.includes('/') ||
-                    (IS_WINDOWS && this.toolPath.includes('\\')))) {
-                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
-            }
-            // if the tool is only a file name, then resolve it from the PATH
-            // otherwise verify it exists (add extension on Windows if necessary)
-            this.toolPath = yield io/* which */.K7(this.toolPath, true);
-            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
-                this._debug(`exec tool: ${this.toolPath}`);
-                this._debug('arguments:');
-                for (const arg of this.args) {
-                    this._debug(`   ${arg}`);
-                }
-                const optionsNonNull = this._cloneExecOptions(this.options);
-                if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
-                }
-                const state = new ExecState(optionsNonNull, this.toolPath);
-                state.on('debug', (message) => {
-                    this._debug(message);
-                });
-                if (this.options.cwd && !(yield io_util/* exists */.t2(this.options.cwd))) {
-                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
-                }
-                const fileName = this._getSpawnFileName();
-                const cp = external_child_process_.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
-                let stdbuffer = '';
-                if (cp.stdout) {
-                    cp.stdout.on('data', (data) => {
-                        if (this.options.listeners && this.options.listeners.stdout) {
-                            this.options.listeners.stdout(data);
-                        }
-                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                            optionsNonNull.outStream.write(data);
-                        }
-                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.stdline) {
-                                this.options.listeners.stdline(line);
-                            }
-                        });
-                    });
-                }
-                let errbuffer = '';
-                if (cp.stderr) {
-                    cp.stderr.on('data', (data) => {
-                        state.processStderr = true;
-                        if (this.options.listeners && this.options.listeners.stderr) {
-                            this.options.listeners.stderr(data);
-                        }
-                        if (!optionsNonNull.silent &&
-                            optionsNonNull.errStream &&
-                            optionsNonNull.outStream) {
-                            const s = optionsNonNull.failOnStdErr
-                                ? optionsNonNull.errStream
-                                : optionsNonNull.outStream;
-                            s.write(data);
-                        }
-                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.errline) {
-                                this.options.listeners.errline(line);
-                            }
-                        });
-                    });
-                }
-                cp.on('error', (err) => {
-                    state.processError = err.message;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    state.CheckComplete();
-                });
-                cp.on('exit', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                cp.on('close', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                state.on('done', (error, exitCode) => {
-                    if (stdbuffer.length > 0) {
-                        this.emit('stdline', stdbuffer);
-                    }
-                    if (errbuffer.length > 0) {
-                        this.emit('errline', errbuffer);
-                    }
-                    cp.removeAllListeners();
-                    if (error) {
-                        reject(error);
-                    }
-                    else {
-                        resolve(exitCode);
-                    }
-                });
-                if (this.options.input) {
-                    if (!cp.stdin) {
-                        throw new Error('child process missing stdin');
-                    }
-                    cp.stdin.end(this.options.input);
-                }
-            }));
-        });
-    }
-}
-/**
- * Convert an arg string to an array of args. Handles escaping
- *
- * @param    argString   string of arguments
- * @returns  string[]    array of arguments
- */
-function argStringToArray(argString) {
-    const args = [];
-    let inQuotes = false;
-    let escaped = false;
-    let arg = '';
-    function append(c) {
-        // we only escape double quotes.
-        if (escaped && c !== '"') {
-            arg += '\\';
-        }
-        arg += c;
-        escaped = false;
-    }
-    for (let i = 0; i < argString.length; i++) {
-        const c = argString.charAt(i);
-        if (c === '"') {
-            if (!escaped) {
-                inQuotes = !inQuotes;
-            }
-            else {
-                append(c);
-            }
-            continue;
-        }
-        if (c === '\\' && escaped) {
-            append(c);
-            continue;
-        }
-        if (c === '\\' && inQuotes) {
-            escaped = true;
-            continue;
-        }
-        if (c === ' ' && !inQuotes) {
-            if (arg.length > 0) {
-                args.push(arg);
-                arg = '';
-            }
-            continue;
-        }
-        append(c);
-    }
-    if (arg.length > 0) {
-        args.push(arg.trim());
-    }
-    return args;
-}
-class ExecState extends external_events_.EventEmitter {
-    constructor(options, toolPath) {
-        super();
-        this.processClosed = false; // tracks whether the process has exited and stdio is closed
-        this.processError = '';
-        this.processExitCode = 0;
-        this.processExited = false; // tracks whether the process has exited
-        this.processStderr = false; // tracks whether stderr was written to
-        this.delay = 10000; // 10 seconds
-        this.done = false;
-        this.timeout = null;
-        if (!toolPath) {
-            throw new Error('toolPath must not be empty');
-        }
-        this.options = options;
-        this.toolPath = toolPath;
-        if (options.delay) {
-            this.delay = options.delay;
-        }
-    }
-    CheckComplete() {
-        if (this.done) {
-            return;
-        }
-        if (this.processClosed) {
-            this._setResult();
-        }
-        else if (this.processExited) {
-            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
-        }
-    }
-    _debug(message) {
-        this.emit('debug', message);
-    }
-    _setResult() {
-        // determine whether there is an error
-        let error;
-        if (this.processExited) {
-            if (this.processError) {
-                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
-            }
-            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
-                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
-            }
-            else if (this.processStderr && this.options.failOnStdErr) {
-                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
-            }
-        }
-        // clear the timeout
-        if (this.timeout) {
-            clearTimeout(this.timeout);
-            this.timeout = null;
-        }
-        this.done = true;
-        this.emit('done', error, this.processExitCode);
-    }
-    static HandleTimeout(state) {
-        if (state.done) {
-            return;
-        }
-        if (!state.processClosed && state.processExited) {
-            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
-            state._debug(message);
-        }
-        state._setResult();
-    }
-}
-//# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
-var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-/**
- * Exec a command.
- * Output will be streamed to the live console.
- * Returns promise with return code
- *
- * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
- * @param     args               optional arguments for tool. Escaping is handled by the lib.
- * @param     options            optional exec options.  See ExecOptions
- * @returns   Promise<number>    exit code
- */
-function exec(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = argStringToArray(commandLine);
-        if (commandArgs.length === 0) {
-            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
-        }
-        // Path to tool to execute should be first arg
-        const toolPath = commandArgs[0];
-        args = commandArgs.slice(1).concat(args || []);
-        const runner = new ToolRunner(toolPath, args, options);
-        return runner.exec();
-    });
-}
-/**
- * Exec a command and get the output.
- * Output will be streamed to the live console.
- * Returns promise with the exit code and collected stdout and stderr
- *
- * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
- * @param     args                  optional arguments for tool. Escaping is handled by the lib.
- * @param     options               optional exec options.  See ExecOptions
- * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
- */
-function getExecOutput(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        var _a, _b;
-        let stdout = '';
-        let stderr = '';
-        //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
-        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
-        const stdErrListener = (data) => {
-            stderr += stderrDecoder.write(data);
-            if (originalStdErrListener) {
-                originalStdErrListener(data);
-            }
-        };
-        const stdOutListener = (data) => {
-            stdout += stdoutDecoder.write(data);
-            if (originalStdoutListener) {
-                originalStdoutListener(data);
-            }
-        };
-        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
-        //flush any remaining characters
-        stdout += stdoutDecoder.end();
-        stderr += stderrDecoder.end();
-        return {
-            exitCode,
-            stdout,
-            stderr
-        };
-    });
-}
-//# sourceMappingURL=exec.js.map
-
-/***/ }),
-
-/***/ 2145:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   tZ: () => (/* binding */ BearerCredentialHandler)
-/* harmony export */ });
-/* unused harmony exports BasicCredentialHandler, PersonalAccessTokenCredentialHandler */
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-class BasicCredentialHandler {
-    constructor(username, password) {
-        this.username = username;
-        this.password = password;
-    }
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return __awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class BearerCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Bearer ${this.token}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return __awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class PersonalAccessTokenCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return __awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-//# sourceMappingURL=auth.js.map
-
-/***/ }),
-
-/***/ 4942:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Qq: () => (/* binding */ HttpClient),
-  Kg: () => (/* binding */ HttpClientError),
-  Hv: () => (/* binding */ HttpCodes)
-});
-
-// UNUSED EXPORTS: Headers, HttpClientResponse, MediaTypes, getProxyUrl, isHttps
-
-// EXTERNAL MODULE: external "http"
-var external_http_ = __nccwpck_require__(8611);
-var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
-// EXTERNAL MODULE: external "https"
-var external_https_ = __nccwpck_require__(5692);
-var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
-function getProxyUrl(reqUrl) {
-    const usingSsl = reqUrl.protocol === 'https:';
-    if (checkBypass(reqUrl)) {
-        return undefined;
-    }
-    const proxyVar = (() => {
-        if (usingSsl) {
-            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
-        }
-        else {
-            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
-        }
-    })();
-    if (proxyVar) {
-        try {
-            return new DecodedURL(proxyVar);
-        }
-        catch (_a) {
-            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
-                return new DecodedURL(`http://${proxyVar}`);
-        }
-    }
-    else {
-        return undefined;
-    }
-}
-function checkBypass(reqUrl) {
-    if (!reqUrl.hostname) {
-        return false;
-    }
-    const reqHost = reqUrl.hostname;
-    if (isLoopbackAddress(reqHost)) {
-        return true;
-    }
-    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
-    if (!noProxy) {
-        return false;
-    }
-    // Determine the request port
-    let reqPort;
-    if (reqUrl.port) {
-        reqPort = Number(reqUrl.port);
-    }
-    else if (reqUrl.protocol === 'http:') {
-        reqPort = 80;
-    }
-    else if (reqUrl.protocol === 'https:') {
-        reqPort = 443;
-    }
-    // Format the request hostname and hostname with port
-    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
-    if (typeof reqPort === 'number') {
-        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
-    }
-    // Compare request host against noproxy
-    for (const upperNoProxyItem of noProxy
-        .split(',')
-        .map(x => x.trim().toUpperCase())
-        .filter(x => x)) {
-        if (upperNoProxyItem === '*' ||
-            upperReqHosts.some(x => x === upperNoProxyItem ||
-                x.endsWith(`.${upperNoProxyItem}`) ||
-                (upperNoProxyItem.startsWith('.') &&
-                    x.endsWith(`${upperNoProxyItem}`)))) {
-            return true;
-        }
-    }
-    return false;
-}
-function isLoopbackAddress(host) {
-    const hostLower = host.toLowerCase();
-    return (hostLower === 'localhost' ||
-        hostLower.startsWith('127.') ||
-        hostLower.startsWith('[::1]') ||
-        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
-}
-class DecodedURL extends URL {
-    constructor(url, base) {
-        super(url, base);
-        this._decodedUsername = decodeURIComponent(super.username);
-        this._decodedPassword = decodeURIComponent(super.password);
-    }
-    get username() {
-        return this._decodedUsername;
-    }
-    get password() {
-        return this._decodedPassword;
-    }
-}
-//# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
-/* eslint-disable @typescript-eslint/no-explicit-any */
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-var HttpCodes;
-(function (HttpCodes) {
-    HttpCodes[HttpCodes["OK"] = 200] = "OK";
-    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
-    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
-    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
-    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
-    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
-    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
-    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
-    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
-    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
-    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
-    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
-    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
-    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
-    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
-    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
-    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
-    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
-    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
-    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
-    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
-    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
-    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
-    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
-    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
-    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
-    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
-})(HttpCodes || (HttpCodes = {}));
-var Headers;
-(function (Headers) {
-    Headers["Accept"] = "accept";
-    Headers["ContentType"] = "content-type";
-})(Headers || (Headers = {}));
-var MediaTypes;
-(function (MediaTypes) {
-    MediaTypes["ApplicationJson"] = "application/json";
-})(MediaTypes || (MediaTypes = {}));
-/**
- * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
- * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
- */
-function lib_getProxyUrl(serverUrl) {
-    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
-    return proxyUrl ? proxyUrl.href : '';
-}
-const HttpRedirectCodes = [
-    HttpCodes.MovedPermanently,
-    HttpCodes.ResourceMoved,
-    HttpCodes.SeeOther,
-    HttpCodes.TemporaryRedirect,
-    HttpCodes.PermanentRedirect
-];
-const HttpResponseRetryCodes = [
-    HttpCodes.BadGateway,
-    HttpCodes.ServiceUnavailable,
-    HttpCodes.GatewayTimeout
-];
-const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
-const ExponentialBackoffCeiling = 10;
-const ExponentialBackoffTimeSlice = 5;
-class HttpClientError extends Error {
-    constructor(message, statusCode) {
-        super(message);
-        this.name = 'HttpClientError';
-        this.statusCode = statusCode;
-        Object.setPrototypeOf(this, HttpClientError.prototype);
-    }
-}
-class HttpClientResponse {
-    constructor(message) {
-        this.message = message;
-    }
-    readBody() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                let output = Buffer.alloc(0);
-                this.message.on('data', (chunk) => {
-                    output = Buffer.concat([output, chunk]);
-                });
-                this.message.on('end', () => {
-                    resolve(output.toString());
-                });
-            }));
-        });
-    }
-    readBodyBuffer() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                const chunks = [];
-                this.message.on('data', (chunk) => {
-                    chunks.push(chunk);
-                });
-                this.message.on('end', () => {
-                    resolve(Buffer.concat(chunks));
-                });
-            }));
-        });
-    }
-}
-function isHttps(requestUrl) {
-    const parsedUrl = new URL(requestUrl);
-    return parsedUrl.protocol === 'https:';
-}
-class HttpClient {
-    constructor(userAgent, handlers, requestOptions) {
-        this._ignoreSslError = false;
-        this._allowRedirects = true;
-        this._allowRedirectDowngrade = false;
-        this._maxRedirects = 50;
-        this._allowRetries = false;
-        this._maxRetries = 1;
-        this._keepAlive = false;
-        this._disposed = false;
-        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
-        this.handlers = handlers || [];
-        this.requestOptions = requestOptions;
-        if (requestOptions) {
-            if (requestOptions.ignoreSslError != null) {
-                this._ignoreSslError = requestOptions.ignoreSslError;
-            }
-            this._socketTimeout = requestOptions.socketTimeout;
-            if (requestOptions.allowRedirects != null) {
-                this._allowRedirects = requestOptions.allowRedirects;
-            }
-            if (requestOptions.allowRedirectDowngrade != null) {
-                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
-            }
-            if (requestOptions.maxRedirects != null) {
-                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
-            }
-            if (requestOptions.keepAlive != null) {
-                this._keepAlive = requestOptions.keepAlive;
-            }
-            if (requestOptions.allowRetries != null) {
-                this._allowRetries = requestOptions.allowRetries;
-            }
-            if (requestOptions.maxRetries != null) {
-                this._maxRetries = requestOptions.maxRetries;
-            }
-        }
-    }
-    options(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    get(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('GET', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    del(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    post(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('POST', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    patch(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    put(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PUT', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    head(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    sendStream(verb, requestUrl, stream, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request(verb, requestUrl, stream, additionalHeaders);
-        });
-    }
-    /**
-     * Gets a typed object from an endpoint
-     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
-     */
-    getJson(requestUrl_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            const res = yield this.get(requestUrl, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    postJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.post(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    putJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.put(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    patchJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.patch(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    /**
-     * Makes a raw http request.
-     * All other methods such as get, post, patch, and request ultimately call this.
-     * Prefer get, del, post and patch
-     */
-    request(verb, requestUrl, data, headers) {
-        return __awaiter(this, void 0, void 0, function* () {
-            if (this._disposed) {
-                throw new Error('Client has already been disposed.');
-            }
-            const parsedUrl = new URL(requestUrl);
-            let info = this._prepareRequest(verb, parsedUrl, headers);
-            // Only perform retries on reads since writes may not be idempotent.
-            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
-                ? this._maxRetries + 1
-                : 1;
-            let numTries = 0;
-            let response;
-            do {
-                response = yield this.requestRaw(info, data);
-                // Check if it's an authentication challenge
-                if (response &&
-                    response.message &&
-                    response.message.statusCode === HttpCodes.Unauthorized) {
-                    let authenticationHandler;
-                    for (const handler of this.handlers) {
-                        if (handler.canHandleAuthentication(response)) {
-                            authenticationHandler = handler;
-                            break;
-                        }
-                    }
-                    if (authenticationHandler) {
-                        return authenticationHandler.handleAuthentication(this, info, data);
-                    }
-                    else {
-                        // We have received an unauthorized response but have no handlers to handle it.
-                        // Let the response return to the caller.
-                        return response;
-                    }
-                }
-                let redirectsRemaining = this._maxRedirects;
-                while (response.message.statusCode &&
-                    HttpRedirectCodes.includes(response.message.statusCode) &&
-                    this._allowRedirects &&
-                    redirectsRemaining > 0) {
-                    const redirectUrl = response.message.headers['location'];
-                    if (!redirectUrl) {
-                        // if there's no location to redirect to, we won't
-                        break;
-                    }
-                    const parsedRedirectUrl = new URL(redirectUrl);
-                    if (parsedUrl.protocol === 'https:' &&
-                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
-                        !this._allowRedirectDowngrade) {
-                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
-                    }
-                    // we need to finish reading the response before reassigning response
-                    // which will leak the open socket.
-                    yield response.readBody();
-                    // strip authorization header if redirected to a different hostname
-                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-                        for (const header in headers) {
-                            // header names are case insensitive
-                            if (header.toLowerCase() === 'authorization') {
-                                delete headers[header];
-                            }
-                        }
-                    }
-                    // let's make the request with the new redirectUrl
-                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
-                    response = yield this.requestRaw(info, data);
-                    redirectsRemaining--;
-                }
-                if (!response.message.statusCode ||
-                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
-                    // If not a retry code, return immediately instead of retrying
-                    return response;
-                }
-                numTries += 1;
-                if (numTries < maxTries) {
-                    yield response.readBody();
-                    yield this._performExponentialBackoff(numTries);
-                }
-            } while (numTries < maxTries);
-            return response;
-        });
-    }
-    /**
-     * Needs to be called if keepAlive is set to true in request options.
-     */
-    dispose() {
-        if (this._agent) {
-            this._agent.destroy();
-        }
-        this._disposed = true;
-    }
-    /**
-     * Raw request.
-     * @param info
-     * @param data
-     */
-    requestRaw(info, data) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => {
-                function callbackForResult(err, res) {
-                    if (err) {
-                        reject(err);
-                    }
-                    else if (!res) {
-                        // If `err` is not passed, then `res` must be passed.
-                        reject(new Error('Unknown error'));
-                    }
-                    else {
-                        resolve(res);
-                    }
-                }
-                this.requestRawWithCallback(info, data, callbackForResult);
-            });
-        });
-    }
-    /**
-     * Raw request with callback.
-     * @param info
-     * @param data
-     * @param onResult
-     */
-    requestRawWithCallback(info, data, onResult) {
-        if (typeof data === 'string') {
-            if (!info.options.headers) {
-                info.options.headers = {};
-            }
-            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
-        }
-        let callbackCalled = false;
-        function handleResult(err, res) {
-            if (!callbackCalled) {
-                callbackCalled = true;
-                onResult(err, res);
-            }
-        }
-        const req = info.httpModule.request(info.options, (msg) => {
-            const res = new HttpClientResponse(msg);
-            handleResult(undefined, res);
-        });
-        let socket;
-        req.on('socket', sock => {
-            socket = sock;
-        });
-        // If we ever get disconnected, we want the socket to timeout eventually
-        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
-            if (socket) {
-                socket.end();
-            }
-            handleResult(new Error(`Request timeout: ${info.options.path}`));
-        });
-        req.on('error', function (err) {
-            // err has statusCode property
-            // res should have headers
-            handleResult(err);
-        });
-        if (data && typeof data === 'string') {
-            req.write(data, 'utf8');
-        }
-        if (data && typeof data !== 'string') {
-            data.on('close', function () {
-                req.end();
-            });
-            data.pipe(req);
-        }
-        else {
-            req.end();
-        }
-    }
-    /**
-     * Gets an http agent. This function is useful when you need an http agent that handles
-     * routing through a proxy server - depending upon the url and proxy environment variables.
-     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
-     */
-    getAgent(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        return this._getAgent(parsedUrl);
-    }
-    getAgentDispatcher(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        const proxyUrl = getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (!useProxy) {
-            return;
-        }
-        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
-    }
-    _prepareRequest(method, requestUrl, headers) {
-        const info = {};
-        info.parsedUrl = requestUrl;
-        const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? external_https_namespaceObject : external_http_namespaceObject;
-        const defaultPort = usingSsl ? 443 : 80;
-        info.options = {};
-        info.options.host = info.parsedUrl.hostname;
-        info.options.port = info.parsedUrl.port
-            ? parseInt(info.parsedUrl.port)
-            : defaultPort;
-        info.options.path =
-            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
-        info.options.method = method;
-        info.options.headers = this._mergeHeaders(headers);
-        if (this.userAgent != null) {
-            info.options.headers['user-agent'] = this.userAgent;
-        }
-        info.options.agent = this._getAgent(info.parsedUrl);
-        // gives handlers an opportunity to participate
-        if (this.handlers) {
-            for (const handler of this.handlers) {
-                handler.prepareRequest(info.options);
-            }
-        }
-        return info;
-    }
-    _mergeHeaders(headers) {
-        if (this.requestOptions && this.requestOptions.headers) {
-            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
-        }
-        return lowercaseKeys(headers || {});
-    }
-    /**
-     * Gets an existing header value or returns a default.
-     * Handles converting number header values to strings since HTTP headers must be strings.
-     * Note: This returns string | string[] since some headers can have multiple values.
-     * For headers that must always be a single string (like Content-Type), use the
-     * specialized _getExistingOrDefaultContentTypeHeader method instead.
-     */
-    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
-            if (headerValue) {
-                clientHeader =
-                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
-            }
-        }
-        const additionalValue = additionalHeaders[header];
-        if (additionalValue !== undefined) {
-            return typeof additionalValue === 'number'
-                ? additionalValue.toString()
-                : additionalValue;
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    /**
-     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
-     * Always returns a single string (not an array) since Content-Type should be a single value.
-     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
-     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
-     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
-     */
-    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
-            if (headerValue) {
-                if (typeof headerValue === 'number') {
-                    clientHeader = String(headerValue);
-                }
-                else if (Array.isArray(headerValue)) {
-                    clientHeader = headerValue.join(', ');
-                }
-                else {
-                    clientHeader = headerValue;
-                }
-            }
-        }
-        const additionalValue = additionalHeaders[Headers.ContentType];
-        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
-        if (additionalValue !== undefined) {
-            if (typeof additionalValue === 'number') {
-                return String(additionalValue);
-            }
-            else if (Array.isArray(additionalValue)) {
-                return additionalValue.join(', ');
-            }
-            else {
-                return additionalValue;
-            }
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    _getAgent(parsedUrl) {
-        let agent;
-        const proxyUrl = getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (this._keepAlive && useProxy) {
-            agent = this._proxyAgent;
-        }
-        if (!useProxy) {
-            agent = this._agent;
-        }
-        // if agent is already assigned use that agent.
-        if (agent) {
-            return agent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        let maxSockets = 100;
-        if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || external_http_.globalAgent.maxSockets;
-        }
-        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
-        if (proxyUrl && proxyUrl.hostname) {
-            const agentOptions = {
-                maxSockets,
-                keepAlive: this._keepAlive,
-                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
-                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
-                })), { host: proxyUrl.hostname, port: proxyUrl.port })
-            };
-            let tunnelAgent;
-            const overHttps = proxyUrl.protocol === 'https:';
-            if (usingSsl) {
-                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
-            }
-            else {
-                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
-            }
-            agent = tunnelAgent(agentOptions);
-            this._proxyAgent = agent;
-        }
-        // if tunneling agent isn't assigned create a new agent
-        if (!agent) {
-            const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new external_https_.Agent(options) : new external_http_.Agent(options);
-            this._agent = agent;
-        }
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            agent.options = Object.assign(agent.options || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return agent;
-    }
-    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
-        let proxyAgent;
-        if (this._keepAlive) {
-            proxyAgent = this._proxyAgentDispatcher;
-        }
-        // if agent is already assigned use that agent.
-        if (proxyAgent) {
-            return proxyAgent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new undici/* ProxyAgent */.kT(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
-            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
-        })));
-        this._proxyAgentDispatcher = proxyAgent;
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return proxyAgent;
-    }
-    _getUserAgentWithOrchestrationId(userAgent) {
-        const baseUserAgent = userAgent || 'actions/http-client';
-        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
-        if (orchId) {
-            // Sanitize the orchestration ID to ensure it contains only valid characters
-            // Valid characters: 0-9, a-z, _, -, .
-            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
-            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
-        }
-        return baseUserAgent;
-    }
-    _performExponentialBackoff(retryNumber) {
-        return __awaiter(this, void 0, void 0, function* () {
-            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
-            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-            return new Promise(resolve => setTimeout(() => resolve(), ms));
-        });
-    }
-    _processResponse(res, options) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
-                const statusCode = res.message.statusCode || 0;
-                const response = {
-                    statusCode,
-                    result: null,
-                    headers: {}
-                };
-                // not found leads to null obj returned
-                if (statusCode === HttpCodes.NotFound) {
-                    resolve(response);
-                }
-                // get the result from the body
-                function dateTimeDeserializer(key, value) {
-                    if (typeof value === 'string') {
-                        const a = new Date(value);
-                        if (!isNaN(a.valueOf())) {
-                            return a;
-                        }
-                    }
-                    return value;
-                }
-                let obj;
-                let contents;
-                try {
-                    contents = yield res.readBody();
-                    if (contents && contents.length > 0) {
-                        if (options && options.deserializeDates) {
-                            obj = JSON.parse(contents, dateTimeDeserializer);
-                        }
-                        else {
-                            obj = JSON.parse(contents);
-                        }
-                        response.result = obj;
-                    }
-                    response.headers = res.message.headers;
-                }
-                catch (err) {
-                    // Invalid resource (contents not json);  leaving result obj null
-                }
-                // note that 3xx redirects are handled by the http layer.
-                if (statusCode > 299) {
-                    let msg;
-                    // if exception/error in body, attempt to get better error
-                    if (obj && obj.message) {
-                        msg = obj.message;
-                    }
-                    else if (contents && contents.length > 0) {
-                        // it may be the case that the exception is in the body message as string
-                        msg = contents;
-                    }
-                    else {
-                        msg = `Failed request: (${statusCode})`;
-                    }
-                    const err = new HttpClientError(msg, statusCode);
-                    err.result = response.result;
-                    reject(err);
-                }
-                else {
-                    resolve(response);
-                }
-            }));
-        });
-    }
-}
-const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
-//# sourceMappingURL=index.js.map
-
-/***/ }),
-
-/***/ 90:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   $1: () => (/* binding */ lstat),
-/* harmony export */   Ck: () => (/* binding */ mkdir),
-/* harmony export */   Cy: () => (/* binding */ readdir),
-/* harmony export */   H8: () => (/* binding */ IS_WINDOWS),
-/* harmony export */   Qh: () => (/* binding */ isRooted),
-/* harmony export */   YN: () => (/* binding */ symlink),
-/* harmony export */   dJ: () => (/* binding */ stat),
-/* harmony export */   h_: () => (/* binding */ readlink),
-/* harmony export */   k6: () => (/* binding */ chmod),
-/* harmony export */   m3: () => (/* binding */ copyFile),
-/* harmony export */   rm: () => (/* binding */ rm),
-/* harmony export */   t2: () => (/* binding */ exists),
-/* harmony export */   vr: () => (/* binding */ tryGetExecutablePath),
-/* harmony export */   y1: () => (/* binding */ unlink)
-/* harmony export */ });
-/* unused harmony exports open, rename, rmdir, UV_FS_O_EXLOCK, READONLY, isDirectory, getCmdPath */
-/* harmony import */ var fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9896);
-/* harmony import */ var path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6928);
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs__WEBPACK_IMPORTED_MODULE_0__.promises;
-// export const {open} = 'fs'
-const IS_WINDOWS = process.platform === 'win32';
-/**
- * Custom implementation of readlink to ensure Windows junctions
- * maintain trailing backslash for backward compatibility with Node.js < 24
- *
- * In Node.js 20, Windows junctions (directory symlinks) always returned paths
- * with trailing backslashes. Node.js 24 removed this behavior, which breaks
- * code that relied on this format for path operations.
- *
- * This implementation restores the Node 20 behavior by adding a trailing
- * backslash to all junction results on Windows.
- */
-function readlink(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
-        const result = yield fs__WEBPACK_IMPORTED_MODULE_0__.promises.readlink(fsPath);
-        // On Windows, restore Node 20 behavior: add trailing backslash to all results
-        // since junctions on Windows are always directory links
-        if (IS_WINDOWS && !result.endsWith('\\')) {
-            return `${result}\\`;
-        }
-        return result;
-    });
-}
-// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
-const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_RDONLY;
-function exists(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
-        try {
-            yield stat(fsPath);
-        }
-        catch (err) {
-            if (err.code === 'ENOENT') {
-                return false;
-            }
-            throw err;
-        }
-        return true;
-    });
-}
-function isDirectory(fsPath_1) {
-    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
-        return stats.isDirectory();
-    });
-}
-/**
- * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
- * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
- */
-function isRooted(p) {
-    p = normalizeSeparators(p);
-    if (!p) {
-        throw new Error('isRooted() parameter "p" cannot be empty');
-    }
-    if (IS_WINDOWS) {
-        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
-        ); // e.g. C: or C:\hello
-    }
-    return p.startsWith('/');
-}
-/**
- * Best effort attempt to determine whether a file exists and is executable.
- * @param filePath    file path to check
- * @param extensions  additional file extensions to try
- * @return if file exists and is executable, returns the file path. otherwise empty string.
- */
-function tryGetExecutablePath(filePath, extensions) {
-    return __awaiter(this, void 0, void 0, function* () {
-        let stats = undefined;
-        try {
-            // test file exists
-            stats = yield stat(filePath);
-        }
-        catch (err) {
-            if (err.code !== 'ENOENT') {
-                // eslint-disable-next-line no-console
-                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-            }
-        }
-        if (stats && stats.isFile()) {
-            if (IS_WINDOWS) {
-                // on Windows, test for valid extension
-                const upperExt = path__WEBPACK_IMPORTED_MODULE_1__.extname(filePath).toUpperCase();
-                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
-                    return filePath;
-                }
-            }
-            else {
-                if (isUnixExecutable(stats)) {
-                    return filePath;
-                }
-            }
-        }
-        // try each extension
-        const originalFilePath = filePath;
-        for (const extension of extensions) {
-            filePath = originalFilePath + extension;
-            stats = undefined;
-            try {
-                stats = yield stat(filePath);
-            }
-            catch (err) {
-                if (err.code !== 'ENOENT') {
-                    // eslint-disable-next-line no-console
-                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-                }
-            }
-            if (stats && stats.isFile()) {
-                if (IS_WINDOWS) {
-                    // preserve the case of the actual file (since an extension was appended)
-                    try {
-                        const directory = path__WEBPACK_IMPORTED_MODULE_1__.dirname(filePath);
-                        const upperName = path__WEBPACK_IMPORTED_MODULE_1__.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
-                            if (upperName === actualName.toUpperCase()) {
-                                filePath = path__WEBPACK_IMPORTED_MODULE_1__.join(directory, actualName);
-                                break;
-                            }
-                        }
-                    }
-                    catch (err) {
-                        // eslint-disable-next-line no-console
-                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
-                    }
-                    return filePath;
-                }
-                else {
-                    if (isUnixExecutable(stats)) {
-                        return filePath;
-                    }
-                }
-            }
-        }
-        return '';
-    });
-}
-function normalizeSeparators(p) {
-    p = p || '';
-    if (IS_WINDOWS) {
-        // convert slashes on Windows
-        p = p.replace(/\//g, '\\');
-        // remove redundant slashes
-        return p.replace(/\\\\+/g, '\\');
-    }
-    // remove redundant slashes
-    return p.replace(/\/\/+/g, '/');
-}
-// on Mac/Linux, test the execute bit
-//     R   W  X  R  W X R W X
-//   256 128 64 32 16 8 4 2 1
-function isUnixExecutable(stats) {
-    return ((stats.mode & 1) > 0 ||
-        ((stats.mode & 8) > 0 &&
-            process.getgid !== undefined &&
-            stats.gid === process.getgid()) ||
-        ((stats.mode & 64) > 0 &&
-            process.getuid !== undefined &&
-            stats.uid === process.getuid()));
-}
-// Get the path of cmd.exe in windows
-function getCmdPath() {
-    var _a;
-    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
-}
-//# sourceMappingURL=io-util.js.map
-
-/***/ }),
-
-/***/ 8701:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   K7: () => (/* binding */ which),
-/* harmony export */   U$: () => (/* binding */ mkdirP),
-/* harmony export */   Yz: () => (/* binding */ rmRF),
-/* harmony export */   cp: () => (/* binding */ cp)
-/* harmony export */ });
-/* unused harmony exports mv, findInPath */
-/* harmony import */ var assert__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2613);
-/* harmony import */ var path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6928);
-/* harmony import */ var _io_util_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(90);
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-/**
- * Copies a file or folder.
- * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See CopyOptions.
- */
-function cp(source_1, dest_1) {
-    return __awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(dest)) ? yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(dest) : null;
-        // Dest is an existing file, but not forcing
-        if (destStat && destStat.isFile() && !force) {
-            return;
-        }
-        // If dest is an existing directory, should copy inside.
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path__WEBPACK_IMPORTED_MODULE_1__.join(dest, path__WEBPACK_IMPORTED_MODULE_1__.basename(source))
-            : dest;
-        if (!(yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(source))) {
-            throw new Error(`no such file or directory: ${source}`);
-        }
-        const sourceStat = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(source);
-        if (sourceStat.isDirectory()) {
-            if (!recursive) {
-                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
-            }
-            else {
-                yield cpDirRecursive(source, newDest, 0, force);
-            }
-        }
-        else {
-            if (path__WEBPACK_IMPORTED_MODULE_1__.relative(source, newDest) === '') {
-                // a file cannot be copied to itself
-                throw new Error(`'${newDest}' and '${source}' are the same file`);
-            }
-            yield copyFile(source, newDest, force);
-        }
-    });
-}
-/**
- * Moves a path.
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See MoveOptions.
- */
-function mv(source_1, dest_1) {
-    return __awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        if (yield ioUtil.exists(dest)) {
-            let destExists = true;
-            if (yield ioUtil.isDirectory(dest)) {
-                // If dest is directory copy src into dest
-                dest = path.join(dest, path.basename(source));
-                destExists = yield ioUtil.exists(dest);
-            }
-            if (destExists) {
-                if (options.force == null || options.force) {
-                    yield rmRF(dest);
-                }
-                else {
-                    throw new Error('Destination already exists');
-                }
-            }
-        }
-        yield mkdirP(path.dirname(dest));
-        yield ioUtil.rename(source, dest);
-    });
-}
-/**
- * Remove a path recursively with force
- *
- * @param inputPath path to remove
- */
-function rmRF(inputPath) {
-    return __awaiter(this, void 0, void 0, function* () {
-        if (_io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8) {
-            // Check for invalid characters
-            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
-            if (/[*"<>|]/.test(inputPath)) {
-                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
-            }
-        }
-        try {
-            // note if path does not exist, error is silent
-            yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__.rm(inputPath, {
-                force: true,
-                maxRetries: 3,
-                recursive: true,
-                retryDelay: 300
-            });
-        }
-        catch (err) {
-            throw new Error(`File was unable to be removed ${err}`);
-        }
-    });
-}
-/**
- * Make a directory.  Creates the full path with folders in between
- * Will throw if it fails
- *
- * @param   fsPath        path to create
- * @returns Promise<void>
- */
-function mkdirP(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
-        (0,assert__WEBPACK_IMPORTED_MODULE_0__.ok)(fsPath, 'a path argument must be provided');
-        yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .mkdir */ .Ck(fsPath, { recursive: true });
-    });
-}
-/**
- * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
- * If you check and the tool does not exist, it will throw.
- *
- * @param     tool              name of the tool
- * @param     check             whether to check if tool exists
- * @returns   Promise<string>   path to tool
- */
-function which(tool, check) {
-    return __awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // recursive when check=true
-        if (check) {
-            const result = yield which(tool, false);
-            if (!result) {
-                if (_io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8) {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
-                }
-                else {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
-                }
-            }
-            return result;
-        }
-        const matches = yield findInPath(tool);
-        if (matches && matches.length > 0) {
-            return matches[0];
-        }
-        return '';
-    });
-}
-/**
- * Returns a list of all occurrences of the given tool on the system path.
- *
- * @returns   Promise<string[]>  the paths of the tool
- */
-function findInPath(tool) {
-    return __awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // build the list of extensions to try
-        const extensions = [];
-        if (_io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8 && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(path__WEBPACK_IMPORTED_MODULE_1__.delimiter)) {
-                if (extension) {
-                    extensions.push(extension);
-                }
-            }
-        }
-        // if it's rooted, return it if exists. otherwise return empty.
-        if (_io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .isRooted */ .Qh(tool)) {
-            const filePath = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .tryGetExecutablePath */ .vr(tool, extensions);
-            if (filePath) {
-                return [filePath];
-            }
-            return [];
-        }
-        // if any path separators, return empty
-        if (tool.includes(path__WEBPACK_IMPORTED_MODULE_1__.sep)) {
-            return [];
-        }
-        // build the list of directories
-        //
-        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
-        // it feels like we should not do this. Checking the current directory seems like more of a use
-        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
-        // across platforms.
-        const directories = [];
-        if (process.env.PATH) {
-            for (const p of process.env.PATH.split(path__WEBPACK_IMPORTED_MODULE_1__.delimiter)) {
-                if (p) {
-                    directories.push(p);
-                }
-            }
-        }
-        // find all matches
-        const matches = [];
-        for (const directory of directories) {
-            const filePath = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .tryGetExecutablePath */ .vr(path__WEBPACK_IMPORTED_MODULE_1__.join(directory, tool), extensions);
-            if (filePath) {
-                matches.push(filePath);
-            }
-        }
-        return matches;
-    });
-}
-function readCopyOptions(options) {
-    const force = options.force == null ? true : options.force;
-    const recursive = Boolean(options.recursive);
-    const copySourceDirectory = options.copySourceDirectory == null
-        ? true
-        : Boolean(options.copySourceDirectory);
-    return { force, recursive, copySourceDirectory };
-}
-function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
-    return __awaiter(this, void 0, void 0, function* () {
-        // Ensure there is not a run away recursive copy
-        if (currentDepth >= 255)
-            return;
-        currentDepth++;
-        yield mkdirP(destDir);
-        const files = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .readdir */ .Cy(sourceDir);
-        for (const fileName of files) {
-            const srcFile = `${sourceDir}/${fileName}`;
-            const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(srcFile);
-            if (srcFileStat.isDirectory()) {
-                // Recurse
-                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
-            }
-            else {
-                yield copyFile(srcFile, destFile, force);
-            }
-        }
-        // Change the mode for the newly created directory
-        yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .chmod */ .k6(destDir, (yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(sourceDir)).mode);
-    });
-}
-// Buffered file copy
-function copyFile(srcFile, destFile, force) {
-    return __awaiter(this, void 0, void 0, function* () {
-        if ((yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(srcFile)).isSymbolicLink()) {
-            // unlink/re-link it
-            try {
-                yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(destFile);
-                yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .unlink */ .y1(destFile);
-            }
-            catch (e) {
-                // Try to override file permission
-                if (e.code === 'EPERM') {
-                    yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .chmod */ .k6(destFile, '0666');
-                    yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .unlink */ .y1(destFile);
-                }
-                // other errors = it doesn't exist, no work to do
-            }
-            // Copy over symlink
-            const symlinkFull = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .readlink */ .h_(srcFile);
-            yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .symlink */ .YN(symlinkFull, destFile, _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8 ? 'junction' : null);
-        }
-        else if (!(yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(destFile)) || force) {
-            yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .copyFile */ .m3(srcFile, destFile);
-        }
-    });
-}
-//# sourceMappingURL=io.js.map
 
 /***/ })
 

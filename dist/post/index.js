@@ -28370,51 +28370,66 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3190:
+/***/ 8781:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   eF: () => (/* binding */ run)
-/* harmony export */ });
-/* unused harmony exports addRedactions, redact, showArgv */
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2876);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  e: () => (/* binding */ run)
+});
+
+// UNUSED EXPORTS: showArgv
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 5 modules
+var exec = __nccwpck_require__(2876);
+;// CONCATENATED MODULE: ./src/redact.ts
+// Secret values out of every text the action writes (logs, outputs, the summary). A Redactor is
+// made once from the inputs and handed to whatever prints: there is no module-level list to fill.
+class Redactor {
+    values;
+    constructor(values = []) {
+        // longest first, so that a secret holding another one is replaced whole
+        this.values = [...new Set(values.filter((v) => v.length > 0))].sort((a, b) => b.length - a.length);
+    }
+    /** The text with every secret value replaced by "***". */
+    text(s) {
+        let out = s;
+        for (const v of this.values)
+            out = out.split(v).join('***');
+        return out;
+    }
+}
+/** For texts printed before the inputs are known (nothing to hide yet). */
+const NO_SECRETS = new Redactor();
+
+;// CONCATENATED MODULE: ./src/exec.ts
 // Every command is an argv array run through @actions/exec (no shell): arguments holding ";",
 // "$()" or newlines reach the program as data. Output is captured and, unless quiet, echoed
 // with secret values replaced by "***".
 
 
-let secrets = [];
-/** Values that every echo and log written by this module hides. */
-function addRedactions(values) {
-    secrets = [...new Set([...secrets, ...values.filter((v) => v.length > 0)])].sort((a, b) => b.length - a.length);
-}
-function redact(text, extra = []) {
-    let out = text;
-    for (const s of [...extra, ...secrets])
-        if (s)
-            out = out.split(s).join('***');
-    return out;
-}
+
 /** Renders an argv for people to read (quoted where needed, secrets hidden); never executed. */
-function showArgv(cmd, args) {
-    return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => redact(a)).join(' ');
+function showArgv(cmd, args, redactor = NO_SECRETS) {
+    return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => redactor.text(a)).join(' ');
 }
 async function run(cmd, args, opts = {}) {
-    process.stdout.write(`[command] ${showArgv(cmd, args)}\n`);
-    const log = opts.logFile ? node_fs__WEBPACK_IMPORTED_MODULE_0__.openSync(opts.logFile, 'a') : undefined;
+    const redactor = opts.redactor ?? NO_SECRETS;
+    process.stdout.write(`[command] ${showArgv(cmd, args, redactor)}\n`);
+    const log = opts.logFile ? external_node_fs_.openSync(opts.logFile, 'a') : undefined;
     const echo = (chunk, into) => {
         const s = chunk.toString();
         if (log !== undefined)
-            node_fs__WEBPACK_IMPORTED_MODULE_0__.writeSync(log, s);
+            external_node_fs_.writeSync(log, s);
         if (!opts.quiet)
-            (into === 'out' ? process.stdout : process.stderr).write(redact(s, opts.redact));
+            (into === 'out' ? process.stdout : process.stderr).write(redactor.text(s));
     };
     try {
         // getExecOutput collects stdout/stderr itself; the listeners only echo and log
-        const r = await _actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H(cmd, args, {
-            cwd: opts.cwd,
+        const r = await exec/* getExecOutput */.H(cmd, args, {
             env: opts.env ? { ...process.env, ...opts.env } : undefined,
             silent: true,
             ignoreReturnCode: true,
@@ -28429,7 +28444,7 @@ async function run(cmd, args, opts = {}) {
     }
     finally {
         if (log !== undefined)
-            node_fs__WEBPACK_IMPORTED_MODULE_0__.closeSync(log);
+            external_node_fs_.closeSync(log);
     }
 }
 
@@ -28446,7 +28461,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3360);
-/* harmony import */ var _exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3190);
+/* harmony import */ var _exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8781);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2462);
 // Post step: remove the smoke containers and the temp dir recorded in the state.
 
@@ -28462,10 +28477,10 @@ async function post() {
         containers = [];
     }
     for (const name of containers.filter((n) => /^pcb-smoke-[\w.-]+$/.test(n))) {
-        const ps = await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)('docker', ['ps', '--all', '--quiet', '--filter', `name=^${name}$`], { quiet: true });
+        const ps = await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .e)('docker', ['ps', '--all', '--quiet', '--filter', `name=^${name}$`], { quiet: true });
         if (ps.exitCode === 0 && ps.stdout.trim()) {
             _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Removing leftover container ${name}`);
-            await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)('docker', ['rm', '--force', '--volumes', name], { quiet: true });
+            await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .e)('docker', ['rm', '--force', '--volumes', name], { quiet: true });
         }
     }
     const dir = _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_3__/* .STATE */ .c.workDir);

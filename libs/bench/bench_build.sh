@@ -51,6 +51,8 @@ for lib in pointops pointgroup_ops; do
   mkdir -p "$WORK/src/$lib" "$WORK/wheels"
   tar -C "$src" --exclude=./build --exclude='*.egg-info' --exclude='*.so' --exclude=__pycache__ -cf - . |
     tar -C "$WORK/src/$lib" -xf -
+  # Both libraries build with the rules and header of libs/common, found next to them.
+  [[ -d $WORK/src/common ]] || cp -r "$LIBS/common" "$WORK/src/common"
   t0=$(date +%s.%N)
   if "$PYTHON" -m pip wheel --no-build-isolation --no-deps -q -w "$WORK/wheels" "$WORK/src/$lib" \
     >"$WORK/$lib.log" 2>&1; then

@@ -5,7 +5,6 @@ import * as cache from '@actions/cache';
 
 /** GitHub's cache holds at most 10 GB per repository; warn from this size on. */
 export const GHA_WARN_BYTES = 8 * 1024 ** 3;
-export const GHA_LIMIT_BYTES = 10 * 1024 ** 3;
 
 /**
  * The path handed to @actions/cache. It must be the same string on every run (the cache version is a
@@ -35,11 +34,19 @@ export interface GhaRestore {
   warning?: string;
 }
 
-/** Exact-key restore only: an entry of another key is another environment and must not be fed to the build. */
-export async function ghaRestore(key: string): Promise<GhaRestore> {
+/**
+ * Exact-key restore only: an entry of another key is another environment and must not be fed to the
+ * build. With lookupOnly (a dry run) the cache service is asked whether the entry exists; nothing is
+ * downloaded.
+ */
+export async function ghaRestore(key: string, lookupOnly = false): Promise<GhaRestore> {
   const dir = ghaCachePath(key);
-  fs.mkdirSync(dir, { recursive: true });
   try {
+    if (lookupOnly) {
+      const matched = await cache.restoreCache([dir], key, [], { lookupOnly: true }, false);
+      return matched === key ? { hit: true, matchedKey: key, sizeBytes: null, contextDir: dir } : { hit: false, matchedKey: '', sizeBytes: null, contextDir: null };
+    }
+    fs.mkdirSync(dir, { recursive: true });
     const matched = await cache.restoreCache([dir], key, [], {}, false);
     const tar = path.join(dir, 'env.tar');
     if (matched === key && fs.existsSync(tar)) {

@@ -1,28 +1,24 @@
 /**
- * The cached conda environment: key, restore before the build, export + save after it.
- * src/main.ts calls only what this file exports.
+ * The cached conda environment: restore (or, in a dry run, look up) before the build, save after it.
+ * src/pipeline.ts calls what this file exports; src/env-cache/action.ts holds the glue to the inputs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
-import { seconds } from './exec.js';
-import { ghaRestore, ghaSave } from './gha.js';
-import { finishLocalLayers, localLayerCache, localRestore, localSave } from './local.js';
+import { ghaCachePath, ghaRestore, ghaSave } from './gha.js';
+import { finishLocalLayers, localLayerCache, localRestore, localSave, readEntry } from './local.js';
 import { installerArch, prepareMiniforge } from './miniforge.js';
 import { registryImage, registryOutput, registryProbe } from './registry.js';
 import { registryTag } from './key.js';
-import type { EnvCacheSession, EnvCacheSettings, SaveResult } from './types.js';
+import type { EnvCacheSession, EnvCacheSettings, EnvExport, SaveResult } from './types.js';
 
-export type { EnvCacheSession, EnvCacheSettings, KeyInputs, SaveResult } from './types.js';
+export type { EnvCacheSession, EnvCacheSettings, EnvExport, KeyInputs, SaveResult } from './types.js';
 export { computeEnvCacheKey, normaliseEnvFile, condaEnvStage, keyMaterial } from './key.js';
-export { validateEnvCacheSettings } from './validate.js';
-export { MINIFORGE_SHA256 } from './miniforge.js';
 
 const GB = 1024 ** 3;
 
-/** The platform part of a key (`linux-amd64`), or ''. */
-function keyPlatform(key: string): string {
-  return /-v1-([a-z0-9_-]+)-[0-9a-f]{64}$/.exec(key)?.[1] ?? '';
+function seconds(startMs: number): number {
+  return Math.round((Date.now() - startMs) / 10) / 100;
 }
 
 function layerDefaults(s: EnvCacheSettings): { from: string[]; to: string[] } {
@@ -41,65 +37,71 @@ function layerDefaults(s: EnvCacheSettings): { from: string[]; to: string[] } {
   }
 }
 
+export interface RestoreOptions {
+  /** A dry run: look the key up, but link, download and record nothing. */
+  lookupOnly?: boolean;
+  /** false when the builder takes no named build contexts: none are made (the plan only gets here with backend none). */
+  namedContexts?: boolean;
+}
+
+/** Looks the key up in the backend: the entry's build context on a hit, or null and a warning. */
+async function lookUp(s: EnvCacheSettings, key: string, workDir: string, lookupOnly: boolean): Promise<{ context: string | null; matchedKey: string; sizeBytes: number | null; warning?: string }> {
+  const miss = { context: null, matchedKey: '', sizeBytes: null };
+  if (s.backend === 'local') {
+    if (lookupOnly) {
+      const meta = readEntry(s.cacheDir, key);
+      return meta ? { context: path.join(workDir, 'env-cache'), matchedKey: key, sizeBytes: meta.sizeBytes } : miss;
+    }
+    const r = localRestore(s.cacheDir, key, workDir);
+    return r.hit && r.contextDir ? { context: r.contextDir, matchedKey: key, sizeBytes: r.sizeBytes } : miss;
+  }
+  if (s.backend === 'gha') {
+    const r = await ghaRestore(key, lookupOnly);
+    return r.hit ? { context: r.contextDir ?? ghaCachePath(key), matchedKey: r.matchedKey, sizeBytes: r.sizeBytes, warning: r.warning } : { ...miss, warning: r.warning };
+  }
+  if (s.backend === 'registry') {
+    const image = registryImage(s.cacheRef, key);
+    const r = await registryProbe(image);
+    return r.exists ? { context: `docker-image://${image}`, matchedKey: key, sizeBytes: r.sizeBytes, warning: r.warning } : { ...miss, warning: r.warning };
+  }
+  return miss;
+}
+
 /**
  * Looks the key up in the backend. On a hit, buildContexts feed the packed env to the build
  * (`env-cache=DIR` or `env-cache=docker-image://REF`); on a miss, the Miniforge installer from the
- * tool cache (`miniforge=DIR`) when available. Never throws for a cache problem: it becomes a warning.
+ * tool cache (`miniforge=DIR`) when available. The session also names the env builds to run
+ * (exports). Never throws for a cache problem: it becomes a warning.
  */
-export async function restoreEnvCache(s: EnvCacheSettings, key: string, workDir: string): Promise<EnvCacheSession> {
+export async function restoreEnvCache(s: EnvCacheSettings, key: string, workDir: string, opts: RestoreOptions = {}): Promise<EnvCacheSession> {
   const t0 = Date.now();
+  const lookupOnly = opts.lookupOnly ?? false;
   fs.mkdirSync(workDir, { recursive: true });
   const warnings: string[] = [];
   const contexts: string[] = [];
-  let hit = false;
-  let matchedKey = '';
-  let sizeBytes: number | null = null;
+  let found: Awaited<ReturnType<typeof lookUp>> = { context: null, matchedKey: '', sizeBytes: null };
   try {
-    if (s.backend === 'local') {
-      const r = localRestore(s.cacheDir, key, workDir);
-      if (r.hit && r.contextDir) {
-        hit = true;
-        matchedKey = key;
-        sizeBytes = r.sizeBytes;
-        contexts.push('--build-context', `env-cache=${r.contextDir}`);
-      }
-    } else if (s.backend === 'gha') {
-      const r = await ghaRestore(key);
-      if (r.warning) warnings.push(r.warning);
-      if (r.hit && r.contextDir) {
-        hit = true;
-        matchedKey = r.matchedKey;
-        sizeBytes = r.sizeBytes;
-        contexts.push('--build-context', `env-cache=${r.contextDir}`);
-      }
-    } else if (s.backend === 'registry') {
-      const image = registryImage(s.cacheRef, key);
-      const r = await registryProbe(image);
-      if (r.warning) warnings.push(r.warning);
-      if (r.exists) {
-        hit = true;
-        matchedKey = key;
-        sizeBytes = r.sizeBytes;
-        contexts.push('--build-context', `env-cache=docker-image://${image}`);
-      }
-    }
+    found = await lookUp(s, key, workDir, lookupOnly);
+    if (found.warning) warnings.push(found.warning);
   } catch (e) {
     warnings.push(`env cache: restore failed, building the environment instead: ${(e as Error).message}`);
-    hit = false;
-    contexts.length = 0;
   }
-  if (hit) {
-    // The env comes from the cache: an empty miniforge context keeps the Dockerfile's default
-    // miniforge stage (which may download the installer) from running at all.
-    const empty = path.join(workDir, 'miniforge-unused');
-    fs.mkdirSync(empty, { recursive: true });
-    contexts.push('--build-context', `miniforge=${empty}`);
-  } else {
-    const arch = installerArch(keyPlatform(key));
-    if (arch) {
-      const mf = await prepareMiniforge(s.miniforgeVersion, arch);
-      core.info(mf.note);
-      if (mf.dir) contexts.push('--build-context', `miniforge=${mf.dir}`);
+  const hit = found.context !== null;
+  if (opts.namedContexts !== false) {
+    if (hit) {
+      contexts.push('--build-context', `env-cache=${found.context}`);
+      // The env comes from the cache: an empty miniforge context keeps the Dockerfile's default
+      // miniforge stage (which may download the installer) from running at all.
+      const empty = path.join(workDir, 'miniforge-unused');
+      fs.mkdirSync(empty, { recursive: true });
+      contexts.push('--build-context', `miniforge=${empty}`);
+    } else {
+      const arch = installerArch(s.platform);
+      if (arch) {
+        const mf = await prepareMiniforge(s.miniforgeVersion, arch, lookupOnly);
+        core.info(mf.note);
+        if (mf.dir) contexts.push('--build-context', `miniforge=${mf.dir}`);
+      }
     }
   }
   let layers = { from: [] as string[], to: [] as string[] };
@@ -108,35 +110,39 @@ export async function restoreEnvCache(s: EnvCacheSettings, key: string, workDir:
   } catch (e) {
     warnings.push(`env cache: no default layer cache: ${(e as Error).message}`);
   }
-  core.info(`env cache (${s.backend}): ${hit ? 'hit' : 'miss'} for ${key}`);
+  core.info(`env cache (${s.backend}): ${hit ? 'hit' : 'miss'} for ${key}${lookupOnly ? ' (looked up only)' : ''}`);
+  const exportDir = path.join(workDir, 'env-export');
+  const lockPath = path.join(workDir, 'env-lock', 'environment.lock');
   return {
     key,
+    platform: s.platform,
     hit,
-    matchedKey,
+    matchedKey: found.matchedKey,
     buildContexts: contexts,
     layerCacheFrom: layers.from,
     layerCacheTo: layers.to,
     restoreSeconds: seconds(t0),
-    sizeBytes,
+    sizeBytes: found.sizeBytes,
     warnings,
-    exportDir: path.join(workDir, 'env-export'),
-    lockPath: path.join(workDir, 'env-lock', 'environment.lock'),
+    exports: envExports(s, key, hit, exportDir, lockPath),
+    exportDir,
+    lockPath,
+    lookupOnly,
   };
 }
 
 /**
- * The env builds to run after restore, each as `--target T --output O` (plus the session's
- * buildContexts and the usual build args): on a miss with a backend, `env-export` (written to
- * session.exportDir, or pushed as the cache image); always `env-lock` (its environment.lock lands at
- * session.lockPath).
+ * The env builds to run after restore, each as `--target T --output O`: on a miss with a backend,
+ * `env-export` (written to exportDir, or pushed as the cache image); always `env-lock` (its
+ * environment.lock lands at lockPath).
  */
-export function envExportOutputs(s: EnvCacheSettings, session: EnvCacheSession, workDir: string): { target: 'env-export' | 'env-lock'; output: string }[] {
-  const out: { target: 'env-export' | 'env-lock'; output: string }[] = [];
-  if (!session.hit) {
-    if (s.backend === 'local' || s.backend === 'gha') out.push({ target: 'env-export', output: `type=local,dest=${session.exportDir}` });
-    else if (s.backend === 'registry') out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, session.key)) });
+function envExports(s: EnvCacheSettings, key: string, hit: boolean, exportDir: string, lockPath: string): EnvExport[] {
+  const out: EnvExport[] = [];
+  if (!hit) {
+    if (s.backend === 'local' || s.backend === 'gha') out.push({ target: 'env-export', output: `type=local,dest=${exportDir}` });
+    else if (s.backend === 'registry') out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, key)) });
   }
-  out.push({ target: 'env-lock', output: `type=local,dest=${path.dirname(session.lockPath || path.join(workDir, 'env-lock', 'x'))}` });
+  out.push({ target: 'env-lock', output: `type=local,dest=${path.dirname(lockPath)}` });
   return out;
 }
 

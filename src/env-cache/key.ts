@@ -18,24 +18,19 @@ function unixText(text: string): string {
   return text.replace(/\r\n?/g, '\n');
 }
 
-/** Error lines for a cache-key-prefix, each naming the input; [] when valid. */
-export function prefixErrors(prefix: string): string[] {
-  if (prefix.length === 0) return ['cache-key-prefix: must not be empty (accepted: letters, digits, ".", "_", "-", e.g. "pointcept-env")'];
-  if (prefix.length > MAX_PREFIX_LENGTH) {
-    return [`cache-key-prefix: ${prefix.length} characters is too long (accepted: at most ${MAX_PREFIX_LENGTH})`];
+/** An input that makes no key: which one, and what it accepts. */
+export class KeyInputError extends Error {
+  constructor(readonly input: 'cache-key-prefix' | 'platforms' | 'environment-file' | 'file', readonly accepted: string, value?: string, cause?: unknown) {
+    super(`${input}: ${value === undefined ? '' : `${JSON.stringify(value)} is not accepted; `}${accepted}`, { cause });
+    this.name = 'KeyInputError';
   }
-  if (!PREFIX_RE.test(prefix)) {
-    return [`cache-key-prefix: "${prefix}" is not accepted (accepted: a letter or digit, then letters, digits, ".", "_", "-"; no commas, spaces or slashes)`];
-  }
-  return [];
 }
 
-/** Error lines for a single buildx platform such as linux/amd64; [] when valid. */
-export function platformErrors(platform: string): string[] {
-  if (!PLATFORM_RE.test(platform)) {
-    return [`platforms: "${platform}" is not accepted by the env cache (accepted: one platform such as "linux/amd64"; the conda env is built for one platform)`];
-  }
-  return [];
+/** What a cache-key-prefix must be, when this one is not; undefined when it is accepted. */
+export function prefixProblem(prefix: string): string | undefined {
+  if (prefix.length > MAX_PREFIX_LENGTH) return `use at most ${MAX_PREFIX_LENGTH} characters (this one has ${prefix.length})`;
+  if (!PREFIX_RE.test(prefix)) return 'use a letter or digit, then letters, digits, ".", "_" or "-" (no commas, spaces or slashes), e.g. pointcept-env';
+  return undefined;
 }
 
 type Yaml = string | null | Yaml[] | { [k: string]: Yaml };
@@ -64,13 +59,13 @@ export function normaliseEnvFile(text: string): string {
   try {
     doc = yaml.load(text, { schema: yaml.FAILSAFE_SCHEMA });
   } catch (e) {
-    throw new Error(`environment-file: not valid YAML (${(e as Error).message.split('\n')[0]})`, { cause: e });
+    throw new KeyInputError('environment-file', `it is not valid YAML (${(e as Error).message.split('\n')[0]})`, undefined, e);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new Error('environment-file: must be a YAML mapping with "channels" and "dependencies" (a conda environment file)');
+    throw new KeyInputError('environment-file', 'it must be a YAML mapping with "channels" and "dependencies" (a conda environment file)');
   }
   if (!('dependencies' in (doc as object))) {
-    throw new Error('environment-file: has no "dependencies" list (accepted: a conda environment file)');
+    throw new KeyInputError('environment-file', 'it has no "dependencies" list (a conda environment file has one)');
   }
   return JSON.stringify(canonical(doc));
 }
@@ -86,7 +81,7 @@ export function condaEnvStage(dockerfileText: string): string {
   const lines = unixText(dockerfileText).split('\n');
   const start = lines.findIndex((l) => STAGE_FROM_RE.test(l));
   if (start < 0) {
-    throw new Error('file: the Dockerfile has no "FROM ... AS conda-env" stage, which the env cache needs (set cache-backend: none to build without it)');
+    throw new KeyInputError('file', 'the Dockerfile has no "FROM ... AS conda-env" stage, which the env cache key hashes');
   }
   const out: string[] = [lines[start].trim()];
   for (const line of lines.slice(start + 1)) {
@@ -119,13 +114,12 @@ export function keyMaterial(k: KeyInputs & { envName?: string }): string {
  * `envName` (optional, additive) is hashed when given: the env directory inside the cached tar.
  */
 export function computeEnvCacheKey(k: KeyInputs & { envName?: string }): string {
-  const errors = [...prefixErrors(k.prefix), ...platformErrors(k.platform)];
-  if (errors.length > 0) throw new Error(errors.join('\n'));
+  const problem = prefixProblem(k.prefix);
+  if (problem) throw new KeyInputError('cache-key-prefix', problem, k.prefix);
+  if (!PLATFORM_RE.test(k.platform)) throw new KeyInputError('platforms', 'the env cache builds one platform, such as "linux/amd64"', k.platform);
   const key = `${k.prefix}-${KEY_SCHEMA}-${k.platform.replace(/\//g, '-')}-${sha256(keyMaterial(k))}`;
   // Guaranteed by the prefix/platform rules; kept as a guard for future changes.
-  if (key.length > MAX_KEY_LENGTH || key.includes(',')) {
-    throw new Error(`cache-key-prefix: the resulting key is not accepted by the cache (at most ${MAX_KEY_LENGTH} characters, no commas): ${key}`);
-  }
+  if (key.length > MAX_KEY_LENGTH || key.includes(',')) throw new KeyInputError('cache-key-prefix', `the key must fit GitHub's cache (at most ${MAX_KEY_LENGTH} characters, no commas): ${key}`, k.prefix);
   return key;
 }
 

@@ -45,9 +45,10 @@ export interface MiniforgeResult {
  * from the conda-forge/miniforge release, checked and cached. Offline runners are pre-seeded by
  * putting the installer at $RUNNER_TOOL_CACHE/miniforge3/<version>/x64/<installer> with an empty
  * $RUNNER_TOOL_CACHE/miniforge3/<version>/x64.complete next to that directory.
- * Never throws: on any problem the build downloads the installer itself.
+ * Never throws: on any problem the build downloads the installer itself. With lookupOnly (a dry
+ * run) nothing is downloaded: the result names the directory a real run would use.
  */
-export async function prepareMiniforge(version: string, arch = 'x86_64'): Promise<MiniforgeResult> {
+export async function prepareMiniforge(version: string, arch = 'x86_64', lookupOnly = false): Promise<MiniforgeResult> {
   const want = MINIFORGE_SHA256[`${version}/${arch}`];
   if (!want) return { dir: null, source: 'none', note: `Miniforge ${version} (${arch}) has no pinned sha256 here; the build fetches the installer itself` };
   if (!process.env.RUNNER_TOOL_CACHE) return { dir: null, source: 'none', note: 'RUNNER_TOOL_CACHE is not set; the build fetches the Miniforge installer itself' };
@@ -57,6 +58,11 @@ export async function prepareMiniforge(version: string, arch = 'x86_64'): Promis
     const found = tc.find(TOOL_NAME, version, toolArch);
     if (found && fs.existsSync(path.join(found, name))) {
       if (fileSha256(path.join(found, name)) === want) return { dir: found, source: 'tool-cache', note: `Miniforge ${version} from the tool cache` };
+    }
+    if (lookupOnly) {
+      // where tc.cacheFile puts it (the versions pinned above are their own clean semver)
+      const dir = path.join(process.env.RUNNER_TOOL_CACHE, TOOL_NAME, version, toolArch);
+      return { dir, source: 'download', note: `Miniforge ${version} is not in the tool cache; a real run downloads it to ${dir}` };
     }
     const downloaded = await tc.downloadTool(installerUrl(version, arch));
     const got = fileSha256(downloaded);

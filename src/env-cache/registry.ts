@@ -1,5 +1,5 @@
 import { registryTag } from './key.js';
-import { runCommand } from './exec.js';
+import { run } from '../exec.js';
 
 /** The image that holds one environment: CACHE_REF:<tag derived from the key>; its only content is /env.tar (+ /environment.lock). */
 export function registryImage(cacheRef: string, key: string): string {
@@ -24,7 +24,7 @@ interface Manifest {
 }
 
 async function rawManifest(ref: string): Promise<{ code: number; manifest: Manifest | null; stderr: string }> {
-  const r = await runCommand('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref]);
+  const r = await run('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { quiet: true });
   if (r.exitCode !== 0) return { code: r.exitCode, manifest: null, stderr: r.stderr.trim() };
   try {
     return { code: 0, manifest: JSON.parse(r.stdout) as Manifest, stderr: '' };

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { computeEnvCacheKey, envExportOutputs, restoreEnvCache, saveEnvCache, type EnvCacheSettings } from '../../../src/env-cache/index.js';
+import { computeEnvCacheKey, restoreEnvCache, saveEnvCache, type EnvCacheSettings } from '../../../src/env-cache/index.js';
 import { BASE_IMAGE, PrivateBuilder, build, makeContext } from '../e2e-helpers.js';
 
 const MB = Number(process.env.PCB_BENCH_MB ?? '2048');
@@ -41,7 +41,7 @@ describe.skipIf(process.env.PCB_BENCH !== '1')('env cache benchmark', () => {
     const rows: [string, number, string][] = [];
     try {
       await builder.start();
-      const s: EnvCacheSettings = { backend: 'local', keyPrefix: 'pcb-bench', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin' };
+      const s: EnvCacheSettings = { backend: 'local', keyPrefix: 'pcb-bench', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' };
       const key = computeEnvCacheKey({ envFileText: env, lockFileText: null, baseImage: BASE_IMAGE, miniforgeVersion: '0.0.1-standin', dockerfileText: fs.readFileSync(path.join(ctx, 'Dockerfile'), 'utf8'), createEnvScriptText: fs.readFileSync(path.join(ctx, 'docker', 'create-env.sh'), 'utf8'), platform: 'linux/amd64', prefix: 'pcb-bench' });
       const image = { context: ctx, target: 'runtime', output: 'type=cacheonly', envSpecDir: specDir };
 
@@ -56,7 +56,7 @@ describe.skipIf(process.env.PCB_BENCH !== '1')('env cache benchmark', () => {
       const w1 = path.join(tmp, 'w1');
       t0 = Date.now();
       const miss = await restoreEnvCache(s, key, path.join(w1, 'env-cache'));
-      const exp = envExportOutputs(s, miss, w1).find((o) => o.target === 'env-export')!;
+      const exp = miss.exports.find((o) => o.target === 'env-export')!;
       const logE = await build({ ...image, builder: builder.name, buildContexts: miss.buildContexts, target: exp.target, output: exp.output });
       const exportS = secs(t0);
       t0 = Date.now();
@@ -75,7 +75,7 @@ describe.skipIf(process.env.PCB_BENCH !== '1')('env cache benchmark', () => {
       expect(hit.hit).toBe(true);
       const t1 = Date.now();
       let envLog = '';
-      for (const o of envExportOutputs(s, hit, w2)) envLog += await build({ ...image, builder: builder.name, buildContexts: hit.buildContexts, target: o.target, output: o.output });
+      for (const o of hit.exports) envLog += await build({ ...image, builder: builder.name, buildContexts: hit.buildContexts, target: o.target, output: o.output });
       const envBuildS = secs(t1);
       const logB = await build({ ...image, builder: builder.name, buildContexts: hit.buildContexts });
       const b = secs(t0);

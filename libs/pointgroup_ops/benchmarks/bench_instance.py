@@ -1,15 +1,31 @@
-"""Times ballquery_batch_p and ballquery_batch_p + bfs_cluster on the instance workload.
+"""Times pointgroup_ops on the instance workload, the way Pointcept's PointGroup heads call it.
 
-Usage (from the repository root, after installing the package):
-    python libs/pointgroup_ops/benchmarks/bench_instance.py [--repeat 10] [--json out.json]
+Usage (from the repository root, with a pointgroup_ops importable: this package, or
+Pointcept's original one on PYTHONPATH to compare):
 
-Instance workload: B=4 scenes of 60k points in 40 Gaussian clumps (sigma 5 cm) in
-voxel units of 2 cm, 18 labels, radius 1.5, meanActive 300, cluster threshold 50.
-Reports the median over --repeat timed runs after warm-up (CUDA events on GPU).
+    python libs/pointgroup_ops/benchmarks/bench_instance.py [--threads 1,2,16] [--json out.json]
+    python libs/pointgroup_ops/benchmarks/bench_instance.py --compare ours.json original.json
+
+Instance workload: B=4 scenes of 60k points in 40 Gaussian clumps (sigma 5 cm) in voxel units
+of 2 cm, 18 labels, radius 1.5, meanActive 300, cluster threshold 50. Rows (median of --repeat
+runs after 3 warm-up runs; wall clock, the GPU synchronised before and after):
+
+  bfs_cluster CPU, T threads   bfs_cluster on CPU tensors, torch.set_num_threads(T) (wall time,
+                               and the process CPU time of all threads)
+  call pattern, T threads      what Pointcept runs: ballquery_batch_p on CUDA tensors, then
+                               bfs_cluster(label.cpu(), idx.cpu(), start_len.cpu(), 50)
+  idx.cpu() copy               the device-to-host copy of idx alone (and into pinned memory)
+  ballquery_batch_p            on CUDA, at radius 1.5 and at radii giving ~20..200 neighbours
+  ballquery + bfs on CUDA      both ops on CUDA tensors (this package only)
+
+Without a GPU only the CPU rows run; --lists FILE takes the neighbour lists from a file
+written by --save-lists (the original package has no CPU ball query). Every run prints the
+command line and the machine it ran on.
 """
 import argparse
 import json
 import os
+import platform
 import statistics
 import sys
 import time
@@ -21,63 +37,157 @@ from pgo_reference import instance_workload  # noqa: E402
 
 import pointgroup_ops as pgo  # noqa: E402
 
+RADIUS, MEAN_ACTIVE, THRESHOLD = 1.5, 300, 50
+DENSITIES = (20, 50, 100, 200)  # mean neighbours per point, for the ballquery sweep
 
-def timed(fn, repeat, cuda):
+
+def machine():
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "pointgroup_ops": os.path.dirname(os.path.abspath(pgo.__file__)),
+        "implementation": "this package" if hasattr(pgo, "cuda_available") else "original",
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def median_ms(fn, repeat, cuda, clock=time.perf_counter):
     for _ in range(3):
         fn()
     times = []
     for _ in range(repeat):
         if cuda:
             torch.cuda.synchronize()
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            fn()
-            b.record()
-            b.synchronize()
-            times.append(a.elapsed_time(b))
-        else:
-            t = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t) * 1e3)
+        t = clock()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append((clock() - t) * 1e3)
     return statistics.median(times)
 
 
+def with_threads(threads, fn):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
+
+
+def cpu_lists(args, coords, batch, off):
+    if args.lists:
+        return torch.load(args.lists, weights_only=True)
+    if torch.cuda.is_available():
+        idx, sl = pgo.ballquery_batch_p(coords.cuda(), batch.cuda(), off.cuda(), RADIUS, MEAN_ACTIVE)
+        return idx.cpu(), sl.cpu()
+    return pgo.ballquery_batch_p(coords, batch, off, RADIUS, MEAN_ACTIVE)
+
+
+def run(args):
+    threads = [int(t) for t in args.threads.split(",")]
+    res = {"machine": machine(), "rows": []}
+
+    def row(name, ms, **extra):
+        res["rows"].append({"name": name, "ms": ms, **extra})
+        print(f"{name:<44} {ms:9.3f} ms  {json.dumps(extra) if extra else ''}", flush=True)
+
+    print(json.dumps(res["machine"], indent=1), flush=True)
+    coords, batch, off, label = instance_workload(seed=0)
+    idx, sl = cpu_lists(args, coords, batch, off)
+    if args.save_lists:
+        torch.save((idx, sl), args.save_lists)
+    ci, co = pgo.bfs_cluster(label, idx, sl, THRESHOLD)
+    res["workload"] = {"points": int(coords.shape[0]), "neighbour_entries": int(idx.numel()),
+                       "mean_list": float(sl[:, 1].float().mean()), "max_list": int(sl[:, 1].max()),
+                       "clusters": int(co.numel() - 1), "clustered_points": int(ci.shape[0])}
+    print(json.dumps(res["workload"]), flush=True)
+    for t in threads:
+        def bfs():
+            return pgo.bfs_cluster(label, idx, sl, THRESHOLD)
+
+        # The CPU time of the process (all threads) next to the wall time: on a shared machine
+        # the one-thread CPU time is the steadier figure.
+        row(f"bfs_cluster CPU, {t} threads", with_threads(t, lambda: median_ms(bfs, args.repeat, False)),
+            process_cpu_ms=round(with_threads(t, lambda: median_ms(bfs, args.repeat, False, time.process_time)), 2))
+    if not torch.cuda.is_available():
+        return res
+
+    gc, gb, go, gl = coords.cuda(), batch.cuda(), off.cuda(), label.cuda()
+
+    def call_pattern():  # Pointcept's PointGroup heads, copies included
+        i, s = pgo.ballquery_batch_p(gc, gb, go, RADIUS, MEAN_ACTIVE)
+        return pgo.bfs_cluster(gl.int().cpu(), i.cpu(), s.cpu(), THRESHOLD)
+
+    for t in threads:
+        row(f"call pattern, {t} threads", with_threads(t, lambda: median_ms(call_pattern, args.repeat, True)))
+    gidx, gsl = pgo.ballquery_batch_p(gc, gb, go, RADIUS, MEAN_ACTIVE)
+    pinned = torch.empty(gidx.shape, dtype=gidx.dtype, pin_memory=True)
+    mb = gidx.numel() * 4 / 1e6
+    row("idx.cpu() copy", median_ms(lambda: gidx.cpu(), args.repeat, True), megabytes=mb)
+    row("idx copy into pinned memory", median_ms(lambda: pinned.copy_(gidx), args.repeat, True), megabytes=mb)
+    row("ballquery_batch_p, radius 1.5", median_ms(lambda: pgo.ballquery_batch_p(gc, gb, go, RADIUS, MEAN_ACTIVE),
+                                                   args.repeat, True), mean_list=res["workload"]["mean_list"])
+    # mean list length grows with radius^3; aim each radius at one density of the sweep.
+    base = res["workload"]["mean_list"]
+    for density in DENSITIES:
+        r = RADIUS * (density / base) ** (1 / 3)
+        i, s = pgo.ballquery_batch_p(gc, gb, go, r, MEAN_ACTIVE)
+        mean = float(s[:, 1].float().mean())
+        row(f"ballquery_batch_p, ~{density} neighbours", median_ms(
+            lambda: pgo.ballquery_batch_p(gc, gb, go, r, MEAN_ACTIVE), args.repeat, True),
+            radius=round(r, 4), mean_list=round(mean, 1), entries=int(i.numel()))
+        del i, s
+    if res["machine"]["implementation"] == "this package":
+        row("ballquery + bfs on CUDA", median_ms(
+            lambda: pgo.bfs_cluster(gl, *pgo.ballquery_batch_p(gc, gb, go, RADIUS, MEAN_ACTIVE), THRESHOLD),
+            args.repeat, True))
+    return res
+
+
+def compare(ours_path, original_path):
+    with open(ours_path) as f:
+        ours = json.load(f)
+    with open(original_path) as f:
+        orig = json.load(f)
+    base = {r["name"]: r["ms"] for r in orig["rows"]}
+    m = ours["machine"]
+    print(f"Machine: {m['cpu']} ({m['cpu_count']} CPUs){', ' + m['gpu'] if 'gpu' in m else ''}; "
+          f"torch {m['torch']}; {ours['workload']['neighbour_entries']} neighbour entries, "
+          f"{ours['workload']['clusters']} clusters\n")
+    print("| row | original | this package | speed-up |\n|---|---|---|---|")
+    for r in ours["rows"]:
+        old = base.get(r["name"])
+        speed = f"{old / r['ms']:.1f}x" if old else ""
+        print(f"| {r['name']} | {f'{old:.2f} ms' if old else ''} | {r['ms']:.2f} ms | {speed} |")
+
+
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=10)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", default="1,2,16", help="comma-separated torch thread counts for the CPU rows")
+    ap.add_argument("--lists", help="load (idx, start_len) from this torch.save file instead of computing them")
+    ap.add_argument("--save-lists", help="save the (idx, start_len) used to this file")
+    ap.add_argument("--json", help="write the machine, the workload and the rows here")
+    ap.add_argument("--compare", nargs=2, metavar=("OURS_JSON", "ORIGINAL_JSON"),
+                    help="print a markdown table of two --json results and exit")
     args = ap.parse_args()
-    cuda = args.device.startswith("cuda")
-    coords, batch, off, label = instance_workload(seed=0, device=args.device)
-    radius, mean_active, threshold = 1.5, 300, 50
-
-    def bq():
-        return pgo.ballquery_batch_p(coords, batch, off, radius, mean_active)
-
-    def end_to_end():
-        idx, sl = pgo.ballquery_batch_p(coords, batch, off, radius, mean_active)
-        return pgo.bfs_cluster(label, idx, sl, threshold)
-
-    def end_to_end_cpu_bfs():  # what Pointcept does today: cluster on the host
-        idx, sl = pgo.ballquery_batch_p(coords, batch, off, radius, mean_active)
-        return pgo.bfs_cluster(label.cpu(), idx.cpu(), sl.cpu(), threshold)
-
-    idx, sl = bq()
-    ci, co = end_to_end()
-    res = {
-        "device": torch.cuda.get_device_name() if cuda else "cpu",
-        "torch": torch.__version__,
-        "points": int(coords.shape[0]),
-        "neighbour_entries": int(idx.numel()),
-        "max_list": int(sl[:, 1].max()),
-        "clusters": int(co.numel() - 1),
-        "ballquery_ms": timed(bq, args.repeat, cuda),
-        "ballquery_bfs_ms": timed(end_to_end, args.repeat, cuda),
-    }
-    if cuda:
-        res["ballquery_bfs_on_host_ms"] = timed(end_to_end_cpu_bfs, args.repeat, cuda)
-    print(json.dumps(res, indent=1))
+    if args.compare:
+        return compare(*args.compare)
+    res = run(args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

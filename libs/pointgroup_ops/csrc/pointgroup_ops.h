@@ -1,32 +1,23 @@
-// Declarations shared by the registration file and the per-device implementations.
+// Declarations shared by the registrations and the per-device implementations.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 
 #include <algorithm>
-
 #include <string>
 #include <tuple>
 
+#include "message.h"
+
 namespace pointgroup_ops {
 
-// Pieces of error messages. Numbers are turned into text with std::to_string
-// rather than std::ostream: on one tested image (torch 2.11, GCC 13) streaming an
-// integer inside an extension's error message crashed the process.
-inline std::string fmt(int v) { return std::to_string(v); }
-inline std::string fmt(long v) { return std::to_string(v); }
-inline std::string fmt(long long v) { return std::to_string(v); }
-inline std::string fmt(double v) { return std::to_string(v); }
-inline std::string fmt(float v) { return std::to_string(v); }
-inline std::string fmt(at::IntArrayRef v) {
-  std::string out = "(";
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
-  return out + ")";
-}
-inline std::string fmt(const c10::Device& d) { return d.str(); }
-// A small CPU integer tensor, e.g. batch_offsets in an error message.
-inline std::string fmt(const at::Tensor& t) {
+// Numbers and shapes enter error messages as text (see message.h, shared with pointops).
+using pointops::num;
+using pointops::shape_of;
+
+// The values of a small integer tensor (e.g. batch_offsets) for an error message: "[0, 40, 90]".
+inline std::string values_of(const at::Tensor& t) {
   const at::Tensor v = t.to(at::kCPU, at::kLong).contiguous().reshape({-1});
   std::string out = "[";
   const int64_t shown = std::min<int64_t>(v.numel(), 16);
@@ -34,12 +25,24 @@ inline std::string fmt(const at::Tensor& t) {
   return out + (v.numel() > shown ? ", ...]" : "]");
 }
 
-// Validation helpers (defined in csrc/checks.cpp). They raise c10 errors that
-// surface in Python as ValueError / TypeError and name the offending argument.
-void check_ballquery_args(const at::Tensor& coords, const at::Tensor& batch_idxs,
-                          const at::Tensor& batch_offsets, double radius, int64_t mean_active);
-void check_bfs_args(const at::Tensor& semantic_label, const at::Tensor& ball_query_idxs,
-                    const at::Tensor& start_len, int64_t threshold);
+// Argument validation shared by both devices (csrc/checks.cpp): dtype, shape, device and
+// scalar arguments. It raises c10 errors that surface in Python as ValueError / TypeError and
+// name the offending argument, then returns the tensors as the kernels take them: contiguous,
+// int32 indices, batch_offsets on coords' device.
+struct BallQueryInputs {
+  at::Tensor coords, batch_idxs, batch_offsets;
+};
+BallQueryInputs ballquery_inputs(const at::Tensor& coords, const at::Tensor& batch_idxs,
+                                 const at::Tensor& batch_offsets, double radius, int64_t mean_active);
+struct BfsInputs {
+  at::Tensor semantic_label, ball_query_idxs, start_len;
+};
+BfsInputs bfs_inputs(const at::Tensor& semantic_label, const at::Tensor& ball_query_idxs,
+                     const at::Tensor& start_len, int64_t threshold);
+
+// Whether this build holds the CUDA kernels: defined by cuda/register_cuda.cpp in a CUDA build
+// and by no_cuda/register_no_cuda.cpp in a CPU-only one (setup.py compiles one of the two).
+bool built_with_cuda();
 
 // CPU implementations (csrc/cpu/*.cpp). Inputs are already validated for
 // dtype / shape / device; the content of batch_offsets, batch_idxs, start_len
@@ -53,8 +56,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_cpu(const at::Tensor& semantic_la
                                                    const at::Tensor& start_len,
                                                    int64_t threshold);
 
-#ifdef WITH_CUDA
-// CUDA implementations (csrc/cuda/*.cu).
+// CUDA implementations (csrc/cuda/*.cu, compiled in CUDA builds only).
 std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coords,
                                                           const at::Tensor& batch_idxs,
                                                           const at::Tensor& batch_offsets,
@@ -65,7 +67,6 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_cuda(const at::Tensor& semantic_l
                                                     const at::Tensor& ball_query_idxs,
                                                     const at::Tensor& start_len,
                                                     int64_t threshold);
-#endif
 
 // Squared radius exactly as both devices compare it: float(radius) * float(radius)
 // in single precision.

@@ -88,21 +88,21 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cpu(const at::Tensor& coord
   const int64_t n = coords.size(0);
   const int64_t B = batch_offsets.size(0) - 1;
   const int32_t* off = batch_offsets.data_ptr<int32_t>();
-  TORCH_CHECK_VALUE(off[0] == 0, "ballquery_batch_p: batch_offsets must start with 0, got ", fmt(off[0]));
+  TORCH_CHECK_VALUE(off[0] == 0, "ballquery_batch_p: batch_offsets must start with 0, got ", num(off[0]));
   for (int64_t b = 0; b < B; ++b)
     TORCH_CHECK_VALUE(off[b] <= off[b + 1], "ballquery_batch_p: batch_offsets must be non-decreasing, got ",
-                      fmt(off[b]), " before ", fmt(off[b + 1]), " at position ", fmt(b));
+                      num(off[b]), " before ", num(off[b + 1]), " at position ", num(b));
   TORCH_CHECK_VALUE(off[B] == n, "ballquery_batch_p: batch_offsets[-1] must equal the number of points (",
-                    fmt(n), "), got ", fmt(off[B]));
+                    num(n), "), got ", num(off[B]));
   const int32_t* bidx = batch_idxs.data_ptr<int32_t>();
   for (int64_t b = 0; b < B; ++b)
     for (int32_t i = off[b]; i < off[b + 1]; ++i)
-      TORCH_CHECK_VALUE(bidx[i] == b, "ballquery_batch_p: batch_idxs[", fmt(i), "] = ", fmt(bidx[i]),
-                        " does not match batch_offsets (point ", fmt(i), " belongs to scene ", fmt(b), ")");
+      TORCH_CHECK_VALUE(bidx[i] == b, "ballquery_batch_p: batch_idxs[", num(i), "] = ", num(bidx[i]),
+                        " does not match batch_offsets (point ", num(i), " belongs to scene ", num(b), ")");
   const float* xyz = coords.data_ptr<float>();
   for (int64_t k = 0; k < 3 * n; ++k)
     TORCH_CHECK_VALUE(std::isfinite(xyz[k]), "ballquery_batch_p: coords must be finite, found ",
-                      fmt(xyz[k]), " at point ", fmt(k / 3));
+                      num(xyz[k]), " at point ", num(k / 3));
 
   const float r2 = squared_radius(radius);
   // Cells slightly larger than the radius: a pair that passes the float32 distance

@@ -260,12 +260,12 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
     const at::Tensor off = batch_offsets.cpu();
     for (int b = 0; b <= B; ++b)
       TORCH_CHECK_VALUE(off.data_ptr<int>()[b] == 0,
-                        "ballquery_batch_p: batch_offsets must be all 0 for 0 points, got ", fmt(off));
+                        "ballquery_batch_p: batch_offsets must be all 0 for 0 points, got ", values_of(off));
     return {at::empty({0}, iopt), at::empty({0, 2}, iopt)};
   }
   const int sb = bits_for(B - 1);
   const int cb = std::min(20, (63 - sb) / 3);
-  TORCH_CHECK_VALUE(cb >= 6, "ballquery_batch_p: too many scenes in batch_offsets (", fmt(B), ")");
+  TORCH_CHECK_VALUE(cb >= 6, "ballquery_batch_p: too many scenes in batch_offsets (", num(B), ")");
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
 
   const at::Tensor lo = std::get<0>(coords.min(0));
@@ -311,7 +311,7 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   if (flags & kBadOffsets) {
     const at::Tensor off = batch_offsets.cpu();
     TORCH_CHECK_VALUE(false, "ballquery_batch_p: batch_offsets must start with 0, be non-decreasing and end at "
-                             "the number of points (", fmt(n), "), got ", fmt(off));
+                             "the number of points (", num(n), "), got ", values_of(off));
   }
   if (flags & kBadBatchIdx) {
     const at::Tensor expect = at::repeat_interleave(
@@ -319,11 +319,11 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
     const at::Tensor bad = at::nonzero(expect.to(at::kInt).ne(batch_idxs)).reshape({-1});
     const int64_t i = bad.numel() ? bad[0].item<int64_t>() : -1;
     TORCH_CHECK_VALUE(false, "ballquery_batch_p: batch_idxs does not match batch_offsets (first mismatch at point ",
-                      fmt(i), ": batch_idxs = ", fmt(i >= 0 ? batch_idxs[i].item<int>() : -1), ", batch_offsets says ",
-                      fmt(i >= 0 ? expect[i].item<int64_t>() : -1), ")");
+                      num(i), ": batch_idxs = ", num(i >= 0 ? batch_idxs[i].item<int>() : -1), ", batch_offsets says ",
+                      num(i >= 0 ? expect[i].item<int64_t>() : -1), ")");
   }
   TORCH_CHECK_VALUE(!(flags & kNonFinite), "ballquery_batch_p: coords must be finite (found NaN or inf)");
-  TORCH_CHECK_VALUE(total <= INT_MAX, "ballquery_batch_p: ", fmt(total),
+  TORCH_CHECK_VALUE(total <= INT_MAX, "ballquery_batch_p: ", num(total),
                     " neighbour entries exceed what int32 start_len can index (2^31-1); use a smaller radius or batch");
 
   at::Tensor idx = at::empty({total}, iopt);

@@ -249,9 +249,9 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_cuda(const at::Tensor& semantic_l
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   const int fl = flags.item<int>();
   TORCH_CHECK_VALUE(!(fl & kBadStartLen), "bfs_cluster: start_len holds a (start, length) outside ball_query_idxs (",
-                    fmt(ball_query_idxs.size(0)), " entries) or a negative value");
+                    num(ball_query_idxs.size(0)), " entries) or a negative value");
   TORCH_CHECK_VALUE(!(fl & kBadIndex), "bfs_cluster: ball_query_idxs holds a neighbour that is not a point index in [0, ",
-                    fmt(n), ")");
+                    num(n), ")");
   compress_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(parent.data_ptr<int>(), n);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 

@@ -1,8 +1,8 @@
-export const id = 646;
-export const ids = [646];
+export const id = 977;
+export const ids = [977];
 export const modules = {
 
-/***/ 4646:
+/***/ 1977:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -10,16 +10,13 @@ __webpack_require__.r(__webpack_exports__);
 
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {
-  MINIFORGE_SHA256: () => (/* reexport */ MINIFORGE_SHA256),
   computeEnvCacheKey: () => (/* reexport */ env_cache_key/* computeEnvCacheKey */.Ow),
   condaEnvStage: () => (/* reexport */ env_cache_key/* condaEnvStage */.Lu),
-  envExportOutputs: () => (/* binding */ envExportOutputs),
   finishLayerCache: () => (/* binding */ finishLayerCache),
   keyMaterial: () => (/* reexport */ env_cache_key/* keyMaterial */.vN),
   normaliseEnvFile: () => (/* reexport */ env_cache_key/* normaliseEnvFile */.EA),
   restoreEnvCache: () => (/* binding */ restoreEnvCache),
-  saveEnvCache: () => (/* binding */ saveEnvCache),
-  validateEnvCacheSettings: () => (/* reexport */ validate/* validateEnvCacheSettings */.$)
+  saveEnvCache: () => (/* binding */ saveEnvCache)
 });
 
 // EXTERNAL MODULE: external "node:fs"
@@ -28,19 +25,6 @@ var external_node_fs_ = __webpack_require__(3024);
 var external_node_path_ = __webpack_require__(6760);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var core = __webpack_require__(3838);
-// EXTERNAL MODULE: ./src/exec.ts
-var exec = __webpack_require__(3190);
-;// CONCATENATED MODULE: ./src/env-cache/exec.ts
-
-/** The env-cache backends' commands go through the action's one argv runner (no shell, secrets
- *  redacted); quiet unless asked, and a non-zero exit is returned, never thrown. */
-function runCommand(cmd, args, opts = {}) {
-    return (0,exec/* run */.eF)(cmd, args, { quiet: opts.silent ?? true, env: opts.env });
-}
-function seconds(startMs) {
-    return Math.round((Date.now() - startMs) / 10) / 100;
-}
-
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __webpack_require__(8161);
 // EXTERNAL MODULE: ./node_modules/@actions/cache/lib/cache.js + 340 modules
@@ -52,7 +36,6 @@ var cache = __webpack_require__(1691);
 
 /** GitHub's cache holds at most 10 GB per repository; warn from this size on. */
 const GHA_WARN_BYTES = 8 * 1024 ** 3;
-const GHA_LIMIT_BYTES = (/* unused pure expression or super */ null && (10 * 1024 ** 3));
 /**
  * The path handed to @actions/cache. It must be the same string on every run (the cache version is a
  * hash of the paths), so it depends on the key's hash only, never on a per-run temp dir.
@@ -71,11 +54,19 @@ function sizeWarning(sizeBytes) {
     const gb = (sizeBytes / 1024 ** 3).toFixed(1);
     return `env cache: the packed environment is ${gb} GB, near GitHub's 10 GB cache limit per repository; it will evict other caches or fail to save (consider cache-backend: local or registry)`;
 }
-/** Exact-key restore only: an entry of another key is another environment and must not be fed to the build. */
-async function ghaRestore(key) {
+/**
+ * Exact-key restore only: an entry of another key is another environment and must not be fed to the
+ * build. With lookupOnly (a dry run) the cache service is asked whether the entry exists; nothing is
+ * downloaded.
+ */
+async function ghaRestore(key, lookupOnly = false) {
     const dir = ghaCachePath(key);
-    external_node_fs_.mkdirSync(dir, { recursive: true });
     try {
+        if (lookupOnly) {
+            const matched = await cache/* restoreCache */.P3([dir], key, [], { lookupOnly: true }, false);
+            return matched === key ? { hit: true, matchedKey: key, sizeBytes: null, contextDir: dir } : { hit: false, matchedKey: '', sizeBytes: null, contextDir: null };
+        }
+        external_node_fs_.mkdirSync(dir, { recursive: true });
         const matched = await cache/* restoreCache */.P3([dir], key, [], {}, false);
         const tar = external_node_path_.join(dir, 'env.tar');
         if (matched === key && external_node_fs_.existsSync(tar)) {
@@ -471,9 +462,10 @@ function fileSha256(file) {
  * from the conda-forge/miniforge release, checked and cached. Offline runners are pre-seeded by
  * putting the installer at $RUNNER_TOOL_CACHE/miniforge3/<version>/x64/<installer> with an empty
  * $RUNNER_TOOL_CACHE/miniforge3/<version>/x64.complete next to that directory.
- * Never throws: on any problem the build downloads the installer itself.
+ * Never throws: on any problem the build downloads the installer itself. With lookupOnly (a dry
+ * run) nothing is downloaded: the result names the directory a real run would use.
  */
-async function prepareMiniforge(version, arch = 'x86_64') {
+async function prepareMiniforge(version, arch = 'x86_64', lookupOnly = false) {
     const want = MINIFORGE_SHA256[`${version}/${arch}`];
     if (!want)
         return { dir: null, source: 'none', note: `Miniforge ${version} (${arch}) has no pinned sha256 here; the build fetches the installer itself` };
@@ -486,6 +478,11 @@ async function prepareMiniforge(version, arch = 'x86_64') {
         if (found && external_node_fs_.existsSync(external_node_path_.join(found, name))) {
             if (fileSha256(external_node_path_.join(found, name)) === want)
                 return { dir: found, source: 'tool-cache', note: `Miniforge ${version} from the tool cache` };
+        }
+        if (lookupOnly) {
+            // where tc.cacheFile puts it (the versions pinned above are their own clean semver)
+            const dir = external_node_path_.join(process.env.RUNNER_TOOL_CACHE, TOOL_NAME, version, toolArch);
+            return { dir, source: 'download', note: `Miniforge ${version} is not in the tool cache; a real run downloads it to ${dir}` };
         }
         const downloaded = await tool_cache/* downloadTool */.bq(installerUrl(version, arch));
         const got = fileSha256(downloaded);
@@ -502,8 +499,10 @@ async function prepareMiniforge(version, arch = 'x86_64') {
     }
 }
 
-// EXTERNAL MODULE: ./src/env-cache/key.ts + 1 modules
-var env_cache_key = __webpack_require__(5328);
+// EXTERNAL MODULE: ./src/env-cache/key.ts
+var env_cache_key = __webpack_require__(4247);
+// EXTERNAL MODULE: ./src/exec.ts
+var exec = __webpack_require__(3190);
 ;// CONCATENATED MODULE: ./src/env-cache/registry.ts
 
 
@@ -516,7 +515,7 @@ function registryOutput(image) {
     return `type=image,name=${image},push=true,oci-mediatypes=true,compression=zstd`;
 }
 async function rawManifest(ref) {
-    const r = await runCommand('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref]);
+    const r = await (0,exec/* run */.e)('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { quiet: true });
     if (r.exitCode !== 0)
         return { code: r.exitCode, manifest: null, stderr: r.stderr.trim() };
     try {
@@ -546,12 +545,10 @@ async function registryProbe(image) {
     return { exists: true, sizeBytes: size };
 }
 
-// EXTERNAL MODULE: ./src/env-cache/validate.ts + 1 modules
-var validate = __webpack_require__(5650);
 ;// CONCATENATED MODULE: ./src/env-cache/index.ts
 /**
- * The cached conda environment: key, restore before the build, export + save after it.
- * src/main.ts calls only what this file exports.
+ * The cached conda environment: restore (or, in a dry run, look up) before the build, save after it.
+ * src/pipeline.ts calls what this file exports; src/env-cache/action.ts holds the glue to the inputs.
  */
 
 
@@ -562,13 +559,9 @@ var validate = __webpack_require__(5650);
 
 
 
-
-
-
 const GB = 1024 ** 3;
-/** The platform part of a key (`linux-amd64`), or ''. */
-function keyPlatform(key) {
-    return /-v1-([a-z0-9_-]+)-[0-9a-f]{64}$/.exec(key)?.[1] ?? '';
+function seconds(startMs) {
+    return Math.round((Date.now() - startMs) / 10) / 100;
 }
 function layerDefaults(s) {
     switch (s.backend) {
@@ -585,72 +578,67 @@ function layerDefaults(s) {
             return { from: [], to: [] };
     }
 }
+/** Looks the key up in the backend: the entry's build context on a hit, or null and a warning. */
+async function lookUp(s, key, workDir, lookupOnly) {
+    const miss = { context: null, matchedKey: '', sizeBytes: null };
+    if (s.backend === 'local') {
+        if (lookupOnly) {
+            const meta = readEntry(s.cacheDir, key);
+            return meta ? { context: external_node_path_.join(workDir, 'env-cache'), matchedKey: key, sizeBytes: meta.sizeBytes } : miss;
+        }
+        const r = localRestore(s.cacheDir, key, workDir);
+        return r.hit && r.contextDir ? { context: r.contextDir, matchedKey: key, sizeBytes: r.sizeBytes } : miss;
+    }
+    if (s.backend === 'gha') {
+        const r = await ghaRestore(key, lookupOnly);
+        return r.hit ? { context: r.contextDir ?? ghaCachePath(key), matchedKey: r.matchedKey, sizeBytes: r.sizeBytes, warning: r.warning } : { ...miss, warning: r.warning };
+    }
+    if (s.backend === 'registry') {
+        const image = registryImage(s.cacheRef, key);
+        const r = await registryProbe(image);
+        return r.exists ? { context: `docker-image://${image}`, matchedKey: key, sizeBytes: r.sizeBytes, warning: r.warning } : { ...miss, warning: r.warning };
+    }
+    return miss;
+}
 /**
  * Looks the key up in the backend. On a hit, buildContexts feed the packed env to the build
  * (`env-cache=DIR` or `env-cache=docker-image://REF`); on a miss, the Miniforge installer from the
- * tool cache (`miniforge=DIR`) when available. Never throws for a cache problem: it becomes a warning.
+ * tool cache (`miniforge=DIR`) when available. The session also names the env builds to run
+ * (exports). Never throws for a cache problem: it becomes a warning.
  */
-async function restoreEnvCache(s, key, workDir) {
+async function restoreEnvCache(s, key, workDir, opts = {}) {
     const t0 = Date.now();
+    const lookupOnly = opts.lookupOnly ?? false;
     external_node_fs_.mkdirSync(workDir, { recursive: true });
     const warnings = [];
     const contexts = [];
-    let hit = false;
-    let matchedKey = '';
-    let sizeBytes = null;
+    let found = { context: null, matchedKey: '', sizeBytes: null };
     try {
-        if (s.backend === 'local') {
-            const r = localRestore(s.cacheDir, key, workDir);
-            if (r.hit && r.contextDir) {
-                hit = true;
-                matchedKey = key;
-                sizeBytes = r.sizeBytes;
-                contexts.push('--build-context', `env-cache=${r.contextDir}`);
-            }
-        }
-        else if (s.backend === 'gha') {
-            const r = await ghaRestore(key);
-            if (r.warning)
-                warnings.push(r.warning);
-            if (r.hit && r.contextDir) {
-                hit = true;
-                matchedKey = r.matchedKey;
-                sizeBytes = r.sizeBytes;
-                contexts.push('--build-context', `env-cache=${r.contextDir}`);
-            }
-        }
-        else if (s.backend === 'registry') {
-            const image = registryImage(s.cacheRef, key);
-            const r = await registryProbe(image);
-            if (r.warning)
-                warnings.push(r.warning);
-            if (r.exists) {
-                hit = true;
-                matchedKey = key;
-                sizeBytes = r.sizeBytes;
-                contexts.push('--build-context', `env-cache=docker-image://${image}`);
-            }
-        }
+        found = await lookUp(s, key, workDir, lookupOnly);
+        if (found.warning)
+            warnings.push(found.warning);
     }
     catch (e) {
         warnings.push(`env cache: restore failed, building the environment instead: ${e.message}`);
-        hit = false;
-        contexts.length = 0;
     }
-    if (hit) {
-        // The env comes from the cache: an empty miniforge context keeps the Dockerfile's default
-        // miniforge stage (which may download the installer) from running at all.
-        const empty = external_node_path_.join(workDir, 'miniforge-unused');
-        external_node_fs_.mkdirSync(empty, { recursive: true });
-        contexts.push('--build-context', `miniforge=${empty}`);
-    }
-    else {
-        const arch = installerArch(keyPlatform(key));
-        if (arch) {
-            const mf = await prepareMiniforge(s.miniforgeVersion, arch);
-            core/* info */.pq(mf.note);
-            if (mf.dir)
-                contexts.push('--build-context', `miniforge=${mf.dir}`);
+    const hit = found.context !== null;
+    if (opts.namedContexts !== false) {
+        if (hit) {
+            contexts.push('--build-context', `env-cache=${found.context}`);
+            // The env comes from the cache: an empty miniforge context keeps the Dockerfile's default
+            // miniforge stage (which may download the installer) from running at all.
+            const empty = external_node_path_.join(workDir, 'miniforge-unused');
+            external_node_fs_.mkdirSync(empty, { recursive: true });
+            contexts.push('--build-context', `miniforge=${empty}`);
+        }
+        else {
+            const arch = installerArch(s.platform);
+            if (arch) {
+                const mf = await prepareMiniforge(s.miniforgeVersion, arch, lookupOnly);
+                core/* info */.pq(mf.note);
+                if (mf.dir)
+                    contexts.push('--build-context', `miniforge=${mf.dir}`);
+            }
         }
     }
     let layers = { from: [], to: [] };
@@ -660,36 +648,40 @@ async function restoreEnvCache(s, key, workDir) {
     catch (e) {
         warnings.push(`env cache: no default layer cache: ${e.message}`);
     }
-    core/* info */.pq(`env cache (${s.backend}): ${hit ? 'hit' : 'miss'} for ${key}`);
+    core/* info */.pq(`env cache (${s.backend}): ${hit ? 'hit' : 'miss'} for ${key}${lookupOnly ? ' (looked up only)' : ''}`);
+    const exportDir = external_node_path_.join(workDir, 'env-export');
+    const lockPath = external_node_path_.join(workDir, 'env-lock', 'environment.lock');
     return {
         key,
+        platform: s.platform,
         hit,
-        matchedKey,
+        matchedKey: found.matchedKey,
         buildContexts: contexts,
         layerCacheFrom: layers.from,
         layerCacheTo: layers.to,
         restoreSeconds: seconds(t0),
-        sizeBytes,
+        sizeBytes: found.sizeBytes,
         warnings,
-        exportDir: external_node_path_.join(workDir, 'env-export'),
-        lockPath: external_node_path_.join(workDir, 'env-lock', 'environment.lock'),
+        exports: envExports(s, key, hit, exportDir, lockPath),
+        exportDir,
+        lockPath,
+        lookupOnly,
     };
 }
 /**
- * The env builds to run after restore, each as `--target T --output O` (plus the session's
- * buildContexts and the usual build args): on a miss with a backend, `env-export` (written to
- * session.exportDir, or pushed as the cache image); always `env-lock` (its environment.lock lands at
- * session.lockPath).
+ * The env builds to run after restore, each as `--target T --output O`: on a miss with a backend,
+ * `env-export` (written to exportDir, or pushed as the cache image); always `env-lock` (its
+ * environment.lock lands at lockPath).
  */
-function envExportOutputs(s, session, workDir) {
+function envExports(s, key, hit, exportDir, lockPath) {
     const out = [];
-    if (!session.hit) {
+    if (!hit) {
         if (s.backend === 'local' || s.backend === 'gha')
-            out.push({ target: 'env-export', output: `type=local,dest=${session.exportDir}` });
+            out.push({ target: 'env-export', output: `type=local,dest=${exportDir}` });
         else if (s.backend === 'registry')
-            out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, session.key)) });
+            out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, key)) });
     }
-    out.push({ target: 'env-lock', output: `type=local,dest=${external_node_path_.dirname(session.lockPath || external_node_path_.join(workDir, 'env-lock', 'x'))}` });
+    out.push({ target: 'env-lock', output: `type=local,dest=${external_node_path_.dirname(lockPath)}` });
     return out;
 }
 /** Saves the exported env on a miss. A cache problem is a warning, never an exception. */

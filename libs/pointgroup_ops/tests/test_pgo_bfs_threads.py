@@ -1,0 +1,141 @@
+"""bfs_cluster on the CPU with 1, 2, a few and many threads: the same result as the Python
+reference, whatever the number of threads and of independent index ranges (scenes).
+
+With more than one thread and enough list entries (>= 2**15), the search cuts the points into
+index ranges that no list crosses and searches them in parallel; the inputs below are big
+enough for that path, and some are built so that ranges must not be cut.
+"""
+import numpy as np
+import pytest
+import torch
+
+import pointgroup_ops as pgo  # noqa: E402  (a broken build fails here, it is never skipped)
+from pgo_reference import batch_from_counts, bfs_reference, clumped_scene, offsets_from_counts  # noqa: E402
+
+THREADS = [1, 2, 3, 7, 16]
+PARALLEL_MIN_ENTRIES = 1 << 15  # below this the search is sequential at any thread count
+
+
+@pytest.fixture
+def threads(request):
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+def lists_to_tensors(lists):
+    lens = np.array([len(x) for x in lists], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if len(lens) else np.zeros(0, np.int64)
+    flat = np.concatenate([np.asarray(x, dtype=np.int32) for x in lists]) if len(lists) else np.zeros(0, np.int32)
+    return torch.from_numpy(flat), torch.from_numpy(np.stack([starts, lens], 1).astype(np.int32))
+
+
+def scenes_input(counts, seed, n_labels=3):
+    rng = np.random.default_rng(seed)
+    parts = [clumped_scene(rng, c, max(1, c // 300), 2.0, (40, 40, 15), n_labels) for c in counts]
+    coords = torch.from_numpy(np.concatenate([p[0] for p in parts]))
+    label = torch.from_numpy(np.concatenate([p[1] for p in parts]))
+    idx, sl = pgo.ballquery_batch_p(coords, batch_from_counts(counts), offsets_from_counts(counts), 1.5, 300)
+    return label, idx, sl
+
+
+# Scenes fewer than, as many as and more than the threads; unequal sizes; an empty scene.
+SCENE_LAYOUTS = {
+    "one scene": [6000],
+    "two scenes": [3500, 2500],
+    "five unequal scenes": [2500, 300, 1800, 0, 1200, 900],
+    "seventeen scenes": [400] * 17,
+}
+_inputs = {}
+
+
+def cached_input(name):
+    if name not in _inputs:
+        label, idx, sl = scenes_input(SCENE_LAYOUTS[name], seed=len(_inputs) + 20)
+        assert idx.numel() >= PARALLEL_MIN_ENTRIES, "too small to reach the parallel search"
+        _inputs[name] = (label, idx, sl, {t: bfs_reference(label.numpy(), idx.numpy(), sl.numpy(), t) for t in (0, 30)})
+    return _inputs[name]
+
+
+def assert_reference(label, idx, sl, threshold, ref=None):
+    ci, co = pgo.bfs_cluster(label, idx, sl, threshold)
+    rci, rco = ref if ref is not None else bfs_reference(label.numpy(), idx.numpy(), sl.numpy(), threshold)
+    np.testing.assert_array_equal(co.numpy(), rco)
+    np.testing.assert_array_equal(ci.numpy().reshape(-1, 2), rci)
+    return ci, co
+
+
+@pytest.mark.parametrize("threads", THREADS, indirect=True)
+@pytest.mark.parametrize("layout", list(SCENE_LAYOUTS))
+@pytest.mark.parametrize("threshold", [0, 30])
+def test_scenes_against_reference(threads, layout, threshold):
+    label, idx, sl, refs = cached_input(layout)
+    assert_reference(label, idx, sl, threshold, refs[threshold])
+
+
+@pytest.mark.parametrize("threads", THREADS, indirect=True)
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_lists_crossing_scenes_keep_the_sequential_order(threads, direction):
+    # The scenes above, plus directed edges between scenes (from an early point to a late one,
+    # or back) whose ends share a label: a forward edge joins clusters of two scenes, so no
+    # range may be cut between them; a backward edge leads to a point that is always marked.
+    label, idx, sl, _ = cached_input("five unequal scenes")
+    lists = [idx[s : s + l].tolist() for s, l in sl.tolist()]
+    label = label.clone()
+    rng = np.random.default_rng(5)
+    n = len(lists)
+    for _ in range(6):
+        a, b = sorted(rng.integers(0, n, size=2).tolist())
+        if direction == "forward":
+            lists[a].insert(1, b)
+        else:
+            lists[b].insert(0, a)
+        label[b] = label[a]
+    idx2, sl2 = lists_to_tensors(lists)
+    assert_reference(label, idx2, sl2, 1)
+
+
+@pytest.mark.parametrize("threads", THREADS, indirect=True)
+def test_chain_isolated_points_and_empty_lists(threads):
+    # A chain 0-1-2-...; points with empty lists (not even themselves) and isolated points
+    # interleaved; one giant component, so no cut exists inside the chain.
+    n = 40000
+    lists = []
+    for i in range(n):
+        if i % 97 == 5:
+            lists.append([])
+        elif i % 89 == 3:
+            lists.append([i])
+        else:
+            lists.append([j for j in (i - 1, i, i + 1) if 0 <= j < n and j % 97 != 5 and j % 89 != 3])
+    idx, sl = lists_to_tensors(lists)
+    assert idx.numel() >= PARALLEL_MIN_ENTRIES
+    label = torch.zeros(n, dtype=torch.int32)
+    for threshold in (0, 2, 50):
+        assert_reference(label, idx, sl, threshold)
+
+
+@pytest.mark.parametrize("threads", THREADS, indirect=True)
+def test_one_giant_component(threads):
+    rng = np.random.default_rng(8)
+    pts = rng.uniform(0, 4, size=(3000, 3)).astype(np.float32)
+    idx, sl = pgo.ballquery_batch_p(torch.from_numpy(pts), batch_from_counts([3000]), offsets_from_counts([3000]), 1.0, 300)
+    assert idx.numel() >= PARALLEL_MIN_ENTRIES
+    ci, co = assert_reference(torch.full((3000,), 4, dtype=torch.int32), idx, sl, 10)
+    assert co.tolist() == [0, 3000]
+
+
+@pytest.mark.parametrize("threads", THREADS, indirect=True)
+def test_bad_entries_are_reported_in_index_order(threads):
+    label, idx, sl, _ = cached_input("seventeen scenes")
+    bad = idx.clone()
+    late, early = int(sl[6000, 0]), int(sl[100, 0])
+    bad[late] = -7
+    bad[early] = label.numel() + 3
+    with pytest.raises(ValueError, match=rf"ball_query_idxs\[{early}\] = {label.numel() + 3} \(a neighbour of point 100\)"):
+        pgo.bfs_cluster(label, bad, sl, 1)
+    bad_sl = sl.clone()
+    bad_sl[4000, 1] = idx.numel()
+    with pytest.raises(ValueError, match=r"start_len\[4000\]"):
+        pgo.bfs_cluster(label, idx, bad_sl, 1)

@@ -1,0 +1,184 @@
+// What the buildx builder can do, learned before anything runs: its driver, its BuildKit and the
+// buildx version, and for the docker driver the Engine version and whether the containerd image
+// store is on. A pure table turns those facts into the capabilities the plan may use.
+import { classify } from './errors.js';
+import { run } from './exec.js';
+import type { Finding } from './preflight.js';
+
+/** The oldest buildx the action supports (README, "Runner requirements"). */
+export const MIN_BUILDX = '0.13.0';
+/** Named build contexts (--build-context) came with Dockerfile frontend 1.4, built into BuildKit 0.10. */
+export const NAMED_CONTEXTS_BUILDKIT = '0.10';
+/** Attestations (provenance, SBOM) came with BuildKit 0.11. */
+export const ATTESTATIONS_BUILDKIT = '0.11';
+
+// The BuildKit built into each Docker Engine line, the lowest of the line, from the Engine release
+// notes: the docker driver's BuildKit. `buildx inspect` cannot tell it (it says v0.8+unknown on
+// Debian's 20.10 and v0.0.0+unknown on Debian's 26), so it is read from the Engine's version.
+const ENGINE_BUILDKIT: [engine: string, buildkit: string][] = [
+  ['19.03', '0.6'], ['20.10', '0.8'], ['23.0', '0.11'], ['24.0', '0.11'], ['25.0', '0.12'], ['26.0', '0.13'],
+  ['27.0', '0.14'], ['27.1', '0.15'], ['27.3', '0.16'], ['28.0', '0.20'], ['29.0', '0.25'],
+];
+// The Engine release of each Engine API version, for an Engine whose version string is not a
+// release number (built from source, e.g. moby v2).
+const API_ENGINE: [api: string, engine: string][] = [
+  ['1.40', '19.03'], ['1.41', '20.10'], ['1.42', '23.0'], ['1.43', '24.0'], ['1.44', '25.0'], ['1.45', '26.0'], ['1.46', '27.0'],
+  ['1.47', '27.3'], ['1.48', '28.0'], ['1.49', '28.1'], ['1.50', '28.2'], ['1.51', '28.3'], ['1.52', '29.0'],
+];
+
+/** -1, 0, 1 for dotted numeric versions. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let n = 0; n < Math.max(pa.length, pb.length); n++) {
+    const d = (pa[n] ?? 0) - (pb[n] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The leading X.Y[.Z] of a version text ('v0.38.2', '20.10.24+dfsg1', '0.10.5+ds1'), or null. */
+export function versionIn(text: string): string | null {
+  return /\bv?(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1] ?? null;
+}
+
+/** The row of a version table that holds for v: the last whose first column is <= v. */
+function rowFor(rows: [string, string][], v: string): [string, string] | undefined {
+  return rows.filter(([k]) => compareVersions(k, v) <= 0).pop();
+}
+
+/** The docker driver's BuildKit, from the Engine version (or, when that is no release number, its API version). */
+export function engineBuildkit(engine: string | null, api: string | null): string | null {
+  const m = engine ? /^v?(\d+)\.(\d+)/.exec(engine) : null;
+  let release = m && Number(m[1]) >= 17 ? `${m[1]}.${m[2]}` : null;
+  if (!release && api) release = rowFor(API_ENGINE, api)?.[1] ?? null;
+  if (!release) return null;
+  return (rowFor(ENGINE_BUILDKIT, release) ?? ENGINE_BUILDKIT[0])[1];
+}
+
+export interface BuilderFacts {
+  name: string;
+  driver: string;                  // docker | docker-container | remote | kubernetes | ...
+  buildx: string | null;           // buildx version
+  buildkit: string | null;         // the builder's BuildKit (the Engine's for the docker driver); null: not known
+  engine: string | null;           // the Docker Engine's version (the Engine that --load fills and the smoke run uses)
+  engineApi: string | null;
+  containerdStore: boolean | null; // the Engine stores images in containerd (docker info: driver-type io.containerd.snapshotter.v1)
+}
+
+export interface Capabilities {
+  namedContexts: boolean;   // --build-context NAME=...
+  cacheExport: boolean;     // --cache-to type=local|registry|gha
+  inlineCache: boolean;     // --cache-to type=inline
+  localOutput: boolean;     // --output type=local|tar
+  imageTarOutput: boolean;  // --output type=oci|docker
+  load: boolean;            // --load
+  pushByDigest: boolean;    // --output type=image,push-by-digest=true
+  attestations: boolean;    // --provenance, --sbom
+}
+
+/**
+ * What a builder can do (pure). The docker driver exports a layer cache other than inline, writes
+ * image tarballs, pushes by digest and attaches attestations only with the containerd image store;
+ * the other drivers run their own BuildKit, which does all of it. Named contexts need BuildKit 0.10.
+ * An unknown BuildKit version (a builder not started yet) is taken as current.
+ */
+export function capabilities(b: BuilderFacts): Capabilities {
+  const buildkitAtLeast = (v: string) => b.buildkit === null || compareVersions(b.buildkit, v) >= 0;
+  const fullExporters = b.driver !== 'docker' || b.containerdStore === true;
+  return {
+    namedContexts: buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT),
+    cacheExport: fullExporters,
+    inlineCache: true,
+    localOutput: true,
+    imageTarOutput: fullExporters,
+    load: true,
+    pushByDigest: fullExporters,
+    attestations: fullExporters && buildkitAtLeast(ATTESTATIONS_BUILDKIT),
+  };
+}
+
+/** 'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store)', one way everywhere. */
+export function describeBuilder(b: BuilderFacts): string {
+  const parts = [`${b.driver || 'unknown'} driver`];
+  if (b.driver === 'docker') {
+    if (b.engine) parts.push(`Docker Engine ${b.engine}`);
+    if (b.buildkit) parts.push(`BuildKit ${b.buildkit}`);
+    parts.push(b.containerdStore ? 'containerd image store' : 'classic image store');
+  } else if (b.buildkit) parts.push(`BuildKit ${b.buildkit}`);
+  return `builder "${b.name}" (${parts.join(', ')})`;
+}
+
+// ---- reading the facts (read-only commands) --------------------------------------------------------
+
+/** docker buildx inspect output -> builder name, driver and the first node's BuildKit version. */
+export function parseBuildxInspect(text: string): { name: string; driver: string; buildkit: string | null } {
+  const bk = /^\s*Build[Kk]it(?: version)?:\s*(\S+)/m.exec(text)?.[1] ?? '';
+  return { name: /^Name:\s*(\S+)/m.exec(text)?.[1] ?? '', driver: /^Driver:\s*(\S+)/m.exec(text)?.[1] ?? '', buildkit: versionIn(bk) };
+}
+
+/** docker info's DriverStatus (JSON) -> whether images live in the containerd image store. */
+export function parseContainerdStore(driverStatusJson: string): boolean | null {
+  try {
+    const pairs = JSON.parse(driverStatusJson) as [string, string][] | null;
+    return (pairs ?? []).some(([k, v]) => k === 'driver-type' && v === 'io.containerd.snapshotter.v1');
+  } catch {
+    return null;
+  }
+}
+
+/** `docker buildx version` output -> ok, or an error naming both versions when it is older than MIN_BUILDX. */
+export function buildxFinding(versionText: string): Finding {
+  const v = versionIn(versionText);
+  if (v && compareVersions(v, MIN_BUILDX) < 0) {
+    return { level: 'error', check: 'buildx', message: `buildx ${v} is older than ${MIN_BUILDX}, the oldest this action supports; install a newer docker-buildx-plugin, or run docker/setup-buildx-action before this step` };
+  }
+  return { level: 'ok', check: 'buildx', message: `buildx ${v ?? versionText.trim()}` };
+}
+
+const why = (text: string) => {
+  const d = classify(text);
+  return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' ');
+};
+
+/** Asks docker and buildx about the Engine and the builder (`name`, or the current one). */
+export async function inspectBuilder(name: string): Promise<{ facts: BuilderFacts; findings: Finding[] }> {
+  const findings: Finding[] = [];
+  const facts: BuilderFacts = { name, driver: '', buildx: null, buildkit: null, engine: null, engineApi: null, containerdStore: null };
+
+  const dv = await run('docker', ['version', '--format', '{{json .Server}}'], { quiet: true });
+  if (dv.exitCode === 0) {
+    try {
+      const server = JSON.parse(dv.stdout) as { Version?: string; ApiVersion?: string };
+      facts.engine = server.Version ?? null;
+      facts.engineApi = server.ApiVersion ?? null;
+    } catch { /* an old CLI without JSON: the version stays unknown */ }
+    findings.push({ level: 'ok', check: 'docker', message: `Docker Engine ${facts.engine ?? 'of unknown version'}` });
+  } else {
+    findings.push({ level: 'error', check: 'docker', message: why(dv.stderr + dv.stdout) });
+    if (dv.exitCode === 127) return { facts, findings }; // no docker CLI: nothing more to ask
+  }
+
+  const bv = await run('docker', ['buildx', 'version'], { quiet: true });
+  if (bv.exitCode !== 0) {
+    findings.push({ level: 'error', check: 'buildx', message: why(bv.stderr + bv.stdout) });
+    return { facts, findings };
+  }
+  facts.buildx = versionIn(bv.stdout);
+  findings.push(buildxFinding(bv.stdout));
+
+  const bi = await run('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true });
+  if (bi.exitCode !== 0) {
+    findings.push({ level: 'error', check: 'builder', message: why(bi.stderr + bi.stdout) });
+    return { facts, findings };
+  }
+  const inspected = parseBuildxInspect(bi.stdout);
+  Object.assign(facts, { name: inspected.name || name, driver: inspected.driver, buildkit: inspected.buildkit });
+  if (facts.driver === 'docker') {
+    facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
+    const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true });
+    facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
+  }
+  findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
+  return { facts, findings };
+}
