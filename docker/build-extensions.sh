@@ -92,12 +92,17 @@ wrap() { # REAL_PATH DEST_DIR
   echo "$2/$name"
 }
 
-# ccache's counters as "hits misses" (direct + preprocessed hits, misses).
-ccache_counts() {
-  ccache --print-stats 2>/dev/null | awk '
-    $1 == "direct_cache_hit" || $1 == "preprocessed_cache_hit" { h += $2 }
-    $1 == "cache_miss" { m += $2 }
-    END { print h + 0, m + 0 }'
+# What ccache did between two `ccache --print-stats` dumps: hits, misses, and the other calls
+# that changed (a link, or a compile it could not cache, which names why).
+ccache_summary() { # BEFORE AFTER
+  awk -F'\t' '
+    NR == FNR { before[$1] = $2; next }
+    { d = $2 - before[$1] }
+    $1 == "direct_cache_hit" || $1 == "preprocessed_cache_hit" { hits += d; next }
+    $1 == "cache_miss" { misses += d; next }
+    $1 ~ /(hit|miss|size|files|cleanups|storage|stats|recache)/ { next }
+    d > 0 { other = other sprintf(", %s %d", $1, d) }
+    END { printf "%d hits, %d misses%s\n", hits, misses, other }' "$1" "$2"
 }
 
 use_ccache() {
@@ -130,13 +135,12 @@ log "MAX_JOBS=$MAX_JOBS ($(nproc 2>/dev/null || echo '?') CPUs, $(($(memory_kib)
 cache=0
 if use_ccache; then
   cache=1
-  before=$(ccache_counts)
+  ccache --print-stats > "$WORK/stats-before" 2>/dev/null || :
 fi
 started=$(date +%s)
 "$PYTHON" -m pip wheel --no-build-isolation --no-deps --wheel-dir "$wheels" "$@"
 if [ "$cache" = 1 ]; then
-  # shellcheck disable=SC2046,SC2086  # two numbers each, split on purpose
-  set -- $before $(ccache_counts)
-  log "compiler cache: $(($3 - $1)) hits, $(($4 - $2)) misses"
+  ccache --print-stats > "$WORK/stats-after" 2>/dev/null || :
+  log "compiler cache: $(ccache_summary "$WORK/stats-before" "$WORK/stats-after")"
 fi
 log "wheels built in $(($(date +%s) - started)) s"
