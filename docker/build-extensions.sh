@@ -87,7 +87,7 @@ EOF
 wrap() { # REAL_PATH DEST_DIR
   real=$1
   name=$(basename "$(readlink -f "$real")")
-  printf '#!/bin/sh\nexec ccache %s "$@"\n' "$real" > "$2/$name"
+  printf '#!/bin/sh\nexec ccache '"'"'%s'"'"' "$@"\n' "$real" > "$2/$name"
   chmod +x "$2/$name"
   echo "$2/$name"
 }
@@ -116,11 +116,17 @@ use_ccache() {
   cxx=$(command -v "${CXX:-c++}") || die "the C++ compiler '${CXX:-c++}' is not on PATH"
   CXX=$(wrap "$cxx" "$WORK/bin")
   export CXX
-  # The nvcc torch would run (CUDA_HOME as torch finds it); none: a CPU-only build.
-  nvcc=${PYTORCH_NVCC:-$("$PYTHON" -c 'import os; from torch.utils.cpp_extension import CUDA_HOME as h; print(os.path.join(h, "bin", "nvcc") if h else "")')}
-  if [ -n "$nvcc" ]; then
-    export PYTORCH_NVCC="ccache $nvcc"
+  # The nvcc torch would run: PYTORCH_NVCC, else CUDA_HOME as torch finds it; none: a CPU build.
+  if [ -n "${PYTORCH_NVCC:-}" ]; then
+    nvcc=$PYTORCH_NVCC
+  else
+    nvcc=$("$PYTHON" -c 'import os; from torch.utils.cpp_extension import CUDA_HOME as h; print(os.path.join(h, "bin", "nvcc") if h else "")') ||
+      die "torch does not import with $PYTHON, and the extensions are built against it"
   fi
+  case $nvcc in
+    '' | ccache\ * | */ccache\ *) ;;  # a CPU build, or a command that goes through ccache already
+    *) export PYTORCH_NVCC="ccache $nvcc" ;;
+  esac
   log "compiler cache: $(ccache --version | head -n 1) in $CCACHE_DIR (CXX=$cxx${nvcc:+, nvcc=$nvcc})"
   return 0
 }
