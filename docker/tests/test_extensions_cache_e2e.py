@@ -242,6 +242,7 @@ def test_max_jobs_given_is_used_and_checked(project):
     b = build("--build-arg", "MAX_JOBS=3")
     assert b.code == 0, b.log
     assert "build-extensions: MAX_JOBS=3 (" in b.log and b.cache_counts() == (SOURCES, 0)
+    assert [b.status(s) for s in (WHEELS, SMOKE_RUN)] == ["cached"] * 2
     b = build("--build-arg", "MAX_JOBS=lots")
     assert b.code != 0
     assert ("build-extensions: error: MAX_JOBS='lots' is not accepted: a whole number from 1, "
