@@ -9,12 +9,12 @@
 # Usage (on a GPU host with torch, nvcc and ninja):
 #   bash libs/bench/bench_compile_cache.sh [--out DIR] [--ccache-root DIR]
 #   bash libs/bench/bench_compile_cache.sh --prepare-ccache DIR   (on Debian 12: unpack its ccache)
-# --out DIR          results and logs (default $OUT, else a temporary directory)
+# --out DIR          results and logs (default $OUT, else ./compile-cache-out)
 # --ccache-root DIR  a directory holding usr/bin/ccache (and the libraries it needs under
 #                    usr/lib/x86_64-linux-gnu), used when no ccache is on PATH; --prepare-ccache
 #                    makes one from Debian 12's ccache and libhiredis0.14 packages.
-# Environment: PYTHON (default python3), TORCH_CUDA_ARCH_LIST (default the image's list without
-# 7.0, which nvcc 13 dropped), MAX_JOBS (default: nproc).
+# Environment: PYTHON (default python3), TORCH_CUDA_ARCH_LIST (default the image's list),
+# MAX_JOBS (default: nproc).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,7 +51,7 @@ export MAX_JOBS=${MAX_JOBS:-$(nproc)}
 export FORCE_CUDA=1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-compile-cache.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-OUT_DIR=${OUT_DIR:-$WORK/out}
+OUT_DIR=${OUT_DIR:-$PWD/compile-cache-out}
 mkdir -p "$OUT_DIR/logs" "$WORK/bin"
 
 if ! command -v ccache >/dev/null; then
