@@ -1,10 +1,10 @@
 // The Docker Engines of the runner-setup matrix, as .ci/engines.sh starts them and .ci/.env names
 // them (PCB_ENGINES, PCB_ENGINE_<ID>, PCB_ENGINE_<ID>_CLI, PCB_ENGINE_<ID>_HOOK_LOG), and a
 // runner on each: the bundled action (dist/) run through run-dist.ts with DOCKER_HOST pointing at
-// the Engine, the docker CLI released with that Engine first on PATH, and a buildx state of its own
-// (a fresh runner's: the current builder is the Engine's default one, the docker driver). Every
-// docker call the action makes goes through a shim that records it (run-dist.ts dockerShim), so a
-// test can tell which builds ran and with what flags.
+// the Engine, the docker CLI released with that Engine, and a buildx state of its own (a fresh
+// runner's: the current builder is the Engine's default one, the docker driver). The action's
+// `docker` is a shim that records each call and runs that CLI (run-dist.ts dockerShim), so a test
+// can tell which builds ran, with which flags.
 //
 // STAND-INS (named here as the tests rely on them):
 // - `nvidia-smi` on the runner's PATH (gpu: 'stand-in') answers as one GPU would; the Engine's
@@ -136,7 +136,7 @@ export class EngineRunner {
     return execFileSync('docker', args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   }
 
-  /** The docker calls the action's runs made so far ('docker buildx build ...', one string each); reset() forgets them. */
+  /** The docker calls the action's runs made so far ('docker buildx build ...', one string each), until resetCalls(). */
   calls(): string[] {
     return this.shim.calls();
   }
