@@ -8,8 +8,8 @@ const docker = (engine: string, store: boolean, api: string | null = null): Buil
 const own = (driver: string, buildkit: string | null): BuilderFacts => ({ name: 'b', driver, buildx: '0.38.2', buildkit, engine: '28.2.2', engineApi: '1.50', containerdStore: false });
 
 describe('capabilities: the runner setups', () => {
-  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true };
-  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false };
+  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true, imageOutputOptions: true };
+  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false, imageOutputOptions: false };
   it.each([
     ["Debian 12's Engine 20.10, docker driver", docker('20.10.24+dfsg1', false), { ...CLASSIC, namedContexts: false }],
     ['Engine 23.0, docker driver, classic store', docker('23.0.6', false), CLASSIC],

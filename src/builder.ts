@@ -75,12 +75,15 @@ export interface Capabilities {
   load: boolean;            // --load
   pushByDigest: boolean;    // --output type=image,push-by-digest=true
   attestations: boolean;    // --provenance, --sbom
+  imageOutputOptions: boolean; // --output type=image,oci-mediatypes=true,compression=zstd is honoured
 }
 
 /**
  * What a builder can do (pure). The docker driver exports a layer cache other than inline, writes
  * image tarballs, pushes by digest and attaches attestations only with the containerd image store;
- * the other drivers run their own BuildKit, which does all of it. Named contexts need BuildKit 0.10.
+ * the other drivers run their own BuildKit, which does all of it. With the classic store, an image
+ * output always becomes Docker media types with gzip layers, whatever it asks for: buildx hands the
+ * push to the Engine (`docker push`). Named contexts need BuildKit 0.10.
  * An unknown BuildKit version (a builder not started yet) is taken as current.
  */
 export function capabilities(b: BuilderFacts): Capabilities {
@@ -95,6 +98,7 @@ export function capabilities(b: BuilderFacts): Capabilities {
     load: true,
     pushByDigest: fullExporters,
     attestations: fullExporters && buildkitAtLeast(ATTESTATIONS_BUILDKIT),
+    imageOutputOptions: fullExporters,
   };
 }
 

@@ -77,7 +77,7 @@ export async function planRun(inputs: Inputs, recipe: Recipe, redactor: Redactor
   if (errors.length && !dryRun) throw new PreflightError(errors);
 
   const ec = await loadEnvCache();
-  const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, path.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts });
+  const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, path.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions });
   for (const w of session.warnings) core.warning(w);
   outcome.cache = { backend: recipe.envCache.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lookupOnly: session.lookupOnly, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
   const plan = makePlan(inputs, recipe, pf, { runId, workDir }, session);

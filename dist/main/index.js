@@ -29298,7 +29298,9 @@ function engineBuildkit(engine, api) {
 /**
  * What a builder can do (pure). The docker driver exports a layer cache other than inline, writes
  * image tarballs, pushes by digest and attaches attestations only with the containerd image store;
- * the other drivers run their own BuildKit, which does all of it. Named contexts need BuildKit 0.10.
+ * the other drivers run their own BuildKit, which does all of it. With the classic store, an image
+ * output always becomes Docker media types with gzip layers, whatever it asks for: buildx hands the
+ * push to the Engine (`docker push`). Named contexts need BuildKit 0.10.
  * An unknown BuildKit version (a builder not started yet) is taken as current.
  */
 function capabilities(b) {
@@ -29313,6 +29315,7 @@ function capabilities(b) {
         load: true,
         pushByDigest: fullExporters,
         attestations: fullExporters && buildkitAtLeast(ATTESTATIONS_BUILDKIT),
+        imageOutputOptions: fullExporters,
     };
 }
 /** 'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store)', one way everywhere. */
@@ -30182,7 +30185,7 @@ async function planRun(inputs, recipe, redactor, outcome) {
     if (errors.length && !dryRun)
         throw new PreflightError(errors);
     const ec = await loadEnvCache();
-    const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, external_node_path_.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts });
+    const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, external_node_path_.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions });
     for (const w of session.warnings)
         core/* warning */.$e(w);
     outcome.cache = { backend: recipe.envCache.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lookupOnly: session.lookupOnly, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
