@@ -32,7 +32,8 @@ describe('action.yml', () => {
   });
   it('documents every output the action can set', () => {
     const full = outputsFrom({
-      plan: { tags: [], labels: [], gpu: false } as never,
+      plan: { tags: [], labels: [], gpu: false, push: true, smoke: true } as never,
+      publish: { digest: 'd', testedManifest: 'm', imageId: 'i', moved: [{ tag: 't', digest: 'd' }], notMoved: [] } as never,
       preflight: { findings: [] } as never,
       build: { imageId: 'i', metadata: { 'containerimage.digest': 'd' }, seconds: 1 } as never,
       smoke: { passed: true, report: { schema: 1, ok: true, versions: {}, gpu: null, checks: [] } } as never,
