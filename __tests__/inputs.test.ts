@@ -152,8 +152,9 @@ describe('values and helpers', () => {
     ['900', 900], ['45s', 45], ['15m', 900], ['2h', 7200], ['0', undefined], ['1.5m', undefined], ['', undefined],
   ])('parseDuration(%j) = %j', (v, want) => expect(parseDuration(v)).toBe(want));
   it('masks secrets and credential-looking build-args only', () => {
-    const i = inputs({ secrets: 'pip_token=s3cr3t', 'build-args': 'GITHUB_TOKEN=ghp_x\nHF_API_KEY=hf1\nREGISTRY_PASSWORD=pw\nMAX_LEN=3\nNOTE=hello' });
-    expect(secretValues(i).sort()).toEqual(['ghp_x', 'hf1', 'pw', 's3cr3t']);
+    const i = inputs({ secrets: 'pip_token=s3cr3t\nflag=1', 'build-args': 'GITHUB_TOKEN=ghp_x\nHF_API_KEY=hf1-key\nREGISTRY_PASSWORD=pw-long\nMAX_LEN=3\nNOTE=hello\nSKIP_SECRET_SCAN=1' });
+    // a secret is masked whatever its length; a build-arg only from 4 characters (SKIP_SECRET_SCAN=1 would mask every "1")
+    expect(secretValues(i).sort()).toEqual(['1', 'ghp_x', 'hf1-key', 'pw-long', 's3cr3t']);
   });
   it('masks the contents of secret-files (whole, trimmed and line by line) and the variables of secret-envs', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-inputs-'));

@@ -31569,7 +31569,7 @@ function parseInputs(raw, where) {
 const CREDENTIAL_NAME = /(pass(word|wd)?|pwd|secret|token|credential|auth|api[_-]?key|access[_-]?key|private[_-]?key|(^|_)key$)/i;
 /**
  * Values to mask: every secret (the secrets' values, the contents of secret-files, the variables
- * secret-envs names), and build-args whose names look like credentials. A multi-line value is also
+ * secret-envs names), and build-args whose names look like credentials (4 characters or more). A multi-line value is also
  * masked line by line (a log shows it one line at a time), lines of 6 characters or more.
  */
 function secretValues(i, env = process.env) {
@@ -31577,7 +31577,9 @@ function secretValues(i, env = process.env) {
         ...i.secrets.map((s) => s.value),
         ...i['secret-files'].map((f) => external_node_fs_.readFileSync(f.value, 'utf8')),
         ...i['secret-envs'].map((s) => env[s.value] ?? ''),
-        ...i['build-args'].filter((a) => CREDENTIAL_NAME.test(a.name)).map((a) => a.value),
+        // a short value under a credential-looking name (SKIP_SECRET_SCAN=1) is no credential, and
+        // masking it would turn every "1" of the log and the outputs (digests included) into ***
+        ...i['build-args'].filter((a) => CREDENTIAL_NAME.test(a.name) && a.value.trim().length >= 4).map((a) => a.value),
     ];
     const lines = values.filter((v) => v.includes('\n')).flatMap((v) => v.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 6));
     return [...new Set([...values.map((v) => v.trim()), ...values, ...lines])].filter((v) => v.length > 0);
