@@ -277,6 +277,27 @@ describe.skipIf(!E2E)('registry faults (the fault proxy in front of the registry
     expect((await published(repoOf(tag).replace(proxy.address, REGISTRY), r.outputs.digest)).image.config!.digest).toBe(r.outputs['image-id']);
   });
 
+  it('tags in two registries (the registry, and the proxy as a second host): one push by digest to both, every tag at one digest', async () => {
+    const tags = [`${NS}/two-hosts:${RUN}`, `${proxy.address}/pcb-rel-${RUN}/two-hosts:${RUN}`];
+    const r = await mainAndPost(inputs({ push: 'true', tags: tags.join('\n'), 'build-args': `PCB_FIXTURE_NOTE=two-hosts-${RUN}` }));
+    expect(r.code, r.stdout).toBe(0);
+    for (const t of tags) expect(await servedDigest(t), t).toBe(r.outputs.digest);
+    expect(r.stdout).toContain(`"name=${NS}/two-hosts,${proxy.address}/pcb-rel-${RUN}/two-hosts",push-by-digest=true`);
+  });
+
+  it('when a later tag is refused, the error and the summary say exactly which tags moved', async () => {
+    const tags = [`${NS}/partial:${RUN}`, `${proxy.address}/pcb-rel-${RUN}/partial-refused:${RUN}`];
+    const rule = proxy.inject({ fault: { kind: 'status', status: 403 }, method: 'PUT', path: new RegExp(`/partial-refused/manifests/${RUN}$`) });
+    const r = await mainAndPost(inputs({ push: 'true', tags: tags.join('\n'), 'build-args': `PCB_FIXTURE_NOTE=partial-${RUN}` }));
+    rule.off();
+    expect(r.code).toBe(1);
+    expect(await servedDigest(tags[0])).toBe(r.outputs.digest); // digest: what the moved tag points at
+    expect((await manifest(tags[1])).status).toBe(404);
+    expect(r.outputs.error).toMatch(new RegExp(`^publish: registry 127\\.0\\.0\\.1:\\d+ refused .*: 403 Forbidden\\. Moved: ${tags[0]}; not moved: ${tags[1]}\\.`));
+    expect(r.summary).toContain(`<tr><td><code>${tags[1]}</code></td><td>not moved</td></tr>`);
+    expect(r.summary).toContain(`Moved: ${tags[0]} -&gt; ${r.outputs.digest}; not moved: ${tags[1]}.`);
+  });
+
   it('a 403 on a tag is not retried: the step fails with one line, no tag moves', async () => {
     const tag = `${proxy.address}/pcb-rel-${RUN}/denied:${RUN}`;
     const rule = proxy.inject({ fault: { kind: 'status', status: 403 }, method: 'PUT', path: new RegExp(`/manifests/${RUN}$`) });
