@@ -2,7 +2,7 @@
 // 0.34 and buildx 0.38 printed against the fault proxy of __tests__/e2e/faults), and the retries.
 import { describe, expect, it } from 'vitest';
 import { leftInRegistry, newPublishOutcome, platformChild, type PublishOutcome } from '../src/publish.js';
-import { RegistryError, backoffMs, registryFault, registryOf, repositoriesOf, retryAfterSeconds, splitTag, withRetries, type RetryPolicy } from '../src/registry.js';
+import { RegistryError, backoffMs, pathOnRegistry, registryFault, registryOf, repositoriesOf, retryAfterSeconds, splitTag, withRetries, type RetryPolicy } from '../src/registry.js';
 
 describe('references', () => {
   it.each([
@@ -14,6 +14,9 @@ describe('references', () => {
   it.each([
     ['127.0.0.1:5000/pcb/img', '127.0.0.1:5000'], ['ghcr.io/org/pc', 'ghcr.io'], ['localhost/x', 'localhost'], ['org/pc', 'docker.io'], ['pc', 'docker.io'],
   ])('registryOf(%s) = %s', (repo, want) => expect(registryOf(repo)).toBe(want));
+  it.each([
+    ['127.0.0.1:5000/pcb/img', 'pcb/img'], ['ghcr.io/org/pc', 'org/pc'], ['docker.io/org/pc', 'org/pc'], ['org/pc', 'org/pc'], ['pc', 'library/pc'], ['docker.io/pc', 'library/pc'],
+  ])('pathOnRegistry(%s) = %s', (repo, want) => expect(pathOnRegistry(repo)).toBe(want));
   it('repositoriesOf keeps the order and groups tags of one repository', () => {
     expect(repositoriesOf(['ghcr.io/o/pc:1', 'docker.io/o/pc:1', 'ghcr.io/o/pc:latest'])).toEqual([
       { repository: 'ghcr.io/o/pc', tags: ['ghcr.io/o/pc:1', 'ghcr.io/o/pc:latest'] }, { repository: 'docker.io/o/pc', tags: ['docker.io/o/pc:1'] },

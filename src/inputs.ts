@@ -1,8 +1,9 @@
 // Every input of action.yml, read and checked in one pass. Each input has a named parser that turns
 // the text the user typed into a typed value, or rejects it with lines in one style
-// (Input "NAME": "VALUE" is not accepted; what is). Rules that join two inputs run after the parsers,
-// on whatever parsed, so that one run reports every problem. Defaults come from action.yml, read
-// here and nowhere else.
+// (Input "NAME": "VALUE" is not accepted; what is). List inputs follow build-push-action's CSV
+// rules (src/lists.ts); provenance, sbom and annotations are parsed in src/attest.ts. Rules that
+// join two inputs run after the parsers, on whatever parsed, so that one run reports every problem.
+// Defaults come from action.yml, read here and nowhere else.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,8 +154,11 @@ const PARSERS = {
   'secret-envs': (v: string, at: At) => {
     const list = keyValues('secret-envs', commaItems, 'write id=ENV_VAR entries, separated by newlines or commas', secretId)(v);
     if (list instanceof Rejection) return list;
-    const bad = list.filter((s) => !NAME.test(s.value.trim()) || at.env[s.value.trim()] === undefined);
-    return bad.length ? new Rejection(bad.map((s) => notAccepted('secret-envs', `${s.name}=${s.value}`, NAME.test(s.value.trim()) ? `the environment variable ${s.value.trim()} is not set; set it in the step's env:` : 'the part after "=" names an environment variable'))) : list.map((s) => ({ name: s.name, value: s.value.trim() }));
+    const vars = list.map((s) => ({ name: s.name, value: s.value.trim() }));
+    const problem = (e: KeyValue) => (!NAME.test(e.value) ? 'the part after "=" names an environment variable'
+      : at.env[e.value] === undefined ? `the environment variable ${e.value} is not set; set it in the step's env:` : null);
+    const bad = vars.filter((e) => problem(e));
+    return bad.length ? new Rejection(bad.map((e) => notAccepted('secret-envs', `${e.name}=${e.value}`, problem(e)!))) : vars;
   },
   ssh: listOf('ssh', commaItems, (e) => /^[A-Za-z0-9_.-]+(=\S+)?$/.test(e), 'use default, or ID=PATH of an SSH agent socket or key'),
   push: bool('push'),

@@ -18,7 +18,7 @@ import type { BuildResult } from './buildx.js';
 import { StepError } from './errors.js';
 import { run, type RunResult } from './exec.js';
 import type { Plan, PublishPlan } from './plan.js';
-import { registryOf, splitTag, withRetries, type Repository } from './registry.js';
+import { pathOnRegistry, registryOf, splitTag, withRetries, type Repository } from './registry.js';
 
 export interface PublishOutcome {
   way: PublishPlan['way'];
@@ -44,24 +44,24 @@ export function newPublishOutcome(p: PublishPlan): PublishOutcome {
 }
 
 const log = (line: string) => core.info(line);
-const pathOf = (repository: string) => repository.slice(repository.indexOf('/') + 1);
 
 // ---- reading the registry (through buildx imagetools, which has the credentials) -------------------
+/** docker buildx imagetools ARGS, retried; `ref` is the reference whose registry answers, `what` names it for people. */
 async function imagetools(args: string[], p: PublishPlan, ref: string, what: string): Promise<string> {
   const { repository, tag } = splitTag(ref);
   const builder = p.builder ? ['--builder', p.builder] : [];
   const { result } = await withRetries({
-    what: `${what} ${ref}`, registry: registryOf(repository), probePath: `/v2/${pathOf(repository)}/manifests/${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : tag}`,
-    attempt: () => run('docker', ['buildx', 'imagetools', ...args.slice(0, 1), ...builder, ...args.slice(1)], { quiet: true }),
+    what, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : tag}`,
+    attempt: () => run('docker', ['buildx', 'imagetools', args[0], ...builder, ...args.slice(1)], { quiet: true }),
   }, undefined, log);
-  if (result.exitCode !== 0) throw new StepError('publish', `docker buildx imagetools ${args[0]} ${ref} failed.`, result.stderr + result.stdout);
+  if (result.exitCode !== 0) throw new StepError('publish', `${what} failed.`, result.stderr + result.stdout);
   return result.stdout;
 }
 
 interface Descriptor { mediaType?: string; digest: string; size?: number; platform?: { os?: string; architecture?: string; variant?: string }; annotations?: Record<string, string> }
 interface RawManifest { mediaType?: string; manifests?: Descriptor[]; config?: { digest: string }; layers?: Descriptor[]; annotations?: Record<string, string> }
 
-const rawOf = async (ref: string, p: PublishPlan) => JSON.parse(await imagetools(['inspect', '--raw', ref], p, ref, 'read')) as RawManifest;
+const rawOf = async (ref: string, p: PublishPlan) => JSON.parse(await imagetools(['inspect', '--raw', ref], p, ref, `docker buildx imagetools inspect --raw ${ref}`)) as RawManifest;
 const isAttestation = (d: Descriptor) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest';
 
 /** The index's manifest for platform ("linux/amd64"), attestation manifests aside. */
@@ -72,7 +72,7 @@ export function platformChild(index: RawManifest, platform: string): Descriptor 
 
 /** The digest a reference points at now (the registry's answer). */
 async function digestOf(ref: string, p: PublishPlan): Promise<string> {
-  const m = JSON.parse(await imagetools(['inspect', '--format', '{{json .Manifest}}', ref], p, ref, 'read')) as { digest?: string };
+  const m = JSON.parse(await imagetools(['inspect', '--format', '{{json .Manifest}}', ref], p, ref, `docker buildx imagetools inspect ${ref}`)) as { digest?: string };
   return m.digest ?? '';
 }
 
@@ -132,7 +132,7 @@ export async function pullPushed(plan: Plan, build: BuildResult, o: PublishOutco
   o.imageId = build.imageId || index;
   if (!plan.smoke) return;
   const ref = `${first}@${index}`;
-  const { result } = await withRetries({ what: `docker pull ${ref}`, registry: registryOf(first), probePath: `/v2/${pathOf(first)}/manifests/${index}`, attempt: () => run('docker', ['pull', '--quiet', ref]) }, undefined, log);
+  const { result } = await withRetries({ what: `docker pull ${ref}`, registry: registryOf(first), probePath: `/v2/${pathOnRegistry(first)}/manifests/${index}`, attempt: () => run('docker', ['pull', '--quiet', ref]) }, undefined, log);
   if (result.exitCode !== 0) throw new StepError('publish', `docker pull ${ref} failed.`, result.stderr + result.stdout);
   const id = (await run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { quiet: true })).stdout.trim();
   // the pulled image is the registry's platform manifest: same config, so the same layers
@@ -152,7 +152,7 @@ async function dockerPush(tag: string, imageId: string, o: PublishOutcome): Prom
   if (tagged.exitCode !== 0) throw new StepError('publish', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
   o.attempted = true;
   const { repository, tag: name } = splitTag(tag);
-  const { result } = await withRetries({ what: `docker push ${tag}`, registry: registryOf(repository), probePath: `/v2/${pathOf(repository)}/manifests/${name}`, attempt: () => run('docker', ['push', tag]) }, undefined, log);
+  const { result } = await withRetries({ what: `docker push ${tag}`, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${name}`, attempt: () => run('docker', ['push', tag]) }, undefined, log);
   if (result.exitCode !== 0) throw new StepError('publish', `docker push ${tag} failed.`, result.stderr + result.stdout);
   const digest = digestFromPushOutput(result.stdout);
   if (!digest) throw new StepError('publish', `docker push ${tag} reported no digest.`, result.stdout);
@@ -174,7 +174,8 @@ async function checkTag(tag: string, want: string, p: PublishPlan, o: PublishOut
 async function tagRepository(r: Repository, p: PublishPlan, o: PublishOutcome): Promise<void> {
   const source = `${r.repository}@${o.digest}`;
   // the source lies in the same repository: the registry only writes a manifest, no blob moves
-  await imagetools(['create', ...r.tags.flatMap((t) => ['--tag', t]), source], p, r.tags.join(', '), 'docker buildx imagetools create --tag');
+  const tags = r.tags.flatMap((t) => ['--tag', t]);
+  await imagetools(['create', ...tags, source], p, r.tags[0], `docker buildx imagetools create ${tags.join(' ')}`);
   for (const t of r.tags) await checkTag(t, o.digest!, p, o);
 }
 
@@ -186,6 +187,7 @@ export async function publishTested(plan: Plan, build: BuildResult, o: PublishOu
     if (p.way === 'by-digest') {
       for (const r of p.repositories) await tagRepository(r, p, o);
     } else if (p.way === 'buildx-push') {
+      o.attempted = true;
       o.digest = String(build.metadata?.['containerimage.digest'] ?? '') || null;
       if (!o.digest) throw new StepError('publish', 'buildx pushed the tags but reported no digest.');
       for (const t of tags) await checkTag(t, o.digest, p, o);
@@ -195,11 +197,11 @@ export async function publishTested(plan: Plan, build: BuildResult, o: PublishOu
       if (!imageId) throw new StepError('publish', 'The build reported no image id; nothing to push.');
       for (const t of tags) {
         const digest = await dockerPush(t, imageId, o);
+        moved(o, t, digest); // whatever it pushed, the tag points there now
         // loaded-index: the tested id is the index digest, and docker push sends that index unchanged
         if (p.way === 'loaded-index' && digest !== imageId) throw new StepError('publish', `docker push ${t} pushed ${digest}, not the tested image ${imageId}.`);
         if (o.digest && digest !== o.digest) throw new StepError('publish', `docker push ${t} pushed ${digest}, while the tags before it point at ${o.digest}.`);
         o.digest = digest;
-        moved(o, t, digest);
       }
       await readPublished(p.repositories[0].repository, o.digest!, p, o);
       if (p.way === 'loaded-image' && o.configDigest !== imageId) throw new StepError('publish', `The pushed manifest ${o.testedManifest} has config ${o.configDigest}, not the tested image ${imageId}.`);
@@ -207,7 +209,7 @@ export async function publishTested(plan: Plan, build: BuildResult, o: PublishOu
     o.untagged = [];
   } catch (e) {
     if (o.moved.length && e instanceof StepError) {
-      throw new StepError(e.step, `${e.message} Moved: ${o.moved.map((m) => m.tag).join(', ')}; not moved: ${o.notMoved.join(', ') || 'none'}.`, e.log, e.diagnosis);
+      throw new StepError(e.step, `${e.message} Moved: ${o.moved.map((m) => `${m.tag} (${m.digest})`).join(', ')}; not moved: ${o.notMoved.join(', ') || 'none'}.`, e.log, e.diagnosis);
     }
     throw e;
   }

@@ -41,6 +41,13 @@ export function registryOf(repository: string): string {
   return repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
 }
 
+/** The repository's path on its registry ("ghcr.io/org/pc" -> "org/pc"; Docker Hub's "pc" -> "library/pc"). */
+export function pathOnRegistry(repository: string): string {
+  const registry = registryOf(repository);
+  const rest = repository.startsWith(`${registry}/`) ? repository.slice(registry.length + 1) : repository;
+  return registry === 'docker.io' && !rest.includes('/') ? `library/${rest}` : rest;
+}
+
 // ---- what a failure says ----------------------------------------------------------------------------
 export interface RegistryFault { transient: boolean; cause: string }
 

@@ -293,7 +293,7 @@ describe.skipIf(!E2E)('registry faults (the fault proxy in front of the registry
     expect(r.code).toBe(1);
     expect(await servedDigest(tags[0])).toBe(r.outputs.digest); // digest: what the moved tag points at
     expect((await manifest(tags[1])).status).toBe(404);
-    expect(r.outputs.error).toMatch(new RegExp(`^publish: registry 127\\.0\\.0\\.1:\\d+ refused .*: 403 Forbidden\\. Moved: ${tags[0]}; not moved: ${tags[1]}\\.`));
+    expect(r.outputs.error).toMatch(new RegExp(`^publish: registry 127\\.0\\.0\\.1:\\d+ refused .*: 403 Forbidden\\. Moved: ${tags[0]} \\(${r.outputs.digest}\\); not moved: ${tags[1]}\\.`));
     expect(r.summary).toContain(`<tr><td><code>${tags[1]}</code></td><td>not moved</td></tr>`);
     expect(r.summary).toContain(`Moved: ${tags[0]} -&gt; ${r.outputs.digest}; not moved: ${tags[1]}.`);
   });

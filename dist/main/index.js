@@ -31321,9 +31321,10 @@ const wantsIndex = (annotations) => annotations.some((a) => a.levels.includes('i
 ;// CONCATENATED MODULE: ./src/inputs.ts
 // Every input of action.yml, read and checked in one pass. Each input has a named parser that turns
 // the text the user typed into a typed value, or rejects it with lines in one style
-// (Input "NAME": "VALUE" is not accepted; what is). Rules that join two inputs run after the parsers,
-// on whatever parsed, so that one run reports every problem. Defaults come from action.yml, read
-// here and nowhere else.
+// (Input "NAME": "VALUE" is not accepted; what is). List inputs follow build-push-action's CSV
+// rules (src/lists.ts); provenance, sbom and annotations are parsed in src/attest.ts. Rules that
+// join two inputs run after the parsers, on whatever parsed, so that one run reports every problem.
+// Defaults come from action.yml, read here and nowhere else.
 
 
 
@@ -31481,8 +31482,11 @@ const PARSERS = {
         const list = keyValues('secret-envs', commaItems, 'write id=ENV_VAR entries, separated by newlines or commas', secretId)(v);
         if (list instanceof Rejection)
             return list;
-        const bad = list.filter((s) => !NAME.test(s.value.trim()) || at.env[s.value.trim()] === undefined);
-        return bad.length ? new Rejection(bad.map((s) => notAccepted('secret-envs', `${s.name}=${s.value}`, NAME.test(s.value.trim()) ? `the environment variable ${s.value.trim()} is not set; set it in the step's env:` : 'the part after "=" names an environment variable'))) : list.map((s) => ({ name: s.name, value: s.value.trim() }));
+        const vars = list.map((s) => ({ name: s.name, value: s.value.trim() }));
+        const problem = (e) => (!NAME.test(e.value) ? 'the part after "=" names an environment variable'
+            : at.env[e.value] === undefined ? `the environment variable ${e.value} is not set; set it in the step's env:` : null);
+        const bad = vars.filter((e) => problem(e));
+        return bad.length ? new Rejection(bad.map((e) => notAccepted('secret-envs', `${e.name}=${e.value}`, problem(e)))) : vars;
     },
     ssh: listOf('ssh', commaItems, (e) => /^[A-Za-z0-9_.-]+(=\S+)?$/.test(e), 'use default, or ID=PATH of an SSH agent socket or key'),
     push: bool('push'),
@@ -31787,6 +31791,12 @@ function repositoriesOf(tags) {
 function registryOf(repository) {
     const first = repository.split('/')[0];
     return repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+}
+/** The repository's path on its registry ("ghcr.io/org/pc" -> "org/pc"; Docker Hub's "pc" -> "library/pc"). */
+function pathOnRegistry(repository) {
+    const registry = registryOf(repository);
+    const rest = repository.startsWith(`${registry}/`) ? repository.slice(registry.length + 1) : repository;
+    return registry === 'docker.io' && !rest.includes('/') ? `library/${rest}` : rest;
 }
 // Order matters: the first rule that matches names the cause. Refusals of the registry come first:
 // a text that holds both "403" and "503" is a refusal, and is not retried.
@@ -32271,20 +32281,20 @@ function newPublishOutcome(p) {
     return { way: p.way, digest: null, untagged: [], testedManifest: null, configDigest: null, imageId: null, attempted: false, moved: [], notMoved: p.repositories.flatMap((r) => r.tags), attestations: [], annotations: [] };
 }
 const log = (line) => core/* info */.pq(line);
-const pathOf = (repository) => repository.slice(repository.indexOf('/') + 1);
 // ---- reading the registry (through buildx imagetools, which has the credentials) -------------------
+/** docker buildx imagetools ARGS, retried; `ref` is the reference whose registry answers, `what` names it for people. */
 async function imagetools(args, p, ref, what) {
     const { repository, tag } = splitTag(ref);
     const builder = p.builder ? ['--builder', p.builder] : [];
     const { result } = await withRetries({
-        what: `${what} ${ref}`, registry: registryOf(repository), probePath: `/v2/${pathOf(repository)}/manifests/${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : tag}`,
-        attempt: () => (0,exec/* run */.e)('docker', ['buildx', 'imagetools', ...args.slice(0, 1), ...builder, ...args.slice(1)], { quiet: true }),
+        what, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : tag}`,
+        attempt: () => (0,exec/* run */.e)('docker', ['buildx', 'imagetools', args[0], ...builder, ...args.slice(1)], { quiet: true }),
     }, undefined, log);
     if (result.exitCode !== 0)
-        throw new StepError('publish', `docker buildx imagetools ${args[0]} ${ref} failed.`, result.stderr + result.stdout);
+        throw new StepError('publish', `${what} failed.`, result.stderr + result.stdout);
     return result.stdout;
 }
-const rawOf = async (ref, p) => JSON.parse(await imagetools(['inspect', '--raw', ref], p, ref, 'read'));
+const rawOf = async (ref, p) => JSON.parse(await imagetools(['inspect', '--raw', ref], p, ref, `docker buildx imagetools inspect --raw ${ref}`));
 const isAttestation = (d) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest';
 /** The index's manifest for platform ("linux/amd64"), attestation manifests aside. */
 function platformChild(index, platform) {
@@ -32293,7 +32303,7 @@ function platformChild(index, platform) {
 }
 /** The digest a reference points at now (the registry's answer). */
 async function digestOf(ref, p) {
-    const m = JSON.parse(await imagetools(['inspect', '--format', '{{json .Manifest}}', ref], p, ref, 'read'));
+    const m = JSON.parse(await imagetools(['inspect', '--format', '{{json .Manifest}}', ref], p, ref, `docker buildx imagetools inspect ${ref}`));
     return m.digest ?? '';
 }
 /**
@@ -32354,7 +32364,7 @@ async function pullPushed(plan, build, o) {
     if (!plan.smoke)
         return;
     const ref = `${first}@${index}`;
-    const { result } = await withRetries({ what: `docker pull ${ref}`, registry: registryOf(first), probePath: `/v2/${pathOf(first)}/manifests/${index}`, attempt: () => (0,exec/* run */.e)('docker', ['pull', '--quiet', ref]) }, undefined, log);
+    const { result } = await withRetries({ what: `docker pull ${ref}`, registry: registryOf(first), probePath: `/v2/${pathOnRegistry(first)}/manifests/${index}`, attempt: () => (0,exec/* run */.e)('docker', ['pull', '--quiet', ref]) }, undefined, log);
     if (result.exitCode !== 0)
         throw new StepError('publish', `docker pull ${ref} failed.`, result.stderr + result.stdout);
     const id = (await (0,exec/* run */.e)('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { quiet: true })).stdout.trim();
@@ -32375,7 +32385,7 @@ async function dockerPush(tag, imageId, o) {
         throw new StepError('publish', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
     o.attempted = true;
     const { repository, tag: name } = splitTag(tag);
-    const { result } = await withRetries({ what: `docker push ${tag}`, registry: registryOf(repository), probePath: `/v2/${pathOf(repository)}/manifests/${name}`, attempt: () => (0,exec/* run */.e)('docker', ['push', tag]) }, undefined, log);
+    const { result } = await withRetries({ what: `docker push ${tag}`, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${name}`, attempt: () => (0,exec/* run */.e)('docker', ['push', tag]) }, undefined, log);
     if (result.exitCode !== 0)
         throw new StepError('publish', `docker push ${tag} failed.`, result.stderr + result.stdout);
     const digest = digestFromPushOutput(result.stdout);
@@ -32397,7 +32407,8 @@ async function checkTag(tag, want, p, o) {
 async function tagRepository(r, p, o) {
     const source = `${r.repository}@${o.digest}`;
     // the source lies in the same repository: the registry only writes a manifest, no blob moves
-    await imagetools(['create', ...r.tags.flatMap((t) => ['--tag', t]), source], p, r.tags.join(', '), 'docker buildx imagetools create --tag');
+    const tags = r.tags.flatMap((t) => ['--tag', t]);
+    await imagetools(['create', ...tags, source], p, r.tags[0], `docker buildx imagetools create ${tags.join(' ')}`);
     for (const t of r.tags)
         await checkTag(t, o.digest, p, o);
 }
@@ -32411,6 +32422,7 @@ async function publishTested(plan, build, o) {
                 await tagRepository(r, p, o);
         }
         else if (p.way === 'buildx-push') {
+            o.attempted = true;
             o.digest = String(build.metadata?.['containerimage.digest'] ?? '') || null;
             if (!o.digest)
                 throw new StepError('publish', 'buildx pushed the tags but reported no digest.');
@@ -32424,13 +32436,13 @@ async function publishTested(plan, build, o) {
                 throw new StepError('publish', 'The build reported no image id; nothing to push.');
             for (const t of tags) {
                 const digest = await dockerPush(t, imageId, o);
+                moved(o, t, digest); // whatever it pushed, the tag points there now
                 // loaded-index: the tested id is the index digest, and docker push sends that index unchanged
                 if (p.way === 'loaded-index' && digest !== imageId)
                     throw new StepError('publish', `docker push ${t} pushed ${digest}, not the tested image ${imageId}.`);
                 if (o.digest && digest !== o.digest)
                     throw new StepError('publish', `docker push ${t} pushed ${digest}, while the tags before it point at ${o.digest}.`);
                 o.digest = digest;
-                moved(o, t, digest);
             }
             await readPublished(p.repositories[0].repository, o.digest, p, o);
             if (p.way === 'loaded-image' && o.configDigest !== imageId)
@@ -32440,7 +32452,7 @@ async function publishTested(plan, build, o) {
     }
     catch (e) {
         if (o.moved.length && e instanceof StepError) {
-            throw new StepError(e.step, `${e.message} Moved: ${o.moved.map((m) => m.tag).join(', ')}; not moved: ${o.notMoved.join(', ') || 'none'}.`, e.log, e.diagnosis);
+            throw new StepError(e.step, `${e.message} Moved: ${o.moved.map((m) => `${m.tag} (${m.digest})`).join(', ')}; not moved: ${o.notMoved.join(', ') || 'none'}.`, e.log, e.diagnosis);
         }
         throw e;
     }
@@ -32544,6 +32556,9 @@ function resolveRecipe(i, raw) {
     if (archList === undefined) {
         errors.push(notAccepted('torch-cuda-arch-list', raw['torch-cuda-arch-list'], `the default of TORCH_CUDA_ARCH_LIST in ${shown} is not an arch list; name the compute capabilities, e.g. "8.0;8.6;9.0+PTX"`));
     }
+    const unknownStages = i['no-cache-filters'].filter((stage) => !dockerfile.stages.includes(stage.toLowerCase()));
+    if (unknownStages.length)
+        errors.push(notAccepted('no-cache-filters', unknownStages.join(','), `${shown} has no stage ${unknownStages.join(', ')}; its stages are ${dockerfile.stages.join(', ')}`));
     const envFileText = external_node_fs_.readFileSync(i['environment-file'], 'utf8');
     const envCache = envCacheSettings(i, miniforgeVersion);
     let key = '';
