@@ -4,6 +4,7 @@
 //     digest, pull, smoke, imagetools create (the by-digest way)
 //   - the 26-containerd Engine with its docker driver: load, smoke, docker push of the tested
 //     index (the loaded-index way), through engines.ts's EngineRunner
+//   - the 26-classic Engine with its docker driver: load, smoke, docker push (the loaded-image way)
 //   - Debian 12's Engine 20.10 with its docker driver: attestations asked for fail in preflight
 //   - registry faults through the fault proxy of faults/registry-proxy.ts
 // Skipped unless PCB_E2E=1.
@@ -381,5 +382,26 @@ describe.skipIf(!E2E)("loaded-image: Debian 12's Engine 20.10 with its docker dr
     expect(main.code).toBe(1);
     expect(main.stdout).toMatch(/^::error::preflight: provenance was set, but builder "default" \(docker driver, Docker Engine 20\.10\.\S+, BuildKit 0\.8, classic image store\) loads one image into the classic image store and pushes it with docker push, which carries no attestations or annotations; turn on the containerd image store .*, or leave provenance empty$/m);
     expect(main.stdout).not.toContain('[command] docker buildx build');
+  });
+});
+
+describe.skipIf(!E2E)("loaded-image: Debian 13's Engine 26 with the classic image store and its docker driver", () => {
+  let runner: EngineRunner;
+  beforeAll(() => { runner = new EngineRunner(matrixEngine('26-classic')); });
+  afterAll(() => runner?.cleanup());
+
+  it('nothing asked for: one notice, docker push of the tested id; the pushed manifest carries the tested config', async () => {
+    const tags = [`${NS}/classic-one:${RUN}`, `${NS}/classic-two:${RUN}`];
+    const { main, post } = await runner.run({ context: FIXTURE, 'cache-backend': 'none', push: 'true', tags: tags.join('\n') });
+    expect(main.code, main.stdout).toBe(0);
+    expect(post.code).toBe(0);
+    expect(main.stdout).toMatch(/^::notice::builder "default" \(docker driver, Docker Engine 26\.1\.5\S*, BuildKit 0\.13, classic image store\) pushes the tested image with docker push, which carries no provenance, SBOM or annotations/m);
+    const o = main.outputs;
+    for (const t of tags) expect(await servedDigest(t), t).toBe(o.digest);
+    // docker push made the manifest (the Engine compresses again): the digest is the manifest, its config the tested image
+    expect(o['tested-manifest']).toBe(o.digest);
+    const pushed = (await manifest(`${NS}/classic-one@${o.digest}`)).body!;
+    expect(pushed.config!.digest).toBe(o['image-id']);
+    expect(JSON.parse(o.metadata)['containerimage.digest']).toBe(o.digest);
   });
 });
