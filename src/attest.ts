@@ -7,7 +7,7 @@
 // Their parsers live here (spread into src/inputs.ts like the env cache's), with the argv they
 // become. Whether the builder and the image store can carry them is decided in plan.ts.
 import { Rejection, notAccepted } from './errors.js';
-import { commaItems, csvField, joinedItems, records } from './lists.js';
+import { commaItems, csvField, joinedItems, listItems, records } from './lists.js';
 
 export interface Attestation {
   /** default: the input is empty (buildx decides); off: false; on: true or attributes. */
@@ -76,13 +76,11 @@ const startsAnnotation = (field: string) => /^(?:manifest|index|manifest-descrip
 
 /** annotations: one per line; a line of several annotations joined by "," reads as several. */
 export function parseAnnotations(v: string): Annotation[] | Rejection {
-  const recs = records(v);
-  if (!Array.isArray(recs)) {
-    return new Rejection([notAccepted('annotations', v.split(/\r?\n/)[recs.unclosedQuoteLine - 1] ?? '', `line ${recs.unclosedQuoteLine} opens a quote that is never closed; close it, or write "" for a quote inside a quoted value`)]);
-  }
+  const items = listItems('annotations', v, (recs) => joinedItems(recs, startsAnnotation));
+  if (items instanceof Rejection) return items;
   const out: Annotation[] = [];
   const bad: string[] = [];
-  for (const text of joinedItems(recs, startsAnnotation)) {
+  for (const text of items) {
     const m = ANNOTATION.exec(text);
     const levels = m?.[1] ? m[1].split(',') : [];
     const unknown = levels.filter((l) => !(ANNOTATION_LEVELS as readonly string[]).includes(l));

@@ -12,7 +12,7 @@ import { normaliseArchList } from './arch.js';
 import { ATTEST_PARSERS } from './attest.js';
 import { ENV_CACHE_PARSERS, ENV_CACHE_RULES } from './env-cache/action.js';
 import { InputError, Rejection, notAccepted } from './errors.js';
-import { commaItems, joinedItems, lineItems, records } from './lists.js';
+import { commaItems, joinedItems, lineItems, listItems } from './lists.js';
 
 /** Where relative paths are resolved (the action's own files, the workspace, the context once known), and the environment secret-envs reads. */
 export interface At { actionDir: string; workspace: string; contextDir: string | null; env: Record<string, string | undefined> }
@@ -23,15 +23,7 @@ const reject = (input: string, value: string, accepted: string) => new Rejection
 
 // ---- list and value helpers --------------------------------------------------------------------
 type Items = (recs: string[][]) => string[];
-/** A list input's items (src/lists.ts), or its one line about an unclosed quote (the line itself only when it holds no secret). */
-function listItems(input: string, v: string, items: Items, secret = false): string[] | Rejection {
-  const recs = records(v);
-  if (Array.isArray(recs)) return items(recs);
-  const line = recs.unclosedQuoteLine;
-  const fix = 'close it, or write "" for a quote inside a quoted value';
-  return new Rejection([secret ? `Input "${input}": line ${line} opens a quote that is never closed; ${fix} (the line is not shown because it may hold a secret).`
-    : notAccepted(input, v.split(/\r?\n/)[line - 1] ?? '', `line ${line} opens a quote that is never closed; ${fix}`)]);
-}
+
 /** "900", "900s", "15m", "1h" -> seconds; undefined when not a duration of 1 s to 24 h. */
 export function parseDuration(v: string): number | undefined {
   const m = /^(\d+)\s*(s|m|h)?$/.exec(v);

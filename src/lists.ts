@@ -10,6 +10,7 @@
 // Items are trimmed and empty ones dropped. Lines starting with "#" are comments, as this action
 // always allowed. An unclosed quote is an error the input parser reports as one line.
 import { parse } from 'csv-parse/sync';
+import { Rejection, notAccepted } from './errors.js';
 
 const CSV = { columns: false, relax_quotes: true, relax_column_count: true, skip_empty_lines: true, comment: '#', comment_no_infix: true } as const;
 
@@ -75,6 +76,16 @@ export function joinedItems(recs: string[][], startsEntry: (field: string) => bo
     if (current.length) out.push(current.join(','));
   }
   return clean(out);
+}
+
+/** A list input's items, or its one line about an unclosed quote (the line itself only when it holds no secret). */
+export function listItems(input: string, v: string, items: (recs: string[][]) => string[], secret = false): string[] | Rejection {
+  const recs = records(v);
+  if (Array.isArray(recs)) return items(recs);
+  const line = recs.unclosedQuoteLine;
+  const fix = 'close it, or write "" for a quote inside a quoted value';
+  return new Rejection([secret ? `Input "${input}": line ${line} opens a quote that is never closed; ${fix} (the line is not shown because it may hold a secret).`
+    : notAccepted(input, v.split(/\r?\n/)[line - 1] ?? '', `line ${line} opens a quote that is never closed; ${fix}`)]);
 }
 
 /** One field as buildx's CSV options (--secret, --attest, --output) read it: quoted when it holds a comma, a quote or a newline. */

@@ -31132,6 +31132,7 @@ const parse = function (data, opts = {}) {
 // Items are trimmed and empty ones dropped. Lines starting with "#" are comments, as this action
 // always allowed. An unclosed quote is an error the input parser reports as one line.
 
+
 const CSV = { columns: false, relax_quotes: true, relax_column_count: true, skip_empty_lines: true, comment: '#', comment_no_infix: true };
 /** The CSV records of a value, or the 1-based line of an unclosed quote. */
 function records(value) {
@@ -31199,6 +31200,16 @@ function joinedItems(recs, startsEntry) {
             out.push(current.join(','));
     }
     return clean(out);
+}
+/** A list input's items, or its one line about an unclosed quote (the line itself only when it holds no secret). */
+function listItems(input, v, items, secret = false) {
+    const recs = records(v);
+    if (Array.isArray(recs))
+        return items(recs);
+    const line = recs.unclosedQuoteLine;
+    const fix = 'close it, or write "" for a quote inside a quoted value';
+    return new Rejection([secret ? `Input "${input}": line ${line} opens a quote that is never closed; ${fix} (the line is not shown because it may hold a secret).`
+            : notAccepted(input, v.split(/\r?\n/)[line - 1] ?? '', `line ${line} opens a quote that is never closed; ${fix}`)]);
 }
 /** One field as buildx's CSV options (--secret, --attest, --output) read it: quoted when it holds a comma, a quote or a newline. */
 const csvField = (f) => (/[",\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f);
@@ -31268,13 +31279,12 @@ const ANNOTATION = /^(?:([a-z-]+(?:,[a-z-]+)*)(\[[^\]]+\])?:)?([^=,\s:]+)=(.*)$/
 const startsAnnotation = (field) => /^(?:manifest|index|manifest-descriptor|index-descriptor)(?:,[a-z-]+)*(?:\[[^\]]+\])?:[^=\s]+=/.test(field);
 /** annotations: one per line; a line of several annotations joined by "," reads as several. */
 function parseAnnotations(v) {
-    const recs = records(v);
-    if (!Array.isArray(recs)) {
-        return new Rejection([notAccepted('annotations', v.split(/\r?\n/)[recs.unclosedQuoteLine - 1] ?? '', `line ${recs.unclosedQuoteLine} opens a quote that is never closed; close it, or write "" for a quote inside a quoted value`)]);
-    }
+    const items = listItems('annotations', v, (recs) => joinedItems(recs, startsAnnotation));
+    if (items instanceof Rejection)
+        return items;
     const out = [];
     const bad = [];
-    for (const text of joinedItems(recs, startsAnnotation)) {
+    for (const text of items) {
         const m = ANNOTATION.exec(text);
         const levels = m?.[1] ? m[1].split(',') : [];
         const unknown = levels.filter((l) => !ANNOTATION_LEVELS.includes(l));
@@ -31335,16 +31345,6 @@ const wantsIndex = (annotations) => annotations.some((a) => a.levels.includes('i
 
 
 const inputs_reject = (input, value, accepted) => new Rejection([notAccepted(input, value, accepted)]);
-/** A list input's items (src/lists.ts), or its one line about an unclosed quote (the line itself only when it holds no secret). */
-function listItems(input, v, items, secret = false) {
-    const recs = records(v);
-    if (Array.isArray(recs))
-        return items(recs);
-    const line = recs.unclosedQuoteLine;
-    const fix = 'close it, or write "" for a quote inside a quoted value';
-    return new Rejection([secret ? `Input "${input}": line ${line} opens a quote that is never closed; ${fix} (the line is not shown because it may hold a secret).`
-            : notAccepted(input, v.split(/\r?\n/)[line - 1] ?? '', `line ${line} opens a quote that is never closed; ${fix}`)]);
-}
 /** "900", "900s", "15m", "1h" -> seconds; undefined when not a duration of 1 s to 24 h. */
 function parseDuration(v) {
     const m = /^(\d+)\s*(s|m|h)?$/.exec(v);
