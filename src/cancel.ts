@@ -91,11 +91,12 @@ const AFTER_CANCEL: Record<string, string> = {
   'env builds': 'the build was stopped; nothing was pushed',
   build: 'the build was stopped; nothing was pushed',
   'smoke tests': 'the smoke run was stopped and its container removed; nothing was pushed',
-  push: 'the push was stopped; a tag pushed before the cancel points at the tested image',
+  push: 'the push was stopped (a tag it moved before the cancel points at the tested image)',
   'layer cache': 'the image was built, tested and pushed; the new layer cache was not kept',
 };
 
-/** The failure message of a cancelled run (the failure line puts the stage before it). */
-export function cancelMessage(c: Cancellation): string {
-  return `Cancelled by the runner (${c.signal}): ${AFTER_CANCEL[c.stage] ?? 'nothing was pushed'}.`;
+/** The failure message of a cancelled run (the failure line puts the stage before it); `moved`: the tags known to have moved. */
+export function cancelMessage(c: Cancellation, moved: string[] = []): string {
+  const after = moved.length ? `the push was stopped; ${moved.join(', ')} had moved to the tested image before the cancel` : AFTER_CANCEL[c.stage] ?? 'nothing was pushed';
+  return `Cancelled by the runner (${c.signal}): ${after}.`;
 }

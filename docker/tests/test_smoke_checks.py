@@ -8,30 +8,28 @@ import types
 import pytest
 import torch
 
-from docker_test_paths import SMOKE
-
-spec = importlib.util.spec_from_file_location("smoke_tests", SMOKE)
-smoke = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(smoke)
+import docker_test_paths  # noqa: F401  (puts pcb_smoke on sys.path)
+from pcb_smoke import core, facts
+from pcb_smoke.checks import extensions, sparse_conv, torch_stack
 
 
 def ctx():
-    return smoke.Context("cpu")
+    return core.Context("cpu")
 
 
 def test_version_and_hint_helpers():
-    assert smoke.cudnn_version_string(90100) == "9.1.0"
-    assert smoke.cudnn_version_string(90501) == "9.5.1"
-    assert smoke.cudnn_version_string(8902) == "8.9.2"
-    assert smoke.cudnn_version_string(None) is None
-    msg = smoke._with_hint("CUDA error: no kernel image is available for execution on the device")
+    assert facts.cudnn_version_string(90100) == "9.1.0"
+    assert facts.cudnn_version_string(90501) == "9.5.1"
+    assert facts.cudnn_version_string(8902) == "8.9.2"
+    assert facts.cudnn_version_string(None) is None
+    msg = core.with_hint("CUDA error: no kernel image is available for execution on the device")
     assert "TORCH_CUDA_ARCH_LIST" in msg
-    assert smoke._with_hint("plain failure") == "plain failure"
+    assert core.with_hint("plain failure") == "plain failure"
 
 
 def test_matmul_and_conv_checks_on_cpu():
-    assert "fp32 err" in smoke.check_gpu_matmul(ctx())
-    assert "conv2d" in smoke.check_cudnn_conv(ctx())
+    assert "fp32 err" in torch_stack.check_gpu_matmul(ctx())
+    assert "conv2d" in torch_stack.check_cudnn_conv(ctx())
 
 
 # ---- spconv: SubMConv3d vs the dense reference -------------------------------------------------
@@ -42,31 +40,31 @@ needs_spconv = pytest.mark.skipif(importlib.util.find_spec("spconv") is None,
 
 @needs_spconv
 def test_spconv_subm_conv_matches_dense_reference_on_cpu():
-    detail = smoke.spconv_subm_conv_vs_dense("cpu")
+    detail = sparse_conv.spconv_subm_conv_vs_dense("cpu")
     assert detail.startswith("SubMConv3d 4->5 k3 on 320 sites")
 
 
 @needs_spconv
 def test_spconv_check_fails_when_the_kernel_is_mirrored(monkeypatch):
-    real = smoke._spconv_weight_to_oidhw
+    real = sparse_conv._spconv_weight_to_oidhw
 
     def mirrored(w, cin, cout, k):  # a reference with a flipped kernel must not match
         return real(w, cin, cout, k).flip(2, 3, 4)
 
-    monkeypatch.setattr(smoke, "_spconv_weight_to_oidhw", mirrored)
-    with pytest.raises(smoke.CheckFailed, match="forward: max abs error"):
-        smoke.spconv_subm_conv_vs_dense("cpu")
+    monkeypatch.setattr(sparse_conv, "_spconv_weight_to_oidhw", mirrored)
+    with pytest.raises(core.CheckFailed, match="forward: max abs error"):
+        sparse_conv.spconv_subm_conv_vs_dense("cpu")
 
 
 def test_spconv_weight_layouts():
     w = torch.arange(5 * 3 * 3 * 3 * 4).reshape(5, 3, 3, 3, 4)  # (out, kd, kh, kw, in)
-    out = smoke._spconv_weight_to_oidhw(w, 4, 5, 3)
+    out = sparse_conv._spconv_weight_to_oidhw(w, 4, 5, 3)
     assert tuple(out.shape) == (5, 4, 3, 3, 3) and out[2, 1, 0, 2, 1] == w[2, 0, 2, 1, 1]
     old = torch.arange(3 * 3 * 3 * 4 * 5).reshape(3, 3, 3, 4, 5)  # (kd, kh, kw, in, out)
-    out = smoke._spconv_weight_to_oidhw(old, 4, 5, 3)
+    out = sparse_conv._spconv_weight_to_oidhw(old, 4, 5, 3)
     assert tuple(out.shape) == (5, 4, 3, 3, 3) and out[2, 1, 0, 2, 1] == old[0, 2, 1, 1, 2]
-    with pytest.raises(smoke.CheckFailed, match="unexpected SubMConv3d weight shape"):
-        smoke._spconv_weight_to_oidhw(torch.zeros(5, 4, 3, 3, 3), 4, 5, 3)
+    with pytest.raises(core.CheckFailed, match="unexpected SubMConv3d weight shape"):
+        sparse_conv._spconv_weight_to_oidhw(torch.zeros(5, 4, 3, 3, 3), 4, 5, 3)
 
 
 # ---- pointops stand-ins -------------------------------------------------------------------------
@@ -92,7 +90,7 @@ def standin_knn_query(nsample, xyz, offset, new_xyz=None, new_offset=None, exclu
 
 
 def standin_fps(xyz, offset, new_offset, first=0):
-    """A straightforward FPS written independently of smoke_tests._brute_fps."""
+    """A straightforward FPS written independently of pcb_smoke.checks.extensions._brute_fps."""
     out = []
     nstart = 0
     for (start, end), nend in zip(_scenes(offset), new_offset.tolist()):
@@ -120,28 +118,28 @@ def install_pointops(monkeypatch, knn=standin_knn_query, fps=standin_fps):
 
 def test_pointops_check_passes_on_a_correct_standin(monkeypatch):
     install_pointops(monkeypatch)
-    assert "match CPU brute force" in smoke.check_pointops_gpu(ctx())
-    assert "stand-in" in smoke.check_pointops(ctx())
+    assert "match CPU brute force" in extensions.check_pointops_gpu(ctx())
+    assert "stand-in" in extensions.check_pointops(ctx())
 
 
 def test_pointops_check_fails_on_wrong_knn(monkeypatch):
     install_pointops(monkeypatch, knn=lambda *a, **k: standin_knn_query(*a, exclude_self=True))
-    with pytest.raises(smoke.CheckFailed, match="knn_query"):
-        smoke.check_pointops_gpu(ctx())
+    with pytest.raises(core.CheckFailed, match="knn_query"):
+        extensions.check_pointops_gpu(ctx())
 
 
 def test_pointops_check_fails_on_wrong_fps(monkeypatch):
     install_pointops(monkeypatch, fps=lambda *a: standin_fps(*a, first=1))
-    with pytest.raises(smoke.CheckFailed, match="farthest_point_sampling differs"):
-        smoke.check_pointops_gpu(ctx())
+    with pytest.raises(core.CheckFailed, match="farthest_point_sampling differs"):
+        extensions.check_pointops_gpu(ctx())
 
 
 def test_pointops_check_fails_on_missing_function(monkeypatch):
     module = types.ModuleType("pointops")
     module.knn_query = standin_knn_query
     monkeypatch.setitem(__import__("sys").modules, "pointops", module)
-    with pytest.raises(smoke.CheckFailed, match="lacks farthest_point_sampling"):
-        smoke.check_pointops(ctx())
+    with pytest.raises(core.CheckFailed, match="lacks farthest_point_sampling"):
+        extensions.check_pointops(ctx())
 
 
 # ---- pointgroup_ops stand-in --------------------------------------------------------------------
@@ -167,13 +165,13 @@ def install_pointgroup_ops(monkeypatch, fn):
 
 def test_pointgroup_ops_check_passes_on_a_correct_standin(monkeypatch):
     install_pointgroup_ops(monkeypatch, standin_ballquery)
-    assert "all lists exact" in smoke.check_pointgroup_ops_gpu(ctx())
+    assert "all lists exact" in extensions.check_pointgroup_ops_gpu(ctx())
 
 
 def test_pointgroup_ops_check_fails_on_wrong_lists(monkeypatch):
     install_pointgroup_ops(monkeypatch, lambda *a: standin_ballquery(*a, drop_self=True))
-    with pytest.raises(smoke.CheckFailed, match="neighbour lists differ"):
-        smoke.check_pointgroup_ops_gpu(ctx())
+    with pytest.raises(core.CheckFailed, match="neighbour lists differ"):
+        extensions.check_pointgroup_ops_gpu(ctx())
 
 
 # ---- the real libraries, where this machine has them built (their CPU path) ---------------------
@@ -181,10 +179,10 @@ def test_pointgroup_ops_check_fails_on_wrong_lists(monkeypatch):
 @pytest.mark.skipif(importlib.util.find_spec("pointgroup_ops") is None,
                     reason="pointgroup_ops is not installed here")
 def test_pointgroup_ops_check_on_the_real_library_cpu_path():
-    assert "all lists exact" in smoke.check_pointgroup_ops_gpu(ctx())
+    assert "all lists exact" in extensions.check_pointgroup_ops_gpu(ctx())
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pointops") is None,
                     reason="pointops is not installed here")
 def test_pointops_check_on_the_real_library_cpu_path():
-    assert "match CPU brute force" in smoke.check_pointops_gpu(ctx())
+    assert "match CPU brute force" in extensions.check_pointops_gpu(ctx())

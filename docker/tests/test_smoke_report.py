@@ -2,17 +2,17 @@
 "not installed", crashes and hangs in child processes, --only/--skip/--optional, expectations."""
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
 import sys
 
+import jsonschema  # a dependency of these tests (.ci/requirements.txt): missing is a failure
 import pytest
 
-from docker_test_paths import SCHEMA, SMOKE
-
-jsonschema = pytest.importorskip("jsonschema")
-
-spec = importlib.util.spec_from_file_location("smoke_tests", SMOKE)
-smoke = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(smoke)
+from docker_test_paths import DOCKER_DIR, SCHEMA, SMOKE
+from pcb_smoke.checks import CHECKS
+from pcb_smoke.core import missing_modules
 
 JIT_ENV = {"SPCONV_DISABLE_JIT": "1", "CUMM_DISABLE_JIT": "1"}
 
@@ -29,7 +29,7 @@ def torch_has_gpu():
 
 def test_no_gpu_run_passes_for_what_is_installed(run_smoke):
     # Packages this machine lacks are skipped; everything else must pass, GPU checks are skipped.
-    absent = [c.name for c in smoke.CHECKS if smoke._missing_modules(c.needs)]
+    absent = [c.name for c in CHECKS if missing_modules(c.needs)]
     args = ["--no-gpu"] + (["--skip", ",".join(absent)] if absent else [])
     run = run_smoke(*args, env=JIT_ENV)
     assert run.report is not None, run.stderr
@@ -38,8 +38,8 @@ def test_no_gpu_run_passes_for_what_is_installed(run_smoke):
     assert run.report["ok"] is True and run.report["complete"] is True
     assert run.report["mode"] == "no-gpu" and run.report["gpu"] is None
     names = [c["name"] for c in run.report["checks"]]
-    assert names == [c.name for c in smoke.CHECKS if c.name not in absent]
-    for check in smoke.CHECKS:
+    assert names == [c.name for c in CHECKS if c.name not in absent]
+    for check in CHECKS:
         if check.name in absent:
             continue
         result = run.check(check.name)
@@ -174,3 +174,45 @@ def test_bad_arguments_name_the_input(run_smoke, tmp_path):
     assert run.returncode == 2 and str(missing_dir.parent) in run.stderr
     run = run_smoke("--timeout", "0", json_report=False)
     assert run.returncode == 2 and "--timeout" in run.stderr
+
+
+def run_copied_script(directory, *args, env=None):
+    full_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, str(directory / "smoke_tests.py"), *args],
+                          capture_output=True, text=True, env=full_env, cwd=directory.parent,
+                          timeout=300)
+
+
+def test_runs_where_the_image_puts_it_with_its_package(tmp_path, extra_checks):
+    # The runtime stage copies smoke_tests.py and pcb_smoke/ into /opt/pointcept; the script must
+    # find its package there, in its child processes too (an isolated check), from any cwd.
+    dest = tmp_path / "opt" / "pointcept"
+    dest.mkdir(parents=True)
+    shutil.copy(SMOKE, dest / "smoke_tests.py")
+    shutil.copytree(DOCKER_DIR / "pcb_smoke", dest / "pcb_smoke",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = extra_checks("import pcb_smoke\n"
+                       "def where(ctx):\n"
+                       "    return pcb_smoke.__file__\n"
+                       "SMOKE_CHECKS = [{'name': 'standin_where', 'func': where,"
+                       " 'isolate': True}]\n")
+    report_path = tmp_path / "report.json"
+    proc = run_copied_script(dest, "--only", "python,standin_where", "--json", str(report_path),
+                             env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(report_path.read_text())
+    validate(report)
+    where = [c for c in report["checks"] if c["name"] == "standin_where"][0]
+    assert where["ok"] and where["detail"] == str(dest / "pcb_smoke" / "__init__.py")
+
+
+def test_a_copy_without_its_package_says_so(tmp_path):
+    dest = tmp_path / "pointcept"
+    dest.mkdir()
+    shutil.copy(SMOKE, dest / "smoke_tests.py")
+    proc = run_copied_script(dest, "--list")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot import the package pcb_smoke" in lines[0], proc.stderr
+    assert "copy docker/pcb_smoke/ along with docker/smoke_tests.py" in lines[0]

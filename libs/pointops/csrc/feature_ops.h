@@ -1,6 +1,8 @@
 // Shared host-side helpers of the feature ops (grouping, grouping2, subtraction,
 // aggregation, attention_relation_step, attention_fusion_step, offset2batch,
-// batch2offset). Included by the CPU and the CUDA implementations.
+// batch2offset): each operator's argument rules, written with the checks of
+// common/checks.h, and the inverse index of the backward passes. Included by the CPU and
+// the CUDA implementations.
 //
 // Conventions used by every feature op:
 //  * Index tensors are int32 or int64. The value -1 means "no neighbour".
@@ -15,85 +17,19 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/aminmax.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/searchsorted.h>
 #include <ATen/ops/sort.h>
-#include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
-#include <string>
 #include <tuple>
 
-#include "common/message.h"
+#include "common/checks.h"
 
 namespace pointops {
 namespace feature {
-
-inline bool index_check_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("POINTOPS_SKIP_INDEX_CHECK");
-    return !(v != nullptr && v[0] != '\0' && std::string(v) != "0");
-  }();
-  return enabled;
-}
-
-inline void check_defined(const at::Tensor& t, const char* name) {
-  TORCH_CHECK_VALUE(t.defined(), name, " must be a tensor, got None");
-}
-
-inline void check_float(const at::Tensor& t, const char* name) {
-  check_defined(t, name);
-  TORCH_CHECK_TYPE(at::isFloatingType(t.scalar_type()), name,
-                   " must be a floating-point tensor (float32, float64, float16 or bfloat16), got ",
-                   t.scalar_type());
-}
-
-inline void check_index_dtype(const at::Tensor& t, const char* name) {
-  check_defined(t, name);
-  TORCH_CHECK_TYPE(t.scalar_type() == at::kInt || t.scalar_type() == at::kLong, name,
-                   " must be an int32 or int64 tensor, got ", t.scalar_type());
-}
-
-inline void check_dim(const at::Tensor& t, int64_t dim, const char* name, const char* shape) {
-  TORCH_CHECK_VALUE(t.dim() == dim, name, " must have shape ", shape, " (", num(dim),
-                    " dimensions), got shape ", shape_of(t));
-}
-
-inline void check_same_device(const at::Tensor& a, const char* an, const at::Tensor& b,
-                              const char* bn) {
-  TORCH_CHECK_VALUE(a.device() == b.device(), an, " and ", bn,
-                    " must be on the same device, got ", a.device(), " and ", b.device());
-}
-
-inline void check_same_dtype(const at::Tensor& a, const char* an, const at::Tensor& b,
-                             const char* bn) {
-  TORCH_CHECK_TYPE(a.scalar_type() == b.scalar_type(), an, " and ", bn,
-                   " must have the same dtype, got ", a.scalar_type(), " and ", b.scalar_type());
-}
-
-inline void check_size(const at::Tensor& t, int64_t dim, int64_t expected, const char* name,
-                       const char* what) {
-  TORCH_CHECK_VALUE(t.size(dim) == expected, name, ".shape[", num(dim), "] must equal ", what, " (",
-                    num(expected), "), got shape ", shape_of(t));
-}
-
-// Raises unless every entry of idx lies in [-1, n-1]. One reduction and, on CUDA,
-// one small device->host copy. Skipped when POINTOPS_SKIP_INDEX_CHECK is set.
-inline void check_index_range(const at::Tensor& idx, int64_t n, const char* name) {
-  if (idx.numel() == 0 || !index_check_enabled()) return;
-  at::Tensor mn, mx;
-  std::tie(mn, mx) = at::aminmax(idx);
-  const at::Tensor both = at::stack({mn.to(at::kLong), mx.to(at::kLong)}).cpu();
-  const int64_t lo = both[0].item<int64_t>();
-  const int64_t hi = both[1].item<int64_t>();
-  TORCH_CHECK_VALUE(lo >= -1 && hi <= n - 1, name, " entries must lie in [-1, ", num(n - 1),
-                    "] (-1 = no neighbour, otherwise a row of the ", num(n),
-                    "-row source), got values in [", num(lo), ", ", num(hi), "]");
-}
 
 // Inverse of a gather index: the positions p (flat, into idx) grouped by value.
 // perm lists the positions sorted by (idx[p], p) (a stable sort), rowptr[r] ..
@@ -129,13 +65,13 @@ inline Csr build_csr(const at::Tensor& idx, int64_t n) {
 inline void check_grouping(const at::Tensor& feat, const at::Tensor& idx,
                            const std::optional<at::Tensor>& xyz,
                            const std::optional<at::Tensor>& new_xyz) {
-  check_float(feat, "feat");
+  check_floating(feat, "feat");
   check_dim(feat, 2, "feat", "(n, c)");
   check_index_dtype(idx, "idx");
   check_dim(idx, 2, "idx", "(m, nsample)");
   check_same_device(idx, "idx", feat, "feat");
   if (xyz.has_value() && xyz->defined()) {
-    check_float(*xyz, "xyz");
+    check_floating(*xyz, "xyz");
     check_dim(*xyz, 2, "xyz", "(n, 3)");
     check_size(*xyz, 1, 3, "xyz", "3");
     check_size(*xyz, 0, feat.size(0), "xyz", "feat.shape[0]");
@@ -143,7 +79,7 @@ inline void check_grouping(const at::Tensor& feat, const at::Tensor& idx,
     check_same_dtype(*xyz, "xyz", feat, "feat");
     TORCH_CHECK_VALUE(new_xyz.has_value() && new_xyz->defined(),
                       "new_xyz must be given together with xyz");
-    check_float(*new_xyz, "new_xyz");
+    check_floating(*new_xyz, "new_xyz");
     check_dim(*new_xyz, 2, "new_xyz", "(m, 3)");
     check_size(*new_xyz, 1, 3, "new_xyz", "3");
     check_size(*new_xyz, 0, idx.size(0), "new_xyz", "idx.shape[0]");
@@ -155,7 +91,7 @@ inline void check_grouping(const at::Tensor& feat, const at::Tensor& idx,
 
 inline void check_grouping_backward(const at::Tensor& grad, const at::Tensor& idx, int64_t n,
                                     int64_t offset, int64_t c) {
-  check_float(grad, "grad_output");
+  check_floating(grad, "grad_output");
   check_dim(grad, 3, "grad_output", "(m, nsample, width)");
   check_index_dtype(idx, "idx");
   check_dim(idx, 2, "idx", "(m, nsample)");
@@ -170,9 +106,9 @@ inline void check_grouping_backward(const at::Tensor& grad, const at::Tensor& id
 
 inline void check_subtraction(const at::Tensor& input1, const at::Tensor& input2,
                               const at::Tensor& idx) {
-  check_float(input1, "input1");
+  check_floating(input1, "input1");
   check_dim(input1, 2, "input1", "(n, c)");
-  check_float(input2, "input2");
+  check_floating(input2, "input2");
   check_dim(input2, 2, "input2", "(n2, c)");
   check_same_dtype(input2, "input2", input1, "input1");
   check_same_device(input2, "input2", input1, "input1");
@@ -185,7 +121,7 @@ inline void check_subtraction(const at::Tensor& input1, const at::Tensor& input2
 }
 
 inline void check_subtraction_backward(const at::Tensor& grad, const at::Tensor& idx, int64_t n2) {
-  check_float(grad, "grad_output");
+  check_floating(grad, "grad_output");
   check_dim(grad, 3, "grad_output", "(n, nsample, c)");
   check_index_dtype(idx, "idx");
   check_dim(idx, 2, "idx", "(n, nsample)");
@@ -198,11 +134,11 @@ inline void check_subtraction_backward(const at::Tensor& grad, const at::Tensor&
 inline void check_aggregation(const at::Tensor& input, const at::Tensor& position,
                               const at::Tensor& weight, const at::Tensor& idx,
                               bool check_range = true) {
-  check_float(input, "input");
+  check_floating(input, "input");
   check_dim(input, 2, "input", "(n, c)");
-  check_float(position, "position");
+  check_floating(position, "position");
   check_dim(position, 3, "position", "(n, nsample, c)");
-  check_float(weight, "weight");
+  check_floating(weight, "weight");
   check_dim(weight, 3, "weight", "(n, nsample, w_c)");
   check_index_dtype(idx, "idx");
   check_dim(idx, 2, "idx", "(n, nsample)");
@@ -224,11 +160,11 @@ inline void check_aggregation(const at::Tensor& input, const at::Tensor& positio
 inline void check_relation(const at::Tensor& query, const at::Tensor& key,
                            const at::Tensor& weight, const at::Tensor& it,
                            const at::Tensor& ir) {
-  check_float(query, "query");
+  check_floating(query, "query");
   check_dim(query, 3, "query", "(n, g, c)");
-  check_float(key, "key");
+  check_floating(key, "key");
   check_dim(key, 3, "key", "(n, g, c)");
-  check_float(weight, "weight");
+  check_floating(weight, "weight");
   check_dim(weight, 1, "weight", "(c,)");
   check_same_dtype(key, "key", query, "query");
   check_same_dtype(weight, "weight", query, "query");
@@ -248,9 +184,9 @@ inline void check_relation(const at::Tensor& query, const at::Tensor& key,
 
 inline void check_fusion(const at::Tensor& weight, const at::Tensor& value, const at::Tensor& it,
                          const at::Tensor& ir) {
-  check_float(weight, "weight");
+  check_floating(weight, "weight");
   check_dim(weight, 2, "weight", "(M, g)");
-  check_float(value, "value");
+  check_floating(value, "value");
   check_dim(value, 3, "value", "(n, g, c)");
   check_same_dtype(weight, "weight", value, "value");
   check_same_device(weight, "weight", value, "value");
@@ -268,7 +204,7 @@ inline void check_fusion(const at::Tensor& weight, const at::Tensor& value, cons
 inline void check_aggregation_backward(const at::Tensor& grad, const at::Tensor& input,
                                        const at::Tensor& position, const at::Tensor& weight,
                                        const at::Tensor& idx) {
-  check_float(grad, "grad_output");
+  check_floating(grad, "grad_output");
   check_aggregation(input, position, weight, idx, /*check_range=*/false);
   check_dim(grad, 2, "grad_output", "(n, c)");
   check_size(grad, 0, idx.size(0), "grad_output", "idx.shape[0]");
@@ -281,7 +217,7 @@ inline void check_relation_backward(const at::Tensor& grad, const at::Tensor& qu
                                     const at::Tensor& key, const at::Tensor& weight,
                                     const at::Tensor& it, const at::Tensor& ir) {
   check_relation(query, key, weight, it, ir);
-  check_float(grad, "grad_output");
+  check_floating(grad, "grad_output");
   check_dim(grad, 2, "grad_output", "(M, g)");
   check_size(grad, 0, it.size(0), "grad_output", "index_target.shape[0]");
   check_size(grad, 1, query.size(1), "grad_output", "query.shape[1]");
@@ -293,44 +229,30 @@ inline void check_fusion_backward(const at::Tensor& grad, const at::Tensor& weig
                                   const at::Tensor& value, const at::Tensor& it,
                                   const at::Tensor& ir) {
   check_fusion(weight, value, it, ir);
-  check_float(grad, "grad_output");
+  check_floating(grad, "grad_output");
   TORCH_CHECK_VALUE(grad.sizes() == value.sizes(), "grad_output must have the shape of value ",
                     shape_of(value), ", got ", shape_of(grad));
   check_same_dtype(grad, "grad_output", value, "value");
   check_same_device(grad, "grad_output", value, "value");
 }
 
-}  // namespace feature
-}  // namespace pointops
-
-namespace pointops {
-namespace feature {
-
 // offset2batch / batch2offset validation. Both need one small device->host copy on
 // CUDA: the output length depends on the values.
 
-// Validates offset (1-D int32/int64, non-negative, non-decreasing) and returns
+// Validates offset (int32/int64 (B,), possibly empty, non-negative, non-decreasing) and returns
 // offset[-1] (the number of points); 0 for an empty offset.
-inline int64_t check_offset_values(const at::Tensor& offset, const char* name) {
-  check_index_dtype(offset, name);
-  check_dim(offset, 1, name, "(B,)");
+inline int64_t check_offset2batch(const at::Tensor& offset) {
+  check_offset_meta(offset, "offset", /*allow_empty=*/true);
   if (offset.numel() == 0) return 0;
-  const at::Tensor h = offset.to(at::kCPU, at::kLong).contiguous();
-  const int64_t* p = h.data_ptr<int64_t>();
-  int64_t prev = 0;
-  for (int64_t b = 0; b < h.numel(); ++b) {
-    TORCH_CHECK_VALUE(p[b] >= prev, name,
-                      " must be non-negative and non-decreasing (cumulative point counts "
-                      "without a leading 0), got ",
-                      name, "[", num(b), "] = ", num(p[b]), " after ", num(prev));
-    prev = p[b];
-  }
-  return prev;
+  const at::Tensor h = offsets_to_host({offset})[0];
+  check_offset_values(h.data_ptr<int64_t>(), h.numel(), "offset");
+  return h.data_ptr<int64_t>()[h.numel() - 1];
 }
 
 // Validates batch (1-D int32/int64, values >= 0, non-decreasing) and returns the
 // number of scenes batch[-1] + 1 (0 for an empty batch).
-inline int64_t check_batch_values(const at::Tensor& batch, const char* name) {
+inline int64_t check_batch2offset(const at::Tensor& batch) {
+  const char* name = "batch";
   check_index_dtype(batch, name);
   check_dim(batch, 1, name, "(N,)");
   const int64_t n = batch.numel();

@@ -26,30 +26,16 @@ struct QueryArgs {
 inline QueryArgs check_query_args(const at::Tensor& xyz, const at::Tensor& offset,
                                   const at::Tensor& new_xyz, const at::Tensor& new_offset) {
   QueryArgs a;
-  a.n = check_float_points(xyz, "xyz");
-  a.m = check_float_points(new_xyz, "new_xyz");
-  check_offset_meta(offset, "offset");
-  check_offset_meta(new_offset, "new_offset");
+  a.n = check_points(xyz, "xyz");
+  a.m = check_points(new_xyz, "new_xyz");
   check_same_device(new_xyz, "new_xyz", xyz, "xyz");
-  check_same_device(offset, "offset", xyz, "xyz");
-  check_same_device(new_offset, "new_offset", xyz, "xyz");
-  TORCH_CHECK_VALUE(offset.numel() == new_offset.numel(),
-                    "offset and new_offset must describe the same number of scenes, got ",
-                    num(offset.numel()), " and ", num(new_offset.numel()));
-  auto h = check_offsets({offset, new_offset}, {a.n, a.m}, {"offset", "new_offset"});
+  auto h = check_offset_pair(xyz, a.n, offset, new_offset, a.m, "new_xyz");
   a.offset_host = h[0];
   a.new_offset_host = h[1];
   a.self = new_xyz.is_same(xyz) ||
            (new_xyz.data_ptr() == xyz.data_ptr() && a.n == a.m && xyz.numel() > 0);
   a.self = a.self && at::equal(a.offset_host, a.new_offset_host);
   return a;
-}
-
-inline void check_radius_args(double max_radius, double min_radius) {
-  TORCH_CHECK_VALUE(max_radius > 0, "max_radius must be > 0, got ", num(max_radius));
-  TORCH_CHECK_VALUE(min_radius >= 0, "min_radius must be >= 0, got ", num(min_radius));
-  TORCH_CHECK_VALUE(min_radius <= max_radius, "min_radius (", num(min_radius),
-                    ") must not exceed max_radius (", num(max_radius), ")");
 }
 
 // Squared radius bounds in float32, as every kernel compares them: min2 <= d2 < max2.
@@ -85,7 +71,7 @@ inline std::tuple<at::Tensor, at::Tensor> run_spatial_query(
     const at::Tensor& xyz, const at::Tensor& offset, const at::Tensor& new_xyz,
     const at::Tensor& new_offset) {
   check_k(k, "nsample");
-  if (mode != kModeKnn) check_radius_args(max_radius, min_radius);
+  if (mode != kModeKnn) check_radii(max_radius, min_radius);
   QueryArgs a = check_query_args(xyz, offset, new_xyz, new_offset);
   return search(mode, k, max_radius, min_radius, seed, xyz, new_xyz, a);
 }
@@ -118,41 +104,31 @@ std::tuple<at::Tensor, at::Tensor> random_ball_query_op(int64_t k, double max_ra
                            new_xyz, new_offset);
 }
 
-}  // namespace pointops
-
-namespace pointops {
-
 // feat of interpolation: float32 (n, c), contiguous, on xyz's device.
 inline void check_interp_feat(const at::Tensor& feat, const at::Tensor& xyz, int64_t n) {
-  check_defined(feat, "feat");
-  TORCH_CHECK_TYPE(feat.scalar_type() == at::kFloat, "feat must be a float32 tensor, got ",
-                   feat.scalar_type());
-  TORCH_CHECK_VALUE(feat.dim() == 2 && feat.size(0) == n,
-                    "feat must have shape (n, c) with n = xyz.shape[0] = ", num(n), ", got ",
-                    shape_of(feat));
-  TORCH_CHECK_VALUE(feat.is_contiguous(), "feat must be contiguous");
+  check_float32(feat, "feat");
+  check_dim(feat, 2, "feat", "(n, c)");
+  check_size(feat, 0, n, "feat", "xyz.shape[0]");
+  check_contiguous(feat, "feat");
   check_same_device(feat, "feat", xyz, "xyz");
 }
 
 // Arguments of interpolation_backward; out-of-range indices are skipped by the kernels.
 inline void check_interp_backward(const at::Tensor& grad_out, const at::Tensor& idx,
                                   const at::Tensor& weight, int64_t n) {
-  check_defined(grad_out, "grad_out");
+  check_float32(grad_out, "grad_out");
+  check_dim(grad_out, 2, "grad_out", "(m, c)");
   check_defined(idx, "idx");
-  check_defined(weight, "weight");
-  TORCH_CHECK_TYPE(grad_out.scalar_type() == at::kFloat, "grad_out must be float32, got ",
-                   grad_out.scalar_type());
-  TORCH_CHECK_TYPE(idx.scalar_type() == at::kInt, "idx must be int32, got ", idx.scalar_type());
-  TORCH_CHECK_TYPE(weight.scalar_type() == at::kFloat, "weight must be float32, got ",
-                   weight.scalar_type());
-  TORCH_CHECK_VALUE(grad_out.dim() == 2, "grad_out must have shape (m, c), got ",
-                    shape_of(grad_out));
-  TORCH_CHECK_VALUE(idx.dim() == 2 && idx.size(0) == grad_out.size(0),
-                    "idx must have shape (m, k) with m = grad_out.shape[0], got ", shape_of(idx));
+  TORCH_CHECK_TYPE(idx.scalar_type() == at::kInt, "idx must be an int32 tensor, got ",
+                   idx.scalar_type());
+  check_dim(idx, 2, "idx", "(m, k)");
+  check_size(idx, 0, grad_out.size(0), "idx", "grad_out.shape[0]");
+  check_float32(weight, "weight");
   TORCH_CHECK_VALUE(weight.sizes() == idx.sizes(), "weight must have the shape of idx ",
                     shape_of(idx), ", got ", shape_of(weight));
-  TORCH_CHECK_VALUE(grad_out.is_contiguous() && idx.is_contiguous() && weight.is_contiguous(),
-                    "grad_out, idx and weight must be contiguous");
+  check_contiguous(grad_out, "grad_out");
+  check_contiguous(idx, "idx");
+  check_contiguous(weight, "weight");
   TORCH_CHECK_VALUE(n >= 0, "n must be >= 0, got ", num(n));
   check_same_device(idx, "idx", grad_out, "grad_out");
   check_same_device(weight, "weight", grad_out, "grad_out");

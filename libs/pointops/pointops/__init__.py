@@ -16,12 +16,9 @@ from .interpolation import interpolation, interpolation2  # noqa: E402
 from .sampling import farthest_point_sampling  # noqa: E402
 from .grouping import grouping, grouping2  # noqa: E402
 from .query_group import knn_query_and_group, ball_query_and_group, query_and_group  # noqa: E402
-from .attention import (  # noqa: E402
-    aggregation,
-    attention_fusion_step,
-    attention_relation_step,
-    subtraction,
-)
+from .subtraction import subtraction  # noqa: E402
+from .aggregation import aggregation  # noqa: E402
+from .attention import attention_fusion_step, attention_relation_step  # noqa: E402
 from .utils import batch2offset, offset2batch  # noqa: E402
 
 __all__ = [

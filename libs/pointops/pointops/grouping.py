@@ -11,7 +11,7 @@ over a stable sort of idx (no atomics), so repeated runs give bit-identical grad
 """
 import torch
 
-from . import _feature_checks as chk
+from . import _checks as chk
 
 
 def _valid_mask(idx, n):
@@ -55,21 +55,15 @@ def grouping(idx, feat, xyz, new_xyz=None, with_xyz=False):
     are promoted to the common dtype. Differentiable with respect to feat (and, with with_xyz,
     xyz and new_xyz); the backward is deterministic.
     """
-    chk.index(idx, "idx", 2, "(m, nsample)")
-    chk.floats(feat, "feat", 2, "(n, c)")
-    chk.same_device(idx, "idx", feat, "feat")
+    chk.tensor(idx, "idx")
+    chk.tensor(feat, "feat")
     if not with_xyz:
         return _Grouping.apply(feat, idx, None, None)
-    chk.floats(xyz, "xyz", 2, "(n, 3)")
-    if new_xyz is None:
-        new_xyz = xyz
-    chk.floats(new_xyz, "new_xyz", 2, "(m, 3)")
-    chk.size(xyz, "xyz", 1, 3, "3")
-    chk.size(xyz, "xyz", 0, feat.shape[0], "feat.shape[0]")
-    chk.size(new_xyz, "new_xyz", 1, 3, "3")
-    chk.size(new_xyz, "new_xyz", 0, idx.shape[0], "idx.shape[0] (one query per row of idx)")
-    chk.same_device(xyz, "xyz", feat, "feat")
-    chk.same_device(new_xyz, "new_xyz", feat, "feat")
+    new_xyz = xyz if new_xyz is None else new_xyz
+    # Promotion would turn an integer tensor into a float one: the dtypes are checked first.
+    chk.floating(feat, "feat")
+    chk.floating(xyz, "xyz")
+    chk.floating(new_xyz, "new_xyz")
     dtype = torch.promote_types(torch.promote_types(feat.dtype, xyz.dtype), new_xyz.dtype)
     return _Grouping.apply(feat.to(dtype), idx, xyz.to(dtype), new_xyz.to(dtype))
 
@@ -80,7 +74,7 @@ def grouping2(input, idx):  # noqa: A002  (Pointcept's argument name)
     Any size works (64-bit indexing on CUDA when m * nsample * c >= 2^31). Differentiable with
     respect to input; the backward is deterministic.
     """
-    chk.floats(input, "input", 2, "(n, c)")
-    chk.index(idx, "idx", 2, "(m, nsample)")
-    chk.same_device(idx, "idx", input, "input")
+    # The operator calls this argument feat; its own checks would name it so.
+    chk.floating(input, "input", 2, "(n, c)")
+    chk.tensor(idx, "idx")
     return _Grouping.apply(input, idx, None, None)

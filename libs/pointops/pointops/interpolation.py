@@ -1,7 +1,7 @@
 """interpolation / interpolation2: inverse-distance weighted kNN upsampling of features."""
 import torch
 
-from ._checks import check_features, check_int
+from . import _checks as chk
 from .knn import _query_args
 
 
@@ -34,13 +34,12 @@ def interpolation(xyz, new_xyz, feat, offset, new_offset, k=3):
     sources) weigh 0; a target whose scene has no source gets zeros. Differentiable w.r.t. feat
     (deterministic backward). float16/bfloat16 feat is computed in float32 and cast back.
     """
-    k = check_int(k, "k")
+    k = chk.check_int(k, "k")
     xyz, offset, new_xyz, new_offset = _query_args(xyz, offset, new_xyz, new_offset)
-    dtype = feat.dtype if isinstance(feat, torch.Tensor) else None
-    if isinstance(feat, torch.Tensor) and feat.dtype in (torch.float16, torch.bfloat16):
+    dtype = chk.tensor(feat, "feat").dtype
+    if dtype in (torch.float16, torch.bfloat16):
         feat = feat.float()
-    feat = check_features(feat, "feat", xyz.shape[0], "xyz", xyz.device, "xyz")
-    out = _Interpolation.apply(xyz, new_xyz, feat, offset, new_offset, k)
+    out = _Interpolation.apply(xyz, new_xyz, feat.contiguous(), offset, new_offset, k)
     return out if out.dtype == dtype else out.to(dtype)
 
 

@@ -1,23 +1,22 @@
 """knn_query: the k nearest points of each query within its scene."""
 import torch
 
-from ._checks import check_int, check_offset, check_points
+from . import _checks as chk
 
 
 def _query_args(xyz, offset, new_xyz, new_offset):
-    xyz = check_points(xyz, "xyz")
-    offset = check_offset(offset, "offset", xyz.device, "xyz")
+    """The arguments of a neighbour query as the operators take them: contiguous, without
+    autograd history, the sources themselves as queries when new_xyz or new_offset is None.
+    Everything else (dtypes, shapes, devices, offset values) is checked by the operator."""
+    chk.tensor(xyz, "xyz")
+    chk.tensor(offset, "offset")
     if new_xyz is None or new_offset is None:
         new_xyz, new_offset = xyz, offset
     else:
-        new_xyz = check_points(new_xyz, "new_xyz", xyz.device, "xyz")
-        new_offset = check_offset(new_offset, "new_offset", xyz.device, "xyz")
-        if new_offset.numel() != offset.numel():
-            raise ValueError(
-                "offset and new_offset must describe the same number of scenes, got "
-                f"{offset.numel()} and {new_offset.numel()}"
-            )
-    return xyz.detach(), offset, new_xyz.detach(), new_offset
+        chk.tensor(new_xyz, "new_xyz")
+        chk.tensor(new_offset, "new_offset")
+    return (xyz.detach().contiguous(), offset.contiguous(), new_xyz.detach().contiguous(),
+            new_offset.contiguous())
 
 
 def knn_query(nsample, xyz, offset, new_xyz=None, new_offset=None):
@@ -33,6 +32,6 @@ def knn_query(nsample, xyz, offset, new_xyz=None, new_offset=None):
             equal distance; -1 where the scene holds fewer than k points.
         dist: float32 (m, k) Euclidean distances; +inf where idx is -1.
     """
-    k = check_int(nsample, "nsample")
+    k = chk.check_int(nsample, "nsample")
     xyz, offset, new_xyz, new_offset = _query_args(xyz, offset, new_xyz, new_offset)
     return torch.ops.pointops.knn_query(k, xyz, offset, new_xyz, new_offset)

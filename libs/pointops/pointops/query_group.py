@@ -1,8 +1,12 @@
 """knn_query_and_group, ball_query_and_group, query_and_group: a neighbour query followed by
 grouping (see grouping.grouping for the -1 rule and the deterministic backward)."""
-from . import _feature_checks as chk
-from ._checks import check_int
+from . import _checks as chk
 from .grouping import grouping
+
+
+def _points(xyz):
+    """xyz is checked here: the grouping operator sees it only with with_xyz."""
+    chk.floating(xyz, "xyz", 2, "(n, 3)")
 
 
 def _queries(xyz, offset, new_xyz, new_offset):
@@ -29,13 +33,13 @@ def knn_query_and_group(feat, xyz, offset=None, new_xyz=None, new_offset=None, i
     new_offset) (nsample and offset are then required). Returns (grouped, idx) with grouped
     (m, nsample, c), or (m, nsample, 3 + c) with with_xyz (relative coordinates first).
     """
-    chk.floats(xyz, "xyz", 2, "(n, 3)")
+    _points(xyz)
     new_xyz, new_offset = _queries(xyz, offset, new_xyz, new_offset)
     if idx is None:
         from .knn import knn_query
 
         _required(offset=offset, nsample=nsample)
-        idx, _ = knn_query(check_int(nsample, "nsample"), xyz, offset, new_xyz, new_offset)
+        idx, _ = knn_query(nsample, xyz, offset, new_xyz, new_offset)
     return grouping(idx, feat, xyz, new_xyz, with_xyz), idx
 
 
@@ -47,13 +51,13 @@ def ball_query_and_group(feat, xyz, offset=None, new_xyz=None, new_offset=None, 
     new_xyz, new_offset) (nsample, max_radio and offset are then required). Missing neighbours
     (-1) give zero rows. Returns (grouped, idx).
     """
-    chk.floats(xyz, "xyz", 2, "(n, 3)")
+    _points(xyz)
     new_xyz, new_offset = _queries(xyz, offset, new_xyz, new_offset)
     if idx is None:
         from .ball_query import ball_query
 
         _required(offset=offset, nsample=nsample, max_radio=max_radio)
-        idx, _ = ball_query(check_int(nsample, "nsample"), max_radio, min_radio, xyz, offset,
+        idx, _ = ball_query(nsample, max_radio, min_radio, xyz, offset,
                             new_xyz, new_offset)
     return grouping(idx, feat, xyz, new_xyz, with_xyz), idx
 
@@ -71,19 +75,18 @@ def query_and_group(nsample, xyz, new_xyz, feat, idx, offset, new_offset, dilati
     """
     if not with_feat and not with_xyz:
         raise ValueError("at least one of with_feat and with_xyz must be True")
-    chk.floats(xyz, "xyz", 2, "(n, 3)")
+    _points(xyz)
     new_xyz, new_offset = _queries(xyz, offset, new_xyz, new_offset)
     if idx is None:
         from .knn import knn_query
 
         _required(offset=offset)
-        nsample = check_int(nsample, "nsample")
-        dilation = check_int(dilation, "dilation", minimum=0)
+        nsample = chk.check_int(nsample, "nsample", minimum=1)  # knn sees only the product
+        dilation = chk.check_int(dilation, "dilation", minimum=0)
         idx, _ = knn_query(nsample * (dilation + 1), xyz, offset, new_xyz, new_offset)
         if dilation > 0:
             idx = idx[:, :: dilation + 1].contiguous()
     if with_feat:
-        chk.floats(feat, "feat", 2, "(n, c)")
         return grouping(idx, feat, xyz, new_xyz, with_xyz), idx
     # coordinates only: group an empty feature tensor with with_xyz
     empty = xyz.new_empty((xyz.shape[0], 0))

@@ -3,13 +3,9 @@
 import torch
 
 from . import _C  # noqa: F401  (loads the compiled library, which registers torch.ops.pointops.*)
+from . import _checks as chk
 
 __all__ = ["farthest_point_sampling"]
-
-
-def _require_tensor(value, name, what):
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor ({what}), got {type(value).__name__}")
 
 
 def farthest_point_sampling(xyz, offset, new_offset):
@@ -28,13 +24,7 @@ def farthest_point_sampling(xyz, offset, new_offset):
         index on ties. A scene asked for 0 samples contributes nothing. The CPU and
         CUDA implementations return identical indices.
     """
-    _require_tensor(xyz, "xyz", "float32 (n, 3)")
-    _require_tensor(offset, "offset", "int32/int64 (B,) cumulative point counts")
-    _require_tensor(new_offset, "new_offset", "int32/int64 (B,) cumulative sample counts")
-    if xyz.dim() == 2 and not xyz.is_contiguous():
-        xyz = xyz.contiguous()
-    if not offset.is_contiguous():
-        offset = offset.contiguous()
-    if not new_offset.is_contiguous():
-        new_offset = new_offset.contiguous()
-    return torch.ops.pointops.farthest_point_sampling(xyz, offset, new_offset)
+    for value, name in ((xyz, "xyz"), (offset, "offset"), (new_offset, "new_offset")):
+        chk.tensor(value, name)
+    return torch.ops.pointops.farthest_point_sampling(xyz.contiguous(), offset.contiguous(),
+                                                      new_offset.contiguous())

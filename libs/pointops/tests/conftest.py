@@ -1,8 +1,8 @@
 """Shared fixtures of the pointops tests.
 
 `device`: every test that takes it runs on "cpu" and, when torch sees a GPU, on "cuda".
-`data`: small generators of batched point clouds (offset layout, see OPS_API.md) plus
-helpers to compare against NumPy references.
+`data`: small generators of batched point clouds (the offset layout of "Conventions" in
+libs/pointops/README.md) plus helpers to compare against NumPy references.
 """
 import numpy as np
 import pytest

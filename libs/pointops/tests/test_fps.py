@@ -217,12 +217,13 @@ def _cpu_vs_cuda(xyz_np, sizes, samples):
     return cpu
 
 
-# Both CUDA kernels: "dense" (the default up to 131072 points per scene; sizes chosen to reach
+# The CUDA kernels: "dense" (the default up to 131072 points per scene; sizes chosen to reach
 # one block with 1..8 points per thread, clusters of 2..16 blocks, and beyond the register
-# capacity: the workspace path) and "pruned" (the default above; points in shared memory,
-# only distances there, or both in global memory as the scenes grow).
+# capacity: the workspace path), "pruned" (the default above; points in shared memory,
+# only distances there, or both in global memory as the scenes grow) and "multi" (several
+# samples per round; beyond its register capacity the automatic choice runs instead).
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
-@pytest.mark.parametrize("kernel", ["auto", "pruned", "dense"])
+@pytest.mark.parametrize("kernel", ["auto", "pruned", "dense", "multi"])
 @pytest.mark.parametrize(
     "sizes, samples",
     [
@@ -269,6 +270,18 @@ def _room_surface(n, seed):
     return (pts + rng.normal(0.0, 0.002, size=pts.shape)).astype(np.float32)
 
 
+def _odd_coordinates(data, seed):
+    """Two scenes of 5000 points with NaN, +inf and -inf coordinates, and points whose squared
+    distances overflow to +inf (the reference keeps NaN points at +inf: they are picked again
+    and again)."""
+    odd = data.uniform([5000, 5000], seed=seed)
+    odd[[7, 4000, 6001]] = np.nan
+    odd[[100, 7000]] = np.inf
+    odd[[2000, 9000], 1] = -np.inf
+    odd[[300, 5300]] = 1.0e19
+    return odd
+
+
 # The pruned kernel skips updates by bounding boxes: check it on data where boxes are thin,
 # where distances tie exactly, where many points coincide, with NaN / inf coordinates (the
 # reference keeps such points at +inf and so picks them again and again), and on one scene
@@ -279,17 +292,26 @@ def test_cuda_pruned_equals_cpu_on_hard_data(data, monkeypatch):
     _cpu_vs_cuda(_room_surface(60000, seed=21), [60000], [6000])
     _cpu_vs_cuda(data.lattice([40000, 3000], seed=22), [40000, 3000], [5000, 3000])
     _cpu_vs_cuda(data.duplicates([30000], seed=23, distinct=700), [30000], [1500])
-    odd = data.uniform([5000, 5000], seed=24)
-    odd[[7, 4000, 6001]] = np.nan
-    odd[[100, 7000]] = np.inf
-    odd[[2000, 9000], 1] = -np.inf
-    odd[[300, 5300]] = 1.0e19  # squared distances overflow to +inf
-    _cpu_vs_cuda(odd, [5000, 5000], [400, 5000])
+    _cpu_vs_cuda(_odd_coordinates(data, seed=24), [5000, 5000], [400, 5000])
     _cpu_vs_cuda(data.uniform([250000], seed=25), [250000], [700])
     _cpu_vs_cuda(data.uniform([700000], seed=26), [700000], [120])
 
 
-# Every code path of both kernels, with few samples: the code of the larger cases above at a
+# The multi kernel takes several samples per round only while they provably are the sequential
+# ones: check it where that proof is stressed: exact ties (lattice), coinciding points (every
+# distance drops to 0 and the lowest index is taken again), NaN / inf coordinates, thin data.
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_multi_equals_cpu_on_hard_data(data, monkeypatch):
+    monkeypatch.setenv("POINTOPS_FPS_KERNEL", "multi")
+    _cpu_vs_cuda(_room_surface(60000, seed=41), [60000], [6000])
+    _cpu_vs_cuda(data.lattice([40000, 3000], seed=42), [40000, 3000], [5000, 3000])
+    _cpu_vs_cuda(data.duplicates([30000, 200], seed=43, distinct=700), [30000, 200], [1500, 200])
+    _cpu_vs_cuda(_odd_coordinates(data, seed=44), [5000, 5000], [400, 5000])
+    sizes = [131072, 25000, 7, 0, 9000]  # up to its register capacity, every point of a scene
+    _cpu_vs_cuda(data.uniform(sizes, seed=45), sizes, [2000, 6250, 7, 0, 9000])
+
+
+# Every code path of the kernels, with few samples: the code of the larger cases above at a
 # size compute-sanitizer's racecheck gets through in seconds (these kernels are the ones with
 # shared-memory traffic; see the README's racecheck command).
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
@@ -303,6 +325,8 @@ def test_cuda_pruned_equals_cpu_on_hard_data(data, monkeypatch):
         ("pruned", None, [3000, 5000]),  # points and distances in shared memory
         ("pruned", None, [40000]),  # distances in shared memory
         ("pruned", None, [300000]),  # both in global memory, larger buckets
+        ("multi", None, [3000, 5000]),  # clusters of 4 blocks
+        ("multi", None, [40000, 131072]),  # clusters of 16 blocks, 8 points per thread
     ],
 )
 def test_cuda_every_kernel_path_few_samples(data, monkeypatch, kernel, cluster, sizes):

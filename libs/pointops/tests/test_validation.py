@@ -75,9 +75,9 @@ def test_offset_must_end_at_n(device):
 def test_offset_must_be_non_decreasing(device):
     xyz, off = _good(device)
     _expect(_calls(xyz, torch.tensor([6, 4, 10], dtype=torch.int64, device=device)), ValueError,
-            "offset must be non-decreasing")
+            "offset must be non-negative and non-decreasing")
     _expect(_calls(xyz, torch.tensor([-2, 10], dtype=torch.int64, device=device)), ValueError,
-            "offset must be non-decreasing")
+            "offset must be non-negative and non-decreasing")
 
 
 def test_new_offset_checks(device):

@@ -144,8 +144,8 @@ at::Tensor attention_relation_step_cpu(const at::Tensor& query, const at::Tensor
                                        const at::Tensor& weight, const at::Tensor& index_target,
                                        const at::Tensor& index_refer) {
   feature::check_relation(query, key, weight, index_target, index_refer);
-  feature::check_index_range(index_target, query.size(0), "index_target");
-  feature::check_index_range(index_refer, key.size(0), "index_refer");
+  check_index_range(index_target, query.size(0), "index_target");
+  check_index_range(index_refer, key.size(0), "index_refer");
   return paired_dot_cpu(query.contiguous(), index_target.contiguous(), key.contiguous(),
                         index_refer.contiguous(), weight.contiguous());
 }
@@ -168,8 +168,8 @@ at::Tensor attention_fusion_step_cpu(const at::Tensor& weight, const at::Tensor&
                                      const at::Tensor& index_target, const at::Tensor& index_refer) {
   feature::check_fusion(weight, value, index_target, index_refer);
   const int64_t n = value.size(0);
-  feature::check_index_range(index_target, n, "index_target");
-  feature::check_index_range(index_refer, n, "index_refer");
+  check_index_range(index_target, n, "index_target");
+  check_index_range(index_refer, n, "index_refer");
   const at::Tensor ir = index_refer.contiguous();
   const feature::Csr csr = feature::build_csr(index_target, n);
   return segment_fusion_cpu(weight.contiguous(), value.contiguous(), ir, csr, n, at::Tensor());

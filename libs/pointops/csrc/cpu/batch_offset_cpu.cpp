@@ -9,7 +9,7 @@ namespace pointops {
 namespace {
 
 at::Tensor offset2batch_cpu(const at::Tensor& offset_in) {
-  const int64_t n = feature::check_offset_values(offset_in, "offset");
+  const int64_t n = feature::check_offset2batch(offset_in);
   const at::Tensor offset = offset_in.to(at::kLong).contiguous();
   at::Tensor batch = at::empty({n}, offset.options().dtype(at::kLong));
   const int64_t* po = offset.data_ptr<int64_t>();
@@ -23,7 +23,7 @@ at::Tensor offset2batch_cpu(const at::Tensor& offset_in) {
 }
 
 at::Tensor batch2offset_cpu(const at::Tensor& batch_in) {
-  const int64_t B = feature::check_batch_values(batch_in, "batch");
+  const int64_t B = feature::check_batch2offset(batch_in);
   const at::Tensor batch = batch_in.to(at::kLong).contiguous();
   at::Tensor offset = at::empty({B}, batch.options().dtype(at::kInt));
   const int64_t* pb = batch.data_ptr<int64_t>();

@@ -1,7 +1,6 @@
-// Host entry points of the CUDA operators, defined in cuda/*.cu and registered for the CUDA
-// dispatch key in cuda/register_cuda.cpp. Keeping <torch/library.h> and
-// <ATen/cuda/CUDAContext.h> out of the .cu files saves nvcc ~15 s per file (its host and
-// device passes parse every header again).
+// Host entry points of the CUDA operators, defined in feature/feature_ops_cuda.cpp,
+// spatial/spatial_cuda.cpp and fps/fps_cuda.cpp and registered for the CUDA dispatch key in register_cuda.cpp, the one file that
+// parses <torch/library.h> and <ATen/cuda/CUDAContext.h>.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -1,5 +1,5 @@
-// CUDA registrations of the operators whose kernels live in cuda/*.cu (see ops_cuda.h for why
-// they are registered here). Compiled only in CUDA builds (setup.py).
+// CUDA registrations of every operator (the host entry points of ops_cuda.h). Compiled only in
+// CUDA builds (setup.py).
 #include <ATen/cuda/CUDAContext.h>
 #include <torch/library.h>
 

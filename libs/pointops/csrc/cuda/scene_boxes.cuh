@@ -1,19 +1,14 @@
-// Per-scene bounding boxes of concatenated point clouds, shared by the spatial grid
-// (spatial_grid_cuda.cu) and the pruned FPS kernel (fps_pruned_cuda.cu).
+// Device helpers of the per-scene bounding boxes (scene_boxes.h), for the kernels that read
+// the boxes (spatial/grid_kernels.cu, fps/fps_pruned_kernels.cu) or reduce them (scene_boxes_kernels.cu).
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
-namespace pointops {
+#include "cuda/scene_boxes.h"
 
-// Bounding box of every scene of xyz (n, 3) float32 (NaN coordinates ignored), on `stream`:
-// box[6b .. 6b+2] = minimum x, y, z and box[6b+3 .. 6b+5] = maximum, each stored as an int that
-// orders like the float (read it with box_float); an empty scene keeps +inf / -inf. `starts`:
-// B + 1 cumulative scene starts with a leading 0, on the device; `box`: 6 * B ints.
-void launch_scene_boxes(const float* xyz, int64_t n, const int64_t* starts, int B, int* box,
-                        cudaStream_t stream);
+namespace pointops {
 
 // The float of a box entry.
 __device__ __forceinline__ float box_float(int i) {

@@ -1,0 +1,152 @@
+#!/bin/sh
+# Builds the CUDA extensions of libs/ as wheels, through a compiler cache. POSIX sh.
+#
+#   sh build-extensions.sh WHEEL_DIR LIB_DIR...
+#
+# The `extensions` stage of docker/Dockerfile.gpu runs it in one RUN, with the compiler cache in
+# a BuildKit cache mount; libs/bench/bench_compile_cache.sh runs it outside Docker.
+#
+# MAX_JOBS   parallel compiler jobs. Empty or unset: one per CPU, at most one per 4 GiB of memory
+#            (nvcc needs 2-4 GiB a job), counted where the build runs, its cgroup memory limit
+#            included. This is the rule of the action's `max-jobs: auto`; the action passes a
+#            number, so the rule here is for builds without the action.
+# Compiler cache: used when `ccache` is on PATH (the env's conda-forge ccache); PCB_CCACHE=0
+#   turns it off. Every nvcc compile (PYTORCH_NVCC) and every C++ compile (CXX) goes through it;
+#   its files live in CCACHE_DIR (default /pcb/ccache). A cached object is reused only when all
+#   of these are equal:
+#     - the source and every header it includes (ccache's direct mode), and the whole command
+#       line, which holds the -gencode flags made from TORCH_CUDA_ARCH_LIST: another arch list
+#       is another key;
+#     - the compiler identity printed by the compiler_check command this script writes: the
+#       version banner of the compiler ccache runs, of the host compilers nvcc calls (gcc, g++,
+#       and CC when set), and the machine type (no object of another platform can come back).
+#   nvcc's dependency files (--generate-dependencies-with-compile) are switched off with
+#   TORCH_EXTENSION_SKIP_NVCC_GEN_DEPENDENCIES=1: ccache cannot cache a compile that writes one,
+#   and a build that starts from nothing never reads them.
+# SOURCE_DATE_EPOCH (default 315532800, 1980-01-01, the oldest a zip can hold): fixed timestamps,
+#   so that the same objects give byte-identical wheels and the layers after this one stay cached
+#   when libs/ changed in a way that does not change what is built (a test, a comment).
+# PYTHON     the interpreter that builds (default python).
+set -eu
+
+PYTHON=${PYTHON:-python}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pcb-build-extensions.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+log() { printf 'build-extensions: %s\n' "$*" >&2; }
+die() { printf 'build-extensions: error: %s\n' "$*" >&2; exit 1; }
+
+# Memory this build may use, in KiB: MemTotal, or the cgroup's limit when that is lower.
+memory_kib() {
+  kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null || true)
+  [ -n "$kib" ] || kib=0
+  for limit_file in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do
+    [ -r "$limit_file" ] || continue
+    limit=$(cat "$limit_file")
+    case $limit in
+      '' | max | *[!0-9]*) ;;
+      *) [ $((limit / 1024)) -lt "$kib" ] && kib=$((limit / 1024)) ;;
+    esac
+    break
+  done
+  echo "$kib"
+}
+
+# MAX_JOBS as given (checked), or derived from the CPUs and memory of this machine.
+max_jobs() {
+  case ${MAX_JOBS:-} in
+    '') ;;
+    *[!0-9]* | 0*) die "MAX_JOBS='${MAX_JOBS}' is not accepted: a whole number from 1, or empty for one job per CPU (at most one per 4 GiB of memory)" ;;
+    *) echo "$MAX_JOBS"; return ;;
+  esac
+  cpus=$(nproc 2>/dev/null || echo 1)
+  by_memory=$(($(memory_kib) / (4 * 1024 * 1024)))
+  jobs=$cpus
+  [ "$by_memory" -lt "$jobs" ] && jobs=$by_memory
+  [ "$jobs" -ge 1 ] || jobs=1
+  echo "$jobs"
+}
+
+# The compiler_check command: what ccache hashes as the identity of the compiler it runs.
+write_compiler_id() { # DEST
+  cat > "$1" <<'EOF'
+#!/bin/sh
+# $1: the compiler ccache is about to run. Prints everything that decides what it produces.
+uname -m
+"$1" --version 2>&1
+for host in "${CC:-}" gcc g++; do
+  [ -n "$host" ] && command -v "$host" >/dev/null 2>&1 && "$host" --version 2>&1
+done
+exit 0
+EOF
+  chmod +x "$1"
+}
+
+# Wrap a compiler in ccache with a script named like the real compiler (torch recognises gcc by
+# the name of CXX, and runs it with -v and -dumpversion: ccache passes those through).
+wrap() { # REAL_PATH DEST_DIR
+  real=$1
+  name=$(basename "$(readlink -f "$real")")
+  printf '#!/bin/sh\nexec ccache '"'"'%s'"'"' "$@"\n' "$real" > "$2/$name"
+  chmod +x "$2/$name"
+  echo "$2/$name"
+}
+
+# What ccache did between two `ccache --print-stats` dumps: hits, misses, and the other calls
+# that changed (a link, or a compile it could not cache, which names why).
+ccache_summary() { # BEFORE AFTER
+  awk -F'\t' '
+    NR == FNR { before[$1] = $2; next }
+    { d = $2 - before[$1] }
+    $1 == "direct_cache_hit" || $1 == "preprocessed_cache_hit" { hits += d; next }
+    $1 == "cache_miss" { misses += d; next }
+    $1 ~ /(hit|miss|size|files|cleanups|storage|stats|recache)/ { next }
+    d > 0 { other = other sprintf(", %s %d", $1, d) }
+    END { printf "%d hits, %d misses%s\n", hits, misses, other }' "$1" "$2"
+}
+
+use_ccache() {
+  [ "${PCB_CCACHE:-1}" != 0 ] || { log "compiler cache off (PCB_CCACHE=0)"; return 1; }
+  command -v ccache >/dev/null 2>&1 || { log "no ccache on PATH: compiling without a compiler cache"; return 1; }
+  export CCACHE_DIR="${CCACHE_DIR:-/pcb/ccache}"
+  mkdir -p "$CCACHE_DIR" "$WORK/bin"
+  write_compiler_id "$WORK/compiler-id"
+  export CCACHE_COMPILERCHECK="$WORK/compiler-id %compiler%"
+  export TORCH_EXTENSION_SKIP_NVCC_GEN_DEPENDENCIES=1
+  cxx=$(command -v "${CXX:-c++}") || die "the C++ compiler '${CXX:-c++}' is not on PATH"
+  CXX=$(wrap "$cxx" "$WORK/bin")
+  export CXX
+  # The nvcc torch would run: PYTORCH_NVCC, else CUDA_HOME as torch finds it; none: a CPU build.
+  if [ -n "${PYTORCH_NVCC:-}" ]; then
+    nvcc=$PYTORCH_NVCC
+  else
+    nvcc=$("$PYTHON" -c 'import os; from torch.utils.cpp_extension import CUDA_HOME as h; print(os.path.join(h, "bin", "nvcc") if h else "")') ||
+      die "torch does not import with $PYTHON, and the extensions are built against it"
+  fi
+  case $nvcc in
+    '' | ccache\ * | */ccache\ *) ;;  # a CPU build, or a command that goes through ccache already
+    *) export PYTORCH_NVCC="ccache $nvcc" ;;
+  esac
+  log "compiler cache: $(ccache --version | head -n 1) in $CCACHE_DIR (CXX=$cxx${nvcc:+, nvcc=$nvcc})"
+  return 0
+}
+
+[ $# -ge 2 ] || die "usage: build-extensions.sh WHEEL_DIR LIB_DIR..."
+wheels=$1
+shift
+MAX_JOBS=$(max_jobs)
+export MAX_JOBS
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}"
+log "MAX_JOBS=$MAX_JOBS ($(nproc 2>/dev/null || echo '?') CPUs, $(($(memory_kib) / 1024 / 1024)) GiB of memory), TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-unset}"
+cache=0
+if use_ccache; then
+  cache=1
+  ccache --print-stats > "$WORK/stats-before" 2>/dev/null || :
+fi
+started=$(date +%s)
+"$PYTHON" -m pip wheel --no-build-isolation --no-deps --wheel-dir "$wheels" "$@"
+if [ "$cache" = 1 ]; then
+  ccache --print-stats > "$WORK/stats-after" 2>/dev/null || :
+  log "compiler cache: $(ccache_summary "$WORK/stats-before" "$WORK/stats-after")"
+fi
+log "wheels built in $(($(date +%s) - started)) s"
