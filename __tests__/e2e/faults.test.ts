@@ -227,27 +227,31 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
       'cache-dir': dir, 'cache-key-prefix': prefix, push: 'true', tags: `${REGISTRY}/${repo}:${RUN}-${note}`,
       'build-args': `PCB_FIXTURE_NOTE=${note}\nPCB_FAULT_ENV_MB=48`, ...over,
     });
-    const watcher = watchCache(dir);
+    const watcher = watchCache(dir, 100);
     // A and B: the same env (one key), different images; C: another key
     const a = start(shared('a'));
     const b = start(shared('b'));
-    const c = start(shared('c', { 'cache-key-prefix': `${prefix}-c` }));
-    // the first save of the shared key: freeze its job there and start D, which must not see a partial entry
+    // (C without the ballast: the watcher hashes every entry, and a big one would hold up the poll below)
+    const c = start(shared('c', { 'cache-key-prefix': `${prefix}-c`, 'build-args': 'PCB_FIXTURE_NOTE=c' }));
+    // the first save of the shared key: its job takes the key's lock (locks/KEY.lock, its pid
+    // inside), then writes under tmp/ and renames into entries/. Freeze that job there and start D,
+    // which must not see a partial entry.
     const keyRe = new RegExp(`^${prefix}-v1-`);
     let saver: Job | null = null;
     let dBefore = 'after the save';
     await until('a save of the shared key', () => {
       const l = cacheListing(dir);
-      const t = l.tmp.find((n) => keyRe.test(n));
-      if (t) {
-        const pid = Number(/\.(\d+)\.[0-9a-f]+$/.exec(t)?.[1]);
-        saver = [a, b].find((j) => j.pid === pid) ?? null;
-        saver?.freeze();
-        if (saver) dBefore = 'while the first job was saving (frozen there)';
+      const lock = l.locks.find((n) => keyRe.test(n) && n.endsWith('.lock'));
+      let pid = 0;
+      try { pid = lock ? (JSON.parse(fs.readFileSync(path.join(dir, 'locks', lock), 'utf8')) as { pid: number }).pid : 0; } catch { /* being written */ }
+      saver = [a, b].find((j) => j.pid === pid) ?? null;
+      if (saver) {
+        saver.freeze();
+        dBefore = cacheListing(dir).entries.some((n) => keyRe.test(n)) ? 'after the save' : 'while the first job was saving (frozen there)';
         return true;
       }
       return l.entries.some((n) => keyRe.test(n));
-    }, 300_000, 2);
+    }, 300_000, 1);
     const d = start(shared('d'));
     const dEnd = await d.exited;
     (saver as Job | null)?.thaw();
