@@ -54,7 +54,7 @@ export function signalRunning(signal: NodeJS.Signals): void {
   for (const r of running.values()) killGroup(r.pid, signal);
 }
 
-export function killGroup(pid: number, signal: NodeJS.Signals): void {
+function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {

@@ -29007,7 +29007,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   cf: () => (/* binding */ signalRunning)
 });
 
-// UNUSED EXPORTS: killGroup, runningCommands
+// UNUSED EXPORTS: runningCommands
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
