@@ -15,8 +15,9 @@
 // 4. scan:  start = exclusive prefix sum of the counts; the total and the error bits are read
 //           in the only host synchronisation, to allocate the output.
 // 5. fill:  the same walk writes each point's hits, in candidate order, to its part of idx.
-// 6. order: one warp per list sorts it in registers (bitonic, up to kSortCap entries); the
-//           rare longer lists are sorted by a global sort of (list, index) keys.
+// 6. order: one warp per list sorts it (a bitonic network in registers up to 64 entries, a
+//           warp merge sort up to kSortCap); the rare longer lists are sorted by a global sort
+//           of (list, index) keys.
 #include "../pointgroup_ops.h"
 #include "common.cuh"
 
@@ -29,6 +30,8 @@
 #include <ATen/ops/zeros.h>
 
 #include <c10/util/Exception.h>
+
+#include <cub/warp/warp_merge_sort.cuh>
 
 #include <algorithm>
 #include <climits>
@@ -263,25 +266,51 @@ __device__ void sort_list(int* list, int len, int lane) {
     if (32 * k + lane < len) list[32 * k + lane] = v[k];
 }
 
-// One warp per list: sorts idx[start, start + length) for kMinLen < length <= kMaxLen. Two
-// launches (short and long lists), so that the many short lists run with the few registers
-// they need and the long ones, 32 values per lane at most, do not limit them.
-template <int kMinLen, int kMaxLen>
+struct Less {
+  __device__ bool operator()(int a, int b) const { return a < b; }
+};
+
+// Sorts a list of 65..32K entries with CUB's warp merge sort (K consecutive entries per lane):
+// for long lists it does several times less work than a bitonic network.
+template <int K, typename Storage>
+__device__ void merge_sort_list(int* list, int len, int lane, Storage& storage) {
+  int v[K];
+#pragma unroll
+  for (int k = 0; k < K; ++k) v[k] = K * lane + k < len ? list[K * lane + k] : INT_MAX;
+  cub::WarpMergeSort<int, K, 32>(storage).Sort(v, Less());
+#pragma unroll
+  for (int k = 0; k < K; ++k)
+    if (K * lane + k < len) list[K * lane + k] = v[k];
+}
+
+// One warp per list: sorts idx[start, start + length) for 2 <= length <= 64 (kLong = false:
+// a bitonic network in registers) or 64 < length <= kSortCap (kLong = true: merge sort). Two
+// launches, so that the many short lists run with the few registers they need.
+template <bool kLong>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     sort_lists_kernel(const int* __restrict__ start_len, int n, int* __restrict__ idx) {
-  const int i = blockIdx.x * kWarpsPerBlock + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  union Storage {
+    typename cub::WarpMergeSort<int, 4, 32>::TempStorage k4;
+    typename cub::WarpMergeSort<int, 8, 32>::TempStorage k8;
+    typename cub::WarpMergeSort<int, 16, 32>::TempStorage k16;
+    typename cub::WarpMergeSort<int, 32, 32>::TempStorage k32;
+  };
+  __shared__ Storage storage[kLong ? kWarpsPerBlock : 1];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int i = blockIdx.x * kWarpsPerBlock + warp;
   if (i >= n) return;
   const int len = start_len[2 * i + 1];
-  if (len <= kMinLen || len > kMaxLen) return;
+  if (kLong ? len <= 64 || len > kSortCap : len <= 1 || len > 64) return;
   int* list = idx + start_len[2 * i];
-  if (kMaxLen <= 64) {
+  if (!kLong) {
     if (len <= 32) sort_list<1, 5>(list, len, lane);
     else sort_list<2, 6>(list, len, lane);
   } else {
-    if (len <= 128) sort_list<4, 7>(list, len, lane);
-    else if (len <= 256) sort_list<8, 8>(list, len, lane);
-    else if (len <= 512) sort_list<16, 9>(list, len, lane);
-    else sort_list<32, 10>(list, len, lane);
+    Storage& st = storage[kLong ? warp : 0];
+    if (len <= 128) merge_sort_list<4>(list, len, lane, st.k4);
+    else if (len <= 256) merge_sort_list<8>(list, len, lane, st.k8);
+    else if (len <= 512) merge_sort_list<16>(list, len, lane, st.k16);
+    else merge_sort_list<32>(list, len, lane, st.k32);
   }
 }
 
@@ -390,11 +419,11 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
                                                                     nullptr);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     const int sblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock));
-    sort_lists_kernel<1, 64><<<sblocks, kWarpsPerBlock * 32, 0, stream>>>(start_len.data_ptr<int>(), n,
+    sort_lists_kernel<false><<<sblocks, kWarpsPerBlock * 32, 0, stream>>>(start_len.data_ptr<int>(), n,
                                                                           idx.data_ptr<int>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
-    sort_lists_kernel<64, kSortCap><<<sblocks, kWarpsPerBlock * 32, 0, stream>>>(start_len.data_ptr<int>(), n,
-                                                                                 idx.data_ptr<int>());
+    sort_lists_kernel<true><<<sblocks, kWarpsPerBlock * 32, 0, stream>>>(start_len.data_ptr<int>(), n,
+                                                                         idx.data_ptr<int>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     if (flags & kOversize) sort_long_lists(idx, start_len);
   }
