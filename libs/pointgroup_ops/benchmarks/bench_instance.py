@@ -171,7 +171,10 @@ def compare(ours_path, original_path):
     m = ours["machine"]
     print(f"Machine: {m['cpu']} ({m['cpu_count']} CPUs){', ' + m['gpu'] if 'gpu' in m else ''}; "
           f"torch {m['torch']}; {ours['workload']['neighbour_entries']} neighbour entries, "
-          f"{ours['workload']['clusters']} clusters\n")
+          f"{ours['workload']['clusters']} clusters")
+    o = orig["machine"]
+    print(f"Original measured on: {o['cpu']} ({o['cpu_count']} CPUs){', ' + o['gpu'] if 'gpu' in o else ''}; "
+          f"torch {o['torch']}\n")
     print("| row | original | this package | speed-up |\n|---|---|---|---|")
     for r in ours["rows"]:
         old = base.get(r["name"])

@@ -3,21 +3,23 @@
 #
 #   bash libs/pointgroup_ops/benchmarks/run_gpu_checks.sh [OUTDIR]
 #
-# OUTDIR defaults to $OUT, else ./pgo-gpu-results. PYTHON (default: python) is the interpreter
-# with torch. The comparison with Pointcept's original pointgroup_ops uses its figures saved
+# OUTDIR defaults to $OUT, else ./pgo-gpu-results. PYTHON is the interpreter with torch
+# (default: the H200 host's /opt/torch/.venv/bin/python where it exists, else python).
+# BUDGET_S (default 330): no step runs past that many seconds from the start; a step with no
+# time left is recorded as skipped. The comparison with Pointcept's original pointgroup_ops uses its figures saved
 # from an earlier run on the H200 host (ORIGINAL_JSON, default h200_original.json next to this
 # script); ORIGINAL_SRC=<a checkout of Pointcept's libs/pointgroup_ops> builds and measures
 # the original here instead (about a minute more).
 #
-# Steps, each under a time limit (about 4 minutes in all on the H200 host):
+# Steps, each under a time limit (about 4 minutes in all expected on the H200 host):
 #   1. build this package (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST=9.0, MAX_JOBS=16) into a folder
 #      of its own, put first on PYTHONPATH;
 #   2. pytest libs/pointgroup_ops/tests libs/common/tests (CUDA == CPU, 2M-point scale test);
-#   3. compute-sanitizer memcheck on the CUDA tests (without the two large-workload tests),
-#      racecheck on benchmarks/sanitizer_driver.py;
-#   4. the benchmark (bench_instance.py, CPU rows on 1, 2, 4 and 16 threads), the comparison
+#   3. the benchmark (bench_instance.py, CPU rows on 1, 2, 4 and 16 threads), the comparison
 #      table, bfs_memory_probe.cpp (list reads in search order on one core) and a per-kernel
-#      profile (profile_instance.py).
+#      profile (profile_instance.py);
+#   4. compute-sanitizer racecheck on benchmarks/sanitizer_driver.py, memcheck on the CUDA
+#      tests (without the two large-workload tests).
 # Writes 8 files to OUTDIR: summary.txt (the machine, every step's status and last lines, the
 # comparison table and the whole profile), build.log, pytest.log, sanitizers.log, bench.log,
 # bench-ours.json, comparison.md, profile.log. Exits non-zero when a build, a test or a
@@ -25,6 +27,8 @@
 set -u
 OUTDIR=${1:-${OUT:-pgo-gpu-results}}
 PY=${PYTHON:-python}
+[[ -z ${PYTHON:-} && -x /opt/torch/.venv/bin/python ]] && PY=/opt/torch/.venv/bin/python
+BUDGET_S=${BUDGET_S:-330}
 HERE=libs/pointgroup_ops/benchmarks
 ORIGINAL_JSON=${ORIGINAL_JSON:-$HERE/h200_original.json}
 ORIGINAL_SRC=${ORIGINAL_SRC:-}
@@ -43,11 +47,18 @@ SUMMARY=$OUTDIR/summary.txt
 : >"$SUMMARY"
 rc=0
 say() { echo "$*" | tee -a "$SUMMARY"; }
-# step NAME LOG LIMIT CMD...: run CMD for at most LIMIT seconds, its output appended to
-# OUTDIR/LOG under a header; the status, the time and the last lines go to the summary.
+# step NAME LOG LIMIT CMD...: run CMD for at most LIMIT seconds (and no further than the
+# budget), its output appended to OUTDIR/LOG under a header; the status, the time and the last
+# lines go to the summary.
 step() {
   local name=$1 log=$OUTDIR/$2 limit=$3 t0=$SECONDS status
   shift 3
+  ((limit > BUDGET_S - SECONDS)) && limit=$((BUDGET_S - SECONDS))
+  if ((limit <= 0)); then
+    say "$name: skipped, no time left of the ${BUDGET_S} s budget"
+    rc=1
+    return 1
+  fi
   echo "=== $name: $*" >>"$log"
   timeout "$limit" "$@" >>"$log" 2>&1
   status=$?
@@ -85,19 +96,7 @@ export PYTHONPATH=$OURS${PYTHONPATH:+:$PYTHONPATH}
 step pytest pytest.log 300 "$PY" -m pytest -q -p no:cacheprovider -rfE --durations=12 \
   libs/pointgroup_ops/tests libs/common/tests
 
-# 3. sanitizers. The two large-workload tests (240k and 2M points) only repeat, at scale, the
-# kernels that the smaller tests already run, and would take minutes under memcheck.
-if command -v compute-sanitizer >/dev/null; then
-  step memcheck sanitizers.log 200 compute-sanitizer --tool memcheck --error-exitcode 9 \
-    "$PY" -m pytest -q -p no:cacheprovider -rfE libs/pointgroup_ops/tests/test_pgo_cuda.py \
-    -k "not two_million and not instance_workload"
-  step racecheck sanitizers.log 90 compute-sanitizer --tool racecheck --error-exitcode 9 "$PY" "$HERE/sanitizer_driver.py"
-else
-  say "compute-sanitizer not found: sanitizer runs skipped"
-  rc=1
-fi
-
-# 4. benchmark, comparison, profile
+# 3. benchmark, comparison, memory probe, profile
 step bench-ours bench.log 200 "$PY" "$HERE/bench_instance.py" --threads 1,2,4,16 --save-lists "$WORK/lists.pt" \
   --save-raw "$WORK/raw" --json "$OUTDIR/bench-ours.json"
 # What this host's memory does to the CPU search (one core): list reads in index order and in
@@ -116,11 +115,22 @@ if [[ -s $OUTDIR/bench-ours.json && -s $ORIGINAL_JSON ]]; then
   "$PY" "$HERE/bench_instance.py" --compare "$OUTDIR/bench-ours.json" "$ORIGINAL_JSON" |
     tee "$OUTDIR/comparison.md" >>"$SUMMARY"
 fi
-step profile profile.log 120 "$PY" "$HERE/profile_instance.py"
-{
-  echo ""
-  echo "profile (profile.log):"
-  cat "$OUTDIR/profile.log"
-} >>"$SUMMARY"
+if step profile profile.log 120 "$PY" "$HERE/profile_instance.py"; then
+  printf '\nprofile (profile.log):\n' >>"$SUMMARY"
+  cat "$OUTDIR/profile.log" >>"$SUMMARY"
+fi
+# 4. sanitizers, last: memcheck gets what is left of the budget. The two large-workload tests
+# (240k and 2M points) only repeat, at scale, what the smaller tests run, and would take
+# minutes under memcheck.
+if command -v compute-sanitizer >/dev/null; then
+  step racecheck sanitizers.log 90 compute-sanitizer --tool racecheck --error-exitcode 9 "$PY" "$HERE/sanitizer_driver.py"
+  step memcheck sanitizers.log 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
+    "$PY" -m pytest -q -p no:cacheprovider -rfE libs/pointgroup_ops/tests/test_pgo_cuda.py \
+    -k "not two_million and not instance_workload"
+else
+  say "compute-sanitizer not found: sanitizer runs skipped"
+  rc=1
+fi
+
 say "overall: $([[ $rc == 0 ]] && echo ok || echo FAILED)"
 exit "$rc"

@@ -13,9 +13,11 @@
 //   the search stalls on memory, not on arithmetic. The queue is read in windows of
 //   kTouchWindow entries: on entering a window, the start_len rows and then one value in every
 //   cache line of the window's lists are loaded, all independent of each other, so that their
-//   misses overlap. Plain loads, not prefetch hints: on the H200 host's Xeon the hinted version
-//   ran no faster than this machine's run with no prefetching at all (hints can be dropped,
-//   e.g. on a TLB miss or with all fill buffers busy); loads are never dropped.
+//   misses overlap. Plain loads, not prefetch hints: a hinted search took 28.8 ms on the H200
+//   host's Xeon, about what an unhinted one takes on an AMD EPYC where the hints save 3x
+//   (Pointcept's code, which has none, takes 43 ms on both), so hints seem to be dropped there
+//   (as a CPU may do on a TLB miss or with its fill buffers busy); loads never are.
+//   benchmarks/bfs_memory_probe.cpp measures both on a host.
 // - With several threads, the points are cut into index ranges [begin, end) such that no
 //   list of a point below `end` holds a point at or above it (for Pointcept's input, the scenes
 //   of a batch). The sequential search never enqueues a point below `begin` once it has
