@@ -5,9 +5,13 @@
 PCB_CI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PCB_REPO_ROOT=$(cd "$PCB_CI_DIR/.." && pwd)
 
-# Pinned tool versions (served by the Go module proxy; both need Go >= 1.26.8).
+# Pinned tool versions (served by the Go module proxy; built with Go >= 1.26.8).
 PCB_BUILDKIT_VERSION=${PCB_BUILDKIT_VERSION:-v0.34.2}
 PCB_BUILDX_VERSION=${PCB_BUILDX_VERSION:-v0.38.2}
+# A buildx older than the action's minimum (0.13.0), for the runner-setup matrix only: never a
+# CLI plugin here; a test runner puts it into a DOCKER_CONFIG of its own.
+PCB_OLD_BUILDX_VERSION=${PCB_OLD_BUILDX_VERSION:-v0.10.5}
+PCB_ACTIONLINT_VERSION=${PCB_ACTIONLINT_VERSION:-v1.7.12}
 
 # Caches that survive between runs (binaries, venv, registry data, buildkit state).
 PCB_CI_CACHE=${PCB_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pointcept-conda-build}

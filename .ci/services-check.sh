@@ -183,6 +183,11 @@ t_engine_gpu() {
   ((after == before + 1)) || { echo "hook log $ENGINE_HOOK_LOG grew by $((after - before)) lines, expected 1"; return 1; }
 }
 
+t_old_buildx() {
+  out=$("${PCB_OLD_BUILDX:?PCB_OLD_BUILDX is not set (.ci/.env from .ci/setup)}" version)
+  [[ $out == "github.com/docker/buildx $PCB_OLD_BUILDX_VERSION"* ]] || { echo "$PCB_OLD_BUILDX version: '$out'"; return 1; }
+}
+
 check "docker run on dockerd (network none)" t_docker_run
 check "docker run --gpus all reaches the stand-in nvidia hook" t_gpu_path
 check "registry serves the base image" t_registry
@@ -191,6 +196,7 @@ check "buildx build --output type=local" t_output_local
 check "buildx build --build-context name=DIR" t_context_dir
 check "buildx build --build-context name=docker-image:// (pushed to the registry)" t_context_image
 check "buildx build --check reports a violation" t_check
+check "the matrix's old buildx is $PCB_OLD_BUILDX_VERSION" t_old_buildx
 read -r -a engines <<<"${PCB_ENGINES//,/ }"
 for id in "${engines[@]}"; do
   check "engine $id: server and CLI version, image store" t_engine_version_store "$id"

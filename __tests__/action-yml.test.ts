@@ -32,7 +32,8 @@ describe('action.yml', () => {
   });
   it('documents every output the action can set', () => {
     const full = outputsFrom({
-      plan: { tags: [], labels: [], gpu: false } as never,
+      plan: { tags: [], labels: [], gpu: false, push: true, smoke: true } as never,
+      publish: { digest: 'd', testedManifest: 'm', imageId: 'i', moved: [{ tag: 't', digest: 'd' }], notMoved: [] } as never,
       preflight: { findings: [] } as never,
       build: { imageId: 'i', metadata: { 'containerimage.digest': 'd' }, seconds: 1 } as never,
       smoke: { passed: true, report: { schema: 1, ok: true, versions: {}, gpu: null, checks: [] } } as never,
@@ -54,5 +55,29 @@ describe('README tables match action.yml', () => {
   });
   it('lists every output', () => {
     for (const name of Object.keys(action.outputs)) expect(readme, name).toContain(`| \`${name}\` |`);
+  });
+});
+
+describe('the release workflow (.github/workflows/release.yml)', () => {
+  interface Workflow { jobs: Record<string, { steps: { uses?: string; with?: Record<string, unknown> }[] }> }
+  const workflow = yaml.load(fs.readFileSync(path.join(ROOT, '.github', 'workflows', 'release.yml'), 'utf8')) as Workflow;
+  const build = Object.values(workflow.jobs).flatMap((j) => j.steps).find((s) => s.uses === './')!;
+  const fixture = yaml.load(fs.readFileSync(path.join(ROOT, '__tests__', 'fixtures', 'release-inputs.yml'), 'utf8')) as Record<string, unknown>;
+  const LOCAL = ['builder', 'base-image', 'gpu', 'torch-cuda-arch-list', 'max-jobs']; // the fixture's last block
+  const STAND_INS = ['context', 'sbom']; // named in the fixture's header
+  it('its build step runs this action with metadata-action\'s outputs, provenance and sbom on', () => {
+    expect(build.with).toMatchObject({ push: true, tags: '${{ steps.meta.outputs.tags }}', labels: '${{ steps.meta.outputs.labels }}', annotations: '${{ steps.meta.outputs.annotations }}', provenance: 'mode=max', sbom: true });
+  });
+  it('the local-action fixture gives the same inputs, its literal values alike', () => {
+    expect(Object.keys(fixture).filter((k) => !LOCAL.includes(k)).sort()).toEqual(Object.keys(build.with!).sort());
+    for (const [k, v] of Object.entries(build.with!)) {
+      if (typeof v === 'string' && v.includes('${{')) continue;
+      if (!STAND_INS.includes(k)) expect(String(fixture[k]), k).toBe(String(v));
+    }
+  });
+  it('is the README\'s release example (with the published action in place of ./)', () => {
+    const text = fs.readFileSync(path.join(ROOT, '.github', 'workflows', 'release.yml'), 'utf8');
+    const body = text.slice(text.indexOf('name: release')).replace('uses: ./\n', 'uses: org/pointcept-conda-build@v1\n');
+    expect(readme).toContain(body);
   });
 });

@@ -5,11 +5,15 @@ import { buildxFinding, capabilities, compareVersions, describeBuilder, engineBu
 const docker = (engine: string, store: boolean, api: string | null = null): BuilderFacts => ({
   name: 'default', driver: 'docker', buildx: '0.38.2', buildkit: engineBuildkit(engine, api), engine, engineApi: api, containerdStore: store,
 });
-const own = (driver: string, buildkit: string | null): BuilderFacts => ({ name: 'b', driver, buildx: '0.38.2', buildkit, engine: '28.2.2', engineApi: '1.50', containerdStore: false });
+const own = (driver: string, buildkit: string | null, store = false): BuilderFacts => ({ name: 'b', driver, buildx: '0.38.2', buildkit, engine: '28.2.2', engineApi: '1.50', containerdStore: store });
 
 describe('capabilities: the runner setups', () => {
-  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true };
-  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false };
+  // a builder with its own BuildKit, Engine with the classic store: push by digest, then pull
+  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true, imageOutputOptions: true, loadKeepsIndex: false, publish: 'by-digest' };
+  // the docker driver on the classic store: load, docker push, no attestations
+  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false, imageOutputOptions: false, loadKeepsIndex: false, publish: 'loaded-image' };
+  // the containerd store: the loaded index carries everything; the docker driver cannot push by digest
+  const CONTAINERD = { ...FULL, pushByDigest: false, loadKeepsIndex: true, publish: 'loaded-index' };
   it.each([
     ["Debian 12's Engine 20.10, docker driver", docker('20.10.24+dfsg1', false), { ...CLASSIC, namedContexts: false }],
     ['Engine 23.0, docker driver, classic store', docker('23.0.6', false), CLASSIC],
@@ -18,13 +22,16 @@ describe('capabilities: the runner setups', () => {
     ["Debian 13's Engine 26.1, docker driver, classic store", docker('26.1.5+dfsg1', false), CLASSIC],
     ['Engine 27.5, docker driver, classic store', docker('27.5.1', false), CLASSIC],
     ['Engine 28.2, docker driver, classic store', docker('28.2.2', false), CLASSIC],
-    ["Debian 13's Engine 26.1, docker driver, containerd store", docker('26.1.5+dfsg1', true), FULL],
-    ['moby v2 built from source (version "dev", API 1.52), containerd store', docker('dev', true, '1.52'), FULL],
+    ["Debian 13's Engine 26.1, docker driver, containerd store", docker('26.1.5+dfsg1', true), CONTAINERD],
+    ['moby v2 built from source (version "dev", API 1.52), containerd store', docker('dev', true, '1.52'), CONTAINERD],
+    ['Engine 23.0, docker driver, containerd store (BuildKit 0.11: attestations)', docker('23.0.6', true), CONTAINERD],
     ['docker-container builder (setup-buildx-action)', own('docker-container', '0.26.3'), FULL],
     ['docker-container builder not started yet (BuildKit unknown)', own('docker-container', null), FULL],
     ['remote builder', own('remote', '0.34.2'), FULL],
     ['kubernetes builder', own('kubernetes', '0.23.2'), FULL],
-    ['remote builder with an old buildkitd', own('remote', '0.9.3'), { ...FULL, namedContexts: false, attestations: false }],
+    ['remote builder with an old buildkitd: no attestations, so the loaded image is pushed', own('remote', '0.9.3'), { ...FULL, namedContexts: false, attestations: false, pushByDigest: false, publish: 'loaded-image' }],
+    ['remote builder, Engine with the containerd store: the loaded index is pushed', own('remote', '0.34.2', true), { ...FULL, loadKeepsIndex: true, publish: 'loaded-index' }],
+    ['docker-container builder, Engine store unknown (docker info failed): push by digest', { ...own('docker-container', '0.26.3'), containerdStore: null }, FULL],
   ])('%s', (_name, facts, want) => {
     expect(capabilities(facts)).toEqual(want);
   });

@@ -1,18 +1,12 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
-import { actionDefaults, parseDuration, parseInputs, readRawInputs, secretValues, splitLines, splitList } from '../src/inputs.js';
-import { FIXTURE, ROOT, inputs, raw } from './helpers.js';
+import { actionDefaults, parseDuration, parseInputs, readRawInputs, secretValues } from '../src/inputs.js';
+import { FIXTURE, ROOT, inputErrors, inputs, raw } from './helpers.js';
 
-function errorsOf(over: Parameters<typeof raw>[0]): string[] {
-  try {
-    inputs(over);
-  } catch (e) {
-    if (e instanceof InputError) return e.lines;
-    throw e;
-  }
-  return [];
-}
+const errorsOf = inputErrors;
 
 describe('readRawInputs', () => {
   it('reads INPUT_ variables with hyphens kept and falls back to the defaults of action.yml', () => {
@@ -23,18 +17,6 @@ describe('readRawInputs', () => {
     expect(r.file).toBe('docker/Dockerfile.gpu');
     expect(r['cache-max-size']).toBe('50');
   });
-});
-
-describe('lists', () => {
-  it.each([
-    ['a,b\nc', ['a', 'b', 'c']],
-    ['  a  \n\n , b,', ['a', 'b']],
-    ['', []],
-  ])('splitList(%j)', (v, want) => expect(splitList(v)).toEqual(want));
-  it.each([
-    ['type=registry,ref=x,mode=max\n# comment\ntype=local,src=/c', ['type=registry,ref=x,mode=max', 'type=local,src=/c']],
-    ['A=1,2\r\nB=3', ['A=1,2', 'B=3']],
-  ])('splitLines(%j)', (v, want) => expect(splitLines(v)).toEqual(want));
 });
 
 describe('parseInputs: accepted values', () => {
@@ -49,6 +31,16 @@ describe('parseInputs: accepted values', () => {
     [{ load: 'false', 'smoke-tests': 'false', platforms: 'linux/amd64,linux/arm64', push: 'true', tags: 'r.example/x:1' }, { load: false, platforms: ['linux/amd64', 'linux/arm64'] }],
     [{ 'cache-backend': 'registry', 'cache-ref': '127.0.0.1:5000/env-cache' }, { 'cache-backend': 'registry', 'cache-ref': '127.0.0.1:5000/env-cache' }],
     [{ 'cache-max-size': '2.5', 'cache-dir': 'rel/cache' }, { 'cache-max-size': 2.5, 'cache-dir': path.join(ROOT, 'rel', 'cache') }],
+    // build-push-action's inputs, their forms
+    [{}, { provenance: { state: 'default', attrs: [] }, sbom: { state: 'default', attrs: [] }, annotations: [], 'no-cache': false, 'no-cache-filters': [], pull: false, network: '', 'shm-size': '', ulimit: [], ssh: [], 'build-contexts': [], 'secret-files': [], 'secret-envs': [] }],
+    [{ provenance: 'mode=max', sbom: 'true' }, { provenance: { state: 'on', attrs: [['mode', 'max']] }, sbom: { state: 'on', attrs: [] } }],
+    [{ provenance: 'false', sbom: 'False' }, { provenance: { state: 'off', attrs: [] }, sbom: { state: 'off', attrs: [] } }],
+    [{ provenance: 'mode=min,inline-only=true,"builder-id=https://ci.example/run,1"' }, { provenance: { state: 'on', attrs: [['mode', 'min'], ['inline-only', 'true'], ['builder-id', 'https://ci.example/run,1']] } }],
+    [{ provenance: 'disabled=true' }, { provenance: { state: 'off', attrs: [] } }],
+    [{ sbom: 'generator=127.0.0.1:5000/scanner:stand-in' }, { sbom: { state: 'on', attrs: [['generator', '127.0.0.1:5000/scanner:stand-in']] } }],
+    [{ 'no-cache': 'true', pull: 'true', network: 'host', 'shm-size': '2g', ulimit: 'nofile=1024:2048\nnproc=-1', ssh: 'default,github=/home/runner/.ssh/id_ed25519' }, { 'no-cache': true, pull: true, network: 'host', 'shm-size': '2g', ulimit: ['nofile=1024:2048', 'nproc=-1'], ssh: ['default', 'github=/home/runner/.ssh/id_ed25519'] }],
+    [{ 'no-cache-filters': 'extensions\nruntime' }, { 'no-cache-filters': ['extensions', 'runtime'] }],
+    [{ 'build-contexts': 'extra=docker-image://alpine:3.20\nassets=./docs' }, { 'build-contexts': [{ name: 'extra', value: 'docker-image://alpine:3.20' }, { name: 'assets', value: './docs' }] }],
   ] as const)('%j', (over, want) => {
     expect(inputs(over as never)).toMatchObject(want);
   });
@@ -102,6 +94,28 @@ describe('parseInputs: every error names the input and shows the value as typed,
     [{ 'cache-max-size': 'abc' }, 'cache-max-size', 'abc', 'greater than 0'],
     [{ 'cache-max-size': '0' }, 'cache-max-size', '0', 'greater than 0'],
     [{ 'miniforge-version': 'latest' }, 'miniforge-version', 'latest', 'Miniforge release'],
+    [{ provenance: 'mode=maximum' }, 'provenance', 'mode=maximum', 'mode takes min or max'],
+    [{ provenance: 'colour=red' }, 'provenance', 'colour=red', '"colour" is not a provenance attribute'],
+    [{ provenance: 'yes' }, 'provenance', 'yes', 'use true, false, or attributes like mode=max'],
+    [{ sbom: 'scanner=x' }, 'sbom', 'scanner=x', '"scanner" is not a sbom attribute'],
+    [{ sbom: 'generator=not an image' }, 'sbom', 'generator=not an image', 'generator takes an image reference'],
+    [{ annotations: 'bogus:org.example.a=1' }, 'annotations', 'bogus:org.example.a=1', '"bogus" is not a level'],
+    [{ annotations: 'org.example.novalue' }, 'annotations', 'org.example.novalue', 'write one [LEVEL:]key=value per line'],
+    [{ 'no-cache': 'yes' }, 'no-cache', 'yes', 'use true or false'],
+    [{ pull: 'always' }, 'pull', 'always', 'use true or false'],
+    [{ 'no-cache-filters': 'conda env' }, 'no-cache-filters', 'conda env', 'a stage name'],
+    [{ 'no-cache': 'true', 'no-cache-filters': 'extensions' }, 'no-cache-filters', 'extensions', 'set one of the two'],
+    [{ network: 'bridge' }, 'network', 'bridge', 'use default, host or none'],
+    [{ 'shm-size': '2 GB' }, 'shm-size', '2 GB', 'a size like 2g'],
+    [{ ulimit: 'nofiles=1' }, 'ulimit', 'nofiles=1', 'name=soft[:hard]'],
+    [{ ulimit: 'nofile=many' }, 'ulimit', 'nofile=many', 'name=soft[:hard]'],
+    [{ ssh: 'default=/a b' }, 'ssh', 'default=/a b', 'ID=PATH'],
+    [{ 'build-contexts': 'env-cache=/x' }, 'build-contexts', 'env-cache', 'the action passes the build context env-cache itself'],
+    [{ 'build-contexts': 'noequals' }, 'build-contexts', 'noequals', 'name=source'],
+    [{ 'secret-files': 'npmrc=no/such/file' }, 'secret-files', `npmrc=${ROOT}/no/such/file`, 'does not exist'],
+    [{ 'secret-envs': 'gh=PCB_TEST_SURELY_UNSET' }, 'secret-envs', 'gh=PCB_TEST_SURELY_UNSET', 'PCB_TEST_SURELY_UNSET is not set'],
+    [{ 'secret-envs': 'gh=not-a-name' }, 'secret-envs', 'gh=not-a-name', 'names an environment variable'],
+    [{ secrets: 'gh=1', 'secret-envs': 'gh=HOME' }, 'secrets', 'gh', 'each secret id is given once'],
   ] as const)('%j -> %s', (over, input, value, accepted) => {
     const lines = errorsOf(over as never);
     const line = lines.find((l) => l.startsWith(`Input "${input}": ${JSON.stringify(value)} is not accepted; `));
@@ -138,8 +152,21 @@ describe('values and helpers', () => {
     ['900', 900], ['45s', 45], ['15m', 900], ['2h', 7200], ['0', undefined], ['1.5m', undefined], ['', undefined],
   ])('parseDuration(%j) = %j', (v, want) => expect(parseDuration(v)).toBe(want));
   it('masks secrets and credential-looking build-args only', () => {
-    const i = inputs({ secrets: 'pip_token=s3cr3t', 'build-args': 'GITHUB_TOKEN=ghp_x\nHF_API_KEY=hf1\nREGISTRY_PASSWORD=pw\nMAX_LEN=3\nNOTE=hello' });
-    expect(secretValues(i).sort()).toEqual(['ghp_x', 'hf1', 'pw', 's3cr3t']);
+    const i = inputs({ secrets: 'pip_token=s3cr3t\nflag=1', 'build-args': 'GITHUB_TOKEN=ghp_x\nHF_API_KEY=hf1-key\nREGISTRY_PASSWORD=pw-long\nMAX_LEN=3\nNOTE=hello\nSKIP_SECRET_SCAN=1' });
+    // a secret is masked whatever its length; a build-arg only from 4 characters (SKIP_SECRET_SCAN=1 would mask every "1")
+    expect(secretValues(i).sort()).toEqual(['1', 'ghp_x', 'hf1-key', 'pw-long', 's3cr3t']);
+  });
+  it('masks the contents of secret-files (whole, trimmed and line by line) and the variables of secret-envs', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-inputs-'));
+    fs.writeFileSync(path.join(dir, 'key.pem'), '-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nab\n-----END KEY-----\n');
+    const env = { PCB_TEST_TOKEN: 'env-secret-value' };
+    const i = inputs({ 'secret-files': `key=${dir}/key.pem`, 'secret-envs': 'tok=PCB_TEST_TOKEN' }, env);
+    const values = secretValues(i, env);
+    expect(values).toContain('-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nab\n-----END KEY-----');
+    expect(values).toContain('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC');
+    expect(values).toContain('env-secret-value');
+    expect(values).not.toContain('ab'); // short lines would mask half the log
+    fs.rmSync(dir, { recursive: true, force: true });
   });
   it('parseInputs throws InputError (typed, not duck-typed)', () => {
     expect(() => parseInputs(raw({ push: 'maybe' }), { actionDir: ROOT, workspace: ROOT })).toThrow(InputError);

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/arch.js';
 import { capabilities, engineBuildkit, type BuilderFacts } from '../src/builder.js';
@@ -24,14 +27,14 @@ function recipeOf(over: Parameters<typeof raw>[0]): Recipe {
   return r;
 }
 
-interface Case { inputs?: Parameters<typeof raw>[0]; gpus?: Gpu[]; memoryGiB?: number; archList?: string; builder?: BuilderFacts; session?: Partial<EnvCacheSession> }
+interface Case { inputs?: Parameters<typeof raw>[0]; gpus?: Gpu[]; memoryGiB?: number; archList?: string; builder?: BuilderFacts; session?: Partial<EnvCacheSession>; builderId?: string }
 function plan(c: Case = {}) {
   const i = inputs({ 'cache-backend': 'none', ...c.inputs });
   const r = recipeOf({ 'cache-backend': 'none', ...c.inputs });
   const builder = c.builder ?? REMOTE;
   const caps = capabilities(builder);
   const pf = { builder, adaptation: adaptToBuilder(i, r.dockerfile, builder, caps), gpus: c.gpus ?? [H200], archList: c.archList ?? '7.5;8.0;8.6;8.9;9.0+PTX', cpus: 16, memoryGiB: c.memoryGiB ?? 128 };
-  return makePlan(i, r, pf, { runId: '42-1-abcd', workDir: '/w' }, session(c.session));
+  return makePlan(i, r, pf, { runId: '42-1-abcd', workDir: '/w', builderId: c.builderId ?? null }, session(c.session));
 }
 
 /** The values following each occurrence of a flag in an argv. */
@@ -193,4 +196,119 @@ describe('adaptToBuilder: what each runner setup makes of the inputs', () => {
 
 describe('helpers', () => {
   it.each([[16, 128, 16], [16, 15, 3], [2, 1, 1], [64, 32, 8]])('autoMaxJobs(%i cpus, %i GiB) = %i', (c, m, want) => expect(autoMaxJobs(c, m)).toBe(want));
+});
+
+describe('publishing: the build argv of each way (builder x push x load)', () => {
+  const CONTAINERD = dockerDriver('26.1.5', true);
+  const CLASSIC = dockerDriver('26.1.5', false);
+  const RUN_URL = 'https://github.com/org/pc/actions/runs/7/attempts/1';
+  const ATTESTED = {
+    push: 'true', tags: 'r.example/a:1\nr.example/a:latest\nr.example/b:1', provenance: 'mode=max', sbom: 'generator=r.example/scanner:stand-in',
+    annotations: 'manifest:org.opencontainers.image.description=Point clouds, fast\nindex:org.opencontainers.image.title=pc',
+  };
+  const ATTESTS = [`type=provenance,mode=max,builder-id=${RUN_URL}`, 'type=sbom,generator=r.example/scanner:stand-in'];
+  const ANNOTATIONS = ['manifest:org.opencontainers.image.description=Point clouds, fast', 'index:org.opencontainers.image.title=pc'];
+  it.each<[string, Case, { way: string | null; want: Record<string, string[] | boolean> }]>([
+    ['remote builder, classic store: one push by digest to both repositories, no tag, nothing loaded', { inputs: ATTESTED }, { way: 'by-digest', want: {
+      '--tag': [], '--load': false, '--push': false, '--attest': ATTESTS, '--annotation': ANNOTATIONS,
+      '--output': ['type=image,"name=r.example/a,r.example/b",push-by-digest=true,name-canonical=true,push=true'],
+    } }],
+    ['remote builder, provenance false: buildx\'s default is turned off; sbom false adds nothing', { inputs: { push: 'true', tags: 'r.example/a:1', provenance: 'false', sbom: 'false' } }, { way: 'by-digest', want: {
+      '--attest': ['type=provenance,disabled=true'], '--output': ['type=image,name=r.example/a,push-by-digest=true,name-canonical=true,push=true'],
+    } }],
+    ['containerd store, docker driver: the tagged index is loaded, tested, then pushed', { inputs: ATTESTED, builder: CONTAINERD }, { way: 'loaded-index', want: {
+      '--tag': ['r.example/a:1', 'r.example/a:latest', 'r.example/b:1'], '--load': true, '--output': [], '--attest': ATTESTS, '--annotation': ANNOTATIONS,
+    } }],
+    ['classic store, docker driver, nothing asked: today\'s load + docker push, no attestation flags', { inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CLASSIC }, { way: 'loaded-image', want: {
+      '--tag': ['r.example/a:1'], '--load': true, '--attest': [], '--annotation': [],
+    } }],
+    ['push false, containerd store: the loaded image keeps what was asked', { inputs: { provenance: 'mode=max' }, builder: CONTAINERD }, { way: null, want: { '--attest': [`type=provenance,mode=max,builder-id=${RUN_URL}`], '--load': true } }],
+    ['push false, classic store: no flags (buildx\'s default only)', { inputs: {} }, { way: null, want: { '--attest': [], '--load': true, '--output': [] } }],
+    ['load false, no smoke run: buildx pushes the tags itself, attested', { inputs: { push: 'true', load: 'false', 'smoke-tests': 'false', tags: 'r.example/a:1', provenance: 'true' } }, { way: 'buildx-push', want: {
+      '--tag': ['r.example/a:1'], '--push': true, '--load': false, '--attest': [`type=provenance,builder-id=${RUN_URL}`],
+    } }],
+    ['a builder-id given is kept', { inputs: { push: 'true', tags: 'r.example/a:1', provenance: 'mode=min,builder-id=https://ci.example/1' } }, { way: 'by-digest', want: { '--attest': ['type=provenance,mode=min,builder-id=https://ci.example/1'] } }],
+  ])('%s', (_n, c, { way, want }) => {
+    const p = plan({ builderId: RUN_URL, ...c });
+    expect(p.publish?.way ?? null).toBe(way);
+    for (const [k, v] of Object.entries(want)) {
+      if (typeof v === 'boolean') expect(p.buildArgv.includes(k), k).toBe(v);
+      else expect(flag(p.buildArgv, k), k).toEqual(v);
+    }
+    // the index shape: by-digest always, the loaded ways only when an annotation goes on the index
+    const multi = flag(p.buildArgv, '--build-arg').includes('BUILDKIT_MULTI_PLATFORM=1');
+    expect(multi).toBe(way === 'by-digest' || ((way === 'loaded-index' || way === 'buildx-push') && /index:/.test(c.inputs?.annotations ?? '')));
+  });
+  it('groups the tags by repository, keeps the attest values for the summary, and names the tested platform', () => {
+    const p = plan({ inputs: ATTESTED, builderId: RUN_URL });
+    expect(p.publish).toMatchObject({
+      repositories: [{ repository: 'r.example/a', tags: ['r.example/a:1', 'r.example/a:latest'] }, { repository: 'r.example/b', tags: ['r.example/b:1'] }],
+      platform: 'linux/amd64', attests: ATTESTS,
+    });
+  });
+  it('one notice where docker push cannot carry attestations and none was asked for; none elsewhere', () => {
+    expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CLASSIC }).notices).toEqual([
+      'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store) pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)',
+    ]);
+    expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' } }).notices).toEqual([]);
+    expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CONTAINERD }).notices).toEqual([]);
+  });
+  it('asked for explicitly where they cannot travel: a preflight error naming the inputs and the fix', () => {
+    const adapt = (b: BuilderFacts, over: Parameters<typeof raw>[0]) => adaptToBuilder(inputs({ 'cache-backend': 'none', ...over }), recipeOf({ 'cache-backend': 'none', ...over }).dockerfile, b, capabilities(b));
+    const errors = (a: ReturnType<typeof adapt>) => a.findings.filter((f) => f.level === 'error').map((f) => f.message);
+    expect(errors(adapt(CLASSIC, { push: 'true', tags: 'r.example/a:1', provenance: 'mode=max', annotations: 'org.example.a=1' }))).toEqual([
+      'provenance and annotations were set, but builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store) loads one image into the classic image store and pushes it with docker push, which carries no attestations or annotations; turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or leave provenance, annotations empty',
+    ]);
+    expect(errors(adapt(REMOTE, { sbom: 'true' }))[0]).toMatch(/^sbom was set, but with push: false the image is only loaded into the Engine's classic image store, which keeps no attestations or annotations; set push: true/);
+    expect(errors(adapt(dockerDriver('20.10.24', false), { push: 'true', tags: 'r.example/a:1', provenance: 'true' }))).toHaveLength(1);
+    // false and empty ask for nothing
+    expect(errors(adapt(CLASSIC, { push: 'true', tags: 'r.example/a:1', provenance: 'false', sbom: 'false' }))).toEqual([]);
+    expect(errors(adapt(REMOTE, { push: 'true', tags: 'r.example/a:1', provenance: 'mode=max', sbom: 'true', annotations: 'index:a.b=c' }))).toEqual([]);
+    expect(errors(adapt(CONTAINERD, { provenance: 'mode=max' }))).toEqual([]);
+  });
+});
+
+describe('the other build inputs in the argv', () => {
+  const STAGES_AFTER_ENV = ['env-pack', 'env-lock', 'env-export', 'extensions', 'runtime'];
+  it('no-cache: the first build of the run gets --no-cache, later ones every stage but the env ones it rebuilt', () => {
+    const p = plan({ inputs: { 'no-cache': 'true' }, session: { exports: [{ target: 'env-export', output: 'type=local,dest=/e' }, { target: 'env-lock', output: 'type=local,dest=/l' }] } });
+    expect(p.envBuilds[0].argv.includes('--no-cache')).toBe(true);
+    expect(flag(p.envBuilds[1].argv, '--no-cache-filter')).toEqual(STAGES_AFTER_ENV);
+    expect(flag(p.buildArgv, '--no-cache-filter')).toEqual(STAGES_AFTER_ENV);
+    expect(p.buildArgv.includes('--no-cache')).toBe(false);
+  });
+  it('no-cache without env builds: the main build is the first', () => {
+    expect(plan({ inputs: { 'no-cache': 'true' }, session: { exports: [] } }).buildArgv.includes('--no-cache')).toBe(true);
+  });
+  it('no-cache-filters: as given to the first build; the env stages not again', () => {
+    const p = plan({ inputs: { 'no-cache-filters': 'conda-env,runtime' } });
+    expect(flag(p.envBuilds[0].argv, '--no-cache-filter')).toEqual(['conda-env', 'runtime']);
+    expect(flag(p.buildArgv, '--no-cache-filter')).toEqual(['runtime']);
+  });
+  it('pull, secret-files, secret-envs, ssh, network, shm-size, ulimit and build-contexts reach every build', () => {
+    const p = plan({ inputs: { pull: 'true', 'secret-files': 'cfg=environment.yml', ssh: 'default', network: 'none', 'shm-size': '2g', ulimit: 'nofile=1024:2048', 'build-contexts': 'extra=docker-image://alpine:3.20' } });
+    for (const argv of [p.buildArgv, ...p.envBuilds.map((b) => b.argv)]) {
+      expect(argv.includes('--pull')).toBe(true);
+      expect(flag(argv, '--secret')).toEqual([`id=cfg,src=${FIXTURE.replace(/__tests__.*/, '')}environment.yml`]);
+      expect(flag(argv, '--ssh')).toEqual(['default']);
+      expect(flag(argv, '--network')).toEqual(['none']);
+      expect(flag(argv, '--shm-size')).toEqual(['2g']);
+      expect(flag(argv, '--ulimit')).toEqual(['nofile=1024:2048']);
+      expect(flag(argv, '--build-context')).toEqual(['extra=docker-image://alpine:3.20']);
+    }
+  });
+  it('secret-envs name the variable; a secret file path with a comma is quoted for buildx', () => {
+    expect(plan({ inputs: { 'secret-envs': 'gh=HOME' } }).buildArgv).toContain('id=gh,env=HOME');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-plan-'));
+    fs.writeFileSync(path.join(dir, 'a,b.pem'), 'x');
+    expect(plan({ inputs: { 'secret-files': `"cert=${dir}/a,b.pem"` } }).buildArgv).toContain(`id=cert,"src=${dir}/a,b.pem"`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  it('build-contexts on a builder without named contexts: a preflight error', () => {
+    const i = inputs({ 'cache-backend': 'none', 'build-contexts': 'extra=docker-image://alpine:3.20' });
+    const b = dockerDriver('20.10.24', false);
+    expect(adaptToBuilder(i, recipeOf({ 'cache-backend': 'none' }).dockerfile, b, capabilities(b)).findings.filter((f) => f.level === 'error').map((f) => f.message)).toEqual([
+      'Input "build-contexts": "extra" is not accepted; builder "default" (docker driver, Docker Engine 20.10.24, BuildKit 0.8, classic image store) cannot take named build contexts (BuildKit 0.10 or newer can); upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one).',
+    ]);
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cudaLimits } from '../src/arch.js';
 import { gpuFindings, parseNvidiaSmi, resolveArch } from '../src/preflight.js';
-import { digestFromPushOutput } from '../src/push.js';
+import { digestFromPushOutput } from '../src/publish.js';
 
 const gpu = (capability: string, driver = '570.86.15') => ({ name: 'G', capability, driver, memoryGiB: 80 });
 

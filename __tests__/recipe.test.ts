@@ -60,4 +60,10 @@ describe('resolveRecipe', () => {
     expect(recipe().dockerfile.path).toBe(path.join(FIXTURE, 'docker', 'Dockerfile.gpu'));
     expect(recipe({ context: '' }).dockerfile.path).toBe(path.join(ROOT, 'docker', 'Dockerfile.gpu'));
   });
+  it('no-cache-filters names stages of the Dockerfile; a stage it lacks is one error naming the stages it has', () => {
+    expect('errors' in resolve({ 'no-cache-filters': 'extensions,runtime' })).toBe(false);
+    expect(resolve({ 'no-cache-filters': 'extensions,runtim' })).toEqual({ errors: [
+      'Input "no-cache-filters": "runtim" is not accepted; docker/Dockerfile.gpu has no stage runtim; its stages are env-spec, env-cache, miniforge, conda-env, env-pack, env-lock, env-export, extensions, runtime.',
+    ] });
+  });
 });

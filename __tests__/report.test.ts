@@ -8,7 +8,8 @@ import { classify } from '../src/errors.js';
 import { withLockLabel, type Plan } from '../src/plan.js';
 import type { Preflight } from '../src/preflight.js';
 import { Redactor } from '../src/redact.js';
-import { VERSION_OUTPUTS, checkCount, headline, orderChecks, outputsFrom, renderSummary, type Outcome } from '../src/report.js';
+import { VERSION_OUTPUTS, checkCount, headline, orderChecks, outputsFrom, publishedMetadata, renderSummary, type Outcome } from '../src/report.js';
+import type { PublishOutcome } from '../src/publish.js';
 import { parseReport, type SmokeResult } from '../src/smoke.js';
 import { ROOT } from './helpers.js';
 
@@ -16,6 +17,7 @@ const NONE = new Redactor();
 const plan = withLockLabel({
   context: '/ctx', dockerfile: '/ctx/docker/Dockerfile.gpu', environmentFile: '/ctx/environment.yml', baseImage: 'pcb-base:busybox', envName: 'e', miniforgeVersion: '24.11.3-0',
   torchCudaArchList: '7.5;8.0;8.6;8.9;9.0+PTX', maxJobs: 4, gpu: true, smoke: true, push: true, load: true, tags: ['127.0.0.1:5000/pcb/img:1'], labels: ['a=b'],
+  publish: { way: 'by-digest', repositories: [{ repository: '127.0.0.1:5000/pcb/img', tags: ['127.0.0.1:5000/pcb/img:1'] }], platform: 'linux/amd64', builder: 'pcb-remote', attests: ['type=provenance,mode=max'], annotations: [] },
   envSpecDir: null, buildArgs: { MAX_JOBS: '4', HF_TOKEN: 'tok-123' }, secretEnv: { PCB_SECRET_0: 'sec-456' },
   envBuilds: [{ target: 'env-lock', argv: ['buildx', 'build', '--target', 'env-lock', '/ctx'] }],
   buildArgv: ['buildx', 'build', '--build-arg', 'HF_TOKEN=tok-123', '--label', 'a=b', '--load', '/ctx'], metadataFile: '/w/m.json', iidFile: '/w/iid', buildLog: '/w/build.log',
@@ -36,7 +38,12 @@ const report = {
 };
 const smoke: SmokeResult = { exitCode: 0, timedOut: false, report, reportError: null, output: 'fixture smoke tests', passed: true, seconds: 3 };
 const cache = { backend: 'local', key: 'pointcept-env-v1-linux-amd64-ab', hit: true, matchedKey: 'pointcept-env-v1-linux-amd64-ab', lookupOnly: false, lockFile: '/w/env-lock/environment.lock', lockSha256: 'ff00', restoreSeconds: 2.5, sizeBytes: 3 * 2 ** 30, saved: null, saveSeconds: 0, warnings: [] };
-const passing: Outcome = { plan, preflight, build, smoke, cache, pushedDigest: 'sha256:3333' };
+const published: PublishOutcome = {
+  way: 'by-digest', digest: 'sha256:3333', untagged: [], testedManifest: 'sha256:4444', configDigest: 'sha256:1111', imageId: 'sha256:1111', attempted: true,
+  moved: [{ tag: '127.0.0.1:5000/pcb/img:1', digest: 'sha256:3333' }], notMoved: [], attestations: ['https://slsa.dev/provenance/v1', 'https://spdx.dev/Document'],
+  annotations: [{ level: 'index', key: 'org.opencontainers.image.description', value: 'Point clouds, fast' }],
+};
+const passing: Outcome = { plan, preflight, build, smoke, cache, publish: published };
 const realNoGpu = parseReport(fs.readFileSync(path.join(ROOT, '__tests__', 'fixtures', 'smoke-report.no-gpu.json'), 'utf8'));
 
 describe('outputsFrom', () => {
@@ -50,13 +57,15 @@ describe('outputsFrom', () => {
       'cache-hit': 'true', 'cache-key': cache.key, 'cache-matched-key': cache.key, 'lock-file': cache.lockFile,
     });
     expect(JSON.parse(o.versions)).toEqual(report.versions);
-    expect(JSON.parse(o.metadata)['containerimage.digest']).toBe('sha256:2222');
+    // metadata agrees with digest: what the moved tags point at, and the tags themselves
+    expect(JSON.parse(o.metadata)).toMatchObject({ 'containerimage.digest': 'sha256:3333', 'image.name': '127.0.0.1:5000/pcb/img:1', 'containerimage.config.digest': 'sha256:1111' });
+    expect(o).toMatchObject({ imageid: 'sha256:1111', 'tested-manifest': 'sha256:4444' });
     expect(JSON.parse(o.plan).buildArgv).toEqual(plan.buildArgv);
     expect(o.plan).not.toContain('sec-456');
     expect(o.error).toBeUndefined();
   });
   it('without push, digest is the built digest; without a report, no version outputs and no GPU checks', () => {
-    const o = outputsFrom({ plan, build });
+    const o = outputsFrom({ plan: { ...plan, push: false, publish: null }, build });
     expect(o.digest).toBe('sha256:2222');
     expect(Object.keys(o)).not.toContain('torch-version');
     expect(Object.keys(o)).not.toContain('smoke-passed');
@@ -156,7 +165,7 @@ describe('renderSummary (core.summary)', () => {
     expect(text).toContain('<b>Hint:</b>');
     expect(text.indexOf('<td>pointops-gpu</td><td>❌ fail</td><td>yes</td>')).toBeGreaterThan(0);
     expect(text.indexOf('<td>pointops-gpu</td>')).toBeLessThan(text.indexOf('<td>open3d</td><td>⚠️ fail</td>'));
-    expect(text).toContain('<tr><th>Pushed</th><td>no (smoke tests failed: nothing was pushed)</td></tr>');
+    expect(text).toContain('<tr><th>Pushed</th><td>no</td></tr>');
     expect(text).toContain('<details><summary>Last lines of the smoke tests log</summary><pre>line 1\nline 2</pre></details>');
     expect(text).toContain('miss (saved in 4.0 s');
     expect(text).not.toContain('Pushed digest');
@@ -186,5 +195,40 @@ describe('renderSummary (core.summary)', () => {
     expect(text).toContain('The compiler was killed');
     expect(text).toContain('Lower max-jobs');
     expect(text).toContain('[extensions 2/3] RUN pip wheel');
+  });
+});
+
+describe('publishing in the outputs and the summary', () => {
+  it('the summary links each tag to its digest and names the tested manifest, the attestations and the annotations', () => {
+    const md = renderSummary(passing, NONE);
+    expect(md).toContain('<h3>Published</h3>');
+    expect(md).toContain('<tr><th>Tag</th><th>Points at</th></tr><tr><td><code>127.0.0.1:5000/pcb/img:1</code></td><td><code>sha256:3333</code></td></tr>');
+    expect(md).toContain('<b>Platform manifest tested:</b> <code>sha256:4444</code> (linux/amd64, config <code>sha256:1111</code>) in the index <code>sha256:3333</code>');
+    expect(md).toContain('<b>Attestations:</b> provenance (SLSA v1), SBOM (SPDX) (asked for: <code>type=provenance,mode=max</code>)');
+    expect(md).toContain('<b>Annotations:</b> index: <code>org.opencontainers.image.description=Point clouds, fast</code>');
+    expect(md).not.toContain('In the registry');
+  });
+  it('a failed smoke run: no digest, no tested manifest, and the summary says what is left', () => {
+    const failedSmoke: SmokeResult = { ...smoke, passed: false, exitCode: 1 };
+    const left: PublishOutcome = { ...published, moved: [], notMoved: ['127.0.0.1:5000/pcb/img:1'], untagged: ['127.0.0.1:5000/pcb/img@sha256:3333'] };
+    const o: Outcome = { plan, build, smoke: failedSmoke, publish: left, failure: { step: 'smoke tests', message: 'x', tail: '' } };
+    const out = outputsFrom(o);
+    expect(out.digest).toBeUndefined();
+    expect(out['tested-manifest']).toBeUndefined();
+    expect(JSON.parse(out.metadata)['image.name']).toBeUndefined();
+    const md = renderSummary(o, NONE);
+    expect(md).toContain('<tr><td><code>127.0.0.1:5000/pcb/img:1</code></td><td>not moved</td></tr>');
+    expect(md).toContain('<b>In the registry:</b> No tag moved. Left untagged: 127.0.0.1:5000/pcb/img@sha256:3333');
+  });
+  it('some tags moved: digest is what they point at, metadata lists them only', () => {
+    const partial: PublishOutcome = { ...published, way: 'loaded-image', digest: 'sha256:5555', moved: [{ tag: 'r/a:1', digest: 'sha256:5555' }], notMoved: ['r/b:1'] };
+    const out = outputsFrom({ plan, build, smoke, publish: partial, failure: { step: 'publish', message: 'x', tail: '' } });
+    expect(out.digest).toBe('sha256:5555');
+    // docker push made another manifest than the build: metadata says so, without the loaded export's descriptor
+    expect(JSON.parse(out.metadata)).toEqual({ 'containerimage.digest': 'sha256:5555', 'containerimage.config.digest': 'sha256:1111', 'image.name': 'r/a:1' });
+  });
+  it('publishedMetadata leaves the build metadata alone until a tag moved', () => {
+    expect(publishedMetadata(build.metadata, { ...published, moved: [] })).toBe(build.metadata);
+    expect(publishedMetadata(null, published)).toBeNull();
   });
 });

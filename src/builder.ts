@@ -1,6 +1,7 @@
 // What the buildx builder can do, learned before anything runs: its driver, its BuildKit and the
-// buildx version, and for the docker driver the Engine version and whether the containerd image
-// store is on. A pure table turns those facts into the capabilities the plan may use.
+// buildx version, the Engine version and whether the Engine's containerd image store is on (the
+// Engine --load fills and the smoke run uses). A pure table turns those facts into the capabilities
+// the plan may use, the way a tested image can be published among them.
 import { classify } from './errors.js';
 import { run } from './exec.js';
 import type { Finding } from './preflight.js';
@@ -9,7 +10,7 @@ import type { Finding } from './preflight.js';
 export const MIN_BUILDX = '0.13.0';
 /** Named build contexts (--build-context) came with Dockerfile frontend 1.4, built into BuildKit 0.10. */
 export const NAMED_CONTEXTS_BUILDKIT = '0.10';
-/** Attestations (provenance, SBOM) came with BuildKit 0.11. */
+/** Attestations (provenance, SBOM) and annotations came with BuildKit 0.11. */
 export const ATTESTATIONS_BUILDKIT = '0.11';
 
 // The BuildKit built into each Docker Engine line, the lowest of the line, from the Engine release
@@ -66,6 +67,18 @@ export interface BuilderFacts {
   containerdStore: boolean | null; // the Engine stores images in containerd (docker info: driver-type io.containerd.snapshotter.v1)
 }
 
+/**
+ * How an image that passed the smoke run reaches the registry with its attestations (README,
+ * "Publishing"; measured in scripts/bench-publish.sh):
+ *   loaded-index  the Engine keeps images in containerd: --load brings the whole image index
+ *                 (attestations, annotations), the smoke run tests it, docker push sends it byte for byte
+ *   by-digest     a builder with its own BuildKit, classic image store: push by digest (untagged),
+ *                 pull that digest, smoke-test the pulled image, then tag it with imagetools create
+ *   loaded-image  the docker driver on the classic image store: --load of one image, docker push of
+ *                 the tested image id; no attestations or annotations can travel this way
+ */
+export type PublishWay = 'loaded-index' | 'by-digest' | 'loaded-image';
+
 export interface Capabilities {
   namedContexts: boolean;   // --build-context NAME=...
   cacheExport: boolean;     // --cache-to type=local|registry|gha
@@ -74,18 +87,27 @@ export interface Capabilities {
   imageTarOutput: boolean;  // --output type=oci|docker
   load: boolean;            // --load
   pushByDigest: boolean;    // --output type=image,push-by-digest=true
-  attestations: boolean;    // --provenance, --sbom
+  attestations: boolean;    // --attest type=provenance|sbom, --annotation
+  imageOutputOptions: boolean; // --output type=image,oci-mediatypes=true,compression=zstd is honoured
+  loadKeepsIndex: boolean;  // --load brings an image index with its attestations into the Engine
+  publish: PublishWay;
 }
 
 /**
  * What a builder can do (pure). The docker driver exports a layer cache other than inline, writes
- * image tarballs, pushes by digest and attaches attestations only with the containerd image store;
- * the other drivers run their own BuildKit, which does all of it. Named contexts need BuildKit 0.10.
- * An unknown BuildKit version (a builder not started yet) is taken as current.
+ * image tarballs and attaches attestations only with the containerd image store, and never pushes
+ * by digest ("push-by-digest is currently not implemented for docker driver"); the other drivers
+ * run their own BuildKit, which does all of it. With the classic store, an image output always
+ * becomes Docker media types with gzip layers, whatever it asks for: buildx hands the push to the
+ * Engine (`docker push`). Named contexts need BuildKit 0.10. An unknown BuildKit version (a
+ * builder not started yet) is taken as current.
  */
 export function capabilities(b: BuilderFacts): Capabilities {
   const buildkitAtLeast = (v: string) => b.buildkit === null || compareVersions(b.buildkit, v) >= 0;
   const fullExporters = b.driver !== 'docker' || b.containerdStore === true;
+  const attestations = fullExporters && buildkitAtLeast(ATTESTATIONS_BUILDKIT);
+  const pushByDigest = b.driver !== 'docker' && attestations;
+  const loadKeepsIndex = b.containerdStore === true && attestations;
   return {
     namedContexts: buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT),
     cacheExport: fullExporters,
@@ -93,8 +115,11 @@ export function capabilities(b: BuilderFacts): Capabilities {
     localOutput: true,
     imageTarOutput: fullExporters,
     load: true,
-    pushByDigest: fullExporters,
-    attestations: fullExporters && buildkitAtLeast(ATTESTATIONS_BUILDKIT),
+    pushByDigest,
+    attestations,
+    imageOutputOptions: fullExporters,
+    loadKeepsIndex,
+    publish: loadKeepsIndex ? 'loaded-index' : pushByDigest ? 'by-digest' : 'loaded-image',
   };
 }
 
@@ -174,11 +199,10 @@ export async function inspectBuilder(name: string): Promise<{ facts: BuilderFact
   }
   const inspected = parseBuildxInspect(bi.stdout);
   Object.assign(facts, { name: inspected.name || name, driver: inspected.driver, buildkit: inspected.buildkit });
-  if (facts.driver === 'docker') {
-    facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
-    const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true });
-    facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
-  }
+  if (facts.driver === 'docker') facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
+  // every driver: --load fills this Engine, and how it stores images decides the way to publish
+  const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true });
+  facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
   findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
   return { facts, findings };
 }

@@ -1,32 +1,28 @@
 // Every input of action.yml, read and checked in one pass. Each input has a named parser that turns
 // the text the user typed into a typed value, or rejects it with lines in one style
-// (Input "NAME": "VALUE" is not accepted; what is). Rules that join two inputs run after the parsers,
-// on whatever parsed, so that one run reports every problem. Defaults come from action.yml, read
-// here and nowhere else.
+// (Input "NAME": "VALUE" is not accepted; what is). List inputs follow build-push-action's CSV
+// rules (src/lists.ts); provenance, sbom and annotations are parsed in src/attest.ts. Rules that
+// join two inputs run after the parsers, on whatever parsed, so that one run reports every problem.
+// Defaults come from action.yml, read here and nowhere else.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { normaliseArchList } from './arch.js';
+import { ATTEST_PARSERS } from './attest.js';
 import { ENV_CACHE_PARSERS, ENV_CACHE_RULES } from './env-cache/action.js';
 import { InputError, Rejection, notAccepted } from './errors.js';
+import { commaItems, joinedItems, lineItems, listItems } from './lists.js';
 
-/** Where relative paths are resolved: the action's own files, the workspace, and the context once known. */
-export interface At { actionDir: string; workspace: string; contextDir: string | null }
+/** Where relative paths are resolved (the action's own files, the workspace, the context once known), and the environment secret-envs reads. */
+export interface At { actionDir: string; workspace: string; contextDir: string | null; env: Record<string, string | undefined> }
 
 export interface KeyValue { name: string; value: string }
 
 const reject = (input: string, value: string, accepted: string) => new Rejection([notAccepted(input, value, accepted)]);
 
 // ---- list and value helpers --------------------------------------------------------------------
-/** Newline- or comma-separated list (tags, platforms). */
-export function splitList(v: string): string[] {
-  return v.split(/[\r\n,]+/).map((s) => s.trim()).filter((s) => s !== '');
-}
-/** Newline-separated only (values may hold commas: build-args, labels, cache-from/-to). */
-export function splitLines(v: string): string[] {
-  return v.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '' && !s.startsWith('#'));
-}
+type Items = (recs: string[][]) => string[];
 
 /** "900", "900s", "15m", "1h" -> seconds; undefined when not a duration of 1 s to 24 h. */
 export function parseDuration(v: string): number | undefined {
@@ -74,17 +70,19 @@ function fileInContext(input: string, optional = false) {
     return isFile(p) ? p : reject(input, v, `the file ${p} does not exist; paths are relative to the context directory`);
   };
 }
-/** key=value lines; each bad line and each bad key rejected. */
-function keyValues(input: string, lineHint: string, keyOk: (k: string) => string | null, showLine = true) {
+/** Items split off "key=value" at the first "="; each item without one and each bad key rejected. */
+function keyValues(input: string, items: Items, lineHint: string, keyOk: (k: string) => string | null, secret = false) {
   return (v: string) => {
+    const list = listItems(input, v, items, secret);
+    if (list instanceof Rejection) return list;
     const out: KeyValue[] = [];
     const bad: string[] = [];
-    for (const line of splitLines(v)) {
-      const n = line.indexOf('=');
+    for (const item of list) {
+      const n = item.indexOf('=');
       // a malformed secrets line may hold a secret value: never echo it
-      if (n <= 0) bad.push(showLine ? notAccepted(input, line, lineHint) : `Input "${input}": a line is not accepted; ${lineHint} (the line is not shown because it may hold a secret).`);
+      if (n <= 0) bad.push(secret ? `Input "${input}": a line is not accepted; ${lineHint} (the line is not shown because it may hold a secret).` : notAccepted(input, item, lineHint));
       else {
-        const kv = { name: line.slice(0, n).trim(), value: line.slice(n + 1) };
+        const kv = { name: item.slice(0, n).trim(), value: item.slice(n + 1) };
         const problem = keyOk(kv.name);
         if (problem) bad.push(notAccepted(input, kv.name, problem));
         else out.push(kv);
@@ -93,13 +91,18 @@ function keyValues(input: string, lineHint: string, keyOk: (k: string) => string
     return bad.length ? new Rejection(bad) : out;
   };
 }
-/** A list whose every entry must pass `ok`. */
-function listOf(input: string, split: (v: string) => string[], ok: (e: string) => boolean, accepted: string) {
+/** A list whose every item must pass `ok`. */
+function listOf(input: string, items: Items, ok: (e: string) => boolean, accepted: string) {
   return (v: string) => {
-    const entries = split(v);
-    const bad = entries.filter((e) => !ok(e));
-    return bad.length ? new Rejection(bad.map((e) => notAccepted(input, e, accepted))) : entries;
+    const list = listItems(input, v, items);
+    if (list instanceof Rejection) return list;
+    const bad = list.filter((e) => !ok(e));
+    return bad.length ? new Rejection(bad.map((e) => notAccepted(input, e, accepted))) : list;
   };
+}
+/** '' or a value matching re. */
+function optional(input: string, re: RegExp, accepted: string) {
+  return (v: string) => (v === '' || re.test(v) ? v : reject(input, v, accepted));
 }
 
 function isDir(p: string) {
@@ -110,6 +113,13 @@ function isFile(p: string) {
 }
 
 // ---- one parser per input ----------------------------------------------------------------------
+/** A label key with a dot followed by "=": where metadata-action (sep-labels: ",") starts the next label on a line. */
+const startsLabel = (field: string) => /^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+=/i.test(field);
+const ULIMITS = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+/** Build contexts the action passes itself (src/env-cache, plan.ts). */
+export const RESERVED_CONTEXTS = ['env-spec', 'env-cache', 'miniforge'];
+const secretId = (k: string) => (ID.test(k) ? null : 'a secret id is letters, digits, "_", "." or "-"');
+
 const PARSERS = {
   context: (v: string, at: At) => {
     if (v === '') return at.actionDir;
@@ -118,18 +128,44 @@ const PARSERS = {
   },
   file: fileInContext('file'),
   'environment-file': fileInContext('environment-file'),
-  tags: listOf('tags', splitList, isImageRef, 'each tag must be an image reference like registry.example.com/org/image:tag (lower-case repository, tag of letters, digits, "_", "." or "-")'),
-  labels: keyValues('labels', 'write one key=value per line', (k) => (/\s/.test(k) ? 'a label key has no spaces' : null)),
-  'build-args': keyValues('build-args', 'write one NAME=VALUE per line', (k) => (!NAME.test(k) ? 'a build-arg name is letters, digits and "_", not starting with a digit'
+  tags: listOf('tags', commaItems, isImageRef, 'each tag must be an image reference like registry.example.com/org/image:tag (lower-case repository, tag of letters, digits, "_", "." or "-")'),
+  labels: keyValues('labels', (r) => joinedItems(r, startsLabel), 'write one key=value per line', (k) => (/\s/.test(k) ? 'a label key has no spaces' : null)),
+  ...ATTEST_PARSERS,
+  'build-args': keyValues('build-args', lineItems, 'write one NAME=VALUE per line', (k) => (!NAME.test(k) ? 'a build-arg name is letters, digits and "_", not starting with a digit'
     : k in RESERVED_BUILD_ARGS ? `the action sets ${k} itself; use the input "${RESERVED_BUILD_ARGS[k]}"` : null)),
-  secrets: keyValues('secrets', 'write one id=value per line', (k) => (ID.test(k) ? null : 'a secret id is letters, digits, "_", "." or "-"'), false),
+  'build-contexts': keyValues('build-contexts', lineItems, 'write one name=source per line, like alpine=docker-image://alpine:3.20 or src=./path', (k) => (/\s/.test(k) ? 'a build context name has no spaces'
+    : RESERVED_CONTEXTS.includes(k) ? `the action passes the build context ${k} itself (see the env cache in the README)` : null)),
+  secrets: keyValues('secrets', lineItems, 'write one id=value per line', secretId, true),
+  'secret-files': (v: string, at: At) => {
+    const list = keyValues('secret-files', lineItems, 'write one id=path per line', secretId)(v);
+    if (list instanceof Rejection) return list;
+    const files = list.map((s) => ({ name: s.name, value: path.resolve(at.workspace, s.value.trim()) }));
+    const missing = files.filter((f) => !isFile(f.value));
+    return missing.length ? new Rejection(missing.map((f) => notAccepted('secret-files', `${f.name}=${f.value}`, `the file ${f.value} does not exist; paths are relative to the workspace`))) : files;
+  },
+  'secret-envs': (v: string, at: At) => {
+    const list = keyValues('secret-envs', commaItems, 'write id=ENV_VAR entries, separated by newlines or commas', secretId)(v);
+    if (list instanceof Rejection) return list;
+    const vars = list.map((s) => ({ name: s.name, value: s.value.trim() }));
+    const problem = (e: KeyValue) => (!NAME.test(e.value) ? 'the part after "=" names an environment variable'
+      : at.env[e.value] === undefined ? `the environment variable ${e.value} is not set; set it in the step's env:` : null);
+    const bad = vars.filter((e) => problem(e));
+    return bad.length ? new Rejection(bad.map((e) => notAccepted('secret-envs', `${e.name}=${e.value}`, problem(e)!))) : vars;
+  },
+  ssh: listOf('ssh', commaItems, (e) => /^[A-Za-z0-9_.-]+(=\S+)?$/.test(e), 'use default, or ID=PATH of an SSH agent socket or key'),
   push: bool('push'),
   load: bool('load'),
+  'no-cache': bool('no-cache'),
+  'no-cache-filters': listOf('no-cache-filters', commaItems, (e) => ID.test(e), 'each entry is a stage name of the Dockerfile'),
+  pull: bool('pull'),
   builder: name('builder', 'a buildx builder name, or leave it empty for the current builder'),
   target: name('target', 'a stage name of the Dockerfile'),
-  platforms: listOf('platforms', splitList, (p) => PLATFORM.test(p), 'each platform looks like linux/amd64'),
-  'cache-from': listOf('cache-from', splitLines, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache (no spaces)'),
-  'cache-to': listOf('cache-to', splitLines, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache,mode=max (no spaces)'),
+  platforms: listOf('platforms', commaItems, (p) => PLATFORM.test(p), 'each platform looks like linux/amd64'),
+  network: (v: string) => (['', 'default', 'host', 'none'].includes(v) ? v : reject('network', v, 'use default, host or none (the network of RUN steps), or leave it empty')),
+  'shm-size': optional('shm-size', /^\d+(?:[bkmg]|[kmg]b)?$/i, 'use a size like 2g or 512m (bytes without a unit), or leave it empty'),
+  ulimit: listOf('ulimit', lineItems, (e) => { const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(e); return !!m && ULIMITS.includes(m[1]); }, `use one name=soft[:hard] per line, name one of ${ULIMITS.join(', ')}`),
+  'cache-from': listOf('cache-from', lineItems, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache (no spaces)'),
+  'cache-to': listOf('cache-to', lineItems, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache,mode=max (no spaces)'),
   'base-image': (v: string) => (v === '' || isImageRef(v) ? v : reject('base-image', v, 'use an image reference like nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04, or leave it empty for the Dockerfile default')),
   'env-name': name('env-name', 'a conda env name, or leave it empty for the Dockerfile default'),
   'torch-cuda-arch-list': (v: string) => normaliseArchList(v) ?? reject('torch-cuda-arch-list', v, 'use auto, compute capabilities like "8.0;8.6;9.0+PTX" separated by ";", "," or spaces, or leave it empty for the Dockerfile default'),
@@ -154,7 +190,15 @@ const pushNeedsTags: Rule = (i) => (i.push === true && i.tags?.length === 0 ? [n
 const smokeNeedsLoad: Rule = (i, raw) => (i.load === false && i['smoke-tests'] === true ? [notAccepted('load', raw.load, 'the smoke run needs the image loaded into Docker; keep load: true or set smoke-tests: false')] : []);
 const oneLoadedPlatform: Rule = (i, raw) => ((i.platforms?.length ?? 0) > 1 && i.load !== false
   ? [notAccepted('platforms', raw.platforms, 'only one platform can be loaded into Docker for the smoke run; set load: false and smoke-tests: false for a multi-platform push')] : []);
-const RULES: Rule[] = [pushNeedsTags, smokeNeedsLoad, oneLoadedPlatform, ...ENV_CACHE_RULES];
+// buildx refuses the pair ("cannot currently be used together")
+const noCacheOrFilters: Rule = (i, raw) => (i['no-cache'] === true && (i['no-cache-filters']?.length ?? 0) > 0
+  ? [notAccepted('no-cache-filters', raw['no-cache-filters'], 'no-cache: true already rebuilds every stage; set one of the two')] : []);
+const uniqueSecretIds: Rule = (i) => {
+  const ids = [...(i.secrets ?? []), ...(i['secret-files'] ?? []), ...(i['secret-envs'] ?? [])].map((s) => s.name);
+  const twice = [...new Set(ids.filter((id, n) => ids.indexOf(id) !== n))];
+  return twice.map((id) => notAccepted('secrets', id, 'each secret id is given once across secrets, secret-files and secret-envs'));
+};
+const RULES: Rule[] = [pushNeedsTags, smokeNeedsLoad, oneLoadedPlatform, noCacheOrFilters, uniqueSecretIds, ...ENV_CACHE_RULES];
 
 // ---- reading ------------------------------------------------------------------------------------
 /** The directory the action ships in: the nearest one above this module that holds action.yml. */
@@ -181,10 +225,11 @@ export function readRawInputs(env: NodeJS.ProcessEnv, defaults: RawInputs): RawI
 }
 
 /** Parses every input and applies every rule; throws one InputError with all the lines. */
-export function parseInputs(raw: RawInputs, where: Omit<At, 'contextDir'>): Inputs {
+export function parseInputs(raw: RawInputs, where: Omit<At, 'contextDir' | 'env'> & { env?: At['env'] }): Inputs {
   const lines: string[] = [];
-  const context = PARSERS.context(raw.context, { ...where, contextDir: null });
-  const at: At = { ...where, contextDir: context instanceof Rejection ? null : context };
+  const env = where.env ?? process.env;
+  const context = PARSERS.context(raw.context, { ...where, env, contextDir: null });
+  const at: At = { ...where, env, contextDir: context instanceof Rejection ? null : context };
   const values: Record<string, unknown> = {};
   for (const n of INPUT_NAMES) {
     const v = n === 'context' ? context : PARSERS[n](raw[n], at);
@@ -199,7 +244,20 @@ export function parseInputs(raw: RawInputs, where: Omit<At, 'contextDir'>): Inpu
 /** Names that look like credentials: their values are masked and never printed. */
 export const CREDENTIAL_NAME = /(pass(word|wd)?|pwd|secret|token|credential|auth|api[_-]?key|access[_-]?key|private[_-]?key|(^|_)key$)/i;
 
-/** Values to mask: every secret, and build-args whose names look like credentials. */
-export function secretValues(i: Pick<Inputs, 'secrets' | 'build-args'>): string[] {
-  return [...i.secrets.map((s) => s.value), ...i['build-args'].filter((a) => CREDENTIAL_NAME.test(a.name)).map((a) => a.value)].filter((v) => v.length > 0);
+/**
+ * Values to mask: every secret (the secrets' values, the contents of secret-files, the variables
+ * secret-envs names), and build-args whose names look like credentials (4 characters or more). A multi-line value is also
+ * masked line by line (a log shows it one line at a time), lines of 6 characters or more.
+ */
+export function secretValues(i: Pick<Inputs, 'secrets' | 'build-args' | 'secret-files' | 'secret-envs'>, env: At['env'] = process.env): string[] {
+  const values = [
+    ...i.secrets.map((s) => s.value),
+    ...i['secret-files'].map((f) => fs.readFileSync(f.value, 'utf8')),
+    ...i['secret-envs'].map((s) => env[s.value] ?? ''),
+    // a short value under a credential-looking name (SKIP_SECRET_SCAN=1) is no credential, and
+    // masking it would turn every "1" of the log and the outputs (digests included) into ***
+    ...i['build-args'].filter((a) => CREDENTIAL_NAME.test(a.name) && a.value.trim().length >= 4).map((a) => a.value),
+  ];
+  const lines = values.filter((v) => v.includes('\n')).flatMap((v) => v.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 6));
+  return [...new Set([...values.map((v) => v.trim()), ...values, ...lines])].filter((v) => v.length > 0);
 }

@@ -14,7 +14,7 @@ import { showArgv } from './exec.js';
 import { actionDefaults, actionDir, parseInputs, readRawInputs, secretValues, type Inputs } from './inputs.js';
 import { LOCK_LABEL, makePlan, smokeArgvFor, withLockLabel, type Plan } from './plan.js';
 import { preflight, type Finding, type Preflight } from './preflight.js';
-import { pushTested } from './push.js';
+import { buildPushingByDigest, newPublishOutcome, publishSteps, publishTested, pullPushed } from './publish.js';
 import { resolveRecipe, type Recipe } from './recipe.js';
 import { Redactor } from './redact.js';
 import { outputsFrom, renderSummary, type Failure, type Outcome } from './report.js';
@@ -77,10 +77,10 @@ export async function planRun(inputs: Inputs, recipe: Recipe, redactor: Redactor
   if (errors.length && !dryRun) throw new PreflightError(errors);
 
   const ec = await loadEnvCache();
-  const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, path.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts });
+  const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, path.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions });
   for (const w of session.warnings) core.warning(w);
   outcome.cache = { backend: recipe.envCache.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lookupOnly: session.lookupOnly, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
-  const plan = makePlan(inputs, recipe, pf, { runId, workDir }, session);
+  const plan = makePlan(inputs, recipe, pf, { runId, workDir, builderId: workflowRunUrl(process.env) }, session);
   outcome.plan = plan;
   for (const n of plan.notices) core.notice(n);
   const job: Job = { inputs, recipe, redactor, outcome, runId, workDir, preflight: pf, session, plan, ec };
@@ -89,6 +89,12 @@ export async function planRun(inputs: Inputs, recipe: Recipe, redactor: Redactor
     if (errors.length) throw new PreflightError(errors);
   }
   return job;
+}
+
+/** The workflow run as provenance's builder-id (build-push-action's form); null outside Actions. */
+function workflowRunUrl(env: NodeJS.ProcessEnv): string | null {
+  if (!env.GITHUB_REPOSITORY || !env.GITHUB_RUN_ID) return null;
+  return `${env.GITHUB_SERVER_URL || 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT || '1'}`;
 }
 
 function printPlan(job: Job): void {
@@ -104,7 +110,7 @@ function printPlan(job: Job): void {
   core.info(`Build: ${argv(plan.buildArgv)}`);
   core.info(`  (after the env-lock build, the real run adds --label ${LOCK_LABEL}=<sha256 of the env lock>)`);
   core.info(plan.smoke ? `Smoke: ${argv(plan.smokeArgv)} (timeout ${i['smoke-timeout']} s)` : 'Smoke: off (smoke-tests: false)');
-  core.info(plan.push ? `Push: docker tag <image-id> + docker push, for ${plan.tags.join(', ')}${plan.smoke ? ' (only if the smoke run passes)' : ''}` : 'Push: off');
+  for (const line of publishSteps(plan)) core.info(line);
 }
 
 function failTail(log: string, stepTail: string, error: string | null): string {
@@ -129,12 +135,15 @@ export async function envStage(job: Job): Promise<void> {
   }
 }
 
-/** Stage 4: the main build (loaded), then the env cache save on a miss. */
+/** Stage 4: the main build (loaded, or pushed by digest), the env cache save on a miss, then the by-digest image pulled for the smoke run. */
 export async function buildStage(job: Job): Promise<void> {
   const { plan, outcome, session } = job;
+  if (plan.publish) outcome.publish = newPublishOutcome(plan.publish);
+  const build = () => buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, redactor: job.redactor, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
   core.startGroup('Build');
-  const res = await buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, redactor: job.redactor, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
-  core.endGroup();
+  const res = plan.publish?.way === 'by-digest'
+    ? await buildPushingByDigest(build, (b) => { outcome.build = b; }, outcome.publish!).finally(() => core.endGroup())
+    : await build().finally(() => core.endGroup());
   outcome.build = res;
   if (res.exitCode !== 0) {
     const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
@@ -148,13 +157,14 @@ export async function buildStage(job: Job): Promise<void> {
       outcome.cache!.warnings.push(saved.warning);
     }
   }
+  if (plan.publish?.way === 'by-digest') await pullPushed(plan, res, outcome.publish!);
 }
 
 /** Stage 5: the smoke run in the loaded image. */
 export async function smokeStage(job: Job): Promise<void> {
   const { plan, outcome, inputs } = job;
   if (!plan.smoke) return;
-  const imageId = outcome.build!.imageId;
+  const imageId = outcome.publish?.imageId ?? outcome.build!.imageId;
   if (!imageId) throw new StepError('smoke', 'The build reported no image id (was the image loaded?).');
   core.saveState(STATE.containers, JSON.stringify([plan.smokeContainer]));
   core.startGroup('Smoke tests');
@@ -170,15 +180,16 @@ export async function smokeStage(job: Job): Promise<void> {
   throw new StepError('smoke tests', what, detail, classify(`${what}\n${detail}`));
 }
 
-/** Stage 6: push the tested image (without load, buildx pushed it itself). */
+/** Stage 6: the tags move to the tested image (src/publish.ts). */
 export async function pushStage(job: Job): Promise<void> {
   const { plan, outcome } = job;
-  if (!plan.push) return;
-  if (!plan.load) {
-    outcome.pushedDigest = String(outcome.build?.metadata?.['containerimage.digest'] ?? '');
-    return;
+  if (!plan.publish) return;
+  core.startGroup('Publish');
+  try {
+    await publishTested(plan, outcome.build!, outcome.publish!);
+  } finally {
+    core.endGroup();
   }
-  outcome.pushedDigest = await pushTested(outcome.build!.imageId, plan.tags);
 }
 
 /** Stage 7: for the local backend, the freshly written layer cache replaces the old one. */

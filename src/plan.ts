@@ -4,13 +4,16 @@
 // label is added after the env-lock build (withLockLabel). A dry run prints it; unit tests assert on it.
 import * as path from 'node:path';
 import type { Gpu } from './arch.js';
-import { compareVersions, describeBuilder, NAMED_CONTEXTS_BUILDKIT, type BuilderFacts, type Capabilities } from './builder.js';
+import { annotationArgs, asksFor, attestArgs, wantsIndex, type Annotation } from './attest.js';
+import { compareVersions, describeBuilder, NAMED_CONTEXTS_BUILDKIT, type BuilderFacts, type Capabilities, type PublishWay } from './builder.js';
 import type { Dockerfile } from './dockerfile.js';
 import type { EnvCacheSession } from './env-cache/types.js';
 import { notAccepted } from './errors.js';
 import type { Inputs } from './inputs.js';
+import { csvField } from './lists.js';
 import type { Finding, Preflight } from './preflight.js';
 import type { Recipe } from './recipe.js';
+import { repositoriesOf, type Repository } from './registry.js';
 
 export const LOCK_LABEL = 'org.pointcept.env.lock.sha256';
 export const SMOKE_SCRIPT = '/opt/pointcept/smoke_tests.py';
@@ -19,6 +22,8 @@ export const SMOKE_SCRIPT = '/opt/pointcept/smoke_tests.py';
 export interface Adaptation {
   namedContexts: boolean;    // --build-context may be used
   layerCacheExport: boolean; // the env cache's default --cache-to may be used
+  publish: PublishWay;       // how a tested image reaches the registry (builder.ts)
+  attach: boolean;           // the image this run makes can carry attestations and annotations
   findings: Finding[];       // errors: the inputs ask for what the builder cannot do
 }
 
@@ -53,17 +58,59 @@ export function adaptToBuilder(i: Inputs, d: Pick<Dockerfile, 'path' | 'syntax'>
   } else if (!caps.namedContexts) {
     findings.push({ level: 'ok', check: 'builder', message: `${who} takes no named build contexts; the build uses the Dockerfile's own env-spec and miniforge stages` });
   }
+  if (!caps.namedContexts && i['build-contexts'].length) {
+    findings.push({ level: 'error', check: 'builder', message: notAccepted('build-contexts', i['build-contexts'].map((c) => c.name).join(', '), `${who} cannot take named build contexts (BuildKit ${NAMED_CONTEXTS_BUILDKIT} or newer can); upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one)`) });
+  }
   if (!caps.cacheExport) {
     for (const c of i['cache-to'].filter((e) => !/(^|,)type=inline(,|$)/.test(e))) {
       findings.push({ level: 'error', check: 'cache-to', message: notAccepted('cache-to', c, `${who} can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action)`) });
     }
   }
-  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, findings };
+  const attach = canAttach(i, caps);
+  const asked = attachmentsAsked(i);
+  if (asked.length && !attach) findings.push({ level: 'error', check: 'attestations', message: cannotAttach(i, b, asked) });
+  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, findings };
 }
 
-/** The ONE notice when the env cache's default layer cache is left out (the builder cannot export it). */
-export function layerCacheNotice(b: BuilderFacts): string {
-  return `${describeBuilder(b)} cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual); to keep the layer cache, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action), which exports it`;
+/** Can the image this run exports carry attestations and annotations? */
+function canAttach(i: Pick<Inputs, 'push' | 'load'>, caps: Capabilities): boolean {
+  if (i.push && i.load) return caps.publish !== 'loaded-image';
+  if (i.push) return caps.attestations;      // buildx pushes the tags itself
+  if (i.load) return caps.loadKeepsIndex;    // the loaded image is all there is
+  return true;                               // nothing is exported: nothing to lose
+}
+
+/** The inputs that ask for attestations or annotations ("provenance: mode=max"); false and empty ask nothing. */
+export function attachmentsAsked(i: Pick<Inputs, 'provenance' | 'sbom' | 'annotations'>): string[] {
+  return [
+    ...(asksFor(i.provenance) ? ['provenance'] : []),
+    ...(asksFor(i.sbom) ? ['sbom'] : []),
+    ...(i.annotations.length ? ['annotations'] : []),
+  ];
+}
+
+const STORE_FIX = 'turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one)';
+
+/** The preflight error when attestations or annotations were asked for and cannot travel. */
+function cannotAttach(i: Pick<Inputs, 'push' | 'load'>, b: BuilderFacts, asked: string[]): string {
+  const what = `${asked.join(' and ')} ${asked.length > 1 ? 'were' : 'was'} set, but`;
+  const leave = `or leave ${asked.join(', ')} empty`;
+  if (i.push && b.driver === 'docker') return `${what} ${describeBuilder(b)} loads one image into the classic image store and pushes it with docker push, which carries no attestations or annotations; ${STORE_FIX}, ${leave}`;
+  if (i.push) return `${what} ${describeBuilder(b)} cannot attach attestations or annotations; name a builder with BuildKit 0.11 or newer in the input "builder", ${leave}`;
+  return `${what} with push: false the image is only loaded into the Engine's classic image store, which keeps no attestations or annotations; set push: true to publish them with the tested image, or turn on the containerd image store, ${leave}`;
+}
+
+/**
+ * The ONE notice for a builder that keeps the Engine's classic image store (the docker driver): what
+ * this run leaves out because of it, and the one fix for all of it.
+ */
+export function classicStoreNotice(b: BuilderFacts, leftOut: { layerCache: boolean; attestations: boolean }): string {
+  const parts = [
+    ...(leftOut.layerCache ? ["cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual)"] : []),
+    ...(leftOut.attestations ? ['pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again)'] : []),
+  ];
+  const keep = [...(leftOut.layerCache ? ['the layer cache'] : []), ...(leftOut.attestations ? ['attested images'] : [])].join(' and ');
+  return `${describeBuilder(b)} ${parts.join(', and ')}; for ${keep}, ${STORE_FIX} (see "Runner setups" and "Publishing" in the README)`;
 }
 
 export interface Plan {
@@ -81,6 +128,7 @@ export interface Plan {
   load: boolean;
   tags: string[];
   labels: string[];
+  publish: PublishPlan | null;        // null: push: false
   envSpecDir: string | null;          // null: the Dockerfile's own env-spec stage reads environment.yml from the context
   buildArgs: Record<string, string>;
   secretEnv: Record<string, string>;  // env vars that carry --secret values to buildx (never printed)
@@ -96,6 +144,17 @@ export interface Plan {
   notes: string[];                    // how inputs were resolved (printed with the plan)
 }
 
+/** How the tested image is published (push: true). */
+export interface PublishPlan {
+  /** builder.ts's way for a loaded image; buildx-push: load false, buildx pushes the tags itself (no smoke run). */
+  way: PublishWay | 'buildx-push';
+  repositories: Repository[];
+  platform: string;                   // the platform whose manifest the smoke run tests
+  builder: string;                    // for imagetools ('' = the current one)
+  attests: string[];                  // the --attest values of the build
+  annotations: Annotation[];          // the --annotation values of the build
+}
+
 /** Will the smoke run use the GPU (--gpus all)? */
 export function usesGpu(i: Pick<Inputs, 'gpu'>, gpus: Gpu[]): boolean {
   return i.gpu === 'true' || (i.gpu === 'auto' && gpus.length > 0);
@@ -106,7 +165,22 @@ export function autoMaxJobs(cpus: number, memoryGiB: number): number {
   return Math.max(1, Math.min(cpus, Math.floor(memoryGiB / 4)));
 }
 
-export interface RunFacts { runId: string; workDir: string }
+/** builderId: the workflow run's URL, provenance's builder-id (null outside Actions). */
+export interface RunFacts { runId: string; workDir: string; builderId: string | null }
+
+/** Stages the env builds and the main build share: what the first build of a run made fresh serves the later ones. */
+export const ENV_BASE_STAGES = ['env-spec', 'env-cache', 'miniforge', 'conda-env'];
+
+/**
+ * no-cache and no-cache-filters, per build of the run. The first build (an env build, or the main
+ * one) gets them as given; the later builds leave out the env stages the first one just rebuilt, so
+ * that no-cache creates the env once per run, not once per build.
+ */
+export function noCacheArgs(i: Pick<Inputs, 'no-cache' | 'no-cache-filters'>, stages: string[], first: boolean): string[] {
+  if (i['no-cache'] && first) return ['--no-cache'];
+  const fresh = i['no-cache'] ? stages : i['no-cache-filters'];
+  return fresh.filter((s) => first || !ENV_BASE_STAGES.includes(s)).flatMap((s) => ['--no-cache-filter', s]);
+}
 
 export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | 'adaptation' | 'gpus' | 'archList' | 'cpus' | 'memoryGiB'>, run: RunFacts, session: EnvCacheSession): Plan {
   const notes: string[] = [];
@@ -129,6 +203,8 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     secretEnv[`PCB_SECRET_${n}`] = s.value;
     secretArgs.push('--secret', `id=${s.name},env=PCB_SECRET_${n}`);
   });
+  for (const f of i['secret-files']) secretArgs.push('--secret', ['id=' + f.name, csvField(`src=${f.value}`)].join(','));
+  for (const e of i['secret-envs']) secretArgs.push('--secret', `id=${e.name},env=${e.value}`);
 
   const envSpecDir = envSpecNeeds(i).length ? path.join(run.workDir, 'env-spec') : null;
   const common = [
@@ -140,34 +216,43 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     ...Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
     ...(pf.adaptation.namedContexts && envSpecDir ? ['--build-context', `env-spec=${envSpecDir}`] : []),
     ...(pf.adaptation.namedContexts ? session.buildContexts : []),
+    ...(pf.adaptation.namedContexts ? i['build-contexts'].flatMap((c) => ['--build-context', `${c.name}=${c.value}`]) : []),
     ...secretArgs,
+    ...i.ssh.flatMap((x) => ['--ssh', x]),
+    ...(i.network ? ['--network', i.network] : []),
+    ...(i['shm-size'] ? ['--shm-size', i['shm-size']] : []),
+    ...i.ulimit.flatMap((u) => ['--ulimit', u]),
+    ...(i.pull ? ['--pull'] : []),
   ];
+  const stages = r.dockerfile.stages;
   const cacheFrom = i['cache-from'].length ? i['cache-from'] : session.layerCacheFrom;
   let cacheTo = i['cache-to'].length ? i['cache-to'] : session.layerCacheTo;
-  if (!pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length) {
-    cacheTo = [];
-    notices.push(layerCacheNotice(pf.builder));
-  }
-  const envBuilds = session.exports.map((e) => ({ target: e.target, argv: [...common, ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
+  const layerCacheLeftOut = !pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length > 0;
+  if (layerCacheLeftOut) cacheTo = [];
+  const envBuilds = session.exports.map((e, n) => ({ target: e.target, argv: [...common, ...noCacheArgs(i, stages, n === 0), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
 
   const metadataFile = path.join(run.workDir, 'metadata.json');
   const iidFile = path.join(run.workDir, 'iid.txt');
   const labels = i.labels.map((l) => `${l.name}=${l.value}`);
-  // The image is loaded for the smoke run and pushed afterwards with docker push (see push.ts);
-  // only without load (and so without smoke tests) does buildx push by itself.
-  const output = i.load ? ['--load'] : i.push ? ['--push'] : [];
+  const publish = publishPlan(i, pf.adaptation);
+  const attestationsLeftOut = publish?.way === 'loaded-image' && !attachmentsAsked(i).length;
+  if (layerCacheLeftOut || attestationsLeftOut) notices.push(classicStoreNotice(pf.builder, { layerCache: layerCacheLeftOut, attestations: attestationsLeftOut }));
+  const attach = pf.adaptation.attach && publish?.way !== 'loaded-image';
+  const attachArgs = attach ? [...attestArgs(i.provenance, i.sbom, run.builderId), ...annotationArgs(i.annotations)] : [];
   const buildArgv = [
     ...common,
+    ...noCacheArgs(i, stages, envBuilds.length === 0),
     '--metadata-file', metadataFile,
     '--iidfile', iidFile,
     ...(i.target ? ['--target', i.target] : []),
     ...labels.flatMap((l) => ['--label', l]),
-    ...i.tags.flatMap((t) => ['--tag', t]),
+    ...attachArgs,
+    ...outputArgs(i, publish, attach),
     ...cacheFrom.flatMap((c) => ['--cache-from', c]),
     ...cacheTo.flatMap((c) => ['--cache-to', c]),
-    ...output,
     i.context,
   ];
+  if (publish) publish.attests = attachArgs.filter((_, n) => attachArgs[n - 1] === '--attest');
 
   const smokeContainer = `pcb-smoke-${run.runId}`;
   const reportDir = path.join(run.workDir, 'report');
@@ -184,10 +269,34 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
   return {
     context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
     baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
-    gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels,
+    gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels, publish,
     envSpecDir, buildArgs, secretEnv, envBuilds, buildArgv, metadataFile, iidFile, buildLog: path.join(run.workDir, 'build.log'),
     smokeContainer, reportDir, smokeArgv, notices, notes,
   };
+}
+
+/** The publishing part of the plan (push: true). */
+function publishPlan(i: Inputs, a: Adaptation): PublishPlan | null {
+  if (!i.push) return null;
+  return { way: i.load ? a.publish : 'buildx-push', repositories: repositoriesOf(i.tags), platform: i.platforms[0] ?? 'linux/amd64', builder: i.builder, attests: [], annotations: a.attach ? i.annotations : [] };
+}
+
+/**
+ * The main build's output. Loaded ways: --tag and --load (the smoke run needs the image in the
+ * Engine; the tags move only with docker push). by-digest: one push, untagged, to every repository
+ * (a --tag would name the pushed image and move the tags before the smoke run), as an image index
+ * even for one platform so that the shape is always index -> platform manifest (+ attestations).
+ */
+function outputArgs(i: Inputs, p: PublishPlan | null, attach: boolean): string[] {
+  const index = attach && wantsIndex(i.annotations) ? ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1'] : [];
+  const tags = i.tags.flatMap((t) => ['--tag', t]);
+  if (p?.way === 'by-digest') {
+    const names = csvField(`name=${p.repositories.map((r) => r.repository).join(',')}`);
+    return ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1', '--output', `type=image,${names},push-by-digest=true,name-canonical=true,push=true`];
+  }
+  if (i.load) return [...index, ...tags, '--load'];
+  if (i.push) return [...index, ...tags, '--push'];
+  return tags;
 }
 
 /** The plan with the env lock's sha256 as an image label (known after the env-lock build). */

@@ -42,6 +42,8 @@ export function resolveRecipe(i: Inputs, raw: RawInputs): Recipe | { errors: str
   if (archList === undefined) {
     errors.push(notAccepted('torch-cuda-arch-list', raw['torch-cuda-arch-list'], `the default of TORCH_CUDA_ARCH_LIST in ${shown} is not an arch list; name the compute capabilities, e.g. "8.0;8.6;9.0+PTX"`));
   }
+  const unknownStages = i['no-cache-filters'].filter((stage) => !dockerfile.stages.includes(stage.toLowerCase()));
+  if (unknownStages.length) errors.push(notAccepted('no-cache-filters', unknownStages.join(','), `${shown} has no stage ${unknownStages.join(', ')}; its stages are ${dockerfile.stages.join(', ')}`));
   const envFileText = fs.readFileSync(i['environment-file'], 'utf8');
   const envCache = envCacheSettings(i, miniforgeVersion);
   let key = '';

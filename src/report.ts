@@ -9,6 +9,7 @@ import { showArgv } from './exec.js';
 import type { Inputs } from './inputs.js';
 import { planForPeople, type Plan } from './plan.js';
 import type { Preflight } from './preflight.js';
+import { leftInRegistry, type PublishOutcome } from './publish.js';
 import type { Recipe } from './recipe.js';
 import type { Redactor } from './redact.js';
 import type { SmokeCheck, SmokeResult } from './smoke.js';
@@ -25,7 +26,7 @@ export interface Outcome {
   cache?: CacheOutcome;
   build?: BuildResult;
   smoke?: SmokeResult;
-  pushedDigest?: string;
+  publish?: PublishOutcome;
   failure?: Failure;
   dryRun?: boolean;
 }
@@ -49,20 +50,46 @@ export function gpuChecksRan(o: Outcome): boolean {
   return !!(o.plan?.gpu && o.smoke?.report?.gpu);
 }
 
+/** The tested (or, with smoke-tests false, built) image passed what it had to pass. */
+const cleared = (o: Outcome) => !!o.plan && (!o.plan.smoke || !!o.smoke?.passed);
+
+/**
+ * buildx's metadata file, consistent with what was published: image.name lists the tags that
+ * moved, and where docker push made another manifest than the build's (the classic store compresses
+ * again), containerimage.digest is the pushed one and the loaded export's descriptor is dropped.
+ */
+export function publishedMetadata(meta: Record<string, unknown> | null | undefined, p: PublishOutcome | undefined): Record<string, unknown> | null {
+  if (!meta) return null;
+  if (!p?.moved.length || !p.digest) return meta;
+  const out: Record<string, unknown> = { ...meta, 'image.name': p.moved.map((m) => m.tag).join(',') };
+  if (out['containerimage.digest'] !== p.digest) {
+    out['containerimage.digest'] = p.digest;
+    delete out['containerimage.descriptor'];
+  }
+  return out;
+}
+
 /** Every output the action sets; only known values appear (unknown ones are left unset). */
 export function outputsFrom(o: Outcome): Record<string, string> {
   const out: Record<string, string> = {};
   const b = o.build;
-  if (b?.imageId) out['image-id'] = b.imageId;
+  const p = o.publish;
+  const imageId = p?.imageId ?? b?.imageId;
+  if (imageId) out['image-id'] = out.imageid = imageId;
   const builtDigest = typeof b?.metadata?.['containerimage.digest'] === 'string' ? (b.metadata['containerimage.digest'] as string) : '';
-  if (o.pushedDigest || builtDigest) out.digest = o.pushedDigest || builtDigest;
+  // with push, digest is only ever what the moved tags point at: never an untagged or unpushed digest
+  if (o.plan?.push) {
+    if (p?.moved.length && p.digest) out.digest = p.digest;
+  } else if (builtDigest) out.digest = builtDigest;
+  if (p?.testedManifest && p.moved.length && cleared(o)) out['tested-manifest'] = p.testedManifest;
   const tags = o.plan?.tags ?? o.inputs?.tags;
   if (tags) out.tags = tags.join('\n');
   const labels = o.plan?.labels ?? o.inputs?.labels.map((l) => `${l.name}=${l.value}`);
   if (labels) out.labels = labels.join('\n');
   if (o.plan) out.plan = JSON.stringify(planForPeople(o.plan));
   if (o.preflight) out['preflight-ok'] = String(!o.preflight.findings.some((f) => f.level === 'error'));
-  if (b?.metadata) out.metadata = JSON.stringify(b.metadata);
+  const metadata = publishedMetadata(b?.metadata, p);
+  if (metadata) out.metadata = JSON.stringify(metadata);
   if (b) out['build-seconds'] = String(b.seconds);
   const r = o.smoke?.report;
   if (r) {
@@ -127,10 +154,12 @@ function overviewRows(o: Outcome): Row[] {
   const rows: Row[] = [];
   const row = (k: string, v: string) => rows.push([th(esc(k)), v]);
   const p = o.plan;
-  if (o.build?.imageId) row('Image ID', code(o.build.imageId));
+  const imageId = o.publish?.imageId ?? o.build?.imageId;
+  if (imageId) row('Image ID', code(imageId));
   if (p) row('Tags', p.tags.length ? p.tags.map(code).join('<br>') : '—');
-  if (o.pushedDigest) row('Pushed digest', code(o.pushedDigest));
-  else if (p?.push) row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes' : `no${o.smoke && !o.smoke.passed ? ' (smoke tests failed: nothing was pushed)' : ''}`);
+  const pushed = o.publish?.moved.length ? o.publish.digest : null;
+  if (pushed) row('Pushed digest', code(pushed));
+  else if (p?.push) row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes' : 'no');
   if (p) {
     row('Base image', code(p.baseImage));
     row('CUDA arch list', code(p.torchCudaArchList));
@@ -150,6 +179,35 @@ function overviewRows(o: Outcome): Row[] {
     if (c.lockSha256) row('Env lock sha256', code(c.lockSha256));
   }
   return rows;
+}
+
+const PREDICATES: Record<string, string> = {
+  'https://slsa.dev/provenance/v1': 'provenance (SLSA v1)',
+  'https://slsa.dev/provenance/v0.2': 'provenance (SLSA v0.2)',
+  'https://spdx.dev/Document': 'SBOM (SPDX)',
+  'https://cyclonedx.org/bom': 'SBOM (CycloneDX)',
+};
+
+/** The registry's side: each tag with the digest it points at, what was tested, the attestations and annotations found, and what a failure left. */
+function addPublished(s: typeof core.summary, o: Outcome): void {
+  const p = o.publish;
+  if (!p || o.dryRun) return;
+  const tested = o.plan?.smoke ? 'tested' : 'pushed (smoke tests off)';
+  s.addHeading('Published', 3);
+  if (p.moved.length || p.notMoved.length) {
+    s.addTable([[th('Tag'), th('Points at')], ...p.moved.map((m) => [code(m.tag), code(m.digest)]), ...p.notMoved.map((t) => [code(t), 'not moved'])]);
+  }
+  const lines: string[] = [];
+  if (p.testedManifest) lines.push(`<b>Platform manifest ${tested}:</b> ${code(p.testedManifest)} (${esc(o.plan?.publish?.platform ?? '')}, config ${code(p.configDigest ?? '')}) in the ${p.digest && p.testedManifest !== p.digest ? `index ${code(p.digest)}` : 'registry'}`);
+  if (p.testedManifest) {
+    const found = p.attestations.map((t) => PREDICATES[t] ?? t);
+    const asked = o.plan?.publish?.attests ?? [];
+    lines.push(`<b>Attestations:</b> ${found.length ? found.map(esc).join(', ') : 'none'}${asked.length ? ` (asked for: ${asked.map(code).join(', ')})` : found.length ? " (buildx's default)" : ''}`);
+    lines.push(`<b>Annotations:</b> ${p.annotations.length ? p.annotations.map((a) => `${esc(a.level)}: ${code(`${a.key}=${a.value}`)}`).join(', ') : 'none'}`);
+  }
+  const left = leftInRegistry(p, !!o.smoke);
+  if (left) lines.push(`<b>In the registry:</b> ${esc(left)}`);
+  for (const l of lines) s.addRaw(`<p>${l}</p>`, true);
 }
 
 function addFailure(s: typeof core.summary, f: Failure): void {
@@ -200,6 +258,7 @@ export function renderSummary(o: Outcome, redactor: Redactor): string {
   const notes = [...(o.plan?.notices ?? []), ...(o.cache?.warnings ?? [])];
   if (notes.length) s.addList(notes.map((n) => `⚠️ ${esc(n)}`));
   addSmoke(s, o);
+  addPublished(s, o);
   const stages = o.build?.summary.stages ?? [];
   if (stages.length) {
     s.addHeading('Build stages', 3).addTable([[th('Stage'), th('Seconds'), th('Steps'), th('Cached')], ...stages.map((x) => [esc(x.stage), x.seconds.toFixed(1), String(x.steps), String(x.cached)])]);

@@ -1,8 +1,10 @@
 // The Docker Engines of the runner-setup matrix, as .ci/engines.sh starts them and .ci/.env names
 // them (PCB_ENGINES, PCB_ENGINE_<ID>, PCB_ENGINE_<ID>_CLI, PCB_ENGINE_<ID>_HOOK_LOG), and a
 // runner on each: the bundled action (dist/) run through run-dist.ts with DOCKER_HOST pointing at
-// the Engine, the docker CLI released with that Engine first on PATH, and a buildx state of its own
-// (a fresh runner's: the current builder is the Engine's default one, the docker driver).
+// the Engine, the docker CLI released with that Engine, and a buildx state of its own (a fresh
+// runner's: the current builder is the Engine's default one, the docker driver). The action's
+// `docker` is a shim that records each call and runs that CLI (run-dist.ts dockerShim), so a test
+// can tell which builds ran, with which flags.
 //
 // STAND-INS (named here as the tests rely on them):
 // - `nvidia-smi` on the runner's PATH (gpu: 'stand-in') answers as one GPU would; the Engine's
@@ -13,10 +15,11 @@
 //   try to prefetch Miniforge from github.com first. Tests name the env-cache directory themselves
 //   (`cache-dir: runner.cacheDir`), which keeps the cache between the runs of one runner.
 import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runMain, runPost, type StepRun } from '../run-dist.js';
+import { dockerShim, runMain, runPost, type StepRun } from '../run-dist.js';
 
 export interface Engine {
   /** The name .ci/engines.sh gives it: debian12, 26-classic, 26-containerd. */
@@ -25,7 +28,7 @@ export interface Engine {
   host: string;
   /** The directory of the docker CLI released with the Engine; null: the system's docker. */
   cliDir: string | null;
-  /** Where the Engine's stand-in nvidia hook records each `--gpus` container. */
+  /** Where the Engine's stand-in nvidia hook records each `--gpus` container (time, id, NVIDIA_* variables). */
   hookLog: string;
 }
 
@@ -51,6 +54,12 @@ export function matrixEngines(env: NodeJS.ProcessEnv = process.env): Engine[] {
     if (!host || !hookLog) throw new Error(`PCB_ENGINES names ${id}, but ${name} or ${name}_HOOK_LOG is not set (run .ci/setup, then source .ci/.env)`);
     return { id, host, cliDir: env[`${name}_CLI`] || null, hookLog };
   });
+}
+
+/** The Engine .ci/setup starts first (no network namespace, --bridge=none): where the remote builder's images are loaded. */
+export function mainEngine(env: NodeJS.ProcessEnv = process.env): Engine {
+  if (!env.PCB_GPU_HOOK_LOG) throw new Error('PCB_GPU_HOOK_LOG is not set (run .ci/setup, then source .ci/.env)');
+  return { id: 'main', host: env.DOCKER_HOST || 'unix:///var/run/docker.sock', cliDir: null, hookLog: env.PCB_GPU_HOOK_LOG };
 }
 
 /** The Engine with this id; throws when .ci/setup did not start it. */
@@ -80,31 +89,66 @@ const NVIDIA_SMI: Record<RunnerGpu, string> = {
   broken: '#!/bin/sh\n# STAND-IN nvidia-smi of a runner whose NVIDIA driver is not loaded\necho "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running." >&2\nexit 9\n',
 };
 
-/** A self-hosted runner whose Docker Engine is one of the matrix Engines. */
+export interface RunnerOptions {
+  gpu?: RunnerGpu;
+  /** A docker-buildx plugin binary that this runner uses in place of the machine's (its own DOCKER_CONFIG/cli-plugins). */
+  buildxPlugin?: string;
+}
+
+/** A self-hosted runner whose Docker Engine is one of the matrix Engines (or the main one). */
 export class EngineRunner {
   /** This runner's own files: buildx state, env cache, stand-in nvidia-smi. */
   readonly dir: string;
   /** A local env-cache directory that the runs of this runner share. */
   readonly cacheDir: string;
+  /** Its GITHUB_RUN_ID: its smoke containers are pcb-smoke-<runId>-..., told apart from other runners' on a shared Engine. */
+  readonly runId = `matrix${crypto.randomBytes(4).toString('hex')}`;
   private readonly images = new Set<string>();
+  private readonly shim: ReturnType<typeof dockerShim>;
+  private readonly dockerConfig: string | null = null;
 
-  constructor(readonly engine: Engine, readonly gpu: RunnerGpu = 'stand-in') {
+  constructor(readonly engine: Engine, opts: RunnerOptions = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `pcb-runner-${engine.id}-`));
     this.cacheDir = path.join(this.dir, 'env-cache');
     fs.mkdirSync(path.join(this.dir, 'buildx'));
     fs.mkdirSync(path.join(this.dir, 'bin'));
-    fs.writeFileSync(path.join(this.dir, 'bin', 'nvidia-smi'), NVIDIA_SMI[gpu], { mode: 0o755 });
+    fs.writeFileSync(path.join(this.dir, 'bin', 'nvidia-smi'), NVIDIA_SMI[opts.gpu ?? 'stand-in'], { mode: 0o755 });
+    this.shim = dockerShim(engine.cliDir ? path.join(engine.cliDir, 'docker') : execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim());
+    if (opts.buildxPlugin) {
+      this.dockerConfig = path.join(this.dir, 'docker-config');
+      fs.mkdirSync(path.join(this.dockerConfig, 'cli-plugins'), { recursive: true });
+      fs.symlinkSync(opts.buildxPlugin, path.join(this.dockerConfig, 'cli-plugins', 'docker-buildx'));
+    }
   }
 
-  /** The environment the action sees on this runner (extraEnv of runMain). */
+  /** The environment the action sees on this runner (extraEnv of runMain). Its nvidia-smi comes before the shim's. */
   env(): Record<string, string> {
-    const dirs = [path.join(this.dir, 'bin'), ...(this.engine.cliDir ? [this.engine.cliDir] : []), process.env.PATH ?? ''];
-    return { DOCKER_HOST: this.engine.host, PATH: dirs.join(':'), BUILDX_CONFIG: path.join(this.dir, 'buildx'), RUNNER_TOOL_CACHE: '' };
+    const dirs = [path.join(this.dir, 'bin'), this.shim.dir, process.env.PATH ?? ''];
+    return {
+      DOCKER_HOST: this.engine.host, PATH: dirs.join(':'), BUILDX_CONFIG: path.join(this.dir, 'buildx'), RUNNER_TOOL_CACHE: '', GITHUB_RUN_ID: this.runId,
+      ...(this.dockerConfig ? { DOCKER_CONFIG: this.dockerConfig } : {}),
+    };
   }
 
-  /** docker ARGS on this runner; its stdout, trimmed. */
+  /** docker ARGS on this runner (not recorded); its stdout, trimmed. */
   docker(...args: string[]): string {
-    return execFileSync('docker', args, { encoding: 'utf8', env: { ...process.env, ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const env = { ...process.env, ...this.env(), PATH: [...(this.engine.cliDir ? [this.engine.cliDir] : []), process.env.PATH ?? ''].join(':') };
+    return execFileSync('docker', args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  }
+
+  /** The docker calls the action's runs made so far ('docker buildx build ...', one string each), until resetCalls(). */
+  calls(): string[] {
+    return this.shim.calls();
+  }
+
+  /** `docker buildx build` calls so far. */
+  builds(): string[] {
+    return this.calls().filter((c) => c.startsWith('docker buildx build '));
+  }
+
+  /** Forgets the recorded calls (between the runs of one test). */
+  resetCalls(): void {
+    fs.rmSync(path.join(this.shim.dir, 'calls.log'), { force: true });
   }
 
   facts(): EngineFacts {
@@ -115,28 +159,41 @@ export class EngineRunner {
     return { version, major, minor, store: driverType === 'io.containerd.snapshotter.v1' ? 'containerd' : 'classic', builderDriver: driver };
   }
 
-  /** Lines the Engine's stand-in nvidia hook has written so far. */
-  hookCalls(): number {
-    return fs.existsSync(this.engine.hookLog) ? fs.readFileSync(this.engine.hookLog, 'utf8').split('\n').filter((l) => l).length : 0;
+  /**
+   * This runner's smoke containers started since SINCE (unix seconds) that went through the Engine's
+   * --gpus path: the Engine's start events name them, the stand-in hook's log holds their ids.
+   */
+  gpuSmokeContainers(since: number): string[] {
+    const started = this.docker('events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1),
+      '--filter', 'type=container', '--filter', 'event=start', '--format', '{{.Actor.ID}} {{index .Actor.Attributes "name"}}');
+    const hook = fs.existsSync(this.engine.hookLog) ? fs.readFileSync(this.engine.hookLog, 'utf8') : '';
+    return started.split('\n').map((l) => l.split(' ')).filter(([id, name]) => name?.startsWith(`pcb-smoke-${this.runId}-`) && new RegExp(`id=${id} NVIDIA_VISIBLE_DEVICES=all`).test(hook)).map(([, name]) => name);
   }
 
-  /** Smoke containers (pcb-smoke-*) present on the Engine. */
+  /** This runner's smoke containers present on the Engine. */
   smokeContainers(): string[] {
-    return this.docker('ps', '--all', '--quiet', '--filter', 'name=pcb-smoke-').split('\n').filter((l) => l);
+    return this.docker('ps', '--all', '--quiet', '--filter', `name=pcb-smoke-${this.runId}-`).split('\n').filter((l) => l);
   }
 
-  /** The main step, then the post step, as a runner runs them; the images it loads are removed by cleanup(). */
-  async run(inputs: Record<string, string>): Promise<{ main: StepRun; post: { code: number; stdout: string } }> {
+  /** The main step, then the post step, as a runner runs them; the images it puts into the Engine are removed by cleanup(). */
+  async run(inputs: Record<string, string>): Promise<{ main: StepRun; post: { code: number; stdout: string }; gpuSmokeContainers: string[] }> {
+    const since = Math.floor(Date.now() / 1000) - 1;
     const main = await runMain(inputs, this.env());
     for (const ref of [...(main.outputs.tags ?? '').split('\n'), main.outputs['image-id'] ?? '']) if (ref) this.images.add(ref);
+    // the docker driver also keeps an image it pushes as the registry env cache
+    const envBuilds = main.outputs.plan ? (JSON.parse(main.outputs.plan) as { envBuilds: { argv: string[] }[] }).envBuilds : [];
+    for (const a of envBuilds.flatMap((b) => b.argv)) {
+      const name = /^type=image,name=([^,]+)/.exec(a)?.[1];
+      if (name) this.images.add(name);
+    }
     const post = await runPost(main);
-    return { main, post };
+    return { main, post, gpuSmokeContainers: this.gpuSmokeContainers(since) };
   }
 
-  /** Removes the images the runs loaded into the Engine (the registry keeps what was pushed) and this runner's files. */
+  /** Removes the images the runs put into the Engine (the registry keeps what was pushed) and this runner's files. */
   cleanup(): void {
     for (const ref of this.images) {
-      try { this.docker('image', 'rm', '--force', ref); } catch { /* not loaded, or already gone */ }
+      try { this.docker('image', 'rm', '--force', ref); } catch { /* not there, or already gone */ }
     }
     this.images.clear();
     fs.rmSync(this.dir, { recursive: true, force: true });

@@ -1,12 +1,20 @@
-// End to end, the runner setups of the README: the bundled action with default inputs (plus a push
-// to the test registry) on real Docker Engines with their default builder, each Engine in a network
-// namespace of its own (.ci/engines.sh). Skipped unless PCB_E2E=1. Stand-ins: see engines.ts
-// (nvidia-smi, the nvidia hook, the offline tool cache) and action.test.ts (the fixture project).
+// End to end, the runner setups of the README ("Runner setups"): each row's runner, with the fixture
+// project, default inputs plus a push to the test registry, on a real Docker Engine and builder
+// (.ci/engines.sh starts the Engines, each in a network namespace of its own; the remote builder
+// runs on the BuildKit of .ci/setup). Each case ends one of two ways:
+// - the image is built, tested through the Engine's --gpus path and pushed: exit 0, the outputs,
+//   the summary's headline, the pushed digest is the one the registry serves, and a second run on
+//   the same runner restores the env from the cache;
+// - the documented one-line preflight error, before any build: no `docker buildx build` ran (the
+//   runner's docker shim records every call) and the registry has nothing under the tag.
+// Skipped unless PCB_E2E=1. Stand-ins: see engines.ts (nvidia-smi, the nvidia hook, the offline tool
+// cache) and action.test.ts (the fixture project).
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from '../helpers.js';
-import { removeTempDirs } from '../run-dist.js';
-import { EngineRunner, matrixEngine, servedDigest } from './engines.js';
+import { removeTempDirs, type StepRun } from '../run-dist.js';
+import { EngineRunner, mainEngine, matrixEngine, servedDigest } from './engines.js';
 
 const E2E = process.env.PCB_E2E === '1';
 const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
@@ -14,41 +22,240 @@ const RUN = crypto.randomBytes(3).toString('hex');
 
 afterAll(() => removeTempDirs());
 
-describe.skipIf(!E2E)('Engine with the containerd image store, docker driver (26-containerd)', () => {
-  let runner: EngineRunner;
-  beforeAll(() => { runner = new EngineRunner(matrixEngine('26-containerd')); });
-  afterAll(() => runner?.cleanup());
+type Run = Awaited<ReturnType<EngineRunner['run']>>;
 
-  it('is the setup this row describes: Engine 23 or later, containerd image store, docker driver', () => {
-    const f = runner.facts();
-    expect(f.major, f.version).toBeGreaterThanOrEqual(23);
-    expect(f.store).toBe('containerd');
-    expect(f.builderDriver).toBe('docker');
+/** A line as the README writes it, `…` standing for version text, as an anchored pattern. */
+function line(text: string): RegExp {
+  return new RegExp(`^${text.split('…').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\S+')}$`);
+}
+const annotations = (r: StepRun, kind: 'error' | 'notice') => r.stdout.split('\n').filter((l) => l.startsWith(`::${kind}::`));
+
+/** The runner of one row, made before its tests; removed afterwards with what it put into the Engine. */
+function rowRunner(make: () => EngineRunner): () => EngineRunner {
+  let runner: EngineRunner | undefined;
+  beforeAll(() => { runner = make(); });
+  afterAll(() => runner?.cleanup());
+  return () => runner!;
+}
+
+/** Default inputs plus a push of TAG, on this runner's env-cache directory. */
+const defaults = (runner: EngineRunner, tag: string, over: Record<string, string> = {}) => ({ context: FIXTURE, tags: tag, push: 'true', 'cache-dir': runner.cacheDir, ...over });
+const tagOf = (row: string) => `${REGISTRY}/pcb-e2e-matrix/${row}:${RUN}`;
+
+/** Built, tested on the (stand-in) GPU through the Engine's --gpus path, pushed: what every passing row shows. */
+async function expectTestedAndPushed(runner: EngineRunner, run: Run, tag: string, builder: RegExp): Promise<void> {
+  const { main, post } = run;
+  expect(main.code, main.stdout).toBe(0);
+  expect(post.code, post.stdout).toBe(0);
+  expect(annotations(main, 'error')).toEqual([]);
+  const o = main.outputs;
+  expect(o).toMatchObject({ 'preflight-ok': 'true', 'gpu-checks-ran': 'true', 'smoke-passed': 'true', 'gpu-name': 'Stand-in GPU', tags: tag });
+  expect(o['cache-key']).toMatch(/^pointcept-env-v1-linux-amd64-[0-9a-f]{64}$/);
+  expect(run.gpuSmokeContainers, "the smoke container went through the Engine's --gpus path").toHaveLength(1);
+  expect(o.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+  expect(await servedDigest(tag), 'the digest output is the one the registry serves').toBe(o.digest);
+  expect(main.summary).toContain('<h2>Pointcept image ✅ built and tested on Stand-in GPU</h2>');
+  expect(main.summary).toContain(`<tr><th>Pushed digest</th><td><code>${o.digest}</code></td></tr>`);
+  expect(main.summary).toMatch(builder);
+  expect(runner.smokeContainers(), 'no smoke container is left').toEqual([]);
+}
+
+/** The documented preflight error, alone, and nothing built or pushed. */
+async function expectPreflightFailure(runner: EngineRunner, run: Run, tag: string, error: RegExp): Promise<void> {
+  const { main, post } = run;
+  expect(main.code, main.stdout).toBe(1);
+  expect(annotations(main, 'error')).toHaveLength(1);
+  expect(annotations(main, 'error')[0]).toMatch(error);
+  expect(runner.builds(), 'no build ran').toEqual([]);
+  expect(runner.calls().filter((c) => /^docker (push|tag) /.test(c)), 'nothing was tagged or pushed').toEqual([]);
+  expect(await servedDigest(tag), 'the registry has nothing under the tag').toBeNull();
+  expect(main.outputs['preflight-ok']).toBe('false');
+  expect(main.outputs['smoke-passed']).toBeUndefined();
+  expect(main.summary).toContain('<h2>Pointcept image ❌ failed at preflight</h2>');
+  expect(post.code, post.stdout).toBe(0);
+}
+
+/** The second run of a runner with the same inputs: the env comes from the cache (no env-export build), same key, pushed again. */
+async function expectEnvCacheHit(runner: EngineRunner, first: Run, inputs: Record<string, string>, builder: RegExp): Promise<Run> {
+  runner.resetCalls();
+  const tag = `${inputs.tags}-again`;
+  const second = await runner.run({ ...inputs, tags: tag });
+  await expectTestedAndPushed(runner, second, tag, builder);
+  expect(second.main.outputs['cache-hit']).toBe('true');
+  expect(second.main.outputs['cache-key']).toBe(first.main.outputs['cache-key']);
+  expect(runner.builds().filter((b) => b.includes('--target env-export')), 'no env-export build on a hit').toEqual([]);
+  expect(runner.builds().at(-1), 'the env reaches the build as the env-cache context').toContain('--build-context env-cache=');
+  return second;
+}
+
+const DOCKER_DRIVER = (engine: string, store: string) => new RegExp(`builder &quot;default&quot; \\(docker driver, Docker Engine ${engine.replace(/\./g, '\\.')}\\S*, BuildKit [\\d.]+, ${store} image store\\)`);
+// The classic store's one notice: with a push, both what the layer cache and what the push leave out.
+const CLASSIC_NOTICE = line('::notice::builder "default" (docker driver, Docker Engine 26.…, BuildKit 0.13, classic image store) cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine\'s own build cache (the env cache works as usual), and pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for the layer cache and attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)');
+const PLAIN_PUSH_NOTICE = line('::notice::builder "default" (docker driver, Docker Engine 20.10.…, BuildKit 0.8, classic image store) pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)');
+
+describe.skipIf(!E2E)('Engine 20.10, docker driver (debian12)', () => {
+  const runner = rowRunner(() => new EngineRunner(matrixEngine('debian12')));
+
+  it('is the setup this row describes: Engine 20.10, classic image store, docker driver', () => {
+    expect(runner().facts()).toMatchObject({ major: 20, minor: 10, store: 'classic', builderDriver: 'docker' });
   });
 
-  it('default inputs build, test on the GPU, push the tested image; a second run restores the env from the cache', async () => {
-    const tag = `${REGISTRY}/pcb-e2e-matrix/26-containerd:${RUN}`;
-    const inputs = { context: FIXTURE, tags: tag, push: 'true', 'cache-dir': runner.cacheDir };
-    const hookBefore = runner.hookCalls();
+  it('default inputs fail in preflight with the fix, before any build; nothing is pushed', async () => {
+    runner().resetCalls();
+    const tag = tagOf('debian12');
+    await expectPreflightFailure(runner(), await runner().run(defaults(runner(), tag)), tag,
+      line('::error::preflight: builder "default" (docker driver, Docker Engine 20.10.…, BuildKit 0.8, classic image store) cannot take named build contexts (BuildKit 0.10 or newer can), which cache-backend: local needs; upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or set cache-backend: none'));
+  });
 
-    const first = await runner.run(inputs);
-    expect(first.main.code, first.main.stdout).toBe(0);
-    expect(first.post.code, first.post.stdout).toBe(0);
-    const o = first.main.outputs;
-    expect(o['smoke-passed']).toBe('true');
-    expect(o['gpu-name']).toBe('Stand-in GPU');
-    expect(runner.hookCalls(), 'the smoke container went through the Engine\'s --gpus path').toBe(hookBefore + 1);
-    expect(o['cache-hit']).toBe('false');
-    expect(o.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
-    expect(await servedDigest(tag)).toBe(o.digest);
-    expect(first.main.summary).toContain(`| Pushed digest | \`${o.digest}\` |`);
-    expect(first.main.summary).toContain('Docker 26.');
-    expect(runner.smokeContainers()).toEqual([]);
-
-    const second = await runner.run({ ...inputs, tags: `${tag}-again` });
-    expect(second.main.code, second.main.stdout).toBe(0);
-    expect(second.main.outputs['cache-hit']).toBe('true');
-    expect(second.main.outputs['cache-key']).toBe(o['cache-key']);
-    expect(await servedDigest(`${tag}-again`)).toBe(second.main.outputs.digest);
+  it('cache-backend: none builds without named contexts, tests and pushes; one notice: the push carries no attestations', async () => {
+    runner().resetCalls();
+    const tag = tagOf('debian12-none');
+    const run = await runner().run(defaults(runner(), tag, { 'cache-backend': 'none' }));
+    await expectTestedAndPushed(runner(), run, tag, DOCKER_DRIVER('20.10', 'classic'));
+    expect(annotations(run.main, 'notice')).toHaveLength(1);
+    expect(annotations(run.main, 'notice')[0]).toMatch(PLAIN_PUSH_NOTICE);
+    expect(runner().builds().length, runner().calls().join('\n')).toBe(2); // env-lock, then the image
+    expect(runner().builds().filter((b) => b.includes('--build-context'))).toEqual([]);
+    expect(run.main.outputs['cache-hit']).toBe('false');
   });
 });
+
+describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic)', () => {
+  const runner = rowRunner(() => new EngineRunner(matrixEngine('26-classic')));
+  const builder = DOCKER_DRIVER('26.', 'classic');
+
+  it('is the setup this row describes: Engine 23 or later, classic image store, docker driver', () => {
+    const f = runner().facts();
+    expect(f.major, f.version).toBeGreaterThanOrEqual(23);
+    expect(f).toMatchObject({ store: 'classic', builderDriver: 'docker' });
+  });
+
+  it('default inputs: one notice, no --cache-to, built, tested and pushed; the second run is an env-cache hit', async () => {
+    runner().resetCalls();
+    const tag = tagOf('26-classic');
+    const inputs = defaults(runner(), tag);
+    const first = await runner().run(inputs);
+    await expectTestedAndPushed(runner(), first, tag, builder);
+    expect(annotations(first.main, 'notice')).toHaveLength(1);
+    expect(annotations(first.main, 'notice')[0]).toMatch(CLASSIC_NOTICE);
+    expect(first.main.outputs['cache-hit']).toBe('false');
+    expect(runner().builds().map((b) => /--target (\S+)/.exec(b)?.[1] ?? 'image')).toEqual(['env-export', 'env-lock', 'image']);
+    expect(runner().builds().filter((b) => b.includes('--cache-to'))).toEqual([]);
+
+    const second = await expectEnvCacheHit(runner(), first, inputs, builder);
+    expect(annotations(second.main, 'notice')).toHaveLength(1);
+  });
+
+  it('an explicit cache-to other than type=inline fails in preflight, before any build', async () => {
+    runner().resetCalls();
+    const tag = tagOf('26-classic-cache-to');
+    const cacheTo = `type=registry,ref=${REGISTRY}/pcb-e2e-matrix/layers:${RUN},mode=max`;
+    await expectPreflightFailure(runner(), await runner().run(defaults(runner(), tag, { 'cache-to': cacheTo })), tag,
+      line(`::error::preflight: Input "cache-to": "${cacheTo}" is not accepted; builder "default" (docker driver, Docker Engine 26.…, BuildKit 0.13, classic image store) can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action).`));
+    expect(await servedDigest(`${REGISTRY}/pcb-e2e-matrix/layers:${RUN}`)).toBeNull();
+  });
+
+  it('cache-backend: registry: the env image is pushed as the classic store makes it (Docker media types), and the second run restores it', async () => {
+    runner().resetCalls();
+    const tag = tagOf('26-classic-registry');
+    const cacheRef = `${REGISTRY}/pcb-e2e-matrix/env-cache-${RUN}`;
+    const inputs = defaults(runner(), tag, { 'cache-backend': 'registry', 'cache-ref': cacheRef });
+    const first = await runner().run(inputs);
+    await expectTestedAndPushed(runner(), first, tag, builder);
+    expect(annotations(first.main, 'notice')[0]).toMatch(CLASSIC_NOTICE);
+    const envImage = `${cacheRef}:${first.main.outputs['cache-key']}`; // the key fits a tag as it is
+    const exportBuild = runner().builds().find((b) => b.includes('--target env-export'));
+    // what the plan asks for is what this builder does: no oci-mediatypes or zstd, which it would ignore
+    expect(exportBuild).toContain(`--output type=image,name=${envImage},push=true ${FIXTURE}`);
+    const res = await fetch(`http://${envImage.replace(/^([^/]+)\/(.+):([^:]+)$/, '$1/v2/$2/manifests/$3')}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(first.main.summary).toMatch(/<tr><th>Env cache \(registry\)<\/th><td>miss \(saved in/);
+
+    const second = await expectEnvCacheHit(runner(), first, inputs, builder);
+    expect(runner().builds().at(-1)).toContain(`--build-context env-cache=docker-image://${envImage}`);
+    expect(second.main.summary).toContain('<tr><th>Env cache (registry)</th><td>hit');
+  });
+});
+
+describe.skipIf(!E2E)('Engine 26, docker driver, containerd image store (26-containerd)', () => {
+  const runner = rowRunner(() => new EngineRunner(matrixEngine('26-containerd')));
+  const builder = DOCKER_DRIVER('26.', 'containerd');
+
+  it('is the setup this row describes: Engine 23 or later, containerd image store, docker driver', () => {
+    const f = runner().facts();
+    expect(f.major, f.version).toBeGreaterThanOrEqual(23);
+    expect(f).toMatchObject({ store: 'containerd', builderDriver: 'docker' });
+  });
+
+  it('default inputs: the full plan with --cache-to, no notice, built, tested and pushed; the second run is an env-cache hit', async () => {
+    runner().resetCalls();
+    const tag = tagOf('26-containerd');
+    const inputs = defaults(runner(), tag);
+    const first = await runner().run(inputs);
+    await expectTestedAndPushed(runner(), first, tag, builder);
+    expect(annotations(first.main, 'notice')).toEqual([]);
+    expect(first.main.outputs['cache-hit']).toBe('false');
+    expect(runner().builds().at(-1)).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
+    await expectEnvCacheHit(runner(), first, inputs, builder);
+    expect(runner().builds().at(-1), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
+  });
+});
+
+describe.skipIf(!E2E)('remote builder (main Engine)', () => {
+  const runner = rowRunner(() => new EngineRunner(mainEngine()));
+  const name = `pcb-matrix-${RUN}`;
+  const builder = new RegExp(`builder &quot;${name}&quot; \\(remote driver, BuildKit [\\d.]+\\)`);
+  // A remote BuildKit cannot see the Engine's images: the base image comes from the registry.
+  const base = process.env.PCB_BASE_IMAGE ?? `${REGISTRY}/pcb-base:busybox`;
+
+  beforeAll(() => {
+    // as docker/setup-buildx-action does with driver: remote: a builder in this runner's buildx state, made current
+    runner().docker('buildx', 'create', '--name', name, '--driver', 'remote', '--use', process.env.PCB_BUILDKIT_ADDR ?? 'unix:///run/pcb-ci/buildkitd.sock');
+    runner().docker('buildx', 'inspect', '--bootstrap', name);
+  });
+
+  it('is the setup this row describes: the current builder is a remote one', () => {
+    expect(runner().facts().builderDriver).toBe('remote');
+  });
+
+  it('default inputs: the full plan with --cache-to, no notice, built, tested and pushed; the second run is an env-cache hit', async () => {
+    runner().resetCalls();
+    const tag = tagOf('remote');
+    const inputs = defaults(runner(), tag, { 'base-image': base });
+    const first = await runner().run(inputs);
+    await expectTestedAndPushed(runner(), first, tag, builder);
+    expect(annotations(first.main, 'notice')).toEqual([]);
+    expect(runner().builds().at(-1)).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
+    await expectEnvCacheHit(runner(), first, inputs, builder);
+    expect(runner().builds().at(-1), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
+  });
+});
+
+describe.skipIf(!E2E)('the GPU gate on an Engine (26-classic)', () => {
+  const runner = rowRunner(() => new EngineRunner(matrixEngine('26-classic'), { gpu: 'broken' }));
+
+  it('fails in preflight with the fix, before any build; nothing is pushed', async () => {
+    const tag = tagOf('26-classic-gpu-gate');
+    await expectPreflightFailure(runner(), await runner().run(defaults(runner(), tag)), tag,
+      line("::error::preflight: gpu: auto found no GPU on this runner (nvidia-smi: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.); fix the NVIDIA driver and Container Toolkit so that nvidia-smi lists the GPU, or set gpu: false to build and test without the GPU checks"));
+  });
+});
+
+describe.skipIf(!E2E)('buildx older than the minimum (26-classic)', () => {
+  // a real buildx 0.10.5, built by .ci/setup (PCB_OLD_BUILDX), as this runner's docker CLI plugin
+  const runner = rowRunner(() => new EngineRunner(matrixEngine('26-classic'), { buildxPlugin: oldBuildx() }));
+
+  it('fails in preflight naming both versions, before any build; nothing is pushed', async () => {
+    expect(runner().docker('buildx', 'version')).toMatch(/^github\.com\/docker\/buildx v0\.10\.5\b/);
+    const tag = tagOf('26-classic-old-buildx');
+    await expectPreflightFailure(runner(), await runner().run(defaults(runner(), tag)), tag,
+      line('::error::preflight: buildx 0.10.5 is older than 0.13.0, the oldest this action supports; install a newer docker-buildx-plugin, or run docker/setup-buildx-action before this step'));
+  });
+});
+
+function oldBuildx(): string {
+  const p = process.env.PCB_OLD_BUILDX;
+  if (!p || !fs.existsSync(p)) throw new Error(`PCB_OLD_BUILDX (${p ?? 'unset'}) names no buildx binary: .ci/setup builds it`);
+  return p;
+}

@@ -94,6 +94,11 @@ describe('registry backend through the API (docker at the @actions/exec boundary
     getExecOutput.mockResolvedValueOnce({ exitCode: 0, stdout: manifest, stderr: '' });
     expect(await api.saveEnvCache(r(), session, '')).toMatchObject({ saved: true, sizeBytes: 1024 });
   });
+  it('for a builder that ignores oci-mediatypes and compression (docker driver, classic store), the cache image asks for neither', async () => {
+    getExecOutput.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
+    const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'), { imageOutputOptions: false });
+    expect(session.exports[0]).toEqual({ target: 'env-export', output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true` });
+  });
   it('a registry error other than not-found is a warning and a miss', async () => {
     getExecOutput.mockResolvedValue({ exitCode: 1, stdout: '', stderr: 'ERROR: dial tcp 127.0.0.1:5000: connect: connection refused' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));

@@ -510,9 +510,11 @@ var exec = __webpack_require__(3190);
 function registryImage(cacheRef, key) {
     return `${cacheRef}:${(0,env_cache_key/* registryTag */.Y8)(key)}`;
 }
-/** buildx output that packs the env-export stage into that image and pushes it. */
-function registryOutput(image) {
-    return `type=image,name=${image},push=true,oci-mediatypes=true,compression=zstd`;
+/** buildx output that packs the env-export stage into that image and pushes it: OCI with zstd layers
+ *  (faster to unpack than gzip) where the builder honours that; without ociZstd, for a builder that
+ *  would ignore it (the docker driver with the classic image store pushes Docker media types, gzip). */
+function registryOutput(image, ociZstd = true) {
+    return `type=image,name=${image},push=true${ociZstd ? ',oci-mediatypes=true,compression=zstd' : ''}`;
 }
 async function rawManifest(ref) {
     const r = await (0,exec/* run */.e)('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { quiet: true });
@@ -662,7 +664,7 @@ async function restoreEnvCache(s, key, workDir, opts = {}) {
         restoreSeconds: seconds(t0),
         sizeBytes: found.sizeBytes,
         warnings,
-        exports: envExports(s, key, hit, exportDir, lockPath),
+        exports: envExports(s, key, hit, exportDir, lockPath, opts.imageOutputOptions !== false),
         exportDir,
         lockPath,
         lookupOnly,
@@ -673,13 +675,13 @@ async function restoreEnvCache(s, key, workDir, opts = {}) {
  * `env-export` (written to exportDir, or pushed as the cache image); always `env-lock` (its
  * environment.lock lands at lockPath).
  */
-function envExports(s, key, hit, exportDir, lockPath) {
+function envExports(s, key, hit, exportDir, lockPath, imageOutputOptions) {
     const out = [];
     if (!hit) {
         if (s.backend === 'local' || s.backend === 'gha')
             out.push({ target: 'env-export', output: `type=local,dest=${exportDir}` });
         else if (s.backend === 'registry')
-            out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, key)) });
+            out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, key), imageOutputOptions) });
     }
     out.push({ target: 'env-lock', output: `type=local,dest=${external_node_path_.dirname(lockPath)}` });
     return out;

@@ -28586,7 +28586,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   i: () => (/* binding */ main)
 /* harmony export */ });
-/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6153);
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4668);
 /* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6670);
 // Entry point of the action: the stages of src/pipeline.ts in order. Outputs and the job summary are
 // written from whatever is known, also when a stage fails.
@@ -28620,7 +28620,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6153:
+/***/ 4668:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29039,12 +29039,2304 @@ function archFindings(list, gpus, limits, gpuChecks) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
+class CsvError extends Error {
+  constructor(code, message, options, ...contexts) {
+    if (Array.isArray(message)) message = message.join(" ").trim();
+    super(message);
+    if (Error.captureStackTrace !== undefined) {
+      Error.captureStackTrace(this, CsvError);
+    }
+    this.code = code;
+    for (const context of contexts) {
+      for (const key in context) {
+        const value = context[key];
+        this[key] = Buffer.isBuffer(value)
+          ? value.toString(options.encoding)
+          : value == null
+            ? value
+            : JSON.parse(JSON.stringify(value));
+      }
+    }
+  }
+}
+
+
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/utils/is_object.js
+const is_object = function (obj) {
+  return typeof obj === "object" && obj !== null && !Array.isArray(obj);
+};
+
+
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/normalize_columns_array.js
+
+
+
+const normalize_columns_array = function (columns) {
+  const normalizedColumns = [];
+  for (let i = 0, l = columns.length; i < l; i++) {
+    const column = columns[i];
+    if (column === undefined || column === null || column === false) {
+      normalizedColumns[i] = { disabled: true };
+    } else if (typeof column === "string" || typeof column === "number") {
+      normalizedColumns[i] = { name: `${column}` };
+    } else if (is_object(column)) {
+      if (typeof column.name !== "string") {
+        throw new CsvError("CSV_OPTION_COLUMNS_MISSING_NAME", [
+          "Option columns missing name:",
+          `property "name" is required at position ${i}`,
+          "when column is an object literal",
+        ]);
+      }
+      normalizedColumns[i] = column;
+    } else {
+      throw new CsvError("CSV_INVALID_COLUMN_DEFINITION", [
+        "Invalid column definition:",
+        "expect a string or a literal object,",
+        `got ${JSON.stringify(column)} at position ${i}`,
+      ]);
+    }
+  }
+  return normalizedColumns;
+};
+
+
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/utils/ResizeableBuffer.js
+class ResizeableBuffer {
+  constructor(size = 100) {
+    this.size = size;
+    this.length = 0;
+    this.buf = Buffer.allocUnsafe(size);
+  }
+  prepend(val) {
+    if (Buffer.isBuffer(val)) {
+      const length = this.length + val.length;
+      if (length >= this.size) {
+        this.resize();
+        if (length >= this.size) {
+          throw Error("INVALID_BUFFER_STATE");
+        }
+      }
+      const buf = this.buf;
+      this.buf = Buffer.allocUnsafe(this.size);
+      val.copy(this.buf, 0);
+      buf.copy(this.buf, val.length);
+      this.length += val.length;
+    } else {
+      const length = this.length++;
+      if (length === this.size) {
+        this.resize();
+      }
+      const buf = this.clone();
+      this.buf[0] = val;
+      buf.copy(this.buf, 1, 0, length);
+    }
+  }
+  append(val) {
+    const length = this.length++;
+    if (length === this.size) {
+      this.resize();
+    }
+    this.buf[length] = val;
+  }
+  clone() {
+    return Buffer.from(this.buf.slice(0, this.length));
+  }
+  resize() {
+    const length = this.length;
+    this.size = this.size * 2;
+    const buf = Buffer.allocUnsafe(this.size);
+    this.buf.copy(buf, 0, 0, length);
+    this.buf = buf;
+  }
+  toString(encoding) {
+    if (encoding) {
+      return this.buf.toString(encoding, 0, this.length);
+    } else {
+      return Uint8Array.prototype.slice.call(this.buf.slice(0, this.length));
+    }
+  }
+  toJSON() {
+    return this.toString("utf8");
+  }
+  reset() {
+    this.length = 0;
+  }
+}
+
+/* harmony default export */ const utils_ResizeableBuffer = (ResizeableBuffer);
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/init_state.js
+
+
+const init_state = function (options) {
+  // ECMAScript WhiteSpace + LineTerminator codepoints, encoded under
+  // `options.encoding`. Aligns trimming with `String.prototype.trim()`.
+  // https://tc39.es/ecma262/#sec-white-space
+  // https://tc39.es/ecma262/#sec-line-terminators
+  //
+  // Codepoints unrepresentable in the target encoding are dropped: Node's
+  // Buffer substitutes them with `?` (0x3F), and including those would cause
+  // literal `?` bytes in the input to be trimmed under `latin1`/`ascii`.
+  const timchars = [
+    // Basic Latin
+    0x0020, // [Space](https://www.fileformat.info/info/unicode/char/0020/index.htm)
+    0x0009, // [CHARACTER TABULATION (HT)](https://www.fileformat.info/info/unicode/char/0009/index.htm)
+    0x000a, // [LINE FEED (LF)](https://www.fileformat.info/info/unicode/char/000a/index.htm)
+    0x000d, // [CARRIAGE RETURN (CR)](https://www.fileformat.info/info/unicode/char/000d/index.htm)
+    0x000c, // [FORM FEED (FF)](https://www.fileformat.info/info/unicode/char/000c/index.htm)
+    0x000b, // [LINE TABULATION (VT)](https://www.fileformat.info/info/unicode/char/000b/index.htm)
+    // Latin-1 Supplement
+    0x00a0, // [NO-BREAK SPACE (NBSP)](https://www.fileformat.info/info/unicode/char/00a0/index.htm)
+    // Ogham
+    0x1680, // [OGHAM SPACE MARK](https://www.fileformat.info/info/unicode/char/1680/index.htm)
+    // General Punctuation
+    0x2000, // [EN QUAD](https://www.fileformat.info/info/unicode/char/2000/index.htm)
+    0x2001, // [EM QUAD](https://www.fileformat.info/info/unicode/char/2001/index.htm)
+    0x2002, // [EN SPACE](https://www.fileformat.info/info/unicode/char/2002/index.htm)
+    0x2003, // [EM SPACE](https://www.fileformat.info/info/unicode/char/2003/index.htm)
+    0x2004, // [THREE-PER-EM SPACE](https://www.fileformat.info/info/unicode/char/2004/index.htm)
+    0x2005, // [FOUR-PER-EM SPACE](https://www.fileformat.info/info/unicode/char/2005/index.htm)
+    0x2006, // [SIX-PER-EM SPACE](https://www.fileformat.info/info/unicode/char/2006/index.htm)
+    0x2007, // [FIGURE SPACE](https://www.fileformat.info/info/unicode/char/2007/index.htm)
+    0x2008, // [PUNCTUATION SPACE](https://www.fileformat.info/info/unicode/char/2008/index.htm)
+    0x2009, // [THIN SPACE](https://www.fileformat.info/info/unicode/char/2009/index.htm)
+    0x200a, // [HAIR SPACE](https://www.fileformat.info/info/unicode/char/200a/index.htm)
+    0x2028, // [LINE SEPARATOR](https://www.fileformat.info/info/unicode/char/2028/index.htm)
+    0x2029, // [PARAGRAPH SEPARATOR](https://www.fileformat.info/info/unicode/char/2029/index.htm)
+    0x202f, // [NARROW NO-BREAK SPACE (NNBSP)](https://www.fileformat.info/info/unicode/char/202f/index.htm)
+    0x205f, // [MEDIUM MATHEMATICAL SPACE (MMSP)](https://www.fileformat.info/info/unicode/char/205f/index.htm)
+    0x3000, // [IDEOGRAPHIC SPACE](https://www.fileformat.info/info/unicode/char/3000/index.htm)
+    0xfeff, // [ZERO WIDTH NO-BREAK SPACE (BOM)](https://www.fileformat.info/info/unicode/char/feff/index.htm)
+  ].reduce((acc, codepoint) => {
+    const encoded = Buffer.from(
+      String.fromCharCode(codepoint),
+      options.encoding,
+    );
+    if (codepoint !== 0x3f && encoded.length === 1 && encoded[0] === 0x3f) {
+      return acc;
+    }
+    acc.push(encoded);
+    return acc;
+  }, []);
+  // First-byte lookup table for `__isCharTrimable`. Non-whitespace bytes
+  // (the common case) bail out in O(1) without scanning every timchar.
+  const timcharFirstBytes = new Uint8Array(256);
+  for (const t of timchars) timcharFirstBytes[t[0]] = 1;
+  return {
+    bomSkipped: false,
+    bufBytesStart: 0,
+    castField: options.cast_function,
+    commenting: false,
+    delimiterBufPrevious: undefined,
+    delimiterDiscovered: false,
+    // Current error encountered by a record
+    error: undefined,
+    enabled: options.from_line === 1,
+    escaping: false,
+    escapeIsQuote:
+      Buffer.isBuffer(options.escape) &&
+      Buffer.isBuffer(options.quote) &&
+      Buffer.compare(options.escape, options.quote) === 0,
+    // columns can be `false`, `true`, `Array`
+    expectedRecordLength: Array.isArray(options.columns)
+      ? options.columns.length
+      : undefined,
+    field: new utils_ResizeableBuffer(20),
+    firstLineToHeaders: options.cast_first_line_to_header,
+    needMoreDataSize: Math.max(
+      // Skip if the remaining buffer smaller than comment
+      options.comment !== null ? options.comment.length : 0,
+      // Skip if the remaining buffer can be delimiter
+      ...(options.delimiter
+        ? options.delimiter.map((delimiter) => delimiter.length)
+        : []),
+      // Auto discovery of delimiter is limited to 1 character
+      options.delimiter_auto ? 1 : 0,
+      // Skip if the remaining buffer can be escape sequence
+      options.quote !== null ? options.quote.length : 0,
+      // Skip if the remaining buffer can be a multi-byte trim character
+      ...timchars.map((t) => t.length),
+    ),
+    previousBuf: undefined,
+    quoting: false,
+    stop: false,
+    rawBuffer: new utils_ResizeableBuffer(100),
+    record: [],
+    recordHasError: false,
+    record_length: 0,
+    recordDelimiterMaxLength:
+      options.record_delimiter.length === 0
+        ? 0
+        : Math.max(...options.record_delimiter.map((v) => v.length)),
+    trimChars: [
+      Buffer.from(" ", options.encoding)[0],
+      Buffer.from("\t", options.encoding)[0],
+    ],
+    wasQuoting: false,
+    wasRowDelimiter: false,
+    timchars: timchars,
+    timcharFirstBytes: timcharFirstBytes,
+  };
+};
+
+
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/utils/underscore.js
+const underscore = function (str) {
+  return str.replace(/([A-Z])/g, function (_, match) {
+    return "_" + match.toLowerCase();
+  });
+};
+
+
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/normalize_options.js
+
+
+
+
+
+const normalize_options = function (opts) {
+  const options = {};
+  // Merge with user options
+  for (const opt in opts) {
+    options[underscore(opt)] = opts[opt];
+  }
+  // Normalize option `encoding`
+  // Note: defined first because other options depends on it
+  // to convert chars/strings into buffers.
+  if (options.encoding === undefined || options.encoding === true) {
+    options.encoding = "utf8";
+  } else if (options.encoding === null || options.encoding === false) {
+    options.encoding = null;
+  } else if (
+    typeof options.encoding !== "string" &&
+    options.encoding !== null
+  ) {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_ENCODING",
+      [
+        "Invalid option encoding:",
+        "encoding must be a string or null to return a buffer,",
+        `got ${JSON.stringify(options.encoding)}`,
+      ],
+      options,
+    );
+  }
+  // Normalize option `bom`
+  if (
+    options.bom === undefined ||
+    options.bom === null ||
+    options.bom === false
+  ) {
+    options.bom = false;
+  } else if (options.bom !== true) {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_BOM",
+      [
+        "Invalid option bom:",
+        "bom must be true,",
+        `got ${JSON.stringify(options.bom)}`,
+      ],
+      options,
+    );
+  }
+  // Normalize option `cast`
+  options.cast_function = null;
+  if (
+    options.cast === undefined ||
+    options.cast === null ||
+    options.cast === false ||
+    options.cast === ""
+  ) {
+    options.cast = undefined;
+  } else if (typeof options.cast === "function") {
+    options.cast_function = options.cast;
+    options.cast = true;
+  } else if (options.cast !== true) {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_CAST",
+      [
+        "Invalid option cast:",
+        "cast must be true or a function,",
+        `got ${JSON.stringify(options.cast)}`,
+      ],
+      options,
+    );
+  }
+  // Normalize option `cast_date`
+  if (
+    options.cast_date === undefined ||
+    options.cast_date === null ||
+    options.cast_date === false ||
+    options.cast_date === ""
+  ) {
+    options.cast_date = false;
+  } else if (options.cast_date === true) {
+    options.cast_date = function (value) {
+      const date = Date.parse(value);
+      return !isNaN(date) ? new Date(date) : value;
+    };
+  } else if (typeof options.cast_date !== "function") {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_CAST_DATE",
+      [
+        "Invalid option cast_date:",
+        "cast_date must be true or a function,",
+        `got ${JSON.stringify(options.cast_date)}`,
+      ],
+      options,
+    );
+  }
+  // Normalize option `columns`
+  options.cast_first_line_to_header = undefined;
+  if (options.columns === true) {
+    // Fields in the first line are converted as-is to columns
+    options.cast_first_line_to_header = undefined;
+  } else if (typeof options.columns === "function") {
+    options.cast_first_line_to_header = options.columns;
+    options.columns = true;
+  } else if (Array.isArray(options.columns)) {
+    options.columns = normalize_columns_array(options.columns);
+  } else if (
+    options.columns === undefined ||
+    options.columns === null ||
+    options.columns === false
+  ) {
+    options.columns = false;
+  } else {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_COLUMNS",
+      [
+        "Invalid option columns:",
+        "expect an array, a function or true,",
+        `got ${JSON.stringify(options.columns)}`,
+      ],
+      options,
+    );
+  }
+  // Normalize option `group_columns_by_name`
+  if (
+    options.group_columns_by_name === undefined ||
+    options.group_columns_by_name === null ||
+    options.group_columns_by_name === false
+  ) {
+    options.group_columns_by_name = false;
+  } else if (options.group_columns_by_name !== true) {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_GROUP_COLUMNS_BY_NAME",
+      [
+        "Invalid option group_columns_by_name:",
+        "expect an boolean,",
+        `got ${JSON.stringify(options.group_columns_by_name)}`,
+      ],
+      options,
+    );
+  } else if (options.columns === false) {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_GROUP_COLUMNS_BY_NAME",
+      [
+        "Invalid option group_columns_by_name:",
+        "the `columns` mode must be activated.",
+      ],
+      options,
+    );
+  }
+  // Normalize option `comment`
+  if (
+    options.comment === undefined ||
+    options.comment === null ||
+    options.comment === false ||
+    options.comment === ""
+  ) {
+    options.comment = null;
+  } else {
+    if (typeof options.comment === "string") {
+      options.comment = Buffer.from(options.comment, options.encoding);
+    }
+    if (!Buffer.isBuffer(options.comment)) {
+      throw new CsvError(
+        "CSV_INVALID_OPTION_COMMENT",
+        [
+          "Invalid option comment:",
+          "comment must be a buffer or a string,",
+          `got ${JSON.stringify(options.comment)}`,
+        ],
+        options,
+      );
+    }
+  }
+  // Normalize option `comment_no_infix`
+  if (
+    options.comment_no_infix === undefined ||
+    options.comment_no_infix === null ||
+    options.comment_no_infix === false
+  ) {
+    options.comment_no_infix = false;
+  } else if (options.comment_no_infix !== true) {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_COMMENT",
+      [
+        "Invalid option comment_no_infix:",
+        "value must be a boolean,",
+        `got ${JSON.stringify(options.comment_no_infix)}`,
+      ],
+      options,
+    );
+  }
+  // Normalize option `delimiter_auto`
+  if (
+    options.delimiter_auto === undefined ||
+    options.delimiter_auto === null ||
+    options.delimiter_auto === false
+  ) {
+    options.delimiter_auto = false;
+  } else if (options.delimiter_auto === true) {
+    options.delimiter_auto = {};
+  } else if (!is_object(options.delimiter_auto)) {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_DELIMITER_AUTO",
+      [
+        "Invalid option delimiter_auto:",
+        "delimiter_auto must be a boolean or a configuration object,",
+        `got ${JSON.stringify(options.delimiter_auto)}`,
+      ],
+      options,
+    );
+  }
+  if (options.delimiter_auto) {
+    if (options.delimiter_auto.preferred === undefined)
+      options.delimiter_auto.preferred = {
+        [",".charCodeAt(0)]: 1.8,
+        ["\t".charCodeAt(0)]: 1.8,
+        [";".charCodeAt(0)]: 1.6,
+        [" ".charCodeAt(0)]: 1.6,
+        [":".charCodeAt(0)]: 1.5,
+        [".".charCodeAt(0)]: 1.4,
+        ["/".charCodeAt(0)]: 1.4,
+      };
+    else if (!is_object(options.delimiter_auto.preferred)) {
+      throw new CsvError(
+        "CSV_INVALID_OPTION_DELIMITER_AUTO",
+        [
+          "Invalid option delimiter_auto:",
+          "preferred must be an object,",
+          `got ${JSON.stringify(options.delimiter_auto.preferred)}`,
+        ],
+        options,
+      );
+    }
+    if (options.delimiter_auto.score === undefined)
+      options.delimiter_auto.score = (info, options) => {
+        return (
+          (info.total - info.std) * (options.preferred[info.char_code] || 1)
+        );
+      };
+    else if (typeof options.delimiter_auto.score !== "function") {
+      throw new CsvError(
+        "CSV_INVALID_OPTION_DELIMITER_AUTO",
+        [
+          "Invalid option delimiter_auto:",
+          "score must be a function,",
+          `got ${JSON.stringify(options.delimiter_auto.score)}`,
+        ],
+        options,
+      );
+    }
+    if (options.delimiter_auto.size === undefined)
+      options.delimiter_auto.size = 2048;
+    else if (typeof options.delimiter_auto.size !== "number") {
+      throw new CsvError(
+        "CSV_INVALID_OPTION_DELIMITER_AUTO",
+        [
+          "Invalid option delimiter_auto:",
+          "size must be a number,",
+          `got ${JSON.stringify(options.delimiter_auto.size)}`,
+        ],
+        options,
+      );
+    }
+  }
+  // Normalize option `delimiter`
+  const delimiter_json = JSON.stringify(options.delimiter);
+  if (options.delimiter_auto !== false) {
+    options.delimiter = [];
+  }
+  if (!Array.isArray(options.delimiter)) {
+    if (
+      options.delimiter === undefined ||
+      options.delimiter === null ||
+      options.delimiter === false
+    ) {
+      options.delimiter = Buffer.from(",", options.encoding);
+    }
+    options.delimiter = [options.delimiter];
+  }
+  options.delimiter = options.delimiter.map(function (delimiter) {
+    if (typeof delimiter === "string") {
+      delimiter = Buffer.from(delimiter, options.encoding);
+    }
+    if (!Buffer.isBuffer(delimiter) || delimiter.length === 0) {
+      throw new CsvError(
+        "CSV_INVALID_OPTION_DELIMITER",
+        [
+          "Invalid option delimiter:",
+          "delimiter must be a non empty string or buffer or array of string|buffer,",
+          `got ${delimiter_json}`,
+        ],
+        options,
+      );
+    }
+    return delimiter;
+  });
+  // Normalize option `escape`
+  if (options.escape === undefined || options.escape === true) {
+    options.escape = Buffer.from('"', options.encoding);
+  } else if (typeof options.escape === "string") {
+    options.escape = Buffer.from(options.escape, options.encoding);
+  } else if (options.escape === null || options.escape === false) {
+    options.escape = null;
+  }
+  if (options.escape !== null) {
+    if (!Buffer.isBuffer(options.escape)) {
+      throw new Error(
+        `Invalid Option: escape must be a buffer, a string or a boolean, got ${JSON.stringify(options.escape)}`,
+      );
+    }
+  }
+  // Normalize option `from`
+  if (options.from === undefined || options.from === null) {
+    options.from = 1;
+  } else {
+    if (typeof options.from === "string" && /\d+/.test(options.from)) {
+      options.from = parseInt(options.from);
+    }
+    if (Number.isInteger(options.from)) {
+      if (options.from < 0) {
+        throw new Error(
+          `Invalid Option: from must be a positive integer, got ${JSON.stringify(opts.from)}`,
+        );
+      }
+    } else {
+      throw new Error(
+        `Invalid Option: from must be an integer, got ${JSON.stringify(options.from)}`,
+      );
+    }
+  }
+  // Normalize option `from_line`
+  if (options.from_line === undefined || options.from_line === null) {
+    options.from_line = 1;
+  } else {
+    if (
+      typeof options.from_line === "string" &&
+      /\d+/.test(options.from_line)
+    ) {
+      options.from_line = parseInt(options.from_line);
+    }
+    if (Number.isInteger(options.from_line)) {
+      if (options.from_line <= 0) {
+        throw new Error(
+          `Invalid Option: from_line must be a positive integer greater than 0, got ${JSON.stringify(opts.from_line)}`,
+        );
+      }
+    } else {
+      throw new Error(
+        `Invalid Option: from_line must be an integer, got ${JSON.stringify(opts.from_line)}`,
+      );
+    }
+  }
+  // Normalize options `ignore_last_delimiters`
+  if (
+    options.ignore_last_delimiters === undefined ||
+    options.ignore_last_delimiters === null
+  ) {
+    options.ignore_last_delimiters = false;
+  } else if (typeof options.ignore_last_delimiters === "number") {
+    options.ignore_last_delimiters = Math.floor(options.ignore_last_delimiters);
+    if (options.ignore_last_delimiters === 0) {
+      options.ignore_last_delimiters = false;
+    }
+  } else if (typeof options.ignore_last_delimiters !== "boolean") {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_IGNORE_LAST_DELIMITERS",
+      [
+        "Invalid option `ignore_last_delimiters`:",
+        "the value must be a boolean value or an integer,",
+        `got ${JSON.stringify(options.ignore_last_delimiters)}`,
+      ],
+      options,
+    );
+  }
+  if (options.ignore_last_delimiters === true && options.columns === false) {
+    throw new CsvError(
+      "CSV_IGNORE_LAST_DELIMITERS_REQUIRES_COLUMNS",
+      [
+        "The option `ignore_last_delimiters`",
+        "requires the activation of the `columns` option",
+      ],
+      options,
+    );
+  }
+  // Normalize option `info`
+  if (
+    options.info === undefined ||
+    options.info === null ||
+    options.info === false
+  ) {
+    options.info = false;
+  } else if (options.info !== true) {
+    throw new Error(
+      `Invalid Option: info must be true, got ${JSON.stringify(options.info)}`,
+    );
+  }
+  // Normalize option `max_record_size`
+  if (
+    options.max_record_size === undefined ||
+    options.max_record_size === null ||
+    options.max_record_size === false
+  ) {
+    options.max_record_size = 0;
+  } else if (
+    Number.isInteger(options.max_record_size) &&
+    options.max_record_size >= 0
+  ) {
+    // Great, nothing to do
+  } else if (
+    typeof options.max_record_size === "string" &&
+    /\d+/.test(options.max_record_size)
+  ) {
+    options.max_record_size = parseInt(options.max_record_size);
+  } else {
+    throw new Error(
+      `Invalid Option: max_record_size must be a positive integer, got ${JSON.stringify(options.max_record_size)}`,
+    );
+  }
+  // Normalize option `objname`
+  if (
+    options.objname === undefined ||
+    options.objname === null ||
+    options.objname === false
+  ) {
+    options.objname = undefined;
+  } else if (Buffer.isBuffer(options.objname)) {
+    if (options.objname.length === 0) {
+      throw new Error(`Invalid Option: objname must be a non empty buffer`);
+    }
+    if (options.encoding === null) {
+      // Don't call `toString`, leave objname as a buffer
+    } else {
+      options.objname = options.objname.toString(options.encoding);
+    }
+  } else if (typeof options.objname === "string") {
+    if (options.objname.length === 0) {
+      throw new Error(`Invalid Option: objname must be a non empty string`);
+    }
+    // Great, nothing to do
+  } else if (typeof options.objname === "number") {
+    // if(options.objname.length === 0){
+    //   throw new Error(`Invalid Option: objname must be a non empty string`);
+    // }
+    // Great, nothing to do
+  } else {
+    throw new Error(
+      `Invalid Option: objname must be a string or a buffer, got ${options.objname}`,
+    );
+  }
+  if (options.objname !== undefined) {
+    if (typeof options.objname === "number") {
+      if (options.columns !== false) {
+        throw Error(
+          "Invalid Option: objname index cannot be combined with columns or be defined as a field",
+        );
+      }
+    } else {
+      // A string or a buffer
+      if (options.columns === false) {
+        throw Error(
+          "Invalid Option: objname field must be combined with columns or be defined as an index",
+        );
+      }
+    }
+  }
+  // Normalize option `on_record`
+  if (options.on_record === undefined || options.on_record === null) {
+    options.on_record = undefined;
+  } else if (typeof options.on_record !== "function") {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_ON_RECORD",
+      [
+        "Invalid option `on_record`:",
+        "expect a function,",
+        `got ${JSON.stringify(options.on_record)}`,
+      ],
+      options,
+    );
+  }
+  // Normalize option `on_skip`
+  // options.on_skip ??= (err, chunk) => {
+  //   this.emit('skip', err, chunk);
+  // };
+  if (
+    options.on_skip !== undefined &&
+    options.on_skip !== null &&
+    typeof options.on_skip !== "function"
+  ) {
+    throw new Error(
+      `Invalid Option: on_skip must be a function, got ${JSON.stringify(options.on_skip)}`,
+    );
+  }
+  // Normalize option `quote`
+  if (
+    options.quote === null ||
+    options.quote === false ||
+    options.quote === ""
+  ) {
+    options.quote = null;
+  } else {
+    if (options.quote === undefined || options.quote === true) {
+      options.quote = Buffer.from('"', options.encoding);
+    } else if (typeof options.quote === "string") {
+      options.quote = Buffer.from(options.quote, options.encoding);
+    }
+    if (!Buffer.isBuffer(options.quote)) {
+      throw new Error(
+        `Invalid Option: quote must be a buffer or a string, got ${JSON.stringify(options.quote)}`,
+      );
+    }
+  }
+  // Normalize option `raw`
+  if (
+    options.raw === undefined ||
+    options.raw === null ||
+    options.raw === false
+  ) {
+    options.raw = false;
+  } else if (options.raw !== true) {
+    throw new Error(
+      `Invalid Option: raw must be true, got ${JSON.stringify(options.raw)}`,
+    );
+  }
+  // Normalize option `record_delimiter`
+  if (options.record_delimiter === undefined) {
+    options.record_delimiter = [];
+  } else if (
+    typeof options.record_delimiter === "string" ||
+    Buffer.isBuffer(options.record_delimiter)
+  ) {
+    if (options.record_delimiter.length === 0) {
+      throw new CsvError(
+        "CSV_INVALID_OPTION_RECORD_DELIMITER",
+        [
+          "Invalid option `record_delimiter`:",
+          "value must be a non empty string or buffer,",
+          `got ${JSON.stringify(options.record_delimiter)}`,
+        ],
+        options,
+      );
+    }
+    options.record_delimiter = [options.record_delimiter];
+  } else if (!Array.isArray(options.record_delimiter)) {
+    throw new CsvError(
+      "CSV_INVALID_OPTION_RECORD_DELIMITER",
+      [
+        "Invalid option `record_delimiter`:",
+        "value must be a string, a buffer or array of string|buffer,",
+        `got ${JSON.stringify(options.record_delimiter)}`,
+      ],
+      options,
+    );
+  }
+  options.record_delimiter = options.record_delimiter.map(function (rd, i) {
+    if (typeof rd !== "string" && !Buffer.isBuffer(rd)) {
+      throw new CsvError(
+        "CSV_INVALID_OPTION_RECORD_DELIMITER",
+        [
+          "Invalid option `record_delimiter`:",
+          "value must be a string, a buffer or array of string|buffer",
+          `at index ${i},`,
+          `got ${JSON.stringify(rd)}`,
+        ],
+        options,
+      );
+    } else if (rd.length === 0) {
+      throw new CsvError(
+        "CSV_INVALID_OPTION_RECORD_DELIMITER",
+        [
+          "Invalid option `record_delimiter`:",
+          "value must be a non empty string or buffer",
+          `at index ${i},`,
+          `got ${JSON.stringify(rd)}`,
+        ],
+        options,
+      );
+    }
+    if (typeof rd === "string") {
+      rd = Buffer.from(rd, options.encoding);
+    }
+    return rd;
+  });
+  // Normalize option `relax_column_count`
+  if (typeof options.relax_column_count === "boolean") {
+    // Great, nothing to do
+  } else if (
+    options.relax_column_count === undefined ||
+    options.relax_column_count === null
+  ) {
+    options.relax_column_count = false;
+  } else {
+    throw new Error(
+      `Invalid Option: relax_column_count must be a boolean, got ${JSON.stringify(options.relax_column_count)}`,
+    );
+  }
+  if (typeof options.relax_column_count_less === "boolean") {
+    // Great, nothing to do
+  } else if (
+    options.relax_column_count_less === undefined ||
+    options.relax_column_count_less === null
+  ) {
+    options.relax_column_count_less = false;
+  } else {
+    throw new Error(
+      `Invalid Option: relax_column_count_less must be a boolean, got ${JSON.stringify(options.relax_column_count_less)}`,
+    );
+  }
+  if (typeof options.relax_column_count_more === "boolean") {
+    // Great, nothing to do
+  } else if (
+    options.relax_column_count_more === undefined ||
+    options.relax_column_count_more === null
+  ) {
+    options.relax_column_count_more = false;
+  } else {
+    throw new Error(
+      `Invalid Option: relax_column_count_more must be a boolean, got ${JSON.stringify(options.relax_column_count_more)}`,
+    );
+  }
+  // Normalize option `relax_quotes`
+  if (typeof options.relax_quotes === "boolean") {
+    // Great, nothing to do
+  } else if (
+    options.relax_quotes === undefined ||
+    options.relax_quotes === null
+  ) {
+    options.relax_quotes = false;
+  } else {
+    throw new Error(
+      `Invalid Option: relax_quotes must be a boolean, got ${JSON.stringify(options.relax_quotes)}`,
+    );
+  }
+  // Normalize option `skip_empty_lines`
+  if (typeof options.skip_empty_lines === "boolean") {
+    // Great, nothing to do
+  } else if (
+    options.skip_empty_lines === undefined ||
+    options.skip_empty_lines === null
+  ) {
+    options.skip_empty_lines = false;
+  } else {
+    throw new Error(
+      `Invalid Option: skip_empty_lines must be a boolean, got ${JSON.stringify(options.skip_empty_lines)}`,
+    );
+  }
+  // Normalize option `skip_records_with_empty_values`
+  if (typeof options.skip_records_with_empty_values === "boolean") {
+    // Great, nothing to do
+  } else if (
+    options.skip_records_with_empty_values === undefined ||
+    options.skip_records_with_empty_values === null
+  ) {
+    options.skip_records_with_empty_values = false;
+  } else {
+    throw new Error(
+      `Invalid Option: skip_records_with_empty_values must be a boolean, got ${JSON.stringify(options.skip_records_with_empty_values)}`,
+    );
+  }
+  // Normalize option `skip_records_with_error`
+  if (typeof options.skip_records_with_error === "boolean") {
+    // Great, nothing to do
+  } else if (
+    options.skip_records_with_error === undefined ||
+    options.skip_records_with_error === null
+  ) {
+    options.skip_records_with_error = false;
+  } else {
+    throw new Error(
+      `Invalid Option: skip_records_with_error must be a boolean, got ${JSON.stringify(options.skip_records_with_error)}`,
+    );
+  }
+  // Normalize option `rtrim`
+  if (
+    options.rtrim === undefined ||
+    options.rtrim === null ||
+    options.rtrim === false
+  ) {
+    options.rtrim = false;
+  } else if (options.rtrim !== true) {
+    throw new Error(
+      `Invalid Option: rtrim must be a boolean, got ${JSON.stringify(options.rtrim)}`,
+    );
+  }
+  // Normalize option `ltrim`
+  if (
+    options.ltrim === undefined ||
+    options.ltrim === null ||
+    options.ltrim === false
+  ) {
+    options.ltrim = false;
+  } else if (options.ltrim !== true) {
+    throw new Error(
+      `Invalid Option: ltrim must be a boolean, got ${JSON.stringify(options.ltrim)}`,
+    );
+  }
+  // Normalize option `trim`
+  if (
+    options.trim === undefined ||
+    options.trim === null ||
+    options.trim === false
+  ) {
+    options.trim = false;
+  } else if (options.trim !== true) {
+    throw new Error(
+      `Invalid Option: trim must be a boolean, got ${JSON.stringify(options.trim)}`,
+    );
+  }
+  // Normalize options `trim`, `ltrim` and `rtrim`
+  if (options.trim === true && opts.ltrim !== false) {
+    options.ltrim = true;
+  } else if (options.ltrim !== true) {
+    options.ltrim = false;
+  }
+  if (options.trim === true && opts.rtrim !== false) {
+    options.rtrim = true;
+  } else if (options.rtrim !== true) {
+    options.rtrim = false;
+  }
+  // Normalize option `to`
+  if (options.to === undefined || options.to === null) {
+    options.to = -1;
+  } else if (options.to !== -1) {
+    if (typeof options.to === "string" && /\d+/.test(options.to)) {
+      options.to = parseInt(options.to);
+    }
+    if (Number.isInteger(options.to)) {
+      if (options.to <= 0) {
+        throw new Error(
+          `Invalid Option: to must be a positive integer greater than 0, got ${JSON.stringify(opts.to)}`,
+        );
+      }
+    } else {
+      throw new Error(
+        `Invalid Option: to must be an integer, got ${JSON.stringify(opts.to)}`,
+      );
+    }
+  }
+  // Normalize option `to_line`
+  if (options.to_line === undefined || options.to_line === null) {
+    options.to_line = -1;
+  } else if (options.to_line !== -1) {
+    if (typeof options.to_line === "string" && /\d+/.test(options.to_line)) {
+      options.to_line = parseInt(options.to_line);
+    }
+    if (Number.isInteger(options.to_line)) {
+      if (options.to_line <= 0) {
+        throw new Error(
+          `Invalid Option: to_line must be a positive integer greater than 0, got ${JSON.stringify(opts.to_line)}`,
+        );
+      }
+    } else {
+      throw new Error(
+        `Invalid Option: to_line must be an integer, got ${JSON.stringify(opts.to_line)}`,
+      );
+    }
+  }
+  return options;
+};
+
+
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/utils/delimiter_discover.js
+
+
+
+// Discussed in [issue #400](https://github.com/adaltas/node-csv/issues/400)
+// See https://github.com/python/cpython/blob/ea1b1c579f600cc85d145c60862b2e6b98701b24/Lib/csv.py#L349
+const delimiter_discover = function (records, options) {
+  // Normalize the configuration
+  if (!options) {
+    ({ delimiter_auto: options } = normalize_options({ delimiter_auto: true }));
+  }
+  // Convert String to Buffer
+  if (typeof records === "string") {
+    records = Buffer.from(records);
+  }
+  // Convert Buffer to an array of records
+  if (Buffer.isBuffer(records)) {
+    records = ((data) => {
+      const records = [];
+      const parser = transform({ delimiter: [] });
+      const push = (record) => records.push(record);
+      const close = () => {};
+      const error = parser.parse(data, true, push, close);
+      if (error !== undefined) throw error;
+      return records;
+    })(records);
+  }
+  // Info array initialization, 127 entries, one per char code
+  const info = Array(127)
+    .fill()
+    .map(() => ({ lines: [] }));
+  // Traverse each records, count occurences per char code
+  records.map(([record], line) => {
+    for (let i = 0, l = record.length; i < l; i++) {
+      // Count the character frequency
+      const code = record.charCodeAt(i);
+      if (info[code].lines[line] === undefined) info[code].lines[line] = 0;
+      info[code].lines[line]++;
+    }
+  });
+  // Traverse each char code, compute the score
+  info.map((info, i) => {
+    info.char_code = i;
+    info.std = std(info.lines);
+    info.total = info.lines.reduce((acc, val) => acc + val, 0);
+    info.preferred = !!options.preferred[i];
+    info.score = options.score(info, options);
+  });
+  // Extract the dominant character
+  const result = info.reduce(
+    (acc, info) => (acc.score > info.score ? acc : info),
+    {},
+  );
+  return String.fromCharCode(result.char_code);
+};
+
+const std = function (array) {
+  const n = array.length;
+  if (n === 0) return 0;
+  const mean = array.reduce((a, b) => a + b) / n;
+  return Math.sqrt(
+    array.map((x) => Math.pow(x - mean, 2)).reduce((a, b) => a + b) / n,
+  );
+};
+
+
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/index.js
+
+
+
+
+
+
+const isRecordEmpty = function (record) {
+  return record.every(
+    (field) =>
+      field == null || (field.toString && field.toString().trim() === ""),
+  );
+};
+
+const cr = 13; // `\r`, carriage return, 0x0D in hexadécimal, 13 in decimal
+const nl = 10; // `\n`, newline, 0x0A in hexadecimal, 10 in decimal
+
+const boms = {
+  // Note, the following are equals:
+  // Buffer.from("\ufeff")
+  // Buffer.from([239, 187, 191])
+  // Buffer.from('EFBBBF', 'hex')
+  utf8: Buffer.from([239, 187, 191]),
+  // Note, the following are equals:
+  // Buffer.from "\ufeff", 'utf16le
+  // Buffer.from([255, 254])
+  utf16le: Buffer.from([255, 254]),
+};
+
+const transform = function (original_options = {}) {
+  const info = {
+    bytes: 0,
+    bytes_records: 0,
+    comment_lines: 0,
+    empty_lines: 0,
+    invalid_field_length: 0,
+    lines: 1,
+    records: 0,
+  };
+  const options = normalize_options(original_options);
+  return {
+    info: info,
+    original_options: original_options,
+    options: options,
+    state: init_state(options),
+    __needMoreData: function (i, bufLen, end) {
+      if (end) return false;
+      const { encoding, escape, quote } = this.options;
+      const { quoting, needMoreDataSize, recordDelimiterMaxLength } =
+        this.state;
+      const numOfCharLeft = bufLen - i - 1;
+      const requiredLength = Math.max(
+        needMoreDataSize,
+        // Skip if the remaining buffer smaller than record delimiter
+        // If "record_delimiter" is yet to be discovered:
+        // 1. It is equals to `[]` and "recordDelimiterMaxLength" equals `0`
+        // 2. We set the length to windows line ending in the current encoding
+        // Note, that encoding is known from user or bom discovery at that point
+        // recordDelimiterMaxLength,
+        recordDelimiterMaxLength === 0
+          ? Buffer.from("\r\n", encoding).length
+          : recordDelimiterMaxLength,
+        // Skip if remaining buffer can be an escaped quote
+        quoting ? (escape === null ? 0 : escape.length) + quote.length : 0,
+        // Skip if remaining buffer can be record delimiter following the closing quote
+        quoting ? quote.length + recordDelimiterMaxLength : 0,
+      );
+      return numOfCharLeft < requiredLength;
+    },
+    // Central parser implementation
+    parse: function (nextBuf, end, push, close) {
+      const {
+        bom,
+        comment_no_infix,
+        delimiter_auto,
+        encoding,
+        from_line,
+        ltrim,
+        max_record_size,
+        raw,
+        relax_quotes,
+        rtrim,
+        skip_empty_lines,
+        to,
+        to_line,
+      } = this.options;
+      let { comment, escape, quote, record_delimiter } = this.options;
+      const {
+        bomSkipped,
+        delimiterDiscovered,
+        delimiterBufPrevious,
+        rawBuffer,
+        escapeIsQuote,
+      } = this.state;
+      // Automatic delimiter discovery
+      if (!delimiterDiscovered && delimiter_auto) {
+        let delimiterBuf;
+        if (delimiterBufPrevious === undefined) {
+          delimiterBuf = nextBuf;
+        } else if (
+          delimiterBufPrevious !== undefined &&
+          nextBuf === undefined
+        ) {
+          delimiterBuf = delimiterBufPrevious;
+        } else {
+          delimiterBuf = Buffer.concat([delimiterBufPrevious, nextBuf]);
+        }
+        // Ensure that nextBuf is not concatenated a second time during buffer reconciliation
+        nextBuf = undefined;
+        // this.delimiterBufPrevious = delimiterBuf;
+        if (end || delimiterBuf.length > delimiter_auto.size) {
+          this.options.delimiter = [
+            Buffer.from(
+              delimiter_discover(delimiterBuf, this.options.delimiter_auto),
+            ),
+          ];
+          this.state.previousBuf = delimiterBuf;
+          this.state.delimiterBufPrevious = undefined;
+          this.state.delimiterDiscovered = true;
+        } else {
+          this.state.delimiterBufPrevious = delimiterBuf;
+          return;
+        }
+      }
+      // Previous buffers reconciliation
+      const { previousBuf } = this.state;
+      let buf;
+      if (previousBuf === undefined) {
+        if (nextBuf === undefined) {
+          // Handle empty string
+          close();
+          return;
+        } else {
+          buf = nextBuf;
+        }
+      } else if (previousBuf !== undefined && nextBuf === undefined) {
+        buf = previousBuf;
+      } else {
+        buf = Buffer.concat([previousBuf, nextBuf]);
+      }
+      // Handle UTF BOM
+      if (bomSkipped === false) {
+        if (bom === false) {
+          this.state.bomSkipped = true;
+        } else if (buf.length < 3) {
+          // No enough data
+          if (end === false) {
+            // Wait for more data
+            this.state.previousBuf = buf;
+            return;
+          }
+        } else {
+          for (const encoding in boms) {
+            if (boms[encoding].compare(buf, 0, boms[encoding].length) === 0) {
+              // Skip BOM
+              const bomLength = boms[encoding].length;
+              this.state.bufBytesStart += bomLength;
+              buf = buf.slice(bomLength);
+              // Renormalize original options with the new encoding
+              const options = normalize_options({
+                ...this.original_options,
+                encoding: encoding,
+              });
+              // Properties are merged with the existing options instance
+              for (const key in options) {
+                this.options[key] = options[key];
+              }
+              // Options will re-evaluate the Buffer with the new encoding
+              ({ comment, escape, quote } = this.options);
+              break;
+            }
+          }
+          this.state.bomSkipped = true;
+        }
+      }
+      const bufLen = buf.length;
+      let pos;
+      for (pos = 0; pos < bufLen; pos++) {
+        // Ensure we get enough space to look ahead
+        // There should be a way to move this out of the loop
+        if (this.__needMoreData(pos, bufLen, end)) {
+          break;
+        }
+        if (this.state.wasRowDelimiter === true) {
+          this.info.lines++;
+          this.state.wasRowDelimiter = false;
+        }
+        if (to_line !== -1 && this.info.lines > to_line) {
+          this.state.stop = true;
+          close();
+          return;
+        }
+        // Auto discovery of record_delimiter, unix, mac and windows supported
+        if (this.state.quoting === false && record_delimiter.length === 0) {
+          const record_delimiterCount = this.__autoDiscoverRecordDelimiter(
+            buf,
+            pos,
+          );
+          if (record_delimiterCount) {
+            record_delimiter = this.options.record_delimiter;
+          }
+        }
+        const chr = buf[pos];
+        if (raw === true) {
+          rawBuffer.append(chr);
+        }
+        if (
+          (chr === cr || chr === nl) &&
+          this.state.wasRowDelimiter === false
+        ) {
+          this.state.wasRowDelimiter = true;
+        }
+        // Previous char was a valid escape char
+        // treat the current char as a regular char
+        if (this.state.escaping === true) {
+          this.state.escaping = false;
+        } else {
+          // Escape is only active inside quoted fields
+          // We are quoting, the char is an escape chr and there is a chr to escape
+          // if(escape !== null && this.state.quoting === true && chr === escape && pos + 1 < bufLen){
+          if (
+            escape !== null &&
+            this.state.quoting === true &&
+            this.__isEscape(buf, pos, chr) &&
+            pos + escape.length < bufLen
+          ) {
+            if (escapeIsQuote) {
+              if (this.__isQuote(buf, pos + escape.length)) {
+                this.state.escaping = true;
+                pos += escape.length - 1;
+                continue;
+              }
+            } else {
+              this.state.escaping = true;
+              pos += escape.length - 1;
+              continue;
+            }
+          }
+          // Not currently escaping and chr is a quote
+          // TODO: need to compare bytes instead of single char
+          if (this.state.commenting === false && this.__isQuote(buf, pos)) {
+            if (this.state.quoting === true) {
+              const nextChr = buf[pos + quote.length];
+              const isNextChrTrimable =
+                rtrim && this.__isCharTrimable(buf, pos + quote.length);
+              const isNextChrComment =
+                comment !== null &&
+                this.__compareBytes(comment, buf, pos + quote.length, nextChr);
+              const isNextChrDelimiter = this.__isDelimiter(
+                buf,
+                pos + quote.length,
+                nextChr,
+              );
+              const isNextChrRecordDelimiter =
+                record_delimiter.length === 0
+                  ? this.__autoDiscoverRecordDelimiter(buf, pos + quote.length)
+                  : this.__isRecordDelimiter(nextChr, buf, pos + quote.length);
+              // Escape a quote
+              // Treat next char as a regular character
+              if (
+                escape !== null &&
+                this.__isEscape(buf, pos, chr) &&
+                this.__isQuote(buf, pos + escape.length)
+              ) {
+                pos += escape.length - 1;
+              } else if (
+                !nextChr ||
+                isNextChrDelimiter ||
+                isNextChrRecordDelimiter ||
+                isNextChrComment ||
+                isNextChrTrimable
+              ) {
+                this.state.quoting = false;
+                this.state.wasQuoting = true;
+                pos += quote.length - 1;
+                continue;
+              } else if (relax_quotes === false) {
+                const err = this.__error(
+                  new CsvError(
+                    "CSV_INVALID_CLOSING_QUOTE",
+                    [
+                      "Invalid Closing Quote:",
+                      `got "${String.fromCharCode(nextChr)}"`,
+                      `at line ${this.info.lines}`,
+                      "instead of delimiter, record delimiter, trimable character",
+                      "(if activated) or comment",
+                    ],
+                    this.options,
+                    this.__infoField(),
+                  ),
+                );
+                if (err !== undefined) return err;
+              } else {
+                this.state.quoting = false;
+                this.state.wasQuoting = true;
+                this.state.field.prepend(quote);
+                pos += quote.length - 1;
+              }
+            } else {
+              if (this.state.field.length !== 0) {
+                // In relax_quotes mode, treat opening quote preceded by chrs as regular
+                if (relax_quotes === false) {
+                  const info = this.__infoField();
+                  const bom = Object.keys(boms)
+                    .map((b) =>
+                      boms[b].equals(this.state.field.toString()) ? b : false,
+                    )
+                    .filter(Boolean)[0];
+                  const err = this.__error(
+                    new CsvError(
+                      "INVALID_OPENING_QUOTE",
+                      [
+                        "Invalid Opening Quote:",
+                        `a quote is found on field ${JSON.stringify(info.column)} at line ${info.lines}, value is ${JSON.stringify(this.state.field.toString(encoding))}`,
+                        bom ? `(${bom} bom)` : undefined,
+                      ],
+                      this.options,
+                      info,
+                      {
+                        field: this.state.field,
+                      },
+                    ),
+                  );
+                  if (err !== undefined) return err;
+                }
+              } else {
+                this.state.quoting = true;
+                pos += quote.length - 1;
+                continue;
+              }
+            }
+          }
+          if (this.state.quoting === false) {
+            const recordDelimiterLength = this.__isRecordDelimiter(
+              chr,
+              buf,
+              pos,
+            );
+            if (recordDelimiterLength !== 0) {
+              // Do not emit comments which take a full line
+              const skipCommentLine =
+                this.state.commenting &&
+                this.state.wasQuoting === false &&
+                this.state.record.length === 0 &&
+                this.state.field.length === 0;
+              if (skipCommentLine) {
+                this.info.comment_lines++;
+                // Skip full comment line
+              } else {
+                // Activate records emission if above from_line
+                if (
+                  this.state.enabled === false &&
+                  this.info.lines +
+                    (this.state.wasRowDelimiter === true ? 1 : 0) >=
+                    from_line
+                ) {
+                  this.state.enabled = true;
+                  this.__resetField();
+                  this.__resetRecord();
+                  pos += recordDelimiterLength - 1;
+                  continue;
+                }
+                // Skip if line is empty and skip_empty_lines activated
+                if (
+                  skip_empty_lines === true &&
+                  this.state.wasQuoting === false &&
+                  this.state.record.length === 0 &&
+                  this.state.field.length === 0
+                ) {
+                  this.info.empty_lines++;
+                  pos += recordDelimiterLength - 1;
+                  continue;
+                }
+                this.info.bytes = this.state.bufBytesStart + pos;
+                const errField = this.__onField();
+                if (errField !== undefined) return errField;
+                this.info.bytes =
+                  this.state.bufBytesStart + pos + recordDelimiterLength;
+                const errRecord = this.__onRecord(push);
+                if (errRecord !== undefined) return errRecord;
+                if (to !== -1 && this.info.records >= to) {
+                  this.state.stop = true;
+                  close();
+                  return;
+                }
+              }
+              this.state.commenting = false;
+              pos += recordDelimiterLength - 1;
+              continue;
+            }
+            if (this.state.commenting) {
+              continue;
+            }
+            if (
+              comment !== null &&
+              (comment_no_infix === false ||
+                (this.state.record.length === 0 &&
+                  this.state.field.length === 0))
+            ) {
+              const commentCount = this.__compareBytes(comment, buf, pos, chr);
+              if (commentCount !== 0) {
+                this.state.commenting = true;
+                continue;
+              }
+            }
+            const delimiterLength = this.__isDelimiter(buf, pos, chr);
+            if (delimiterLength !== 0) {
+              this.info.bytes = this.state.bufBytesStart + pos;
+              const errField = this.__onField();
+              if (errField !== undefined) return errField;
+              pos += delimiterLength - 1;
+              continue;
+            }
+          }
+        }
+        if (this.state.commenting === false) {
+          if (
+            max_record_size !== 0 &&
+            this.state.record_length + this.state.field.length > max_record_size
+          ) {
+            return this.__error(
+              new CsvError(
+                "CSV_MAX_RECORD_SIZE",
+                [
+                  "Max Record Size:",
+                  "record exceed the maximum number of tolerated bytes",
+                  `of ${max_record_size}`,
+                  `at line ${this.info.lines}`,
+                ],
+                this.options,
+                this.__infoField(),
+              ),
+            );
+          }
+        }
+        const lappend =
+          ltrim === false ||
+          this.state.quoting === true ||
+          this.state.field.length !== 0 ||
+          !this.__isCharTrimable(buf, pos);
+        // rtrim in non quoting is handle in __onField
+        const rappend = rtrim === false || this.state.wasQuoting === false;
+        if (lappend === true && rappend === true) {
+          this.state.field.append(chr);
+        } else if (rtrim === true && !this.__isCharTrimable(buf, pos)) {
+          return this.__error(
+            new CsvError(
+              "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE",
+              [
+                "Invalid Closing Quote:",
+                "found non trimable byte after quote",
+                `at line ${this.info.lines}`,
+              ],
+              this.options,
+              this.__infoField(),
+            ),
+          );
+        } else {
+          if (lappend === false) {
+            pos += this.__isCharTrimable(buf, pos) - 1;
+          }
+          continue;
+        }
+      }
+      if (end === true) {
+        // Ensure we are not ending in a quoting state
+        if (this.state.quoting === true) {
+          const err = this.__error(
+            new CsvError(
+              "CSV_QUOTE_NOT_CLOSED",
+              [
+                "Quote Not Closed:",
+                `the parsing is finished with an opening quote at line ${this.info.lines}`,
+              ],
+              this.options,
+              this.__infoField(),
+            ),
+          );
+          if (err !== undefined) return err;
+        } else {
+          // Skip last line if it has no characters
+          if (
+            this.state.wasQuoting === true ||
+            this.state.record.length !== 0 ||
+            this.state.field.length !== 0
+          ) {
+            this.info.bytes = this.state.bufBytesStart + pos;
+            const errField = this.__onField();
+            if (errField !== undefined) return errField;
+            const errRecord = this.__onRecord(push);
+            if (errRecord !== undefined) return errRecord;
+          } else if (this.state.wasRowDelimiter === true) {
+            this.info.empty_lines++;
+          } else if (this.state.commenting === true) {
+            this.info.comment_lines++;
+          }
+        }
+      } else {
+        this.state.bufBytesStart += pos;
+        this.state.previousBuf = buf.slice(pos);
+      }
+      if (this.state.wasRowDelimiter === true) {
+        this.info.lines++;
+        this.state.wasRowDelimiter = false;
+      }
+    },
+    __onRecord: function (push) {
+      const {
+        columns,
+        group_columns_by_name,
+        encoding,
+        info,
+        from,
+        relax_column_count,
+        relax_column_count_less,
+        relax_column_count_more,
+        raw,
+        skip_records_with_empty_values,
+      } = this.options;
+      const { enabled, record } = this.state;
+      if (enabled === false) {
+        return this.__resetRecord();
+      }
+      // Convert the first line into column names
+      const recordLength = record.length;
+      if (columns === true) {
+        if (skip_records_with_empty_values === true && isRecordEmpty(record)) {
+          this.__resetRecord();
+          return;
+        }
+        return this.__firstLineToColumns(record);
+      }
+      if (columns === false && this.info.records === 0) {
+        this.state.expectedRecordLength = recordLength;
+      }
+      if (recordLength !== this.state.expectedRecordLength) {
+        const err =
+          columns === false
+            ? new CsvError(
+                "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH",
+                [
+                  "Invalid Record Length:",
+                  `expect ${this.state.expectedRecordLength},`,
+                  `got ${recordLength} on line ${this.info.lines}`,
+                ],
+                this.options,
+                this.__infoField(),
+                {
+                  record: record,
+                },
+              )
+            : new CsvError(
+                "CSV_RECORD_INCONSISTENT_COLUMNS",
+                [
+                  "Invalid Record Length:",
+                  `columns length is ${columns.length},`, // rename columns
+                  `got ${recordLength} on line ${this.info.lines}`,
+                ],
+                this.options,
+                this.__infoField(),
+                {
+                  record: record,
+                },
+              );
+        if (
+          relax_column_count === true ||
+          (relax_column_count_less === true &&
+            recordLength < this.state.expectedRecordLength) ||
+          (relax_column_count_more === true &&
+            recordLength > this.state.expectedRecordLength)
+        ) {
+          this.info.invalid_field_length++;
+          this.state.error = err;
+          // Error is undefined with skip_records_with_error
+        } else {
+          const finalErr = this.__error(err);
+          if (finalErr) return finalErr;
+        }
+      }
+      if (skip_records_with_empty_values === true && isRecordEmpty(record)) {
+        this.__resetRecord();
+        return;
+      }
+      if (this.state.recordHasError === true) {
+        this.__resetRecord();
+        this.state.recordHasError = false;
+        return;
+      }
+      this.info.records++;
+      if (from === 1 || this.info.records >= from) {
+        const { objname } = this.options;
+        // With columns, records are object
+        if (columns !== false) {
+          const obj = {};
+          // Transform record array to an object
+          for (let i = 0, l = record.length; i < l; i++) {
+            if (columns[i] === undefined || columns[i].disabled) continue;
+            // Turn duplicate columns into an array
+            if (
+              group_columns_by_name === true &&
+              Object.hasOwn(obj, columns[i].name)
+            ) {
+              if (Array.isArray(obj[columns[i].name])) {
+                obj[columns[i].name] = obj[columns[i].name].concat(record[i]);
+              } else {
+                obj[columns[i].name] = [obj[columns[i].name], record[i]];
+              }
+            } else {
+              Object.defineProperty(obj, columns[i].name, {
+                value: record[i],
+                enumerable: true,
+                writable: true,
+                configurable: true,
+              });
+            }
+          }
+          // Without objname (default)
+          if (raw === true || info === true) {
+            const extRecord = Object.assign(
+              { record: obj },
+              raw === true
+                ? { raw: this.state.rawBuffer.toString(encoding) }
+                : {},
+              info === true ? { info: this.__infoRecord() } : {},
+            );
+            const err = this.__push(
+              objname === undefined ? extRecord : [obj[objname], extRecord],
+              push,
+            );
+            if (err) {
+              return err;
+            }
+          } else {
+            const err = this.__push(
+              objname === undefined ? obj : [obj[objname], obj],
+              push,
+            );
+            if (err) {
+              return err;
+            }
+          }
+          // Without columns, records are array
+        } else {
+          if (raw === true || info === true) {
+            const extRecord = Object.assign(
+              { record: record },
+              raw === true
+                ? { raw: this.state.rawBuffer.toString(encoding) }
+                : {},
+              info === true ? { info: this.__infoRecord() } : {},
+            );
+            const err = this.__push(
+              objname === undefined ? extRecord : [record[objname], extRecord],
+              push,
+            );
+            if (err) {
+              return err;
+            }
+          } else {
+            const err = this.__push(
+              objname === undefined ? record : [record[objname], record],
+              push,
+            );
+            if (err) {
+              return err;
+            }
+          }
+        }
+      }
+      this.__resetRecord();
+    },
+    __firstLineToColumns: function (record) {
+      const { firstLineToHeaders } = this.state;
+      try {
+        const headers =
+          firstLineToHeaders === undefined
+            ? record
+            : firstLineToHeaders.call(null, record);
+        if (!Array.isArray(headers)) {
+          return this.__error(
+            new CsvError(
+              "CSV_INVALID_COLUMN_MAPPING",
+              [
+                "Invalid Column Mapping:",
+                "expect an array from column function,",
+                `got ${JSON.stringify(headers)}`,
+              ],
+              this.options,
+              this.__infoField(),
+              {
+                headers: headers,
+              },
+            ),
+          );
+        }
+        const normalizedHeaders = normalize_columns_array(headers);
+        this.state.expectedRecordLength = normalizedHeaders.length;
+        this.options.columns = normalizedHeaders;
+        this.__resetRecord();
+        return;
+      } catch (err) {
+        return err;
+      }
+    },
+    __resetRecord: function () {
+      if (this.options.raw === true) {
+        this.state.rawBuffer.reset();
+      }
+      this.state.error = undefined;
+      this.state.record = [];
+      this.state.record_length = 0;
+    },
+    __onField: function () {
+      const { cast, encoding, rtrim, max_record_size } = this.options;
+      const { enabled, wasQuoting } = this.state;
+      // Short circuit for the from_line options
+      if (enabled === false) {
+        return this.__resetField();
+      }
+      let field = this.state.field.toString(encoding);
+      if (rtrim === true && wasQuoting === false) {
+        field = field.trimRight();
+      }
+      if (cast === true) {
+        const [err, f] = this.__cast(field);
+        if (err !== undefined) return err;
+        field = f;
+      }
+      this.state.record.push(field);
+      // Increment record length if record size must not exceed a limit
+      if (max_record_size !== 0 && typeof field === "string") {
+        this.state.record_length += field.length;
+      }
+      this.__resetField();
+    },
+    __resetField: function () {
+      this.state.field.reset();
+      this.state.wasQuoting = false;
+    },
+    __push: function (record, push) {
+      const { on_record } = this.options;
+      if (on_record !== undefined) {
+        const info = this.__infoRecord();
+        try {
+          record = on_record.call(null, record, info);
+        } catch (err) {
+          return err;
+        }
+        if (record === undefined || record === null) {
+          return;
+        }
+      }
+      this.info.bytes_records += this.info.bytes;
+      push(record);
+    },
+    // Return a tuple with the error and the casted value
+    __cast: function (field) {
+      const { columns, relax_column_count } = this.options;
+      const isColumns = Array.isArray(columns);
+      // Dont loose time calling cast
+      // because the final record is an object
+      // and this field can't be associated to a key present in columns
+      if (
+        isColumns === true &&
+        relax_column_count &&
+        this.options.columns.length <= this.state.record.length
+      ) {
+        return [undefined, undefined];
+      }
+      if (this.state.castField !== null) {
+        try {
+          const info = this.__infoField();
+          return [undefined, this.state.castField.call(null, field, info)];
+        } catch (err) {
+          return [err];
+        }
+      }
+      if (this.__isFloat(field)) {
+        return [undefined, parseFloat(field)];
+      } else if (this.options.cast_date !== false) {
+        const info = this.__infoField();
+        return [undefined, this.options.cast_date.call(null, field, info)];
+      }
+      return [undefined, field];
+    },
+    __compareBytes: function (sourceBuf, targetBuf, targetPos, firstByte) {
+      if (sourceBuf[0] !== firstByte) return 0;
+      const sourceLength = sourceBuf.length;
+      for (let i = 1; i < sourceLength; i++) {
+        if (sourceBuf[i] !== targetBuf[targetPos + i]) return 0;
+      }
+      return sourceLength;
+    },
+    // Helper to test if a character is trimable
+    __isCharTrimable: function (buf, pos) {
+      const { timchars, timcharFirstBytes } = this.state;
+      // Fast bail-out: non-whitespace bytes (the common case) are rejected
+      // without scanning the full timchar list.
+      const first = buf[pos];
+      if (first === undefined || timcharFirstBytes[first] === 0) return 0;
+      loop1: for (let i = 0; i < timchars.length; i++) {
+        const timchar = timchars[i];
+        for (let j = 0; j < timchar.length; j++) {
+          if (timchar[j] !== buf[pos + j]) continue loop1;
+        }
+        return timchar.length;
+      }
+      return 0;
+    },
+    __isDelimiter: function (buf, pos, chr) {
+      const { delimiter, ignore_last_delimiters } = this.options;
+      if (
+        ignore_last_delimiters === true &&
+        this.state.record.length === this.options.columns.length - 1
+      ) {
+        return 0;
+      } else if (
+        ignore_last_delimiters !== false &&
+        typeof ignore_last_delimiters === "number" &&
+        this.state.record.length === ignore_last_delimiters - 1
+      ) {
+        return 0;
+      }
+      loop1: for (let i = 0; i < delimiter.length; i++) {
+        const del = delimiter[i];
+        if (del[0] === chr) {
+          for (let j = 1; j < del.length; j++) {
+            if (del[j] !== buf[pos + j]) continue loop1;
+          }
+          return del.length;
+        }
+      }
+      return 0;
+    },
+    __isEscape: function (buf, pos, chr) {
+      const { escape } = this.options;
+      if (escape === null) return false;
+      const l = escape.length;
+      if (escape[0] === chr) {
+        for (let i = 0; i < l; i++) {
+          if (escape[i] !== buf[pos + i]) {
+            return false;
+          }
+        }
+        return true;
+      }
+      return false;
+    },
+    __isFloat: function (value) {
+      return value - parseFloat(value) + 1 >= 0; // Borrowed from jquery
+    },
+    // Keep it in case we implement the `cast_int` option
+    // __isInt(value){
+    //   // return Number.isInteger(parseInt(value))
+    //   // return !isNaN( parseInt( obj ) );
+    //   return /^(\-|\+)?[1-9][0-9]*$/.test(value)
+    // }
+    __isQuote: function (buf, pos) {
+      const { quote } = this.options;
+      if (quote === null) return false;
+      const l = quote.length;
+      for (let i = 0; i < l; i++) {
+        if (quote[i] !== buf[pos + i]) {
+          return false;
+        }
+      }
+      return true;
+    },
+    __isRecordDelimiter: function (chr, buf, pos) {
+      const { record_delimiter } = this.options;
+      const recordDelimiterLength = record_delimiter.length;
+      loop1: for (let i = 0; i < recordDelimiterLength; i++) {
+        const rd = record_delimiter[i];
+        const rdLength = rd.length;
+        if (rd[0] !== chr) {
+          continue;
+        }
+        for (let j = 1; j < rdLength; j++) {
+          if (rd[j] !== buf[pos + j]) {
+            continue loop1;
+          }
+        }
+        return rd.length;
+      }
+      return 0;
+    },
+    __autoDiscoverRecordDelimiter: function (buf, pos) {
+      const { encoding } = this.options;
+      // Note, we don't need to cache this information in state,
+      // It is only called on the first line until we find out a suitable
+      // record delimiter.
+      const rds = [
+        // Important, the windows line ending must be before mac os 9
+        Buffer.from("\r\n", encoding),
+        Buffer.from("\n", encoding),
+        Buffer.from("\r", encoding),
+      ];
+      loop: for (let i = 0; i < rds.length; i++) {
+        const l = rds[i].length;
+        for (let j = 0; j < l; j++) {
+          if (rds[i][j] !== buf[pos + j]) {
+            continue loop;
+          }
+        }
+        this.options.record_delimiter.push(rds[i]);
+        this.state.recordDelimiterMaxLength = rds[i].length;
+        return rds[i].length;
+      }
+      return 0;
+    },
+    __error: function (msg) {
+      const { encoding, raw, skip_records_with_error } = this.options;
+      const err = typeof msg === "string" ? new Error(msg) : msg;
+      if (skip_records_with_error) {
+        this.state.recordHasError = true;
+        if (this.options.on_skip !== undefined) {
+          try {
+            this.options.on_skip(
+              err,
+              raw ? this.state.rawBuffer.toString(encoding) : undefined,
+            );
+          } catch (err) {
+            return err;
+          }
+        }
+        // this.emit('skip', err, raw ? this.state.rawBuffer.toString(encoding) : undefined);
+        return undefined;
+      } else {
+        return err;
+      }
+    },
+    __infoDataSet: function () {
+      return {
+        ...this.info,
+        columns: this.options.columns,
+      };
+    },
+    __infoRecord: function () {
+      const { columns, raw, encoding } = this.options;
+      return {
+        ...this.__infoDataSet(),
+        bytes_records: this.info.bytes,
+        error: this.state.error,
+        header: columns === true,
+        index: this.state.record.length,
+        raw: raw ? this.state.rawBuffer.toString(encoding) : undefined,
+      };
+    },
+    __infoField: function () {
+      const { columns } = this.options;
+      const isColumns = Array.isArray(columns);
+      // Bytes records are only incremented when all records'fields are parsed
+      const bytes_records = this.info.bytes_records;
+      return {
+        ...this.__infoRecord(),
+        bytes_records: bytes_records,
+        column:
+          isColumns === true
+            ? columns.length > this.state.record.length
+              ? columns[this.state.record.length].name
+              : null
+            : this.state.record.length,
+        quoting: this.state.wasQuoting,
+      };
+    },
+  };
+};
+
+
+
+;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/sync.js
+
+
+
+const parse = function (data, opts = {}) {
+  if (typeof data === "string") {
+    data = Buffer.from(data);
+  }
+  const records = opts && opts.objname ? Object.create(null) : [];
+  const parser = transform(opts);
+  const push = (record) => {
+    if (parser.options.objname === undefined) records.push(record);
+    else {
+      records[record[0]] = record[1];
+    }
+  };
+  const close = () => {};
+  const error = parser.parse(data, true, push, close);
+  if (error !== undefined) throw error;
+  return records;
+};
+
+
+
+;// CONCATENATED MODULE: ./src/lists.ts
+// The list syntax of the list inputs, the same as docker/build-push-action's: the value is read as
+// CSV (csv-parse with the options @docker/actions-toolkit uses), so quoting works the way workflows
+// written for build-push-action expect. Two kinds of list:
+//   comma lists (tags, platforms, no-cache-filters, secret-envs, ssh): every field of every line is
+//     an item, and a line of one field is split on "," again (so "a,b" in quotes is still two items);
+//   line lists (labels, annotations, build-args, build-contexts, secrets, secret-files, ulimit,
+//     cache-from, cache-to): one item per CSV record, its fields joined by "," again, so commas
+//     survive; quotes around a whole item are removed, a quoted item may span lines (a multi-line
+//     secret), and "" inside quotes is one ".
+// Items are trimmed and empty ones dropped. Lines starting with "#" are comments, as this action
+// always allowed. An unclosed quote is an error the input parser reports as one line.
+
+
+const CSV = { columns: false, relax_quotes: true, relax_column_count: true, skip_empty_lines: true, comment: '#', comment_no_infix: true };
+/** The CSV records of a value, or the 1-based line of an unclosed quote. */
+function records(value) {
+    if (value.trim() === '')
+        return [];
+    try {
+        return parse(value, CSV);
+    }
+    catch (e) {
+        const err = e;
+        if (err.code === 'CSV_QUOTE_NOT_CLOSED' || err.code === 'CSV_INVALID_CLOSING_QUOTE')
+            return { unclosedQuoteLine: openingQuoteLine(value) ?? err.lines ?? 1 };
+        throw e;
+    }
+}
+/** The line of the quote that opens the field csv-parse could not close (the error reports where parsing stopped). */
+function openingQuoteLine(value) {
+    let line = 1;
+    let open = null;
+    let fieldStart = true;
+    for (let n = 0; n < value.length; n++) {
+        const c = value[n];
+        if (open !== null) {
+            if (c === '"' && value[n + 1] === '"')
+                n++;
+            else if (c === '"')
+                open = null;
+        }
+        else if (c === '"' && fieldStart)
+            open = line;
+        if (c === '\n')
+            line++;
+        fieldStart = c === ',' || c === '\n' || (fieldStart && (c === ' ' || c === '\r'));
+    }
+    return open;
+}
+const clean = (items) => items.map((s) => s.trim()).filter((s) => s !== '');
+/** Items of a comma list. */
+function commaItems(recs) {
+    return clean(recs.flatMap((r) => (r.length === 1 ? r[0].split(',') : r)));
+}
+/** Items of a line list. */
+function lineItems(recs) {
+    return clean(recs.map((r) => r.join(',')));
+}
+/**
+ * Items of a line list whose lines may hold several entries joined by "," (metadata-action's
+ * labels with `sep-labels: ","`, annotations with `sep-annotations: ","`): within one record, a
+ * field that starts a new entry (startsEntry) begins a new item, other fields join the one before
+ * with ",", and so does any field while the item so far holds no "=" yet (`manifest,index:key=v`
+ * is one annotation of two levels). A quoted field is one field, so quoting an entry keeps its commas.
+ */
+function joinedItems(recs, startsEntry) {
+    const out = [];
+    for (const r of recs) {
+        let current = [];
+        for (const field of r) {
+            if (current.length && startsEntry(field) && current.join(',').includes('=')) {
+                out.push(current.join(','));
+                current = [];
+            }
+            current.push(field);
+        }
+        if (current.length)
+            out.push(current.join(','));
+    }
+    return clean(out);
+}
+/** A list input's items, or its one line about an unclosed quote (the line itself only when it holds no secret). */
+function listItems(input, v, items, secret = false) {
+    const recs = records(v);
+    if (Array.isArray(recs))
+        return items(recs);
+    const line = recs.unclosedQuoteLine;
+    const fix = 'close it, or write "" for a quote inside a quoted value';
+    return new Rejection([secret ? `Input "${input}": line ${line} opens a quote that is never closed; ${fix} (the line is not shown because it may hold a secret).`
+            : notAccepted(input, v.split(/\r?\n/)[line - 1] ?? '', `line ${line} opens a quote that is never closed; ${fix}`)]);
+}
+/** One field as buildx's CSV options (--secret, --attest, --output) read it: quoted when it holds a comma, a quote or a newline. */
+const csvField = (f) => (/[",\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f);
+
+;// CONCATENATED MODULE: ./src/attest.ts
+// What is attached to the image besides its layers: provenance and SBOM attestations and OCI
+// annotations. The three inputs take docker/build-push-action's values:
+//   provenance  '' (buildx's own default), true, false, or attributes: mode=max,builder-id=URL
+//   sbom        '' or false (none), true (BuildKit's default scanner), or attributes: generator=IMAGE
+//   annotations one per line, [LEVEL[,LEVEL][PLATFORM]:]key=value, LEVEL one of manifest (the
+//               default), index, manifest-descriptor, index-descriptor
+// Their parsers live here (spread into src/inputs.ts like the env cache's), with the argv they
+// become. Whether the builder and the image store can carry them is decided in plan.ts.
+
+
+const ANNOTATION_LEVELS = ['manifest', 'index', 'manifest-descriptor', 'index-descriptor'];
+const BOOL = /^(true|false)$/i;
+const ATTRS = {
+    provenance: {
+        mode: { ok: (v) => v === 'min' || v === 'max', accepted: 'min or max' },
+        'builder-id': { ok: (v) => v !== '', accepted: 'a URL' },
+        'inline-only': { ok: (v) => BOOL.test(v), accepted: 'true or false' },
+        version: { ok: (v) => v === 'v0.2' || v === 'v1', accepted: 'v0.2 or v1' },
+        filename: { ok: (v) => v !== '', accepted: 'a file name' },
+        reproducible: { ok: (v) => BOOL.test(v), accepted: 'true or false' },
+        disabled: { ok: (v) => BOOL.test(v), accepted: 'true or false' },
+    },
+    sbom: {
+        generator: { ok: (v) => /^[\w.:/@-]+$/.test(v), accepted: 'an image reference of a BuildKit SBOM generator' },
+        disabled: { ok: (v) => BOOL.test(v), accepted: 'true or false' },
+    },
+};
+/** provenance / sbom: '' | true | false | key=value attributes (CSV, as build-push-action reads them). */
+function attestationParser(type) {
+    const keys = ATTRS[type];
+    const example = type === 'provenance' ? 'mode=max' : 'generator=docker/buildkit-syft-scanner';
+    return (v) => {
+        if (v === '')
+            return { state: 'default', attrs: [] };
+        if (BOOL.test(v))
+            return { state: v.toLowerCase() === 'true' ? 'on' : 'off', attrs: [] };
+        const recs = records(v);
+        const fields = Array.isArray(recs) ? commaItems(recs) : [];
+        const bad = [];
+        const attrs = [];
+        for (const f of fields) {
+            const n = f.indexOf('=');
+            const [k, val] = n > 0 ? [f.slice(0, n).trim(), f.slice(n + 1).trim()] : [f, ''];
+            const spec = keys[k];
+            if (!spec)
+                bad.push(`"${k}" is not a ${type} attribute (${Object.keys(keys).join(', ')})`);
+            else if (!spec.ok(val))
+                bad.push(`${k} takes ${spec.accepted}`);
+            else
+                attrs.push([k, val]);
+        }
+        if (!Array.isArray(recs) || fields.length === 0 || bad.length) {
+            return new Rejection([notAccepted(type, v, `${bad.length ? `${bad.join('; ')}; ` : ''}use true, false, or attributes like ${example}, or leave it empty`)]);
+        }
+        const disabled = attrs.find(([k]) => k === 'disabled')?.[1].toLowerCase() === 'true';
+        return { state: disabled ? 'off' : 'on', attrs: attrs.filter(([k]) => k !== 'disabled') };
+    };
+}
+// LEVEL[,LEVEL][PLATFORM]: before the key; a key is at least one character without "=", "," or spaces
+const ANNOTATION = /^(?:([a-z-]+(?:,[a-z-]+)*)(\[[^\]]+\])?:)?([^=,\s:]+)=(.*)$/s;
+/** Does a CSV field start an annotation (metadata-action joins them with "," under sep-annotations: ",")? */
+const startsAnnotation = (field) => /^(?:manifest|index|manifest-descriptor|index-descriptor)(?:,[a-z-]+)*(?:\[[^\]]+\])?:[^=\s]+=/.test(field);
+/** annotations: one per line; a line of several annotations joined by "," reads as several. */
+function parseAnnotations(v) {
+    const items = listItems('annotations', v, (recs) => joinedItems(recs, startsAnnotation));
+    if (items instanceof Rejection)
+        return items;
+    const out = [];
+    const bad = [];
+    for (const text of items) {
+        const m = ANNOTATION.exec(text);
+        const levels = m?.[1] ? m[1].split(',') : [];
+        const unknown = levels.filter((l) => !ANNOTATION_LEVELS.includes(l));
+        if (!m || unknown.length) {
+            bad.push(notAccepted('annotations', text, `write one [LEVEL:]key=value per line, LEVEL one of ${ANNOTATION_LEVELS.join(', ')} (manifest when left out)${unknown.length ? `; "${unknown[0]}" is not a level` : ''}`));
+        }
+        else
+            out.push({ levels, platform: m[2] ? m[2].slice(1, -1) : null, key: m[3], value: m[4], text });
+    }
+    return bad.length ? new Rejection(bad) : out;
+}
+const ATTEST_PARSERS = {
+    provenance: attestationParser('provenance'),
+    sbom: attestationParser('sbom'),
+    annotations: parseAnnotations,
+};
+/** Did the input ask for something to be attached (true or attributes; false and empty do not)? */
+const asksFor = (a) => a.state === 'on';
+/**
+ * The --attest flags (build-push-action's forms): provenance on gets the workflow run as builder-id
+ * unless it names one; provenance false disables buildx's default; sbom false adds nothing.
+ */
+function attestArgs(provenance, sbom, builderId) {
+    const out = [];
+    if (provenance.state === 'off')
+        out.push('--attest', 'type=provenance,disabled=true');
+    if (provenance.state === 'on') {
+        const attrs = [...provenance.attrs];
+        if (builderId && !attrs.some(([k]) => k === 'builder-id'))
+            attrs.push(['builder-id', builderId]);
+        out.push('--attest', ['type=provenance', ...attrs.map(([k, v]) => csvField(`${k}=${v}`))].join(','));
+    }
+    if (sbom.state === 'on')
+        out.push('--attest', ['type=sbom', ...sbom.attrs.map(([k, v]) => csvField(`${k}=${v}`))].join(','));
+    return out;
+}
+/** The --annotation flags. */
+function annotationArgs(annotations) {
+    return annotations.flatMap((a) => ['--annotation', a.text]);
+}
+/** Does any annotation go on the image index (BuildKit then has to write one, even for one platform)? */
+const wantsIndex = (annotations) => annotations.some((a) => a.levels.includes('index'));
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 // Every input of action.yml, read and checked in one pass. Each input has a named parser that turns
 // the text the user typed into a typed value, or rejects it with lines in one style
-// (Input "NAME": "VALUE" is not accepted; what is). Rules that join two inputs run after the parsers,
-// on whatever parsed, so that one run reports every problem. Defaults come from action.yml, read
-// here and nowhere else.
+// (Input "NAME": "VALUE" is not accepted; what is). List inputs follow build-push-action's CSV
+// rules (src/lists.ts); provenance, sbom and annotations are parsed in src/attest.ts. Rules that
+// join two inputs run after the parsers, on whatever parsed, so that one run reports every problem.
+// Defaults come from action.yml, read here and nowhere else.
+
+
 
 
 
@@ -29053,15 +31345,6 @@ function archFindings(list, gpus, limits, gpuChecks) {
 
 
 const inputs_reject = (input, value, accepted) => new Rejection([notAccepted(input, value, accepted)]);
-// ---- list and value helpers --------------------------------------------------------------------
-/** Newline- or comma-separated list (tags, platforms). */
-function splitList(v) {
-    return v.split(/[\r\n,]+/).map((s) => s.trim()).filter((s) => s !== '');
-}
-/** Newline-separated only (values may hold commas: build-args, labels, cache-from/-to). */
-function splitLines(v) {
-    return v.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '' && !s.startsWith('#'));
-}
 /** "900", "900s", "15m", "1h" -> seconds; undefined when not a duration of 1 s to 24 h. */
 function parseDuration(v) {
     const m = /^(\d+)\s*(s|m|h)?$/.exec(v);
@@ -29108,18 +31391,21 @@ function fileInContext(input, optional = false) {
         return isFile(p) ? p : inputs_reject(input, v, `the file ${p} does not exist; paths are relative to the context directory`);
     };
 }
-/** key=value lines; each bad line and each bad key rejected. */
-function keyValues(input, lineHint, keyOk, showLine = true) {
+/** Items split off "key=value" at the first "="; each item without one and each bad key rejected. */
+function keyValues(input, items, lineHint, keyOk, secret = false) {
     return (v) => {
+        const list = listItems(input, v, items, secret);
+        if (list instanceof Rejection)
+            return list;
         const out = [];
         const bad = [];
-        for (const line of splitLines(v)) {
-            const n = line.indexOf('=');
+        for (const item of list) {
+            const n = item.indexOf('=');
             // a malformed secrets line may hold a secret value: never echo it
             if (n <= 0)
-                bad.push(showLine ? notAccepted(input, line, lineHint) : `Input "${input}": a line is not accepted; ${lineHint} (the line is not shown because it may hold a secret).`);
+                bad.push(secret ? `Input "${input}": a line is not accepted; ${lineHint} (the line is not shown because it may hold a secret).` : notAccepted(input, item, lineHint));
             else {
-                const kv = { name: line.slice(0, n).trim(), value: line.slice(n + 1) };
+                const kv = { name: item.slice(0, n).trim(), value: item.slice(n + 1) };
                 const problem = keyOk(kv.name);
                 if (problem)
                     bad.push(notAccepted(input, kv.name, problem));
@@ -29130,13 +31416,19 @@ function keyValues(input, lineHint, keyOk, showLine = true) {
         return bad.length ? new Rejection(bad) : out;
     };
 }
-/** A list whose every entry must pass `ok`. */
-function listOf(input, split, ok, accepted) {
+/** A list whose every item must pass `ok`. */
+function listOf(input, items, ok, accepted) {
     return (v) => {
-        const entries = split(v);
-        const bad = entries.filter((e) => !ok(e));
-        return bad.length ? new Rejection(bad.map((e) => notAccepted(input, e, accepted))) : entries;
+        const list = listItems(input, v, items);
+        if (list instanceof Rejection)
+            return list;
+        const bad = list.filter((e) => !ok(e));
+        return bad.length ? new Rejection(bad.map((e) => notAccepted(input, e, accepted))) : list;
     };
+}
+/** '' or a value matching re. */
+function optional(input, re, accepted) {
+    return (v) => (v === '' || re.test(v) ? v : inputs_reject(input, v, accepted));
 }
 function isDir(p) {
     try {
@@ -29155,6 +31447,12 @@ function isFile(p) {
     }
 }
 // ---- one parser per input ----------------------------------------------------------------------
+/** A label key with a dot followed by "=": where metadata-action (sep-labels: ",") starts the next label on a line. */
+const startsLabel = (field) => /^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+=/i.test(field);
+const ULIMITS = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+/** Build contexts the action passes itself (src/env-cache, plan.ts). */
+const RESERVED_CONTEXTS = ['env-spec', 'env-cache', 'miniforge'];
+const secretId = (k) => (ID.test(k) ? null : 'a secret id is letters, digits, "_", "." or "-"');
 const PARSERS = {
     context: (v, at) => {
         if (v === '')
@@ -29164,18 +31462,46 @@ const PARSERS = {
     },
     file: fileInContext('file'),
     'environment-file': fileInContext('environment-file'),
-    tags: listOf('tags', splitList, isImageRef, 'each tag must be an image reference like registry.example.com/org/image:tag (lower-case repository, tag of letters, digits, "_", "." or "-")'),
-    labels: keyValues('labels', 'write one key=value per line', (k) => (/\s/.test(k) ? 'a label key has no spaces' : null)),
-    'build-args': keyValues('build-args', 'write one NAME=VALUE per line', (k) => (!NAME.test(k) ? 'a build-arg name is letters, digits and "_", not starting with a digit'
+    tags: listOf('tags', commaItems, isImageRef, 'each tag must be an image reference like registry.example.com/org/image:tag (lower-case repository, tag of letters, digits, "_", "." or "-")'),
+    labels: keyValues('labels', (r) => joinedItems(r, startsLabel), 'write one key=value per line', (k) => (/\s/.test(k) ? 'a label key has no spaces' : null)),
+    ...ATTEST_PARSERS,
+    'build-args': keyValues('build-args', lineItems, 'write one NAME=VALUE per line', (k) => (!NAME.test(k) ? 'a build-arg name is letters, digits and "_", not starting with a digit'
         : k in RESERVED_BUILD_ARGS ? `the action sets ${k} itself; use the input "${RESERVED_BUILD_ARGS[k]}"` : null)),
-    secrets: keyValues('secrets', 'write one id=value per line', (k) => (ID.test(k) ? null : 'a secret id is letters, digits, "_", "." or "-"'), false),
+    'build-contexts': keyValues('build-contexts', lineItems, 'write one name=source per line, like alpine=docker-image://alpine:3.20 or src=./path', (k) => (/\s/.test(k) ? 'a build context name has no spaces'
+        : RESERVED_CONTEXTS.includes(k) ? `the action passes the build context ${k} itself (see the env cache in the README)` : null)),
+    secrets: keyValues('secrets', lineItems, 'write one id=value per line', secretId, true),
+    'secret-files': (v, at) => {
+        const list = keyValues('secret-files', lineItems, 'write one id=path per line', secretId)(v);
+        if (list instanceof Rejection)
+            return list;
+        const files = list.map((s) => ({ name: s.name, value: external_node_path_.resolve(at.workspace, s.value.trim()) }));
+        const missing = files.filter((f) => !isFile(f.value));
+        return missing.length ? new Rejection(missing.map((f) => notAccepted('secret-files', `${f.name}=${f.value}`, `the file ${f.value} does not exist; paths are relative to the workspace`))) : files;
+    },
+    'secret-envs': (v, at) => {
+        const list = keyValues('secret-envs', commaItems, 'write id=ENV_VAR entries, separated by newlines or commas', secretId)(v);
+        if (list instanceof Rejection)
+            return list;
+        const vars = list.map((s) => ({ name: s.name, value: s.value.trim() }));
+        const problem = (e) => (!NAME.test(e.value) ? 'the part after "=" names an environment variable'
+            : at.env[e.value] === undefined ? `the environment variable ${e.value} is not set; set it in the step's env:` : null);
+        const bad = vars.filter((e) => problem(e));
+        return bad.length ? new Rejection(bad.map((e) => notAccepted('secret-envs', `${e.name}=${e.value}`, problem(e)))) : vars;
+    },
+    ssh: listOf('ssh', commaItems, (e) => /^[A-Za-z0-9_.-]+(=\S+)?$/.test(e), 'use default, or ID=PATH of an SSH agent socket or key'),
     push: bool('push'),
     load: bool('load'),
+    'no-cache': bool('no-cache'),
+    'no-cache-filters': listOf('no-cache-filters', commaItems, (e) => ID.test(e), 'each entry is a stage name of the Dockerfile'),
+    pull: bool('pull'),
     builder: inputs_name('builder', 'a buildx builder name, or leave it empty for the current builder'),
     target: inputs_name('target', 'a stage name of the Dockerfile'),
-    platforms: listOf('platforms', splitList, (p) => PLATFORM.test(p), 'each platform looks like linux/amd64'),
-    'cache-from': listOf('cache-from', splitLines, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache (no spaces)'),
-    'cache-to': listOf('cache-to', splitLines, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache,mode=max (no spaces)'),
+    platforms: listOf('platforms', commaItems, (p) => PLATFORM.test(p), 'each platform looks like linux/amd64'),
+    network: (v) => (['', 'default', 'host', 'none'].includes(v) ? v : inputs_reject('network', v, 'use default, host or none (the network of RUN steps), or leave it empty')),
+    'shm-size': optional('shm-size', /^\d+(?:[bkmg]|[kmg]b)?$/i, 'use a size like 2g or 512m (bytes without a unit), or leave it empty'),
+    ulimit: listOf('ulimit', lineItems, (e) => { const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(e); return !!m && ULIMITS.includes(m[1]); }, `use one name=soft[:hard] per line, name one of ${ULIMITS.join(', ')}`),
+    'cache-from': listOf('cache-from', lineItems, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache (no spaces)'),
+    'cache-to': listOf('cache-to', lineItems, (c) => !/\s/.test(c), 'one cache entry per line, like type=registry,ref=ghcr.io/org/cache,mode=max (no spaces)'),
     'base-image': (v) => (v === '' || isImageRef(v) ? v : inputs_reject('base-image', v, 'use an image reference like nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04, or leave it empty for the Dockerfile default')),
     'env-name': inputs_name('env-name', 'a conda env name, or leave it empty for the Dockerfile default'),
     'torch-cuda-arch-list': (v) => normaliseArchList(v) ?? inputs_reject('torch-cuda-arch-list', v, 'use auto, compute capabilities like "8.0;8.6;9.0+PTX" separated by ";", "," or spaces, or leave it empty for the Dockerfile default'),
@@ -29192,7 +31518,15 @@ const pushNeedsTags = (i) => (i.push === true && i.tags?.length === 0 ? [notAcce
 const smokeNeedsLoad = (i, raw) => (i.load === false && i['smoke-tests'] === true ? [notAccepted('load', raw.load, 'the smoke run needs the image loaded into Docker; keep load: true or set smoke-tests: false')] : []);
 const oneLoadedPlatform = (i, raw) => ((i.platforms?.length ?? 0) > 1 && i.load !== false
     ? [notAccepted('platforms', raw.platforms, 'only one platform can be loaded into Docker for the smoke run; set load: false and smoke-tests: false for a multi-platform push')] : []);
-const RULES = [pushNeedsTags, smokeNeedsLoad, oneLoadedPlatform, ...ENV_CACHE_RULES];
+// buildx refuses the pair ("cannot currently be used together")
+const noCacheOrFilters = (i, raw) => (i['no-cache'] === true && (i['no-cache-filters']?.length ?? 0) > 0
+    ? [notAccepted('no-cache-filters', raw['no-cache-filters'], 'no-cache: true already rebuilds every stage; set one of the two')] : []);
+const uniqueSecretIds = (i) => {
+    const ids = [...(i.secrets ?? []), ...(i['secret-files'] ?? []), ...(i['secret-envs'] ?? [])].map((s) => s.name);
+    const twice = [...new Set(ids.filter((id, n) => ids.indexOf(id) !== n))];
+    return twice.map((id) => notAccepted('secrets', id, 'each secret id is given once across secrets, secret-files and secret-envs'));
+};
+const RULES = [pushNeedsTags, smokeNeedsLoad, oneLoadedPlatform, noCacheOrFilters, uniqueSecretIds, ...ENV_CACHE_RULES];
 // ---- reading ------------------------------------------------------------------------------------
 /** The directory the action ships in: the nearest one above this module that holds action.yml. */
 function actionDir() {
@@ -29218,8 +31552,9 @@ function readRawInputs(env, defaults) {
 /** Parses every input and applies every rule; throws one InputError with all the lines. */
 function parseInputs(raw, where) {
     const lines = [];
-    const context = PARSERS.context(raw.context, { ...where, contextDir: null });
-    const at = { ...where, contextDir: context instanceof Rejection ? null : context };
+    const env = where.env ?? process.env;
+    const context = PARSERS.context(raw.context, { ...where, env, contextDir: null });
+    const at = { ...where, env, contextDir: context instanceof Rejection ? null : context };
     const values = {};
     for (const n of INPUT_NAMES) {
         const v = n === 'context' ? context : PARSERS[n](raw[n], at);
@@ -29236,22 +31571,36 @@ function parseInputs(raw, where) {
 }
 /** Names that look like credentials: their values are masked and never printed. */
 const CREDENTIAL_NAME = /(pass(word|wd)?|pwd|secret|token|credential|auth|api[_-]?key|access[_-]?key|private[_-]?key|(^|_)key$)/i;
-/** Values to mask: every secret, and build-args whose names look like credentials. */
-function secretValues(i) {
-    return [...i.secrets.map((s) => s.value), ...i['build-args'].filter((a) => CREDENTIAL_NAME.test(a.name)).map((a) => a.value)].filter((v) => v.length > 0);
+/**
+ * Values to mask: every secret (the secrets' values, the contents of secret-files, the variables
+ * secret-envs names), and build-args whose names look like credentials (4 characters or more). A multi-line value is also
+ * masked line by line (a log shows it one line at a time), lines of 6 characters or more.
+ */
+function secretValues(i, env = process.env) {
+    const values = [
+        ...i.secrets.map((s) => s.value),
+        ...i['secret-files'].map((f) => external_node_fs_.readFileSync(f.value, 'utf8')),
+        ...i['secret-envs'].map((s) => env[s.value] ?? ''),
+        // a short value under a credential-looking name (SKIP_SECRET_SCAN=1) is no credential, and
+        // masking it would turn every "1" of the log and the outputs (digests included) into ***
+        ...i['build-args'].filter((a) => CREDENTIAL_NAME.test(a.name) && a.value.trim().length >= 4).map((a) => a.value),
+    ];
+    const lines = values.filter((v) => v.includes('\n')).flatMap((v) => v.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 6));
+    return [...new Set([...values.map((v) => v.trim()), ...values, ...lines])].filter((v) => v.length > 0);
 }
 
 ;// CONCATENATED MODULE: ./src/builder.ts
 // What the buildx builder can do, learned before anything runs: its driver, its BuildKit and the
-// buildx version, and for the docker driver the Engine version and whether the containerd image
-// store is on. A pure table turns those facts into the capabilities the plan may use.
+// buildx version, the Engine version and whether the Engine's containerd image store is on (the
+// Engine --load fills and the smoke run uses). A pure table turns those facts into the capabilities
+// the plan may use, the way a tested image can be published among them.
 
 
 /** The oldest buildx the action supports (README, "Runner requirements"). */
 const MIN_BUILDX = '0.13.0';
 /** Named build contexts (--build-context) came with Dockerfile frontend 1.4, built into BuildKit 0.10. */
 const NAMED_CONTEXTS_BUILDKIT = '0.10';
-/** Attestations (provenance, SBOM) came with BuildKit 0.11. */
+/** Attestations (provenance, SBOM) and annotations came with BuildKit 0.11. */
 const ATTESTATIONS_BUILDKIT = '0.11';
 // The BuildKit built into each Docker Engine line, the lowest of the line, from the Engine release
 // notes: the docker driver's BuildKit. `buildx inspect` cannot tell it (it says v0.8+unknown on
@@ -29297,13 +31646,19 @@ function engineBuildkit(engine, api) {
 }
 /**
  * What a builder can do (pure). The docker driver exports a layer cache other than inline, writes
- * image tarballs, pushes by digest and attaches attestations only with the containerd image store;
- * the other drivers run their own BuildKit, which does all of it. Named contexts need BuildKit 0.10.
- * An unknown BuildKit version (a builder not started yet) is taken as current.
+ * image tarballs and attaches attestations only with the containerd image store, and never pushes
+ * by digest ("push-by-digest is currently not implemented for docker driver"); the other drivers
+ * run their own BuildKit, which does all of it. With the classic store, an image output always
+ * becomes Docker media types with gzip layers, whatever it asks for: buildx hands the push to the
+ * Engine (`docker push`). Named contexts need BuildKit 0.10. An unknown BuildKit version (a
+ * builder not started yet) is taken as current.
  */
 function capabilities(b) {
     const buildkitAtLeast = (v) => b.buildkit === null || compareVersions(b.buildkit, v) >= 0;
     const fullExporters = b.driver !== 'docker' || b.containerdStore === true;
+    const attestations = fullExporters && buildkitAtLeast(ATTESTATIONS_BUILDKIT);
+    const pushByDigest = b.driver !== 'docker' && attestations;
+    const loadKeepsIndex = b.containerdStore === true && attestations;
     return {
         namedContexts: buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT),
         cacheExport: fullExporters,
@@ -29311,8 +31666,11 @@ function capabilities(b) {
         localOutput: true,
         imageTarOutput: fullExporters,
         load: true,
-        pushByDigest: fullExporters,
-        attestations: fullExporters && buildkitAtLeast(ATTESTATIONS_BUILDKIT),
+        pushByDigest,
+        attestations,
+        imageOutputOptions: fullExporters,
+        loadKeepsIndex,
+        publish: loadKeepsIndex ? 'loaded-index' : pushByDigest ? 'by-digest' : 'loaded-image',
     };
 }
 /** 'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store)', one way everywhere. */
@@ -29390,13 +31748,170 @@ async function inspectBuilder(name) {
     }
     const inspected = parseBuildxInspect(bi.stdout);
     Object.assign(facts, { name: inspected.name || name, driver: inspected.driver, buildkit: inspected.buildkit });
-    if (facts.driver === 'docker') {
+    if (facts.driver === 'docker')
         facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
-        const info = await (0,exec/* run */.e)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true });
-        facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
-    }
+    // every driver: --load fills this Engine, and how it stores images decides the way to publish
+    const info = await (0,exec/* run */.e)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true });
+    facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
     findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
     return { facts, findings };
+}
+
+;// CONCATENATED MODULE: ./src/registry.ts
+// Talking to registries through the tools that hold the credentials (docker, buildx, BuildKit):
+// image references, what a failed command's text says about the registry, and retries.
+//
+// The tools retry a little on their own (BuildKit: 5xx and resets after 1, 2, 4 s; containerd's
+// resolver: 429 at once, five times; dockerd: layer uploads, never the manifest PUT), and none of
+// them reports a Retry-After. Every registry operation of the publish path therefore runs through
+// withRetries: a transient failure (5xx, 429, refused, reset, EOF, timeout) is retried with
+// exponential backoff and full jitter; after a 429 the registry is asked once (HEAD, no
+// credentials) for its Retry-After, which the wait then honours. 401, 403 and 404 are never
+// retried. A registry that keeps failing ends the step with one line: the registry, the cause and
+// the attempts.
+
+/** "reg:5000/org/img:tag" -> { repository: "reg:5000/org/img", tag: "tag" } (tag "latest" when none). */
+function splitTag(ref) {
+    const at = ref.indexOf('@');
+    const name = at >= 0 ? ref.slice(0, at) : ref;
+    const colon = name.lastIndexOf(':');
+    return colon > name.lastIndexOf('/') ? { repository: name.slice(0, colon), tag: name.slice(colon + 1) } : { repository: name, tag: 'latest' };
+}
+/** The tags grouped by repository, in the order they were given. */
+function repositoriesOf(tags) {
+    const out = [];
+    for (const t of tags) {
+        const { repository } = splitTag(t);
+        const found = out.find((r) => r.repository === repository);
+        if (found)
+            found.tags.push(t);
+        else
+            out.push({ repository, tags: [t] });
+    }
+    return out;
+}
+/** The registry host of a repository, as docker reads it (docker.io when the first part is no host). */
+function registryOf(repository) {
+    const first = repository.split('/')[0];
+    return repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+}
+/** The repository's path on its registry ("ghcr.io/org/pc" -> "org/pc"; Docker Hub's "pc" -> "library/pc"). */
+function pathOnRegistry(repository) {
+    const registry = registryOf(repository);
+    const rest = repository.startsWith(`${registry}/`) ? repository.slice(registry.length + 1) : repository;
+    return registry === 'docker.io' && !rest.includes('/') ? `library/${rest}` : rest;
+}
+// Order matters: the first rule that matches names the cause. Refusals of the registry come first:
+// a text that holds both "403" and "503" is a refusal, and is not retried.
+const FAULTS = [
+    { re: /\b401 Unauthorized|unauthorized: |authentication required|no basic auth credentials/i, transient: false, cause: () => '401 Unauthorized' },
+    { re: /\b403 Forbidden|denied: |insufficient_scope|requested access to the resource is denied/i, transient: false, cause: () => '403 Forbidden' },
+    { re: /\b404 Not Found|manifest unknown|name unknown|blob unknown|: not found\b/i, transient: false, cause: () => '404 Not Found' },
+    { re: /\b429 Too Many Requests|toomanyrequests/i, transient: true, cause: () => '429 Too Many Requests' },
+    { re: /\b(5\d\d) ([A-Z][A-Za-z ]*[a-z])/, transient: true, cause: (m) => `${m[1]} ${m[2]}` },
+    { re: /\bunavailable: /i, transient: true, cause: () => 'service unavailable' },
+    { re: /connection refused/i, transient: true, cause: () => 'connection refused' },
+    { re: /connection reset by peer/i, transient: true, cause: () => 'connection reset' },
+    { re: /broken pipe/i, transient: true, cause: () => 'broken pipe' },
+    { re: /i\/o timeout|TLS handshake timeout|Client\.Timeout exceeded|context deadline exceeded|timeout awaiting response headers/i, transient: true, cause: () => 'timeout' },
+    { re: /unexpected EOF|: EOF\b|\bEOF$/m, transient: true, cause: () => 'EOF (connection closed mid-answer)' },
+];
+/** What a failed registry operation's output says: the first known cause, transient or not; null when it names none. */
+function registryFault(text) {
+    for (const f of FAULTS) {
+        const m = f.re.exec(text);
+        if (m)
+            return { transient: f.transient, cause: f.cause(m) };
+    }
+    return null;
+}
+/** A Retry-After header: seconds, or an HTTP date; null when absent or unreadable. */
+function retryAfterSeconds(header, now = Date.now()) {
+    if (!header)
+        return null;
+    if (/^\d+$/.test(header.trim()))
+        return Number(header.trim());
+    const at = Date.parse(header);
+    return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
+}
+const DEFAULT_POLICY = {
+    attempts: 4,
+    baseMs: 2000,
+    maxMs: 30_000,
+    maxRetryAfterS: 120,
+    random: Math.random,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    probe: probeRetryAfter,
+};
+/** The wait before attempt n+1 (n >= 1): full jitter over base * 2^(n-1), at least Retry-After. */
+function backoffMs(n, policy, retryAfterS) {
+    const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** (n - 1));
+    const jittered = Math.round(ceiling / 2 + (policy.random() * ceiling) / 2);
+    return Math.max(jittered, (retryAfterS ?? 0) * 1000);
+}
+/** docker reaches loopback registries over plain HTTP; every other one over HTTPS. */
+const scheme = (registry) => (/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry) ? 'http' : 'https');
+/** Asks the registry for its Retry-After (HEAD of path, no credentials, 5 s); null when it sends none. */
+async function probeRetryAfter(registry, path) {
+    try {
+        const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+        const res = await fetch(`${scheme(registry)}://${host}${path}`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+        return res.status === 429 ? retryAfterSeconds(res.headers.get('retry-after')) : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** The registry path a probe asks: the URL in the failure text when it names one on this registry, else `fallback`. */
+function probePath(text, registry, fallback) {
+    const url = new RegExp(`https?://${registry.replace(/[.[\]]/g, '\\$&')}(/v2/[^\\s":]*)`).exec(text);
+    return url ? url[1].replace(/\?.*$/, '') : fallback;
+}
+/** A registry that kept failing, or refused: the one line that ends the step (step "publish"). */
+class RegistryError extends StepError {
+    registry;
+    cause;
+    attempts;
+    what;
+    constructor(registry, cause, attempts, what, output) {
+        super('publish', attempts > 1
+            ? `registry ${registry} kept failing: ${cause} on each of ${attempts} attempts of ${what}.`
+            : `registry ${registry} refused ${what}: ${cause}.`, output);
+        this.registry = registry;
+        this.cause = cause;
+        this.attempts = attempts;
+        this.what = what;
+        this.name = 'RegistryError';
+    }
+}
+/**
+ * Runs op, again after a transient registry failure. Returns the successful result; a failure that
+ * is not the registry's comes back as is (the caller reports it); the registry's refusals, and
+ * failures that outlast the attempts, throw RegistryError.
+ */
+async function withRetries(op, policy = DEFAULT_POLICY, log = () => { }) {
+    for (let n = 1;; n++) {
+        const result = await op.attempt();
+        if (result.exitCode === 0)
+            return { result, attempts: n };
+        const output = `${result.stderr}\n${result.stdout}`;
+        if (op.isRegistryFailure && !op.isRegistryFailure(output))
+            return { result, attempts: n };
+        const fault = registryFault(output);
+        if (!fault)
+            return { result, attempts: n };
+        const registry = typeof op.registry === 'string' ? op.registry : op.registry(output);
+        if (!fault.transient)
+            throw new RegistryError(registry, fault.cause, n, op.what, output);
+        const retryAfter = fault.cause.startsWith('429') ? await policy.probe(registry, probePath(output, registry, op.probePath)) : null;
+        if (n >= policy.attempts)
+            throw new RegistryError(registry, fault.cause, n, op.what, output);
+        if (retryAfter !== null && retryAfter > policy.maxRetryAfterS)
+            throw new RegistryError(registry, `${fault.cause} with Retry-After ${retryAfter} s`, n, op.what, output);
+        const wait = backoffMs(n, policy, retryAfter);
+        log(`${op.what}: registry ${registry} answered ${fault.cause} (attempt ${n} of ${policy.attempts}); trying again in ${(wait / 1000).toFixed(1)} s${retryAfter !== null ? ` (its Retry-After: ${retryAfter} s)` : ''}`);
+        await policy.sleep(wait);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/plan.ts
@@ -29404,6 +31919,9 @@ async function inspectBuilder(name) {
 // action runs. How the plan adapts to the builder is decided in preflight (adaptToBuilder), before
 // the env cache is touched; the plan is built once, after the env cache lookup, and the env lock's
 // label is added after the env-lock build (withLockLabel). A dry run prints it; unit tests assert on it.
+
+
+
 
 
 
@@ -29438,16 +31956,60 @@ function adaptToBuilder(i, d, b, caps) {
     else if (!caps.namedContexts) {
         findings.push({ level: 'ok', check: 'builder', message: `${who} takes no named build contexts; the build uses the Dockerfile's own env-spec and miniforge stages` });
     }
+    if (!caps.namedContexts && i['build-contexts'].length) {
+        findings.push({ level: 'error', check: 'builder', message: notAccepted('build-contexts', i['build-contexts'].map((c) => c.name).join(', '), `${who} cannot take named build contexts (BuildKit ${NAMED_CONTEXTS_BUILDKIT} or newer can); upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one)`) });
+    }
     if (!caps.cacheExport) {
         for (const c of i['cache-to'].filter((e) => !/(^|,)type=inline(,|$)/.test(e))) {
             findings.push({ level: 'error', check: 'cache-to', message: notAccepted('cache-to', c, `${who} can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action)`) });
         }
     }
-    return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, findings };
+    const attach = canAttach(i, caps);
+    const asked = attachmentsAsked(i);
+    if (asked.length && !attach)
+        findings.push({ level: 'error', check: 'attestations', message: cannotAttach(i, b, asked) });
+    return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, findings };
 }
-/** The ONE notice when the env cache's default layer cache is left out (the builder cannot export it). */
-function layerCacheNotice(b) {
-    return `${describeBuilder(b)} cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual); to keep the layer cache, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action), which exports it`;
+/** Can the image this run exports carry attestations and annotations? */
+function canAttach(i, caps) {
+    if (i.push && i.load)
+        return caps.publish !== 'loaded-image';
+    if (i.push)
+        return caps.attestations; // buildx pushes the tags itself
+    if (i.load)
+        return caps.loadKeepsIndex; // the loaded image is all there is
+    return true; // nothing is exported: nothing to lose
+}
+/** The inputs that ask for attestations or annotations ("provenance: mode=max"); false and empty ask nothing. */
+function attachmentsAsked(i) {
+    return [
+        ...(asksFor(i.provenance) ? ['provenance'] : []),
+        ...(asksFor(i.sbom) ? ['sbom'] : []),
+        ...(i.annotations.length ? ['annotations'] : []),
+    ];
+}
+const STORE_FIX = 'turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one)';
+/** The preflight error when attestations or annotations were asked for and cannot travel. */
+function cannotAttach(i, b, asked) {
+    const what = `${asked.join(' and ')} ${asked.length > 1 ? 'were' : 'was'} set, but`;
+    const leave = `or leave ${asked.join(', ')} empty`;
+    if (i.push && b.driver === 'docker')
+        return `${what} ${describeBuilder(b)} loads one image into the classic image store and pushes it with docker push, which carries no attestations or annotations; ${STORE_FIX}, ${leave}`;
+    if (i.push)
+        return `${what} ${describeBuilder(b)} cannot attach attestations or annotations; name a builder with BuildKit 0.11 or newer in the input "builder", ${leave}`;
+    return `${what} with push: false the image is only loaded into the Engine's classic image store, which keeps no attestations or annotations; set push: true to publish them with the tested image, or turn on the containerd image store, ${leave}`;
+}
+/**
+ * The ONE notice for a builder that keeps the Engine's classic image store (the docker driver): what
+ * this run leaves out because of it, and the one fix for all of it.
+ */
+function classicStoreNotice(b, leftOut) {
+    const parts = [
+        ...(leftOut.layerCache ? ["cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual)"] : []),
+        ...(leftOut.attestations ? ['pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again)'] : []),
+    ];
+    const keep = [...(leftOut.layerCache ? ['the layer cache'] : []), ...(leftOut.attestations ? ['attested images'] : [])].join(' and ');
+    return `${describeBuilder(b)} ${parts.join(', and ')}; for ${keep}, ${STORE_FIX} (see "Runner setups" and "Publishing" in the README)`;
 }
 /** Will the smoke run use the GPU (--gpus all)? */
 function usesGpu(i, gpus) {
@@ -29456,6 +32018,19 @@ function usesGpu(i, gpus) {
 /** max-jobs auto: one compile job per CPU, at most one per 4 GiB of memory (nvcc needs ~2-4 GiB each). */
 function autoMaxJobs(cpus, memoryGiB) {
     return Math.max(1, Math.min(cpus, Math.floor(memoryGiB / 4)));
+}
+/** Stages the env builds and the main build share: what the first build of a run made fresh serves the later ones. */
+const ENV_BASE_STAGES = ['env-spec', 'env-cache', 'miniforge', 'conda-env'];
+/**
+ * no-cache and no-cache-filters, per build of the run. The first build (an env build, or the main
+ * one) gets them as given; the later builds leave out the env stages the first one just rebuilt, so
+ * that no-cache creates the env once per run, not once per build.
+ */
+function noCacheArgs(i, stages, first) {
+    if (i['no-cache'] && first)
+        return ['--no-cache'];
+    const fresh = i['no-cache'] ? stages : i['no-cache-filters'];
+    return fresh.filter((s) => first || !ENV_BASE_STAGES.includes(s)).flatMap((s) => ['--no-cache-filter', s]);
 }
 function makePlan(i, r, pf, run, session) {
     const notes = [];
@@ -29482,6 +32057,10 @@ function makePlan(i, r, pf, run, session) {
         secretEnv[`PCB_SECRET_${n}`] = s.value;
         secretArgs.push('--secret', `id=${s.name},env=PCB_SECRET_${n}`);
     });
+    for (const f of i['secret-files'])
+        secretArgs.push('--secret', ['id=' + f.name, csvField(`src=${f.value}`)].join(','));
+    for (const e of i['secret-envs'])
+        secretArgs.push('--secret', `id=${e.name},env=${e.value}`);
     const envSpecDir = envSpecNeeds(i).length ? external_node_path_.join(run.workDir, 'env-spec') : null;
     const common = [
         'buildx', 'build',
@@ -29492,33 +32071,45 @@ function makePlan(i, r, pf, run, session) {
         ...Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
         ...(pf.adaptation.namedContexts && envSpecDir ? ['--build-context', `env-spec=${envSpecDir}`] : []),
         ...(pf.adaptation.namedContexts ? session.buildContexts : []),
+        ...(pf.adaptation.namedContexts ? i['build-contexts'].flatMap((c) => ['--build-context', `${c.name}=${c.value}`]) : []),
         ...secretArgs,
+        ...i.ssh.flatMap((x) => ['--ssh', x]),
+        ...(i.network ? ['--network', i.network] : []),
+        ...(i['shm-size'] ? ['--shm-size', i['shm-size']] : []),
+        ...i.ulimit.flatMap((u) => ['--ulimit', u]),
+        ...(i.pull ? ['--pull'] : []),
     ];
+    const stages = r.dockerfile.stages;
     const cacheFrom = i['cache-from'].length ? i['cache-from'] : session.layerCacheFrom;
     let cacheTo = i['cache-to'].length ? i['cache-to'] : session.layerCacheTo;
-    if (!pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length) {
+    const layerCacheLeftOut = !pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length > 0;
+    if (layerCacheLeftOut)
         cacheTo = [];
-        notices.push(layerCacheNotice(pf.builder));
-    }
-    const envBuilds = session.exports.map((e) => ({ target: e.target, argv: [...common, ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
+    const envBuilds = session.exports.map((e, n) => ({ target: e.target, argv: [...common, ...noCacheArgs(i, stages, n === 0), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
     const metadataFile = external_node_path_.join(run.workDir, 'metadata.json');
     const iidFile = external_node_path_.join(run.workDir, 'iid.txt');
     const labels = i.labels.map((l) => `${l.name}=${l.value}`);
-    // The image is loaded for the smoke run and pushed afterwards with docker push (see push.ts);
-    // only without load (and so without smoke tests) does buildx push by itself.
-    const output = i.load ? ['--load'] : i.push ? ['--push'] : [];
+    const publish = publishPlan(i, pf.adaptation);
+    const attestationsLeftOut = publish?.way === 'loaded-image' && !attachmentsAsked(i).length;
+    if (layerCacheLeftOut || attestationsLeftOut)
+        notices.push(classicStoreNotice(pf.builder, { layerCache: layerCacheLeftOut, attestations: attestationsLeftOut }));
+    const attach = pf.adaptation.attach && publish?.way !== 'loaded-image';
+    const attachArgs = attach ? [...attestArgs(i.provenance, i.sbom, run.builderId), ...annotationArgs(i.annotations)] : [];
     const buildArgv = [
         ...common,
+        ...noCacheArgs(i, stages, envBuilds.length === 0),
         '--metadata-file', metadataFile,
         '--iidfile', iidFile,
         ...(i.target ? ['--target', i.target] : []),
         ...labels.flatMap((l) => ['--label', l]),
-        ...i.tags.flatMap((t) => ['--tag', t]),
+        ...attachArgs,
+        ...outputArgs(i, publish, attach),
         ...cacheFrom.flatMap((c) => ['--cache-from', c]),
         ...cacheTo.flatMap((c) => ['--cache-to', c]),
-        ...output,
         i.context,
     ];
+    if (publish)
+        publish.attests = attachArgs.filter((_, n) => attachArgs[n - 1] === '--attest');
     const smokeContainer = `pcb-smoke-${run.runId}`;
     const reportDir = external_node_path_.join(run.workDir, 'report');
     const smokeArgv = [
@@ -29533,10 +32124,35 @@ function makePlan(i, r, pf, run, session) {
     return {
         context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
         baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
-        gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels,
+        gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels, publish,
         envSpecDir, buildArgs, secretEnv, envBuilds, buildArgv, metadataFile, iidFile, buildLog: external_node_path_.join(run.workDir, 'build.log'),
         smokeContainer, reportDir, smokeArgv, notices, notes,
     };
+}
+/** The publishing part of the plan (push: true). */
+function publishPlan(i, a) {
+    if (!i.push)
+        return null;
+    return { way: i.load ? a.publish : 'buildx-push', repositories: repositoriesOf(i.tags), platform: i.platforms[0] ?? 'linux/amd64', builder: i.builder, attests: [], annotations: a.attach ? i.annotations : [] };
+}
+/**
+ * The main build's output. Loaded ways: --tag and --load (the smoke run needs the image in the
+ * Engine; the tags move only with docker push). by-digest: one push, untagged, to every repository
+ * (a --tag would name the pushed image and move the tags before the smoke run), as an image index
+ * even for one platform so that the shape is always index -> platform manifest (+ attestations).
+ */
+function outputArgs(i, p, attach) {
+    const index = attach && wantsIndex(i.annotations) ? ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1'] : [];
+    const tags = i.tags.flatMap((t) => ['--tag', t]);
+    if (p?.way === 'by-digest') {
+        const names = csvField(`name=${p.repositories.map((r) => r.repository).join(',')}`);
+        return ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1', '--output', `type=image,${names},push-by-digest=true,name-canonical=true,push=true`];
+    }
+    if (i.load)
+        return [...index, ...tags, '--load'];
+    if (i.push)
+        return [...index, ...tags, '--push'];
+    return tags;
 }
 /** The plan with the env lock's sha256 as an image label (known after the env-lock build). */
 function withLockLabel(plan, sha256) {
@@ -29648,41 +32264,238 @@ async function preflight(i, r, workDir) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/push.ts
-// Push the very image that passed the smoke run. The build loads the image into Docker; after the
-// smoke run, every tag is pointed at the tested image id (docker tag) and pushed with docker push,
-// and the registry's digest is read from push's output. Rebuilding with --push instead could
-// produce a different image (timestamps, a changed cache), so the tested bytes are what ships.
+;// CONCATENATED MODULE: ./src/publish.ts
+// Publishing the image that passed the smoke run, by the way builder.ts chose for the runner
+// (README, "Publishing"):
+//   loaded-index  (containerd image store) the loaded index is tested, then each tag: docker tag of
+//                 the tested id + docker push, which sends that index byte for byte
+//   by-digest     (a builder with its own BuildKit, classic store) the build pushed one index by
+//                 digest, untagged, to every repository; here it is pulled, checked against the
+//                 registry's platform manifest and handed to the smoke run; after it passed, the tags
+//                 of each repository are made with imagetools create (manifest only)
+//   loaded-image  (docker driver, classic store) docker tag + docker push of the tested id; the
+//                 Engine compresses the layers again, so the pushed manifest is read back and its
+//                 config checked against the tested image id
+//   buildx-push   (load: false, no smoke run) buildx pushed the tags itself; they are read back
+// Every registry operation runs through registry.ts's retries. Tags move one by one, each to a
+// complete image; when one fails, the outcome says exactly which moved and which did not, and what
+// is left in the registry.
 
 
-/** The manifest digest docker push reports ("latest: digest: sha256:... size: 1234"). */
+
+
+function newPublishOutcome(p) {
+    return { way: p.way, digest: null, untagged: [], testedManifest: null, configDigest: null, imageId: null, attempted: false, moved: [], notMoved: p.repositories.flatMap((r) => r.tags), attestations: [], annotations: [] };
+}
+const log = (line) => core/* info */.pq(line);
+// ---- reading the registry (through buildx imagetools, which has the credentials) -------------------
+/** docker buildx imagetools ARGS, retried; `ref` is the reference whose registry answers, `what` names it for people. */
+async function imagetools(args, p, ref, what) {
+    const { repository, tag } = splitTag(ref);
+    const builder = p.builder ? ['--builder', p.builder] : [];
+    const { result } = await withRetries({
+        what, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : tag}`,
+        attempt: () => (0,exec/* run */.e)('docker', ['buildx', 'imagetools', args[0], ...builder, ...args.slice(1)], { quiet: true }),
+    }, undefined, log);
+    if (result.exitCode !== 0)
+        throw new StepError('publish', `${what} failed.`, result.stderr + result.stdout);
+    return result.stdout;
+}
+const rawOf = async (ref, p) => JSON.parse(await imagetools(['inspect', '--raw', ref], p, ref, `docker buildx imagetools inspect --raw ${ref}`));
+const isAttestation = (d) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest';
+/** The index's manifest for platform ("linux/amd64"), attestation manifests aside. */
+function platformChild(index, platform) {
+    const [os, arch, variant] = platform.split('/');
+    return index.manifests?.find((d) => !isAttestation(d) && d.platform?.os === os && d.platform?.architecture === arch && (!variant || d.platform?.variant === variant)) ?? null;
+}
+/** The digest a reference points at now (the registry's answer). */
+async function digestOf(ref, p) {
+    const m = JSON.parse(await imagetools(['inspect', '--format', '{{json .Manifest}}', ref], p, ref, `docker buildx imagetools inspect ${ref}`));
+    return m.digest ?? '';
+}
+/**
+ * What the registry holds at repository@digest: the tested platform manifest and its config, the
+ * attestations attached to it and the annotations of the index and the manifest.
+ */
+async function readPublished(repository, digest, p, o) {
+    const top = await rawOf(`${repository}@${digest}`, p);
+    const child = top.manifests ? platformChild(top, p.platform) : { digest };
+    if (!child)
+        throw new StepError('publish', `The index ${repository}@${digest} has no ${p.platform} manifest.`);
+    const manifest = child.digest === digest ? top : await rawOf(`${repository}@${child.digest}`, p);
+    o.testedManifest = child.digest;
+    o.configDigest = manifest.config?.digest ?? null;
+    o.annotations = [
+        ...(top.manifests ? Object.entries(top.annotations ?? {}).map(([key, value]) => ({ level: 'index', key, value })) : []),
+        ...Object.entries(manifest.annotations ?? {}).map(([key, value]) => ({ level: 'manifest', key, value })),
+    ];
+    const att = top.manifests?.find((d) => isAttestation(d) && d.annotations?.['vnd.docker.reference.digest'] === child.digest);
+    o.attestations = att ? ((await rawOf(`${repository}@${att.digest}`, p)).layers ?? []).map((l) => l.annotations?.['in-toto.io/predicate-type'] ?? l.mediaType ?? '?') : [];
+}
+// ---- the build of the by-digest way, and the image it hands to the smoke run ----------------------
+/**
+ * Runs the by-digest build, again when its push failed for a transient registry reason (BuildKit
+ * has the layers in its cache then, so an attempt is the export and the push). A failure in a RUN
+ * step is the build's own and comes back as is.
+ */
+async function buildPushingByDigest(build, record, o) {
+    let last = null;
+    const pushFailed = (out) => /failed to push /.test(out);
+    await withRetries({
+        what: 'the push by digest (docker buildx build)',
+        registry: (out) => /failed to push ([^/\s]+)\//.exec(out)?.[1] ?? 'of the tags',
+        probePath: '/v2/',
+        isRegistryFailure: pushFailed,
+        attempt: async () => {
+            last = await build();
+            record(last);
+            const tailText = last.log.split('\n').slice(-40).join('\n');
+            if (last.exitCode === 0 || pushFailed(tailText))
+                o.attempted = true;
+            return { exitCode: last.exitCode, stdout: last.summary.failedError ?? '', stderr: tailText };
+        },
+    }, undefined, log);
+    return last;
+}
+/** After a by-digest build: what was pushed, and (with a smoke run) the pulled image, checked against the registry's manifest. */
+async function pullPushed(plan, build, o) {
+    const p = plan.publish;
+    const index = String(build.metadata?.['containerimage.digest'] ?? '');
+    if (!/^sha256:[a-f0-9]{64}$/.test(index))
+        throw new StepError('publish', 'The push by digest reported no digest (containerimage.digest in the metadata file).');
+    o.digest = index;
+    o.untagged = p.repositories.map((r) => `${r.repository}@${index}`);
+    const first = p.repositories[0].repository;
+    await readPublished(first, index, p, o);
+    o.imageId = build.imageId || index;
+    if (!plan.smoke)
+        return;
+    const ref = `${first}@${index}`;
+    const { result } = await withRetries({ what: `docker pull ${ref}`, registry: registryOf(first), probePath: `/v2/${pathOnRegistry(first)}/manifests/${index}`, attempt: () => (0,exec/* run */.e)('docker', ['pull', '--quiet', ref]) }, undefined, log);
+    if (result.exitCode !== 0)
+        throw new StepError('publish', `docker pull ${ref} failed.`, result.stderr + result.stdout);
+    const id = (await (0,exec/* run */.e)('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { quiet: true })).stdout.trim();
+    // the pulled image is the registry's platform manifest: same config, so the same layers
+    if (id !== o.configDigest)
+        throw new StepError('publish', `The pulled image ${id || '(none)'} is not the config ${o.configDigest} of the pushed manifest ${o.testedManifest}; nothing was tagged.`);
+    o.imageId = id;
+}
+// ---- moving the tags ----------------------------------------------------------------------------------
+/** docker push's "TAG: digest: sha256:... size: N" line. */
 function digestFromPushOutput(text) {
     const all = [...text.matchAll(/digest: (sha256:[a-f0-9]{64})/g)];
     return all.length ? all[all.length - 1][1] : '';
 }
-/** The digest the registry gave a pushed tag, from docker's RepoDigests (when push printed none). */
-async function repoDigest(tag) {
-    const ins = await (0,exec/* run */.e)('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag], { quiet: true });
-    const repo = tag.replace(/:[\w][\w.-]*$/, '');
-    const found = JSON.parse(ins.stdout || '[]').find((d) => d.startsWith(`${repo}@`));
-    return found ? found.slice(found.indexOf('@') + 1) : '';
-}
-/** Tags the tested image and pushes every tag; returns the digest the registry gave the first tag. */
-async function pushTested(imageId, tags) {
-    if (!imageId)
-        throw new StepError('push', 'The build reported no image id; nothing to push.');
-    let digest = '';
-    for (const tag of tags) {
-        const tagged = await (0,exec/* run */.e)('docker', ['tag', imageId, tag], { quiet: true });
-        if (tagged.exitCode !== 0)
-            throw new StepError('push', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
-        const res = await (0,exec/* run */.e)('docker', ['push', tag]);
-        if (res.exitCode !== 0)
-            throw new StepError('push', `docker push ${tag} failed.`, res.stderr + res.stdout);
-        if (!digest)
-            digest = digestFromPushOutput(res.stdout) || (await repoDigest(tag));
-    }
+async function dockerPush(tag, imageId, o) {
+    const tagged = await (0,exec/* run */.e)('docker', ['tag', imageId, tag], { quiet: true });
+    if (tagged.exitCode !== 0)
+        throw new StepError('publish', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
+    o.attempted = true;
+    const { repository, tag: name } = splitTag(tag);
+    const { result } = await withRetries({ what: `docker push ${tag}`, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${name}`, attempt: () => (0,exec/* run */.e)('docker', ['push', tag]) }, undefined, log);
+    if (result.exitCode !== 0)
+        throw new StepError('publish', `docker push ${tag} failed.`, result.stderr + result.stdout);
+    const digest = digestFromPushOutput(result.stdout);
+    if (!digest)
+        throw new StepError('publish', `docker push ${tag} reported no digest.`, result.stdout);
     return digest;
+}
+/** Records a tag that now points at digest (the registry's answer, not the tool's). */
+function moved(o, tag, digest) {
+    o.moved.push({ tag, digest });
+    o.notMoved = o.notMoved.filter((t) => t !== tag);
+}
+async function checkTag(tag, want, p, o) {
+    const now = await digestOf(tag, p);
+    if (now !== want)
+        throw new StepError('publish', `${tag} points at ${now || 'nothing'} after the push, not at ${want}.`);
+    moved(o, tag, now);
+}
+async function tagRepository(r, p, o) {
+    const source = `${r.repository}@${o.digest}`;
+    // the source lies in the same repository: the registry only writes a manifest, no blob moves
+    const tags = r.tags.flatMap((t) => ['--tag', t]);
+    await imagetools(['create', ...tags, source], p, r.tags[0], `docker buildx imagetools create ${tags.join(' ')}`);
+    for (const t of r.tags)
+        await checkTag(t, o.digest, p, o);
+}
+/** Moves every tag to the tested image; throws (with o saying what moved) when one cannot be. */
+async function publishTested(plan, build, o) {
+    const p = plan.publish;
+    const tags = p.repositories.flatMap((r) => r.tags);
+    try {
+        if (p.way === 'by-digest') {
+            for (const r of p.repositories)
+                await tagRepository(r, p, o);
+        }
+        else if (p.way === 'buildx-push') {
+            o.attempted = true;
+            o.digest = String(build.metadata?.['containerimage.digest'] ?? '') || null;
+            if (!o.digest)
+                throw new StepError('publish', 'buildx pushed the tags but reported no digest.');
+            for (const t of tags)
+                await checkTag(t, o.digest, p, o);
+            await readPublished(p.repositories[0].repository, o.digest, p, o);
+        }
+        else {
+            const imageId = o.imageId ?? build.imageId;
+            if (!imageId)
+                throw new StepError('publish', 'The build reported no image id; nothing to push.');
+            for (const t of tags) {
+                const digest = await dockerPush(t, imageId, o);
+                moved(o, t, digest); // whatever it pushed, the tag points there now
+                // loaded-index: the tested id is the index digest, and docker push sends that index unchanged
+                if (p.way === 'loaded-index' && digest !== imageId)
+                    throw new StepError('publish', `docker push ${t} pushed ${digest}, not the tested image ${imageId}.`);
+                if (o.digest && digest !== o.digest)
+                    throw new StepError('publish', `docker push ${t} pushed ${digest}, while the tags before it point at ${o.digest}.`);
+                o.digest = digest;
+            }
+            await readPublished(p.repositories[0].repository, o.digest, p, o);
+            if (p.way === 'loaded-image' && o.configDigest !== imageId)
+                throw new StepError('publish', `The pushed manifest ${o.testedManifest} has config ${o.configDigest}, not the tested image ${imageId}.`);
+        }
+        o.untagged = [];
+    }
+    catch (e) {
+        if (o.moved.length && e instanceof StepError) {
+            throw new StepError(e.step, `${e.message} Moved: ${o.moved.map((m) => `${m.tag} (${m.digest})`).join(', ')}; not moved: ${o.notMoved.join(', ') || 'none'}.`, e.log, e.diagnosis);
+        }
+        throw e;
+    }
+}
+/** What a failed run leaves in the registry (the summary's line); null when every tag moved. */
+function leftInRegistry(o, smokeRan) {
+    if (!o || !o.notMoved.length)
+        return null;
+    const moved = o.moved.length ? `Moved: ${o.moved.map((m) => `${m.tag} -> ${m.digest}`).join(', ')}; not moved: ${o.notMoved.join(', ')}.` : 'No tag moved.';
+    if (o.untagged.length)
+        return `${moved} Left untagged: ${o.untagged.join(', ')} (the index, its platform and attestation manifests and their blobs${smokeRan ? ', pushed before the smoke run' : ''}); your registry's untagged-image cleanup removes them.`;
+    if (!o.attempted)
+        return `${moved} Nothing was pushed.`;
+    return `${moved} ${o.moved.length ? 'Blobs uploaded for the others' : 'Blobs the push uploaded'} stay until the registry's garbage collection; no manifest of ${o.moved.length ? 'theirs' : 'this run'} was pushed.`;
+}
+/** The publishing commands in words, for the dry run. */
+function publishSteps(plan) {
+    const p = plan.publish;
+    if (!p)
+        return ['Publish: off (push: false)'];
+    const tags = p.repositories.flatMap((r) => r.tags).join(', ');
+    const after = plan.smoke ? ', only after the smoke run passed' : '';
+    switch (p.way) {
+        case 'loaded-index':
+            return [`Publish (loaded-index): docker tag <image-id> TAG, then docker push TAG, for ${tags}${after}; the tested image id is the index digest, pushed byte for byte`];
+        case 'loaded-image':
+            return [`Publish (loaded-image): docker tag <image-id> TAG, then docker push TAG, for ${tags}${after}; the pushed manifest's config is checked against the tested image id`];
+        case 'buildx-push':
+            return [`Publish (buildx-push): the build pushes ${tags} itself (load: false, no smoke run); each tag is read back`];
+        case 'by-digest':
+            return [
+                `Publish (by-digest): the build pushes one index by digest, untagged, to ${p.repositories.map((r) => r.repository).join(', ')}`,
+                ...(plan.smoke ? [`  docker pull ${p.repositories[0].repository}@<index>; its image id must be the config of the registry's ${p.platform} manifest; the smoke run tests it`] : []),
+                ...p.repositories.map((r) => `  docker buildx imagetools create ${r.tags.map((t) => `--tag ${t}`).join(' ')} ${r.repository}@<index>${after}`),
+            ];
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/dockerfile.ts
@@ -29750,6 +32563,9 @@ function resolveRecipe(i, raw) {
     if (archList === undefined) {
         errors.push(notAccepted('torch-cuda-arch-list', raw['torch-cuda-arch-list'], `the default of TORCH_CUDA_ARCH_LIST in ${shown} is not an arch list; name the compute capabilities, e.g. "8.0;8.6;9.0+PTX"`));
     }
+    const unknownStages = i['no-cache-filters'].filter((stage) => !dockerfile.stages.includes(stage.toLowerCase()));
+    if (unknownStages.length)
+        errors.push(notAccepted('no-cache-filters', unknownStages.join(','), `${shown} has no stage ${unknownStages.join(', ')}; its stages are ${dockerfile.stages.join(', ')}`));
     const envFileText = external_node_fs_.readFileSync(i['environment-file'], 'utf8');
     const envCache = envCacheSettings(i, miniforgeVersion);
     let key = '';
@@ -29777,6 +32593,7 @@ var redact = __nccwpck_require__(6670);
 
 
 
+
 /** Output name -> key of the report's versions object. */
 const VERSION_OUTPUTS = {
     'python-version': 'python',
@@ -29794,15 +32611,43 @@ const VERSION_OUTPUTS = {
 function gpuChecksRan(o) {
     return !!(o.plan?.gpu && o.smoke?.report?.gpu);
 }
+/** The tested (or, with smoke-tests false, built) image passed what it had to pass. */
+const cleared = (o) => !!o.plan && (!o.plan.smoke || !!o.smoke?.passed);
+/**
+ * buildx's metadata file, consistent with what was published: image.name lists the tags that
+ * moved, and where docker push made another manifest than the build's (the classic store compresses
+ * again), containerimage.digest is the pushed one and the loaded export's descriptor is dropped.
+ */
+function publishedMetadata(meta, p) {
+    if (!meta)
+        return null;
+    if (!p?.moved.length || !p.digest)
+        return meta;
+    const out = { ...meta, 'image.name': p.moved.map((m) => m.tag).join(',') };
+    if (out['containerimage.digest'] !== p.digest) {
+        out['containerimage.digest'] = p.digest;
+        delete out['containerimage.descriptor'];
+    }
+    return out;
+}
 /** Every output the action sets; only known values appear (unknown ones are left unset). */
 function outputsFrom(o) {
     const out = {};
     const b = o.build;
-    if (b?.imageId)
-        out['image-id'] = b.imageId;
+    const p = o.publish;
+    const imageId = p?.imageId ?? b?.imageId;
+    if (imageId)
+        out['image-id'] = out.imageid = imageId;
     const builtDigest = typeof b?.metadata?.['containerimage.digest'] === 'string' ? b.metadata['containerimage.digest'] : '';
-    if (o.pushedDigest || builtDigest)
-        out.digest = o.pushedDigest || builtDigest;
+    // with push, digest is only ever what the moved tags point at: never an untagged or unpushed digest
+    if (o.plan?.push) {
+        if (p?.moved.length && p.digest)
+            out.digest = p.digest;
+    }
+    else if (builtDigest)
+        out.digest = builtDigest;
+    if (p?.testedManifest && p.moved.length && cleared(o))
+        out['tested-manifest'] = p.testedManifest;
     const tags = o.plan?.tags ?? o.inputs?.tags;
     if (tags)
         out.tags = tags.join('\n');
@@ -29813,8 +32658,9 @@ function outputsFrom(o) {
         out.plan = JSON.stringify(planForPeople(o.plan));
     if (o.preflight)
         out['preflight-ok'] = String(!o.preflight.findings.some((f) => f.level === 'error'));
-    if (b?.metadata)
-        out.metadata = JSON.stringify(b.metadata);
+    const metadata = publishedMetadata(b?.metadata, p);
+    if (metadata)
+        out.metadata = JSON.stringify(metadata);
     if (b)
         out['build-seconds'] = String(b.seconds);
     const r = o.smoke?.report;
@@ -29882,14 +32728,16 @@ function overviewRows(o) {
     const rows = [];
     const row = (k, v) => rows.push([th(esc(k)), v]);
     const p = o.plan;
-    if (o.build?.imageId)
-        row('Image ID', code(o.build.imageId));
+    const imageId = o.publish?.imageId ?? o.build?.imageId;
+    if (imageId)
+        row('Image ID', code(imageId));
     if (p)
         row('Tags', p.tags.length ? p.tags.map(code).join('<br>') : '—');
-    if (o.pushedDigest)
-        row('Pushed digest', code(o.pushedDigest));
+    const pushed = o.publish?.moved.length ? o.publish.digest : null;
+    if (pushed)
+        row('Pushed digest', code(pushed));
     else if (p?.push)
-        row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes' : `no${o.smoke && !o.smoke.passed ? ' (smoke tests failed: nothing was pushed)' : ''}`);
+        row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes' : 'no');
     if (p) {
         row('Base image', code(p.baseImage));
         row('CUDA arch list', code(p.torchCudaArchList));
@@ -29914,6 +32762,37 @@ function overviewRows(o) {
             row('Env lock sha256', code(c.lockSha256));
     }
     return rows;
+}
+const PREDICATES = {
+    'https://slsa.dev/provenance/v1': 'provenance (SLSA v1)',
+    'https://slsa.dev/provenance/v0.2': 'provenance (SLSA v0.2)',
+    'https://spdx.dev/Document': 'SBOM (SPDX)',
+    'https://cyclonedx.org/bom': 'SBOM (CycloneDX)',
+};
+/** The registry's side: each tag with the digest it points at, what was tested, the attestations and annotations found, and what a failure left. */
+function addPublished(s, o) {
+    const p = o.publish;
+    if (!p || o.dryRun)
+        return;
+    const tested = o.plan?.smoke ? 'tested' : 'pushed (smoke tests off)';
+    s.addHeading('Published', 3);
+    if (p.moved.length || p.notMoved.length) {
+        s.addTable([[th('Tag'), th('Points at')], ...p.moved.map((m) => [code(m.tag), code(m.digest)]), ...p.notMoved.map((t) => [code(t), 'not moved'])]);
+    }
+    const lines = [];
+    if (p.testedManifest)
+        lines.push(`<b>Platform manifest ${tested}:</b> ${code(p.testedManifest)} (${esc(o.plan?.publish?.platform ?? '')}, config ${code(p.configDigest ?? '')}) in the ${p.digest && p.testedManifest !== p.digest ? `index ${code(p.digest)}` : 'registry'}`);
+    if (p.testedManifest) {
+        const found = p.attestations.map((t) => PREDICATES[t] ?? t);
+        const asked = o.plan?.publish?.attests ?? [];
+        lines.push(`<b>Attestations:</b> ${found.length ? found.map(esc).join(', ') : 'none'}${asked.length ? ` (asked for: ${asked.map(code).join(', ')})` : found.length ? " (buildx's default)" : ''}`);
+        lines.push(`<b>Annotations:</b> ${p.annotations.length ? p.annotations.map((a) => `${esc(a.level)}: ${code(`${a.key}=${a.value}`)}`).join(', ') : 'none'}`);
+    }
+    const left = leftInRegistry(p, !!o.smoke);
+    if (left)
+        lines.push(`<b>In the registry:</b> ${esc(left)}`);
+    for (const l of lines)
+        s.addRaw(`<p>${l}</p>`, true);
 }
 function addFailure(s, f) {
     if (f.step === 'preflight')
@@ -29971,6 +32850,7 @@ function renderSummary(o, redactor) {
     if (notes.length)
         s.addList(notes.map((n) => `⚠️ ${esc(n)}`));
     addSmoke(s, o);
+    addPublished(s, o);
     const stages = o.build?.summary.stages ?? [];
     if (stages.length) {
         s.addHeading('Build stages', 3).addTable([[th('Stage'), th('Seconds'), th('Steps'), th('Cached')], ...stages.map((x) => [esc(x.stage), x.seconds.toFixed(1), String(x.steps), String(x.cached)])]);
@@ -30182,11 +33062,11 @@ async function planRun(inputs, recipe, redactor, outcome) {
     if (errors.length && !dryRun)
         throw new PreflightError(errors);
     const ec = await loadEnvCache();
-    const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, external_node_path_.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts });
+    const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, external_node_path_.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions });
     for (const w of session.warnings)
         core/* warning */.$e(w);
     outcome.cache = { backend: recipe.envCache.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lookupOnly: session.lookupOnly, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
-    const plan = makePlan(inputs, recipe, pf, { runId, workDir }, session);
+    const plan = makePlan(inputs, recipe, pf, { runId, workDir, builderId: workflowRunUrl(process.env) }, session);
     outcome.plan = plan;
     for (const n of plan.notices)
         core/* notice */.lm(n);
@@ -30197,6 +33077,12 @@ async function planRun(inputs, recipe, redactor, outcome) {
             throw new PreflightError(errors);
     }
     return job;
+}
+/** The workflow run as provenance's builder-id (build-push-action's form); null outside Actions. */
+function workflowRunUrl(env) {
+    if (!env.GITHUB_REPOSITORY || !env.GITHUB_RUN_ID)
+        return null;
+    return `${env.GITHUB_SERVER_URL || 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT || '1'}`;
 }
 function printPlan(job) {
     const { inputs: i, plan, redactor } = job;
@@ -30213,7 +33099,8 @@ function printPlan(job) {
     core/* info */.pq(`Build: ${argv(plan.buildArgv)}`);
     core/* info */.pq(`  (after the env-lock build, the real run adds --label ${LOCK_LABEL}=<sha256 of the env lock>)`);
     core/* info */.pq(plan.smoke ? `Smoke: ${argv(plan.smokeArgv)} (timeout ${i['smoke-timeout']} s)` : 'Smoke: off (smoke-tests: false)');
-    core/* info */.pq(plan.push ? `Push: docker tag <image-id> + docker push, for ${plan.tags.join(', ')}${plan.smoke ? ' (only if the smoke run passes)' : ''}` : 'Push: off');
+    for (const line of publishSteps(plan))
+        core/* info */.pq(line);
 }
 function failTail(log, stepTail, error) {
     return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
@@ -30237,12 +33124,16 @@ async function envStage(job) {
         outcome.plan = job.plan;
     }
 }
-/** Stage 4: the main build (loaded), then the env cache save on a miss. */
+/** Stage 4: the main build (loaded, or pushed by digest), the env cache save on a miss, then the by-digest image pulled for the smoke run. */
 async function buildStage(job) {
     const { plan, outcome, session } = job;
+    if (plan.publish)
+        outcome.publish = newPublishOutcome(plan.publish);
+    const build = () => buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, redactor: job.redactor, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
     core/* startGroup */.Oh('Build');
-    const res = await buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, redactor: job.redactor, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
-    core/* endGroup */.N4();
+    const res = plan.publish?.way === 'by-digest'
+        ? await buildPushingByDigest(build, (b) => { outcome.build = b; }, outcome.publish).finally(() => core/* endGroup */.N4())
+        : await build().finally(() => core/* endGroup */.N4());
     outcome.build = res;
     if (res.exitCode !== 0) {
         const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
@@ -30256,13 +33147,15 @@ async function buildStage(job) {
             outcome.cache.warnings.push(saved.warning);
         }
     }
+    if (plan.publish?.way === 'by-digest')
+        await pullPushed(plan, res, outcome.publish);
 }
 /** Stage 5: the smoke run in the loaded image. */
 async function smokeStage(job) {
     const { plan, outcome, inputs } = job;
     if (!plan.smoke)
         return;
-    const imageId = outcome.build.imageId;
+    const imageId = outcome.publish?.imageId ?? outcome.build.imageId;
     if (!imageId)
         throw new StepError('smoke', 'The build reported no image id (was the image loaded?).');
     core/* saveState */.LZ(STATE.containers, JSON.stringify([plan.smokeContainer]));
@@ -30279,16 +33172,18 @@ async function smokeStage(job) {
     const detail = [...failed.map((c) => c.detail), tail(res.output, 30)].join('\n');
     throw new StepError('smoke tests', what, detail, classify(`${what}\n${detail}`));
 }
-/** Stage 6: push the tested image (without load, buildx pushed it itself). */
+/** Stage 6: the tags move to the tested image (src/publish.ts). */
 async function pushStage(job) {
     const { plan, outcome } = job;
-    if (!plan.push)
+    if (!plan.publish)
         return;
-    if (!plan.load) {
-        outcome.pushedDigest = String(outcome.build?.metadata?.['containerimage.digest'] ?? '');
-        return;
+    core/* startGroup */.Oh('Publish');
+    try {
+        await publishTested(plan, outcome.build, outcome.publish);
     }
-    outcome.pushedDigest = await pushTested(outcome.build.imageId, plan.tags);
+    finally {
+        core/* endGroup */.N4();
+    }
 }
 /** Stage 7: for the local backend, the freshly written layer cache replaces the old one. */
 async function finishStage(job) {

@@ -42,6 +42,9 @@ export interface RestoreOptions {
   lookupOnly?: boolean;
   /** false when the builder takes no named build contexts: none are made (the plan only gets here with backend none). */
   namedContexts?: boolean;
+  /** false when the builder ignores oci-mediatypes and compression in an image output (the docker
+   *  driver with the classic image store): the registry env image asks for neither. */
+  imageOutputOptions?: boolean;
 }
 
 /** Looks the key up in the backend: the entry's build context on a hit, or null and a warning. */
@@ -124,7 +127,7 @@ export async function restoreEnvCache(s: EnvCacheSettings, key: string, workDir:
     restoreSeconds: seconds(t0),
     sizeBytes: found.sizeBytes,
     warnings,
-    exports: envExports(s, key, hit, exportDir, lockPath),
+    exports: envExports(s, key, hit, exportDir, lockPath, opts.imageOutputOptions !== false),
     exportDir,
     lockPath,
     lookupOnly,
@@ -136,11 +139,11 @@ export async function restoreEnvCache(s: EnvCacheSettings, key: string, workDir:
  * `env-export` (written to exportDir, or pushed as the cache image); always `env-lock` (its
  * environment.lock lands at lockPath).
  */
-function envExports(s: EnvCacheSettings, key: string, hit: boolean, exportDir: string, lockPath: string): EnvExport[] {
+function envExports(s: EnvCacheSettings, key: string, hit: boolean, exportDir: string, lockPath: string, imageOutputOptions: boolean): EnvExport[] {
   const out: EnvExport[] = [];
   if (!hit) {
     if (s.backend === 'local' || s.backend === 'gha') out.push({ target: 'env-export', output: `type=local,dest=${exportDir}` });
-    else if (s.backend === 'registry') out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, key)) });
+    else if (s.backend === 'registry') out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, key), imageOutputOptions) });
   }
   out.push({ target: 'env-lock', output: `type=local,dest=${path.dirname(lockPath)}` });
   return out;

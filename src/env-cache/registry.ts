@@ -6,9 +6,11 @@ export function registryImage(cacheRef: string, key: string): string {
   return `${cacheRef}:${registryTag(key)}`;
 }
 
-/** buildx output that packs the env-export stage into that image and pushes it. */
-export function registryOutput(image: string): string {
-  return `type=image,name=${image},push=true,oci-mediatypes=true,compression=zstd`;
+/** buildx output that packs the env-export stage into that image and pushes it: OCI with zstd layers
+ *  (faster to unpack than gzip) where the builder honours that; without ociZstd, for a builder that
+ *  would ignore it (the docker driver with the classic image store pushes Docker media types, gzip). */
+export function registryOutput(image: string, ociZstd = true): string {
+  return `type=image,name=${image},push=true${ociZstd ? ',oci-mediatypes=true,compression=zstd' : ''}`;
 }
 
 export interface RegistryProbe {
