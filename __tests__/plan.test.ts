@@ -248,7 +248,7 @@ describe('publishing: the build argv of each way (builder x push x load)', () =>
   });
   it('one notice where docker push cannot carry attestations and none was asked for; none elsewhere', () => {
     expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CLASSIC }).notices).toEqual([
-      'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store) pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Publishing" in the README)',
+      'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store) pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)',
     ]);
     expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' } }).notices).toEqual([]);
     expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CONTAINERD }).notices).toEqual([]);

@@ -25,9 +25,9 @@ const BASE = process.env.PCB_BASE_IMAGE ?? `${REGISTRY}/pcb-base:busybox`;
 const RUN = uniqueTag();
 
 describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real dockerd, buildx, BuildKit, registry)', () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-flt-e2e-'));
-  const ctx = slowFixture(path.join(tmp, 'project'));
-  const cacheDir = path.join(tmp, 'cache');
+  let tmp = '';
+  let ctx = '';
+  let cacheDir = '';
   const jobs: Job[] = [];
   let proxy: FaultProxy;
   const inputs = (over: Record<string, string> = {}) => ({
@@ -39,11 +39,16 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
     jobs.push(j);
     return j;
   };
-  const scope = { cacheDir };
+  const scope = { get cacheDir() { return cacheDir; } };
 
-  beforeAll(async () => { proxy = await FaultProxy.start(REGISTRY); });
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-flt-e2e-'));
+    ctx = slowFixture(path.join(tmp, 'project'));
+    cacheDir = path.join(tmp, 'cache');
+    proxy = await FaultProxy.start(REGISTRY);
+  });
   afterAll(async () => {
-    await proxy.close();
+    await proxy?.close();
     const images = new Set<string>();
     for (const j of jobs) {
       j.killLeftovers();
