@@ -104,7 +104,7 @@ measure() {
 # steps LOG: the slow steps of a plain-progress log, "name seconds; ..."
 steps() {
   awk '/^#[0-9]+ \[/ { id = $1; if (!(id in name)) name[id] = substr($0, length(id) + 2, 40) }
-       /^#[0-9]+ (transferring|exporting layers|pushing layers|extracting|unpacking) .* done$/ && $(NF - 1) + 0 >= 1 {
+       /^#[0-9]+ (transferring|exporting layers|pushing layers|extracting|unpacking) .* done$/ && $(NF - 1) ~ /^[0-9.]+s$/ && $(NF - 1) + 0 >= 1 {
          line = substr($0, length($1) + 2); sub(/sha256:[0-9a-f]+/, "layer", line); print line }
        /^#[0-9]+ DONE/ && $3 + 0 >= 1 && ($1 in name) { print name[$1] " " $3 }' "$1" | tr '\n' ';' | sed 's/|/\//g; s/;$//; s/;/; /g'
 }
