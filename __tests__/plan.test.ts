@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/arch.js';
 import { capabilities, engineBuildkit, type BuilderFacts } from '../src/builder.js';
 import type { EnvCacheSession } from '../src/env-cache/types.js';
-import { LOCK_LABEL, adaptToBuilder, autoMaxJobs, makePlan, namedContextNeeds, planForPeople, smokeArgvFor, withLockLabel } from '../src/plan.js';
+import { LOCK_LABEL, adaptToBuilder, autoMaxJobs, makePlan, namedContextNeeds, planForPeople, smokeArgvFor, withEnvBase, withLockLabel } from '../src/plan.js';
 import { resolveRecipe, type Recipe } from '../src/recipe.js';
 import { FIXTURE, inputs, raw } from './helpers.js';
 
@@ -16,7 +16,7 @@ const dockerDriver = (engine: string, store: boolean): BuilderFacts => ({ name: 
 function session(over: Partial<EnvCacheSession> = {}): EnvCacheSession {
   return {
     key: 'k', platform: 'linux/amd64', hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], restoreSeconds: 0, sizeBytes: null, warnings: [],
-    exports: [{ target: 'env-lock', output: 'type=local,dest=/w/env-cache/env-lock' }], exportDir: '/w/env-cache/env-export', lockPath: '/w/env-cache/env-lock/environment.lock', lookupOnly: false,
+    source: '', base: null, exports: [{ target: 'env-lock', output: 'type=local,dest=/w/env-cache/env-lock' }], save: null, lockPath: '/w/env-cache/env-lock/environment.lock', lookupOnly: false,
     ...over,
   };
 }
@@ -33,7 +33,7 @@ function plan(c: Case = {}) {
   const r = recipeOf({ 'cache-backend': 'none', ...c.inputs });
   const builder = c.builder ?? REMOTE;
   const caps = capabilities(builder);
-  const pf = { builder, adaptation: adaptToBuilder(i, r.dockerfile, builder, caps), gpus: c.gpus ?? [H200], archList: c.archList ?? '7.5;8.0;8.6;8.9;9.0+PTX', cpus: 16, memoryGiB: c.memoryGiB ?? 128 };
+  const pf = { builder, caps, adaptation: adaptToBuilder(i, r.dockerfile, builder, caps), gpus: c.gpus ?? [H200], archList: c.archList ?? '7.5;8.0;8.6;8.9;9.0+PTX', cpus: 16, memoryGiB: c.memoryGiB ?? 128 };
   return makePlan(i, r, pf, { runId: '42-1-abcd', workDir: '/w', builderId: c.builderId ?? null }, session(c.session));
 }
 
@@ -42,8 +42,8 @@ const flag = (argv: string[], name: string) => argv.flatMap((a, n) => (a === nam
 
 describe('inputs -> plan -> buildx argv', () => {
   it.each<[string, Case, Record<string, string[] | boolean>]>([
-    ['defaults: the Dockerfile keeps its own arch list, base image, env name and Miniforge version', {}, {
-      '--build-arg': ['MAX_JOBS=16'], '--tag': [], '--load': true, '--push': false, '--builder': [], '--platform': ['linux/amd64'], '--target': [], '--build-context': [],
+    ['defaults: the Dockerfile keeps its own arch list, base image, env name and Miniforge version; loaded uncompressed', {}, {
+      '--build-arg': ['MAX_JOBS=16'], '--tag': [], '--load': false, '--output': ['type=docker,compression=uncompressed'], '--push': false, '--builder': [], '--platform': ['linux/amd64'], '--target': [], '--build-context': [],
     }],
     ['builder, target, tags, labels, args', { inputs: { builder: 'pcb-remote', target: 'extensions', tags: 'r.example/a:1,r.example/a:latest', labels: 'a=b,c', 'build-args': 'X=1;2 $(y)', 'max-jobs': '2', 'base-image': '127.0.0.1:5000/pcb-base:busybox', 'torch-cuda-arch-list': '9.0' }, archList: '9.0' }, {
       '--builder': ['pcb-remote'], '--target': ['extensions'], '--tag': ['r.example/a:1', 'r.example/a:latest'], '--label': ['a=b,c'],
@@ -52,8 +52,8 @@ describe('inputs -> plan -> buildx argv', () => {
     ['arch auto from the GPUs, memory-bound max-jobs', { inputs: { 'torch-cuda-arch-list': 'auto' }, archList: '8.0;9.0', memoryGiB: 15 }, {
       '--build-arg': ['MAX_JOBS=3', 'TORCH_CUDA_ARCH_LIST=8.0;9.0'],
     }],
-    ['user cache wins over env-cache defaults', { inputs: { 'cache-from': 'type=registry,ref=r/c', 'cache-to': 'type=registry,ref=r/c,mode=max' }, session: { buildContexts: ['--build-context', 'env-cache=/c'], layerCacheFrom: ['type=local,src=/l'], layerCacheTo: ['type=local,dest=/l2'] } }, {
-      '--cache-from': ['type=registry,ref=r/c'], '--cache-to': ['type=registry,ref=r/c,mode=max'], '--build-context': ['env-cache=/c'],
+    ['user cache wins over env-cache defaults', { inputs: { 'cache-from': 'type=registry,ref=r/c', 'cache-to': 'type=registry,ref=r/c,mode=max' }, session: { buildContexts: ['--build-context', 'conda-env=oci-layout:///w/e@sha256:1'], layerCacheFrom: ['type=local,src=/l'], layerCacheTo: ['type=local,dest=/l2'] } }, {
+      '--cache-from': ['type=registry,ref=r/c'], '--cache-to': ['type=registry,ref=r/c,mode=max'], '--build-context': ['conda-env=oci-layout:///w/e@sha256:1'],
     }],
     ['env-cache layer defaults without user cache', { session: { layerCacheFrom: ['type=local,src=/l'], layerCacheTo: ['type=local,dest=/l2,mode=max'] } }, {
       '--cache-from': ['type=local,src=/l'], '--cache-to': ['type=local,dest=/l2,mode=max'],
@@ -61,7 +61,9 @@ describe('inputs -> plan -> buildx argv', () => {
     ['the env file at the context root spelled another way: no env-spec context', { inputs: { 'environment-file': 'docker/../environment.yml' } }, { '--build-context': [] }],
     ['another env file: the env-spec context carries it', { inputs: { 'environment-file': '../../../environment.yml' } }, { '--build-context': ['env-spec=/w/env-spec'] }],
     ['a lock file: the env-spec context carries it', { inputs: { 'lock-file': 'environment.yml' } }, { '--build-context': ['env-spec=/w/env-spec'] }],
-    ['no load, no smoke, push: buildx pushes', { inputs: { load: 'false', 'smoke-tests': 'false', push: 'true', tags: 'r.example/a:1' } }, { '--load': false, '--push': true }],
+    ['no load, no smoke, push: buildx pushes', { inputs: { load: 'false', 'smoke-tests': 'false', push: 'true', tags: 'r.example/a:1' } }, { '--load': false, '--output': [], '--push': true }],
+    ['docker driver, classic store: a plain --load (the Engine stores no compressed layers)', { builder: dockerDriver('26.1.5', false) }, { '--load': true, '--output': [] }],
+    ['docker driver, containerd store, not pushed: loaded uncompressed', { builder: dockerDriver('26.1.5', true) }, { '--load': false, '--output': ['type=docker,compression=uncompressed'] }],
     ['secrets go through env, never argv', { inputs: { secrets: 'pip=s3cr3t' } }, { '--secret': ['id=pip,env=PCB_SECRET_0'] }],
     ['docker driver, classic store: no --cache-to (the Engine cannot export)', { builder: dockerDriver('26.1.5', false), session: { layerCacheFrom: ['type=local,src=/l'], layerCacheTo: ['type=local,dest=/l2,mode=max'] } }, {
       '--cache-from': ['type=local,src=/l'], '--cache-to': [],
@@ -96,18 +98,48 @@ describe('inputs -> plan -> buildx argv', () => {
     expect(plan({ session: { layerCacheTo: ['type=local,dest=/l2'] } }).notices).toEqual([]);
   });
 
-  it('env builds share the main build settings and add --target/--output', () => {
-    const p = plan({ inputs: { builder: 'b' }, session: { buildContexts: ['--build-context', 'env-cache=/c'], layerCacheFrom: ['type=local,src=/l'], layerCacheTo: ['type=local,dest=/x'], exports: [{ target: 'env-export', output: 'type=local,dest=/w/env-export' }, { target: 'env-lock', output: 'type=local,dest=/w/env-lock' }] } });
-    expect(p.envBuilds.map((b) => b.target)).toEqual(['env-export', 'env-lock']);
+  it('env builds share the main build settings and add --target/--output and their metadata file', () => {
+    const p = plan({ inputs: { builder: 'b' }, session: { buildContexts: ['--build-context', 'conda-env=oci-layout:///w/e@sha256:1'], layerCacheFrom: ['type=local,src=/l'], layerCacheTo: ['type=local,dest=/x'], exports: [{ target: 'env-lock', output: 'type=local,dest=/w/env-lock' }] } });
+    expect(p.envBuilds.map((b) => b.target)).toEqual(['env-lock']);
     for (const b of p.envBuilds) {
       expect(flag(b.argv, '--target')).toEqual([b.target]);
       expect(flag(b.argv, '--output')).toEqual([`type=local,dest=/w/${b.target}`]);
+      expect(flag(b.argv, '--metadata-file')).toEqual(['/w/env-lock-metadata.json']);
+      expect(b.metadataFile).toBe('/w/env-lock-metadata.json');
       expect(flag(b.argv, '--builder')).toEqual(['b']);
-      expect(flag(b.argv, '--build-context')).toEqual(['env-cache=/c']);
+      expect(flag(b.argv, '--build-context')).toEqual(['conda-env=oci-layout:///w/e@sha256:1']);
       expect(flag(b.argv, '--cache-from')).toEqual(['type=local,src=/l']);
       expect(flag(b.argv, '--cache-to')).toEqual([]);
       expect(b.argv.includes('--load')).toBe(false);
     }
+    expect(p.envSave).toBeNull();
+  });
+
+  it('a miss with a backend: the save build exports the conda-env stage with the main build\'s settings, no attestation, no cache export', () => {
+    const save = { output: 'type=oci,tar=false,dest=/c/tmp/k.1.ab,compression=uncompressed', dir: '/c/tmp/k.1.ab', engineName: null, annotate: false };
+    const p = plan({ inputs: { builder: 'b', 'build-args': 'X=1' }, session: { buildContexts: ['--build-context', 'miniforge=/tc'], layerCacheFrom: ['type=local,src=/l'], layerCacheTo: ['type=local,dest=/x'], save } });
+    const argv = p.envSave!.argv;
+    expect(argv.slice(0, 2)).toEqual(['buildx', 'build']);
+    expect(argv[argv.length - 1]).toBe(FIXTURE);
+    expect(flag(argv, '--target')).toEqual(['conda-env']);
+    expect(flag(argv, '--output')).toEqual([save.output]);
+    expect(argv).toContain('--provenance=false');
+    expect(flag(argv, '--build-context')).toEqual(['miniforge=/tc']);
+    expect(flag(argv, '--build-arg')).toEqual(flag(p.envBuilds[0].argv, '--build-arg'));
+    expect(flag(argv, '--cache-from')).toEqual(['type=local,src=/l']);
+    expect(flag(argv, '--cache-to')).toEqual([]);
+    expect(flag(argv, '--tag')).toEqual([]);
+  });
+
+  it('withEnvBase: a registry cache image that can carry annotations names its base image; other saves are left as they are', () => {
+    const base = { image: 'r.example/cuda:12', digest: `sha256:${'e'.repeat(64)}` };
+    const reg = { output: 'type=image,name=r/c:k,push=true,oci-mediatypes=true,compression=zstd', dir: null, engineName: null, annotate: true };
+    const p = plan({ session: { save: reg } });
+    const with_ = withEnvBase(p, { save: reg }, base);
+    expect(flag(with_.envSave!.argv, '--annotation')).toEqual([`manifest:org.opencontainers.image.base.name=r.example/cuda:12`, `manifest:org.opencontainers.image.base.digest=${base.digest}`]);
+    expect(with_.envSave!.argv[with_.envSave!.argv.length - 1]).toBe(FIXTURE);
+    expect(withEnvBase(p, { save: { ...reg, annotate: false } }, base)).toBe(p);
+    expect(withEnvBase(p, { save: reg }, { ...base, digest: null })).toBe(p);
   });
 
   it('withLockLabel adds the lock label to the labels and the build argv, before the context', () => {
@@ -173,6 +205,12 @@ describe('adaptToBuilder: what each runner setup makes of the inputs', () => {
     expect(errors(a)).toEqual([]);
     expect(a).toMatchObject({ namedContexts: true, layerCacheExport });
   });
+  it('a remote BuildKit 0.10 (named contexts, no oci-layout contexts) with cache-backend local or gha: fails with the fix; registry is fine', () => {
+    const old = { ...REMOTE, buildkit: '0.10.6' };
+    expect(errors(adapt(old))).toEqual(['builder "pcb-remote" (remote driver, BuildKit 0.10.6) cannot take the env cache as an OCI layout (BuildKit 0.11 or newer can), which cache-backend: local needs; upgrade the builder\'s BuildKit, or set cache-backend: registry or none']);
+    expect(errors(adapt(old, { 'cache-backend': 'gha' }))).toHaveLength(1);
+    expect(errors(adapt(old, { 'cache-backend': 'registry', 'cache-ref': '127.0.0.1:5000/c' }))).toEqual([]);
+  });
   it('an explicit cache-to the docker driver cannot export fails in preflight; type=inline is fine', () => {
     expect(errors(adapt(dockerDriver('26.1.5', false), { 'cache-to': 'type=local,dest=/c\ntype=inline' }))).toEqual([
       'Input "cache-to": "type=local,dest=/c" is not accepted; builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store) can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action).',
@@ -216,14 +254,14 @@ describe('publishing: the build argv of each way (builder x push x load)', () =>
     ['remote builder, provenance false: buildx\'s default is turned off; sbom false adds nothing', { inputs: { push: 'true', tags: 'r.example/a:1', provenance: 'false', sbom: 'false' } }, { way: 'by-digest', want: {
       '--attest': ['type=provenance,disabled=true'], '--output': ['type=image,name=r.example/a,push-by-digest=true,name-canonical=true,push=true'],
     } }],
-    ['containerd store, docker driver: the tagged index is loaded, tested, then pushed', { inputs: ATTESTED, builder: CONTAINERD }, { way: 'loaded-index', want: {
-      '--tag': ['r.example/a:1', 'r.example/a:latest', 'r.example/b:1'], '--load': true, '--output': [], '--attest': ATTESTS, '--annotation': ANNOTATIONS,
+    ['containerd store, docker driver: the tagged index is loaded (gzip: docker push sends the layers as stored), tested, then pushed', { inputs: ATTESTED, builder: CONTAINERD }, { way: 'loaded-index', want: {
+      '--tag': ['r.example/a:1', 'r.example/a:latest', 'r.example/b:1'], '--load': false, '--output': ['type=docker,compression=gzip'], '--attest': ATTESTS, '--annotation': ANNOTATIONS,
     } }],
     ['classic store, docker driver, nothing asked: today\'s load + docker push, no attestation flags', { inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CLASSIC }, { way: 'loaded-image', want: {
       '--tag': ['r.example/a:1'], '--load': true, '--attest': [], '--annotation': [],
     } }],
-    ['push false, containerd store: the loaded image keeps what was asked', { inputs: { provenance: 'mode=max' }, builder: CONTAINERD }, { way: null, want: { '--attest': [`type=provenance,mode=max,builder-id=${RUN_URL}`], '--load': true } }],
-    ['push false, classic store: no flags (buildx\'s default only)', { inputs: {} }, { way: null, want: { '--attest': [], '--load': true, '--output': [] } }],
+    ['push false, containerd store: the loaded image keeps what was asked', { inputs: { provenance: 'mode=max' }, builder: CONTAINERD }, { way: null, want: { '--attest': [`type=provenance,mode=max,builder-id=${RUN_URL}`], '--output': ['type=docker,compression=uncompressed'] } }],
+    ['push false, classic store: no flags (buildx\'s default only)', { inputs: {} }, { way: null, want: { '--attest': [], '--load': false, '--output': ['type=docker,compression=uncompressed'] } }],
     ['load false, no smoke run: buildx pushes the tags itself, attested', { inputs: { push: 'true', load: 'false', 'smoke-tests': 'false', tags: 'r.example/a:1', provenance: 'true' } }, { way: 'buildx-push', want: {
       '--tag': ['r.example/a:1'], '--push': true, '--load': false, '--attest': [`type=provenance,builder-id=${RUN_URL}`],
     } }],
@@ -269,13 +307,16 @@ describe('publishing: the build argv of each way (builder x push x load)', () =>
 });
 
 describe('the other build inputs in the argv', () => {
-  const STAGES_AFTER_ENV = ['env-pack', 'env-lock', 'env-export', 'extensions', 'runtime'];
+  const STAGES_AFTER_ENV = ['env-lock', 'extensions', 'runtime'];
   it('no-cache: the first build of the run gets --no-cache, later ones every stage but the env ones it rebuilt', () => {
-    const p = plan({ inputs: { 'no-cache': 'true' }, session: { exports: [{ target: 'env-export', output: 'type=local,dest=/e' }, { target: 'env-lock', output: 'type=local,dest=/l' }] } });
+    const save = { output: 'type=oci,tar=false,dest=/c/tmp/x,compression=uncompressed', dir: '/c/tmp/x', engineName: null, annotate: false };
+    const p = plan({ inputs: { 'no-cache': 'true' }, session: { save } });
     expect(p.envBuilds[0].argv.includes('--no-cache')).toBe(true);
-    expect(flag(p.envBuilds[1].argv, '--no-cache-filter')).toEqual(STAGES_AFTER_ENV);
     expect(flag(p.buildArgv, '--no-cache-filter')).toEqual(STAGES_AFTER_ENV);
     expect(p.buildArgv.includes('--no-cache')).toBe(false);
+    // the save exports the env the run built: it never builds it again
+    expect(p.envSave!.argv.includes('--no-cache')).toBe(false);
+    expect(flag(p.envSave!.argv, '--no-cache-filter')).toEqual(STAGES_AFTER_ENV);
   });
   it('no-cache without env builds: the main build is the first', () => {
     expect(plan({ inputs: { 'no-cache': 'true' }, session: { exports: [] } }).buildArgv.includes('--no-cache')).toBe(true);

@@ -20,7 +20,7 @@ const plan = withLockLabel({
   torchCudaArchList: '7.5;8.0;8.6;8.9;9.0+PTX', maxJobs: 4, gpu: true, smoke: true, push: true, load: true, tags: ['127.0.0.1:5000/pcb/img:1'], labels: ['a=b'],
   publish: { way: 'by-digest', repositories: [{ repository: '127.0.0.1:5000/pcb/img', tags: ['127.0.0.1:5000/pcb/img:1'] }], platform: 'linux/amd64', builder: 'pcb-remote', attests: ['type=provenance,mode=max'], annotations: [] },
   envSpecDir: null, buildArgs: { MAX_JOBS: '4', HF_TOKEN: 'tok-123' }, secretEnv: { PCB_SECRET_0: 'sec-456' },
-  envBuilds: [{ target: 'env-lock', argv: ['buildx', 'build', '--target', 'env-lock', '/ctx'] }],
+  envBuilds: [{ target: 'env-lock', argv: ['buildx', 'build', '--target', 'env-lock', '/ctx'], metadataFile: '/w/env-lock-metadata.json' }], envSave: null,
   buildArgv: ['buildx', 'build', '--build-arg', 'HF_TOKEN=tok-123', '--label', 'a=b', '--load', '/ctx'], metadataFile: '/w/m.json', iidFile: '/w/iid', buildLog: '/w/build.log',
   smokeContainer: 'pcb-smoke-r', reportDir: '/w/report', smokeArgv: ['run', '--name', 'pcb-smoke-r', '<image-id>'], notices: [], notes: [],
 } satisfies Plan, 'ff00');
@@ -38,7 +38,12 @@ const report = {
   checks: [{ name: 'imports', ok: true, required: true, seconds: 0.12, detail: 'ok' }, { name: 'open3d', ok: false, required: false, seconds: 0.01, detail: 'not | <installed>' }, { name: 'cuda', ok: false, required: false, seconds: 0, detail: 'skipped: --no-gpu', skipped: true }],
 };
 const smoke: SmokeResult = { exitCode: 0, timedOut: false, report, reportError: null, output: 'fixture smoke tests', passed: true, seconds: 3, engineGone: false, leftBecause: null };
-const cache = { backend: 'local', key: 'pointcept-env-v1-linux-amd64-ab', hit: true, matchedKey: 'pointcept-env-v1-linux-amd64-ab', lookupOnly: false, lockFile: '/w/env-lock/environment.lock', lockSha256: 'ff00', restoreSeconds: 2.5, sizeBytes: 3 * 2 ** 30, saved: null, saveSeconds: 0, warnings: [] };
+const BASE_DIGEST = `sha256:${'b'.repeat(64)}`;
+const cache = {
+  backend: 'local', key: 'pointcept-env-v2-linux-amd64-ab', hit: true, matchedKey: 'pointcept-env-v2-linux-amd64-ab', lookupOnly: false,
+  source: 'the cache dir', base: { image: 'pcb-base:busybox', digest: BASE_DIGEST },
+  lockFile: '/w/env-lock/environment.lock', lockSha256: 'ff00', restoreSeconds: 2.5, sizeBytes: 3 * 2 ** 30, saved: null, saveSeconds: 0, saveWaitSeconds: 0, warnings: [],
+};
 const published: PublishOutcome = {
   way: 'by-digest', digest: 'sha256:3333', untagged: [], testedManifest: 'sha256:4444', configDigest: 'sha256:1111', imageId: 'sha256:1111', attempted: true,
   moved: [{ tag: '127.0.0.1:5000/pcb/img:1', digest: 'sha256:3333' }], notMoved: [], attestations: ['https://slsa.dev/provenance/v1', 'https://spdx.dev/Document'],
@@ -141,7 +146,9 @@ describe('renderSummary (core.summary)', () => {
     expect(md).toContain('<tr><td>open3d</td><td>⚠️ fail</td><td>no</td><td>0.01</td><td>not | &lt;installed&gt;</td></tr>');
     expect(md).toContain('<tr><td>cuda</td><td>⏭️ skipped</td><td>no</td>');
     expect(md).toContain('<tr><td>conda-env</td><td>40.5</td><td>3</td><td>1</td></tr>');
-    expect(md).toContain('<tr><th>Env cache (local)</th><td>hit (restored in 2.5 s, 3.0 GiB)</td></tr>');
+    expect(md).toContain('<tr><th>Env cache (local)</th><td>hit from the cache dir (2.5 s, 3.0 GiB)</td></tr>');
+    // a hit brings the base layers from the cache too: the summary names the digest the env was built on
+    expect(md).toContain(`<tr><th>Base image</th><td><code>pcb-base:busybox</code> @ <code>${BASE_DIGEST}</code> (from the env cache entry: the tag is read again when the key changes)</td></tr>`);
     expect(md).toContain('<tr><th>Env lock sha256</th><td><code>ff00</code></td></tr>');
     expect(md).toContain('<b>GPU:</b> NVIDIA H200 (compute capability 9.0, 139.8 GiB, driver 570.86.15)');
     expect(md).toContain('builder &quot;pcb-remote&quot; (remote driver, BuildKit 0.34.2), buildx 0.38.2');
@@ -161,7 +168,7 @@ describe('renderSummary (core.summary)', () => {
   });
   it('a failed smoke run: required failures first, optional ones marked apart, nothing pushed, the log tail collapsed', () => {
     const failed: SmokeResult = { ...smoke, passed: false, exitCode: 1, report: { ...report, ok: false, checks: [{ name: 'open3d', ok: false, required: false, seconds: 0, detail: 'missing' }, { name: 'pointops-gpu', ok: false, required: true, seconds: 1, detail: 'no kernel image' }] } };
-    const text = renderSummary({ plan, build, smoke: failed, cache: { ...cache, hit: false, saved: true, saveSeconds: 4 }, failure: { step: 'smoke tests', message: 'Smoke check failed: pointops-gpu (no kernel image).', diagnosis: classify('no kernel image is available for execution on the device'), tail: 'line 1\nline 2' } }, NONE);
+    const text = renderSummary({ plan, build, smoke: failed, cache: { ...cache, hit: false, saved: true, saveSeconds: 4, saveWaitSeconds: 1.5 }, failure: { step: 'smoke tests', message: 'Smoke check failed: pointops-gpu (no kernel image).', diagnosis: classify('no kernel image is available for execution on the device'), tail: 'line 1\nline 2' } }, NONE);
     expect(text).toContain('<h2>Pointcept image ❌ failed at smoke tests</h2>');
     expect(text).toContain('<b>Failed at smoke tests:</b>');
     expect(text).toContain('<b>Hint:</b>');
@@ -169,7 +176,8 @@ describe('renderSummary (core.summary)', () => {
     expect(text.indexOf('<td>pointops-gpu</td>')).toBeLessThan(text.indexOf('<td>open3d</td><td>⚠️ fail</td>'));
     expect(text).toContain('<tr><th>Pushed</th><td>no</td></tr>');
     expect(text).toContain('<details><summary>Last lines of the smoke tests log</summary><pre>line 1\nline 2</pre></details>');
-    expect(text).toContain('miss (saved in 4.0 s');
+    expect(text).toContain('miss (saved in 4.0 s beside the smoke run, 3.0 GiB; waited 1.5 s after it)');
+    expect(text).toContain(`<tr><th>Base image</th><td><code>pcb-base:busybox</code> @ <code>${BASE_DIGEST}</code></td></tr>`);
     expect(text).not.toContain('Pushed digest');
   });
   it('a cancelled run: what the cancel stopped, the push not done, what is known kept', () => {

@@ -1,12 +1,12 @@
 #!/bin/sh
-# Creates (or restores) the conda environment of the `conda-env` stage, and packs it for `env-pack`.
-# POSIX sh: runs under bash on Ubuntu and under busybox sh.
+# Creates the conda environment of the `conda-env` stage. (A cached env never reaches this script:
+# the env cache replaces the whole stage with its image.) POSIX sh: runs under bash on Ubuntu and
+# under busybox sh.
 #
 # The conda-env stage runs it like this (one RUN):
 #
 #   ARG ENV_NAME MINIFORGE_VERSION MINIFORGE_SHA256
 #   RUN --mount=type=bind,from=env-spec,target=/pcb/env-spec \
-#       --mount=type=bind,from=env-cache,target=/pcb/env-cache \
 #       --mount=type=bind,from=miniforge,target=/pcb/miniforge \
 #       --mount=type=cache,target=/pcb/pkgs,sharing=locked \
 #       --mount=type=bind,source=docker/create-env.sh,target=/pcb/create-env.sh \
@@ -14,26 +14,16 @@
 #       MINIFORGE_SHA256="${MINIFORGE_SHA256}" CONDA_PKGS_DIRS=/pcb/pkgs \
 #       sh /pcb/create-env.sh create
 #
-# and the env-pack stage (FROM conda-env) like this:
-#
-#   RUN --mount=type=bind,source=docker/create-env.sh,target=/pcb/create-env.sh \
-#       sh /pcb/create-env.sh pack /pcb-export
-#
-# create: if /pcb/env-cache/env.tar exists, unpack it into /opt (no solve, no download) and write
-#   /opt/conda/.pcb-env-source = restored. Otherwise install Miniforge (from /pcb/miniforge when the
-#   installer is there, else download it and check MINIFORGE_SHA256), then either install the explicit
-#   lock /pcb/env-spec/environment.lock (no solve) or `mamba env create -f` /pcb/env-spec/environment.yml
-#   (local path entries such as ./libs/x in its pip section are left out: they are built later), and
-#   write .pcb-env-source = created. In both cases /opt/conda/pcb-env.lock describes the env:
-#   `conda list --explicit --md5`, then a line `# pip:`, then one `name==version` line per package
-#   that pip (not conda) installed.
-# pack DIR: write DIR/env.tar (uncompressed tar of /opt/conda, paths starting with conda/) and
-#   DIR/environment.lock.
+# create: install Miniforge (from /pcb/miniforge when the installer is there, else download it and
+#   check MINIFORGE_SHA256), then either install the explicit lock /pcb/env-spec/environment.lock
+#   (no solve) or `mamba env create -f` /pcb/env-spec/environment.yml (local path entries such as
+#   ./libs/x in its pip section are left out: they are built later). /opt/conda/pcb-env.lock then
+#   describes the env: `conda list --explicit --md5`, then a line `# pip:`, then one `name==version`
+#   line per package that pip (not conda) installed.
 set -eu
 
 CONDA_ROOT=${CONDA_ROOT:-/opt/conda}
 SPEC_DIR=${PCB_ENV_SPEC_DIR:-/pcb/env-spec}
-CACHE_DIR=${PCB_ENV_CACHE_DIR:-/pcb/env-cache}
 MINIFORGE_DIR=${PCB_MINIFORGE_DIR:-/pcb/miniforge}
 ENV_NAME=${ENV_NAME:-pointcept-torch2.5.0-cu12.4}
 MINIFORGE_VERSION=${MINIFORGE_VERSION:-}
@@ -131,15 +121,6 @@ create_from_env_file() { # YML
 }
 
 cmd_create() {
-  if [ -f "${CACHE_DIR}/env.tar" ]; then
-    log "restoring the environment from the env cache (no solve, no download)"
-    mkdir -p "$(dirname "$CONDA_ROOT")"
-    tar -xf "${CACHE_DIR}/env.tar" -C "$(dirname "$CONDA_ROOT")"
-    [ -d "$PREFIX" ] || die "the cached env.tar has no envs/${ENV_NAME}: the cache entry was made with another ENV_NAME"
-    printf 'restored\n' > "${CONDA_ROOT}/.pcb-env-source"
-    [ -s "${CONDA_ROOT}/pcb-env.lock" ] || write_lock "${CONDA_ROOT}/pcb-env.lock"
-    return 0
-  fi
   mkdir -p "$WORK"
   trap cleanup EXIT
   [ -x "${CONDA_ROOT}/bin/conda" ] || install_miniforge
@@ -150,21 +131,11 @@ cmd_create() {
   else
     die "no environment.yml (nor environment.lock) in ${SPEC_DIR} (the env-spec stage)"
   fi
-  printf 'created\n' > "${CONDA_ROOT}/.pcb-env-source"
   write_lock "${CONDA_ROOT}/pcb-env.lock"
   "${CONDA_ROOT}/bin/conda" clean -a -y >/dev/null 2>&1 || true
 }
 
-cmd_pack() { # DIR
-  [ -n "${1:-}" ] || die "usage: create-env.sh pack DIR"
-  [ -x "${CONDA_ROOT}/bin/conda" ] || die "no conda root at ${CONDA_ROOT} to pack"
-  mkdir -p "$1"
-  tar -cf "$1/env.tar" -C "$(dirname "$CONDA_ROOT")" "$(basename "$CONDA_ROOT")"
-  cp "${CONDA_ROOT}/pcb-env.lock" "$1/environment.lock"
-}
-
 case "${1:-create}" in
   create) cmd_create ;;
-  pack) cmd_pack "${2:-}" ;;
-  *) die "unknown command '$1' (accepted: create, pack DIR)" ;;
+  *) die "unknown command '$1' (accepted: create)" ;;
 esac

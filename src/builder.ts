@@ -12,6 +12,8 @@ export const MIN_BUILDX = '0.13.0';
 export const NAMED_CONTEXTS_BUILDKIT = '0.10';
 /** Attestations (provenance, SBOM) and annotations came with BuildKit 0.11. */
 export const ATTESTATIONS_BUILDKIT = '0.11';
+/** oci-layout:// named contexts came with BuildKit 0.11 (and buildx 0.10). */
+export const OCI_LAYOUT_BUILDKIT = '0.11';
 
 // The BuildKit built into each Docker Engine line, the lowest of the line, from the Engine release
 // notes: the docker driver's BuildKit. `buildx inspect` cannot tell it (it says v0.8+unknown on
@@ -79,6 +81,16 @@ export interface BuilderFacts {
  */
 export type PublishWay = 'loaded-index' | 'by-digest' | 'loaded-image';
 
+/**
+ * Where the env cache hands an entry to the builder (src/env-cache/types.ts, EnvCacheStore):
+ * the docker driver resolves `docker-image://` contexts from the Engine's own image store first
+ * (checked on Engine 26.1.5 with both stores), so an entry kept there costs nothing to use; a
+ * builder with its own BuildKit takes an OCI layout that buildx sends (`oci-layout://`), which the
+ * docker driver's BuildKit does not know in the classic store. No loopback registry: a
+ * docker-container builder cannot reach the runner's 127.0.0.1, a remote one never.
+ */
+export type EnvCacheStore = 'engine' | 'oci-layout' | 'none';
+
 export interface Capabilities {
   namedContexts: boolean;   // --build-context NAME=...
   cacheExport: boolean;     // --cache-to type=local|registry|gha
@@ -91,6 +103,8 @@ export interface Capabilities {
   imageOutputOptions: boolean; // --output type=image,oci-mediatypes=true,compression=zstd is honoured
   loadKeepsIndex: boolean;  // --load brings an image index with its attestations into the Engine
   publish: PublishWay;
+  envCacheStore: EnvCacheStore; // where a local or gha env-cache entry is handed to the build
+  engineDigestPin: boolean; // the Engine resolves NAME:TAG@DIGEST from its own store (the containerd store; the classic one goes to the registry)
 }
 
 /**
@@ -120,6 +134,8 @@ export function capabilities(b: BuilderFacts): Capabilities {
     imageOutputOptions: fullExporters,
     loadKeepsIndex,
     publish: loadKeepsIndex ? 'loaded-index' : pushByDigest ? 'by-digest' : 'loaded-image',
+    envCacheStore: !buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT) ? 'none' : b.driver === 'docker' ? 'engine' : buildkitAtLeast(OCI_LAYOUT_BUILDKIT) ? 'oci-layout' : 'none',
+    engineDigestPin: b.driver === 'docker' && b.containerdStore === true,
   };
 }
 

@@ -81,11 +81,11 @@ export interface BuildResult {
   metadata: Record<string, unknown> | null;
 }
 
-/** Runs docker with a buildx argv; --progress plain output goes to the log file and the job log. */
-export async function buildx(argv: string[], opts: { logFile: string; env: Record<string, string>; redactor: Redactor; iidFile?: string; metadataFile?: string }): Promise<BuildResult> {
+/** Runs docker with a buildx argv; --progress plain output goes to the log file and (unless quiet) the job log. */
+export async function buildx(argv: string[], opts: { logFile: string; env: Record<string, string>; redactor: Redactor; iidFile?: string; metadataFile?: string; quiet?: boolean; signal?: AbortSignal }): Promise<BuildResult> {
   const t0 = Date.now();
   fs.writeFileSync(opts.logFile, '');
-  const res = await run('docker', argv, { logFile: opts.logFile, env: opts.env, redactor: opts.redactor });
+  const res = await run('docker', argv, { logFile: opts.logFile, env: opts.env, redactor: opts.redactor, quiet: opts.quiet, signal: opts.signal });
   const seconds = Math.round((Date.now() - t0) / 100) / 10;
   const log = fs.readFileSync(opts.logFile, 'utf8');
   const read = (f?: string) => (f && fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim() : '');
@@ -95,4 +95,23 @@ export async function buildx(argv: string[], opts: { logFile: string; env: Recor
     try { metadata = JSON.parse(metaText) as Record<string, unknown>; } catch { metadata = null; }
   }
   return { exitCode: res.exitCode, seconds, log, summary: parsePlainProgress(log), imageId: read(opts.iidFile), metadata };
+}
+
+/**
+ * The images a build read, from BuildKit's provenance in the metadata file
+ * (`buildx.build.provenance`, whose materials name each as a purl with the digest it resolved to):
+ * `pkg:docker/127.0.0.1:5000/base@busybox?platform=...` -> 127.0.0.1:5000/base:busybox.
+ */
+export function imageMaterials(metadata: Record<string, unknown> | null): { ref: string; digest: string }[] {
+  const prov = metadata?.['buildx.build.provenance'] as { materials?: { uri?: string; digest?: { sha256?: string } }[] } | undefined;
+  const out: { ref: string; digest: string }[] = [];
+  for (const m of prov?.materials ?? []) {
+    const purl = /^pkg:docker\/([^?]+)/.exec(m.uri ?? '')?.[1];
+    if (!purl || !m.digest?.sha256) continue;
+    const text = decodeURIComponent(purl);
+    const at = text.lastIndexOf('@');
+    const [name, version] = at < 0 ? [text, 'latest'] : [text.slice(0, at), text.slice(at + 1)];
+    out.push({ ref: version.startsWith('sha256:') ? `${name}@${version}` : `${name}:${version}`, digest: `sha256:${m.digest.sha256}` });
+  }
+  return out;
 }

@@ -2,14 +2,16 @@
 // every main step, also a failed, cancelled or killed one, with what the main step saved (src/state.ts):
 //  1. commands of the run still running (the main step was killed before it could stop them),
 //     found by the run's mark in their environment: SIGINT, then SIGKILL after STOP_MS;
-//  2. the run's temp dir, and what the run left in a local env cache dir;
+//  2. the run's temp dir, and what the run left in a local env cache dir (an unfinished save, and
+//     the Engine image a save made when the main step died before the entry was written);
 //  3. smoke containers not removed yet: waits up to ENGINE_WAIT_MS for the Docker Engine to
 //     answer, then retries the removal for up to REMOVE_MS; a warning names each one left.
 import * as fs from 'node:fs';
 import * as core from '@actions/core';
 import { RUN_MARK } from './cancel.js';
 import { removeContainer, waitForEngine } from './containers.js';
-import { removeLeftoversOf } from './env-cache/local.js';
+import { readEntry, removeLeftoversOf } from './env-cache/local.js';
+import { run } from './exec.js';
 import { STATE } from './state.js';
 
 export const STOP_MS = 5_000;
@@ -69,6 +71,19 @@ function removeFiles(workDir: string, cacheDir: string, mainPid: number): void {
   }
 }
 
+/** The Engine image of a local save the main step did not finish (no entry names it): removed. */
+async function removeUnsavedImage(state: string, cacheDir: string): Promise<void> {
+  let image: { name?: string; key?: string };
+  try {
+    image = JSON.parse(state || '{}') as typeof image;
+  } catch {
+    return;
+  }
+  if (!image.name || !image.key || !cacheDir || readEntry(cacheDir, image.key)) return;
+  const r = await run('docker', ['image', 'rm', image.name], { quiet: true, cleanup: true, timeoutMs: 10_000 });
+  if (r.exitCode === 0) core.info(`env cache: removed ${image.name}, which the main step made for an entry it did not finish`);
+}
+
 /** Removes the smoke containers the main step could not remove; a warning for each one left. */
 async function removeContainers(names: string[]): Promise<void> {
   if (!names.length) return;
@@ -97,5 +112,6 @@ export async function cleanUp(): Promise<void> {
   const mark = core.getState(STATE.runMark);
   if (/^[0-9a-f]{16}$/.test(mark)) await stopSurvivors(mark);
   removeFiles(core.getState(STATE.workDir), core.getState(STATE.cacheDir), Number(core.getState(STATE.pid)) || 0);
+  await removeUnsavedImage(core.getState(STATE.envImage), core.getState(STATE.cacheDir));
   await removeContainers(stateList(STATE.containers).filter((n) => /^pcb-smoke-[\w.-]+$/.test(n)));
 }

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 
 /** Stages the action builds or replaces with build contexts, and ARGs it sets (README: "Bring your own Dockerfile"). */
-export const REQUIRED_STAGES = ['env-spec', 'env-cache', 'miniforge', 'conda-env', 'env-lock', 'env-export', 'extensions', 'runtime'];
+export const REQUIRED_STAGES = ['env-spec', 'miniforge', 'conda-env', 'env-lock', 'extensions', 'runtime'];
 export const REQUIRED_ARGS = ['BASE_IMAGE', 'TORCH_CUDA_ARCH_LIST', 'MAX_JOBS', 'MINIFORGE_VERSION', 'ENV_NAME'];
 
 // Dockerfile syntax newer than old Engines' built-in frontend parses, from the Dockerfile frontend

@@ -18,6 +18,9 @@ export interface RunOptions {
   redactor?: Redactor;            // hides secrets in the echoed command and output
   timeoutMs?: number;             // SIGKILL the command's process group after this long (a frozen daemon never answers)
   cleanup?: boolean;              // removes what the job made: still runs after the job was cancelled
+  stdin?: NodeJS.ReadableStream;  // piped into the command (e.g. an archive for docker load)
+  onStdout?: (chunk: Buffer) => void; // takes stdout as it comes (e.g. docker save's archive): not kept, not echoed
+  signal?: AbortSignal;           // aborting stops the command: SIGINT to its group, SIGKILL after KILL_AFTER_ABORT_MS
 }
 export interface RunResult {
   exitCode: number;
@@ -29,6 +32,9 @@ export interface RunResult {
 
 /** A command that is running now: its pid, which is also its process group's id. */
 export interface Running { pid: number; argv: string[] }
+
+/** How long a command stopped by its AbortSignal has between SIGINT and SIGKILL. */
+export const KILL_AFTER_ABORT_MS = 5000;
 
 const running = new Map<number, Running>();
 let refusing: string | null = null;
@@ -75,6 +81,7 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
   let stdout = '';
   let stderr = '';
   const echo = (chunk: Buffer, into: 'out' | 'err') => {
+    if (into === 'out' && opts.onStdout) return opts.onStdout(chunk);
     const s = chunk.toString();
     if (into === 'out') stdout += s;
     else stderr += s;
@@ -85,26 +92,43 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
     return await new Promise<RunResult>((resolve) => {
       const child = spawn(cmd, args, {
         env: { ...process.env, ...opts.env, ...mark },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
         detached: true, // its own process group (see the top of this file)
       });
       let timedOut = false;
       let exitCode: number | null = null;
       let timer: NodeJS.Timeout | undefined;
       let drain: NodeJS.Timeout | undefined;
+      let killer: NodeJS.Timeout | undefined;
       const pid = child.pid;
+      const abort = () => {
+        if (pid === undefined) return;
+        killGroup(pid, 'SIGINT');
+        killer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_AFTER_ABORT_MS);
+      };
       if (pid !== undefined) {
         running.set(pid, { pid, argv: [cmd, ...args] });
         if (opts.timeoutMs !== undefined) timer = setTimeout(() => { timedOut = true; killGroup(pid, 'SIGKILL'); }, opts.timeoutMs);
+        if (opts.signal?.aborted) abort();
+        else opts.signal?.addEventListener('abort', abort, { once: true });
       }
-      child.stdout.on('data', (b: Buffer) => echo(b, 'out'));
-      child.stderr.on('data', (b: Buffer) => echo(b, 'err'));
+      if (opts.stdin && child.stdin) {
+        // a command that exits before it read everything closes the pipe: that is its exit code's business
+        child.stdin.on('error', () => undefined);
+        // a source that fails ends the input, so that the command sees it cut short instead of waiting
+        opts.stdin.on('error', () => child.stdin?.destroy());
+        opts.stdin.pipe(child.stdin);
+      }
+      child.stdout!.on('data', (b: Buffer) => echo(b, 'out'));
+      child.stderr!.on('data', (b: Buffer) => echo(b, 'err'));
       let done = false;
       const finish = (r: RunResult) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         clearTimeout(drain);
+        clearTimeout(killer);
+        opts.signal?.removeEventListener('abort', abort);
         if (pid !== undefined) running.delete(pid);
         const said = `${[cmd, args[0]].filter((a) => a).join(' ')} did not finish within ${(opts.timeoutMs ?? 0) / 1000} s and was killed\n`;
         resolve(timedOut ? { ...r, exitCode: 124, timedOut: true, stderr: `${r.stderr}${r.stderr && !r.stderr.endsWith('\n') ? '\n' : ''}${said}` } : r);

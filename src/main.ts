@@ -2,15 +2,16 @@
 // written from whatever is known, also when a stage fails or the job is cancelled (src/cancel.ts).
 import * as core from '@actions/core';
 import { CancelledError, cancellation, enterStage, watchForCancel } from './cancel.js';
-import { buildStage, envStage, finish, finishStage, planRun, pushStage, readInputs, smokeStage, type Job } from './pipeline.js';
+import { buildStage, envSaveStage, envStage, finish, finishStage, planRun, pushStage, readInputs, smokeStage, type Job } from './pipeline.js';
 import { NO_SECRETS } from './redact.js';
 import type { Outcome } from './report.js';
 import { STATE } from './state.js';
 
 const STAGES: [name: string, stage: (job: Job) => Promise<void>][] = [
-  ['env builds', envStage],     // env-export on a miss, env-lock; the lock label
-  ['build', buildStage],        // the main build (loaded), env cache save on a miss
-  ['smoke tests', smokeStage],  // smoke tests in the built image, on the GPU
+  ['env builds', envStage],     // env-lock (on a hit, the first build to read the cached env); the lock label
+  ['build', buildStage],        // the main build (loaded); on a miss the env cache's save starts
+  ['smoke tests', smokeStage],  // smoke tests in the built image, on the GPU, beside the save
+  ['env cache save', envSaveStage], // waits for the save (bounded)
   ['push', pushStage],          // only reached when the smoke run passed, and never after a cancel
   ['layer cache', finishStage], // the new layer cache replaces the old one
 ];
@@ -41,6 +42,8 @@ export async function main(): Promise<void> {
     }
   } catch (e) {
     error = e;
+    // a failed smoke run still saves the env it built (a cancel stops the save at once)
+    if (job) await envSaveStage(job);
   }
   const cancelled = cancellation();
   // a stage that failed because its commands were stopped failed because of the cancel

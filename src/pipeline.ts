@@ -6,15 +6,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as core from '@actions/core';
-import { buildx } from './buildx.js';
+import { buildx, type BuildResult } from './buildx.js';
 import { CancelledError, cancellation, cancelMessage } from './cancel.js';
 import { loadEnvCache, writeEnvSpec, type EnvCacheModule } from './env-cache/action.js';
 import { removeLeftoversOf } from './env-cache/local.js';
-import type { EnvCacheSession } from './env-cache/types.js';
+import type { EnvCacheSession, SaveResult } from './env-cache/types.js';
 import { InputError, PreflightError, StepError, classify, failureLine, tail } from './errors.js';
 import { showArgv } from './exec.js';
 import { actionDefaults, actionDir, parseInputs, readRawInputs, secretValues, type Inputs } from './inputs.js';
-import { LOCK_LABEL, makePlan, smokeArgvFor, withLockLabel, type Plan } from './plan.js';
+import { LOCK_LABEL, makePlan, smokeArgvFor, withEnvBase, withLockLabel, type Plan, type RunFacts } from './plan.js';
 import { preflight, type Finding, type Preflight } from './preflight.js';
 import { buildPushingByDigest, newPublishOutcome, publishSteps, publishTested, pullPushed } from './publish.js';
 import { resolveRecipe, type Recipe } from './recipe.js';
@@ -29,12 +29,22 @@ export interface Job {
   recipe: Recipe;
   redactor: Redactor;
   outcome: Outcome;
-  runId: string;
+  run: RunFacts;
   workDir: string;
   preflight: Preflight;
   session: EnvCacheSession;
   plan: Plan;
   ec: EnvCacheModule;
+  /** The env cache's save on a miss, running beside the smoke run (startSave). */
+  saving?: { done: Promise<SaveResult>; stop: AbortController };
+}
+
+/** How long the main step waits for the env cache's save after the smoke run before it stops it. */
+export const SAVE_WAIT_MS = 10 * 60_000;
+
+/** The env cache's restore options for this builder (src/builder.ts's capabilities). */
+function restoreOptions(pf: Preflight, lookupOnly: boolean) {
+  return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineDigestPin: pf.caps.engineDigestPin };
 }
 
 /** Stage 1: every input and the recipe they lead to, secrets masked. Throws InputError before any command runs. */
@@ -80,13 +90,14 @@ export async function planRun(inputs: Inputs, recipe: Recipe, redactor: Redactor
 
   if (recipe.envCache.backend === 'local') core.saveState(STATE.cacheDir, recipe.envCache.cacheDir);
   const ec = await loadEnvCache();
-  const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, path.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions });
+  const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, path.join(workDir, 'env-cache'), restoreOptions(pf, dryRun));
   for (const w of session.warnings) core.warning(w);
-  outcome.cache = { backend: recipe.envCache.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lookupOnly: session.lookupOnly, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, warnings: [...session.warnings] };
-  const plan = makePlan(inputs, recipe, pf, { runId, workDir, builderId: workflowRunUrl(process.env) }, session);
+  outcome.cache = { backend: recipe.envCache.backend, key: session.key, hit: session.hit, matchedKey: session.matchedKey, lookupOnly: session.lookupOnly, source: session.source, base: session.base, lockFile: '', lockSha256: null, restoreSeconds: session.restoreSeconds, sizeBytes: session.sizeBytes, saved: null, saveSeconds: 0, saveWaitSeconds: 0, warnings: [...session.warnings] };
+  const run: RunFacts = { runId, workDir, builderId: workflowRunUrl(process.env) };
+  const plan = makePlan(inputs, recipe, pf, run, session);
   outcome.plan = plan;
   for (const n of plan.notices) core.notice(n);
-  const job: Job = { inputs, recipe, redactor, outcome, runId, workDir, preflight: pf, session, plan, ec };
+  const job: Job = { inputs, recipe, redactor, outcome, run, workDir, preflight: pf, session, plan, ec };
   if (dryRun) {
     printPlan(job);
     if (errors.length) throw new PreflightError(errors);
@@ -111,6 +122,7 @@ function printPlan(job: Job): void {
   core.info(`Env cache: backend ${job.recipe.envCache.backend}, key ${job.session.key}: ${job.session.hit ? 'hit' : 'miss'} (looked up, nothing restored)`);
   for (const b of plan.envBuilds) core.info(`Env build: ${argv(b.argv)}`);
   core.info(`Build: ${argv(plan.buildArgv)}`);
+  if (plan.envSave) core.info(`Env cache save (beside the smoke run): ${argv(plan.envSave.argv)}`);
   core.info(`  (after the env-lock build, the real run adds --label ${LOCK_LABEL}=<sha256 of the env lock>)`);
   core.info(plan.smoke ? `Smoke: ${argv(plan.smokeArgv)} (timeout ${i['smoke-timeout']} s)` : 'Smoke: off (smoke-tests: false)');
   for (const line of publishSteps(plan)) core.info(line);
@@ -120,25 +132,113 @@ function failTail(log: string, stepTail: string, error: string | null): string {
   return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
 }
 
-/** Stage 3: the env builds (env-export on a miss, env-lock), then the lock's label on the plan. */
-export async function envStage(job: Job): Promise<void> {
-  const { plan, outcome } = job;
-  if (plan.envSpecDir) writeEnvSpec(job.inputs, plan.envSpecDir);
-  for (const b of plan.envBuilds) {
+async function runEnvBuilds(job: Job): Promise<{ target: string; res: BuildResult } | null> {
+  for (const b of job.plan.envBuilds) {
     core.startGroup(`Env build: ${b.target}`);
-    const res = await buildx(b.argv, { logFile: path.join(job.workDir, `${b.target}.log`), env: plan.secretEnv, redactor: job.redactor });
+    const res = await buildx(b.argv, { logFile: path.join(job.workDir, `${b.target}.log`), env: { ...job.plan.secretEnv, BUILDX_METADATA_PROVENANCE: 'min' }, redactor: job.redactor, metadataFile: b.metadataFile });
     core.endGroup();
-    if (res.exitCode !== 0) throw new StepError(`env build (${b.target})`, `docker buildx build --target ${b.target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
+    if (res.exitCode !== 0) return { target: b.target, res };
   }
+  return null;
+}
+
+/**
+ * Stage 3: the env builds (env-lock), then the lock's label on the plan. On a hit, env-lock is the
+ * first build that reads the cached env: when it fails (BuildKit found a blob that does not match
+ * its digest, a registry blob does not download), the run goes on as a miss, with a warning.
+ */
+export async function envStage(job: Job): Promise<void> {
+  const { outcome } = job;
+  if (job.plan.envSpecDir) writeEnvSpec(job.inputs, job.plan.envSpecDir);
+  let failed = await runEnvBuilds(job);
+  if (failed && job.session.hit && !cancellation()) {
+    const why = failed.res.summary.failedError ?? `docker buildx build --target ${failed.target} exited with ${failed.res.exitCode}`;
+    job.session = await job.ec.missAfterAll(job.recipe.envCache, job.session, path.join(job.workDir, 'env-cache'), restoreOptions(job.preflight, false), why);
+    core.warning(job.session.warnings[job.session.warnings.length - 1]);
+    Object.assign(outcome.cache!, { hit: false, matchedKey: '', source: '', base: null, sizeBytes: null, warnings: [...job.session.warnings] });
+    job.plan = makePlan(job.inputs, job.recipe, job.preflight, job.run, job.session);
+    outcome.plan = job.plan;
+    failed = await runEnvBuilds(job);
+  }
+  if (failed) {
+    const { target, res } = failed;
+    throw new StepError(`env build (${target})`, `docker buildx build --target ${target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
+  }
+  // the base image: on a hit the entry says what the env was built on; on a miss the env-lock build resolved it
+  const lockBuild = job.plan.envBuilds.find((b) => b.target === 'env-lock');
+  const base = job.session.base ?? job.ec.baseOf(readJson(lockBuild?.metadataFile), job.recipe.baseImage);
+  outcome.cache!.base = base;
+  job.plan = withEnvBase(job.plan, job.session, base);
   if (fs.existsSync(job.session.lockPath)) {
     const sha = crypto.createHash('sha256').update(fs.readFileSync(job.session.lockPath)).digest('hex');
     Object.assign(outcome.cache!, { lockFile: job.session.lockPath, lockSha256: sha });
-    job.plan = withLockLabel(plan, sha);
-    outcome.plan = job.plan;
+    job.plan = withLockLabel(job.plan, sha);
+  }
+  outcome.plan = job.plan;
+}
+
+function readJson(file: string | undefined): Record<string, unknown> | null {
+  try {
+    return file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : null;
+  } catch {
+    return null;
   }
 }
 
-/** Stage 4: the main build (loaded, or pushed by digest), the env cache save on a miss, then the by-digest image pulled for the smoke run. */
+/**
+ * The env cache's save on a miss, started once the main build has built the env: it runs beside
+ * the smoke run (its build output goes to env-save.log, not the job log), and envSaveStage waits
+ * for it.
+ */
+function startSave(job: Job): void {
+  const { plan, session } = job;
+  if (!plan.envSave || !session.save) return;
+  const stop = new AbortController();
+  const pf = job.preflight;
+  core.info(`env cache: saving ${session.key} beside the smoke run (log: env-save.log)`);
+  const build = async () => {
+    const res = await buildx(plan.envSave!.argv, { logFile: path.join(job.workDir, 'env-save.log'), env: plan.secretEnv, redactor: job.redactor, quiet: true, signal: stop.signal });
+    return { exitCode: res.exitCode, failure: res.summary.failedError ?? tail(res.log, 3), metadata: res.metadata };
+  };
+  // the Engine image a local save makes: the post step removes it when the main step died before the entry was written
+  const claimed = (name: string) => core.saveState(STATE.envImage, JSON.stringify({ name, key: session.key }));
+  const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache!.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineDigestPin: pf.caps.engineDigestPin, signal: stop.signal, claimed });
+  job.saving = { done, stop };
+}
+
+/**
+ * Stage 6: waits for the env cache's save, at most SAVE_WAIT_MS after the smoke run (then stops
+ * it: nothing half is kept), and reports how long it took. Also runs after a failed smoke run; a
+ * cancelled job stops it at once.
+ */
+export async function envSaveStage(job: Job): Promise<void> {
+  const saving = job.saving;
+  if (!saving) return;
+  job.saving = undefined;
+  const t0 = Date.now();
+  if (cancellation()) saving.stop.abort();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), SAVE_WAIT_MS); });
+  let r = await Promise.race([saving.done, late]);
+  clearTimeout(timer);
+  let warning: string | undefined;
+  if (r === null) {
+    saving.stop.abort();
+    r = await saving.done;
+    warning = `env cache: not saved: the save did not finish within ${SAVE_WAIT_MS / 1000} s after the smoke run, so it was stopped (the build is not affected)`;
+  }
+  warning ??= r.warning;
+  const c = job.outcome.cache!;
+  Object.assign(c, { saved: r.saved, saveSeconds: r.seconds, saveWaitSeconds: Math.round((Date.now() - t0) / 100) / 10, sizeBytes: r.sizeBytes ?? c.sizeBytes });
+  core.saveState(STATE.envImage, ''); // the save ended: its Engine image is the entry's, or removed
+  if (r.note) core.info(r.note);
+  if (warning && !cancellation()) {
+    core.warning(warning);
+    c.warnings.push(warning);
+  }
+}
+
+/** Stage 4: the main build (loaded, or pushed by digest), the env cache's save started on a miss, then the by-digest image pulled for the smoke run. */
 export async function buildStage(job: Job): Promise<void> {
   const { plan, outcome, session } = job;
   if (plan.publish) outcome.publish = newPublishOutcome(plan.publish);
@@ -152,15 +252,7 @@ export async function buildStage(job: Job): Promise<void> {
     const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
     throw new StepError('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
   }
-  if (!session.hit && job.recipe.envCache.backend !== 'none') {
-    const saved = await job.ec.saveEnvCache(job.recipe.envCache, session, session.exportDir);
-    Object.assign(outcome.cache!, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? outcome.cache!.sizeBytes });
-    if (saved.note) core.info(saved.note);
-    if (saved.warning) {
-      core.warning(saved.warning);
-      outcome.cache!.warnings.push(saved.warning);
-    }
-  }
+  if (!session.hit) startSave(job);
   if (plan.publish?.way === 'by-digest') await pullPushed(plan, res, outcome.publish!);
 }
 
@@ -186,7 +278,7 @@ export async function smokeStage(job: Job): Promise<void> {
   throw new StepError('smoke tests', what, detail, classify(`${what}\n${detail}`));
 }
 
-/** Stage 6: the tags move to the tested image (src/publish.ts). */
+/** Stage 7: the tags move to the tested image (src/publish.ts). */
 export async function pushStage(job: Job): Promise<void> {
   const { plan, outcome } = job;
   if (!plan.publish) return;
@@ -198,7 +290,7 @@ export async function pushStage(job: Job): Promise<void> {
   }
 }
 
-/** Stage 7: for the local backend, the freshly written layer cache replaces the old one. */
+/** Stage 8: for the local backend, the freshly written layer cache replaces the old one. */
 export async function finishStage(job: Job): Promise<void> {
   await job.ec.finishLayerCache(job.recipe.envCache, job.session);
 }

@@ -7,6 +7,7 @@ import type { Gpu } from './arch.js';
 import { annotationArgs, asksFor, attestArgs, wantsIndex, type Annotation } from './attest.js';
 import { compareVersions, describeBuilder, NAMED_CONTEXTS_BUILDKIT, type BuilderFacts, type Capabilities, type PublishWay } from './builder.js';
 import type { Dockerfile } from './dockerfile.js';
+import { BASE_DIGEST, BASE_NAME } from './env-cache/registry.js';
 import type { EnvCacheSession } from './env-cache/types.js';
 import { notAccepted } from './errors.js';
 import type { Inputs } from './inputs.js';
@@ -24,6 +25,7 @@ export interface Adaptation {
   layerCacheExport: boolean; // the env cache's default --cache-to may be used
   publish: PublishWay;       // how a tested image reaches the registry (builder.ts)
   attach: boolean;           // the image this run makes can carry attestations and annotations
+  loadCompression: boolean;  // --load may name the compression of the loaded layers (not the classic store's docker driver, which stores no compressed layers)
   findings: Finding[];       // errors: the inputs ask for what the builder cannot do
 }
 
@@ -69,7 +71,10 @@ export function adaptToBuilder(i: Inputs, d: Pick<Dockerfile, 'path' | 'syntax'>
   const attach = canAttach(i, caps);
   const asked = attachmentsAsked(i);
   if (asked.length && !attach) findings.push({ level: 'error', check: 'attestations', message: cannotAttach(i, b, asked) });
-  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, findings };
+  if (['local', 'gha'].includes(i['cache-backend']) && caps.namedContexts && caps.envCacheStore === 'none') {
+    findings.push({ level: 'error', check: 'builder', message: `${who} cannot take the env cache as an OCI layout (BuildKit 0.11 or newer can), which cache-backend: ${i['cache-backend']} needs; upgrade the builder's BuildKit, or set cache-backend: registry or none` });
+  }
+  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, loadCompression: caps.imageOutputOptions, findings };
 }
 
 /** Can the image this run exports carry attestations and annotations? */
@@ -132,7 +137,8 @@ export interface Plan {
   envSpecDir: string | null;          // null: the Dockerfile's own env-spec stage reads environment.yml from the context
   buildArgs: Record<string, string>;
   secretEnv: Record<string, string>;  // env vars that carry --secret values to buildx (never printed)
-  envBuilds: { target: string; argv: string[] }[]; // the env-cache builds (env-export, env-lock), in order
+  envBuilds: { target: string; argv: string[]; metadataFile: string }[]; // the builds before the main one: env-lock (it tells the base image's digest)
+  envSave: { argv: string[] } | null; // the env cache's save build on a miss (--target conda-env), run beside the smoke run
   buildArgv: string[];                // docker argv of the main build
   metadataFile: string;
   iidFile: string;
@@ -169,7 +175,7 @@ export function autoMaxJobs(cpus: number, memoryGiB: number): number {
 export interface RunFacts { runId: string; workDir: string; builderId: string | null }
 
 /** Stages the env builds and the main build share: what the first build of a run made fresh serves the later ones. */
-export const ENV_BASE_STAGES = ['env-spec', 'env-cache', 'miniforge', 'conda-env'];
+export const ENV_BASE_STAGES = ['env-spec', 'miniforge', 'conda-env'];
 
 /**
  * no-cache and no-cache-filters, per build of the run. The first build (an env build, or the main
@@ -229,7 +235,12 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
   let cacheTo = i['cache-to'].length ? i['cache-to'] : session.layerCacheTo;
   const layerCacheLeftOut = !pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length > 0;
   if (layerCacheLeftOut) cacheTo = [];
-  const envBuilds = session.exports.map((e, n) => ({ target: e.target, argv: [...common, ...noCacheArgs(i, stages, n === 0), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
+  const envBuilds = session.exports.map((e, n) => {
+    const metadataFile = path.join(run.workDir, `${e.target}-metadata.json`);
+    return { target: e.target, metadataFile, argv: [...common, ...noCacheArgs(i, stages, n === 0), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--metadata-file', metadataFile, '--target', e.target, '--output', e.output, i.context] };
+  });
+  // after the main build, which built conda-env: the save build only exports it (no attestation: it is a cache)
+  const envSave = session.save ? { argv: [...common, ...noCacheArgs(i, stages, false), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--provenance=false', '--target', 'conda-env', '--output', session.save.output, i.context] } : null;
 
   const metadataFile = path.join(run.workDir, 'metadata.json');
   const iidFile = path.join(run.workDir, 'iid.txt');
@@ -247,7 +258,7 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     ...(i.target ? ['--target', i.target] : []),
     ...labels.flatMap((l) => ['--label', l]),
     ...attachArgs,
-    ...outputArgs(i, publish, attach),
+    ...outputArgs(i, publish, attach, pf.adaptation.loadCompression),
     ...cacheFrom.flatMap((c) => ['--cache-from', c]),
     ...cacheTo.flatMap((c) => ['--cache-to', c]),
     i.context,
@@ -271,7 +282,7 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
     baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
     gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels, publish,
-    envSpecDir, buildArgs, secretEnv, envBuilds, buildArgv, metadataFile, iidFile, buildLog: path.join(run.workDir, 'build.log'),
+    envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, metadataFile, iidFile, buildLog: path.join(run.workDir, 'build.log'),
     smokeContainer, reportDir, smokeArgv, notices, notes,
   };
 }
@@ -288,16 +299,40 @@ function publishPlan(i: Inputs, a: Adaptation): PublishPlan | null {
  * (a --tag would name the pushed image and move the tags before the smoke run), as an image index
  * even for one platform so that the shape is always index -> platform manifest (+ attestations).
  */
-function outputArgs(i: Inputs, p: PublishPlan | null, attach: boolean): string[] {
+function outputArgs(i: Inputs, p: PublishPlan | null, attach: boolean, loadCompression: boolean): string[] {
   const index = attach && wantsIndex(i.annotations) ? ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1'] : [];
   const tags = i.tags.flatMap((t) => ['--tag', t]);
   if (p?.way === 'by-digest') {
     const names = csvField(`name=${p.repositories.map((r) => r.repository).join(',')}`);
     return ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1', '--output', `type=image,${names},push-by-digest=true,name-canonical=true,push=true`];
   }
-  if (i.load) return [...index, ...tags, '--load'];
+  if (i.load) return [...index, ...tags, ...loadArgs(p, loadCompression)];
   if (i.push) return [...index, ...tags, '--push'];
   return tags;
+}
+
+/**
+ * --load, with the compression of the layers named where the builder honours it: without one,
+ * BuildKit gzips every layer of the tarball it hands the Engine (444 s for a 6.6 GB env here, where
+ * the uncompressed load takes 138 s; scripts/bench-env-transport.sh). Uncompressed, unless the
+ * loaded image is what gets pushed: the containerd image store keeps the layers as loaded and
+ * docker push sends them as they are (src/publish.ts, loaded-index), so there they are gzip, as
+ * any registry and client takes them.
+ */
+function loadArgs(p: PublishPlan | null, loadCompression: boolean): string[] {
+  if (!loadCompression) return ['--load'];
+  return ['--output', `type=docker,compression=${p?.way === 'loaded-index' ? 'gzip' : 'uncompressed'}`];
+}
+
+/**
+ * The plan with the base image the env was built on as OCI annotations of the registry cache image
+ * (known after the env-lock build), so that a hit can tell it.
+ */
+export function withEnvBase(plan: Plan, session: Pick<EnvCacheSession, 'save'>, base: { image: string; digest: string | null }): Plan {
+  if (!plan.envSave || !session.save?.annotate || !base.digest) return plan;
+  const argv = plan.envSave.argv;
+  const notes = [`manifest:${BASE_NAME}=${base.image}`, `manifest:${BASE_DIGEST}=${base.digest}`].flatMap((a) => ['--annotation', a]);
+  return { ...plan, envSave: { argv: [...argv.slice(0, -1), ...notes, argv[argv.length - 1]] } };
 }
 
 /** The plan with the env lock's sha256 as an image label (known after the env-lock build). */

@@ -4,6 +4,7 @@
 import * as core from '@actions/core';
 import type { BuildResult } from './buildx.js';
 import type { Cancellation } from './cancel.js';
+import type { BaseImage } from './env-cache/entry.js';
 import { describeBuilder } from './builder.js';
 import { failureLine, type Diagnosis } from './errors.js';
 import { showArgv } from './exec.js';
@@ -15,7 +16,14 @@ import type { Recipe } from './recipe.js';
 import type { Redactor } from './redact.js';
 import type { SmokeCheck, SmokeResult } from './smoke.js';
 
-export interface CacheOutcome { backend: string; key: string; hit: boolean; matchedKey: string; lookupOnly: boolean; lockFile: string; lockSha256: string | null; restoreSeconds: number; sizeBytes: number | null; saved: boolean | null; saveSeconds: number; warnings: string[] }
+/** The env cache's part of a run. source: where a hit came from; base: the base image the env was
+ *  built on (on a hit the entry's, since the base layers come from the cache too); saveWaitSeconds:
+ *  how long the main step waited for the save after the smoke run. */
+export interface CacheOutcome {
+  backend: string; key: string; hit: boolean; matchedKey: string; lookupOnly: boolean; source: string; base: BaseImage | null;
+  lockFile: string; lockSha256: string | null; restoreSeconds: number; sizeBytes: number | null;
+  saved: boolean | null; saveSeconds: number; saveWaitSeconds: number; warnings: string[];
+}
 /** lines: one per bad input, when the inputs failed. */
 export interface Failure { step: string; message: string; diagnosis?: Diagnosis; tail: string; lines?: string[] }
 
@@ -165,7 +173,7 @@ function overviewRows(o: Outcome): Row[] {
   else if (p?.push) row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes'
     : o.cancelled ? (o.cancelled.stage === 'push' ? 'not confirmed (cancelled during the push)' : 'no (cancelled)') : 'no');
   if (p) {
-    row('Base image', code(p.baseImage));
+    row('Base image', baseCell(p.baseImage, o.cache));
     row('CUDA arch list', code(p.torchCudaArchList));
     row('Max jobs', String(p.maxJobs));
     if (o.dryRun) row('Smoke run', p.smoke ? (p.gpu ? 'on the GPU (--gpus all)' : 'without the GPU (--no-gpu)') : 'off');
@@ -174,15 +182,22 @@ function overviewRows(o: Outcome): Row[] {
   if (o.build) row('Build time', `${o.build.seconds} s`);
   const c = o.cache;
   if (c) {
-    const saved = c.saved ? ` (saved in ${c.saveSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : c.saved === false ? ' (not saved)' : '';
+    const saved = c.saved ? ` (saved in ${c.saveSeconds.toFixed(1)} s beside the smoke run${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''}; waited ${c.saveWaitSeconds.toFixed(1)} s after it)` : c.saved === false ? ' (not saved)' : '';
     const state = c.backend === 'none' ? 'off' : c.lookupOnly ? (c.hit ? 'hit (looked up only)' : 'miss (looked up only)')
-      : c.hit ? `hit (restored in ${c.restoreSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : `miss${saved}`;
+      : c.hit ? `hit from ${esc(c.source)} (${c.restoreSeconds.toFixed(1)} s${c.sizeBytes ? `, ${bytes(c.sizeBytes)}` : ''})` : `miss${saved}`;
     row(`Env cache (${c.backend})`, state);
     row('Env cache key', code(c.key));
     if (c.matchedKey && c.matchedKey !== c.key) row('Matched key', code(c.matchedKey));
     if (c.lockSha256) row('Env lock sha256', code(c.lockSha256));
   }
   return rows;
+}
+
+/** The base image, with the digest the env was built on; on a hit it came from the env cache entry, not from the tag now. */
+function baseCell(image: string, c: CacheOutcome | undefined): string {
+  const digest = c?.base?.digest ? ` @ ${code(c.base.digest)}` : '';
+  if (c?.hit && !c.lookupOnly) return `${code(c.base?.image || image)}${digest} (from the env cache entry: the tag is read again when the key changes)`;
+  return `${code(image)}${digest}`;
 }
 
 const PREDICATES: Record<string, string> = {
@@ -247,6 +262,7 @@ function addPlanCommands(s: typeof core.summary, p: Plan, redactor: Redactor): v
   const lines = [
     ...p.envBuilds.map((b) => `# env build: ${b.target}\n${showArgv('docker', b.argv, redactor)}`),
     `# build\n${showArgv('docker', p.buildArgv, redactor)}`,
+    ...(p.envSave ? [`# env cache save (beside the smoke run)\n${showArgv('docker', p.envSave.argv, redactor)}`] : []),
     p.smoke ? `# smoke run\n${showArgv('docker', p.smokeArgv, redactor)}` : '# smoke run: off',
   ];
   s.addDetails('Commands', pre(lines.join('\n\n')));

@@ -5,4 +5,5 @@ export const STATE = {
   runMark: 'pcb-run-mark',       // every command of the run has POINTCEPT_CONDA_BUILD_RUN=<this> in its environment
   pid: 'pcb-main-pid',           // the main step's pid: names its leftovers in a local cache dir
   cacheDir: 'pcb-cache-dir',     // the local env cache dir, when cache-backend is local
+  envImage: 'pcb-env-image',     // the Engine image a local env-cache save was making ({name, key}; '' once it ended)
 } as const;

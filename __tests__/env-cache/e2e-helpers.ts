@@ -153,7 +153,6 @@ ARG MINIFORGE_VERSION
 ARG ENV_NAME
 ARG MINIFORGE_SHA256=
 RUN --mount=type=bind,from=env-spec,target=/pcb/env-spec \\
-    --mount=type=bind,from=env-cache,target=/pcb/env-cache \\
     --mount=type=bind,from=miniforge,target=/pcb/miniforge \\
     --mount=type=cache,target=/pcb/pkgs,sharing=locked \\
     --mount=type=bind,source=docker/create-env.sh,target=/pcb/create-env.sh \\
@@ -162,15 +161,8 @@ RUN --mount=type=bind,from=env-spec,target=/pcb/env-spec \\
     sh /pcb/create-env.sh create
 ENV PATH=/opt/conda/envs/\${ENV_NAME}/bin:/opt/conda/bin:/usr/local/bin:/usr/bin:/bin
 
-FROM conda-env AS env-pack
-RUN --mount=type=bind,source=docker/create-env.sh,target=/pcb/create-env.sh \\
-    sh /pcb/create-env.sh pack /pcb-export
-
 FROM scratch AS env-lock
 COPY --from=conda-env /opt/conda/pcb-env.lock /environment.lock
-
-FROM scratch AS env-export
-COPY --from=env-pack /pcb-export/env.tar /pcb-export/environment.lock /
 `;
 
 /**

@@ -1,165 +1,208 @@
+// The local backend's cache dir: entries committed from staged layouts, their records, locks,
+// least-recently-used eviction over shared blobs, the layer-cache swap and the leftovers of a job.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stageLayout } from '../../src/env-cache/entry.js';
 import {
-  acquireLock, entryDir, evictLru, finishLocalLayers, RETIRED_LAYERS_MS, listEntries, localLayerCache, localRestore, localSave, readEntry, touchEntry,
+  RETIRED_LAYERS_MS, acquireLock, commitEntry, dropEntry, evictLru, finishLocalLayers, linkEntry, listEntries, localLayerCache, lookupEntry, readEntry, removeLeftoversOf, stagingDir, storeDir, touchEntry,
 } from '../../src/env-cache/local.js';
+import { blobFile, layersOf, writeImage } from './oci-fixture.js';
 
 let root: string;
 let cacheDir: string;
+const BASE = { image: 'pcb-base:busybox', digest: `sha256:${'b'.repeat(64)}` };
 beforeEach(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-local-'));
   cacheDir = path.join(root, 'cache');
 });
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-/** An env-export output directory holding an env.tar of SIZE bytes with a recognisable fill. */
-function exportDir(name: string, size: number, fill = name.charCodeAt(0)): string {
-  const d = path.join(root, name);
-  fs.mkdirSync(d, { recursive: true });
-  fs.writeFileSync(path.join(d, 'env.tar'), Buffer.alloc(size, fill));
-  fs.writeFileSync(path.join(d, 'environment.lock'), `@EXPLICIT\n# pip:\n# ${name}\n`);
-  return d;
+/** A save of `key`: an image written under tmp/ as the save build would, staged (checked) and committed. */
+async function save(key: string, layers: Buffer[], cap = 1e12) {
+  const dir = stagingDir(cacheDir, key);
+  const img = writeImage(dir, layers, key);
+  const staged = await stageLayout(dir);
+  const c = await commitEntry(cacheDir, key, staged, BASE, cap);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { img, c };
 }
 
-describe('local backend: save and restore', () => {
-  it('saves an entry and restores it into the work dir', () => {
-    const r = localSave(cacheDir, 'k1', exportDir('e1', 1000), 1e9);
-    expect(r).toMatchObject({ saved: true, sizeBytes: 1000, evicted: [] });
-    expect(fs.readdirSync(entryDir(cacheDir, 'k1')).sort()).toEqual(['entry.json', 'env.tar', 'environment.lock']);
+const blobNames = () => fs.readdirSync(path.join(storeDir(cacheDir), 'blobs', 'sha256')).sort();
+
+describe('local backend: commit and read', () => {
+  it('a committed entry has a record naming every blob with its checksums, and its blobs in the shared layout', async () => {
+    const { img, c } = await save('k1', layersOf(1000, 70 * 2 ** 20));
+    expect(c).toEqual({ saved: true, sizeBytes: expect.any(Number), evicted: [] });
+    const r = readEntry(cacheDir, 'k1')!;
+    expect(r).toMatchObject({ schema: 2, key: 'k1', target: img.target, config: img.config, base: BASE });
+    expect(r.blobs.map((b) => b.digest).sort()).toEqual([img.target.digest, img.config, ...img.layers].sort());
+    expect(r.blobs.find((b) => b.digest === img.layers[1])!.chunks).toHaveLength(2); // 70 MiB: two 64 MiB pieces
+    expect(r.sizeBytes).toBe(r.blobs.reduce((n, b) => n + b.size, 0));
+    expect(blobNames()).toEqual(r.blobs.map((b) => b.digest.slice(7)).sort());
+    expect(fs.readdirSync(path.join(cacheDir, 'entries'))).toEqual(['k1.json']);
     expect(fs.readdirSync(path.join(cacheDir, 'tmp'))).toEqual([]);
-    const work = path.join(root, 'work');
-    const got = localRestore(cacheDir, 'k1', work);
-    expect(got).toEqual({ hit: true, sizeBytes: 1000, contextDir: path.join(work, 'env-cache') });
-    expect(fs.readFileSync(path.join(work, 'env-cache', 'env.tar'))).toEqual(Buffer.alloc(1000, 'e'.charCodeAt(0)));
   });
-  it('misses an unknown key', () => {
-    expect(localRestore(cacheDir, 'nope', path.join(root, 'w'))).toEqual({ hit: false, sizeBytes: null, contextDir: null });
-  });
-  it('does not write an existing entry again', () => {
-    localSave(cacheDir, 'k1', exportDir('a', 10), 1e9);
-    const r = localSave(cacheDir, 'k1', exportDir('b', 20), 1e9);
-    expect(r).toMatchObject({ saved: false, reason: 'the entry already exists' });
-    expect(readEntry(cacheDir, 'k1')?.sizeBytes).toBe(10);
-  });
-  it('reports a missing export', () => {
-    expect(localSave(cacheDir, 'k1', path.join(root, 'none'), 1e9).reason).toMatch(/no env.tar/);
-  });
-  it('a crash mid-save leaves no entry: half-written files under tmp/ are not seen, and a torn entry is replaced', () => {
-    fs.mkdirSync(path.join(cacheDir, 'tmp', 'k1.123.abc'), { recursive: true });
-    fs.writeFileSync(path.join(cacheDir, 'tmp', 'k1.123.abc', 'env.tar'), 'half');
+  it('a staged blob that is not what its name says is refused before anything is committed', async () => {
+    const dir = stagingDir(cacheDir, 'k1');
+    const img = writeImage(dir, layersOf(4096));
+    fs.writeFileSync(blobFile(dir, img.layers[0]), Buffer.alloc(4096, 0x5a)); // same size, other bytes
+    await expect(stageLayout(dir)).rejects.toThrow(/is not the blob sha256:[0-9a-f]{64} of 4096 bytes/);
     expect(readEntry(cacheDir, 'k1')).toBeNull();
-    // an entry whose env.tar does not match its recorded size is not valid
-    fs.mkdirSync(entryDir(cacheDir, 'k1'), { recursive: true });
-    fs.writeFileSync(path.join(entryDir(cacheDir, 'k1'), 'env.tar'), 'short');
-    fs.writeFileSync(path.join(entryDir(cacheDir, 'k1'), 'entry.json'), JSON.stringify({ schema: 1, key: 'k1', sizeBytes: 999, createdAt: 0, lastUsed: 0 }));
-    expect(localRestore(cacheDir, 'k1', path.join(root, 'w')).hit).toBe(false);
-    expect(localSave(cacheDir, 'k1', exportDir('c', 30), 1e9).saved).toBe(true);
-    expect(readEntry(cacheDir, 'k1')?.sizeBytes).toBe(30);
   });
-  it('a restored env.tar survives eviction of its entry (hard link or copy)', () => {
-    localSave(cacheDir, 'k1', exportDir('a', 100), 1e9);
-    const work = path.join(root, 'w');
-    localRestore(cacheDir, 'k1', work);
-    fs.rmSync(entryDir(cacheDir, 'k1'), { recursive: true });
-    expect(fs.statSync(path.join(work, 'env-cache', 'env.tar')).size).toBe(100);
+  it('a record that does not parse, or does not hold together, is a problem, not a miss; a missing one is null', async () => {
+    await save('k1', layersOf(10));
+    expect(lookupEntry(cacheDir, 'nope')).toBeNull();
+    const file = path.join(cacheDir, 'entries', 'k1.json');
+    const good = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, good.slice(0, 40));
+    expect(lookupEntry(cacheDir, 'k1')).toEqual({ problem: expect.stringMatching(/^entries\/k1\.json does not parse \(/) });
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(good), blobs: [{ digest: 'sha256:x', size: 'many' }] }));
+    expect(lookupEntry(cacheDir, 'k1')).toEqual({ problem: expect.stringMatching(/a blob without digest, size or checksums/) });
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(good), key: 'k2' }));
+    expect(lookupEntry(cacheDir, 'k1')).toEqual({ problem: 'entries/k1.json: it names the key "k2"' });
+    expect(readEntry(cacheDir, 'k1')).toBeNull();
+  });
+  it('a job links the entry into its own layout; an eviction afterwards cannot take the blobs from it', async () => {
+    const { img } = await save('k1', layersOf(100, 200));
+    const job = path.join(root, 'job');
+    linkEntry(cacheDir, readEntry(cacheDir, 'k1')!, job);
+    expect(JSON.parse(fs.readFileSync(path.join(job, 'index.json'), 'utf8')).manifests[0].digest).toBe(img.target.digest);
+    await dropEntry(cacheDir, 'k1');
+    expect(blobNames()).toEqual([]);
+    expect(fs.readFileSync(blobFile(job, img.layers[1]))).toEqual(Buffer.alloc(200, 0x42));
+  });
+  it('an existing entry is not written again, and a second commit of the key says so', async () => {
+    await save('k1', layersOf(10));
+    const { c } = await save('k1', layersOf(20));
+    expect(c).toMatchObject({ saved: false, raced: true, reason: 'another job saved this key first' });
+    expect(readEntry(cacheDir, 'k1')!.sizeBytes).toBeLessThan(1000);
+  });
+  it('dropEntry with a bad blob removes that blob even when another entry shares it', async () => {
+    const shared = Buffer.alloc(300, 0x61);
+    const a = await save('a', [shared, Buffer.alloc(10, 1)]);
+    await save('b', [shared, Buffer.alloc(10, 2)]);
+    await dropEntry(cacheDir, 'a', a.img.layers[0]);
+    expect(readEntry(cacheDir, 'a')).toBeNull();
+    expect(fs.existsSync(blobFile(storeDir(cacheDir), a.img.layers[0]))).toBe(false);
+    expect(readEntry(cacheDir, 'b')).not.toBeNull(); // its own check will find the blob gone
   });
 });
 
 describe('local backend: one saver per key', () => {
-  it('a held lock makes a second saver skip', () => {
+  it('a held lock makes a second saver skip; the lock of a dead process on this host is broken', () => {
     const release = acquireLock(cacheDir, 'k1');
     expect(release).not.toBeNull();
     expect(acquireLock(cacheDir, 'k1')).toBeNull();
-    expect(localSave(cacheDir, 'k1', exportDir('a', 10), 1e9)).toMatchObject({ saved: false, reason: 'another job is saving this key now' });
     release?.();
-    expect(localSave(cacheDir, 'k1', exportDir('b', 10), 1e9).saved).toBe(true);
-  });
-  it('breaks the lock of a dead process on this host', () => {
-    fs.mkdirSync(path.join(cacheDir, 'locks'), { recursive: true });
     // a pid above the kernel's pid_max cannot be alive
     fs.writeFileSync(path.join(cacheDir, 'locks', 'k1.lock'), JSON.stringify({ pid: 4194305, host: os.hostname(), at: Date.now() }));
-    expect(localSave(cacheDir, 'k1', exportDir('a', 10), 1e9).saved).toBe(true);
-    expect(fs.readdirSync(path.join(cacheDir, 'locks'))).toEqual([]);
+    expect(acquireLock(cacheDir, 'k1')).not.toBeNull();
   });
 
-  it('concurrent saves of one key from separate processes leave exactly one valid entry', async () => {
-    // Real processes: local.ts (node built-ins only) transpiled to plain JS for node.
-    const src = fs.readFileSync(path.join(__dirname, '../../src/env-cache/local.ts'), 'utf8');
-    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-    const mod = path.join(root, 'local.mjs');
-    fs.writeFileSync(mod, js);
+  it('concurrent commits of one key from separate processes leave exactly one valid entry', async () => {
+    // Real processes: the cache-dir modules (node built-ins only) transpiled to plain JS for node.
+    const out = path.join(root, 'mods');
+    fs.mkdirSync(out);
+    for (const m of ['local', 'entry', 'layout', 'checksum', 'tar']) {
+      const src = fs.readFileSync(path.join(__dirname, '../../src/env-cache', `${m}.ts`), 'utf8');
+      fs.writeFileSync(path.join(out, `${m}.js`), ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+    }
+    fs.writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
     const go = path.join(root, 'go');
-    const worker = path.join(root, 'worker.mjs');
+    const worker = path.join(out, 'worker.js');
     fs.writeFileSync(worker, `
       import * as fs from 'node:fs';
-      import { localSave } from ${JSON.stringify(mod)};
-      const [cacheDir, exportDir, go] = process.argv.slice(2);
+      import { commitEntry } from './local.js';
+      import { stageLayout } from './entry.js';
+      const [cacheDir, dir, go] = process.argv.slice(2);
+      const staged = await stageLayout(dir);
       while (!fs.existsSync(go)) await new Promise((r) => setTimeout(r, 5));
-      process.stdout.write(JSON.stringify(localSave(cacheDir, 'same-key', exportDir, 1e12)));
+      process.stdout.write(JSON.stringify(await commitEntry(cacheDir, 'same-key', staged, { image: 'b', digest: null }, 1e12)));
     `);
-    const n = 4;
-    const size = 8 * 1024 * 1024;
-    const dirs = Array.from({ length: n }, (_v, i) => exportDir(`x${i}`, size, 65 + i));
+    const dirs = Array.from({ length: 4 }, (_v, i) => {
+      const d = stagingDir(cacheDir, 'same-key');
+      writeImage(d, [Buffer.alloc(4 * 2 ** 20, 0x41 + i)], String(i));
+      return d;
+    });
     const runs = dirs.map((d) => new Promise<{ saved: boolean; reason?: string }>((resolve, reject) => {
       const p = spawn(process.execPath, [worker, cacheDir, d, go], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      p.stdout.on('data', (b) => (out += b));
-      p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exit ${code}`))));
+      let text = '';
+      p.stdout.on('data', (b) => (text += b));
+      p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`worker exit ${code}`))));
     }));
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 500));
     fs.writeFileSync(go, '');
     const results = await Promise.all(runs);
     expect(results.filter((r) => r.saved)).toHaveLength(1);
-    for (const r of results.filter((x) => !x.saved)) {
-      expect(r.reason).toMatch(/another job is saving this key now|another job saved this key first|the entry already exists/);
-    }
-    expect(fs.readdirSync(path.join(cacheDir, 'entries'))).toEqual(['same-key']);
-    const meta = readEntry(cacheDir, 'same-key');
-    expect(meta?.sizeBytes).toBe(size);
-    // the entry's env.tar is one saver's file, whole (a single fill byte throughout)
-    const data = fs.readFileSync(path.join(entryDir(cacheDir, 'same-key'), 'env.tar'));
-    expect(data.length).toBe(size);
-    expect(data.every((b) => b === data[0])).toBe(true);
-    expect(fs.readdirSync(path.join(cacheDir, 'tmp'))).toEqual([]);
+    for (const r of results.filter((x) => !x.saved)) expect(r.reason).toBe('another job saved this key first');
+    expect(fs.readdirSync(path.join(cacheDir, 'entries'))).toEqual(['same-key.json']);
+    const r = readEntry(cacheDir, 'same-key')!;
+    // the entry's blobs are one saver's, whole: exactly the blobs its record names
+    expect(blobNames()).toEqual(r.blobs.map((b) => b.digest.slice(7)).sort());
+    const { checkLayout } = await import('../../src/env-cache/entry.js');
+    expect(await checkLayout(storeDir(cacheDir), r)).toBeNull();
     expect(fs.readdirSync(path.join(cacheDir, 'locks'))).toEqual([]);
   }, 60_000);
 });
 
-describe('local backend: size cap with least-recently-used eviction', () => {
-  it('evicts the entries used longest ago until the cache fits', () => {
+describe('local backend: least-recently-used eviction', () => {
+  it('evicts the entries used longest ago until their blobs fit; a shared blob counts once and stays while an entry names it', async () => {
+    const shared = Buffer.alloc(1000, 0x61);
     for (const [k, t] of [['a', 1000], ['b', 2000], ['c', 3000]] as const) {
-      localSave(cacheDir, k, exportDir(`e${k}`, 100), 1e9);
-      touchEntry(cacheDir, k, t);
+      await save(k, [shared, Buffer.alloc(100, k.charCodeAt(0))]);
+      await touchEntry(cacheDir, k, t);
     }
-    touchEntry(cacheDir, 'a', 4000); // a restore of a: now the most recent
-    const r = localSave(cacheDir, 'd', exportDir('ed', 100), 250);
-    expect(r.saved).toBe(true);
-    expect(r.evicted).toEqual(['b', 'c']);
+    await touchEntry(cacheDir, 'a', 4000); // a restore of a: now the most recent
+    const before = listEntries(cacheDir).reduce((n, e) => Math.max(n, e.sizeBytes), 0);
+    // d + a fit (the shared layer counted once), b and c do not
+    const { c } = await save('d', [shared, Buffer.alloc(100, 0x64)], 2 * before - 1000 + 50);
+    expect(c.saved).toBe(true);
+    expect(c.evicted).toEqual(['b', 'c']);
     expect(listEntries(cacheDir).map((e) => e.key).sort()).toEqual(['a', 'd']);
+    const used = new Set(listEntries(cacheDir).flatMap((e) => e.blobs.map((b) => b.digest.slice(7))));
+    expect(blobNames()).toEqual([...used].sort());
     expect(fs.readdirSync(path.join(cacheDir, 'trash'))).toEqual([]);
   });
-  it('a restore records the use', () => {
-    localSave(cacheDir, 'a', exportDir('ea', 10), 1e9);
-    touchEntry(cacheDir, 'a', 5);
-    localRestore(cacheDir, 'a', path.join(root, 'w'));
-    expect(readEntry(cacheDir, 'a')!.lastUsed).toBeGreaterThan(5);
-  });
-  it('never evicts the entry it keeps, even alone over the cap', () => {
-    localSave(cacheDir, 'big', exportDir('eb', 500), 1e9);
-    expect(evictLru(cacheDir, 100, 'big')).toEqual([]);
+  it('never evicts the entry it keeps, even alone over the cap; a touch never brings back an evicted entry', async () => {
+    await save('big', layersOf(500));
+    expect(await evictLru(cacheDir, 10, 'big')).toEqual([]);
     expect(readEntry(cacheDir, 'big')).not.toBeNull();
+    await dropEntry(cacheDir, 'big');
+    await touchEntry(cacheDir, 'big');
+    expect(fs.existsSync(path.join(cacheDir, 'entries', 'big.json'))).toBe(false);
+  });
+  it('an entry of the first layout (entries/KEY/ with env.tar) is removed by the next commit', async () => {
+    fs.mkdirSync(path.join(cacheDir, 'entries', 'old-v1-key'), { recursive: true });
+    fs.writeFileSync(path.join(cacheDir, 'entries', 'old-v1-key', 'env.tar'), 'x');
+    await save('k', layersOf(10));
+    expect(fs.readdirSync(path.join(cacheDir, 'entries'))).toEqual(['k.json']);
+  });
+});
+
+describe('local backend: what a job leaves', () => {
+  it('removeLeftoversOf removes the unfinished save, the unswapped layer cache and the locks of that pid only', () => {
+    const mine = stagingDir(cacheDir, 'k');
+    fs.writeFileSync(path.join(mine, 'half'), 'x');
+    fs.mkdirSync(path.join(cacheDir, 'tmp', 'k.1.abc'), { recursive: true }); // another process's
+    const release = acquireLock(cacheDir, 'k');
+    expect(release).not.toBeNull();
+    const l = localLayerCache(cacheDir);
+    fs.mkdirSync(l.newDir, { recursive: true });
+    const removed = removeLeftoversOf(cacheDir, process.pid);
+    expect(removed.sort()).toEqual([path.join('layers', path.basename(l.newDir)), path.join('locks', 'k.lock'), path.join('tmp', path.basename(mine))].sort());
+    expect(fs.readdirSync(path.join(cacheDir, 'tmp'))).toEqual(['k.1.abc']);
   });
 });
 
 describe('local backend: layer cache swap', () => {
-  it('reads current, writes a new directory and swaps it in', () => {
+  it('reads current, writes a new directory (a failed export fails no build) and swaps it in', () => {
     const first = localLayerCache(cacheDir);
     expect(first.from).toEqual([]);
-    expect(first.to).toEqual([`type=local,dest=${first.newDir},mode=max`]);
+    expect(first.to).toEqual([`type=local,dest=${first.newDir},mode=max,ignore-error=true`]);
     fs.mkdirSync(first.newDir, { recursive: true });
     fs.writeFileSync(path.join(first.newDir, 'index.json'), '{"n":1}');
     expect(finishLocalLayers(cacheDir, first.newDir)).toBe(true);

@@ -55,7 +55,7 @@ export function envCacheSettings(i: Inputs, miniforgeVersion: string): EnvCacheS
 
 const readOrNull = (p: string) => (p && fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : null);
 
-/** The key of this run's environment. `envName` is hashed too: the cached tar holds the env under
+/** The key of this run's environment. `envName` is hashed too: the cached image holds the env under
  *  envs/<name>, so an entry made for another name cannot be restored for this one. Throws
  *  KeyInputError naming the input that makes no key. */
 export function envCacheKey(i: Inputs, s: EnvCacheSettings, k: { envFileText: string; dockerfileText: string; baseImage: string; envName: string }): string {

@@ -1,18 +1,25 @@
 /**
  * The cached conda environment: restore (or, in a dry run, look up) before the build, save after it.
+ * An entry is the `conda-env` stage image itself; a hit hands it to every build as the named
+ * context `conda-env`, which replaces the whole stage: no solve, no RUN, the env unpacked once.
  * src/pipeline.ts calls what this file exports; src/env-cache/action.ts holds the glue to the inputs.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
+import { imageMaterials } from '../buildx.js';
+import { checkLayout, makeRecord, stageLayout, type BaseImage, type EntryRecord, type Staged } from './entry.js';
+import { engineContext, engineIdOf, engineImageId, engineName, loadIntoEngine, removeEngineImage, stageFromEngine } from './engine.js';
 import { ghaCachePath, ghaRestore, ghaSave } from './gha.js';
-import { finishLocalLayers, localLayerCache, localRestore, localSave, readEntry } from './local.js';
+import { acquireLock, cleanStale, commitEntry, dropEntry, finishLocalLayers, linkEntry, localLayerCache, lookupEntry, readEntry, touchEntry } from './local.js';
 import { installerArch, prepareMiniforge } from './miniforge.js';
 import { registryImage, registryOutput, registryProbe } from './registry.js';
 import { registryTag } from './key.js';
-import type { EnvCacheSession, EnvCacheSettings, EnvExport, SaveResult } from './types.js';
+import type { EnvCacheSession, EnvCacheSettings, EnvCacheStore, EnvSave, SaveBuild, SaveResult } from './types.js';
 
-export type { EnvCacheSession, EnvCacheSettings, EnvExport, KeyInputs, SaveResult } from './types.js';
+export type { EnvCacheSession, EnvCacheSettings, EnvCacheStore, EnvExport, EnvSave, KeyInputs, SaveBuild, SaveResult } from './types.js';
+export type { BaseImage } from './entry.js';
 export { computeEnvCacheKey, normaliseEnvFile, condaEnvStage, keyMaterial } from './key.js';
 
 const GB = 1024 ** 3;
@@ -38,142 +45,277 @@ function layerDefaults(s: EnvCacheSettings): { from: string[]; to: string[] } {
 }
 
 export interface RestoreOptions {
-  /** A dry run: look the key up, but link, download and record nothing. */
+  /** A dry run: look the key up, but link, download, load and record nothing. */
   lookupOnly?: boolean;
   /** false when the builder takes no named build contexts: none are made (the plan only gets here with backend none). */
   namedContexts?: boolean;
   /** false when the builder ignores oci-mediatypes and compression in an image output (the docker
    *  driver with the classic image store): the registry env image asks for neither. */
   imageOutputOptions?: boolean;
+  /** Where the builder takes a local or gha entry from (src/builder.ts); default oci-layout. */
+  store?: EnvCacheStore;
+  /** The Engine's image store pins images by digest (the containerd store). */
+  engineDigestPin?: boolean;
 }
 
-/** Looks the key up in the backend: the entry's build context on a hit, or null and a warning. */
-async function lookUp(s: EnvCacheSettings, key: string, workDir: string, lookupOnly: boolean): Promise<{ context: string | null; matchedKey: string; sizeBytes: number | null; warning?: string }> {
-  const miss = { context: null, matchedKey: '', sizeBytes: null };
-  if (s.backend === 'local') {
-    if (lookupOnly) {
-      const meta = readEntry(s.cacheDir, key);
-      return meta ? { context: path.join(workDir, 'env-cache'), matchedKey: key, sizeBytes: meta.sizeBytes } : miss;
-    }
-    const r = localRestore(s.cacheDir, key, workDir);
-    return r.hit && r.contextDir ? { context: r.contextDir, matchedKey: key, sizeBytes: r.sizeBytes } : miss;
-  }
-  if (s.backend === 'gha') {
-    const r = await ghaRestore(key, lookupOnly);
-    return r.hit ? { context: r.contextDir ?? ghaCachePath(key), matchedKey: r.matchedKey, sizeBytes: r.sizeBytes, warning: r.warning } : { ...miss, warning: r.warning };
-  }
-  if (s.backend === 'registry') {
-    const image = registryImage(s.cacheRef, key);
-    const r = await registryProbe(image);
-    return r.exists ? { context: `docker-image://${image}`, matchedKey: key, sizeBytes: r.sizeBytes, warning: r.warning } : { ...miss, warning: r.warning };
-  }
-  return miss;
+/** A hit: the context that replaces the conda-env stage, and what the summary says about it. */
+interface Found { context: string; sizeBytes: number | null; base: BaseImage | null; source: string }
+interface LookUp { found: Found | null; warnings: string[] }
+
+const found = (context: string, sizeBytes: number | null, base: BaseImage | null, source: string): LookUp => ({ found: { context, sizeBytes, base, source }, warnings: [] });
+const missBecause = (warning?: string): LookUp => ({ found: null, warnings: warning ? [warning] : [] });
+
+/** The docker driver: the entry's image when the Engine has it under its name with the id the record says, else null. */
+async function inEngine(key: string, r: EntryRecord, o: RestoreOptions): Promise<LookUp | null> {
+  if (o.store !== 'engine') return null;
+  const pin = o.engineDigestPin ?? false;
+  const want = engineIdOf(r, pin);
+  return (await engineImageId(engineName(key))) === want ? found(engineContext(engineName(key), want, pin), r.sizeBytes, r.base, "the Docker Engine's image store") : null;
 }
 
 /**
- * Looks the key up in the backend. On a hit, buildContexts feed the packed env to the build
- * (`env-cache=DIR` or `env-cache=docker-image://REF`); on a miss, the Miniforge installer from the
- * tool cache (`miniforge=DIR`) when available. The session also names the env builds to run
- * (exports). Never throws for a cache problem: it becomes a warning.
+ * Hands an entry whose blobs lie in `dir` to the builder, once the layout matched the record's
+ * checksums: the OCI layout itself, or for the docker driver the Engine's image, loaded from `dir`.
  */
-export async function restoreEnvCache(s: EnvCacheSettings, key: string, workDir: string, opts: RestoreOptions = {}): Promise<EnvCacheSession> {
+async function handOver(key: string, r: EntryRecord, dir: string, o: RestoreOptions, from: string): Promise<LookUp | { bad: { problem: string; blob: string | null } }> {
+  const bad = await checkLayout(dir, r);
+  if (bad) return { bad };
+  if (o.store !== 'engine') return found(`oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, from);
+  const pin = o.engineDigestPin ?? false;
+  const name = engineName(key);
+  const want = engineIdOf(r, pin);
   const t0 = Date.now();
-  const lookupOnly = opts.lookupOnly ?? false;
-  fs.mkdirSync(workDir, { recursive: true });
-  const warnings: string[] = [];
-  const contexts: string[] = [];
-  let found: Awaited<ReturnType<typeof lookUp>> = { context: null, matchedKey: '', sizeBytes: null };
-  try {
-    found = await lookUp(s, key, workDir, lookupOnly);
-    if (found.warning) warnings.push(found.warning);
-  } catch (e) {
-    warnings.push(`env cache: restore failed, building the environment instead: ${(e as Error).message}`);
+  const failed = await loadIntoEngine(dir, r, name);
+  const id = failed ? null : await engineImageId(name);
+  if (id !== want) return missBecause(`env cache: could not put the entry into the Docker Engine (${failed ?? `it has ${id ?? 'no image'} under ${name}, not ${want}`}); building the environment instead`);
+  return found(engineContext(name, want, pin), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
+}
+
+async function lookUpLocal(s: EnvCacheSettings, key: string, workDir: string, o: RestoreOptions): Promise<LookUp> {
+  const l = lookupEntry(s.cacheDir, key);
+  if (!l) return missBecause();
+  const removed = async (why: string, blob?: string | null) => {
+    await dropEntry(s.cacheDir, key, blob ?? undefined);
+    if (o.store === 'engine') await removeEngineImage(engineName(key));
+    return missBecause(`env cache: the entry ${key} ${why}; it was removed, and the environment is built instead`);
+  };
+  if ('problem' in l) return o.lookupOnly ? missBecause(`env cache: the entry ${key} is damaged (${l.problem})`) : removed(`is damaged (${l.problem})`);
+  const r = l.record;
+  const dir = path.join(workDir, 'entry');
+  if (o.lookupOnly) return found(o.store === 'engine' ? engineContext(engineName(key), engineIdOf(r, o.engineDigestPin ?? false), o.engineDigestPin ?? false) : `oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, 'the cache dir (looked up only)');
+  const engine = await inEngine(key, r, o);
+  if (engine) {
+    await touchEntry(s.cacheDir, key);
+    return engine;
   }
-  const hit = found.context !== null;
-  if (opts.namedContexts !== false) {
-    if (hit) {
-      contexts.push('--build-context', `env-cache=${found.context}`);
-      // The env comes from the cache: an empty miniforge context keeps the Dockerfile's default
-      // miniforge stage (which may download the installer) from running at all.
-      const empty = path.join(workDir, 'miniforge-unused');
-      fs.mkdirSync(empty, { recursive: true });
-      contexts.push('--build-context', `miniforge=${empty}`);
-    } else {
+  try {
+    linkEntry(s.cacheDir, r, dir);
+  } catch (e) {
+    return removed(`lacks a blob (${(e as Error).message})`);
+  }
+  const h = await handOver(key, r, dir, o, 'the cache dir');
+  if ('bad' in h) return removed(`does not match its checksums (${h.bad.problem})`, h.bad.blob);
+  if (h.found) await touchEntry(s.cacheDir, key);
+  return h;
+}
+
+async function lookUpGha(key: string, o: RestoreOptions): Promise<LookUp> {
+  const g = await ghaRestore(key, o.lookupOnly ?? false);
+  if (!g.hit || !g.dir) return missBecause(g.warning);
+  if (!g.record) return found(`oci-layout://${g.dir}`, null, null, 'the GitHub cache (looked up only)');
+  const h = (await inEngine(key, g.record, o)) ?? (await handOver(key, g.record, g.dir, o, 'the GitHub cache'));
+  return 'bad' in h ? missBecause(`env cache: the GitHub cache's entry ${key} does not match its checksums (${h.bad.problem}); building the environment instead`) : h;
+}
+
+async function lookUpRegistry(s: EnvCacheSettings, key: string): Promise<LookUp> {
+  const image = registryImage(s.cacheRef, key);
+  const p = await registryProbe(image);
+  if (!p.exists || !p.digest) return missBecause(p.warning);
+  return found(`docker-image://${image}@${p.digest}`, p.sizeBytes, p.base, `the registry (pinned to ${p.digest})`);
+}
+
+/** Looks the key up in the backend. Never throws: a cache problem becomes a warning and a miss. */
+async function lookUp(s: EnvCacheSettings, key: string, workDir: string, o: RestoreOptions): Promise<LookUp> {
+  try {
+    if (s.backend === 'local' && o.store !== 'none') return await lookUpLocal(s, key, workDir, o);
+    if (s.backend === 'gha' && o.store !== 'none') return await lookUpGha(key, o);
+    if (s.backend === 'registry') return await lookUpRegistry(s, key);
+  } catch (e) {
+    return missBecause(`env cache: restore failed, building the environment instead: ${(e as Error).message}`);
+  }
+  return missBecause();
+}
+
+/** What the save build of a miss writes, and where (null: nothing is saved). */
+function saveFor(s: EnvCacheSettings, key: string, o: RestoreOptions): EnvSave | null {
+  const engine = o.store === 'engine' ? engineName(key) : null;
+  // uncompressed layers: the Engine and BuildKit unpack them at disk speed (GitHub's cache compresses the archive itself)
+  const oci = (dir: string) => (engine ? `type=image,name=${engine}${o.imageOutputOptions !== false ? ',compression=uncompressed' : ''}` : `type=oci,tar=false,dest=${dir},compression=uncompressed`);
+  if (s.backend === 'local' && o.store !== 'none') {
+    const dir = path.join(s.cacheDir, 'tmp', `${key}.${process.pid}.${randomBytes(6).toString('hex')}`);
+    return { output: oci(dir), dir, engineName: engine, annotate: false };
+  }
+  if (s.backend === 'gha' && o.store !== 'none') return { output: oci(ghaCachePath(key)), dir: ghaCachePath(key), engineName: engine, annotate: false };
+  if (s.backend === 'registry') return { output: registryOutput(registryImage(s.cacheRef, key), o.imageOutputOptions !== false), dir: null, engineName: null, annotate: o.imageOutputOptions !== false };
+  return null;
+}
+
+async function session(s: EnvCacheSettings, key: string, workDir: string, o: RestoreOptions, l: LookUp, t0: number): Promise<EnvCacheSession> {
+  const hit = l.found;
+  const contexts: string[] = [];
+  if (o.namedContexts !== false) {
+    if (hit) contexts.push('--build-context', `conda-env=${hit.context}`);
+    else {
       const arch = installerArch(s.platform);
       if (arch) {
-        const mf = await prepareMiniforge(s.miniforgeVersion, arch, lookupOnly);
+        const mf = await prepareMiniforge(s.miniforgeVersion, arch, o.lookupOnly ?? false);
         core.info(mf.note);
         if (mf.dir) contexts.push('--build-context', `miniforge=${mf.dir}`);
       }
     }
   }
+  const warnings = [...l.warnings];
   let layers = { from: [] as string[], to: [] as string[] };
   try {
     layers = layerDefaults(s);
   } catch (e) {
     warnings.push(`env cache: no default layer cache: ${(e as Error).message}`);
   }
-  core.info(`env cache (${s.backend}): ${hit ? 'hit' : 'miss'} for ${key}${lookupOnly ? ' (looked up only)' : ''}`);
-  const exportDir = path.join(workDir, 'env-export');
+  core.info(`env cache (${s.backend}): ${hit ? `hit from ${hit.source}` : 'miss'} for ${key}${o.lookupOnly ? ' (looked up only)' : ''}`);
   const lockPath = path.join(workDir, 'env-lock', 'environment.lock');
   return {
-    key,
-    platform: s.platform,
-    hit,
-    matchedKey: found.matchedKey,
-    buildContexts: contexts,
-    layerCacheFrom: layers.from,
-    layerCacheTo: layers.to,
-    restoreSeconds: seconds(t0),
-    sizeBytes: found.sizeBytes,
-    warnings,
-    exports: envExports(s, key, hit, exportDir, lockPath, opts.imageOutputOptions !== false),
-    exportDir,
-    lockPath,
-    lookupOnly,
+    key, platform: s.platform, hit: !!hit, matchedKey: hit ? key : '', buildContexts: contexts,
+    layerCacheFrom: layers.from, layerCacheTo: layers.to, restoreSeconds: seconds(t0), sizeBytes: hit?.sizeBytes ?? null, warnings,
+    source: hit?.source ?? '', base: hit?.base ?? null,
+    exports: [{ target: 'env-lock', output: `type=local,dest=${path.dirname(lockPath)}` }],
+    save: hit ? null : saveFor(s, key, o), lockPath, lookupOnly: o.lookupOnly ?? false,
   };
 }
 
 /**
- * The env builds to run after restore, each as `--target T --output O`: on a miss with a backend,
- * `env-export` (written to exportDir, or pushed as the cache image); always `env-lock` (its
- * environment.lock lands at lockPath).
+ * Looks the key up in the backend. On a hit, buildContexts replace the conda-env stage with the
+ * entry (`conda-env=oci-layout://DIR@DIGEST`, `docker-image://...`); on a miss, the Miniforge
+ * installer from the tool cache (`miniforge=DIR`) when available, and the session names the save
+ * build. Never throws for a cache problem: it becomes a warning.
  */
-function envExports(s: EnvCacheSettings, key: string, hit: boolean, exportDir: string, lockPath: string, imageOutputOptions: boolean): EnvExport[] {
-  const out: EnvExport[] = [];
-  if (!hit) {
-    if (s.backend === 'local' || s.backend === 'gha') out.push({ target: 'env-export', output: `type=local,dest=${exportDir}` });
-    else if (s.backend === 'registry') out.push({ target: 'env-export', output: registryOutput(registryImage(s.cacheRef, key), imageOutputOptions) });
-  }
-  out.push({ target: 'env-lock', output: `type=local,dest=${path.dirname(lockPath)}` });
-  return out;
+export async function restoreEnvCache(s: EnvCacheSettings, key: string, workDir: string, opts: RestoreOptions = {}): Promise<EnvCacheSession> {
+  const t0 = Date.now();
+  fs.mkdirSync(workDir, { recursive: true });
+  return session(s, key, workDir, opts, await lookUp(s, key, workDir, opts), t0);
 }
 
-/** Saves the exported env on a miss. A cache problem is a warning, never an exception. */
-export async function saveEnvCache(s: EnvCacheSettings, session: EnvCacheSession, exportDir: string): Promise<SaveResult> {
+/**
+ * A hit the builder could not use (the first build that reads the entry failed: BuildKit found a
+ * blob whose digest does not match, a registry blob that does not download): the entry is removed
+ * where it can be, and the run goes on as a miss, with a warning that says why.
+ */
+export async function missAfterAll(s: EnvCacheSettings, hit: EnvCacheSession, workDir: string, opts: RestoreOptions, why: string): Promise<EnvCacheSession> {
   const t0 = Date.now();
-  if (session.hit || s.backend === 'none') return { saved: false, seconds: 0, sizeBytes: session.sizeBytes };
+  let removed = '';
+  if (s.backend === 'local') {
+    try {
+      await dropEntry(s.cacheDir, hit.key);
+      if (opts.store === 'engine') await removeEngineImage(engineName(hit.key));
+      removed = ' it was removed, and';
+    } catch {
+      // the next run finds it again and fails the same way: the warning says so now
+    }
+  }
+  const warning = `env cache: the build could not use the cached environment (${why});${removed} the environment is built instead`;
+  return session(s, hit.key, workDir, opts, { found: null, warnings: [...hit.warnings, warning] }, t0);
+}
+
+/** The base image a build resolved (the one docker material of the env-lock build's provenance that is `baseImage`), or null. */
+export function baseOf(metadata: Record<string, unknown> | null, baseImage: string): BaseImage {
+  const norm = (ref: string) => ref.replace(/^docker\.io\/(library\/)?/, '');
+  const materials = imageMaterials(metadata);
+  const m = materials.find((x) => norm(x.ref) === norm(baseImage)) ?? (materials.length === 1 ? materials[0] : undefined);
+  return { image: baseImage, digest: m?.digest ?? null };
+}
+
+export interface SaveOptions {
+  /** Runs the save build (plan.envSave). */
+  build: () => Promise<SaveBuild>;
+  /** The base image the env was built on (recorded in the entry). */
+  base: BaseImage;
+  /** The store the session was made for (restoreEnvCache's opts.store). */
+  store?: EnvCacheStore;
+  engineDigestPin?: boolean;
+  /** Stops the save (the main step's wait ran out, or the job was cancelled). */
+  signal?: AbortSignal;
+  /** Told the Engine image a local save is about to make (it holds the key's lock), for the post step. */
+  claimed?: (engineName: string) => void;
+}
+
+const notSaved = (why: string) => new Error(why);
+
+/** Stages what the save build wrote: the OCI layout it wrote, or the Engine's image saved into the dir. */
+async function stageSave(save: EnvSave, o: SaveOptions): Promise<Staged> {
+  if (!save.engineName) return stageLayout(save.dir!);
+  const staged = await stageFromEngine(save.engineName, save.dir!, o.signal);
+  const id = await engineImageId(save.engineName);
+  const want = engineIdOf(staged, o.engineDigestPin ?? false);
+  if (id !== want) throw notSaved(`the Engine's ${save.engineName} is ${id ?? 'gone'} now, not the image saved (${want})`);
+  return staged;
+}
+
+async function saveLocal(s: EnvCacheSettings, session: EnvCacheSession, save: EnvSave, o: SaveOptions): Promise<Omit<SaveResult, 'seconds'>> {
+  const raced = (why: string) => ({ saved: false, sizeBytes: readEntry(s.cacheDir, session.key)?.sizeBytes ?? null, note: `env cache: not saved: ${why}` });
+  if (readEntry(s.cacheDir, session.key)) return raced('the entry already exists');
+  fs.mkdirSync(path.join(s.cacheDir, 'tmp'), { recursive: true });
+  const release = acquireLock(s.cacheDir, session.key);
+  if (!release) return raced('another job is saving this key now');
+  let saved = false;
   try {
-    if (s.backend === 'local') {
-      const r = localSave(s.cacheDir, session.key, exportDir, s.maxSizeGb * GB);
-      if (r.evicted.length) core.info(`env cache: evicted ${r.evicted.length} least recently used entr${r.evicted.length === 1 ? 'y' : 'ies'}: ${r.evicted.join(' ')}`);
-      const why = !r.saved && r.reason ? `env cache: not saved: ${r.reason}` : undefined;
-      return { saved: r.saved, seconds: seconds(t0), sizeBytes: r.sizeBytes, ...(r.raced ? { note: why } : { warning: why }) };
+    if (readEntry(s.cacheDir, session.key)) return raced('the entry already exists');
+    if (save.engineName) o.claimed?.(save.engineName);
+    const b = await o.build();
+    if (b.exitCode !== 0) throw notSaved(`the save build failed: ${b.failure}`);
+    const staged = await stageSave(save, o);
+    const c = await commitEntry(s.cacheDir, session.key, staged, o.base, s.maxSizeGb * GB);
+    saved = c.saved;
+    if (c.evicted.length) {
+      core.info(`env cache: evicted ${c.evicted.length} least recently used entr${c.evicted.length === 1 ? 'y' : 'ies'}: ${c.evicted.join(' ')}`);
+      if (save.engineName) for (const k of c.evicted) await removeEngineImage(engineName(k));
     }
-    if (s.backend === 'gha') {
-      const r = await ghaSave(session.key, exportDir);
-      return { saved: r.saved, seconds: seconds(t0), sizeBytes: r.sizeBytes, warning: r.warning };
-    }
-    // registry: the env-export build pushed it; confirm it is there.
-    const r = await registryProbe(registryImage(s.cacheRef, session.key));
-    return {
-      saved: r.exists,
-      seconds: seconds(t0),
-      sizeBytes: r.sizeBytes,
-      warning: r.exists ? undefined : r.warning ?? `env cache: ${registryImage(s.cacheRef, session.key)} is not in the registry after the env-export push`,
-    };
+    return c.raced ? raced(c.reason!) : { saved: c.saved, sizeBytes: c.sizeBytes };
+  } finally {
+    fs.rmSync(save.dir!, { recursive: true, force: true });
+    release();
+    cleanStale(s.cacheDir);
+    // no Engine image without its entry: the next run would trust nothing about it
+    if (!saved && save.engineName) await removeEngineImage(save.engineName);
+  }
+}
+
+async function saveGha(session: EnvCacheSession, save: EnvSave, o: SaveOptions): Promise<Omit<SaveResult, 'seconds'>> {
+  fs.rmSync(save.dir!, { recursive: true, force: true });
+  fs.mkdirSync(save.dir!, { recursive: true });
+  const b = await o.build();
+  if (b.exitCode !== 0) throw notSaved(`the save build failed: ${b.failure}`);
+  const staged = await stageSave(save, o);
+  return ghaSave(session.key, staged, makeRecord(session.key, staged, o.base));
+}
+
+async function saveRegistry(s: EnvCacheSettings, session: EnvCacheSession, o: SaveOptions): Promise<Omit<SaveResult, 'seconds'>> {
+  const image = registryImage(s.cacheRef, session.key);
+  const b = await o.build();
+  if (b.exitCode !== 0) throw notSaved(`the push of ${image} failed: ${b.failure}`);
+  const r = await registryProbe(image);
+  return { saved: r.exists, sizeBytes: r.sizeBytes, warning: r.exists ? undefined : r.warning ?? `env cache: ${image} is not in the registry after its push` };
+}
+
+/** Saves the env on a miss: runs the save build, then keeps what it wrote. A cache problem is a warning, never an exception. */
+export async function saveEnvCache(s: EnvCacheSettings, session: EnvCacheSession, o: SaveOptions): Promise<SaveResult> {
+  const t0 = Date.now();
+  const save = session.save;
+  if (session.hit || !save) return { saved: false, seconds: 0, sizeBytes: session.sizeBytes };
+  try {
+    const r = s.backend === 'local' ? await saveLocal(s, session, save, o) : s.backend === 'gha' ? await saveGha(session, save, o) : await saveRegistry(s, session, o);
+    return { ...r, seconds: seconds(t0) };
   } catch (e) {
-    return { saved: false, seconds: seconds(t0), sizeBytes: null, warning: `env cache: saving failed (the build is not affected): ${(e as Error).message}` };
+    const why = o.signal?.aborted ? 'it was stopped' : (e as Error).message;
+    return { saved: false, seconds: seconds(t0), sizeBytes: null, warning: `env cache: not saved (the build is not affected): ${why}` };
   }
 }
 

@@ -3,7 +3,7 @@ import yaml from 'js-yaml';
 import type { KeyInputs } from './types.js';
 
 /** Schema part of the key: bump when the key formula or the cached entry's layout changes. */
-export const KEY_SCHEMA = 'v1';
+export const KEY_SCHEMA = 'v2';
 /** GitHub's cache keys: at most 512 characters, no commas. */
 export const MAX_KEY_LENGTH = 512;
 export const MAX_PREFIX_LENGTH = 200;
@@ -109,9 +109,9 @@ export function keyMaterial(k: KeyInputs & { envName?: string }): string {
 }
 
 /**
- * `${prefix}-v1-${os}-${arch}[-${variant}]-${sha256 of keyMaterial}`. Pure; throws an Error naming the
+ * `${prefix}-${KEY_SCHEMA}-${os}-${arch}[-${variant}]-${sha256 of keyMaterial}`. Pure; throws an Error naming the
  * input when the prefix, platform or env file is not accepted. At most 512 characters, no commas.
- * `envName` (optional, additive) is hashed when given: the env directory inside the cached tar.
+ * `envName` (optional, additive) is hashed when given: the env directory inside the cached image.
  */
 export function computeEnvCacheKey(k: KeyInputs & { envName?: string }): string {
   const problem = prefixProblem(k.prefix);
@@ -128,5 +128,5 @@ export function registryTag(key: string): string {
   if (key.length <= 128 && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(key)) return key;
   const m = /-(v\d+-[a-z0-9_-]+-[0-9a-f]{64})$/.exec(key);
   if (m && m[1].length <= 128) return m[1];
-  return `v1-${sha256(key)}`;
+  return `${KEY_SCHEMA}-${sha256(key)}`;
 }

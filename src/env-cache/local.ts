@@ -2,38 +2,38 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeRecord, recordProblem, type BaseImage, type EntryRecord, type Staged } from './entry.js';
+import { OCI_LAYOUT, blobPath, linkLayout } from './layout.js';
 
 /**
  * The `local` backend: a directory on a persistent runner.
  *
- *   CACHE_DIR/entries/KEY/{env.tar,environment.lock,entry.json}   complete entries only
- *   CACHE_DIR/tmp/...        entries being written, then renamed into entries/ (atomic)
- *   CACHE_DIR/trash/...      entries being evicted: renamed out of entries/ first, then removed
- *   CACHE_DIR/locks/KEY.lock one saver per key (created with O_EXCL)
- *   CACHE_DIR/layers/current the buildx type=local layer cache; a new one is written next to it and swapped in
+ *   CACHE_DIR/entries/KEY.json    the record of a complete entry (entry.ts); written last, by rename:
+ *                                 an entry exists exactly when its record does
+ *   CACHE_DIR/oci/blobs/sha256/   the entries' blobs, named by digest: one OCI layout that all
+ *                                 entries share (a base layer is kept once)
+ *   CACHE_DIR/tmp/KEY.PID.RAND/   a save in progress: its blobs are written and checked here, then
+ *                                 renamed into oci/ (removed at its end, by the post step, or after a day)
+ *   CACHE_DIR/trash/...           records and blobs being removed
+ *   CACHE_DIR/locks/KEY.lock      one saver per key (O_EXCL); locks/store.lock: held for a commit,
+ *                                 a recorded use or an eviction (moments), never for a copy
+ *   CACHE_DIR/layers/current      the buildx type=local layer cache; a new one is written next to it and swapped in
  *
- * A crash leaves at most a directory under tmp/ (cleaned up later), never a half entry.
+ * A crash leaves at most files under tmp/ (cleaned up later), never a record without its blobs.
  */
 
-export interface EntryMeta {
-  schema: 1;
-  key: string;
-  sizeBytes: number;
-  createdAt: number;
-  lastUsed: number;
-}
-
-const ENTRY_FILE = 'entry.json';
-const STALE_LOCK_MS = 6 * 3600 * 1000;
+export const STALE_LOCK_MS = 6 * 3600 * 1000;
 const STALE_TMP_MS = 24 * 3600 * 1000;
+const STORE_LOCK = 'store';
+const STORE_LOCK_WAIT_MS = 60_000;
 
 function rand(): string {
   return `${process.pid}.${randomBytes(6).toString('hex')}`;
 }
 
-export function entryDir(cacheDir: string, key: string): string {
-  return path.join(cacheDir, 'entries', key);
-}
+const recordFile = (cacheDir: string, key: string) => path.join(cacheDir, 'entries', `${key}.json`);
+/** The OCI layout that holds every entry's blobs. */
+export const storeDir = (cacheDir: string) => path.join(cacheDir, 'oci');
 
 function writeFileAtomic(file: string, data: string): void {
   const tmp = `${file}.${rand()}.tmp`;
@@ -41,63 +41,30 @@ function writeFileAtomic(file: string, data: string): void {
   fs.renameSync(tmp, file);
 }
 
-/** The entry's metadata when the entry is complete and consistent, else null. */
-export function readEntry(cacheDir: string, key: string): EntryMeta | null {
-  const dir = entryDir(cacheDir, key);
+export type EntryLookup = { record: EntryRecord } | { problem: string } | null;
+
+/** The entry's record; a record that does not parse or hold together is a problem, a missing one null. */
+export function lookupEntry(cacheDir: string, key: string): EntryLookup {
+  let text: string;
   try {
-    const meta = JSON.parse(fs.readFileSync(path.join(dir, ENTRY_FILE), 'utf8')) as EntryMeta;
-    const st = fs.statSync(path.join(dir, 'env.tar'));
-    if (meta.schema !== 1 || meta.key !== key || st.size !== meta.sizeBytes) return null;
-    return meta;
+    text = fs.readFileSync(recordFile(cacheDir, key), 'utf8');
   } catch {
     return null;
   }
-}
-
-/** Records a use of the entry (LRU order); best effort. */
-export function touchEntry(cacheDir: string, key: string, now = Date.now()): void {
-  const meta = readEntry(cacheDir, key);
-  if (!meta) return;
+  let v: unknown;
   try {
-    writeFileAtomic(path.join(entryDir(cacheDir, key), ENTRY_FILE), JSON.stringify({ ...meta, lastUsed: now }));
-  } catch {
-    // evicted meanwhile: nothing to record
+    v = JSON.parse(text);
+  } catch (e) {
+    return { problem: `entries/${key}.json does not parse (${(e as Error).message})` };
   }
+  const problem = recordProblem(v, key);
+  return problem ? { problem: `entries/${key}.json: ${problem}` } : { record: v as EntryRecord };
 }
 
-/** Puts `src` at `dest` by hard link (same file system) or copy; the cache entry may be evicted afterwards. */
-function linkOrCopy(src: string, dest: string): void {
-  fs.rmSync(dest, { force: true });
-  try {
-    fs.linkSync(src, dest);
-  } catch {
-    fs.copyFileSync(src, dest);
-  }
-}
-
-export interface LocalRestore {
-  hit: boolean;
-  sizeBytes: number | null;
-  contextDir: string | null;
-}
-
-/**
- * On a hit, makes WORKDIR/env-cache/env.tar (hard link or copy, so a concurrent eviction cannot take it
- * away during the build) and records the use.
- */
-export function localRestore(cacheDir: string, key: string, workDir: string): LocalRestore {
-  const meta = readEntry(cacheDir, key);
-  if (!meta) return { hit: false, sizeBytes: null, contextDir: null };
-  const ctx = path.join(workDir, 'env-cache');
-  fs.mkdirSync(ctx, { recursive: true });
-  try {
-    linkOrCopy(path.join(entryDir(cacheDir, key), 'env.tar'), path.join(ctx, 'env.tar'));
-  } catch {
-    return { hit: false, sizeBytes: null, contextDir: null }; // evicted between the check and the link
-  }
-  if (fs.statSync(path.join(ctx, 'env.tar')).size !== meta.sizeBytes) return { hit: false, sizeBytes: null, contextDir: null };
-  touchEntry(cacheDir, key);
-  return { hit: true, sizeBytes: meta.sizeBytes, contextDir: ctx };
+/** The entry's record when it is complete and consistent, else null. */
+export function readEntry(cacheDir: string, key: string): EntryRecord | null {
+  const l = lookupEntry(cacheDir, key);
+  return l && 'record' in l ? l.record : null;
 }
 
 function pidAlive(pid: number): boolean {
@@ -109,11 +76,11 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Takes CACHE_DIR/locks/KEY.lock with O_EXCL; breaks a stale lock (dead holder on this host, or old). */
-export function acquireLock(cacheDir: string, key: string): (() => void) | null {
+/** Takes CACHE_DIR/locks/NAME.lock with O_EXCL; breaks a stale lock (dead holder on this host, or old). */
+export function acquireLock(cacheDir: string, name: string): (() => void) | null {
   const dir = path.join(cacheDir, 'locks');
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${key}.lock`);
+  const file = path.join(dir, `${name}.lock`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
@@ -141,22 +108,56 @@ export function acquireLock(cacheDir: string, key: string): (() => void) | null 
       } catch {
         // someone else broke it
       }
-      for (const f of fs.readdirSync(dir)) if (f.startsWith(`${key}.lock.stale.`)) fs.rmSync(path.join(dir, f), { force: true });
+      for (const f of fs.readdirSync(dir)) if (f.startsWith(`${name}.lock.stale.`)) fs.rmSync(path.join(dir, f), { force: true });
     }
   }
   return null;
 }
 
-function moveOrCopy(src: string, dest: string): void {
-  try {
-    fs.renameSync(src, dest);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    fs.copyFileSync(src, dest);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs fn holding locks/store.lock (waited for up to STORE_LOCK_WAIT_MS). */
+async function withStoreLock<T>(cacheDir: string, fn: () => T): Promise<T> {
+  const until = Date.now() + STORE_LOCK_WAIT_MS;
+  for (;;) {
+    const release = acquireLock(cacheDir, STORE_LOCK);
+    if (release) {
+      try {
+        return fn();
+      } finally {
+        release();
+      }
+    }
+    if (Date.now() > until) throw new Error(`${path.join(cacheDir, 'locks', `${STORE_LOCK}.lock`)} stayed taken for ${STORE_LOCK_WAIT_MS / 1000} s`);
+    await sleep(20);
   }
 }
 
-export interface LocalSave {
+/** Records a use of the entry (LRU order); best effort, and never brings back an evicted entry. */
+export async function touchEntry(cacheDir: string, key: string, now = Date.now()): Promise<void> {
+  try {
+    await withStoreLock(cacheDir, () => {
+      const r = readEntry(cacheDir, key);
+      if (r) writeFileAtomic(recordFile(cacheDir, key), JSON.stringify({ ...r, lastUsed: now }));
+    });
+  } catch {
+    // the use is not recorded: the entry is evicted a little earlier
+  }
+}
+
+/** The entry's blobs as a job's own OCI layout of hard links (an eviction cannot take them away). Throws when a blob is gone. */
+export function linkEntry(cacheDir: string, r: EntryRecord, jobDir: string, name?: string): void {
+  linkLayout(storeDir(cacheDir), jobDir, r.target, r.blobs, name);
+}
+
+/** A new directory under tmp/ for a save of `key` (removeLeftoversOf knows it by the pid in its name). */
+export function stagingDir(cacheDir: string, key: string): string {
+  const dir = path.join(cacheDir, 'tmp', `${key}.${rand()}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export interface Commit {
   saved: boolean;
   sizeBytes: number | null;
   reason?: string;
@@ -165,96 +166,115 @@ export interface LocalSave {
   evicted: string[];
 }
 
-/**
- * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ and renamed into
- * entries/ in one step. When another job holds the key's lock or the entry exists, nothing is written.
- */
-export function localSave(cacheDir: string, key: string, exportDir: string, capBytes: number): LocalSave {
-  const tar = path.join(exportDir, 'env.tar');
-  if (!fs.existsSync(tar)) return { saved: false, sizeBytes: null, reason: `no env.tar in ${exportDir} (the env-export stage did not run)`, evicted: [] };
-  if (readEntry(cacheDir, key)) return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
-  for (const d of ['entries', 'tmp', 'trash']) fs.mkdirSync(path.join(cacheDir, d), { recursive: true });
-  const release = acquireLock(cacheDir, key);
-  if (!release) return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', raced: true, evicted: [] };
-  const tmp = path.join(cacheDir, 'tmp', `${key}.${rand()}`);
+function fsyncFile(file: string): void {
+  const fd = fs.openSync(file, 'r');
   try {
-    if (readEntry(cacheDir, key)) return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
-    fs.mkdirSync(tmp);
-    moveOrCopy(tar, path.join(tmp, 'env.tar'));
-    const lock = path.join(exportDir, 'environment.lock');
-    if (fs.existsSync(lock)) fs.copyFileSync(lock, path.join(tmp, 'environment.lock'));
-    const size = fs.statSync(path.join(tmp, 'env.tar')).size;
-    const now = Date.now();
-    const meta: EntryMeta = { schema: 1, key, sizeBytes: size, createdAt: now, lastUsed: now };
-    fs.writeFileSync(path.join(tmp, ENTRY_FILE), JSON.stringify(meta));
-    const fd = fs.openSync(path.join(tmp, 'env.tar'), 'r');
     fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    const dest = entryDir(cacheDir, key);
-    // A leftover incomplete directory (none is ever made by this code) would block the rename.
-    if (fs.existsSync(dest) && !readEntry(cacheDir, key)) removeDir(cacheDir, dest);
-    try {
-      fs.renameSync(tmp, dest);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-        return { saved: false, sizeBytes: size, reason: 'another job saved this key first', raced: true, evicted: [] };
-      }
-      throw e;
-    }
-    const evicted = evictLru(cacheDir, capBytes, key);
-    return { saved: true, sizeBytes: size, evicted };
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    release();
-    cleanStale(cacheDir);
+    fs.closeSync(fd);
   }
 }
 
-/** Removes a directory by renaming it into trash/ first, so it vanishes from entries/ in one step. */
-function removeDir(cacheDir: string, dir: string): boolean {
-  const trash = path.join(cacheDir, 'trash', `${path.basename(dir)}.${rand()}`);
+/**
+ * Makes a staged layout the entry KEY: its blobs are renamed into oci/ (a blob already there is
+ * kept), then the record is written by rename; then least-recently-used entries are evicted until
+ * the blobs fit capBytes. The blobs reach the disk (fsync) before the record names them.
+ */
+export async function commitEntry(cacheDir: string, key: string, staged: Staged, base: BaseImage, capBytes: number): Promise<Commit> {
+  for (const b of staged.blobs) fsyncFile(blobPath(staged.dir, b.digest));
+  return withStoreLock(cacheDir, () => {
+    if (readEntry(cacheDir, key)) return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'another job saved this key first', raced: true, evicted: [] };
+    const store = storeDir(cacheDir);
+    fs.mkdirSync(path.join(store, 'blobs', 'sha256'), { recursive: true });
+    fs.mkdirSync(path.join(cacheDir, 'entries'), { recursive: true });
+    if (!fs.existsSync(path.join(store, 'oci-layout'))) fs.writeFileSync(path.join(store, 'oci-layout'), OCI_LAYOUT);
+    for (const b of staged.blobs) {
+      const dest = blobPath(store, b.digest);
+      let have = -1;
+      try {
+        have = fs.statSync(dest).size;
+      } catch {
+        // not there yet
+      }
+      if (have !== b.size) fs.renameSync(blobPath(staged.dir, b.digest), dest);
+    }
+    const record = makeRecord(key, staged, base);
+    writeFileAtomic(recordFile(cacheDir, key), JSON.stringify(record));
+    return { saved: true, sizeBytes: record.sizeBytes, evicted: evictLocked(cacheDir, capBytes, key) };
+  });
+}
+
+/** Removes the entry (its record; with badBlob, that blob too, which other entries then miss); unused blobs go with it. */
+export async function dropEntry(cacheDir: string, key: string, badBlob?: string): Promise<void> {
+  await withStoreLock(cacheDir, () => {
+    moveToTrash(cacheDir, recordFile(cacheDir, key));
+    if (badBlob) moveToTrash(cacheDir, blobPath(storeDir(cacheDir), badBlob));
+    removeUnusedBlobs(cacheDir);
+  });
+}
+
+/** Removes a file or directory by renaming it into trash/ first, so it vanishes in one step. */
+function moveToTrash(cacheDir: string, p: string): boolean {
+  const trash = path.join(cacheDir, 'trash', `${path.basename(p)}.${rand()}`);
   try {
     fs.mkdirSync(path.dirname(trash), { recursive: true });
-    fs.renameSync(dir, trash);
+    fs.renameSync(p, trash);
   } catch {
-    return false; // someone else removed it
+    return false; // not there, or someone else removed it
   }
   fs.rmSync(trash, { recursive: true, force: true });
   return true;
 }
 
 /** The complete entries. */
-export function listEntries(cacheDir: string): EntryMeta[] {
+export function listEntries(cacheDir: string): EntryRecord[] {
   let names: string[];
   try {
     names = fs.readdirSync(path.join(cacheDir, 'entries'));
   } catch {
     return [];
   }
-  const out: EntryMeta[] = [];
-  for (const n of names) {
-    const m = readEntry(cacheDir, n);
-    if (m) out.push(m);
-  }
-  return out;
+  return names.filter((n) => n.endsWith('.json')).map((n) => readEntry(cacheDir, n.slice(0, -'.json'.length))).filter((r): r is EntryRecord => r !== null);
+}
+
+function blobBytes(entries: EntryRecord[]): number {
+  const sizes = new Map<string, number>();
+  for (const e of entries) for (const b of e.blobs) sizes.set(b.digest, b.size);
+  return [...sizes.values()].reduce((n, s) => n + s, 0);
 }
 
 /**
- * Least-recently-used eviction: while the complete entries exceed CAP bytes, removes the one used
- * longest ago (never `keep`, the entry just saved or restored). Returns the evicted keys.
+ * Least-recently-used eviction (store lock held): while the blobs of the complete entries exceed
+ * CAP bytes (a blob shared by entries counts once), removes the entry used longest ago (never
+ * `keep`), then every blob no entry names. Returns the evicted keys.
  */
-export function evictLru(cacheDir: string, capBytes: number, keep: string): string[] {
-  const entries = listEntries(cacheDir).sort((a, b) => a.lastUsed - b.lastUsed);
-  let total = entries.reduce((n, e) => n + e.sizeBytes, 0);
+function evictLocked(cacheDir: string, capBytes: number, keep: string): string[] {
+  let entries = listEntries(cacheDir).sort((a, b) => a.lastUsed - b.lastUsed);
   const evicted: string[] = [];
-  for (const e of entries) {
-    if (total <= capBytes) break;
+  for (const e of [...entries]) {
+    if (blobBytes(entries) <= capBytes) break;
     if (e.key === keep) continue;
-    if (removeDir(cacheDir, entryDir(cacheDir, e.key))) evicted.push(e.key);
-    total -= e.sizeBytes;
+    if (moveToTrash(cacheDir, recordFile(cacheDir, e.key))) evicted.push(e.key);
+    entries = entries.filter((x) => x !== e);
   }
+  removeUnusedBlobs(cacheDir);
   return evicted;
+}
+
+/** Test hook and `cache-max-size` lowered by hand: evicts under the store lock. */
+export function evictLru(cacheDir: string, capBytes: number, keep: string): Promise<string[]> {
+  return withStoreLock(cacheDir, () => evictLocked(cacheDir, capBytes, keep));
+}
+
+/** Blobs no complete entry names, and entries of the first layout (entries/KEY/ directories): removed (store lock held). */
+function removeUnusedBlobs(cacheDir: string): void {
+  const used = new Set(listEntries(cacheDir).flatMap((e) => e.blobs.map((b) => b.digest.slice('sha256:'.length))));
+  const dir = path.join(storeDir(cacheDir), 'blobs', 'sha256');
+  for (const n of fs.existsSync(dir) ? fs.readdirSync(dir) : []) if (!used.has(n)) moveToTrash(cacheDir, path.join(dir, n));
+  const entries = path.join(cacheDir, 'entries');
+  for (const n of fs.existsSync(entries) ? fs.readdirSync(entries) : []) {
+    if (fs.statSync(path.join(entries, n), { throwIfNoEntry: false })?.isDirectory()) moveToTrash(cacheDir, path.join(entries, n));
+  }
 }
 
 /** Removes what crashed jobs left in tmp/ and trash/ long ago. */
@@ -277,13 +297,13 @@ export function cleanStale(cacheDir: string, now = Date.now()): void {
   }
 }
 
-/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. */
+/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. A failed export is no failed build. */
 export function localLayerCache(cacheDir: string): { from: string[]; to: string[]; newDir: string } {
   const layers = path.join(cacheDir, 'layers');
   const current = path.join(layers, 'current');
   const newDir = path.join(layers, `new-${rand()}`);
   const from = fs.existsSync(path.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
-  return { from, to: [`type=local,dest=${newDir},mode=max`], newDir };
+  return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
 }
 
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
@@ -298,7 +318,7 @@ export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.n
   const layers = path.join(cacheDir, 'layers');
   for (const n of fs.existsSync(layers) ? fs.readdirSync(layers) : []) {
     const m = /^retired-(\d+)-/.exec(n);
-    if (m && now - Number(m[1]) > RETIRED_LAYERS_MS) removeDir(cacheDir, path.join(layers, n));
+    if (m && now - Number(m[1]) > RETIRED_LAYERS_MS) moveToTrash(cacheDir, path.join(layers, n));
   }
   if (!fs.existsSync(path.join(newDir, 'index.json'))) {
     fs.rmSync(newDir, { recursive: true, force: true });
@@ -321,9 +341,9 @@ export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.n
 
 /**
  * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was
- * never swapped in (layers/new-PID.*), a save it did not finish (tmp/KEY.PID.*) and an
- * eviction it did not finish (trash/KEY.PID.*). The caller makes sure that process writes nothing
- * there any more: it is the caller itself at its end, or it is dead. Returns what was removed.
+ * never swapped in (layers/new-PID.*), a save it did not finish (tmp/KEY.PID.*), a removal it did
+ * not finish (trash/NAME.PID.*) and the locks it held. The caller makes sure that process writes
+ * nothing there any more: it is the caller itself at its end, or it is dead. Returns what was removed.
  */
 export function removeLeftoversOf(cacheDir: string, pid: number): string[] {
   const removed: string[] = [];
@@ -339,6 +359,24 @@ export function removeLeftoversOf(cacheDir: string, pid: number): string[] {
     for (const n of names.filter((x) => re.test(x))) {
       fs.rmSync(path.join(cacheDir, area, n), { recursive: true, force: true });
       removed.push(path.join(area, n));
+    }
+  }
+  let locks: string[] = [];
+  try {
+    locks = fs.readdirSync(path.join(cacheDir, 'locks')).filter((n) => n.endsWith('.lock'));
+  } catch {
+    // no locks/
+  }
+  for (const n of locks) {
+    const file = path.join(cacheDir, 'locks', n);
+    try {
+      const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string };
+      if (info.pid === pid && info.host === os.hostname()) {
+        fs.rmSync(file, { force: true });
+        removed.push(path.join('locks', n));
+      }
+    } catch {
+      // being written, or gone
     }
   }
   return removed;

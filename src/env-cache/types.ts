@@ -1,3 +1,5 @@
+import type { BaseImage } from './entry.js';
+
 /** Settings of the environment cache for one run, made from the action's inputs by src/env-cache/action.ts. */
 export interface EnvCacheSettings {
   /** Input `cache-backend`. */
@@ -32,8 +34,23 @@ export interface KeyInputs {
   prefix: string;
 }
 
+/** Where the builder takes a local or gha entry from: src/builder.ts decides it with the other capabilities. */
+export type { EnvCacheStore } from '../builder.js';
+
 /** One env build to run before the main build: `--target T --output O`. */
-export interface EnvExport { target: 'env-export' | 'env-lock'; output: string }
+export interface EnvExport { target: 'env-lock'; output: string }
+
+/** The build that writes a new entry on a miss (`--target conda-env`), run beside the smoke run. */
+export interface EnvSave {
+  /** Its --output. */
+  output: string;
+  /** Where a local save is written before it is committed (under cache-dir/tmp), or the gha archive's dir. */
+  dir: string | null;
+  /** The docker driver: the image the save tags in the Engine, from which the cache dir's copy is made. */
+  engineName: string | null;
+  /** The cache image may carry the base image as OCI annotations (registry backend, on a builder that attaches them). */
+  annotate: boolean;
+}
 
 export interface EnvCacheSession {
   key: string;
@@ -41,7 +58,7 @@ export interface EnvCacheSession {
   hit: boolean;
   /** The key of the entry that was restored, or '' on a miss. */
   matchedKey: string;
-  /** Ready argv pieces for `docker buildx build` (empty when the builder takes no named contexts). */
+  /** Ready argv pieces for `docker buildx build`: `conda-env=...` on a hit, `miniforge=...` on a miss (none when the builder takes no named contexts). */
   buildContexts: string[];
   /** Layer cache defaults (used when the user gave no cache-from / cache-to). */
   layerCacheFrom: string[];
@@ -49,10 +66,14 @@ export interface EnvCacheSession {
   restoreSeconds: number;
   sizeBytes: number | null;
   warnings: string[];
-  /** The env builds to run, in order: `env-export` on a miss with a backend, then `env-lock`. */
+  /** Where a hit came from, in words for the summary ('' on a miss). */
+  source: string;
+  /** The base image the cached env was built on (a hit), or null. */
+  base: BaseImage | null;
+  /** The env builds to run before the main build: `env-lock` (on a hit, the first build that reads the entry). */
   exports: EnvExport[];
-  /** Where the `env-export` stage is written on a miss (local/gha): pass it to saveEnvCache. */
-  exportDir: string;
+  /** The build that saves the env on a miss (null: a hit, or no backend). */
+  save: EnvSave | null;
   /** Where the `env-lock` build puts `environment.lock`. */
   lockPath: string;
   /** A dry run's session: looked up, nothing restored, downloaded or linked. */
@@ -67,6 +88,9 @@ export interface SaveResult {
   /** Not saved because another job saved or is saving the same key: a harmless race, said as info. */
   note?: string;
 }
+
+/** What the save build reported: its exit code, a line about its failure, its metadata file. */
+export interface SaveBuild { exitCode: number; failure: string; metadata: Record<string, unknown> | null }
 
 export const BACKENDS = ['registry', 'gha', 'local', 'none'] as const;
 export type Backend = (typeof BACKENDS)[number];

@@ -42,7 +42,7 @@ export function slowFixture(dir: string): string {
     .replace(anchor, (m) => `${m}\nARG PCB_FAULT_BUILD_SLEEP=0\nARG PCB_FAULT_NONCE=\nRUN echo "fault fixture: sleeping $PCB_FAULT_BUILD_SLEEP s ($PCB_FAULT_NONCE)" && sleep "$PCB_FAULT_BUILD_SLEEP"`)
     .replace(envStep, (m) => `${m}\nARG PCB_FAULT_ENV_MB=0\nENV PCB_FAULT_ENV_MB=\${PCB_FAULT_ENV_MB}`));
   const script = path.join(dir, 'docker', 'create-env.sh');
-  fs.appendFileSync(script, '# fault fixture: ballast that makes the env PCB_FAULT_ENV_MB MiB larger\nif [ "${PCB_FAULT_ENV_MB:-0}" -gt 0 ] && [ ! -f /pcb/env-cache/env.tar ]; then head -c "$((PCB_FAULT_ENV_MB * 1048576))" /dev/urandom > "$env_dir/pcb-fault-ballast"; fi\n');
+  fs.appendFileSync(script, '# fault fixture: ballast that makes the env PCB_FAULT_ENV_MB MiB larger\nif [ "${PCB_FAULT_ENV_MB:-0}" -gt 0 ]; then head -c "$((PCB_FAULT_ENV_MB * 1048576))" /dev/urandom > "$env_dir/pcb-fault-ballast"; fi\n');
   return dir;
 }
 
