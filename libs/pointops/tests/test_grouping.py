@@ -325,7 +325,7 @@ print("after the errors", out.cpu().double().sum().item())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_fused_index_check_gives_the_results_and_errors_of_the_separate_check():
+def test_cuda_fused_index_check_gives_the_results_and_errors_of_the_separate_check():
     import os
     import subprocess
     import sys
