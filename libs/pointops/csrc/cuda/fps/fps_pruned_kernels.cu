@@ -5,9 +5,9 @@
 // The dense kernel updates every point in every iteration; once a scene no longer fits in the
 // registers of 16 SMs it streams all points from memory each time, and its iteration grows
 // with the scene (H200: 1 x 300k -> 30k in 172 ms, 1 x 1M -> 20k in 299 ms, 2 x 2M -> 5k in
-// 271 ms; here 103, 109 and 74 ms). But late in a run a new sample can only lower the distances of points close
-// to it, so most of that work changes nothing. Here one block per scene skips it without
-// changing any result:
+// 271 ms; here 103, 109 and 74 ms). But late in a run a new sample can only lower the
+// distances of points close to it, so most of that work changes nothing. Here one block per
+// scene skips it without changing any result:
 //
 //  * The scene's points are sorted along a Morton curve (10 bits per axis of the scene's box)
 //    and cut into buckets of 32 * L consecutive points (L points per lane of a warp). Every
