@@ -28,6 +28,10 @@ const CASES: [string, string | undefined][] = [
   ['LibMambaUnsatisfiableError: Encountered problems while solving:\n  - nothing provides cuda-version 99 needed by x', 'conda-solve'],
   ['ERROR: failed to solve: target stage "runtme" could not be found', 'target-missing'],
   ['smoke run timed out after 900 s.', 'smoke-timeout'],
+  // src/smoke.ts's own words for an Engine that went away (the CLI's "Cannot connect" comes with it) and an OOM kill
+  ['The smoke run failed: the Docker Engine stopped answering during the smoke run (docker run exited 125: error waiting for container: unexpected EOF).\ndocker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', 'engine-gone'],
+  ['docker version did not finish within 60 s and was killed', 'docker-not-answering'],
+  ['The smoke run failed: the smoke container ran out of memory and the kernel killed it (OOMKilled, exit code 137).', 'smoke-oom'],
   // the runner setups of the README's table: Engine 20.10's BuildKit, the docker driver's classic store,
   // an Engine without its bridge, a runc without time namespaces
   ['ERROR: failed to build: failed to solve: rpc error: code = Unknown desc = failed to solve with frontend dockerfile.v0: unsupported frontend capability moby.buildkit.frontend.contexts', 'named-contexts'],

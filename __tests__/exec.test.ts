@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
 import { run, showArgv } from '../src/exec.js';
 import { Redactor } from '../src/redact.js';
 
@@ -44,5 +45,58 @@ describe('Redactor', () => {
     }
     expect(out.join('')).toContain('[command] printf %s ***');
     expect(out.join('')).not.toContain('tok-999');
+  });
+});
+
+describe('run: process groups, timeouts, cancel', () => {
+  // a fresh module each time: the refusal and the mark are the module's state
+  const fresh = async () => {
+    vi.resetModules();
+    return import('../src/exec.js');
+  };
+  // running, not a zombie waiting for init to reap it
+  const alive = (pid: number) => { try { return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1')); } catch { return false; } };
+
+  it('a timeout kills the whole process group, grandchildren too, and says so', async () => {
+    const ex = await fresh();
+    const t0 = Date.now();
+    const r = await ex.run('sh', ['-c', 'sleep 30 & echo $!; wait'], { quiet: true, timeoutMs: 500 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.exitCode).toBe(124);
+    expect(r.timedOut).toBe(true);
+    expect(r.stderr).toContain('sh -c did not finish within 0.5 s and was killed');
+    expect(alive(Number(r.stdout.trim()))).toBe(false);
+  });
+
+  it('signalRunning reaches every running command\'s group; runningCommands lists them until they end', async () => {
+    const ex = await fresh();
+    const p = ex.run('sh', ['-c', 'trap "echo got INT; exit 7" INT; sleep 30 & wait'], { quiet: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ex.runningCommands().map((c) => c.argv[0])).toEqual(['sh']);
+    ex.signalRunning('SIGINT');
+    const r = await p;
+    expect(r.stdout).toContain('got INT');
+    expect(r.exitCode).toBe(7);
+    expect(ex.runningCommands()).toEqual([]);
+  });
+
+  it('after refuseNewCommands only cleanup commands start', async () => {
+    const ex = await fresh();
+    ex.refuseNewCommands('the job was cancelled (SIGINT)');
+    expect(await ex.run('true', [], { quiet: true })).toMatchObject({ exitCode: 130, refused: true, stderr: 'not started: the job was cancelled (SIGINT)' });
+    expect(await ex.run('true', [], { quiet: true, cleanup: true })).toMatchObject({ exitCode: 0 });
+  });
+
+  it('every command carries the mark in its environment', async () => {
+    const ex = await fresh();
+    ex.markCommands('POINTCEPT_CONDA_BUILD_RUN', 'abc123');
+    const r = await ex.run('sh', ['-c', 'echo "$POINTCEPT_CONDA_BUILD_RUN"'], { quiet: true, env: { OTHER: '1' } });
+    expect(r.stdout).toBe('abc123\n');
+  });
+
+  it('a killed command reports 128 + the signal number', async () => {
+    const ex = await fresh();
+    const r = await ex.run('sh', ['-c', 'kill -TERM $$'], { quiet: true });
+    expect(r.exitCode).toBe(143);
   });
 });

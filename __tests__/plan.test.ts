@@ -135,7 +135,7 @@ describe('smoke argv', () => {
     const p = plan({ inputs: over, gpus: [...gpus] });
     expect(p.gpu).toBe(gpu);
     const argv = smokeArgvFor(p, 'sha256:abc');
-    expect(argv.slice(0, 4)).toEqual(['run', '--rm', '--name', 'pcb-smoke-42-1-abcd']);
+    expect(argv.slice(0, 3)).toEqual(['run', '--name', 'pcb-smoke-42-1-abcd']);
     expect(flag(argv, '--network')).toEqual(['none']);
     expect(flag(argv, '-v')).toEqual(['/w/report:/pcb-report']);
     expect(flag(argv, '--gpus')).toEqual(gpu ? ['all'] : []);
@@ -248,7 +248,7 @@ describe('publishing: the build argv of each way (builder x push x load)', () =>
   });
   it('one notice where docker push cannot carry attestations and none was asked for; none elsewhere', () => {
     expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CLASSIC }).notices).toEqual([
-      'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store) pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Publishing" in the README)',
+      'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store) pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)',
     ]);
     expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' } }).notices).toEqual([]);
     expect(plan({ inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CONTAINERD }).notices).toEqual([]);

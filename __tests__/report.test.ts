@@ -8,6 +8,7 @@ import { classify } from '../src/errors.js';
 import { withLockLabel, type Plan } from '../src/plan.js';
 import type { Preflight } from '../src/preflight.js';
 import { Redactor } from '../src/redact.js';
+import { cancelMessage } from '../src/cancel.js';
 import { VERSION_OUTPUTS, checkCount, headline, orderChecks, outputsFrom, publishedMetadata, renderSummary, type Outcome } from '../src/report.js';
 import type { PublishOutcome } from '../src/publish.js';
 import { parseReport, type SmokeResult } from '../src/smoke.js';
@@ -21,7 +22,7 @@ const plan = withLockLabel({
   envSpecDir: null, buildArgs: { MAX_JOBS: '4', HF_TOKEN: 'tok-123' }, secretEnv: { PCB_SECRET_0: 'sec-456' },
   envBuilds: [{ target: 'env-lock', argv: ['buildx', 'build', '--target', 'env-lock', '/ctx'] }],
   buildArgv: ['buildx', 'build', '--build-arg', 'HF_TOKEN=tok-123', '--label', 'a=b', '--load', '/ctx'], metadataFile: '/w/m.json', iidFile: '/w/iid', buildLog: '/w/build.log',
-  smokeContainer: 'pcb-smoke-r', reportDir: '/w/report', smokeArgv: ['run', '--rm', '<image-id>'], notices: [], notes: [],
+  smokeContainer: 'pcb-smoke-r', reportDir: '/w/report', smokeArgv: ['run', '--name', 'pcb-smoke-r', '<image-id>'], notices: [], notes: [],
 } satisfies Plan, 'ff00');
 const builder: BuilderFacts = { name: 'pcb-remote', driver: 'remote', buildx: '0.38.2', buildkit: '0.34.2', engine: '20.10.24', engineApi: '1.41', containerdStore: false };
 const preflight = { findings: [{ level: 'ok', check: 'docker', message: 'Docker Engine 20.10.24' }], builder } as unknown as Preflight;
@@ -36,7 +37,7 @@ const report = {
   gpu: { name: 'NVIDIA H200', capability: '9.0', driver: '570.86.15', memory_gib: 139.8 },
   checks: [{ name: 'imports', ok: true, required: true, seconds: 0.12, detail: 'ok' }, { name: 'open3d', ok: false, required: false, seconds: 0.01, detail: 'not | <installed>' }, { name: 'cuda', ok: false, required: false, seconds: 0, detail: 'skipped: --no-gpu', skipped: true }],
 };
-const smoke: SmokeResult = { exitCode: 0, timedOut: false, report, reportError: null, output: 'fixture smoke tests', passed: true, seconds: 3 };
+const smoke: SmokeResult = { exitCode: 0, timedOut: false, report, reportError: null, output: 'fixture smoke tests', passed: true, seconds: 3, engineGone: false, leftBecause: null };
 const cache = { backend: 'local', key: 'pointcept-env-v1-linux-amd64-ab', hit: true, matchedKey: 'pointcept-env-v1-linux-amd64-ab', lookupOnly: false, lockFile: '/w/env-lock/environment.lock', lockSha256: 'ff00', restoreSeconds: 2.5, sizeBytes: 3 * 2 ** 30, saved: null, saveSeconds: 0, warnings: [] };
 const published: PublishOutcome = {
   way: 'by-digest', digest: 'sha256:3333', untagged: [], testedManifest: 'sha256:4444', configDigest: 'sha256:1111', imageId: 'sha256:1111', attempted: true,
@@ -118,6 +119,7 @@ describe('headline', () => {
     ['smoke tests off', { plan: { ...plan, smoke: false }, build }, 'Pointcept image ✅ built; smoke tests off, GPU checks skipped'],
     ['failed smoke run without GPU checks', { plan: { ...plan, gpu: false }, smoke: { ...smoke, passed: false, report: { ...report, gpu: null } }, failure: { step: 'smoke tests', message: 'x', tail: '' } }, 'Pointcept image ❌ failed at smoke tests; GPU checks skipped'],
     ['failed build', { plan, failure: { step: 'build', message: 'x', tail: '' } }, 'Pointcept image ❌ failed at build'],
+    ['cancelled', { plan, build, cancelled: { signal: 'SIGINT', stage: 'smoke tests' }, failure: { step: 'smoke tests', message: 'x', tail: '' } }, 'Pointcept image ⏹️ cancelled during smoke tests'],
     ['dry run', { plan, dryRun: true }, 'Pointcept image: dry run, ✅ preflight passed'],
     ['dry run with preflight errors', { plan, dryRun: true, failure: { step: 'preflight', message: 'x', tail: '' } }, 'Pointcept image: dry run, ❌ preflight failed'],
     ['dry run with an env file that makes no key', { dryRun: true, failure: { step: 'inputs', message: 'x', tail: '' } }, 'Pointcept image: dry run, ❌ failed at inputs'],
@@ -169,6 +171,23 @@ describe('renderSummary (core.summary)', () => {
     expect(text).toContain('<details><summary>Last lines of the smoke tests log</summary><pre>line 1\nline 2</pre></details>');
     expect(text).toContain('miss (saved in 4.0 s');
     expect(text).not.toContain('Pushed digest');
+  });
+  it('a cancelled run: what the cancel stopped, the push not done, what is known kept', () => {
+    const cancelled = { signal: 'SIGINT' as const, stage: 'build' };
+    const o: Outcome = { plan: { ...plan, push: true }, cache, cancelled, failure: { step: 'build', message: cancelMessage(cancelled), tail: '' } };
+    const text = renderSummary(o, NONE);
+    expect(text).toContain('<h2>Pointcept image ⏹️ cancelled during build</h2>');
+    expect(text).toContain('<b>Cancelled during build:</b> Cancelled by the runner (SIGINT): the build was stopped; nothing was pushed.');
+    expect(text).toContain('<tr><th>Pushed</th><td>no (cancelled)</td></tr>');
+    expect(outputsFrom(o)).toMatchObject({ error: 'build: Cancelled by the runner (SIGINT): the build was stopped; nothing was pushed.', 'cache-key': cache.key });
+    const duringPush = renderSummary({ ...o, cancelled: { signal: 'SIGTERM', stage: 'push' } }, NONE);
+    expect(duringPush).toContain('<tr><th>Pushed</th><td>not confirmed (cancelled during the push)</td></tr>');
+  });
+  it('every stage of the pipeline has its own words for a cancel', () => {
+    for (const stage of ['preflight', 'env builds', 'build', 'smoke tests', 'push', 'layer cache']) {
+      expect(cancelMessage({ signal: 'SIGINT', stage })).toMatch(/^Cancelled by the runner \(SIGINT\): .+\.$/);
+    }
+    expect(new Set(['preflight', 'build', 'smoke tests', 'push', 'layer cache'].map((stage) => cancelMessage({ signal: 'SIGINT', stage }))).size).toBe(5);
   });
   it('a timed-out smoke run without a report says so', () => {
     const text = renderSummary({ plan, build, smoke: { ...smoke, passed: false, timedOut: true, exitCode: 137, report: null, reportError: 'smoke run timed out after 5 s (the container was killed)' } }, NONE);

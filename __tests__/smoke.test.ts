@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SMOKE_SCRIPT } from '../src/plan.js';
-import { ReportError, parseReport } from '../src/smoke.js';
+import { ReportError, noReportReason, parseReport } from '../src/smoke.js';
 import { FIXTURE, ROOT } from './helpers.js';
 
 const GOOD = {
@@ -64,6 +64,7 @@ describe("the fixture's smoke script writes reports that parse", () => {
     ['pass', [], 0, true, 'Stand-in GPU'],
     ['pass', ['--no-gpu'], 0, true, null],
     ['fail', [], 1, false, 'Stand-in GPU'],
+    ['slow1', [], 0, true, 'Stand-in GPU'],
   ] as const)('%s %j', (mode, args, code, ok, gpu) => {
     const r = runScript(mode, [...args]);
     expect(r.code).toBe(code);
@@ -89,5 +90,18 @@ describe("the fixture's smoke script writes reports that parse", () => {
     const help = execFileSync('python3', [path.join(ROOT, 'docker', 'smoke_tests.py'), '--help'], { encoding: 'utf8' });
     expect(help).toContain('--json PATH');
     expect(help).toContain('--no-gpu');
+  });
+});
+
+describe('noReportReason: why a run that wrote no report ended', () => {
+  const state = (over: Partial<{ status: string; exitCode: number; oomKilled: boolean; error: string }> = {}) => ({ status: 'exited', exitCode: 137, oomKilled: false, error: '', ...over });
+  it.each([
+    ['an OOM kill', 137, state({ oomKilled: true }), 'the smoke container ran out of memory and the kernel killed it (OOMKilled, exit code 137)'],
+    ['a runtime error', 127, state({ exitCode: 127, error: 'failed to create task' }), 'the smoke container failed: failed to create task (exit code 127)'],
+    ['a SIGKILL that was no OOM kill', 137, state(), 'the smoke run wrote no report: the container was killed (exit code 137, SIGKILL; not by the out-of-memory killer)'],
+    ['a crash', 139, state({ exitCode: 139 }), 'the smoke run wrote no report (exit code 139)'],
+    ['no state at all', 139, null, 'the smoke run wrote no report (exit code 139)'],
+  ] as const)('%s', (_n, code, st, text) => {
+    expect(noReportReason(code, st)).toBe(text);
   });
 });

@@ -7,7 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import { buildx } from './buildx.js';
+import { CancelledError, cancellation, cancelMessage } from './cancel.js';
 import { loadEnvCache, writeEnvSpec, type EnvCacheModule } from './env-cache/action.js';
+import { removeLeftoversOf } from './env-cache/local.js';
 import type { EnvCacheSession } from './env-cache/types.js';
 import { InputError, PreflightError, StepError, classify, failureLine, tail } from './errors.js';
 import { showArgv } from './exec.js';
@@ -76,6 +78,7 @@ export async function planRun(inputs: Inputs, recipe: Recipe, redactor: Redactor
   const errors = pf.findings.filter((f) => f.level === 'error');
   if (errors.length && !dryRun) throw new PreflightError(errors);
 
+  if (recipe.envCache.backend === 'local') core.saveState(STATE.cacheDir, recipe.envCache.cacheDir);
   const ec = await loadEnvCache();
   const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, path.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions });
   for (const w of session.warnings) core.warning(w);
@@ -152,6 +155,7 @@ export async function buildStage(job: Job): Promise<void> {
   if (!session.hit && job.recipe.envCache.backend !== 'none') {
     const saved = await job.ec.saveEnvCache(job.recipe.envCache, session, session.exportDir);
     Object.assign(outcome.cache!, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? outcome.cache!.sizeBytes });
+    if (saved.note) core.info(saved.note);
     if (saved.warning) {
       core.warning(saved.warning);
       outcome.cache!.warnings.push(saved.warning);
@@ -160,7 +164,7 @@ export async function buildStage(job: Job): Promise<void> {
   if (plan.publish?.way === 'by-digest') await pullPushed(plan, res, outcome.publish!);
 }
 
-/** Stage 5: the smoke run in the loaded image. */
+/** Stage 5: the smoke run in the loaded image. The container stays in the state until it is removed. */
 export async function smokeStage(job: Job): Promise<void> {
   const { plan, outcome, inputs } = job;
   if (!plan.smoke) return;
@@ -171,7 +175,9 @@ export async function smokeStage(job: Job): Promise<void> {
   const res = await runSmoke(smokeArgvFor(plan, imageId), plan.smokeContainer, plan.reportDir, inputs['smoke-timeout'], path.join(job.workDir, 'smoke.log'), job.redactor);
   core.endGroup();
   outcome.smoke = res;
-  if (res.passed) return;
+  if (res.leftBecause === null) core.saveState(STATE.containers, '[]');
+  else if (!res.engineGone) core.info(`The smoke container ${plan.smokeContainer} could not be removed yet (${res.leftBecause}); the post step tries again.`);
+  if (res.passed || cancellation()) return;
   const failed = res.report?.checks.filter((c) => c.required && !c.ok) ?? [];
   const what = res.timedOut ? `smoke run timed out after ${inputs['smoke-timeout']} s.`
     : failed.length ? `Smoke check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => `${c.name} (${c.detail.split('\n')[0].slice(0, 160)})`).join(', ')}.`
@@ -197,7 +203,8 @@ export async function finishStage(job: Job): Promise<void> {
   await job.ec.finishLayerCache(job.recipe.envCache, job.session);
 }
 
-function failureOf(error: unknown, redactor: Redactor): Failure {
+function failureOf(error: unknown, redactor: Redactor, outcome: Outcome): Failure {
+  if (error instanceof CancelledError) return { step: error.cancel.stage, message: cancelMessage(error.cancel, outcome.publish?.moved.map((m) => m.tag)), tail: '' };
   if (error instanceof InputError) return { step: 'inputs', message: error.lines.join(' '), lines: error.lines, tail: '' };
   if (error instanceof PreflightError) return { step: 'preflight', message: error.message, tail: '' };
   if (error instanceof StepError) return { step: error.step, message: error.message, diagnosis: error.diagnosis, tail: error.log ? redactor.text(tail(error.log, 40)) : '' };
@@ -205,9 +212,19 @@ function failureOf(error: unknown, redactor: Redactor): Failure {
   return { step: 'action', message, diagnosis: classify(message), tail: '' };
 }
 
+/** The end of every run: what it left in a local cache dir is removed, then the outputs and the summary are written. */
+export async function finish(outcome: Outcome, error: unknown, redactor: Redactor, job: Job | null): Promise<void> {
+  if (job?.recipe.envCache.backend === 'local') {
+    const removed = removeLeftoversOf(job.recipe.envCache.cacheDir, process.pid);
+    if (removed.length) core.info(`env cache: removed what this run did not finish: ${removed.join(' ')}`);
+  }
+  await report(outcome, error, redactor);
+}
+
 /** Outputs and summary from whatever is known; marks the step failed on an error (each line annotated once). */
 export async function report(outcome: Outcome, error: unknown, redactor: Redactor): Promise<void> {
-  if (error) outcome.failure = failureOf(error, redactor);
+  if (error instanceof CancelledError) outcome.cancelled = error.cancel;
+  if (error) outcome.failure = failureOf(error, redactor, outcome);
   for (const [k, v] of Object.entries(outputsFrom(outcome))) core.setOutput(k, redactor.text(v));
   const summary = renderSummary(outcome, redactor);
   if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(summary).write();

@@ -100,14 +100,17 @@ function cannotAttach(i: Pick<Inputs, 'push' | 'load'>, b: BuilderFacts, asked: 
   return `${what} with push: false the image is only loaded into the Engine's classic image store, which keeps no attestations or annotations; set push: true to publish them with the tested image, or turn on the containerd image store, ${leave}`;
 }
 
-/** The ONE notice when attestations cannot be pushed and none was asked for. */
-export function plainPushNotice(b: BuilderFacts): string {
-  return `${describeBuilder(b)} pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, ${STORE_FIX} (see "Publishing" in the README)`;
-}
-
-/** The ONE notice when the env cache's default layer cache is left out (the builder cannot export it). */
-export function layerCacheNotice(b: BuilderFacts): string {
-  return `${describeBuilder(b)} cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual); to keep the layer cache, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action), which exports it`;
+/**
+ * The ONE notice for a builder that keeps the Engine's classic image store (the docker driver): what
+ * this run leaves out because of it, and the one fix for all of it.
+ */
+export function classicStoreNotice(b: BuilderFacts, leftOut: { layerCache: boolean; attestations: boolean }): string {
+  const parts = [
+    ...(leftOut.layerCache ? ["cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual)"] : []),
+    ...(leftOut.attestations ? ['pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again)'] : []),
+  ];
+  const keep = [...(leftOut.layerCache ? ['the layer cache'] : []), ...(leftOut.attestations ? ['attested images'] : [])].join(' and ');
+  return `${describeBuilder(b)} ${parts.join(', and ')}; for ${keep}, ${STORE_FIX} (see "Runner setups" and "Publishing" in the README)`;
 }
 
 export interface Plan {
@@ -224,17 +227,16 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
   const stages = r.dockerfile.stages;
   const cacheFrom = i['cache-from'].length ? i['cache-from'] : session.layerCacheFrom;
   let cacheTo = i['cache-to'].length ? i['cache-to'] : session.layerCacheTo;
-  if (!pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length) {
-    cacheTo = [];
-    notices.push(layerCacheNotice(pf.builder));
-  }
+  const layerCacheLeftOut = !pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length > 0;
+  if (layerCacheLeftOut) cacheTo = [];
   const envBuilds = session.exports.map((e, n) => ({ target: e.target, argv: [...common, ...noCacheArgs(i, stages, n === 0), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
 
   const metadataFile = path.join(run.workDir, 'metadata.json');
   const iidFile = path.join(run.workDir, 'iid.txt');
   const labels = i.labels.map((l) => `${l.name}=${l.value}`);
   const publish = publishPlan(i, pf.adaptation);
-  if (publish?.way === 'loaded-image' && !attachmentsAsked(i).length) notices.push(plainPushNotice(pf.builder));
+  const attestationsLeftOut = publish?.way === 'loaded-image' && !attachmentsAsked(i).length;
+  if (layerCacheLeftOut || attestationsLeftOut) notices.push(classicStoreNotice(pf.builder, { layerCache: layerCacheLeftOut, attestations: attestationsLeftOut }));
   const attach = pf.adaptation.attach && publish?.way !== 'loaded-image';
   const attachArgs = attach ? [...attestArgs(i.provenance, i.sbom, run.builderId), ...annotationArgs(i.annotations)] : [];
   const buildArgv = [
@@ -254,8 +256,9 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
 
   const smokeContainer = `pcb-smoke-${run.runId}`;
   const reportDir = path.join(run.workDir, 'report');
+  // no --rm: the container's state after the run tells an OOM kill apart; src/smoke.ts removes it
   const smokeArgv = [
-    'run', '--rm', '--name', smokeContainer,
+    'run', '--name', smokeContainer,
     ...(gpu ? ['--gpus', 'all'] : []),
     '--network', 'none',
     '-v', `${reportDir}:/pcb-report`,

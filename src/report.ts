@@ -3,6 +3,7 @@
 // and the whole is redacted.
 import * as core from '@actions/core';
 import type { BuildResult } from './buildx.js';
+import type { Cancellation } from './cancel.js';
 import { describeBuilder } from './builder.js';
 import { failureLine, type Diagnosis } from './errors.js';
 import { showArgv } from './exec.js';
@@ -28,6 +29,7 @@ export interface Outcome {
   smoke?: SmokeResult;
   publish?: PublishOutcome;
   failure?: Failure;
+  cancelled?: Cancellation;
   dryRun?: boolean;
 }
 
@@ -141,6 +143,7 @@ export function headline(o: Outcome): string {
   if (o.dryRun) return `Pointcept image: dry run, ${!o.failure ? '✅ preflight passed' : o.failure.step === 'preflight' ? '❌ preflight failed' : `❌ failed at ${o.failure.step}`}`;
   const smokeRan = !!o.smoke?.report;
   const gpuSkipped = smokeRan && !gpuChecksRan(o);
+  if (o.cancelled) return `Pointcept image ⏹️ cancelled during ${o.cancelled.stage}`;
   if (o.failure) return `Pointcept image ❌ failed at ${o.failure.step}${gpuSkipped ? '; GPU checks skipped' : ''}`;
   if (o.plan && !o.plan.smoke) return 'Pointcept image ✅ built; smoke tests off, GPU checks skipped';
   if (gpuSkipped) return 'Pointcept image ✅ built; GPU checks skipped';
@@ -159,7 +162,8 @@ function overviewRows(o: Outcome): Row[] {
   if (p) row('Tags', p.tags.length ? p.tags.map(code).join('<br>') : '—');
   const pushed = o.publish?.moved.length ? o.publish.digest : null;
   if (pushed) row('Pushed digest', code(pushed));
-  else if (p?.push) row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes' : 'no');
+  else if (p?.push) row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes'
+    : o.cancelled ? (o.cancelled.stage === 'push' ? 'not confirmed (cancelled during the push)' : 'no (cancelled)') : 'no');
   if (p) {
     row('Base image', code(p.baseImage));
     row('CUDA arch list', code(p.torchCudaArchList));
@@ -210,11 +214,11 @@ function addPublished(s: typeof core.summary, o: Outcome): void {
   for (const l of lines) s.addRaw(`<p>${l}</p>`, true);
 }
 
-function addFailure(s: typeof core.summary, f: Failure): void {
+function addFailure(s: typeof core.summary, f: Failure, cancelled: boolean): void {
   if (f.step === 'preflight') return; // its errors are the Preflight list below
   const d = f.diagnosis;
   if (f.lines?.length) s.addList(f.lines.map(esc));
-  else s.addRaw(`<p><b>Failed at ${esc(f.step)}:</b> ${esc(d ? d.title : f.message)}</p>`, true);
+  else s.addRaw(`<p><b>${cancelled ? 'Cancelled during' : 'Failed at'} ${esc(f.step)}:</b> ${esc(d ? d.title : f.message)}</p>`, true);
   if (d) s.addRaw(`<p><b>Hint:</b> ${esc(d.hint)}</p>`, true);
   if (d && f.message && !f.message.includes(d.title)) s.addQuote(esc(f.message));
   if (f.tail) s.addDetails(`Last lines of the ${esc(f.step)} log`, pre(f.tail));
@@ -252,7 +256,7 @@ function addPlanCommands(s: typeof core.summary, p: Plan, redactor: Redactor): v
 export function renderSummary(o: Outcome, redactor: Redactor): string {
   const s = core.summary.emptyBuffer();
   s.addHeading(esc(headline(o)), 2);
-  if (o.failure) addFailure(s, o.failure);
+  if (o.failure) addFailure(s, o.failure, !!o.cancelled);
   const rows = overviewRows(o);
   if (rows.length) s.addTable(rows);
   const notes = [...(o.plan?.notices ?? []), ...(o.cache?.warnings ?? [])];

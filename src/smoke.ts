@@ -1,7 +1,10 @@
-// The smoke run: docker run of the image's smoke tests, a timeout that kills the container,
-// the container removed on every path, and the JSON report read and checked.
+// The smoke run: docker run of the image's smoke tests, a timeout that kills the container, the
+// container's end told apart (OOM, an Engine that went away), the container removed on every path,
+// and the JSON report read and checked.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { cancellation, withCancelCleanup } from './cancel.js';
+import { containerState, engineAnswers, QUERY_TIMEOUT_MS, removeContainer, type ContainerState } from './containers.js';
 import { run, type RunResult } from './exec.js';
 import type { Redactor } from './redact.js';
 
@@ -65,16 +68,30 @@ export interface SmokeResult {
   output: string;
   passed: boolean;
   seconds: number;
+  /** The Docker Engine did not answer after the run failed: it stopped, crashed or froze during the run. */
+  engineGone: boolean;
+  /** null once the container is removed, else why it is still there (the post step tries again). */
+  leftBecause: string | null;
 }
 
-/** Removes a container if it still exists; quiet about "No such container". */
-export async function removeContainer(name: string): Promise<void> {
-  await run('docker', ['rm', '--force', '--volumes', name], { quiet: true });
+/** How long after smoke-timeout the `docker run` client itself is killed when `docker kill` gets no answer. */
+export const KILL_WAIT_MS = 15_000;
+/** How long the main step tries to remove the container; the post step tries again for longer. */
+export const REMOVE_MS = 5_000;
+
+/** Why a run that wrote no report ended, in words (exit code and the container's state). */
+export function noReportReason(exitCode: number, state: ContainerState | null): string {
+  if (state?.oomKilled) return `the smoke container ran out of memory and the kernel killed it (OOMKilled, exit code ${state.exitCode})`;
+  if (state?.error) return `the smoke container failed: ${state.error} (exit code ${exitCode})`;
+  if (exitCode === 137) return 'the smoke run wrote no report: the container was killed (exit code 137, SIGKILL; not by the out-of-memory killer)';
+  return `the smoke run wrote no report (exit code ${exitCode})`;
 }
 
 /**
  * Runs the smoke argv (which names the container) with a timeout. On timeout the container is
- * killed; on every path it is removed.
+ * killed; a cancelled job removes it at once. After the run, the container's state tells an OOM
+ * kill apart, and when the run failed, an Engine that no longer answers is named as the cause.
+ * The container is then removed (retried for REMOVE_MS).
  */
 export async function runSmoke(argv: string[], container: string, reportDir: string, timeoutSeconds: number, logFile: string, redactor: Redactor): Promise<SmokeResult> {
   fs.mkdirSync(reportDir, { recursive: true });
@@ -85,25 +102,39 @@ export async function runSmoke(argv: string[], container: string, reportDir: str
   let timedOut = false;
   let retry: NodeJS.Timeout | undefined;
   // On timeout, kill the container; again every 2 s in case it was still being created.
-  const kill = () => { void run('docker', ['kill', container], { quiet: true }); };
+  const kill = () => { void run('docker', ['kill', container], { quiet: true, cleanup: true, timeoutMs: QUERY_TIMEOUT_MS }); };
   const timer = setTimeout(() => {
     timedOut = true;
     kill();
     retry = setInterval(kill, 2000);
   }, timeoutSeconds * 1000);
+  // a cancel removes the container at once: docker run passes SIGINT only to its PID 1
+  let removing: Promise<unknown> = Promise.resolve();
+  const removeNow = async () => { removing = removeContainer(container, REMOVE_MS); await removing; };
   let res: RunResult;
   try {
-    res = await run('docker', argv, { logFile, redactor });
+    res = await withCancelCleanup(removeNow, () => run('docker', argv, { logFile, redactor, timeoutMs: timeoutSeconds * 1000 + KILL_WAIT_MS }));
   } finally {
     clearTimeout(timer);
     if (retry) clearInterval(retry);
-    await removeContainer(container);
+    await removing;
   }
   const seconds = (Date.now() - t0) / 1000;
+  const output = res.stdout + res.stderr;
+  const cancelled = cancellation() !== null;
+  const failed = res.exitCode !== 0 && !cancelled;
+  const engineGone = failed && !(await engineAnswers());
+  const state = failed && !engineGone ? await containerState(container) : null;
+  // removed after the run, also after a cancel's removal: the daemon may have made the container just after it
+  const leftBecause = engineGone ? 'the Docker Engine does not answer' : await removeContainer(container, REMOVE_MS);
   let report: SmokeReport | null = null;
   let reportError: string | null = null;
   if (timedOut) {
     reportError = `smoke run timed out after ${timeoutSeconds} s (the container was killed)`;
+  } else if (engineGone) {
+    // the CLI's last words, without a logrus prefix (time="..." level=error msg="...")
+    const said = res.stderr.trim().split('\n').filter((l) => l.trim()).pop()?.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, '$1');
+    reportError = `the Docker Engine stopped answering during the smoke run (docker run exited ${res.exitCode}${said ? `: ${said.trim()}` : ''})`;
   } else if (fs.existsSync(reportPath)) {
     try {
       report = parseReport(fs.readFileSync(reportPath, 'utf8'));
@@ -111,9 +142,8 @@ export async function runSmoke(argv: string[], container: string, reportDir: str
       reportError = (e as Error).message;
     }
   } else {
-    reportError = `the smoke run wrote no report (exit code ${res.exitCode})`;
+    reportError = noReportReason(res.exitCode, state);
   }
-  const output = res.stdout + res.stderr;
-  const passed = !timedOut && res.exitCode === 0 && report !== null && report.ok;
-  return { exitCode: res.exitCode, timedOut, report, reportError, output, passed, seconds };
+  const passed = !timedOut && !cancelled && res.exitCode === 0 && report !== null && report.ok;
+  return { exitCode: res.exitCode, timedOut, report, reportError, output, passed, seconds, engineGone, leftBecause };
 }

@@ -184,13 +184,18 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
     posted.push(r);
   });
 
-  it('the post step removes a smoke container the main step left (recorded in the state)', async () => {
+  it('the main step removes its smoke container and clears it from the state; the post step removes one still named there', async () => {
     const r = await runMain(inputs({ 'build-args': 'PCB_FIXTURE_SMOKE=pass', 'smoke-tests': 'true' }));
     expect(r.code, r.stdout).toBe(0);
-    const name = JSON.parse(r.state['pcb-containers'])[0] as string;
+    expect(JSON.parse(r.state['pcb-containers'])).toEqual([]);
+    expect(smokeContainers()).toBe('');
+    // the state as the main step leaves it when it could not remove the container (e2e/faults-engine.test.ts makes one for real)
+    const name = /\[command\] docker run --name (pcb-smoke-\S+)/.exec(r.stdout)![1];
     docker('run', '--detach', '--name', name, '--network', 'none', r.outputs['image-id'], 'sleep', '300');
-    expect(smokeContainers()).not.toBe('');
-    expect((await runPost(r)).code).toBe(0);
+    fs.appendFileSync(r.env.GITHUB_STATE, `pcb-containers=${JSON.stringify([name])}\n`);
+    const post = await runPost(r);
+    expect(post.code).toBe(0);
+    expect(post.stdout).toContain(`Removed the smoke container ${name}`);
     posted.push(r);
     expect(smokeContainers()).toBe('');
   });

@@ -5,9 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-vi.mock('@actions/exec', () => ({ getExecOutput: vi.fn() }));
-const exec = await import('@actions/exec');
-const getExecOutput = vi.mocked(exec.getExecOutput);
+vi.mock('../../src/exec.js', () => ({ run: vi.fn() }));
+const exec = await import('../../src/exec.js');
+const run = vi.mocked(exec.run);
 const api = await import('../../src/env-cache/index.js');
 import type { EnvCacheSettings } from '../../src/env-cache/index.js';
 
@@ -17,7 +17,7 @@ let s: EnvCacheSettings;
 beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-api-'));
   s = { backend: 'local', keyPrefix: 'pointcept-env', cacheDir: path.join(tmp, 'cache'), cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' };
-  getExecOutput.mockReset();
+  run.mockReset();
 });
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -31,7 +31,7 @@ describe('none backend', () => {
     expect(session).toMatchObject({ key: KEY, platform: 'linux/amd64', hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], sizeBytes: null, lookupOnly: false });
     expect(session.exports).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(tmp, 'w', 'env-lock')}` }]);
     expect(await api.saveEnvCache(n, session, session.exportDir)).toEqual({ saved: false, seconds: 0, sizeBytes: null });
-    expect(getExecOutput).not.toHaveBeenCalled();
+    expect(run).not.toHaveBeenCalled();
   });
 });
 
@@ -71,19 +71,19 @@ describe('local backend through the API', () => {
   });
 });
 
-describe('registry backend through the API (docker at the @actions/exec boundary)', () => {
+describe('registry backend through the API (docker at the src/exec.ts boundary)', () => {
   const r = (): EnvCacheSettings => ({ ...s, backend: 'registry', cacheRef: '127.0.0.1:5000/env-cache' });
   const manifest = JSON.stringify({ layers: [{ size: 1000 }, { size: 24 }] });
   it('a hit is an image found by imagetools inspect, fed as docker-image://', async () => {
-    getExecOutput.mockResolvedValue({ exitCode: 0, stdout: manifest, stderr: '' });
+    run.mockResolvedValue({ exitCode: 0, stdout: manifest, stderr: '' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
-    expect(getExecOutput).toHaveBeenCalledWith('docker', ['buildx', 'imagetools', 'inspect', '--raw', `127.0.0.1:5000/env-cache:${KEY}`], expect.anything());
+    expect(run).toHaveBeenCalledWith('docker', ['buildx', 'imagetools', 'inspect', '--raw', `127.0.0.1:5000/env-cache:${KEY}`], expect.anything());
     expect(session).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 1024 });
     expect(session.buildContexts).toEqual(['--build-context', `env-cache=docker-image://127.0.0.1:5000/env-cache:${KEY}`, '--build-context', `miniforge=${path.join(tmp, 'w', 'miniforge-unused')}`]);
     expect(session.layerCacheFrom).toEqual(['type=registry,ref=127.0.0.1:5000/env-cache:pointcept-env-buildcache']);
   });
   it('a miss pushes the env-export stage as the cache image, and save confirms it', async () => {
-    getExecOutput.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
+    run.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
     expect(session.hit).toBe(false);
     expect(session.warnings).toEqual([]);
@@ -91,26 +91,26 @@ describe('registry backend through the API (docker at the @actions/exec boundary
       target: 'env-export',
       output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true,oci-mediatypes=true,compression=zstd`,
     });
-    getExecOutput.mockResolvedValueOnce({ exitCode: 0, stdout: manifest, stderr: '' });
+    run.mockResolvedValueOnce({ exitCode: 0, stdout: manifest, stderr: '' });
     expect(await api.saveEnvCache(r(), session, '')).toMatchObject({ saved: true, sizeBytes: 1024 });
   });
   it('for a builder that ignores oci-mediatypes and compression (docker driver, classic store), the cache image asks for neither', async () => {
-    getExecOutput.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
+    run.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'), { imageOutputOptions: false });
     expect(session.exports[0]).toEqual({ target: 'env-export', output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true` });
   });
   it('a registry error other than not-found is a warning and a miss', async () => {
-    getExecOutput.mockResolvedValue({ exitCode: 1, stdout: '', stderr: 'ERROR: dial tcp 127.0.0.1:5000: connect: connection refused' });
+    run.mockResolvedValue({ exitCode: 1, stdout: '', stderr: 'ERROR: dial tcp 127.0.0.1:5000: connect: connection refused' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
     expect(session.hit).toBe(false);
     expect(session.warnings[0]).toMatch(/could not look up .* \(treated as a miss\): ERROR: dial tcp/);
   });
   it('an index with an attestation is followed to the image manifest', async () => {
-    getExecOutput
+    run
       .mockResolvedValueOnce({ exitCode: 0, stdout: JSON.stringify({ manifests: [{ digest: 'sha256:img' }, { digest: 'sha256:att', annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }] }), stderr: '' })
       .mockResolvedValueOnce({ exitCode: 0, stdout: manifest, stderr: '' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
-    expect(getExecOutput).toHaveBeenLastCalledWith('docker', ['buildx', 'imagetools', 'inspect', '--raw', '127.0.0.1:5000/env-cache@sha256:img'], expect.anything());
+    expect(run).toHaveBeenLastCalledWith('docker', ['buildx', 'imagetools', 'inspect', '--raw', '127.0.0.1:5000/env-cache@sha256:img'], expect.anything());
     expect(session.sizeBytes).toBe(1024);
   });
 });

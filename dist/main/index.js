@@ -28370,6 +28370,122 @@ module.exports = {
 
 /***/ }),
 
+/***/ 833:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $L: () => (/* binding */ withCancelCleanup),
+/* harmony export */   WN: () => (/* binding */ cancellation),
+/* harmony export */   Wz: () => (/* binding */ cancelMessage),
+/* harmony export */   cc: () => (/* binding */ CancelledError),
+/* harmony export */   dI: () => (/* binding */ enterStage),
+/* harmony export */   rZ: () => (/* binding */ watchForCancel)
+/* harmony export */ });
+/* unused harmony exports GRACE_MS, DEADLINE_MS, RUN_MARK */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _exec_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4981);
+// A cancelled job. The runner cancels a step by sending SIGINT to the step's process alone; 7.5 s
+// later SIGTERM, 2.5 s after that SIGKILL; the post step runs afterwards. Its children get no
+// signal, so without this module a build, a smoke container or a push would outlive the job (and
+// a push could still move a tag). On the first signal:
+//   - no further command starts, except cleanup (src/exec.ts refuses them);
+//   - every running command's process group gets SIGINT (buildx cancels the build in BuildKit,
+//     docker push drops its request), and SIGKILL GRACE_MS later if it is still there;
+//   - the running stage's own cleanup runs (the smoke container is removed: docker run passes
+//     SIGINT on to the container's PID 1 only, which ignores it);
+//   - the pipeline stops before its next stage, above all before the push, and src/main.ts
+//     writes the outputs known so far and a "cancelled during <stage>" summary.
+// At DEADLINE_MS, or at a second signal (the runner's SIGTERM), whatever is still running is
+// killed, the report is written and the process exits, before the runner's SIGKILL.
+// Each command carries RUN_MARK in its environment, so that the post step can find and stop a
+// survivor (when this process was killed before it could stop them itself).
+
+
+const GRACE_MS = 5000;
+const DEADLINE_MS = 6500;
+const RUN_MARK = 'POINTCEPT_CONDA_BUILD_RUN';
+let stage = 'preflight';
+let cancelled = null;
+const cleanups = new Set();
+/** The cancellation, once a signal came: the signal and the stage it interrupted. */
+function cancellation() {
+    return cancelled;
+}
+/** Thrown where the pipeline stops because the job was cancelled. */
+class CancelledError extends Error {
+    cancel;
+    constructor(cancel) {
+        super(`cancelled (${cancel.signal}) during ${cancel.stage}`);
+        this.cancel = cancel;
+        this.name = 'CancelledError';
+    }
+}
+/** Marks the start of a stage; throws CancelledError when the job was cancelled before it. */
+function enterStage(name) {
+    if (cancelled)
+        throw new CancelledError(cancelled);
+    stage = name;
+}
+/** Runs `fn` with `cleanup` to be run if the job is cancelled meanwhile (e.g. removing a container). */
+async function withCancelCleanup(cleanup, fn) {
+    cleanups.add(cleanup);
+    try {
+        return await fn();
+    }
+    finally {
+        cleanups.delete(cleanup);
+    }
+}
+/**
+ * Installs the SIGINT/SIGTERM handlers; returns the mark every command carries (saved for the post
+ * step). `atDeadline` writes the report and exits; it is called at DEADLINE_MS after the first
+ * signal, or at once on a second one, unless the pipeline has reported by then.
+ */
+function watchForCancel(atDeadline) {
+    const mark = node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes(8).toString('hex');
+    (0,_exec_js__WEBPACK_IMPORTED_MODULE_1__/* .markCommands */ .MU)(RUN_MARK, mark);
+    let deadline;
+    const end = () => {
+        clearTimeout(deadline);
+        (0,_exec_js__WEBPACK_IMPORTED_MODULE_1__/* .signalRunning */ .cf)('SIGKILL');
+        void atDeadline();
+    };
+    const onSignal = (signal) => {
+        if (cancelled)
+            return end();
+        cancelled = { signal, stage };
+        process.stdout.write(`Cancelled (${signal}) during ${stage}: stopping the commands this job started.\n`);
+        (0,_exec_js__WEBPACK_IMPORTED_MODULE_1__/* .refuseNewCommands */ .Fb)(`the job was cancelled (${signal})`);
+        (0,_exec_js__WEBPACK_IMPORTED_MODULE_1__/* .signalRunning */ .cf)('SIGINT');
+        for (const c of cleanups)
+            void c();
+        setTimeout(() => (0,_exec_js__WEBPACK_IMPORTED_MODULE_1__/* .signalRunning */ .cf)('SIGKILL'), GRACE_MS).unref();
+        deadline = setTimeout(end, DEADLINE_MS);
+        deadline.unref();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return mark;
+}
+/** What a cancel during each stage of src/main.ts stopped, and what it left as it was. */
+const AFTER_CANCEL = {
+    preflight: 'nothing was built or pushed',
+    'env builds': 'the build was stopped; nothing was pushed',
+    build: 'the build was stopped; nothing was pushed',
+    'smoke tests': 'the smoke run was stopped and its container removed; nothing was pushed',
+    push: 'the push was stopped (a tag it moved before the cancel points at the tested image)',
+    'layer cache': 'the image was built, tested and pushed; the new layer cache was not kept',
+};
+/** The failure message of a cancelled run (the failure line puts the stage before it); `moved`: the tags known to have moved. */
+function cancelMessage(c, moved = []) {
+    const after = moved.length ? `the push was stopped; ${moved.join(', ')} had moved to the tested image before the cancel` : AFTER_CANCEL[c.stage] ?? 'nothing was pushed';
+    return `Cancelled by the runner (${c.signal}): ${after}.`;
+}
+
+
+/***/ }),
+
 /***/ 4247:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -28523,57 +28639,500 @@ function registryTag(key) {
 
 /***/ }),
 
-/***/ 3190:
+/***/ 1967:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   e: () => (/* binding */ run),
-/* harmony export */   u: () => (/* binding */ showArgv)
+/* harmony export */   $h: () => (/* binding */ localSave),
+/* harmony export */   QS: () => (/* binding */ removeLeftoversOf),
+/* harmony export */   U: () => (/* binding */ localRestore),
+/* harmony export */   b0: () => (/* binding */ finishLocalLayers),
+/* harmony export */   hB: () => (/* binding */ readEntry),
+/* harmony export */   vJ: () => (/* binding */ localLayerCache)
 /* harmony export */ });
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5260);
-/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6670);
-// Every command is an argv array run through @actions/exec (no shell): arguments holding ";",
-// "$()" or newlines reach the program as data. Output is captured and, unless quiet, echoed
-// with secret values replaced by "***".
+/* unused harmony exports entryDir, touchEntry, acquireLock, listEntries, evictLru, cleanStale, RETIRED_LAYERS_MS */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
 
 
 
+
+const ENTRY_FILE = 'entry.json';
+const STALE_LOCK_MS = 6 * 3600 * 1000;
+const STALE_TMP_MS = 24 * 3600 * 1000;
+function rand() {
+    return `${process.pid}.${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(6).toString('hex')}`;
+}
+function entryDir(cacheDir, key) {
+    return node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'entries', key);
+}
+function writeFileAtomic(file, data) {
+    const tmp = `${file}.${rand()}.tmp`;
+    node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync(tmp, data);
+    node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(tmp, file);
+}
+/** The entry's metadata when the entry is complete and consistent, else null. */
+function readEntry(cacheDir, key) {
+    const dir = entryDir(cacheDir, key);
+    try {
+        const meta = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, ENTRY_FILE), 'utf8'));
+        const st = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, 'env.tar'));
+        if (meta.schema !== 1 || meta.key !== key || st.size !== meta.sizeBytes)
+            return null;
+        return meta;
+    }
+    catch {
+        return null;
+    }
+}
+/** Records a use of the entry (LRU order); best effort. */
+function touchEntry(cacheDir, key, now = Date.now()) {
+    const meta = readEntry(cacheDir, key);
+    if (!meta)
+        return;
+    try {
+        writeFileAtomic(node_path__WEBPACK_IMPORTED_MODULE_3__.join(entryDir(cacheDir, key), ENTRY_FILE), JSON.stringify({ ...meta, lastUsed: now }));
+    }
+    catch {
+        // evicted meanwhile: nothing to record
+    }
+}
+/** Puts `src` at `dest` by hard link (same file system) or copy; the cache entry may be evicted afterwards. */
+function linkOrCopy(src, dest) {
+    node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(dest, { force: true });
+    try {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.linkSync(src, dest);
+    }
+    catch {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.copyFileSync(src, dest);
+    }
+}
+/**
+ * On a hit, makes WORKDIR/env-cache/env.tar (hard link or copy, so a concurrent eviction cannot take it
+ * away during the build) and records the use.
+ */
+function localRestore(cacheDir, key, workDir) {
+    const meta = readEntry(cacheDir, key);
+    if (!meta)
+        return { hit: false, sizeBytes: null, contextDir: null };
+    const ctx = node_path__WEBPACK_IMPORTED_MODULE_3__.join(workDir, 'env-cache');
+    node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(ctx, { recursive: true });
+    try {
+        linkOrCopy(node_path__WEBPACK_IMPORTED_MODULE_3__.join(entryDir(cacheDir, key), 'env.tar'), node_path__WEBPACK_IMPORTED_MODULE_3__.join(ctx, 'env.tar'));
+    }
+    catch {
+        return { hit: false, sizeBytes: null, contextDir: null }; // evicted between the check and the link
+    }
+    if (node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(ctx, 'env.tar')).size !== meta.sizeBytes)
+        return { hit: false, sizeBytes: null, contextDir: null };
+    touchEntry(cacheDir, key);
+    return { hit: true, sizeBytes: meta.sizeBytes, contextDir: ctx };
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** Takes CACHE_DIR/locks/KEY.lock with O_EXCL; breaks a stale lock (dead holder on this host, or old). */
+function acquireLock(cacheDir, key) {
+    const dir = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'locks');
+    node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(dir, { recursive: true });
+    const file = node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, `${key}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+            const fd = node_fs__WEBPACK_IMPORTED_MODULE_1__.openSync(file, 'wx');
+            node_fs__WEBPACK_IMPORTED_MODULE_1__.writeSync(fd, JSON.stringify({ pid: process.pid, host: node_os__WEBPACK_IMPORTED_MODULE_2__.hostname(), at: Date.now() }));
+            node_fs__WEBPACK_IMPORTED_MODULE_1__.closeSync(fd);
+            return () => node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(file, { force: true });
+        }
+        catch (e) {
+            if (e.code !== 'EEXIST')
+                throw e;
+            let stale;
+            try {
+                const info = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync(file, 'utf8'));
+                stale = Date.now() - info.at > STALE_LOCK_MS || (info.host === node_os__WEBPACK_IMPORTED_MODULE_2__.hostname() && !pidAlive(info.pid));
+            }
+            catch {
+                // being written right now, or garbage: judge by age
+                try {
+                    stale = Date.now() - node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(file).mtimeMs > STALE_LOCK_MS;
+                }
+                catch {
+                    stale = true; // vanished: try again
+                }
+            }
+            if (!stale)
+                return null;
+            // Break it by renaming it away first, so two breakers cannot both remove a fresh lock.
+            try {
+                node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(file, `${file}.stale.${rand()}`);
+            }
+            catch {
+                // someone else broke it
+            }
+            for (const f of node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(dir))
+                if (f.startsWith(`${key}.lock.stale.`))
+                    node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, f), { force: true });
+        }
+    }
+    return null;
+}
+function moveOrCopy(src, dest) {
+    try {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(src, dest);
+    }
+    catch (e) {
+        if (e.code !== 'EXDEV')
+            throw e;
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.copyFileSync(src, dest);
+    }
+}
+/**
+ * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ and renamed into
+ * entries/ in one step. When another job holds the key's lock or the entry exists, nothing is written.
+ */
+function localSave(cacheDir, key, exportDir, capBytes) {
+    const tar = node_path__WEBPACK_IMPORTED_MODULE_3__.join(exportDir, 'env.tar');
+    if (!node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(tar))
+        return { saved: false, sizeBytes: null, reason: `no env.tar in ${exportDir} (the env-export stage did not run)`, evicted: [] };
+    if (readEntry(cacheDir, key))
+        return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
+    for (const d of ['entries', 'tmp', 'trash'])
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, d), { recursive: true });
+    const release = acquireLock(cacheDir, key);
+    if (!release)
+        return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', raced: true, evicted: [] };
+    const tmp = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'tmp', `${key}.${rand()}`);
+    try {
+        if (readEntry(cacheDir, key))
+            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(tmp);
+        moveOrCopy(tar, node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'env.tar'));
+        const lock = node_path__WEBPACK_IMPORTED_MODULE_3__.join(exportDir, 'environment.lock');
+        if (node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(lock))
+            node_fs__WEBPACK_IMPORTED_MODULE_1__.copyFileSync(lock, node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'environment.lock'));
+        const size = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'env.tar')).size;
+        const now = Date.now();
+        const meta = { schema: 1, key, sizeBytes: size, createdAt: now, lastUsed: now };
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, ENTRY_FILE), JSON.stringify(meta));
+        const fd = node_fs__WEBPACK_IMPORTED_MODULE_1__.openSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'env.tar'), 'r');
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.fsyncSync(fd);
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.closeSync(fd);
+        const dest = entryDir(cacheDir, key);
+        // A leftover incomplete directory (none is ever made by this code) would block the rename.
+        if (node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(dest) && !readEntry(cacheDir, key))
+            removeDir(cacheDir, dest);
+        try {
+            node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(tmp, dest);
+        }
+        catch (e) {
+            const code = e.code;
+            if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+                return { saved: false, sizeBytes: size, reason: 'another job saved this key first', raced: true, evicted: [] };
+            }
+            throw e;
+        }
+        const evicted = evictLru(cacheDir, capBytes, key);
+        return { saved: true, sizeBytes: size, evicted };
+    }
+    finally {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(tmp, { recursive: true, force: true });
+        release();
+        cleanStale(cacheDir);
+    }
+}
+/** Removes a directory by renaming it into trash/ first, so it vanishes from entries/ in one step. */
+function removeDir(cacheDir, dir) {
+    const trash = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'trash', `${node_path__WEBPACK_IMPORTED_MODULE_3__.basename(dir)}.${rand()}`);
+    try {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_3__.dirname(trash), { recursive: true });
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(dir, trash);
+    }
+    catch {
+        return false; // someone else removed it
+    }
+    node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(trash, { recursive: true, force: true });
+    return true;
+}
+/** The complete entries. */
+function listEntries(cacheDir) {
+    let names;
+    try {
+        names = node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'entries'));
+    }
+    catch {
+        return [];
+    }
+    const out = [];
+    for (const n of names) {
+        const m = readEntry(cacheDir, n);
+        if (m)
+            out.push(m);
+    }
+    return out;
+}
+/**
+ * Least-recently-used eviction: while the complete entries exceed CAP bytes, removes the one used
+ * longest ago (never `keep`, the entry just saved or restored). Returns the evicted keys.
+ */
+function evictLru(cacheDir, capBytes, keep) {
+    const entries = listEntries(cacheDir).sort((a, b) => a.lastUsed - b.lastUsed);
+    let total = entries.reduce((n, e) => n + e.sizeBytes, 0);
+    const evicted = [];
+    for (const e of entries) {
+        if (total <= capBytes)
+            break;
+        if (e.key === keep)
+            continue;
+        if (removeDir(cacheDir, entryDir(cacheDir, e.key)))
+            evicted.push(e.key);
+        total -= e.sizeBytes;
+    }
+    return evicted;
+}
+/** Removes what crashed jobs left in tmp/ and trash/ long ago. */
+function cleanStale(cacheDir, now = Date.now()) {
+    for (const d of ['tmp', 'trash']) {
+        let names;
+        try {
+            names = node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, d));
+        }
+        catch {
+            continue;
+        }
+        for (const n of names) {
+            const p = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, d, n);
+            try {
+                if (now - node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(p).mtimeMs > STALE_TMP_MS)
+                    node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(p, { recursive: true, force: true });
+            }
+            catch {
+                // gone
+            }
+        }
+    }
+}
+/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. */
+function localLayerCache(cacheDir) {
+    const layers = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers');
+    const current = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, 'current');
+    const newDir = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, `new-${rand()}`);
+    const from = node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
+    return { from, to: [`type=local,dest=${newDir},mode=max`], newDir };
+}
+/** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
+const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
+/**
+ * Swaps NEWDIR in as layers/current (when the build wrote it). The replaced directory is retired,
+ * not deleted, because a concurrent job's build may still be reading it; retired directories older
+ * than RETIRED_LAYERS_MS are removed here.
+ */
+function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
+    const layers = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers');
+    for (const n of node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(layers) ? node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(layers) : []) {
+        const m = /^retired-(\d+)-/.exec(n);
+        if (m && now - Number(m[1]) > RETIRED_LAYERS_MS)
+            removeDir(cacheDir, node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, n));
+    }
+    if (!node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(newDir, 'index.json'))) {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true });
+        return false;
+    }
+    const current = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, 'current');
+    try {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(current, node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, `retired-${now}-${rand()}`));
+    }
+    catch {
+        // no current yet, or another job moved it
+    }
+    try {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(newDir, current);
+        return true;
+    }
+    catch {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
+        return false;
+    }
+}
+/**
+ * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was
+ * never swapped in (layers/new-PID.*), a save it did not finish (tmp/KEY.PID.*) and an
+ * eviction it did not finish (trash/KEY.PID.*). The caller makes sure that process writes nothing
+ * there any more: it is the caller itself at its end, or it is dead. Returns what was removed.
+ */
+function removeLeftoversOf(cacheDir, pid) {
+    const removed = [];
+    const saving = new RegExp(`\\.${pid}\\.[0-9a-f]+$`);
+    const mine = { layers: new RegExp(`^new-${pid}\\.[0-9a-f]+$`), tmp: saving, trash: saving };
+    for (const [area, re] of Object.entries(mine)) {
+        let names;
+        try {
+            names = node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, area));
+        }
+        catch {
+            continue;
+        }
+        for (const n of names.filter((x) => re.test(x))) {
+            node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, area, n), { recursive: true, force: true });
+            removed.push(node_path__WEBPACK_IMPORTED_MODULE_3__.join(area, n));
+        }
+    }
+    return removed;
+}
+
+
+/***/ }),
+
+/***/ 4981:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  MU: () => (/* binding */ markCommands),
+  Fb: () => (/* binding */ refuseNewCommands),
+  eF: () => (/* binding */ run),
+  ux: () => (/* binding */ showArgv),
+  cf: () => (/* binding */ signalRunning)
+});
+
+// UNUSED EXPORTS: runningCommands
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: ./src/redact.ts
+var redact = __nccwpck_require__(6670);
+;// CONCATENATED MODULE: ./src/exec.ts
+// Every command is an argv array (no shell): arguments holding ";", "$()" or newlines reach the
+// program as data. Output is captured and, unless quiet, echoed with secret values replaced by "***".
+//
+// Each command runs in a process group of its own, and the running ones are known here, because a
+// cancelled job must stop them: the runner signals only the action's own process, and a docker CLI
+// 20.10 passes no SIGINT on to the buildx plugin it runs, so SIGINT goes to the whole group, as a
+// Ctrl-C in a terminal would (buildx then cancels the build in BuildKit). @actions/exec keeps its
+// child to itself, so the process is spawned here directly.
+
+
+
+
+const running = new Map();
+let refusing = null;
+let mark = {};
+/** The commands running now. */
+function runningCommands() {
+    return [...running.values()];
+}
+/** Every command from now on gets NAME=VALUE in its environment (to be found again by it). */
+function markCommands(name, value) {
+    mark = { [name]: value };
+}
+/** From now on only cleanup commands start; the others return exit code 130 and `refused`. */
+function refuseNewCommands(reason) {
+    refusing = reason;
+}
+/** Sends `signal` to the process group of every running command. */
+function signalRunning(signal) {
+    for (const r of running.values())
+        killGroup(r.pid, signal);
+}
+function killGroup(pid, signal) {
+    try {
+        process.kill(-pid, signal);
+    }
+    catch {
+        // the group is gone
+    }
+}
 /** Renders an argv for people to read (quoted where needed, secrets hidden); never executed. */
-function showArgv(cmd, args, redactor = _redact_js__WEBPACK_IMPORTED_MODULE_2__/* .NO_SECRETS */ .g) {
+function showArgv(cmd, args, redactor = redact/* NO_SECRETS */.g) {
     return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => redactor.text(a)).join(' ');
 }
 async function run(cmd, args, opts = {}) {
-    const redactor = opts.redactor ?? _redact_js__WEBPACK_IMPORTED_MODULE_2__/* .NO_SECRETS */ .g;
+    const redactor = opts.redactor ?? redact/* NO_SECRETS */.g;
+    if (refusing !== null && !opts.cleanup)
+        return { exitCode: 130, stdout: '', stderr: `not started: ${refusing}`, refused: true };
     process.stdout.write(`[command] ${showArgv(cmd, args, redactor)}\n`);
-    const log = opts.logFile ? node_fs__WEBPACK_IMPORTED_MODULE_0__.openSync(opts.logFile, 'a') : undefined;
+    const log = opts.logFile ? external_node_fs_.openSync(opts.logFile, 'a') : undefined;
+    let stdout = '';
+    let stderr = '';
     const echo = (chunk, into) => {
         const s = chunk.toString();
+        if (into === 'out')
+            stdout += s;
+        else
+            stderr += s;
         if (log !== undefined)
-            node_fs__WEBPACK_IMPORTED_MODULE_0__.writeSync(log, s);
+            external_node_fs_.writeSync(log, s);
         if (!opts.quiet)
             (into === 'out' ? process.stdout : process.stderr).write(redactor.text(s));
     };
     try {
-        // getExecOutput collects stdout/stderr itself; the listeners only echo and log
-        const r = await _actions_exec__WEBPACK_IMPORTED_MODULE_1__/* .getExecOutput */ .H(cmd, args, {
-            env: opts.env ? { ...process.env, ...opts.env } : undefined,
-            silent: true,
-            ignoreReturnCode: true,
-            listeners: { stdout: (b) => echo(b, 'out'), stderr: (b) => echo(b, 'err') },
+        return await new Promise((resolve) => {
+            const child = (0,external_node_child_process_namespaceObject.spawn)(cmd, args, {
+                env: { ...process.env, ...opts.env, ...mark },
+                stdio: ['ignore', 'pipe', 'pipe'],
+                detached: true, // its own process group (see the top of this file)
+            });
+            let timedOut = false;
+            let exitCode = null;
+            let timer;
+            let drain;
+            const pid = child.pid;
+            if (pid !== undefined) {
+                running.set(pid, { pid, argv: [cmd, ...args] });
+                if (opts.timeoutMs !== undefined)
+                    timer = setTimeout(() => { timedOut = true; killGroup(pid, 'SIGKILL'); }, opts.timeoutMs);
+            }
+            child.stdout.on('data', (b) => echo(b, 'out'));
+            child.stderr.on('data', (b) => echo(b, 'err'));
+            let done = false;
+            const finish = (r) => {
+                if (done)
+                    return;
+                done = true;
+                clearTimeout(timer);
+                clearTimeout(drain);
+                if (pid !== undefined)
+                    running.delete(pid);
+                const said = `${[cmd, args[0]].filter((a) => a).join(' ')} did not finish within ${(opts.timeoutMs ?? 0) / 1000} s and was killed\n`;
+                resolve(timedOut ? { ...r, exitCode: 124, timedOut: true, stderr: `${r.stderr}${r.stderr && !r.stderr.endsWith('\n') ? '\n' : ''}${said}` } : r);
+            };
+            child.on('error', (e) => {
+                const msg = e.code === 'ENOENT' ? `Unable to locate executable file: ${cmd}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable.` : e.message;
+                finish({ exitCode: 127, stdout, stderr: msg });
+            });
+            // 'close' waits for the output to end; a process the command left behind may hold it open,
+            // so the command counts as done at most 2 s after it exited.
+            child.on('exit', (code, signal) => {
+                exitCode = statusOf(code, signal);
+                drain = setTimeout(() => finish({ exitCode: exitCode, stdout, stderr }), 2000);
+            });
+            child.on('close', (code, signal) => finish({ exitCode: exitCode ?? statusOf(code, signal), stdout, stderr }));
         });
-        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-    }
-    catch (e) {
-        // @actions/exec throws when the executable is not on PATH
-        const msg = e instanceof Error ? e.message : String(e);
-        return { exitCode: 127, stdout: '', stderr: msg };
     }
     finally {
         if (log !== undefined)
-            node_fs__WEBPACK_IMPORTED_MODULE_0__.closeSync(log);
+            external_node_fs_.closeSync(log);
     }
+}
+/** A shell's exit status: the code, or 128 + the signal's number. */
+function statusOf(code, signal) {
+    return code ?? 128 + (signal ? external_node_os_.constants.signals[signal] : 0);
 }
 
 
@@ -28586,32 +29145,58 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   i: () => (/* binding */ main)
 /* harmony export */ });
-/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4668);
-/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6670);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
+/* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2826);
+/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6670);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2462);
 // Entry point of the action: the stages of src/pipeline.ts in order. Outputs and the job summary are
-// written from whatever is known, also when a stage fails.
+// written from whatever is known, also when a stage fails or the job is cancelled (src/cancel.ts).
 
 
+
+
+
+const STAGES = [
+    ['env builds', _pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .envStage */ .A6], // env-export on a miss, env-lock; the lock label
+    ['build', _pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .buildStage */ .Zh], // the main build (loaded), env cache save on a miss
+    ['smoke tests', _pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .smokeStage */ .Gi], // smoke tests in the built image, on the GPU
+    ['push', _pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .pushStage */ .RU], // only reached when the smoke run passed, and never after a cancel
+    ['layer cache', _pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .finishStage */ .KG], // the new layer cache replaces the old one
+];
 async function main() {
     const outcome = {};
-    let redactor = _redact_js__WEBPACK_IMPORTED_MODULE_1__/* .NO_SECRETS */ .g;
+    let redactor = _redact_js__WEBPACK_IMPORTED_MODULE_3__/* .NO_SECRETS */ .g;
+    let job = null;
+    let reported = null;
+    // once: at the end of the pipeline, or at the cancel deadline if that comes first
+    const end = (error) => (reported ??= (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .finish */ .O9)(outcome, error, redactor, job));
+    const runMark = (0,_cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .watchForCancel */ .rZ)(async () => {
+        await end(new _cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .CancelledError */ .cc((0,_cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .cancellation */ .WN)()));
+        process.exit();
+    });
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c.runMark, runMark);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(_state_js__WEBPACK_IMPORTED_MODULE_4__/* .STATE */ .c.pid, String(process.pid));
     let error = null;
     try {
-        const read = (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .readInputs */ .Ko)(outcome); // every input and the recipe, before any command runs
+        const read = (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .readInputs */ .Ko)(outcome); // every input and the recipe, before any command runs
         redactor = read.redactor;
-        const job = await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .planRun */ .nY)(read.inputs, read.recipe, redactor, outcome); // preflight, env cache lookup, the plan
+        job = await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .planRun */ .nY)(read.inputs, read.recipe, redactor, outcome); // preflight, env cache lookup, the plan
         if (!job.inputs['dry-run']) {
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .envStage */ .A6)(job); // env builds (env-export on a miss, env-lock), the lock label
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .buildStage */ .Zh)(job); // the main build (loaded), env cache save on a miss
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .smokeStage */ .Gi)(job); // smoke tests in the built image, on the GPU
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .pushStage */ .RU)(job); // only reached when the smoke run passed
-            await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .finishStage */ .KG)(job); // the new layer cache replaces the old one
+            for (const [name, stage] of STAGES) {
+                (0,_cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .enterStage */ .dI)(name);
+                await stage(job);
+            }
         }
     }
     catch (e) {
         error = e;
     }
-    await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_0__/* .report */ .z8)(outcome, error, redactor);
+    const cancelled = (0,_cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .cancellation */ .WN)();
+    // a stage that failed because its commands were stopped failed because of the cancel
+    await end(cancelled && error ? new _cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .CancelledError */ .cc(cancelled) : error);
+    if (cancelled)
+        process.exit();
 }
 await main();
 
@@ -28620,7 +29205,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4668:
+/***/ 2826:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28628,13 +29213,15 @@ __webpack_async_result__();
 __nccwpck_require__.d(__webpack_exports__, {
   Zh: () => (/* binding */ buildStage),
   A6: () => (/* binding */ envStage),
+  O9: () => (/* binding */ finish),
   KG: () => (/* binding */ finishStage),
   nY: () => (/* binding */ planRun),
   RU: () => (/* binding */ pushStage),
   Ko: () => (/* binding */ readInputs),
-  z8: () => (/* binding */ report),
   Gi: () => (/* binding */ smokeStage)
 });
+
+// UNUSED EXPORTS: report
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
@@ -28646,8 +29233,8 @@ var external_node_os_ = __nccwpck_require__(8161);
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var core = __nccwpck_require__(3838);
-// EXTERNAL MODULE: ./src/exec.ts
-var exec = __nccwpck_require__(3190);
+// EXTERNAL MODULE: ./src/exec.ts + 1 modules
+var exec = __nccwpck_require__(4981);
 ;// CONCATENATED MODULE: ./src/buildx.ts
 // docker buildx build: run an argv from the plan with --progress plain captured to a log, then
 // read what BuildKit reported: per-stage times, the failing step and its last log lines, the
@@ -28724,7 +29311,7 @@ function parsePlainProgress(log, tailLines = 30) {
 async function buildx(argv, opts) {
     const t0 = Date.now();
     external_node_fs_.writeFileSync(opts.logFile, '');
-    const res = await (0,exec/* run */.e)('docker', argv, { logFile: opts.logFile, env: opts.env, redactor: opts.redactor });
+    const res = await (0,exec/* run */.eF)('docker', argv, { logFile: opts.logFile, env: opts.env, redactor: opts.redactor });
     const seconds = Math.round((Date.now() - t0) / 100) / 10;
     const log = external_node_fs_.readFileSync(opts.logFile, 'utf8');
     const read = (f) => (f && external_node_fs_.existsSync(f) ? external_node_fs_.readFileSync(f, 'utf8').trim() : '');
@@ -28741,6 +29328,8 @@ async function buildx(argv, opts) {
     return { exitCode: res.exitCode, seconds, log, summary: parsePlainProgress(log), imageId: read(opts.iidFile), metadata };
 }
 
+// EXTERNAL MODULE: ./src/cancel.ts
+var cancel = __nccwpck_require__(833);
 ;// CONCATENATED MODULE: ./src/errors.ts
 const ERROR_RULES = [
     { id: 'docker-missing', re: /Unable to locate executable file: docker|docker: (command )?not found/i,
@@ -28749,6 +29338,16 @@ const ERROR_RULES = [
     { id: 'buildx-missing', re: /'buildx' is not a docker command|unknown command: docker buildx|docker: unknown command.*buildx/i,
         title: 'docker buildx is not installed.',
         hint: 'Install the docker-buildx plugin (package docker-buildx-plugin or docker-buildx), or run docker/setup-buildx-action before this step.' },
+    // before daemon-unreachable: the CLI's "Cannot connect" in the smoke log is the effect, not the cause
+    { id: 'engine-gone', re: /Docker Engine stopped answering during the smoke run/,
+        title: 'The daemon stopped, crashed or froze while the job ran.',
+        hint: 'Check the Docker daemon on the runner (systemctl status docker; journalctl -u docker) for what stopped or restarted it (an upgrade, a restart, the OOM killer) and rerun the job; the post step removes the smoke container once the Engine answers again.' },
+    { id: 'docker-not-answering', re: /docker \S+ did not finish within \d+(?:\.\d+)? s and was killed/,
+        title: 'The Docker Engine did not answer.',
+        hint: 'dockerd may be frozen or overloaded: check it (systemctl status docker; docker info) and restart it if it hangs.' },
+    { id: 'smoke-oom', re: /smoke container ran out of memory/,
+        title: 'The kernel\'s out-of-memory killer stopped the smoke run.',
+        hint: 'Free memory on the runner (other jobs, a memory limit on the Engine or its cgroup) or give it more.' },
     { id: 'daemon-unreachable', re: /Cannot connect to the Docker daemon|permission denied while trying to connect to the Docker daemon|error during connect/i,
         title: 'The Docker daemon is not reachable.',
         hint: 'Start dockerd, check DOCKER_HOST, and add the runner user to the docker group.' },
@@ -28943,9 +29542,11 @@ function writeEnvSpec(i, dir) {
 }
 /** The env-cache module's restore/save API, loaded on first use. */
 function loadEnvCache() {
-    return Promise.all(/* import() */[__nccwpck_require__.e(415), __nccwpck_require__.e(977)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1977));
+    return Promise.all(/* import() */[__nccwpck_require__.e(415), __nccwpck_require__.e(654)]).then(__nccwpck_require__.bind(__nccwpck_require__, 5654));
 }
 
+// EXTERNAL MODULE: ./src/env-cache/local.ts
+var local = __nccwpck_require__(1967);
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
 // EXTERNAL MODULE: ./node_modules/js-yaml/dist/js-yaml.mjs
@@ -31715,11 +32316,13 @@ const why = (text) => {
     const d = classify(text);
     return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' ');
 };
+/** How long a question to docker or buildx may take: a frozen daemon accepts the connection and never answers. */
+const QUERY_TIMEOUT_MS = 60_000;
 /** Asks docker and buildx about the Engine and the builder (`name`, or the current one). */
 async function inspectBuilder(name) {
     const findings = [];
     const facts = { name, driver: '', buildx: null, buildkit: null, engine: null, engineApi: null, containerdStore: null };
-    const dv = await (0,exec/* run */.e)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true });
+    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
     if (dv.exitCode === 0) {
         try {
             const server = JSON.parse(dv.stdout);
@@ -31734,14 +32337,14 @@ async function inspectBuilder(name) {
         if (dv.exitCode === 127)
             return { facts, findings }; // no docker CLI: nothing more to ask
     }
-    const bv = await (0,exec/* run */.e)('docker', ['buildx', 'version'], { quiet: true });
+    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
     if (bv.exitCode !== 0) {
         findings.push({ level: 'error', check: 'buildx', message: why(bv.stderr + bv.stdout) });
         return { facts, findings };
     }
     facts.buildx = versionIn(bv.stdout);
     findings.push(buildxFinding(bv.stdout));
-    const bi = await (0,exec/* run */.e)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true });
+    const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
     if (bi.exitCode !== 0) {
         findings.push({ level: 'error', check: 'builder', message: why(bi.stderr + bi.stdout) });
         return { facts, findings };
@@ -31751,7 +32354,7 @@ async function inspectBuilder(name) {
     if (facts.driver === 'docker')
         facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
     // every driver: --load fills this Engine, and how it stores images decides the way to publish
-    const info = await (0,exec/* run */.e)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true });
+    const info = await (0,exec/* run */.eF)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
     facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
     findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
     return { facts, findings };
@@ -31999,13 +32602,17 @@ function cannotAttach(i, b, asked) {
         return `${what} ${describeBuilder(b)} cannot attach attestations or annotations; name a builder with BuildKit 0.11 or newer in the input "builder", ${leave}`;
     return `${what} with push: false the image is only loaded into the Engine's classic image store, which keeps no attestations or annotations; set push: true to publish them with the tested image, or turn on the containerd image store, ${leave}`;
 }
-/** The ONE notice when attestations cannot be pushed and none was asked for. */
-function plainPushNotice(b) {
-    return `${describeBuilder(b)} pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, ${STORE_FIX} (see "Publishing" in the README)`;
-}
-/** The ONE notice when the env cache's default layer cache is left out (the builder cannot export it). */
-function layerCacheNotice(b) {
-    return `${describeBuilder(b)} cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual); to keep the layer cache, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action), which exports it`;
+/**
+ * The ONE notice for a builder that keeps the Engine's classic image store (the docker driver): what
+ * this run leaves out because of it, and the one fix for all of it.
+ */
+function classicStoreNotice(b, leftOut) {
+    const parts = [
+        ...(leftOut.layerCache ? ["cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual)"] : []),
+        ...(leftOut.attestations ? ['pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again)'] : []),
+    ];
+    const keep = [...(leftOut.layerCache ? ['the layer cache'] : []), ...(leftOut.attestations ? ['attested images'] : [])].join(' and ');
+    return `${describeBuilder(b)} ${parts.join(', and ')}; for ${keep}, ${STORE_FIX} (see "Runner setups" and "Publishing" in the README)`;
 }
 /** Will the smoke run use the GPU (--gpus all)? */
 function usesGpu(i, gpus) {
@@ -32078,17 +32685,17 @@ function makePlan(i, r, pf, run, session) {
     const stages = r.dockerfile.stages;
     const cacheFrom = i['cache-from'].length ? i['cache-from'] : session.layerCacheFrom;
     let cacheTo = i['cache-to'].length ? i['cache-to'] : session.layerCacheTo;
-    if (!pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length) {
+    const layerCacheLeftOut = !pf.adaptation.layerCacheExport && !i['cache-to'].length && cacheTo.length > 0;
+    if (layerCacheLeftOut)
         cacheTo = [];
-        notices.push(layerCacheNotice(pf.builder));
-    }
     const envBuilds = session.exports.map((e, n) => ({ target: e.target, argv: [...common, ...noCacheArgs(i, stages, n === 0), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--target', e.target, '--output', e.output, i.context] }));
     const metadataFile = external_node_path_.join(run.workDir, 'metadata.json');
     const iidFile = external_node_path_.join(run.workDir, 'iid.txt');
     const labels = i.labels.map((l) => `${l.name}=${l.value}`);
     const publish = publishPlan(i, pf.adaptation);
-    if (publish?.way === 'loaded-image' && !attachmentsAsked(i).length)
-        notices.push(plainPushNotice(pf.builder));
+    const attestationsLeftOut = publish?.way === 'loaded-image' && !attachmentsAsked(i).length;
+    if (layerCacheLeftOut || attestationsLeftOut)
+        notices.push(classicStoreNotice(pf.builder, { layerCache: layerCacheLeftOut, attestations: attestationsLeftOut }));
     const attach = pf.adaptation.attach && publish?.way !== 'loaded-image';
     const attachArgs = attach ? [...attestArgs(i.provenance, i.sbom, run.builderId), ...annotationArgs(i.annotations)] : [];
     const buildArgv = [
@@ -32108,8 +32715,9 @@ function makePlan(i, r, pf, run, session) {
         publish.attests = attachArgs.filter((_, n) => attachArgs[n - 1] === '--attest');
     const smokeContainer = `pcb-smoke-${run.runId}`;
     const reportDir = external_node_path_.join(run.workDir, 'report');
+    // no --rm: the container's state after the run tells an OOM kill apart; src/smoke.ts removes it
     const smokeArgv = [
-        'run', '--rm', '--name', smokeContainer,
+        'run', '--name', smokeContainer,
         ...(gpu ? ['--gpus', 'all'] : []),
         '--network', 'none',
         '-v', `${reportDir}:/pcb-report`,
@@ -32231,7 +32839,7 @@ function diskFinding(dir) {
     }
 }
 async function probeGpus() {
-    const smi = await (0,exec/* run */.e)('nvidia-smi', ['--query-gpu=name,compute_cap,driver_version,memory.total', '--format=csv,noheader,nounits'], { quiet: true });
+    const smi = await (0,exec/* run */.eF)('nvidia-smi', ['--query-gpu=name,compute_cap,driver_version,memory.total', '--format=csv,noheader,nounits'], { quiet: true });
     if (smi.exitCode === 0)
         return { gpus: parseNvidiaSmi(smi.stdout), smiError: '' };
     return { gpus: [], smiError: ((smi.stderr || smi.stdout).trim().split('\n')[0] ?? '').replace(/^(Unable to locate executable file: nvidia-smi)\..*$/, '$1') };
@@ -32291,7 +32899,7 @@ async function imagetools(args, p, ref, what) {
     const builder = p.builder ? ['--builder', p.builder] : [];
     const { result } = await withRetries({
         what, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : tag}`,
-        attempt: () => (0,exec/* run */.e)('docker', ['buildx', 'imagetools', args[0], ...builder, ...args.slice(1)], { quiet: true }),
+        attempt: () => (0,exec/* run */.eF)('docker', ['buildx', 'imagetools', args[0], ...builder, ...args.slice(1)], { quiet: true }),
     }, undefined, log);
     if (result.exitCode !== 0)
         throw new StepError('publish', `${what} failed.`, result.stderr + result.stdout);
@@ -32367,10 +32975,10 @@ async function pullPushed(plan, build, o) {
     if (!plan.smoke)
         return;
     const ref = `${first}@${index}`;
-    const { result } = await withRetries({ what: `docker pull ${ref}`, registry: registryOf(first), probePath: `/v2/${pathOnRegistry(first)}/manifests/${index}`, attempt: () => (0,exec/* run */.e)('docker', ['pull', '--quiet', ref]) }, undefined, log);
+    const { result } = await withRetries({ what: `docker pull ${ref}`, registry: registryOf(first), probePath: `/v2/${pathOnRegistry(first)}/manifests/${index}`, attempt: () => (0,exec/* run */.eF)('docker', ['pull', '--quiet', ref]) }, undefined, log);
     if (result.exitCode !== 0)
         throw new StepError('publish', `docker pull ${ref} failed.`, result.stderr + result.stdout);
-    const id = (await (0,exec/* run */.e)('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { quiet: true })).stdout.trim();
+    const id = (await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { quiet: true })).stdout.trim();
     // the pulled image is the registry's platform manifest: same config, so the same layers
     if (id !== o.configDigest)
         throw new StepError('publish', `The pulled image ${id || '(none)'} is not the config ${o.configDigest} of the pushed manifest ${o.testedManifest}; nothing was tagged.`);
@@ -32383,12 +32991,12 @@ function digestFromPushOutput(text) {
     return all.length ? all[all.length - 1][1] : '';
 }
 async function dockerPush(tag, imageId, o) {
-    const tagged = await (0,exec/* run */.e)('docker', ['tag', imageId, tag], { quiet: true });
+    const tagged = await (0,exec/* run */.eF)('docker', ['tag', imageId, tag], { quiet: true });
     if (tagged.exitCode !== 0)
         throw new StepError('publish', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
     o.attempted = true;
     const { repository, tag: name } = splitTag(tag);
-    const { result } = await withRetries({ what: `docker push ${tag}`, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${name}`, attempt: () => (0,exec/* run */.e)('docker', ['push', tag]) }, undefined, log);
+    const { result } = await withRetries({ what: `docker push ${tag}`, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${name}`, attempt: () => (0,exec/* run */.eF)('docker', ['push', tag]) }, undefined, log);
     if (result.exitCode !== 0)
         throw new StepError('publish', `docker push ${tag} failed.`, result.stderr + result.stdout);
     const digest = digestFromPushOutput(result.stdout);
@@ -32711,6 +33319,8 @@ function headline(o) {
         return `Pointcept image: dry run, ${!o.failure ? '✅ preflight passed' : o.failure.step === 'preflight' ? '❌ preflight failed' : `❌ failed at ${o.failure.step}`}`;
     const smokeRan = !!o.smoke?.report;
     const gpuSkipped = smokeRan && !gpuChecksRan(o);
+    if (o.cancelled)
+        return `Pointcept image ⏹️ cancelled during ${o.cancelled.stage}`;
     if (o.failure)
         return `Pointcept image ❌ failed at ${o.failure.step}${gpuSkipped ? '; GPU checks skipped' : ''}`;
     if (o.plan && !o.plan.smoke)
@@ -32733,7 +33343,8 @@ function overviewRows(o) {
     if (pushed)
         row('Pushed digest', code(pushed));
     else if (p?.push)
-        row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes' : 'no');
+        row('Pushed', o.dryRun ? 'no (dry run); a real run pushes after the smoke run passes'
+            : o.cancelled ? (o.cancelled.stage === 'push' ? 'not confirmed (cancelled during the push)' : 'no (cancelled)') : 'no');
     if (p) {
         row('Base image', code(p.baseImage));
         row('CUDA arch list', code(p.torchCudaArchList));
@@ -32790,14 +33401,14 @@ function addPublished(s, o) {
     for (const l of lines)
         s.addRaw(`<p>${l}</p>`, true);
 }
-function addFailure(s, f) {
+function addFailure(s, f, cancelled) {
     if (f.step === 'preflight')
         return; // its errors are the Preflight list below
     const d = f.diagnosis;
     if (f.lines?.length)
         s.addList(f.lines.map(esc));
     else
-        s.addRaw(`<p><b>Failed at ${esc(f.step)}:</b> ${esc(d ? d.title : f.message)}</p>`, true);
+        s.addRaw(`<p><b>${cancelled ? 'Cancelled during' : 'Failed at'} ${esc(f.step)}:</b> ${esc(d ? d.title : f.message)}</p>`, true);
     if (d)
         s.addRaw(`<p><b>Hint:</b> ${esc(d.hint)}</p>`, true);
     if (d && f.message && !f.message.includes(d.title))
@@ -32827,9 +33438,9 @@ function addSmoke(s, o) {
 }
 function addPlanCommands(s, p, redactor) {
     const lines = [
-        ...p.envBuilds.map((b) => `# env build: ${b.target}\n${(0,exec/* showArgv */.u)('docker', b.argv, redactor)}`),
-        `# build\n${(0,exec/* showArgv */.u)('docker', p.buildArgv, redactor)}`,
-        p.smoke ? `# smoke run\n${(0,exec/* showArgv */.u)('docker', p.smokeArgv, redactor)}` : '# smoke run: off',
+        ...p.envBuilds.map((b) => `# env build: ${b.target}\n${(0,exec/* showArgv */.ux)('docker', b.argv, redactor)}`),
+        `# build\n${(0,exec/* showArgv */.ux)('docker', p.buildArgv, redactor)}`,
+        p.smoke ? `# smoke run\n${(0,exec/* showArgv */.ux)('docker', p.smokeArgv, redactor)}` : '# smoke run: off',
     ];
     s.addDetails('Commands', pre(lines.join('\n\n')));
 }
@@ -32838,7 +33449,7 @@ function renderSummary(o, redactor) {
     const s = core/* summary */.z.emptyBuffer();
     s.addHeading(esc(headline(o)), 2);
     if (o.failure)
-        addFailure(s, o.failure);
+        addFailure(s, o.failure, !!o.cancelled);
     const rows = overviewRows(o);
     if (rows.length)
         s.addTable(rows);
@@ -32861,9 +33472,73 @@ function renderSummary(o, redactor) {
     return text;
 }
 
+;// CONCATENATED MODULE: ./src/containers.ts
+// The smoke container on the Docker Engine, seen after the smoke run: whether the Engine still
+// answers, the state the container ended in, and its removal with bounded retries (a daemon that
+// is busy, or still removing the container, answers with an error for a while). Every call has a
+// timeout: a frozen daemon accepts the connection and never answers.
+
+/** How long one docker query may take before the Engine counts as not answering. */
+const containers_QUERY_TIMEOUT_MS = 10_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Does the Engine answer `docker version` within timeoutMs? */
+async function engineAnswers(timeoutMs = containers_QUERY_TIMEOUT_MS) {
+    const r = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{.Server.Version}}'], { quiet: true, cleanup: true, timeoutMs });
+    return r.exitCode === 0;
+}
+/** Asks the Engine again and again until it answers or withinMs have passed. */
+async function waitForEngine(withinMs) {
+    const end = Date.now() + withinMs;
+    for (;;) {
+        const left = end - Date.now();
+        if (await engineAnswers(Math.max(1000, Math.min(containers_QUERY_TIMEOUT_MS, left))))
+            return true;
+        if (Date.now() + 1000 >= end)
+            return false;
+        await sleep(1000);
+    }
+}
+/** The state a container is in (docker container inspect), or null when the Engine does not say. */
+async function containerState(name) {
+    const r = await (0,exec/* run */.eF)('docker', ['container', 'inspect', '--format', '{{json .State}}', name], { quiet: true, cleanup: true, timeoutMs: containers_QUERY_TIMEOUT_MS });
+    if (r.exitCode !== 0)
+        return null;
+    try {
+        const s = JSON.parse(r.stdout);
+        return { status: s.Status ?? '', exitCode: s.ExitCode ?? -1, oomKilled: s.OOMKilled === true, error: s.Error ?? '' };
+    }
+    catch {
+        return null;
+    }
+}
+/** True when a container that `docker rm` was asked to remove is gone (or never existed). */
+const gone = (r) => r.exitCode === 0 || /No such container/i.test(r.stderr);
+/**
+ * Removes a container with its anonymous volumes, retrying with backoff (0.5 s, 1 s, 2 s, 4 s,
+ * then every 5 s) for up to withinMs. Returns null once it is gone, else the daemon's last answer.
+ */
+async function removeContainer(name, withinMs) {
+    const end = Date.now() + withinMs;
+    let pause = 500;
+    for (;;) {
+        const left = end - Date.now();
+        const r = await (0,exec/* run */.eF)('docker', ['rm', '--force', '--volumes', name], { quiet: true, cleanup: true, timeoutMs: Math.max(1000, Math.min(containers_QUERY_TIMEOUT_MS, left)) });
+        if (gone(r))
+            return null;
+        const error = (r.stderr.trim() || `docker rm exited ${r.exitCode}`).split('\n').filter((l) => l.trim()).slice(-2).join(' ');
+        if (Date.now() + pause >= end)
+            return error;
+        await sleep(pause);
+        pause = Math.min(pause * 2, 5000);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/smoke.ts
-// The smoke run: docker run of the image's smoke tests, a timeout that kills the container,
-// the container removed on every path, and the JSON report read and checked.
+// The smoke run: docker run of the image's smoke tests, a timeout that kills the container, the
+// container's end told apart (OOM, an Engine that went away), the container removed on every path,
+// and the JSON report read and checked.
+
+
 
 
 
@@ -32931,13 +33606,25 @@ function parseReport(text) {
         throw new ReportError('the smoke report says ok: true but a required check failed');
     return r;
 }
-/** Removes a container if it still exists; quiet about "No such container". */
-async function removeContainer(name) {
-    await (0,exec/* run */.e)('docker', ['rm', '--force', '--volumes', name], { quiet: true });
+/** How long after smoke-timeout the `docker run` client itself is killed when `docker kill` gets no answer. */
+const KILL_WAIT_MS = 15_000;
+/** How long the main step tries to remove the container; the post step tries again for longer. */
+const REMOVE_MS = 5_000;
+/** Why a run that wrote no report ended, in words (exit code and the container's state). */
+function noReportReason(exitCode, state) {
+    if (state?.oomKilled)
+        return `the smoke container ran out of memory and the kernel killed it (OOMKilled, exit code ${state.exitCode})`;
+    if (state?.error)
+        return `the smoke container failed: ${state.error} (exit code ${exitCode})`;
+    if (exitCode === 137)
+        return 'the smoke run wrote no report: the container was killed (exit code 137, SIGKILL; not by the out-of-memory killer)';
+    return `the smoke run wrote no report (exit code ${exitCode})`;
 }
 /**
  * Runs the smoke argv (which names the container) with a timeout. On timeout the container is
- * killed; on every path it is removed.
+ * killed; a cancelled job removes it at once. After the run, the container's state tells an OOM
+ * kill apart, and when the run failed, an Engine that no longer answers is named as the cause.
+ * The container is then removed (retried for REMOVE_MS).
  */
 async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile, redactor) {
     external_node_fs_.mkdirSync(reportDir, { recursive: true });
@@ -32948,27 +33635,42 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile, red
     let timedOut = false;
     let retry;
     // On timeout, kill the container; again every 2 s in case it was still being created.
-    const kill = () => { void (0,exec/* run */.e)('docker', ['kill', container], { quiet: true }); };
+    const kill = () => { void (0,exec/* run */.eF)('docker', ['kill', container], { quiet: true, cleanup: true, timeoutMs: containers_QUERY_TIMEOUT_MS }); };
     const timer = setTimeout(() => {
         timedOut = true;
         kill();
         retry = setInterval(kill, 2000);
     }, timeoutSeconds * 1000);
+    // a cancel removes the container at once: docker run passes SIGINT only to its PID 1
+    let removing = Promise.resolve();
+    const removeNow = async () => { removing = removeContainer(container, REMOVE_MS); await removing; };
     let res;
     try {
-        res = await (0,exec/* run */.e)('docker', argv, { logFile, redactor });
+        res = await (0,cancel/* withCancelCleanup */.$L)(removeNow, () => (0,exec/* run */.eF)('docker', argv, { logFile, redactor, timeoutMs: timeoutSeconds * 1000 + KILL_WAIT_MS }));
     }
     finally {
         clearTimeout(timer);
         if (retry)
             clearInterval(retry);
-        await removeContainer(container);
+        await removing;
     }
     const seconds = (Date.now() - t0) / 1000;
+    const output = res.stdout + res.stderr;
+    const cancelled = (0,cancel/* cancellation */.WN)() !== null;
+    const failed = res.exitCode !== 0 && !cancelled;
+    const engineGone = failed && !(await engineAnswers());
+    const state = failed && !engineGone ? await containerState(container) : null;
+    // removed after the run, also after a cancel's removal: the daemon may have made the container just after it
+    const leftBecause = engineGone ? 'the Docker Engine does not answer' : await removeContainer(container, REMOVE_MS);
     let report = null;
     let reportError = null;
     if (timedOut) {
         reportError = `smoke run timed out after ${timeoutSeconds} s (the container was killed)`;
+    }
+    else if (engineGone) {
+        // the CLI's last words, without a logrus prefix (time="..." level=error msg="...")
+        const said = res.stderr.trim().split('\n').filter((l) => l.trim()).pop()?.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, '$1');
+        reportError = `the Docker Engine stopped answering during the smoke run (docker run exited ${res.exitCode}${said ? `: ${said.trim()}` : ''})`;
     }
     else if (external_node_fs_.existsSync(reportPath)) {
         try {
@@ -32979,21 +33681,20 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile, red
         }
     }
     else {
-        reportError = `the smoke run wrote no report (exit code ${res.exitCode})`;
+        reportError = noReportReason(res.exitCode, state);
     }
-    const output = res.stdout + res.stderr;
-    const passed = !timedOut && res.exitCode === 0 && report !== null && report.ok;
-    return { exitCode: res.exitCode, timedOut, report, reportError, output, passed, seconds };
+    const passed = !timedOut && !cancelled && res.exitCode === 0 && report !== null && report.ok;
+    return { exitCode: res.exitCode, timedOut, report, reportError, output, passed, seconds, engineGone, leftBecause };
 }
 
-;// CONCATENATED MODULE: ./src/state.ts
-// Names of the values the main step saves for the post step (GITHUB_STATE).
-const STATE = { workDir: 'pcb-work-dir', containers: 'pcb-containers' };
-
+// EXTERNAL MODULE: ./src/state.ts
+var state = __nccwpck_require__(2462);
 ;// CONCATENATED MODULE: ./src/pipeline.ts
 // The stages of one run, in order; src/main.ts wires them. Each stage records what it learned in the
 // Outcome, so that outputs and the summary can be written whatever happens later. Data flows one
 // way: inputs -> recipe -> preflight -> env-cache session -> plan -> builds -> smoke -> push -> report.
+
+
 
 
 
@@ -33050,13 +33751,15 @@ async function planRun(inputs, recipe, redactor, outcome) {
     const dryRun = inputs['dry-run'];
     const runId = `${process.env.GITHUB_RUN_ID ?? 'local'}-${process.env.GITHUB_RUN_ATTEMPT ?? '1'}-${external_node_crypto_.randomBytes(4).toString('hex')}`;
     const workDir = external_node_fs_.mkdtempSync(external_node_path_.join(process.env.RUNNER_TEMP || external_node_os_.tmpdir(), 'pcb-'));
-    core/* saveState */.LZ(STATE.workDir, workDir);
+    core/* saveState */.LZ(state/* STATE */.c.workDir, workDir);
     const pf = await preflight(inputs, recipe, workDir);
     outcome.preflight = pf;
     announce(pf.findings);
     const errors = pf.findings.filter((f) => f.level === 'error');
     if (errors.length && !dryRun)
         throw new PreflightError(errors);
+    if (recipe.envCache.backend === 'local')
+        core/* saveState */.LZ(state/* STATE */.c.cacheDir, recipe.envCache.cacheDir);
     const ec = await loadEnvCache();
     const session = await ec.restoreEnvCache(recipe.envCache, recipe.key, external_node_path_.join(workDir, 'env-cache'), { lookupOnly: dryRun, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions });
     for (const w of session.warnings)
@@ -33083,7 +33786,7 @@ function workflowRunUrl(env) {
 function printPlan(job) {
     const { inputs: i, plan, redactor } = job;
     const shown = { ...i, secrets: i.secrets.map((s) => `${s.name}=***`) };
-    const argv = (a) => (0,exec/* showArgv */.u)('docker', a, redactor);
+    const argv = (a) => (0,exec/* showArgv */.ux)('docker', a, redactor);
     core/* info */.pq('Dry run: nothing is built, run or pushed.');
     core/* info */.pq(`Resolved inputs:\n${redactor.text(JSON.stringify(shown, null, 2))}`);
     core/* info */.pq(`Preflight:\n${job.preflight.findings.map((f) => `  [${f.level}] ${f.check}: ${f.message}`).join('\n')}`);
@@ -33138,6 +33841,8 @@ async function buildStage(job) {
     if (!session.hit && job.recipe.envCache.backend !== 'none') {
         const saved = await job.ec.saveEnvCache(job.recipe.envCache, session, session.exportDir);
         Object.assign(outcome.cache, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? outcome.cache.sizeBytes });
+        if (saved.note)
+            core/* info */.pq(saved.note);
         if (saved.warning) {
             core/* warning */.$e(saved.warning);
             outcome.cache.warnings.push(saved.warning);
@@ -33146,7 +33851,7 @@ async function buildStage(job) {
     if (plan.publish?.way === 'by-digest')
         await pullPushed(plan, res, outcome.publish);
 }
-/** Stage 5: the smoke run in the loaded image. */
+/** Stage 5: the smoke run in the loaded image. The container stays in the state until it is removed. */
 async function smokeStage(job) {
     const { plan, outcome, inputs } = job;
     if (!plan.smoke)
@@ -33154,12 +33859,16 @@ async function smokeStage(job) {
     const imageId = outcome.publish?.imageId ?? outcome.build.imageId;
     if (!imageId)
         throw new StepError('smoke', 'The build reported no image id (was the image loaded?).');
-    core/* saveState */.LZ(STATE.containers, JSON.stringify([plan.smokeContainer]));
+    core/* saveState */.LZ(state/* STATE */.c.containers, JSON.stringify([plan.smokeContainer]));
     core/* startGroup */.Oh('Smoke tests');
     const res = await runSmoke(smokeArgvFor(plan, imageId), plan.smokeContainer, plan.reportDir, inputs['smoke-timeout'], external_node_path_.join(job.workDir, 'smoke.log'), job.redactor);
     core/* endGroup */.N4();
     outcome.smoke = res;
-    if (res.passed)
+    if (res.leftBecause === null)
+        core/* saveState */.LZ(state/* STATE */.c.containers, '[]');
+    else if (!res.engineGone)
+        core/* info */.pq(`The smoke container ${plan.smokeContainer} could not be removed yet (${res.leftBecause}); the post step tries again.`);
+    if (res.passed || (0,cancel/* cancellation */.WN)())
         return;
     const failed = res.report?.checks.filter((c) => c.required && !c.ok) ?? [];
     const what = res.timedOut ? `smoke run timed out after ${inputs['smoke-timeout']} s.`
@@ -33185,7 +33894,9 @@ async function pushStage(job) {
 async function finishStage(job) {
     await job.ec.finishLayerCache(job.recipe.envCache, job.session);
 }
-function failureOf(error, redactor) {
+function failureOf(error, redactor, outcome) {
+    if (error instanceof cancel/* CancelledError */.cc)
+        return { step: error.cancel.stage, message: (0,cancel/* cancelMessage */.Wz)(error.cancel, outcome.publish?.moved.map((m) => m.tag)), tail: '' };
     if (error instanceof InputError)
         return { step: 'inputs', message: error.lines.join(' '), lines: error.lines, tail: '' };
     if (error instanceof PreflightError)
@@ -33195,10 +33906,21 @@ function failureOf(error, redactor) {
     const message = error instanceof Error ? error.message : String(error);
     return { step: 'action', message, diagnosis: classify(message), tail: '' };
 }
+/** The end of every run: what it left in a local cache dir is removed, then the outputs and the summary are written. */
+async function finish(outcome, error, redactor, job) {
+    if (job?.recipe.envCache.backend === 'local') {
+        const removed = (0,local/* removeLeftoversOf */.QS)(job.recipe.envCache.cacheDir, process.pid);
+        if (removed.length)
+            core/* info */.pq(`env cache: removed what this run did not finish: ${removed.join(' ')}`);
+    }
+    await report(outcome, error, redactor);
+}
 /** Outputs and summary from whatever is known; marks the step failed on an error (each line annotated once). */
 async function report(outcome, error, redactor) {
+    if (error instanceof cancel/* CancelledError */.cc)
+        outcome.cancelled = error.cancel;
     if (error)
-        outcome.failure = failureOf(error, redactor);
+        outcome.failure = failureOf(error, redactor, outcome);
     for (const [k, v] of Object.entries(outputsFrom(outcome)))
         core/* setOutput */.uH(k, redactor.text(v));
     const summary = renderSummary(outcome, redactor);
@@ -33244,6 +33966,24 @@ class Redactor {
 }
 /** For texts printed before the inputs are known (nothing to hide yet). */
 const NO_SECRETS = new Redactor();
+
+
+/***/ }),
+
+/***/ 2462:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   c: () => (/* binding */ STATE)
+/* harmony export */ });
+// Names of the values the main step saves for the post step (GITHUB_STATE).
+const STATE = {
+    workDir: 'pcb-work-dir', // the run's temp dir
+    containers: 'pcb-containers', // smoke containers not removed yet (JSON list)
+    runMark: 'pcb-run-mark', // every command of the run has POINTCEPT_CONDA_BUILD_RUN=<this> in its environment
+    pid: 'pcb-main-pid', // the main step's pid: names its leftovers in a local cache dir
+    cacheDir: 'pcb-cache-dir', // the local env cache dir, when cache-backend is local
+};
 
 
 /***/ }),
@@ -34531,9 +35271,10 @@ function getIDToken(aud) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  m: () => (/* binding */ exec),
-  H: () => (/* binding */ getExecOutput)
+  m: () => (/* binding */ exec)
 });
+
+// UNUSED EXPORTS: getExecOutput
 
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
@@ -35190,8 +35931,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {

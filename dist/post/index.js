@@ -28370,21 +28370,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8781:
+/***/ 3027:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  e: () => (/* binding */ run)
+  nY: () => (/* binding */ cleanUp)
 });
 
-// UNUSED EXPORTS: showArgv
+// UNUSED EXPORTS: ENGINE_WAIT_MS, REMOVE_MS, STOP_MS, processesWithEnv, stopSurvivors
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 5 modules
-var exec = __nccwpck_require__(2876);
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
+var core = __nccwpck_require__(3218);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: ./src/redact.ts
 // Secret values out of every text the action writes (logs, outputs, the summary). A Redactor is
 // made once from the inputs and handed to whatever prints: there is no module-level list to fill.
@@ -28406,110 +28412,762 @@ class Redactor {
 const NO_SECRETS = new Redactor();
 
 ;// CONCATENATED MODULE: ./src/exec.ts
-// Every command is an argv array run through @actions/exec (no shell): arguments holding ";",
-// "$()" or newlines reach the program as data. Output is captured and, unless quiet, echoed
-// with secret values replaced by "***".
+// Every command is an argv array (no shell): arguments holding ";", "$()" or newlines reach the
+// program as data. Output is captured and, unless quiet, echoed with secret values replaced by "***".
+//
+// Each command runs in a process group of its own, and the running ones are known here, because a
+// cancelled job must stop them: the runner signals only the action's own process, and a docker CLI
+// 20.10 passes no SIGINT on to the buildx plugin it runs, so SIGINT goes to the whole group, as a
+// Ctrl-C in a terminal would (buildx then cancels the build in BuildKit). @actions/exec keeps its
+// child to itself, so the process is spawned here directly.
 
 
 
+
+const running = new Map();
+let refusing = null;
+let mark = {};
+/** The commands running now. */
+function runningCommands() {
+    return [...running.values()];
+}
+/** Every command from now on gets NAME=VALUE in its environment (to be found again by it). */
+function exec_markCommands(name, value) {
+    mark = { [name]: value };
+}
+/** From now on only cleanup commands start; the others return exit code 130 and `refused`. */
+function exec_refuseNewCommands(reason) {
+    refusing = reason;
+}
+/** Sends `signal` to the process group of every running command. */
+function exec_signalRunning(signal) {
+    for (const r of running.values())
+        killGroup(r.pid, signal);
+}
+function killGroup(pid, signal) {
+    try {
+        process.kill(-pid, signal);
+    }
+    catch {
+        // the group is gone
+    }
+}
 /** Renders an argv for people to read (quoted where needed, secrets hidden); never executed. */
 function showArgv(cmd, args, redactor = NO_SECRETS) {
     return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => redactor.text(a)).join(' ');
 }
-async function run(cmd, args, opts = {}) {
+async function exec_run(cmd, args, opts = {}) {
     const redactor = opts.redactor ?? NO_SECRETS;
+    if (refusing !== null && !opts.cleanup)
+        return { exitCode: 130, stdout: '', stderr: `not started: ${refusing}`, refused: true };
     process.stdout.write(`[command] ${showArgv(cmd, args, redactor)}\n`);
-    const log = opts.logFile ? external_node_fs_.openSync(opts.logFile, 'a') : undefined;
+    const log = opts.logFile ? external_node_fs_namespaceObject.openSync(opts.logFile, 'a') : undefined;
+    let stdout = '';
+    let stderr = '';
     const echo = (chunk, into) => {
         const s = chunk.toString();
+        if (into === 'out')
+            stdout += s;
+        else
+            stderr += s;
         if (log !== undefined)
-            external_node_fs_.writeSync(log, s);
+            external_node_fs_namespaceObject.writeSync(log, s);
         if (!opts.quiet)
             (into === 'out' ? process.stdout : process.stderr).write(redactor.text(s));
     };
     try {
-        // getExecOutput collects stdout/stderr itself; the listeners only echo and log
-        const r = await exec/* getExecOutput */.H(cmd, args, {
-            env: opts.env ? { ...process.env, ...opts.env } : undefined,
-            silent: true,
-            ignoreReturnCode: true,
-            listeners: { stdout: (b) => echo(b, 'out'), stderr: (b) => echo(b, 'err') },
+        return await new Promise((resolve) => {
+            const child = (0,external_node_child_process_namespaceObject.spawn)(cmd, args, {
+                env: { ...process.env, ...opts.env, ...mark },
+                stdio: ['ignore', 'pipe', 'pipe'],
+                detached: true, // its own process group (see the top of this file)
+            });
+            let timedOut = false;
+            let exitCode = null;
+            let timer;
+            let drain;
+            const pid = child.pid;
+            if (pid !== undefined) {
+                running.set(pid, { pid, argv: [cmd, ...args] });
+                if (opts.timeoutMs !== undefined)
+                    timer = setTimeout(() => { timedOut = true; killGroup(pid, 'SIGKILL'); }, opts.timeoutMs);
+            }
+            child.stdout.on('data', (b) => echo(b, 'out'));
+            child.stderr.on('data', (b) => echo(b, 'err'));
+            let done = false;
+            const finish = (r) => {
+                if (done)
+                    return;
+                done = true;
+                clearTimeout(timer);
+                clearTimeout(drain);
+                if (pid !== undefined)
+                    running.delete(pid);
+                const said = `${[cmd, args[0]].filter((a) => a).join(' ')} did not finish within ${(opts.timeoutMs ?? 0) / 1000} s and was killed\n`;
+                resolve(timedOut ? { ...r, exitCode: 124, timedOut: true, stderr: `${r.stderr}${r.stderr && !r.stderr.endsWith('\n') ? '\n' : ''}${said}` } : r);
+            };
+            child.on('error', (e) => {
+                const msg = e.code === 'ENOENT' ? `Unable to locate executable file: ${cmd}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable.` : e.message;
+                finish({ exitCode: 127, stdout, stderr: msg });
+            });
+            // 'close' waits for the output to end; a process the command left behind may hold it open,
+            // so the command counts as done at most 2 s after it exited.
+            child.on('exit', (code, signal) => {
+                exitCode = statusOf(code, signal);
+                drain = setTimeout(() => finish({ exitCode: exitCode, stdout, stderr }), 2000);
+            });
+            child.on('close', (code, signal) => finish({ exitCode: exitCode ?? statusOf(code, signal), stdout, stderr }));
         });
-        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-    }
-    catch (e) {
-        // @actions/exec throws when the executable is not on PATH
-        const msg = e instanceof Error ? e.message : String(e);
-        return { exitCode: 127, stdout: '', stderr: msg };
     }
     finally {
         if (log !== undefined)
-            external_node_fs_.closeSync(log);
+            external_node_fs_namespaceObject.closeSync(log);
     }
+}
+/** A shell's exit status: the code, or 128 + the signal's number. */
+function statusOf(code, signal) {
+    return code ?? 128 + (signal ? external_node_os_namespaceObject.constants.signals[signal] : 0);
+}
+
+;// CONCATENATED MODULE: ./src/cancel.ts
+// A cancelled job. The runner cancels a step by sending SIGINT to the step's process alone; 7.5 s
+// later SIGTERM, 2.5 s after that SIGKILL; the post step runs afterwards. Its children get no
+// signal, so without this module a build, a smoke container or a push would outlive the job (and
+// a push could still move a tag). On the first signal:
+//   - no further command starts, except cleanup (src/exec.ts refuses them);
+//   - every running command's process group gets SIGINT (buildx cancels the build in BuildKit,
+//     docker push drops its request), and SIGKILL GRACE_MS later if it is still there;
+//   - the running stage's own cleanup runs (the smoke container is removed: docker run passes
+//     SIGINT on to the container's PID 1 only, which ignores it);
+//   - the pipeline stops before its next stage, above all before the push, and src/main.ts
+//     writes the outputs known so far and a "cancelled during <stage>" summary.
+// At DEADLINE_MS, or at a second signal (the runner's SIGTERM), whatever is still running is
+// killed, the report is written and the process exits, before the runner's SIGKILL.
+// Each command carries RUN_MARK in its environment, so that the post step can find and stop a
+// survivor (when this process was killed before it could stop them itself).
+
+
+const GRACE_MS = 5000;
+const DEADLINE_MS = 6500;
+const RUN_MARK = 'POINTCEPT_CONDA_BUILD_RUN';
+let stage = 'preflight';
+let cancelled = null;
+const cleanups = new Set();
+/** The cancellation, once a signal came: the signal and the stage it interrupted. */
+function cancellation() {
+    return cancelled;
+}
+/** Thrown where the pipeline stops because the job was cancelled. */
+class CancelledError extends Error {
+    cancel;
+    constructor(cancel) {
+        super(`cancelled (${cancel.signal}) during ${cancel.stage}`);
+        this.cancel = cancel;
+        this.name = 'CancelledError';
+    }
+}
+/** Marks the start of a stage; throws CancelledError when the job was cancelled before it. */
+function enterStage(name) {
+    if (cancelled)
+        throw new CancelledError(cancelled);
+    stage = name;
+}
+/** Runs `fn` with `cleanup` to be run if the job is cancelled meanwhile (e.g. removing a container). */
+async function withCancelCleanup(cleanup, fn) {
+    cleanups.add(cleanup);
+    try {
+        return await fn();
+    }
+    finally {
+        cleanups.delete(cleanup);
+    }
+}
+/**
+ * Installs the SIGINT/SIGTERM handlers; returns the mark every command carries (saved for the post
+ * step). `atDeadline` writes the report and exits; it is called at DEADLINE_MS after the first
+ * signal, or at once on a second one, unless the pipeline has reported by then.
+ */
+function watchForCancel(atDeadline) {
+    const mark = crypto.randomBytes(8).toString('hex');
+    markCommands(RUN_MARK, mark);
+    let deadline;
+    const end = () => {
+        clearTimeout(deadline);
+        signalRunning('SIGKILL');
+        void atDeadline();
+    };
+    const onSignal = (signal) => {
+        if (cancelled)
+            return end();
+        cancelled = { signal, stage };
+        process.stdout.write(`Cancelled (${signal}) during ${stage}: stopping the commands this job started.\n`);
+        refuseNewCommands(`the job was cancelled (${signal})`);
+        signalRunning('SIGINT');
+        for (const c of cleanups)
+            void c();
+        setTimeout(() => signalRunning('SIGKILL'), GRACE_MS).unref();
+        deadline = setTimeout(end, DEADLINE_MS);
+        deadline.unref();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return mark;
+}
+/** What a cancel during each stage of src/main.ts stopped, and what it left as it was. */
+const AFTER_CANCEL = {
+    preflight: 'nothing was built or pushed',
+    'env builds': 'the build was stopped; nothing was pushed',
+    build: 'the build was stopped; nothing was pushed',
+    'smoke tests': 'the smoke run was stopped and its container removed; nothing was pushed',
+    push: 'the push was stopped (a tag it moved before the cancel points at the tested image)',
+    'layer cache': 'the image was built, tested and pushed; the new layer cache was not kept',
+};
+/** The failure message of a cancelled run (the failure line puts the stage before it); `moved`: the tags known to have moved. */
+function cancelMessage(c, moved = []) {
+    const after = moved.length ? `the push was stopped; ${moved.join(', ')} had moved to the tested image before the cancel` : AFTER_CANCEL[c.stage] ?? 'nothing was pushed';
+    return `Cancelled by the runner (${c.signal}): ${after}.`;
+}
+
+;// CONCATENATED MODULE: ./src/containers.ts
+// The smoke container on the Docker Engine, seen after the smoke run: whether the Engine still
+// answers, the state the container ended in, and its removal with bounded retries (a daemon that
+// is busy, or still removing the container, answers with an error for a while). Every call has a
+// timeout: a frozen daemon accepts the connection and never answers.
+
+/** How long one docker query may take before the Engine counts as not answering. */
+const QUERY_TIMEOUT_MS = 10_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Does the Engine answer `docker version` within timeoutMs? */
+async function engineAnswers(timeoutMs = QUERY_TIMEOUT_MS) {
+    const r = await exec_run('docker', ['version', '--format', '{{.Server.Version}}'], { quiet: true, cleanup: true, timeoutMs });
+    return r.exitCode === 0;
+}
+/** Asks the Engine again and again until it answers or withinMs have passed. */
+async function waitForEngine(withinMs) {
+    const end = Date.now() + withinMs;
+    for (;;) {
+        const left = end - Date.now();
+        if (await engineAnswers(Math.max(1000, Math.min(QUERY_TIMEOUT_MS, left))))
+            return true;
+        if (Date.now() + 1000 >= end)
+            return false;
+        await sleep(1000);
+    }
+}
+/** The state a container is in (docker container inspect), or null when the Engine does not say. */
+async function containerState(name) {
+    const r = await run('docker', ['container', 'inspect', '--format', '{{json .State}}', name], { quiet: true, cleanup: true, timeoutMs: QUERY_TIMEOUT_MS });
+    if (r.exitCode !== 0)
+        return null;
+    try {
+        const s = JSON.parse(r.stdout);
+        return { status: s.Status ?? '', exitCode: s.ExitCode ?? -1, oomKilled: s.OOMKilled === true, error: s.Error ?? '' };
+    }
+    catch {
+        return null;
+    }
+}
+/** True when a container that `docker rm` was asked to remove is gone (or never existed). */
+const gone = (r) => r.exitCode === 0 || /No such container/i.test(r.stderr);
+/**
+ * Removes a container with its anonymous volumes, retrying with backoff (0.5 s, 1 s, 2 s, 4 s,
+ * then every 5 s) for up to withinMs. Returns null once it is gone, else the daemon's last answer.
+ */
+async function removeContainer(name, withinMs) {
+    const end = Date.now() + withinMs;
+    let pause = 500;
+    for (;;) {
+        const left = end - Date.now();
+        const r = await exec_run('docker', ['rm', '--force', '--volumes', name], { quiet: true, cleanup: true, timeoutMs: Math.max(1000, Math.min(QUERY_TIMEOUT_MS, left)) });
+        if (gone(r))
+            return null;
+        const error = (r.stderr.trim() || `docker rm exited ${r.exitCode}`).split('\n').filter((l) => l.trim()).slice(-2).join(' ');
+        if (Date.now() + pause >= end)
+            return error;
+        await sleep(pause);
+        pause = Math.min(pause * 2, 5000);
+    }
+}
+
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: ./src/env-cache/local.ts
+
+
+
+
+const ENTRY_FILE = 'entry.json';
+const STALE_LOCK_MS = (/* unused pure expression or super */ null && (6 * 3600 * 1000));
+const STALE_TMP_MS = (/* unused pure expression or super */ null && (24 * 3600 * 1000));
+function rand() {
+    return `${process.pid}.${randomBytes(6).toString('hex')}`;
+}
+function entryDir(cacheDir, key) {
+    return path.join(cacheDir, 'entries', key);
+}
+function writeFileAtomic(file, data) {
+    const tmp = `${file}.${rand()}.tmp`;
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+}
+/** The entry's metadata when the entry is complete and consistent, else null. */
+function readEntry(cacheDir, key) {
+    const dir = entryDir(cacheDir, key);
+    try {
+        const meta = JSON.parse(fs.readFileSync(path.join(dir, ENTRY_FILE), 'utf8'));
+        const st = fs.statSync(path.join(dir, 'env.tar'));
+        if (meta.schema !== 1 || meta.key !== key || st.size !== meta.sizeBytes)
+            return null;
+        return meta;
+    }
+    catch {
+        return null;
+    }
+}
+/** Records a use of the entry (LRU order); best effort. */
+function touchEntry(cacheDir, key, now = Date.now()) {
+    const meta = readEntry(cacheDir, key);
+    if (!meta)
+        return;
+    try {
+        writeFileAtomic(path.join(entryDir(cacheDir, key), ENTRY_FILE), JSON.stringify({ ...meta, lastUsed: now }));
+    }
+    catch {
+        // evicted meanwhile: nothing to record
+    }
+}
+/** Puts `src` at `dest` by hard link (same file system) or copy; the cache entry may be evicted afterwards. */
+function linkOrCopy(src, dest) {
+    fs.rmSync(dest, { force: true });
+    try {
+        fs.linkSync(src, dest);
+    }
+    catch {
+        fs.copyFileSync(src, dest);
+    }
+}
+/**
+ * On a hit, makes WORKDIR/env-cache/env.tar (hard link or copy, so a concurrent eviction cannot take it
+ * away during the build) and records the use.
+ */
+function localRestore(cacheDir, key, workDir) {
+    const meta = readEntry(cacheDir, key);
+    if (!meta)
+        return { hit: false, sizeBytes: null, contextDir: null };
+    const ctx = path.join(workDir, 'env-cache');
+    fs.mkdirSync(ctx, { recursive: true });
+    try {
+        linkOrCopy(path.join(entryDir(cacheDir, key), 'env.tar'), path.join(ctx, 'env.tar'));
+    }
+    catch {
+        return { hit: false, sizeBytes: null, contextDir: null }; // evicted between the check and the link
+    }
+    if (fs.statSync(path.join(ctx, 'env.tar')).size !== meta.sizeBytes)
+        return { hit: false, sizeBytes: null, contextDir: null };
+    touchEntry(cacheDir, key);
+    return { hit: true, sizeBytes: meta.sizeBytes, contextDir: ctx };
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** Takes CACHE_DIR/locks/KEY.lock with O_EXCL; breaks a stale lock (dead holder on this host, or old). */
+function acquireLock(cacheDir, key) {
+    const dir = path.join(cacheDir, 'locks');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${key}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+            const fd = fs.openSync(file, 'wx');
+            fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }));
+            fs.closeSync(fd);
+            return () => fs.rmSync(file, { force: true });
+        }
+        catch (e) {
+            if (e.code !== 'EEXIST')
+                throw e;
+            let stale;
+            try {
+                const info = JSON.parse(fs.readFileSync(file, 'utf8'));
+                stale = Date.now() - info.at > STALE_LOCK_MS || (info.host === os.hostname() && !pidAlive(info.pid));
+            }
+            catch {
+                // being written right now, or garbage: judge by age
+                try {
+                    stale = Date.now() - fs.statSync(file).mtimeMs > STALE_LOCK_MS;
+                }
+                catch {
+                    stale = true; // vanished: try again
+                }
+            }
+            if (!stale)
+                return null;
+            // Break it by renaming it away first, so two breakers cannot both remove a fresh lock.
+            try {
+                fs.renameSync(file, `${file}.stale.${rand()}`);
+            }
+            catch {
+                // someone else broke it
+            }
+            for (const f of fs.readdirSync(dir))
+                if (f.startsWith(`${key}.lock.stale.`))
+                    fs.rmSync(path.join(dir, f), { force: true });
+        }
+    }
+    return null;
+}
+function moveOrCopy(src, dest) {
+    try {
+        fs.renameSync(src, dest);
+    }
+    catch (e) {
+        if (e.code !== 'EXDEV')
+            throw e;
+        fs.copyFileSync(src, dest);
+    }
+}
+/**
+ * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ and renamed into
+ * entries/ in one step. When another job holds the key's lock or the entry exists, nothing is written.
+ */
+function localSave(cacheDir, key, exportDir, capBytes) {
+    const tar = path.join(exportDir, 'env.tar');
+    if (!fs.existsSync(tar))
+        return { saved: false, sizeBytes: null, reason: `no env.tar in ${exportDir} (the env-export stage did not run)`, evicted: [] };
+    if (readEntry(cacheDir, key))
+        return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
+    for (const d of ['entries', 'tmp', 'trash'])
+        fs.mkdirSync(path.join(cacheDir, d), { recursive: true });
+    const release = acquireLock(cacheDir, key);
+    if (!release)
+        return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', raced: true, evicted: [] };
+    const tmp = path.join(cacheDir, 'tmp', `${key}.${rand()}`);
+    try {
+        if (readEntry(cacheDir, key))
+            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
+        fs.mkdirSync(tmp);
+        moveOrCopy(tar, path.join(tmp, 'env.tar'));
+        const lock = path.join(exportDir, 'environment.lock');
+        if (fs.existsSync(lock))
+            fs.copyFileSync(lock, path.join(tmp, 'environment.lock'));
+        const size = fs.statSync(path.join(tmp, 'env.tar')).size;
+        const now = Date.now();
+        const meta = { schema: 1, key, sizeBytes: size, createdAt: now, lastUsed: now };
+        fs.writeFileSync(path.join(tmp, ENTRY_FILE), JSON.stringify(meta));
+        const fd = fs.openSync(path.join(tmp, 'env.tar'), 'r');
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        const dest = entryDir(cacheDir, key);
+        // A leftover incomplete directory (none is ever made by this code) would block the rename.
+        if (fs.existsSync(dest) && !readEntry(cacheDir, key))
+            removeDir(cacheDir, dest);
+        try {
+            fs.renameSync(tmp, dest);
+        }
+        catch (e) {
+            const code = e.code;
+            if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+                return { saved: false, sizeBytes: size, reason: 'another job saved this key first', raced: true, evicted: [] };
+            }
+            throw e;
+        }
+        const evicted = evictLru(cacheDir, capBytes, key);
+        return { saved: true, sizeBytes: size, evicted };
+    }
+    finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        release();
+        cleanStale(cacheDir);
+    }
+}
+/** Removes a directory by renaming it into trash/ first, so it vanishes from entries/ in one step. */
+function removeDir(cacheDir, dir) {
+    const trash = path.join(cacheDir, 'trash', `${path.basename(dir)}.${rand()}`);
+    try {
+        fs.mkdirSync(path.dirname(trash), { recursive: true });
+        fs.renameSync(dir, trash);
+    }
+    catch {
+        return false; // someone else removed it
+    }
+    fs.rmSync(trash, { recursive: true, force: true });
+    return true;
+}
+/** The complete entries. */
+function listEntries(cacheDir) {
+    let names;
+    try {
+        names = fs.readdirSync(path.join(cacheDir, 'entries'));
+    }
+    catch {
+        return [];
+    }
+    const out = [];
+    for (const n of names) {
+        const m = readEntry(cacheDir, n);
+        if (m)
+            out.push(m);
+    }
+    return out;
+}
+/**
+ * Least-recently-used eviction: while the complete entries exceed CAP bytes, removes the one used
+ * longest ago (never `keep`, the entry just saved or restored). Returns the evicted keys.
+ */
+function evictLru(cacheDir, capBytes, keep) {
+    const entries = listEntries(cacheDir).sort((a, b) => a.lastUsed - b.lastUsed);
+    let total = entries.reduce((n, e) => n + e.sizeBytes, 0);
+    const evicted = [];
+    for (const e of entries) {
+        if (total <= capBytes)
+            break;
+        if (e.key === keep)
+            continue;
+        if (removeDir(cacheDir, entryDir(cacheDir, e.key)))
+            evicted.push(e.key);
+        total -= e.sizeBytes;
+    }
+    return evicted;
+}
+/** Removes what crashed jobs left in tmp/ and trash/ long ago. */
+function cleanStale(cacheDir, now = Date.now()) {
+    for (const d of ['tmp', 'trash']) {
+        let names;
+        try {
+            names = fs.readdirSync(path.join(cacheDir, d));
+        }
+        catch {
+            continue;
+        }
+        for (const n of names) {
+            const p = path.join(cacheDir, d, n);
+            try {
+                if (now - fs.statSync(p).mtimeMs > STALE_TMP_MS)
+                    fs.rmSync(p, { recursive: true, force: true });
+            }
+            catch {
+                // gone
+            }
+        }
+    }
+}
+/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. */
+function localLayerCache(cacheDir) {
+    const layers = path.join(cacheDir, 'layers');
+    const current = path.join(layers, 'current');
+    const newDir = path.join(layers, `new-${rand()}`);
+    const from = fs.existsSync(path.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
+    return { from, to: [`type=local,dest=${newDir},mode=max`], newDir };
+}
+/** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
+const RETIRED_LAYERS_MS = (/* unused pure expression or super */ null && (3 * 3600 * 1000));
+/**
+ * Swaps NEWDIR in as layers/current (when the build wrote it). The replaced directory is retired,
+ * not deleted, because a concurrent job's build may still be reading it; retired directories older
+ * than RETIRED_LAYERS_MS are removed here.
+ */
+function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
+    const layers = path.join(cacheDir, 'layers');
+    for (const n of fs.existsSync(layers) ? fs.readdirSync(layers) : []) {
+        const m = /^retired-(\d+)-/.exec(n);
+        if (m && now - Number(m[1]) > RETIRED_LAYERS_MS)
+            removeDir(cacheDir, path.join(layers, n));
+    }
+    if (!fs.existsSync(path.join(newDir, 'index.json'))) {
+        fs.rmSync(newDir, { recursive: true, force: true });
+        return false;
+    }
+    const current = path.join(layers, 'current');
+    try {
+        fs.renameSync(current, path.join(layers, `retired-${now}-${rand()}`));
+    }
+    catch {
+        // no current yet, or another job moved it
+    }
+    try {
+        fs.renameSync(newDir, current);
+        return true;
+    }
+    catch {
+        fs.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
+        return false;
+    }
+}
+/**
+ * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was
+ * never swapped in (layers/new-PID.*), a save it did not finish (tmp/KEY.PID.*) and an
+ * eviction it did not finish (trash/KEY.PID.*). The caller makes sure that process writes nothing
+ * there any more: it is the caller itself at its end, or it is dead. Returns what was removed.
+ */
+function removeLeftoversOf(cacheDir, pid) {
+    const removed = [];
+    const saving = new RegExp(`\\.${pid}\\.[0-9a-f]+$`);
+    const mine = { layers: new RegExp(`^new-${pid}\\.[0-9a-f]+$`), tmp: saving, trash: saving };
+    for (const [area, re] of Object.entries(mine)) {
+        let names;
+        try {
+            names = external_node_fs_namespaceObject.readdirSync(external_node_path_namespaceObject.join(cacheDir, area));
+        }
+        catch {
+            continue;
+        }
+        for (const n of names.filter((x) => re.test(x))) {
+            external_node_fs_namespaceObject.rmSync(external_node_path_namespaceObject.join(cacheDir, area, n), { recursive: true, force: true });
+            removed.push(external_node_path_namespaceObject.join(area, n));
+        }
+    }
+    return removed;
+}
+
+;// CONCATENATED MODULE: ./src/state.ts
+// Names of the values the main step saves for the post step (GITHUB_STATE).
+const STATE = {
+    workDir: 'pcb-work-dir', // the run's temp dir
+    containers: 'pcb-containers', // smoke containers not removed yet (JSON list)
+    runMark: 'pcb-run-mark', // every command of the run has POINTCEPT_CONDA_BUILD_RUN=<this> in its environment
+    pid: 'pcb-main-pid', // the main step's pid: names its leftovers in a local cache dir
+    cacheDir: 'pcb-cache-dir', // the local env cache dir, when cache-backend is local
+};
+
+;// CONCATENATED MODULE: ./src/cleanup.ts
+// The post step's work: what the main step left behind, removed within a bounded time. It runs after
+// every main step, also a failed, cancelled or killed one, with what the main step saved (src/state.ts):
+//  1. commands of the run still running (the main step was killed before it could stop them),
+//     found by the run's mark in their environment: SIGINT, then SIGKILL after STOP_MS;
+//  2. the run's temp dir, and what the run left in a local env cache dir;
+//  3. smoke containers not removed yet: waits up to ENGINE_WAIT_MS for the Docker Engine to
+//     answer, then retries the removal for up to REMOVE_MS; a warning names each one left.
+
+
+
+
+
+
+const STOP_MS = 5_000;
+const ENGINE_WAIT_MS = 30_000;
+const REMOVE_MS = 30_000;
+const cleanup_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Processes whose environment holds NAME=value (needs /proc; none elsewhere). */
+function processesWithEnv(entry) {
+    let pids;
+    try {
+        pids = external_node_fs_namespaceObject.readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid);
+    }
+    catch {
+        return [];
+    }
+    const found = [];
+    for (const p of pids) {
+        try {
+            if (!external_node_fs_namespaceObject.readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(entry))
+                continue;
+            if (/^\d+ \(.*\) Z /s.test(external_node_fs_namespaceObject.readFileSync(`/proc/${p}/stat`, 'latin1')))
+                continue; // a zombie runs nothing
+            found.push({ pid: Number(p), args: external_node_fs_namespaceObject.readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0').filter((a) => a).join(' ') });
+        }
+        catch {
+            // exited meanwhile, or not ours to read
+        }
+    }
+    return found;
+}
+/** Stops the run's commands that outlived the main step: SIGINT (a build is cancelled in BuildKit), SIGKILL after STOP_MS. */
+async function stopSurvivors(mark) {
+    const entry = `${RUN_MARK}=${mark}`;
+    const survivors = processesWithEnv(entry);
+    if (!survivors.length)
+        return;
+    core/* info */.pq(`Stopping what the main step left running: ${survivors.map((p) => `${p.args.slice(0, 80)} (pid ${p.pid})`).join(', ')}`);
+    const signal = (sig) => {
+        for (const p of processesWithEnv(entry)) {
+            try {
+                process.kill(p.pid, sig);
+            }
+            catch { /* gone */ }
+        }
+    };
+    signal('SIGINT');
+    for (let t = 0; t < STOP_MS && processesWithEnv(entry).length; t += 250)
+        await cleanup_sleep(250);
+    signal('SIGKILL');
+    for (let t = 0; t < 2000 && processesWithEnv(entry).length; t += 100)
+        await cleanup_sleep(100);
+    const left = processesWithEnv(entry);
+    if (left.length)
+        core/* warning */.$e(`cleanup: these processes of the run did not stop: ${left.map((p) => `${p.args.slice(0, 80)} (pid ${p.pid})`).join(', ')}`);
+}
+function removeFiles(workDir, cacheDir, mainPid) {
+    if (workDir && external_node_fs_namespaceObject.existsSync(workDir)) {
+        external_node_fs_namespaceObject.rmSync(workDir, { recursive: true, force: true });
+        core/* info */.pq(`Removed ${workDir}`);
+    }
+    if (cacheDir && mainPid) {
+        const removed = removeLeftoversOf(cacheDir, mainPid);
+        if (removed.length)
+            core/* info */.pq(`env cache: removed what the main step did not finish: ${removed.join(' ')}`);
+    }
+}
+/** Removes the smoke containers the main step could not remove; a warning for each one left. */
+async function removeContainers(names) {
+    if (!names.length)
+        return;
+    if (!(await waitForEngine(ENGINE_WAIT_MS))) {
+        core/* warning */.$e(`cleanup: the Docker Engine did not answer within ${ENGINE_WAIT_MS / 1000} s, so the smoke container${names.length > 1 ? 's' : ''} ${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} left; remove ${names.length > 1 ? 'them' : 'it'} with docker rm --force ${names.join(' ')} once the Engine answers`);
+        return;
+    }
+    for (const name of names) {
+        const error = await removeContainer(name, REMOVE_MS);
+        if (error === null)
+            core/* info */.pq(`Removed the smoke container ${name}`);
+        else
+            core/* warning */.$e(`cleanup: could not remove the smoke container ${name} within ${REMOVE_MS / 1000} s: ${error}; remove it with docker rm --force ${name}`);
+    }
+}
+function stateList(name) {
+    try {
+        const v = JSON.parse(core/* getState */.Gu(name) || '[]');
+        return Array.isArray(v) ? v.filter((n) => typeof n === 'string') : [];
+    }
+    catch {
+        return [];
+    }
+}
+/** The post step: everything above, in that order (a survivor may still write into the temp dir). */
+async function cleanUp() {
+    const mark = core/* getState */.Gu(STATE.runMark);
+    if (/^[0-9a-f]{16}$/.test(mark))
+        await stopSurvivors(mark);
+    removeFiles(core/* getState */.Gu(STATE.workDir), core/* getState */.Gu(STATE.cacheDir), Number(core/* getState */.Gu(STATE.pid)) || 0);
+    await removeContainers(stateList(STATE.containers).filter((n) => /^pcb-smoke-[\w.-]+$/.test(n)));
 }
 
 
 /***/ }),
 
 /***/ 6661:
-/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   b: () => (/* binding */ post)
-/* harmony export */ });
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3360);
-/* harmony import */ var _exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8781);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2462);
-// Post step: remove the smoke containers and the temp dir recorded in the state.
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
+/* harmony import */ var _cleanup_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3027);
+// Post step: src/cleanup.ts removes what the main step left behind. A problem there is a warning,
+// never a failed job.
 
 
-
-
-async function post() {
-    let containers;
-    try {
-        containers = JSON.parse(_actions_core__WEBPACK_IMPORTED_MODULE_1__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_3__/* .STATE */ .c.containers) || '[]');
-    }
-    catch {
-        containers = [];
-    }
-    for (const name of containers.filter((n) => /^pcb-smoke-[\w.-]+$/.test(n))) {
-        const ps = await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .e)('docker', ['ps', '--all', '--quiet', '--filter', `name=^${name}$`], { quiet: true });
-        if (ps.exitCode === 0 && ps.stdout.trim()) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Removing leftover container ${name}`);
-            await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .e)('docker', ['rm', '--force', '--volumes', name], { quiet: true });
-        }
-    }
-    const dir = _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .getState */ .Gu(_state_js__WEBPACK_IMPORTED_MODULE_3__/* .STATE */ .c.workDir);
-    if (dir && node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync(dir)) {
-        node_fs__WEBPACK_IMPORTED_MODULE_0__.rmSync(dir, { recursive: true, force: true });
-        _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Removed ${dir}`);
-    }
-}
 try {
-    await post();
+    await (0,_cleanup_js__WEBPACK_IMPORTED_MODULE_1__/* .cleanUp */ .nY)();
 }
 catch (e) {
-    _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(`cleanup: ${e.message}`);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`cleanup: ${e.message}`);
 }
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 2462:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   c: () => (/* binding */ STATE)
-/* harmony export */ });
-// Names of the values the main step saves for the post step (GITHUB_STATE).
-const STATE = { workDir: 'pcb-work-dir', containers: 'pcb-containers' };
-
 
 /***/ }),
 
@@ -28524,13 +29182,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
-
-/***/ }),
-
-/***/ 9896:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
@@ -28608,13 +29259,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-
-/***/ }),
-
-/***/ 3024:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
@@ -28702,20 +29346,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
-/***/ 857:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-
-/***/ }),
-
-/***/ 6928:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
-
-/***/ }),
-
 /***/ 3193:
 /***/ ((module) => {
 
@@ -28737,7 +29367,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 3360:
+/***/ 3218:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28750,8 +29380,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: ExitCode, addPath, debug, endGroup, error, exportVariable, getBooleanInput, getIDToken, getInput, getMultilineInput, group, isDebug, markdownSummary, notice, platform, saveState, setCommandEcho, setFailed, setOutput, setSecret, startGroup, summary, toPlatformPath, toPosixPath, toWin32Path
 
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
+;// CONCATENATED MODULE: external "os"
+const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -28826,7 +29456,7 @@ function utils_toCommandProperties(annotationProperties) {
  */
 function command_issueCommand(command, properties, message) {
     const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_.EOL);
+    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
 }
 function command_issue(name, message = '') {
     command_issueCommand(name, {}, message);
@@ -28882,8 +29512,8 @@ function escapeProperty(s) {
 //# sourceMappingURL=command.js.map
 ;// CONCATENATED MODULE: external "crypto"
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
+;// CONCATENATED MODULE: external "fs"
+const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
@@ -28919,8 +29549,8 @@ function file_command_prepareKeyValueMessage(key, value) {
     return `${key}<<${delimiter}${os.EOL}${convertedValue}${os.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
+;// CONCATENATED MODULE: external "path"
+const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
@@ -29879,7 +30509,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_.promises;
+const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -29902,7 +30532,7 @@ class Summary {
                 throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
             }
             try {
-                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
+                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
             }
             catch (_a) {
                 throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
@@ -29998,7 +30628,7 @@ class Summary {
      * @returns {Summary} summary instance
      */
     addEOL() {
-        return this.addRaw(external_os_.EOL);
+        return this.addRaw(external_os_namespaceObject.EOL);
     }
     /**
      * Adds an HTML codeblock to the summary buffer
@@ -30182,421 +30812,16 @@ function toPlatformPath(pth) {
     return pth.replace(/[/\\]/g, path.sep);
 }
 //# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 5 modules
-var lib_exec = __nccwpck_require__(2876);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_.platform();
-const arch = external_os_.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
-    }
-    issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(os.EOL);
-    issueCommand('set-output', { name }, toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + external_os_.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
-    }
-    issueCommand('save-state', { name }, toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
-
-/***/ }),
-
-/***/ 2876:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  H: () => (/* binding */ getExecOutput)
-});
-
-// UNUSED EXPORTS: exec
-
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
 ;// CONCATENATED MODULE: external "child_process"
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
 ;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -30607,7 +30832,7 @@ var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argume
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -30622,7 +30847,7 @@ const IS_WINDOWS = process.platform === 'win32';
  * backslash to all junction results on Windows.
  */
 function readlink(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         const result = yield fs.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
@@ -30634,9 +30859,9 @@ function readlink(fsPath) {
 }
 // See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
 const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_.constants.O_RDONLY;
+const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
 function exists(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         try {
             yield stat(fsPath);
         }
@@ -30650,7 +30875,7 @@ function exists(fsPath) {
     });
 }
 function isDirectory(fsPath_1) {
-    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
         const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
@@ -30677,7 +30902,7 @@ function isRooted(p) {
  * @return if file exists and is executable, returns the file path. otherwise empty string.
  */
 function tryGetExecutablePath(filePath, extensions) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         let stats = undefined;
         try {
             // test file exists
@@ -30692,7 +30917,7 @@ function tryGetExecutablePath(filePath, extensions) {
         if (stats && stats.isFile()) {
             if (IS_WINDOWS) {
                 // on Windows, test for valid extension
-                const upperExt = external_path_.extname(filePath).toUpperCase();
+                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
                 if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
                     return filePath;
                 }
@@ -30721,11 +30946,11 @@ function tryGetExecutablePath(filePath, extensions) {
                 if (IS_WINDOWS) {
                     // preserve the case of the actual file (since an extension was appended)
                     try {
-                        const directory = external_path_.dirname(filePath);
-                        const upperName = external_path_.basename(filePath).toUpperCase();
+                        const directory = external_path_namespaceObject.dirname(filePath);
+                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
                         for (const actualName of yield readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_.join(directory, actualName);
+                                filePath = external_path_namespaceObject.join(directory, actualName);
                                 break;
                             }
                         }
@@ -30945,7 +31170,7 @@ function findInPath(tool) {
         // build the list of extensions to try
         const extensions = [];
         if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
+            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
                 if (extension) {
                     extensions.push(extension);
                 }
@@ -30960,7 +31185,7 @@ function findInPath(tool) {
             return [];
         }
         // if any path separators, return empty
-        if (tool.includes(external_path_.sep)) {
+        if (tool.includes(external_path_namespaceObject.sep)) {
             return [];
         }
         // build the list of directories
@@ -30971,7 +31196,7 @@ function findInPath(tool) {
         // across platforms.
         const directories = [];
         if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_.delimiter)) {
+            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
                 if (p) {
                     directories.push(p);
                 }
@@ -30980,7 +31205,7 @@ function findInPath(tool) {
         // find all matches
         const matches = [];
         for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
+            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
             if (filePath) {
                 matches.push(filePath);
             }
@@ -31127,13 +31352,13 @@ class ToolRunner extends external_events_.EventEmitter {
     _processLineBuffer(data, strBuffer, onLine) {
         try {
             let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_.EOL);
+            let n = s.indexOf(external_os_namespaceObject.EOL);
             while (n > -1) {
                 const line = s.substring(0, n);
                 onLine(line);
                 // the rest of the string ...
-                s = s.substring(n + external_os_.EOL.length);
-                n = s.indexOf(external_os_.EOL);
+                s = s.substring(n + external_os_namespaceObject.EOL.length);
+                n = s.indexOf(external_os_namespaceObject.EOL);
             }
             return s;
         }
@@ -31411,7 +31636,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 (this.toolPath.includes('/') ||
                     (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
                 // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+                this.toolPath = external_path_namespaceObject.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
             }
             // if the tool is only a file name, then resolve it from the PATH
             // otherwise verify it exists (add extension on Windows if necessary)
@@ -31424,7 +31649,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 }
                 const optionsNonNull = this._cloneExecOptions(this.options);
                 if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
                 }
                 const state = new ExecState(optionsNonNull, this.toolPath);
                 state.on('debug', (message) => {
@@ -31659,16 +31884,16 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  * @param     options            optional exec options.  See ExecOptions
  * @returns   Promise<number>    exit code
  */
-function exec(commandLine, args, options) {
+function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = argStringToArray(commandLine);
+        const commandArgs = tr.argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new ToolRunner(toolPath, args, options);
+        const runner = new tr.ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -31688,8 +31913,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -31705,7 +31930,7 @@ function getExecOutput(commandLine, args, options) {
             }
         };
         const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
         //flush any remaining characters
         stdout += stdoutDecoder.end();
         stderr += stderrDecoder.end();
@@ -31717,6 +31942,389 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_namespaceObject.platform();
+const arch = external_os_namespaceObject.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
+    }
+    issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(os.EOL);
+    issueCommand('set-output', { name }, toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function error(message, properties = {}) {
+    issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + external_os_namespaceObject.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    }
+    issueCommand('save-state', { name }, toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
 
 /***/ })
 
@@ -31825,18 +32433,6 @@ function getExecOutput(commandLine, args, options) {
 /******/ 	};
 /******/ })();
 /******/ 
-/******/ /* webpack/runtime/compat get default export */
-/******/ (() => {
-/******/ 	// getDefaultExport function for compatibility with non-harmony modules
-/******/ 	__nccwpck_require__.n = (module) => {
-/******/ 		var getter = module && module.__esModule ?
-/******/ 			() => (module['default']) :
-/******/ 			() => (module);
-/******/ 		__nccwpck_require__.d(getter, { a: getter });
-/******/ 		return getter;
-/******/ 	};
-/******/ })();
-/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -31861,6 +32457,4 @@ function getExecOutput(commandLine, args, options) {
 /******/ // This entry module used 'module' so it can't be inlined
 /******/ var __webpack_exports__ = __nccwpck_require__(6661);
 /******/ __webpack_exports__ = await __webpack_exports__;
-/******/ var __webpack_exports__post = __webpack_exports__.b;
-/******/ export { __webpack_exports__post as post };
 /******/ 

@@ -8,6 +8,10 @@ import pytest
 
 from docker_test_paths import SMOKE
 
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "services: builds with the CI services (BuildKit, registry); .ci/run runs these after the services are up")
+
 # Environment variables that change what the smoke tests expect; tests start from none of them.
 _SMOKE_VARS = ("PCB_ENV_NAME", "PCB_EXPECT_PYTHON", "PCB_EXPECT_TORCH", "PCB_EXPECT_TORCH_CUDA",
                "PCB_SMOKE_EXTRA_CHECKS", "SPCONV_DISABLE_JIT", "CUMM_DISABLE_JIT")

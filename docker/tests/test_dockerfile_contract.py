@@ -1,14 +1,12 @@
 """Static contract of docker/Dockerfile.gpu: the stages and ARGs the action relies on, the mounts
 of the conda-env stage, layer order, runtime settings. Parsed here, no Docker needed."""
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from docker_test_paths import DOCKER_DIR, REPO
+from docker_test_paths import DOCKER_DIR, REPO, require_services
 
 DOCKERFILE = DOCKER_DIR / "Dockerfile.gpu"
 
@@ -218,20 +216,20 @@ def buildx_check(dockerfile, context):
     """`docker buildx build --check` on CI's BuildKit (PCB_BUILDER). --check resolves the base
     image's metadata and nvidia/cuda cannot be pulled here, so BASE_IMAGE is replaced by CI's
     stand-in busybox image from the local registry (PCB_BASE_IMAGE); only its metadata is read."""
-    builder, base = os.environ.get("PCB_BUILDER"), os.environ.get("PCB_BASE_IMAGE")
-    if not (os.environ.get("PCB_E2E") and builder and base and shutil.which("docker")):
-        pytest.skip("needs the CI services (PCB_E2E, PCB_BUILDER, PCB_BASE_IMAGE)")
+    builder, base = require_services("PCB_BUILDER", "PCB_BASE_IMAGE")
     return subprocess.run(["docker", "buildx", "build", "--builder", builder, "--check",
                            "--build-arg", f"BASE_IMAGE={base}", "-f", str(dockerfile),
                            str(context)], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.services
 def test_dockerfile_passes_buildx_check():
     proc = buildx_check(DOCKERFILE, REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Check complete, no warnings found" in proc.stdout + proc.stderr
 
 
+@pytest.mark.services
 def test_buildx_check_reports_lint_warnings(tmp_path):
     bad = tmp_path / "Dockerfile"
     bad.write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE} as lower\nENV legacy format\n")

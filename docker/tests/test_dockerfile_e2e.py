@@ -4,14 +4,15 @@ image (PCB_BASE_IMAGE) and Miniforge is the env-cache fixture's stand-in install
 records the environment file's pins instead of downloading. What is real: BuildKit, the stages,
 their mounts and build contexts, docker/create-env.sh and this repository's environment.yml."""
 import hashlib
-import os
 import shutil
 import subprocess
 import tarfile
 
 import pytest
 
-from docker_test_paths import DOCKER_DIR, REPO
+from docker_test_paths import DOCKER_DIR, REPO, require_services
+
+pytestmark = pytest.mark.services
 
 STANDIN_DIR = REPO / "__tests__" / "env-cache" / "fixture" / "standin"
 STANDIN_VERSION = "0.0.1-standin"
@@ -20,9 +21,7 @@ STANDIN = STANDIN_DIR / f"Miniforge3-{STANDIN_VERSION}-Linux-x86_64.sh"
 
 @pytest.fixture(scope="module")
 def build():
-    builder, base = os.environ.get("PCB_BUILDER"), os.environ.get("PCB_BASE_IMAGE")
-    if not (os.environ.get("PCB_E2E") and builder and base and shutil.which("docker")):
-        pytest.skip("needs the CI services (PCB_E2E, PCB_BUILDER, PCB_BASE_IMAGE)")
+    builder, base = require_services("PCB_BUILDER", "PCB_BASE_IMAGE")
     if not STANDIN.is_file():
         pytest.skip(f"the stand-in Miniforge installer {STANDIN} is missing")
     sha = hashlib.sha256(STANDIN.read_bytes()).hexdigest()

@@ -11,7 +11,6 @@ whose sources carry a salt of this test session so that no other run's cache ent
 nvcc through ccache is measured on a GPU host instead (libs/bench/bench_compile_cache.sh).
 """
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -19,7 +18,9 @@ import uuid
 
 import pytest
 
-from docker_test_paths import DOCKER_DIR, REPO
+from docker_test_paths import DOCKER_DIR, REPO, require_services
+
+pytestmark = pytest.mark.services
 
 STANDIN = DOCKER_DIR / "tests" / "extensions_standin"
 BASE_SCRIPT = DOCKER_DIR / "tests" / "make_compiler_base.sh"
@@ -115,9 +116,7 @@ class Build:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    builder, registry = os.environ.get("PCB_BUILDER"), os.environ.get("PCB_REGISTRY")
-    if not (os.environ.get("PCB_E2E") and builder and registry and shutil.which("docker")):
-        pytest.skip("needs the CI services (PCB_E2E, PCB_BUILDER, PCB_REGISTRY)")
+    builder, registry = require_services("PCB_BUILDER", "PCB_REGISTRY")
     tag = hashlib.sha256(BASE_SCRIPT.read_bytes()).hexdigest()[:12]
     base = f"{registry}/pcb-compiler-base:bookworm-{tag}"
     made = subprocess.run(["bash", str(BASE_SCRIPT), base], capture_output=True, text=True,

@@ -157,7 +157,8 @@ export async function saveEnvCache(s: EnvCacheSettings, session: EnvCacheSession
     if (s.backend === 'local') {
       const r = localSave(s.cacheDir, session.key, exportDir, s.maxSizeGb * GB);
       if (r.evicted.length) core.info(`env cache: evicted ${r.evicted.length} least recently used entr${r.evicted.length === 1 ? 'y' : 'ies'}: ${r.evicted.join(' ')}`);
-      return { saved: r.saved, seconds: seconds(t0), sizeBytes: r.sizeBytes, warning: r.saved ? undefined : r.reason ? `env cache: not saved: ${r.reason}` : undefined };
+      const why = !r.saved && r.reason ? `env cache: not saved: ${r.reason}` : undefined;
+      return { saved: r.saved, seconds: seconds(t0), sizeBytes: r.sizeBytes, ...(r.raced ? { note: why } : { warning: why }) };
     }
     if (s.backend === 'gha') {
       const r = await ghaSave(session.key, exportDir);

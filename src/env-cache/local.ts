@@ -160,6 +160,8 @@ export interface LocalSave {
   saved: boolean;
   sizeBytes: number | null;
   reason?: string;
+  /** Not saved because another job saved or is saving the key (nothing is wrong). */
+  raced?: boolean;
   evicted: string[];
 }
 
@@ -170,13 +172,13 @@ export interface LocalSave {
 export function localSave(cacheDir: string, key: string, exportDir: string, capBytes: number): LocalSave {
   const tar = path.join(exportDir, 'env.tar');
   if (!fs.existsSync(tar)) return { saved: false, sizeBytes: null, reason: `no env.tar in ${exportDir} (the env-export stage did not run)`, evicted: [] };
-  if (readEntry(cacheDir, key)) return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', evicted: [] };
+  if (readEntry(cacheDir, key)) return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
   for (const d of ['entries', 'tmp', 'trash']) fs.mkdirSync(path.join(cacheDir, d), { recursive: true });
   const release = acquireLock(cacheDir, key);
-  if (!release) return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', evicted: [] };
+  if (!release) return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', raced: true, evicted: [] };
   const tmp = path.join(cacheDir, 'tmp', `${key}.${rand()}`);
   try {
-    if (readEntry(cacheDir, key)) return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', evicted: [] };
+    if (readEntry(cacheDir, key)) return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
     fs.mkdirSync(tmp);
     moveOrCopy(tar, path.join(tmp, 'env.tar'));
     const lock = path.join(exportDir, 'environment.lock');
@@ -196,7 +198,7 @@ export function localSave(cacheDir: string, key: string, exportDir: string, capB
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-        return { saved: false, sizeBytes: size, reason: 'another job saved this key first', evicted: [] };
+        return { saved: false, sizeBytes: size, reason: 'another job saved this key first', raced: true, evicted: [] };
       }
       throw e;
     }
@@ -315,4 +317,29 @@ export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.n
     fs.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
     return false;
   }
+}
+
+/**
+ * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was
+ * never swapped in (layers/new-PID.*), a save it did not finish (tmp/KEY.PID.*) and an
+ * eviction it did not finish (trash/KEY.PID.*). The caller makes sure that process writes nothing
+ * there any more: it is the caller itself at its end, or it is dead. Returns what was removed.
+ */
+export function removeLeftoversOf(cacheDir: string, pid: number): string[] {
+  const removed: string[] = [];
+  const saving = new RegExp(`\\.${pid}\\.[0-9a-f]+$`);
+  const mine = { layers: new RegExp(`^new-${pid}\\.[0-9a-f]+$`), tmp: saving, trash: saving };
+  for (const [area, re] of Object.entries(mine)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(cacheDir, area));
+    } catch {
+      continue;
+    }
+    for (const n of names.filter((x) => re.test(x))) {
+      fs.rmSync(path.join(cacheDir, area, n), { recursive: true, force: true });
+      removed.push(path.join(area, n));
+    }
+  }
+  return removed;
 }

@@ -64,6 +64,8 @@ export interface SaveResult {
   seconds: number;
   sizeBytes: number | null;
   warning?: string;
+  /** Not saved because another job saved or is saving the same key: a harmless race, said as info. */
+  note?: string;
 }
 
 export const BACKENDS = ['registry', 'gha', 'local', 'none'] as const;

@@ -65,15 +65,32 @@ export async function smokeContainersUnder(dir: string, env: NodeJS.ProcessEnv =
   return found;
 }
 
-/** BuildKit builds of `builder` for the context dir named `name` (BuildKit names a build after the
- *  context's basename, plus the Dockerfile path and target) that are still running. */
-export async function runningBuilds(builder: string, name: string): Promise<string[]> {
-  const ls = await cmd('docker', ['buildx', 'history', 'ls', '--builder', builder, '--format', 'json']);
+/** The nonce in slowBuildArgs' text: the build arg that tells one job's builds from every other. */
+export function nonceOf(buildArgs: string): string {
+  const m = /PCB_FAULT_NONCE=(\w+)/.exec(buildArgs);
+  if (!m) throw new Error(`no PCB_FAULT_NONCE in ${buildArgs}`);
+  return m[1];
+}
+
+/**
+ * BuildKit builds of `builder` that are still running and carry the build arg PCB_FAULT_NONCE=nonce
+ * (buildx names a build after its context, or after its Dockerfile with the docker driver, so the
+ * name cannot tell one job's build from another's: its build args can).
+ */
+export async function runningBuilds(builder: string, nonce: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const ls = await cmd('docker', ['buildx', 'history', 'ls', '--builder', builder, '--format', 'json'], env);
   if (ls.code !== 0) throw new Error(`docker buildx history ls failed: ${ls.out}`);
-  return ls.out.split('\n').filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { name: string; status: string; ref: string })
-    .filter((b) => (b.name === name || b.name.startsWith(`${name}/`)) && !['Completed', 'Error', 'Canceled'].includes(b.status))
-    .map((b) => b.ref);
+  const running = ls.out.split('\n').filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { status: string; ref: string })
+    .filter((b) => !['Completed', 'Error', 'Canceled'].includes(b.status));
+  const found: string[] = [];
+  for (const b of running) {
+    const ins = await cmd('docker', ['buildx', 'history', 'inspect', '--builder', builder, '--format', 'json', b.ref.split('/').pop()!], env);
+    if (ins.code !== 0) continue; // finished and gone meanwhile
+    const rec = JSON.parse(ins.out) as { Status?: string; BuildArgs?: { Name: string; Value: string }[] };
+    if (rec.Status === 'running' && rec.BuildArgs?.some((a) => a.Name === 'PCB_FAULT_NONCE' && a.Value === nonce)) found.push(b.ref);
+  }
+  return found;
 }
 
 /** The image id a local tag points at, or null. */

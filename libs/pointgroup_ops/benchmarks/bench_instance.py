@@ -111,6 +111,10 @@ def run(args):
     if args.save_lists:
         torch.save((idx, sl), args.save_lists)
     ci, co = pgo.bfs_cluster(label, idx, sl, THRESHOLD)
+    if args.save_raw:  # the inputs of bfs_memory_probe.cpp; order.bin: the clustered points in search order
+        os.makedirs(args.save_raw, exist_ok=True)
+        for name, t in (("label", label), ("idx", idx), ("sl", sl), ("order", ci[:, 1])):
+            t.contiguous().numpy().astype("<i4").tofile(os.path.join(args.save_raw, name + ".bin"))
     res["workload"] = {"points": int(coords.shape[0]), "neighbour_entries": int(idx.numel()),
                        "mean_list": float(sl[:, 1].float().mean()), "max_list": int(sl[:, 1].max()),
                        "clusters": int(co.numel() - 1), "clustered_points": int(ci.shape[0])}
@@ -167,7 +171,10 @@ def compare(ours_path, original_path):
     m = ours["machine"]
     print(f"Machine: {m['cpu']} ({m['cpu_count']} CPUs){', ' + m['gpu'] if 'gpu' in m else ''}; "
           f"torch {m['torch']}; {ours['workload']['neighbour_entries']} neighbour entries, "
-          f"{ours['workload']['clusters']} clusters\n")
+          f"{ours['workload']['clusters']} clusters")
+    o = orig["machine"]
+    print(f"Original measured on: {o['cpu']} ({o['cpu_count']} CPUs){', ' + o['gpu'] if 'gpu' in o else ''}; "
+          f"torch {o['torch']}\n")
     print("| row | original | this package | speed-up |\n|---|---|---|---|")
     for r in ours["rows"]:
         old = base.get(r["name"])
@@ -181,6 +188,7 @@ def main():
     ap.add_argument("--threads", default="1,2,16", help="comma-separated torch thread counts for the CPU rows")
     ap.add_argument("--lists", help="load (idx, start_len) from this torch.save file instead of computing them")
     ap.add_argument("--save-lists", help="save the (idx, start_len) used to this file")
+    ap.add_argument("--save-raw", metavar="DIR", help="write the inputs of bfs_memory_probe.cpp to DIR")
     ap.add_argument("--json", help="write the machine, the workload and the rows here")
     ap.add_argument("--compare", nargs=2, metavar=("OURS_JSON", "ORIGINAL_JSON"),
                     help="print a markdown table of two --json results and exit")

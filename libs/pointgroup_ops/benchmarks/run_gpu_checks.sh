@@ -1,34 +1,44 @@
 #!/usr/bin/env bash
-# GPU checks of pointgroup_ops and a side-by-side benchmark against Pointcept's original
-# pointgroup_ops, run from the repository root on a CUDA machine:
+# GPU checks and benchmark of pointgroup_ops, run from the repository root on a CUDA machine:
 #
-#   bash libs/pointgroup_ops/benchmarks/run_gpu_checks.sh ORIGINAL_SRC [OUTDIR]
+#   bash libs/pointgroup_ops/benchmarks/run_gpu_checks.sh [OUTDIR]
 #
-# ORIGINAL_SRC: a checkout of Pointcept's libs/pointgroup_ops (setup.py, src/, functions/),
-# built only to compare against, never installed into the environment. OUTDIR defaults to
-# $OUT, else ./pgo-gpu-results. PYTHON (default: python) is the interpreter with torch.
+# OUTDIR defaults to $OUT, else ./pgo-gpu-results. PYTHON is the interpreter with torch
+# (default: the H200 host's /opt/torch/.venv/bin/python where it exists, else python).
+# BUDGET_S (default 330): no step runs past that many seconds from the start; a step with no
+# time left is recorded as skipped. The comparison with Pointcept's original pointgroup_ops uses its figures saved
+# from an earlier run on the H200 host (ORIGINAL_JSON, default h200_original.json next to this
+# script); ORIGINAL_SRC=<a checkout of Pointcept's libs/pointgroup_ops> builds and measures
+# the original here instead (about a minute more).
 #
-# Steps, each logged to OUTDIR (summary.txt collects the headlines):
-#   1. build this package (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST=9.0, MAX_JOBS=16) and the
-#      original one, each into a folder of its own put first on PYTHONPATH (timed);
+# Steps, each under a time limit (about 4 minutes in all expected on the H200 host):
+#   1. build this package (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST=9.0, MAX_JOBS=16) into a folder
+#      of its own, put first on PYTHONPATH;
 #   2. pytest libs/pointgroup_ops/tests libs/common/tests (CUDA == CPU, 2M-point scale test);
-#   3. compute-sanitizer memcheck on the CUDA tests (without the 2M-point scale test),
-#      racecheck on benchmarks/sanitizer_driver.py;
-#   4. the benchmark for both packages on 1, 2 and 16 threads, the comparison table, and a
-#      per-kernel profile of ballquery_batch_p at ~30 and ~200 neighbours.
-# Exits non-zero when a build, a test or a sanitizer run failed.
+#   3. the benchmark (bench_instance.py, CPU rows on 1, 2, 4 and 16 threads), the comparison
+#      table, bfs_memory_probe.cpp (list reads in search order on one core) and a per-kernel
+#      profile (profile_instance.py);
+#   4. compute-sanitizer racecheck on benchmarks/sanitizer_driver.py, memcheck on the CUDA
+#      tests (without the two large-workload tests).
+# Writes 8 files to OUTDIR: summary.txt (the machine, every step's status and last lines, the
+# comparison table and the whole profile), build.log, pytest.log, sanitizers.log, bench.log,
+# bench-ours.json, comparison.md, profile.log. Exits non-zero when a build, a test or a
+# sanitizer run failed.
 set -u
-ORIGINAL_SRC=${1:?usage: run_gpu_checks.sh ORIGINAL_SRC [OUTDIR]  (ORIGINAL_SRC: Pointcept libs/pointgroup_ops)}
-OUTDIR=${2:-${OUT:-pgo-gpu-results}}
+OUTDIR=${1:-${OUT:-pgo-gpu-results}}
 PY=${PYTHON:-python}
+[[ -z ${PYTHON:-} && -x /opt/torch/.venv/bin/python ]] && PY=/opt/torch/.venv/bin/python
+BUDGET_S=${BUDGET_S:-330}
 HERE=libs/pointgroup_ops/benchmarks
+ORIGINAL_JSON=${ORIGINAL_JSON:-$HERE/h200_original.json}
+ORIGINAL_SRC=${ORIGINAL_SRC:-}
+[[ -d $HERE ]] || { echo "run_gpu_checks.sh: run it from the repository root ($HERE not found)" >&2; exit 2; }
+if [[ -n $ORIGINAL_SRC && ! (-f $ORIGINAL_SRC/setup.py && -d $ORIGINAL_SRC/src) ]]; then
+  echo "run_gpu_checks.sh: ORIGINAL_SRC=$ORIGINAL_SRC is not Pointcept's libs/pointgroup_ops (no setup.py and src/)" >&2
+  exit 2
+fi
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
-ORIGINAL_SRC=$(cd "$ORIGINAL_SRC" && pwd) || exit 2
-[[ -f $ORIGINAL_SRC/setup.py && -d $ORIGINAL_SRC/src ]] || {
-  echo "run_gpu_checks.sh: $ORIGINAL_SRC is not Pointcept's libs/pointgroup_ops (no setup.py and src/)" >&2
-  exit 2
-}
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} MAX_JOBS=${MAX_JOBS:-16} PYTHONUNBUFFERED=1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pgo-gpu.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -37,16 +47,24 @@ SUMMARY=$OUTDIR/summary.txt
 : >"$SUMMARY"
 rc=0
 say() { echo "$*" | tee -a "$SUMMARY"; }
-# step NAME CMD...: run CMD with its output in OUTDIR/NAME.log, timed, the tail shown.
+# step NAME LOG LIMIT CMD...: run CMD for at most LIMIT seconds (and no further than the
+# budget), its output appended to OUTDIR/LOG under a header; the status, the time and the last
+# lines go to the summary.
 step() {
-  local name=$1 t0=$SECONDS status
-  shift
-  echo "+ $*" >"$OUTDIR/$name.log"
-  "$@" >>"$OUTDIR/$name.log" 2>&1
+  local name=$1 log=$OUTDIR/$2 limit=$3 t0=$SECONDS status
+  shift 3
+  ((limit > BUDGET_S - SECONDS)) && limit=$((BUDGET_S - SECONDS))
+  if ((limit <= 0)); then
+    say "$name: skipped, no time left of the ${BUDGET_S} s budget"
+    rc=1
+    return 1
+  fi
+  echo "=== $name: $*" >>"$log"
+  timeout "$limit" "$@" >>"$log" 2>&1
   status=$?
   ((status == 0)) || rc=1
-  say "$name: exit $status in $((SECONDS - t0)) s"
-  tail -n 4 "$OUTDIR/$name.log" | sed 's/^/    /' | tee -a "$SUMMARY"
+  say "$name: exit $status in $((SECONDS - t0)) s$( ((status == 124)) && echo " (stopped at the ${limit} s limit)")"
+  tail -n 4 "$log" | sed 's/^/    /' | tee -a "$SUMMARY"
   return "$status"
 }
 
@@ -58,40 +76,61 @@ step() {
   command -v nvcc >/dev/null && nvcc --version | tail -n 2
   "$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda)'
   echo "TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST MAX_JOBS=$MAX_JOBS"
-} 2>&1 | tee "$OUTDIR/machine.txt" >>"$SUMMARY"
+} >>"$SUMMARY" 2>&1
 
-# 1. builds. The original includes <google/dense_hash_map> without using it; where sparsehash
-# is not installed an empty stand-in header (in the temporary folder) lets it compile.
-mkdir -p "$WORK/stand-in/google"
-: >"$WORK/stand-in/google/dense_hash_map"
-step build-ours env FORCE_CUDA=1 "$PY" -m pip install --no-build-isolation --no-deps --target "$OURS" ./libs/pointgroup_ops
-cp -r "$ORIGINAL_SRC" "$WORK/original-src"
-step build-original env CPATH="${CPATH:+$CPATH:}$WORK/stand-in" \
-  "$PY" -m pip install --no-build-isolation --no-deps --target "$ORIG" "$WORK/original-src"
+# 1. build
+step build-ours build.log 300 env FORCE_CUDA=1 "$PY" -m pip install --no-build-isolation --no-deps --target "$OURS" \
+  ./libs/pointgroup_ops
+if [[ -n $ORIGINAL_SRC ]]; then
+  # The original includes <google/dense_hash_map> without using it; where sparsehash is not
+  # installed an empty stand-in header (in the temporary folder) lets it compile.
+  mkdir -p "$WORK/stand-in/google"
+  : >"$WORK/stand-in/google/dense_hash_map"
+  cp -r "$ORIGINAL_SRC" "$WORK/original-src"
+  step build-original build.log 300 env CPATH="${CPATH:+$CPATH:}$WORK/stand-in" \
+    "$PY" -m pip install --no-build-isolation --no-deps --target "$ORIG" "$WORK/original-src"
+fi
 
 # 2. tests (this package first on the path)
 export PYTHONPATH=$OURS${PYTHONPATH:+:$PYTHONPATH}
-step pytest "$PY" -m pytest -q -p no:cacheprovider libs/pointgroup_ops/tests libs/common/tests
+step pytest pytest.log 300 "$PY" -m pytest -q -p no:cacheprovider -rfE --durations=12 \
+  libs/pointgroup_ops/tests libs/common/tests
 
-# 3. sanitizers
+# 3. benchmark, comparison, memory probe, profile
+step bench-ours bench.log 200 "$PY" "$HERE/bench_instance.py" --threads 1,2,4,16 --save-lists "$WORK/lists.pt" \
+  --save-raw "$WORK/raw" --json "$OUTDIR/bench-ours.json"
+# What this host's memory does to the CPU search (one core): list reads in index order and in
+# breadth-first order, without help, with prefetch hints and with loads of 32 lists at a time.
+if step probe-build bench.log 60 "${CXX:-c++}" -O3 -o "$WORK/probe" "$HERE/bfs_memory_probe.cpp"; then
+  step probe bench.log 60 "$WORK/probe" "$WORK/raw"
+fi
+if [[ -n $ORIGINAL_SRC ]]; then
+  ORIGINAL_JSON=$WORK/bench-original.json
+  step bench-original bench.log 200 env PYTHONPATH="$ORIG" "$PY" "$HERE/bench_instance.py" --threads 1,2,4,16 \
+    --lists "$WORK/lists.pt" --json "$ORIGINAL_JSON"
+fi
+if [[ -s $OUTDIR/bench-ours.json && -s $ORIGINAL_JSON ]]; then
+  say ""
+  say "comparison with $ORIGINAL_JSON:"
+  "$PY" "$HERE/bench_instance.py" --compare "$OUTDIR/bench-ours.json" "$ORIGINAL_JSON" |
+    tee "$OUTDIR/comparison.md" >>"$SUMMARY"
+fi
+if step profile profile.log 120 "$PY" "$HERE/profile_instance.py"; then
+  printf '\nprofile (profile.log):\n' >>"$SUMMARY"
+  cat "$OUTDIR/profile.log" >>"$SUMMARY"
+fi
+# 4. sanitizers, last: memcheck gets what is left of the budget. The two large-workload tests
+# (240k and 2M points) only repeat, at scale, what the smaller tests run, and would take
+# minutes under memcheck.
 if command -v compute-sanitizer >/dev/null; then
-  step memcheck timeout 270 compute-sanitizer --tool memcheck --error-exitcode 9 \
-    "$PY" -m pytest -q -p no:cacheprovider libs/pointgroup_ops/tests/test_pgo_cuda.py -k "not two_million"
-  step racecheck timeout 90 compute-sanitizer --tool racecheck --error-exitcode 9 "$PY" "$HERE/sanitizer_driver.py"
+  step racecheck sanitizers.log 90 compute-sanitizer --tool racecheck --error-exitcode 9 "$PY" "$HERE/sanitizer_driver.py"
+  step memcheck sanitizers.log 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
+    "$PY" -m pytest -q -p no:cacheprovider -rfE libs/pointgroup_ops/tests/test_pgo_cuda.py \
+    -k "not two_million and not instance_workload"
 else
   say "compute-sanitizer not found: sanitizer runs skipped"
   rc=1
 fi
 
-# 4. benchmarks: both packages on the same lists for the CPU rows, each its own ball query
-# for the call pattern.
-step bench-ours "$PY" "$HERE/bench_instance.py" --threads 1,2,16 --save-lists "$WORK/lists.pt" --json "$OUTDIR/bench-ours.json"
-step bench-original env PYTHONPATH="$ORIG" "$PY" "$HERE/bench_instance.py" --threads 1,2,16 \
-  --lists "$WORK/lists.pt" --json "$OUTDIR/bench-original.json"
-if [[ -s $OUTDIR/bench-ours.json && -s $OUTDIR/bench-original.json ]]; then
-  "$PY" "$HERE/bench_instance.py" --compare "$OUTDIR/bench-ours.json" "$OUTDIR/bench-original.json" |
-    tee "$OUTDIR/comparison.md" >>"$SUMMARY"
-fi
-step profile "$PY" "$HERE/profile_instance.py"
 say "overall: $([[ $rc == 0 ]] && echo ok || echo FAILED)"
 exit "$rc"

@@ -1,5 +1,6 @@
 """Small CUDA workload for compute-sanitizer: every kernel path of both ops once
-(short and long lists, empty scenes, error paths, the non-symmetric fallback).
+(lists sorted by each of the three ways, empty scenes, error paths, the non-symmetric
+fallback).
 
 Usage: compute-sanitizer --tool memcheck python libs/pointgroup_ops/benchmarks/sanitizer_driver.py
 """
@@ -19,19 +20,24 @@ def main():
     rng = np.random.default_rng(0)
     counts = [2000, 0, 1500]
     parts = [clumped_scene(rng, c, 6, 2.5, (40, 40, 15), 3) for c in counts]
-    dense = rng.uniform(0, 0.5, size=(1200, 3)).astype(np.float32)
-    coords = torch.from_numpy(np.concatenate([p[0] for p in parts] + [dense])).cuda()
-    label = torch.from_numpy(np.concatenate([p[1] for p in parts] + [np.zeros(1200, np.int32)])).cuda()
-    counts = counts + [1200]
+    dense = rng.uniform(0, 0.5, size=(1200, 3)).astype(np.float32)  # lists > 1024: the global sort
+    medium = rng.uniform(0, 3.0, size=(600, 3)).astype(np.float32)  # lists of ~300: the warp merge sort
+    coords = torch.from_numpy(np.concatenate([p[0] for p in parts] + [dense, medium])).cuda()
+    label = torch.from_numpy(np.concatenate([p[1] for p in parts] + [np.zeros(1800, np.int32)])).cuda()
+    counts = counts + [1200, 600]
     batch, off = batch_from_counts(counts).cuda(), offsets_from_counts(counts).cuda()
     idx, sl = pgo.ballquery_batch_p(coords, batch, off, 1.5, 300)
+    cpu_lists = pgo.ballquery_batch_p(coords.cpu(), batch.cpu(), off.cpu(), 1.5, 300)
+    assert torch.equal(cpu_lists[1], sl.cpu()) and torch.equal(cpu_lists[0], idx.cpu())
+    lens = sl[:, 1]
+    assert bool((lens > 1024).any()) and bool(((lens > 64) & (lens <= 1024)).any()) and bool((lens <= 64).any())
     ci, co = pgo.bfs_cluster(label, idx, sl, 5)
     cpu = pgo.bfs_cluster(label.cpu(), idx.cpu(), sl.cpu(), 5)
     assert torch.equal(cpu[0], ci.cpu()) and torch.equal(cpu[1], co.cpu())
     sl2 = sl.clone()
     sl2[:, 1] = torch.clamp(sl2[:, 1] - 1, min=0)
     pgo.bfs_cluster(label, idx, sl2, 1)  # non-symmetric: CPU fallback
-    for bad in ([0, 10, 20, 30, 40], [0, 2000, 2000, 3500, 4699]):
+    for bad in ([0, 10, 20, 30, 40, 50], [0, 2000, 2000, 3500, 4700, 5299]):
         try:
             pgo.ballquery_batch_p(coords, batch, torch.tensor(bad, dtype=torch.int32, device="cuda"), 1.5, 300)
         except ValueError:

@@ -139,3 +139,33 @@ def test_bad_entries_are_reported_in_index_order(threads):
     bad_sl[4000, 1] = idx.numel()
     with pytest.raises(ValueError, match=r"start_len\[4000\]"):
         pgo.bfs_cluster(label, idx, bad_sl, 1)
+
+
+# The search keeps labels as byte codes when every label is within 254 of the smallest one,
+# and as 64-bit codes otherwise: both sides of that boundary, negative labels (an ignore label
+# such as -100) and the int32 extremes.
+def labels_between(low, high):
+    """Random labels in [low, high], both ends present."""
+    return lambda rng, n: np.concatenate([[low, high], rng.integers(low, high + 1, size=n - 2)])
+
+
+LABEL_SETS = {
+    "span 254 (byte codes)": labels_between(-100, 154),
+    "span 255 (64-bit codes)": labels_between(-100, 155),
+    "ignore label and classes": lambda rng, n: rng.choice([-100, 0, 1, 2], size=n),
+    "int32 extremes": lambda rng, n: rng.choice([-(2**31), 2**31 - 1, 0], size=n),
+    "many labels": labels_between(0, 5000),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 3], indirect=True)
+@pytest.mark.parametrize("labels", list(LABEL_SETS))
+def test_label_values_of_any_range(threads, labels):
+    _, idx, sl, _ = cached_input("five unequal scenes")
+    rng = np.random.default_rng(9)
+    n = sl.shape[0]
+    # Labels constant over runs of 40 points keep clusters of several points.
+    values = LABEL_SETS[labels](rng, n // 40 + 1)
+    label = torch.from_numpy(np.repeat(values, 40)[:n].astype(np.int32))
+    ci, co = assert_reference(label, idx, sl, 2)
+    assert co.numel() > 10

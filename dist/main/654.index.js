@@ -1,8 +1,8 @@
-export const id = 977;
-export const ids = [977];
+export const id = 654;
+export const ids = [654];
 export const modules = {
 
-/***/ 1977:
+/***/ 5654:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -114,316 +114,10 @@ async function ghaSave(key, exportDir) {
     }
 }
 
+// EXTERNAL MODULE: ./src/env-cache/local.ts
+var local = __webpack_require__(1967);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
-;// CONCATENATED MODULE: ./src/env-cache/local.ts
-
-
-
-
-const ENTRY_FILE = 'entry.json';
-const STALE_LOCK_MS = 6 * 3600 * 1000;
-const STALE_TMP_MS = 24 * 3600 * 1000;
-function rand() {
-    return `${process.pid}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
-}
-function entryDir(cacheDir, key) {
-    return external_node_path_.join(cacheDir, 'entries', key);
-}
-function writeFileAtomic(file, data) {
-    const tmp = `${file}.${rand()}.tmp`;
-    external_node_fs_.writeFileSync(tmp, data);
-    external_node_fs_.renameSync(tmp, file);
-}
-/** The entry's metadata when the entry is complete and consistent, else null. */
-function readEntry(cacheDir, key) {
-    const dir = entryDir(cacheDir, key);
-    try {
-        const meta = JSON.parse(external_node_fs_.readFileSync(external_node_path_.join(dir, ENTRY_FILE), 'utf8'));
-        const st = external_node_fs_.statSync(external_node_path_.join(dir, 'env.tar'));
-        if (meta.schema !== 1 || meta.key !== key || st.size !== meta.sizeBytes)
-            return null;
-        return meta;
-    }
-    catch {
-        return null;
-    }
-}
-/** Records a use of the entry (LRU order); best effort. */
-function touchEntry(cacheDir, key, now = Date.now()) {
-    const meta = readEntry(cacheDir, key);
-    if (!meta)
-        return;
-    try {
-        writeFileAtomic(external_node_path_.join(entryDir(cacheDir, key), ENTRY_FILE), JSON.stringify({ ...meta, lastUsed: now }));
-    }
-    catch {
-        // evicted meanwhile: nothing to record
-    }
-}
-/** Puts `src` at `dest` by hard link (same file system) or copy; the cache entry may be evicted afterwards. */
-function linkOrCopy(src, dest) {
-    external_node_fs_.rmSync(dest, { force: true });
-    try {
-        external_node_fs_.linkSync(src, dest);
-    }
-    catch {
-        external_node_fs_.copyFileSync(src, dest);
-    }
-}
-/**
- * On a hit, makes WORKDIR/env-cache/env.tar (hard link or copy, so a concurrent eviction cannot take it
- * away during the build) and records the use.
- */
-function localRestore(cacheDir, key, workDir) {
-    const meta = readEntry(cacheDir, key);
-    if (!meta)
-        return { hit: false, sizeBytes: null, contextDir: null };
-    const ctx = external_node_path_.join(workDir, 'env-cache');
-    external_node_fs_.mkdirSync(ctx, { recursive: true });
-    try {
-        linkOrCopy(external_node_path_.join(entryDir(cacheDir, key), 'env.tar'), external_node_path_.join(ctx, 'env.tar'));
-    }
-    catch {
-        return { hit: false, sizeBytes: null, contextDir: null }; // evicted between the check and the link
-    }
-    if (external_node_fs_.statSync(external_node_path_.join(ctx, 'env.tar')).size !== meta.sizeBytes)
-        return { hit: false, sizeBytes: null, contextDir: null };
-    touchEntry(cacheDir, key);
-    return { hit: true, sizeBytes: meta.sizeBytes, contextDir: ctx };
-}
-function pidAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/** Takes CACHE_DIR/locks/KEY.lock with O_EXCL; breaks a stale lock (dead holder on this host, or old). */
-function acquireLock(cacheDir, key) {
-    const dir = external_node_path_.join(cacheDir, 'locks');
-    external_node_fs_.mkdirSync(dir, { recursive: true });
-    const file = external_node_path_.join(dir, `${key}.lock`);
-    for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-            const fd = external_node_fs_.openSync(file, 'wx');
-            external_node_fs_.writeSync(fd, JSON.stringify({ pid: process.pid, host: external_node_os_.hostname(), at: Date.now() }));
-            external_node_fs_.closeSync(fd);
-            return () => external_node_fs_.rmSync(file, { force: true });
-        }
-        catch (e) {
-            if (e.code !== 'EEXIST')
-                throw e;
-            let stale;
-            try {
-                const info = JSON.parse(external_node_fs_.readFileSync(file, 'utf8'));
-                stale = Date.now() - info.at > STALE_LOCK_MS || (info.host === external_node_os_.hostname() && !pidAlive(info.pid));
-            }
-            catch {
-                // being written right now, or garbage: judge by age
-                try {
-                    stale = Date.now() - external_node_fs_.statSync(file).mtimeMs > STALE_LOCK_MS;
-                }
-                catch {
-                    stale = true; // vanished: try again
-                }
-            }
-            if (!stale)
-                return null;
-            // Break it by renaming it away first, so two breakers cannot both remove a fresh lock.
-            try {
-                external_node_fs_.renameSync(file, `${file}.stale.${rand()}`);
-            }
-            catch {
-                // someone else broke it
-            }
-            for (const f of external_node_fs_.readdirSync(dir))
-                if (f.startsWith(`${key}.lock.stale.`))
-                    external_node_fs_.rmSync(external_node_path_.join(dir, f), { force: true });
-        }
-    }
-    return null;
-}
-function moveOrCopy(src, dest) {
-    try {
-        external_node_fs_.renameSync(src, dest);
-    }
-    catch (e) {
-        if (e.code !== 'EXDEV')
-            throw e;
-        external_node_fs_.copyFileSync(src, dest);
-    }
-}
-/**
- * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ and renamed into
- * entries/ in one step. When another job holds the key's lock or the entry exists, nothing is written.
- */
-function localSave(cacheDir, key, exportDir, capBytes) {
-    const tar = external_node_path_.join(exportDir, 'env.tar');
-    if (!external_node_fs_.existsSync(tar))
-        return { saved: false, sizeBytes: null, reason: `no env.tar in ${exportDir} (the env-export stage did not run)`, evicted: [] };
-    if (readEntry(cacheDir, key))
-        return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', evicted: [] };
-    for (const d of ['entries', 'tmp', 'trash'])
-        external_node_fs_.mkdirSync(external_node_path_.join(cacheDir, d), { recursive: true });
-    const release = acquireLock(cacheDir, key);
-    if (!release)
-        return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', evicted: [] };
-    const tmp = external_node_path_.join(cacheDir, 'tmp', `${key}.${rand()}`);
-    try {
-        if (readEntry(cacheDir, key))
-            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', evicted: [] };
-        external_node_fs_.mkdirSync(tmp);
-        moveOrCopy(tar, external_node_path_.join(tmp, 'env.tar'));
-        const lock = external_node_path_.join(exportDir, 'environment.lock');
-        if (external_node_fs_.existsSync(lock))
-            external_node_fs_.copyFileSync(lock, external_node_path_.join(tmp, 'environment.lock'));
-        const size = external_node_fs_.statSync(external_node_path_.join(tmp, 'env.tar')).size;
-        const now = Date.now();
-        const meta = { schema: 1, key, sizeBytes: size, createdAt: now, lastUsed: now };
-        external_node_fs_.writeFileSync(external_node_path_.join(tmp, ENTRY_FILE), JSON.stringify(meta));
-        const fd = external_node_fs_.openSync(external_node_path_.join(tmp, 'env.tar'), 'r');
-        external_node_fs_.fsyncSync(fd);
-        external_node_fs_.closeSync(fd);
-        const dest = entryDir(cacheDir, key);
-        // A leftover incomplete directory (none is ever made by this code) would block the rename.
-        if (external_node_fs_.existsSync(dest) && !readEntry(cacheDir, key))
-            removeDir(cacheDir, dest);
-        try {
-            external_node_fs_.renameSync(tmp, dest);
-        }
-        catch (e) {
-            const code = e.code;
-            if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-                return { saved: false, sizeBytes: size, reason: 'another job saved this key first', evicted: [] };
-            }
-            throw e;
-        }
-        const evicted = evictLru(cacheDir, capBytes, key);
-        return { saved: true, sizeBytes: size, evicted };
-    }
-    finally {
-        external_node_fs_.rmSync(tmp, { recursive: true, force: true });
-        release();
-        cleanStale(cacheDir);
-    }
-}
-/** Removes a directory by renaming it into trash/ first, so it vanishes from entries/ in one step. */
-function removeDir(cacheDir, dir) {
-    const trash = external_node_path_.join(cacheDir, 'trash', `${external_node_path_.basename(dir)}.${rand()}`);
-    try {
-        external_node_fs_.mkdirSync(external_node_path_.dirname(trash), { recursive: true });
-        external_node_fs_.renameSync(dir, trash);
-    }
-    catch {
-        return false; // someone else removed it
-    }
-    external_node_fs_.rmSync(trash, { recursive: true, force: true });
-    return true;
-}
-/** The complete entries. */
-function listEntries(cacheDir) {
-    let names;
-    try {
-        names = external_node_fs_.readdirSync(external_node_path_.join(cacheDir, 'entries'));
-    }
-    catch {
-        return [];
-    }
-    const out = [];
-    for (const n of names) {
-        const m = readEntry(cacheDir, n);
-        if (m)
-            out.push(m);
-    }
-    return out;
-}
-/**
- * Least-recently-used eviction: while the complete entries exceed CAP bytes, removes the one used
- * longest ago (never `keep`, the entry just saved or restored). Returns the evicted keys.
- */
-function evictLru(cacheDir, capBytes, keep) {
-    const entries = listEntries(cacheDir).sort((a, b) => a.lastUsed - b.lastUsed);
-    let total = entries.reduce((n, e) => n + e.sizeBytes, 0);
-    const evicted = [];
-    for (const e of entries) {
-        if (total <= capBytes)
-            break;
-        if (e.key === keep)
-            continue;
-        if (removeDir(cacheDir, entryDir(cacheDir, e.key)))
-            evicted.push(e.key);
-        total -= e.sizeBytes;
-    }
-    return evicted;
-}
-/** Removes what crashed jobs left in tmp/ and trash/ long ago. */
-function cleanStale(cacheDir, now = Date.now()) {
-    for (const d of ['tmp', 'trash']) {
-        let names;
-        try {
-            names = external_node_fs_.readdirSync(external_node_path_.join(cacheDir, d));
-        }
-        catch {
-            continue;
-        }
-        for (const n of names) {
-            const p = external_node_path_.join(cacheDir, d, n);
-            try {
-                if (now - external_node_fs_.statSync(p).mtimeMs > STALE_TMP_MS)
-                    external_node_fs_.rmSync(p, { recursive: true, force: true });
-            }
-            catch {
-                // gone
-            }
-        }
-    }
-}
-/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. */
-function localLayerCache(cacheDir) {
-    const layers = external_node_path_.join(cacheDir, 'layers');
-    const current = external_node_path_.join(layers, 'current');
-    const newDir = external_node_path_.join(layers, `new-${rand()}`);
-    const from = external_node_fs_.existsSync(external_node_path_.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
-    return { from, to: [`type=local,dest=${newDir},mode=max`], newDir };
-}
-/** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
-const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
-/**
- * Swaps NEWDIR in as layers/current (when the build wrote it). The replaced directory is retired,
- * not deleted, because a concurrent job's build may still be reading it; retired directories older
- * than RETIRED_LAYERS_MS are removed here.
- */
-function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
-    const layers = external_node_path_.join(cacheDir, 'layers');
-    for (const n of external_node_fs_.existsSync(layers) ? external_node_fs_.readdirSync(layers) : []) {
-        const m = /^retired-(\d+)-/.exec(n);
-        if (m && now - Number(m[1]) > RETIRED_LAYERS_MS)
-            removeDir(cacheDir, external_node_path_.join(layers, n));
-    }
-    if (!external_node_fs_.existsSync(external_node_path_.join(newDir, 'index.json'))) {
-        external_node_fs_.rmSync(newDir, { recursive: true, force: true });
-        return false;
-    }
-    const current = external_node_path_.join(layers, 'current');
-    try {
-        external_node_fs_.renameSync(current, external_node_path_.join(layers, `retired-${now}-${rand()}`));
-    }
-    catch {
-        // no current yet, or another job moved it
-    }
-    try {
-        external_node_fs_.renameSync(newDir, current);
-        return true;
-    }
-    catch {
-        external_node_fs_.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
-        return false;
-    }
-}
-
 // EXTERNAL MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js + 2 modules
 var tool_cache = __webpack_require__(9805);
 ;// CONCATENATED MODULE: ./src/env-cache/miniforge.ts
@@ -501,8 +195,8 @@ async function prepareMiniforge(version, arch = 'x86_64', lookupOnly = false) {
 
 // EXTERNAL MODULE: ./src/env-cache/key.ts
 var env_cache_key = __webpack_require__(4247);
-// EXTERNAL MODULE: ./src/exec.ts
-var exec = __webpack_require__(3190);
+// EXTERNAL MODULE: ./src/exec.ts + 1 modules
+var exec = __webpack_require__(4981);
 ;// CONCATENATED MODULE: ./src/env-cache/registry.ts
 
 
@@ -517,7 +211,7 @@ function registryOutput(image, ociZstd = true) {
     return `type=image,name=${image},push=true${ociZstd ? ',oci-mediatypes=true,compression=zstd' : ''}`;
 }
 async function rawManifest(ref) {
-    const r = await (0,exec/* run */.e)('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { quiet: true });
+    const r = await (0,exec/* run */.eF)('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { quiet: true });
     if (r.exitCode !== 0)
         return { code: r.exitCode, manifest: null, stderr: r.stderr.trim() };
     try {
@@ -568,7 +262,7 @@ function seconds(startMs) {
 function layerDefaults(s) {
     switch (s.backend) {
         case 'local': {
-            const l = localLayerCache(s.cacheDir);
+            const l = (0,local/* localLayerCache */.vJ)(s.cacheDir);
             return { from: l.from, to: l.to };
         }
         case 'registry': {
@@ -585,10 +279,10 @@ async function lookUp(s, key, workDir, lookupOnly) {
     const miss = { context: null, matchedKey: '', sizeBytes: null };
     if (s.backend === 'local') {
         if (lookupOnly) {
-            const meta = readEntry(s.cacheDir, key);
+            const meta = (0,local/* readEntry */.hB)(s.cacheDir, key);
             return meta ? { context: external_node_path_.join(workDir, 'env-cache'), matchedKey: key, sizeBytes: meta.sizeBytes } : miss;
         }
-        const r = localRestore(s.cacheDir, key, workDir);
+        const r = (0,local/* localRestore */.U)(s.cacheDir, key, workDir);
         return r.hit && r.contextDir ? { context: r.contextDir, matchedKey: key, sizeBytes: r.sizeBytes } : miss;
     }
     if (s.backend === 'gha') {
@@ -693,10 +387,11 @@ async function saveEnvCache(s, session, exportDir) {
         return { saved: false, seconds: 0, sizeBytes: session.sizeBytes };
     try {
         if (s.backend === 'local') {
-            const r = localSave(s.cacheDir, session.key, exportDir, s.maxSizeGb * GB);
+            const r = (0,local/* localSave */.$h)(s.cacheDir, session.key, exportDir, s.maxSizeGb * GB);
             if (r.evicted.length)
                 core/* info */.pq(`env cache: evicted ${r.evicted.length} least recently used entr${r.evicted.length === 1 ? 'y' : 'ies'}: ${r.evicted.join(' ')}`);
-            return { saved: r.saved, seconds: seconds(t0), sizeBytes: r.sizeBytes, warning: r.saved ? undefined : r.reason ? `env cache: not saved: ${r.reason}` : undefined };
+            const why = !r.saved && r.reason ? `env cache: not saved: ${r.reason}` : undefined;
+            return { saved: r.saved, seconds: seconds(t0), sizeBytes: r.sizeBytes, ...(r.raced ? { note: why } : { warning: why }) };
         }
         if (s.backend === 'gha') {
             const r = await ghaSave(session.key, exportDir);
@@ -723,7 +418,7 @@ async function finishLayerCache(s, session) {
         const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
         if (dest && to.startsWith('type=local')) {
             try {
-                finishLocalLayers(s.cacheDir, dest);
+                (0,local/* finishLocalLayers */.b0)(s.cacheDir, dest);
             }
             catch (e) {
                 core/* warning */.$e(`env cache: could not swap in the new layer cache: ${e.message}`);
