@@ -12,8 +12,8 @@
 #            its cgroup memory limit included. This is the rule of the action's `max-jobs: auto`;
 #            the action passes a number, so the rule here is for builds without the action.
 # The libraries build at the same time, each in its own `pip wheel`, with a share of MAX_JOBS in
-#   proportion to its number of C++ and CUDA sources (at least one job each; with fewer jobs than
-#   libraries they build one after the other). One build with all the jobs after the other leaves
+#   proportion to its number of C++ and CUDA sources (at least one job each, the shares adding
+#   up to MAX_JOBS; with fewer jobs than libraries they build one after the other). One build with all the jobs after the other leaves
 #   most CPUs idle while its last few files compile. The pip output of each library is printed
 #   once all are done, followed by its time.
 # Compiler cache: used when `ccache` is on PATH (the env's conda-forge ccache); PCB_CCACHE=0
@@ -164,11 +164,18 @@ build_libraries() {
   together=0
   [ $# -gt 1 ] && [ "$MAX_JOBS" -ge $# ] && together=1
   i=0
+  jobs_left=$MAX_JOBS
   for lib in "$@"; do
     i=$((i + 1))
     if [ "$together" = 1 ]; then
+      # its share, rounded, leaving at least one job to each library after it; the last one
+      # gets what is left, so that the shares add up to MAX_JOBS
+      later=$(($# - i))
       jobs=$(((MAX_JOBS * $(source_count "$lib") + total / 2) / total))
       [ "$jobs" -ge 1 ] || jobs=1
+      [ "$jobs" -le $((jobs_left - later)) ] || jobs=$((jobs_left - later))
+      [ "$later" -gt 0 ] || jobs=$jobs_left
+      jobs_left=$((jobs_left - jobs))
       log "$(basename "$lib"): $jobs of the $MAX_JOBS compiler jobs"
       wheel "$lib" "$wheel_dir" "$jobs" "$i" &
     else
