@@ -120,7 +120,14 @@ function failTail(log: string, stepTail: string, error: string | null): string {
   return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
 }
 
-/** Stage 3: the env builds (env-export on a miss, env-lock), then the lock's label on the plan. */
+/** A Dockerfile step's vertex ("[conda-env 3/5] RUN …"); other vertices (exporting, pushing, [internal]) are BuildKit's own work. */
+const DOCKERFILE_STEP = /^\[[^\]\s]+ \d+\/\d+\]/;
+
+/**
+ * Stage 3: the env builds (env-export on a miss, env-lock), then the lock's label on the plan. The
+ * env-export build only writes the cache: when it fails after the env was made (a full disk, a
+ * registry that refuses the push) the cache is not saved and the job goes on, as a cache must.
+ */
 export async function envStage(job: Job): Promise<void> {
   const { plan, outcome } = job;
   if (plan.envSpecDir) writeEnvSpec(job.inputs, plan.envSpecDir);
@@ -128,6 +135,14 @@ export async function envStage(job: Job): Promise<void> {
     core.startGroup(`Env build: ${b.target}`);
     const res = await buildx(b.argv, { logFile: path.join(job.workDir, `${b.target}.log`), env: plan.secretEnv, redactor: job.redactor });
     core.endGroup();
+    if (res.exitCode !== 0 && b.target === 'env-export' && !cancellation() && !DOCKERFILE_STEP.test(res.summary.failedStep ?? '')) {
+      const cause = (res.summary.failedError ?? `exit code ${res.exitCode}`).split('\n')[0].slice(0, 300);
+      const warning = `env cache: not saved: writing the env-export output failed (${cause}); the job goes on without saving`;
+      core.warning(warning);
+      Object.assign(outcome.cache!, { saved: false, warnings: [...outcome.cache!.warnings, warning] });
+      fs.rmSync(job.session.exportDir, { recursive: true, force: true });
+      continue;
+    }
     if (res.exitCode !== 0) throw new StepError(`env build (${b.target})`, `docker buildx build --target ${b.target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
   }
   if (fs.existsSync(job.session.lockPath)) {
@@ -152,7 +167,7 @@ export async function buildStage(job: Job): Promise<void> {
     const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
     throw new StepError('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
   }
-  if (!session.hit && job.recipe.envCache.backend !== 'none') {
+  if (!session.hit && job.recipe.envCache.backend !== 'none' && outcome.cache!.saved === null) {
     const saved = await job.ec.saveEnvCache(job.recipe.envCache, session, session.exportDir);
     Object.assign(outcome.cache!, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? outcome.cache!.sizeBytes });
     if (saved.note) core.info(saved.note);

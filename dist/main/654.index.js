@@ -278,11 +278,16 @@ function layerDefaults(s) {
 async function lookUp(s, key, workDir, lookupOnly) {
     const miss = { context: null, matchedKey: '', sizeBytes: null };
     if (s.backend === 'local') {
+        const damaged = (problem, done) => `env cache: the entry ${key} in ${s.cacheDir} is damaged (${problem}); ${done}`;
         if (lookupOnly) {
-            const meta = (0,local/* readEntry */.hB)(s.cacheDir, key);
-            return meta ? { context: external_node_path_.join(workDir, 'env-cache'), matchedKey: key, sizeBytes: meta.sizeBytes } : miss;
+            const e = (0,local/* inspectEntry */.pg)(s.cacheDir, key);
+            if (e.state === 'damaged')
+                return { ...miss, warning: damaged(e.problem, 'a real run removes it and builds the environment') };
+            return e.state === 'whole' ? { context: external_node_path_.join(workDir, 'env-cache'), matchedKey: key, sizeBytes: e.meta.sizeBytes } : miss;
         }
-        const r = (0,local/* localRestore */.U)(s.cacheDir, key, workDir);
+        const r = await (0,local/* localRestore */.U)(s.cacheDir, key, workDir);
+        if (r.damaged)
+            return { ...miss, warning: damaged(r.damaged, 'it was removed, and the environment is built instead') };
         return r.hit && r.contextDir ? { context: r.contextDir, matchedKey: key, sizeBytes: r.sizeBytes } : miss;
     }
     if (s.backend === 'gha') {
@@ -387,7 +392,7 @@ async function saveEnvCache(s, session, exportDir) {
         return { saved: false, seconds: 0, sizeBytes: session.sizeBytes };
     try {
         if (s.backend === 'local') {
-            const r = (0,local/* localSave */.$h)(s.cacheDir, session.key, exportDir, s.maxSizeGb * GB);
+            const r = await (0,local/* localSave */.$h)(s.cacheDir, session.key, exportDir, s.maxSizeGb * GB);
             if (r.evicted.length)
                 core/* info */.pq(`env cache: evicted ${r.evicted.length} least recently used entr${r.evicted.length === 1 ? 'y' : 'ies'}: ${r.evicted.join(' ')}`);
             const why = !r.saved && r.reason ? `env cache: not saved: ${r.reason}` : undefined;
@@ -418,7 +423,11 @@ async function finishLayerCache(s, session) {
         const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
         if (dest && to.startsWith('type=local')) {
             try {
-                (0,local/* finishLocalLayers */.b0)(s.cacheDir, dest);
+                if (!(0,local/* finishLocalLayers */.b0)(s.cacheDir, dest) && !external_node_fs_.existsSync(external_node_path_.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
+                    // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
+                    const free = (0,local/* freeBytes */.go)(s.cacheDir);
+                    core/* warning */.$e(`env cache: BuildKit wrote no layer cache to ${external_node_path_.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
+                }
             }
             catch (e) {
                 core/* warning */.$e(`env cache: could not swap in the new layer cache: ${e.message}`);

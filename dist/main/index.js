@@ -28647,10 +28647,11 @@ function registryTag(key) {
 /* harmony export */   QS: () => (/* binding */ removeLeftoversOf),
 /* harmony export */   U: () => (/* binding */ localRestore),
 /* harmony export */   b0: () => (/* binding */ finishLocalLayers),
-/* harmony export */   hB: () => (/* binding */ readEntry),
+/* harmony export */   go: () => (/* binding */ freeBytes),
+/* harmony export */   pg: () => (/* binding */ inspectEntry),
 /* harmony export */   vJ: () => (/* binding */ localLayerCache)
 /* harmony export */ });
-/* unused harmony exports entryDir, touchEntry, acquireLock, listEntries, evictLru, cleanStale, RETIRED_LAYERS_MS */
+/* unused harmony exports entryDir, readEntry, sha256File, touchEntry, acquireLock, listEntries, evictLru, cleanStale, RETIRED_LAYERS_MS */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
@@ -28677,19 +28678,68 @@ function writeFileAtomic(file, data) {
     node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync(tmp, data);
     node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(tmp, file);
 }
-/** The entry's metadata when the entry is complete and consistent, else null. */
-function readEntry(cacheDir, key) {
+/** Why parsed entry.json cannot describe the entry `key`, or null when it can. */
+function metaProblem(meta, key) {
+    if (typeof meta !== 'object' || meta === null)
+        return `${ENTRY_FILE} is not a JSON object`;
+    const m = meta;
+    if (m.schema === 1)
+        return `${ENTRY_FILE} has no checksum (written by an older version of this action)`;
+    if (m.schema !== 2)
+        return `${ENTRY_FILE} has schema ${JSON.stringify(m.schema)}, not 2`;
+    if (m.key !== key)
+        return `${ENTRY_FILE} names the key ${JSON.stringify(m.key)}`;
+    if (!Number.isSafeInteger(m.sizeBytes) || m.sizeBytes < 0)
+        return `${ENTRY_FILE} has no valid sizeBytes`;
+    if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256))
+        return `${ENTRY_FILE} has no valid sha256`;
+    return null;
+}
+/**
+ * The state of the entry `key`, from its metadata and env.tar's size (cheap: the checksum itself is
+ * checked by localRestore). An entry evicted while it is being looked at is absent, not damaged.
+ */
+function inspectEntry(cacheDir, key) {
     const dir = entryDir(cacheDir, key);
+    const gone = () => !node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(dir);
+    if (gone())
+        return { state: 'absent' };
+    let meta;
     try {
-        const meta = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, ENTRY_FILE), 'utf8'));
-        const st = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, 'env.tar'));
-        if (meta.schema !== 1 || meta.key !== key || st.size !== meta.sizeBytes)
-            return null;
-        return meta;
+        meta = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, ENTRY_FILE), 'utf8'));
+    }
+    catch (e) {
+        if (gone())
+            return { state: 'absent' };
+        const why = e.code === 'ENOENT' ? 'is missing' : `does not parse (${e.message})`;
+        return { state: 'damaged', problem: `${ENTRY_FILE} ${why}` };
+    }
+    const problem = metaProblem(meta, key);
+    if (problem)
+        return { state: 'damaged', problem };
+    const m = meta;
+    let size;
+    try {
+        size = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, 'env.tar')).size;
     }
     catch {
-        return null;
+        return gone() ? { state: 'absent' } : { state: 'damaged', problem: 'env.tar is missing' };
     }
+    if (size !== m.sizeBytes)
+        return { state: 'damaged', problem: `env.tar has ${size} bytes, ${ENTRY_FILE} says ${m.sizeBytes}` };
+    return { state: 'whole', meta: m };
+}
+/** The entry's metadata when the entry is whole (by metadata and size), else null. */
+function readEntry(cacheDir, key) {
+    const e = inspectEntry(cacheDir, key);
+    return e.state === 'whole' ? e.meta : null;
+}
+/** sha256 of a file, hex, read in large chunks (a 10 GB env.tar takes seconds, not minutes). */
+async function sha256File(file) {
+    const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256');
+    for await (const chunk of node_fs__WEBPACK_IMPORTED_MODULE_1__.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }))
+        hash.update(chunk);
+    return hash.digest('hex');
 }
 /** Records a use of the entry (LRU order); best effort. */
 function touchEntry(cacheDir, key, now = Date.now()) {
@@ -28715,24 +28765,36 @@ function linkOrCopy(src, dest) {
 }
 /**
  * On a hit, makes WORKDIR/env-cache/env.tar (hard link or copy, so a concurrent eviction cannot take it
- * away during the build) and records the use.
+ * away during the build), checks it against the entry's sha256 and records the use. A damaged entry
+ * is removed and reported, never handed to the build.
  */
-function localRestore(cacheDir, key, workDir) {
-    const meta = readEntry(cacheDir, key);
-    if (!meta)
-        return { hit: false, sizeBytes: null, contextDir: null };
+async function localRestore(cacheDir, key, workDir) {
+    const miss = { hit: false, sizeBytes: null, contextDir: null };
+    const discard = (problem) => {
+        removeDir(cacheDir, entryDir(cacheDir, key));
+        return { ...miss, damaged: problem };
+    };
+    const entry = inspectEntry(cacheDir, key);
+    if (entry.state === 'absent')
+        return miss;
+    if (entry.state === 'damaged')
+        return discard(entry.problem);
     const ctx = node_path__WEBPACK_IMPORTED_MODULE_3__.join(workDir, 'env-cache');
+    const tar = node_path__WEBPACK_IMPORTED_MODULE_3__.join(ctx, 'env.tar');
     node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(ctx, { recursive: true });
     try {
-        linkOrCopy(node_path__WEBPACK_IMPORTED_MODULE_3__.join(entryDir(cacheDir, key), 'env.tar'), node_path__WEBPACK_IMPORTED_MODULE_3__.join(ctx, 'env.tar'));
+        linkOrCopy(node_path__WEBPACK_IMPORTED_MODULE_3__.join(entryDir(cacheDir, key), 'env.tar'), tar);
     }
     catch {
-        return { hit: false, sizeBytes: null, contextDir: null }; // evicted between the check and the link
+        return miss; // evicted between the check and the link
     }
-    if (node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(ctx, 'env.tar')).size !== meta.sizeBytes)
-        return { hit: false, sizeBytes: null, contextDir: null };
+    const sum = await sha256File(tar);
+    if (sum !== entry.meta.sha256) {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(tar, { force: true });
+        return discard(`env.tar's sha256 is ${sum.slice(0, 12)}…, ${ENTRY_FILE} says ${entry.meta.sha256.slice(0, 12)}…`);
+    }
     touchEntry(cacheDir, key);
-    return { hit: true, sizeBytes: meta.sizeBytes, contextDir: ctx };
+    return { hit: true, sizeBytes: entry.meta.sizeBytes, contextDir: ctx };
 }
 function pidAlive(pid) {
     try {
@@ -28751,7 +28813,15 @@ function acquireLock(cacheDir, key) {
     for (let attempt = 0; attempt < 2; attempt++) {
         try {
             const fd = node_fs__WEBPACK_IMPORTED_MODULE_1__.openSync(file, 'wx');
-            node_fs__WEBPACK_IMPORTED_MODULE_1__.writeSync(fd, JSON.stringify({ pid: process.pid, host: node_os__WEBPACK_IMPORTED_MODULE_2__.hostname(), at: Date.now() }));
+            try {
+                node_fs__WEBPACK_IMPORTED_MODULE_1__.writeSync(fd, JSON.stringify({ pid: process.pid, host: node_os__WEBPACK_IMPORTED_MODULE_2__.hostname(), at: Date.now() }));
+            }
+            catch (w) {
+                // an empty lock (a full disk) would read as "being written" and block the key for hours
+                node_fs__WEBPACK_IMPORTED_MODULE_1__.closeSync(fd);
+                node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(file, { force: true });
+                throw w;
+            }
             node_fs__WEBPACK_IMPORTED_MODULE_1__.closeSync(fd);
             return () => node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(file, { force: true });
         }
@@ -28799,15 +28869,34 @@ function moveOrCopy(src, dest) {
     }
 }
 /**
- * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ and renamed into
- * entries/ in one step. When another job holds the key's lock or the entry exists, nothing is written.
+ * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ with its sha256,
+ * and renamed into entries/ in one step. When another job holds the key's lock or the entry exists,
+ * nothing is written. A cache dir that runs out of space is a reason, not an exception, and leaves
+ * nothing behind.
  */
-function localSave(cacheDir, key, exportDir, capBytes) {
+async function localSave(cacheDir, key, exportDir, capBytes) {
     const tar = node_path__WEBPACK_IMPORTED_MODULE_3__.join(exportDir, 'env.tar');
     if (!node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(tar))
         return { saved: false, sizeBytes: null, reason: `no env.tar in ${exportDir} (the env-export stage did not run)`, evicted: [] };
-    if (readEntry(cacheDir, key))
-        return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
+    const size = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(tar).size;
+    try {
+        return await saveLocked(cacheDir, key, exportDir, size, capBytes);
+    }
+    catch (e) {
+        const code = e.code;
+        if (code !== 'ENOSPC' && code !== 'EDQUOT')
+            throw e;
+        return { saved: false, sizeBytes: size, reason: `no space left in the cache dir ${cacheDir} for the ${mib(size)} entry (${mib(freeBytes(cacheDir))} free)`, evicted: [] };
+    }
+}
+async function saveLocked(cacheDir, key, exportDir, size, capBytes) {
+    const exists = () => {
+        const meta = readEntry(cacheDir, key);
+        return meta ? { saved: false, sizeBytes: meta.sizeBytes, reason: 'the entry already exists', raced: true, evicted: [] } : null;
+    };
+    const before = exists();
+    if (before)
+        return before;
     for (const d of ['entries', 'tmp', 'trash'])
         node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, d), { recursive: true });
     const release = acquireLock(cacheDir, key);
@@ -28815,22 +28904,24 @@ function localSave(cacheDir, key, exportDir, capBytes) {
         return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', raced: true, evicted: [] };
     const tmp = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'tmp', `${key}.${rand()}`);
     try {
-        if (readEntry(cacheDir, key))
-            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
+        const locked = exists();
+        if (locked)
+            return locked;
         node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(tmp);
-        moveOrCopy(tar, node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'env.tar'));
+        moveOrCopy(node_path__WEBPACK_IMPORTED_MODULE_3__.join(exportDir, 'env.tar'), node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'env.tar'));
         const lock = node_path__WEBPACK_IMPORTED_MODULE_3__.join(exportDir, 'environment.lock');
         if (node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(lock))
             node_fs__WEBPACK_IMPORTED_MODULE_1__.copyFileSync(lock, node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'environment.lock'));
-        const size = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'env.tar')).size;
+        // hashed where it will stay: a copy that went wrong is caught here, not at the next restore
+        const sha256 = await sha256File(node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'env.tar'));
         const now = Date.now();
-        const meta = { schema: 1, key, sizeBytes: size, createdAt: now, lastUsed: now };
+        const meta = { schema: 2, key, sizeBytes: size, sha256, createdAt: now, lastUsed: now };
         node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, ENTRY_FILE), JSON.stringify(meta));
         const fd = node_fs__WEBPACK_IMPORTED_MODULE_1__.openSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(tmp, 'env.tar'), 'r');
         node_fs__WEBPACK_IMPORTED_MODULE_1__.fsyncSync(fd);
         node_fs__WEBPACK_IMPORTED_MODULE_1__.closeSync(fd);
         const dest = entryDir(cacheDir, key);
-        // A leftover incomplete directory (none is ever made by this code) would block the rename.
+        // A damaged entry (restore removes those, but a dry run only reports them) would block the rename.
         if (node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(dest) && !readEntry(cacheDir, key))
             removeDir(cacheDir, dest);
         try {
@@ -28850,6 +28941,17 @@ function localSave(cacheDir, key, exportDir, capBytes) {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(tmp, { recursive: true, force: true });
         release();
         cleanStale(cacheDir);
+    }
+}
+const mib = (bytes) => (bytes === null ? 'unknown' : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
+/** Bytes free to this process on the file system of `dir`, or null when unknown. */
+function freeBytes(dir) {
+    try {
+        const st = node_fs__WEBPACK_IMPORTED_MODULE_1__.statfsSync(dir);
+        return st.bavail * st.bsize;
+    }
+    catch {
+        return null;
     }
 }
 /** Removes a directory by renaming it into trash/ first, so it vanishes from entries/ in one step. */
@@ -28929,7 +29031,8 @@ function localLayerCache(cacheDir) {
     const current = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, 'current');
     const newDir = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, `new-${rand()}`);
     const from = node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
-    return { from, to: [`type=local,dest=${newDir},mode=max`], newDir };
+    // ignore-error: a full disk or a failed write of the cache must not fail a build that succeeded
+    return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
 }
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
@@ -33804,7 +33907,13 @@ function printPlan(job) {
 function failTail(log, stepTail, error) {
     return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
 }
-/** Stage 3: the env builds (env-export on a miss, env-lock), then the lock's label on the plan. */
+/** A Dockerfile step's vertex ("[conda-env 3/5] RUN …"); other vertices (exporting, pushing, [internal]) are BuildKit's own work. */
+const DOCKERFILE_STEP = /^\[[^\]\s]+ \d+\/\d+\]/;
+/**
+ * Stage 3: the env builds (env-export on a miss, env-lock), then the lock's label on the plan. The
+ * env-export build only writes the cache: when it fails after the env was made (a full disk, a
+ * registry that refuses the push) the cache is not saved and the job goes on, as a cache must.
+ */
 async function envStage(job) {
     const { plan, outcome } = job;
     if (plan.envSpecDir)
@@ -33813,6 +33922,14 @@ async function envStage(job) {
         core/* startGroup */.Oh(`Env build: ${b.target}`);
         const res = await buildx(b.argv, { logFile: external_node_path_.join(job.workDir, `${b.target}.log`), env: plan.secretEnv, redactor: job.redactor });
         core/* endGroup */.N4();
+        if (res.exitCode !== 0 && b.target === 'env-export' && !(0,cancel/* cancellation */.WN)() && !DOCKERFILE_STEP.test(res.summary.failedStep ?? '')) {
+            const cause = (res.summary.failedError ?? `exit code ${res.exitCode}`).split('\n')[0].slice(0, 300);
+            const warning = `env cache: not saved: writing the env-export output failed (${cause}); the job goes on without saving`;
+            core/* warning */.$e(warning);
+            Object.assign(outcome.cache, { saved: false, warnings: [...outcome.cache.warnings, warning] });
+            external_node_fs_.rmSync(job.session.exportDir, { recursive: true, force: true });
+            continue;
+        }
         if (res.exitCode !== 0)
             throw new StepError(`env build (${b.target})`, `docker buildx build --target ${b.target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
     }
@@ -33838,7 +33955,7 @@ async function buildStage(job) {
         const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
         throw new StepError('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
     }
-    if (!session.hit && job.recipe.envCache.backend !== 'none') {
+    if (!session.hit && job.recipe.envCache.backend !== 'none' && outcome.cache.saved === null) {
         const saved = await job.ec.saveEnvCache(job.recipe.envCache, session, session.exportDir);
         Object.assign(outcome.cache, { saved: saved.saved, saveSeconds: saved.seconds, sizeBytes: saved.sizeBytes ?? outcome.cache.sizeBytes });
         if (saved.note)

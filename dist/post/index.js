@@ -28710,19 +28710,68 @@ function writeFileAtomic(file, data) {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
 }
-/** The entry's metadata when the entry is complete and consistent, else null. */
-function readEntry(cacheDir, key) {
+/** Why parsed entry.json cannot describe the entry `key`, or null when it can. */
+function metaProblem(meta, key) {
+    if (typeof meta !== 'object' || meta === null)
+        return `${ENTRY_FILE} is not a JSON object`;
+    const m = meta;
+    if (m.schema === 1)
+        return `${ENTRY_FILE} has no checksum (written by an older version of this action)`;
+    if (m.schema !== 2)
+        return `${ENTRY_FILE} has schema ${JSON.stringify(m.schema)}, not 2`;
+    if (m.key !== key)
+        return `${ENTRY_FILE} names the key ${JSON.stringify(m.key)}`;
+    if (!Number.isSafeInteger(m.sizeBytes) || m.sizeBytes < 0)
+        return `${ENTRY_FILE} has no valid sizeBytes`;
+    if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256))
+        return `${ENTRY_FILE} has no valid sha256`;
+    return null;
+}
+/**
+ * The state of the entry `key`, from its metadata and env.tar's size (cheap: the checksum itself is
+ * checked by localRestore). An entry evicted while it is being looked at is absent, not damaged.
+ */
+function inspectEntry(cacheDir, key) {
     const dir = entryDir(cacheDir, key);
+    const gone = () => !fs.existsSync(dir);
+    if (gone())
+        return { state: 'absent' };
+    let meta;
     try {
-        const meta = JSON.parse(fs.readFileSync(path.join(dir, ENTRY_FILE), 'utf8'));
-        const st = fs.statSync(path.join(dir, 'env.tar'));
-        if (meta.schema !== 1 || meta.key !== key || st.size !== meta.sizeBytes)
-            return null;
-        return meta;
+        meta = JSON.parse(fs.readFileSync(path.join(dir, ENTRY_FILE), 'utf8'));
+    }
+    catch (e) {
+        if (gone())
+            return { state: 'absent' };
+        const why = e.code === 'ENOENT' ? 'is missing' : `does not parse (${e.message})`;
+        return { state: 'damaged', problem: `${ENTRY_FILE} ${why}` };
+    }
+    const problem = metaProblem(meta, key);
+    if (problem)
+        return { state: 'damaged', problem };
+    const m = meta;
+    let size;
+    try {
+        size = fs.statSync(path.join(dir, 'env.tar')).size;
     }
     catch {
-        return null;
+        return gone() ? { state: 'absent' } : { state: 'damaged', problem: 'env.tar is missing' };
     }
+    if (size !== m.sizeBytes)
+        return { state: 'damaged', problem: `env.tar has ${size} bytes, ${ENTRY_FILE} says ${m.sizeBytes}` };
+    return { state: 'whole', meta: m };
+}
+/** The entry's metadata when the entry is whole (by metadata and size), else null. */
+function readEntry(cacheDir, key) {
+    const e = inspectEntry(cacheDir, key);
+    return e.state === 'whole' ? e.meta : null;
+}
+/** sha256 of a file, hex, read in large chunks (a 10 GB env.tar takes seconds, not minutes). */
+async function sha256File(file) {
+    const hash = createHash('sha256');
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }))
+        hash.update(chunk);
+    return hash.digest('hex');
 }
 /** Records a use of the entry (LRU order); best effort. */
 function touchEntry(cacheDir, key, now = Date.now()) {
@@ -28748,24 +28797,36 @@ function linkOrCopy(src, dest) {
 }
 /**
  * On a hit, makes WORKDIR/env-cache/env.tar (hard link or copy, so a concurrent eviction cannot take it
- * away during the build) and records the use.
+ * away during the build), checks it against the entry's sha256 and records the use. A damaged entry
+ * is removed and reported, never handed to the build.
  */
-function localRestore(cacheDir, key, workDir) {
-    const meta = readEntry(cacheDir, key);
-    if (!meta)
-        return { hit: false, sizeBytes: null, contextDir: null };
+async function localRestore(cacheDir, key, workDir) {
+    const miss = { hit: false, sizeBytes: null, contextDir: null };
+    const discard = (problem) => {
+        removeDir(cacheDir, entryDir(cacheDir, key));
+        return { ...miss, damaged: problem };
+    };
+    const entry = inspectEntry(cacheDir, key);
+    if (entry.state === 'absent')
+        return miss;
+    if (entry.state === 'damaged')
+        return discard(entry.problem);
     const ctx = path.join(workDir, 'env-cache');
+    const tar = path.join(ctx, 'env.tar');
     fs.mkdirSync(ctx, { recursive: true });
     try {
-        linkOrCopy(path.join(entryDir(cacheDir, key), 'env.tar'), path.join(ctx, 'env.tar'));
+        linkOrCopy(path.join(entryDir(cacheDir, key), 'env.tar'), tar);
     }
     catch {
-        return { hit: false, sizeBytes: null, contextDir: null }; // evicted between the check and the link
+        return miss; // evicted between the check and the link
     }
-    if (fs.statSync(path.join(ctx, 'env.tar')).size !== meta.sizeBytes)
-        return { hit: false, sizeBytes: null, contextDir: null };
+    const sum = await sha256File(tar);
+    if (sum !== entry.meta.sha256) {
+        fs.rmSync(tar, { force: true });
+        return discard(`env.tar's sha256 is ${sum.slice(0, 12)}…, ${ENTRY_FILE} says ${entry.meta.sha256.slice(0, 12)}…`);
+    }
     touchEntry(cacheDir, key);
-    return { hit: true, sizeBytes: meta.sizeBytes, contextDir: ctx };
+    return { hit: true, sizeBytes: entry.meta.sizeBytes, contextDir: ctx };
 }
 function pidAlive(pid) {
     try {
@@ -28784,7 +28845,15 @@ function acquireLock(cacheDir, key) {
     for (let attempt = 0; attempt < 2; attempt++) {
         try {
             const fd = fs.openSync(file, 'wx');
-            fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }));
+            try {
+                fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }));
+            }
+            catch (w) {
+                // an empty lock (a full disk) would read as "being written" and block the key for hours
+                fs.closeSync(fd);
+                fs.rmSync(file, { force: true });
+                throw w;
+            }
             fs.closeSync(fd);
             return () => fs.rmSync(file, { force: true });
         }
@@ -28832,15 +28901,34 @@ function moveOrCopy(src, dest) {
     }
 }
 /**
- * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ and renamed into
- * entries/ in one step. When another job holds the key's lock or the entry exists, nothing is written.
+ * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ with its sha256,
+ * and renamed into entries/ in one step. When another job holds the key's lock or the entry exists,
+ * nothing is written. A cache dir that runs out of space is a reason, not an exception, and leaves
+ * nothing behind.
  */
-function localSave(cacheDir, key, exportDir, capBytes) {
+async function localSave(cacheDir, key, exportDir, capBytes) {
     const tar = path.join(exportDir, 'env.tar');
     if (!fs.existsSync(tar))
         return { saved: false, sizeBytes: null, reason: `no env.tar in ${exportDir} (the env-export stage did not run)`, evicted: [] };
-    if (readEntry(cacheDir, key))
-        return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
+    const size = fs.statSync(tar).size;
+    try {
+        return await saveLocked(cacheDir, key, exportDir, size, capBytes);
+    }
+    catch (e) {
+        const code = e.code;
+        if (code !== 'ENOSPC' && code !== 'EDQUOT')
+            throw e;
+        return { saved: false, sizeBytes: size, reason: `no space left in the cache dir ${cacheDir} for the ${mib(size)} entry (${mib(freeBytes(cacheDir))} free)`, evicted: [] };
+    }
+}
+async function saveLocked(cacheDir, key, exportDir, size, capBytes) {
+    const exists = () => {
+        const meta = readEntry(cacheDir, key);
+        return meta ? { saved: false, sizeBytes: meta.sizeBytes, reason: 'the entry already exists', raced: true, evicted: [] } : null;
+    };
+    const before = exists();
+    if (before)
+        return before;
     for (const d of ['entries', 'tmp', 'trash'])
         fs.mkdirSync(path.join(cacheDir, d), { recursive: true });
     const release = acquireLock(cacheDir, key);
@@ -28848,22 +28936,24 @@ function localSave(cacheDir, key, exportDir, capBytes) {
         return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', raced: true, evicted: [] };
     const tmp = path.join(cacheDir, 'tmp', `${key}.${rand()}`);
     try {
-        if (readEntry(cacheDir, key))
-            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
+        const locked = exists();
+        if (locked)
+            return locked;
         fs.mkdirSync(tmp);
-        moveOrCopy(tar, path.join(tmp, 'env.tar'));
+        moveOrCopy(path.join(exportDir, 'env.tar'), path.join(tmp, 'env.tar'));
         const lock = path.join(exportDir, 'environment.lock');
         if (fs.existsSync(lock))
             fs.copyFileSync(lock, path.join(tmp, 'environment.lock'));
-        const size = fs.statSync(path.join(tmp, 'env.tar')).size;
+        // hashed where it will stay: a copy that went wrong is caught here, not at the next restore
+        const sha256 = await sha256File(path.join(tmp, 'env.tar'));
         const now = Date.now();
-        const meta = { schema: 1, key, sizeBytes: size, createdAt: now, lastUsed: now };
+        const meta = { schema: 2, key, sizeBytes: size, sha256, createdAt: now, lastUsed: now };
         fs.writeFileSync(path.join(tmp, ENTRY_FILE), JSON.stringify(meta));
         const fd = fs.openSync(path.join(tmp, 'env.tar'), 'r');
         fs.fsyncSync(fd);
         fs.closeSync(fd);
         const dest = entryDir(cacheDir, key);
-        // A leftover incomplete directory (none is ever made by this code) would block the rename.
+        // A damaged entry (restore removes those, but a dry run only reports them) would block the rename.
         if (fs.existsSync(dest) && !readEntry(cacheDir, key))
             removeDir(cacheDir, dest);
         try {
@@ -28883,6 +28973,17 @@ function localSave(cacheDir, key, exportDir, capBytes) {
         fs.rmSync(tmp, { recursive: true, force: true });
         release();
         cleanStale(cacheDir);
+    }
+}
+const mib = (bytes) => (bytes === null ? 'unknown' : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
+/** Bytes free to this process on the file system of `dir`, or null when unknown. */
+function freeBytes(dir) {
+    try {
+        const st = fs.statfsSync(dir);
+        return st.bavail * st.bsize;
+    }
+    catch {
+        return null;
     }
 }
 /** Removes a directory by renaming it into trash/ first, so it vanishes from entries/ in one step. */
@@ -28962,7 +29063,8 @@ function localLayerCache(cacheDir) {
     const current = path.join(layers, 'current');
     const newDir = path.join(layers, `new-${rand()}`);
     const from = fs.existsSync(path.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
-    return { from, to: [`type=local,dest=${newDir},mode=max`], newDir };
+    // ignore-error: a full disk or a failed write of the cache must not fail a build that succeeded
+    return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
 }
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = (/* unused pure expression or super */ null && (3 * 3600 * 1000));

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import { ghaCachePath, ghaRestore, ghaSave } from './gha.js';
-import { finishLocalLayers, localLayerCache, localRestore, localSave, readEntry } from './local.js';
+import { finishLocalLayers, freeBytes, inspectEntry, localLayerCache, localRestore, localSave } from './local.js';
 import { installerArch, prepareMiniforge } from './miniforge.js';
 import { registryImage, registryOutput, registryProbe } from './registry.js';
 import { registryTag } from './key.js';
@@ -51,11 +51,14 @@ export interface RestoreOptions {
 async function lookUp(s: EnvCacheSettings, key: string, workDir: string, lookupOnly: boolean): Promise<{ context: string | null; matchedKey: string; sizeBytes: number | null; warning?: string }> {
   const miss = { context: null, matchedKey: '', sizeBytes: null };
   if (s.backend === 'local') {
+    const damaged = (problem: string, done: string) => `env cache: the entry ${key} in ${s.cacheDir} is damaged (${problem}); ${done}`;
     if (lookupOnly) {
-      const meta = readEntry(s.cacheDir, key);
-      return meta ? { context: path.join(workDir, 'env-cache'), matchedKey: key, sizeBytes: meta.sizeBytes } : miss;
+      const e = inspectEntry(s.cacheDir, key);
+      if (e.state === 'damaged') return { ...miss, warning: damaged(e.problem, 'a real run removes it and builds the environment') };
+      return e.state === 'whole' ? { context: path.join(workDir, 'env-cache'), matchedKey: key, sizeBytes: e.meta.sizeBytes } : miss;
     }
-    const r = localRestore(s.cacheDir, key, workDir);
+    const r = await localRestore(s.cacheDir, key, workDir);
+    if (r.damaged) return { ...miss, warning: damaged(r.damaged, 'it was removed, and the environment is built instead') };
     return r.hit && r.contextDir ? { context: r.contextDir, matchedKey: key, sizeBytes: r.sizeBytes } : miss;
   }
   if (s.backend === 'gha') {
@@ -155,7 +158,7 @@ export async function saveEnvCache(s: EnvCacheSettings, session: EnvCacheSession
   if (session.hit || s.backend === 'none') return { saved: false, seconds: 0, sizeBytes: session.sizeBytes };
   try {
     if (s.backend === 'local') {
-      const r = localSave(s.cacheDir, session.key, exportDir, s.maxSizeGb * GB);
+      const r = await localSave(s.cacheDir, session.key, exportDir, s.maxSizeGb * GB);
       if (r.evicted.length) core.info(`env cache: evicted ${r.evicted.length} least recently used entr${r.evicted.length === 1 ? 'y' : 'ies'}: ${r.evicted.join(' ')}`);
       const why = !r.saved && r.reason ? `env cache: not saved: ${r.reason}` : undefined;
       return { saved: r.saved, seconds: seconds(t0), sizeBytes: r.sizeBytes, ...(r.raced ? { note: why } : { warning: why }) };
@@ -184,7 +187,11 @@ export async function finishLayerCache(s: EnvCacheSettings, session: EnvCacheSes
     const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
     if (dest && to.startsWith('type=local')) {
       try {
-        finishLocalLayers(s.cacheDir, dest);
+        if (!finishLocalLayers(s.cacheDir, dest) && !fs.existsSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
+          // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
+          const free = freeBytes(s.cacheDir);
+          core.warning(`env cache: BuildKit wrote no layer cache to ${path.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
+        }
       } catch (e) {
         core.warning(`env cache: could not swap in the new layer cache: ${(e as Error).message}`);
       }
