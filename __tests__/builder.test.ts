@@ -9,13 +9,14 @@ const own = (driver: string, buildkit: string | null, store = false): BuilderFac
 
 describe('capabilities: the runner setups', () => {
   // a builder with its own BuildKit, Engine with the classic store: push by digest, then pull
-  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true, imageOutputOptions: true, loadKeepsIndex: false, publish: 'by-digest' };
+  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true, imageOutputOptions: true, loadKeepsIndex: false, publish: 'by-digest', envCacheStore: 'oci-layout', engineDigestPin: false };
   // the docker driver on the classic store: load, docker push, no attestations
-  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false, imageOutputOptions: false, loadKeepsIndex: false, publish: 'loaded-image' };
+  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false, imageOutputOptions: false, loadKeepsIndex: false, publish: 'loaded-image', envCacheStore: 'engine', engineDigestPin: false };
   // the containerd store: the loaded index carries everything; the docker driver cannot push by digest
-  const CONTAINERD = { ...FULL, pushByDigest: false, loadKeepsIndex: true, publish: 'loaded-index' };
+  // (the env cache lives in the Engine's own store; only the containerd store resolves NAME:TAG@DIGEST there)
+  const CONTAINERD = { ...FULL, pushByDigest: false, loadKeepsIndex: true, publish: 'loaded-index', envCacheStore: 'engine', engineDigestPin: true };
   it.each([
-    ["Debian 12's Engine 20.10, docker driver", docker('20.10.24+dfsg1', false), { ...CLASSIC, namedContexts: false }],
+    ["Debian 12's Engine 20.10, docker driver", docker('20.10.24+dfsg1', false), { ...CLASSIC, namedContexts: false, envCacheStore: 'none' }],
     ['Engine 23.0, docker driver, classic store', docker('23.0.6', false), CLASSIC],
     ['Engine 24.0, docker driver, classic store', docker('24.0.9', false), CLASSIC],
     ['Engine 25.0, docker driver, classic store', docker('25.0.5', false), CLASSIC],
@@ -29,7 +30,7 @@ describe('capabilities: the runner setups', () => {
     ['docker-container builder not started yet (BuildKit unknown)', own('docker-container', null), FULL],
     ['remote builder', own('remote', '0.34.2'), FULL],
     ['kubernetes builder', own('kubernetes', '0.23.2'), FULL],
-    ['remote builder with an old buildkitd: no attestations, so the loaded image is pushed', own('remote', '0.9.3'), { ...FULL, namedContexts: false, attestations: false, pushByDigest: false, publish: 'loaded-image' }],
+    ['remote builder with an old buildkitd: no attestations, so the loaded image is pushed', own('remote', '0.9.3'), { ...FULL, namedContexts: false, attestations: false, pushByDigest: false, publish: 'loaded-image', envCacheStore: 'none' }],
     ['remote builder, Engine with the containerd store: the loaded index is pushed', own('remote', '0.34.2', true), { ...FULL, loadKeepsIndex: true, publish: 'loaded-index' }],
     ['docker-container builder, Engine store unknown (docker info failed): push by digest', { ...own('docker-container', '0.26.3'), containerdStore: null }, FULL],
   ])('%s', (_name, facts, want) => {

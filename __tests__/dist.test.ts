@@ -44,7 +44,9 @@ describe('dist/main with dry-run', () => {
     const r = await runMain({ context: FIXTURE, 'dry-run': 'true', gpu: 'false', 'cache-dir': cacheDir, tags: '127.0.0.1:5000/pcb/dry:1', labels: 'org.example.a=b', 'build-args': 'NOTE=a;b $(id)\nGH_TOKEN=ghp_dontshowme', push: 'true' }, { PATH: `${docker.dir}:/usr/bin:/bin` });
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toContain('Dry run: nothing is built, run or pushed.');
-    expect(r.stdout).toMatch(/Env build: docker buildx build .* --target env-export --output type=local,dest=\S+\/env-cache\/env-export /);
+    expect(r.stdout).toMatch(/Env build: docker buildx build .* --target env-lock --output type=local,dest=\S+\/env-cache\/env-lock /);
+    // the docker driver: a miss saves the conda-env stage as an image of the Engine's own store, beside the smoke run
+    expect(r.stdout).toMatch(/Env cache save \(beside the smoke run\): docker buildx build .* --provenance=false --target conda-env --output type=image,name=pcb-env-cache:pointcept-env-v2-linux-amd64-[0-9a-f]{64} /);
     expect(r.stdout).toMatch(/Build: docker buildx build .*--build-arg 'NOTE=a;b \$\(id\)'.* --tag 127\.0\.0\.1:5000\/pcb\/dry:1 --load /);
     expect(r.stdout).not.toMatch(/Build: .*--cache-to/); // the docker driver without the containerd store cannot export it
     // one notice for both things the classic store leaves out: the layer cache, the attestations
@@ -56,10 +58,10 @@ describe('dist/main with dry-run', () => {
     expect(r.stdout.replace('::add-mask::ghp_dontshowme', '')).not.toContain('ghp_dontshowme');
     // the outputs a dry run knows
     expect(r.outputs).toMatchObject({ tags: '127.0.0.1:5000/pcb/dry:1', labels: 'org.example.a=b', 'preflight-ok': 'true', 'cache-hit': 'false', 'cache-matched-key': '', 'gpu-checks-ran': 'false' });
-    expect(r.outputs['cache-key']).toMatch(/^pointcept-env-v1-linux-amd64-[0-9a-f]{64}$/);
+    expect(r.outputs['cache-key']).toMatch(/^pointcept-env-v2-linux-amd64-[0-9a-f]{64}$/);
     const plan = JSON.parse(r.outputs.plan);
     expect(plan.buildArgv).toContain('--load');
-    expect(plan.envBuilds.map((b: { target: string }) => b.target)).toEqual(['env-export', 'env-lock']);
+    expect(plan.envBuilds.map((b: { target: string }) => b.target)).toEqual(['env-lock']);
     expect(r.outputs.plan).not.toContain('ghp_dontshowme');
     for (const k of ['image-id', 'digest', 'smoke-passed', 'error']) expect(r.outputs[k], k).toBeUndefined();
     // the summary says what would happen

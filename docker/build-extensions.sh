@@ -6,10 +6,16 @@
 # The `extensions` stage of docker/Dockerfile.gpu runs it in one RUN, with the compiler cache in
 # a BuildKit cache mount; libs/bench/bench_compile_cache.sh runs it outside Docker.
 #
-# MAX_JOBS   parallel compiler jobs. Empty or unset: one per CPU, at most one per 4 GiB of memory
-#            (nvcc needs 2-4 GiB a job), counted where the build runs, its cgroup memory limit
-#            included. This is the rule of the action's `max-jobs: auto`; the action passes a
-#            number, so the rule here is for builds without the action.
+# MAX_JOBS   parallel compiler jobs, all libraries together. Empty or unset: one per CPU, at most
+#            one per 4 GiB of memory (a job peaks at about 3 GiB: nvcc of pointgroup_ops' CUDA
+#            files, which include torch's headers, on 4 threads), counted where the build runs,
+#            its cgroup memory limit included. This is the rule of the action's `max-jobs: auto`;
+#            the action passes a number, so the rule here is for builds without the action.
+# The libraries build at the same time, each in its own `pip wheel`, with a share of MAX_JOBS in
+#   proportion to its number of C++ and CUDA sources (at least one job each, the shares adding
+#   up to MAX_JOBS; with fewer jobs than libraries they build one after the other). One build with all the jobs after the other leaves
+#   most CPUs idle while its last few files compile. The pip output of each library is printed
+#   once all are done, followed by its time.
 # Compiler cache: used when `ccache` is on PATH (the env's conda-forge ccache); PCB_CCACHE=0
 #   turns it off. Every nvcc compile (PYTORCH_NVCC) and every C++ compile (CXX) goes through it;
 #   its files live in CCACHE_DIR (default /pcb/ccache). A cached object is reused only when all
@@ -131,6 +137,69 @@ use_ccache() {
   return 0
 }
 
+# The C++ and CUDA sources of a library (outside build/): its share of MAX_JOBS.
+source_count() { # LIB_DIR
+  find "$1" -name build -prune -o -type f \( -name '*.cu' -o -name '*.cpp' \) -print | wc -l
+}
+
+# wheel LIB_DIR WHEEL_DIR JOBS INDEX: one library's pip wheel with JOBS compiler jobs; its output
+# goes to $WORK/INDEX.log, its exit status and seconds to $WORK/INDEX.status.
+wheel() {
+  lib_started=$(date +%s)
+  rc=0
+  MAX_JOBS=$3 "$PYTHON" -m pip wheel --no-build-isolation --no-deps --wheel-dir "$2" "$1" \
+    > "$WORK/$4.log" 2>&1 || rc=$?
+  echo "$rc $(($(date +%s) - lib_started))" > "$WORK/$4.status"
+}
+
+# build_libraries WHEEL_DIR LIB_DIR...: every library's wheel (at the same time when MAX_JOBS
+# has a job for each), then each one's pip output and time. Fails when one failed; failed_libs
+# names those that did.
+build_libraries() {
+  wheel_dir=$1
+  shift
+  total=0
+  for lib in "$@"; do total=$((total + $(source_count "$lib"))); done
+  [ "$total" -ge 1 ] || total=1
+  together=0
+  [ $# -gt 1 ] && [ "$MAX_JOBS" -ge $# ] && together=1
+  i=0
+  jobs_left=$MAX_JOBS
+  for lib in "$@"; do
+    i=$((i + 1))
+    if [ "$together" = 1 ]; then
+      # its share, rounded, leaving at least one job to each library after it; the last one
+      # gets what is left, so that the shares add up to MAX_JOBS
+      later=$(($# - i))
+      jobs=$(((MAX_JOBS * $(source_count "$lib") + total / 2) / total))
+      [ "$jobs" -ge 1 ] || jobs=1
+      [ "$jobs" -le $((jobs_left - later)) ] || jobs=$((jobs_left - later))
+      [ "$later" -gt 0 ] || jobs=$jobs_left
+      jobs_left=$((jobs_left - jobs))
+      log "$(basename "$lib"): $jobs of the $MAX_JOBS compiler jobs"
+      wheel "$lib" "$wheel_dir" "$jobs" "$i" &
+    else
+      wheel "$lib" "$wheel_dir" "$MAX_JOBS" "$i"
+    fi
+  done
+  wait
+  failed_libs=
+  i=0
+  for lib in "$@"; do
+    i=$((i + 1))
+    name=$(basename "$lib")
+    cat "$WORK/$i.log"
+    read -r rc secs < "$WORK/$i.status"
+    if [ "$rc" = 0 ]; then
+      log "$name: wheel built in $secs s"
+    else
+      log "$name: pip wheel failed (exit status $rc) after $secs s"
+      failed_libs="${failed_libs:+$failed_libs, }$name"
+    fi
+  done
+  [ -z "$failed_libs" ]
+}
+
 [ $# -ge 2 ] || die "usage: build-extensions.sh WHEEL_DIR LIB_DIR..."
 wheels=$1
 shift
@@ -144,9 +213,11 @@ if use_ccache; then
   ccache --print-stats > "$WORK/stats-before" 2>/dev/null || :
 fi
 started=$(date +%s)
-"$PYTHON" -m pip wheel --no-build-isolation --no-deps --wheel-dir "$wheels" "$@"
+built=1
+build_libraries "$wheels" "$@" || built=0
 if [ "$cache" = 1 ]; then
   ccache --print-stats > "$WORK/stats-after" 2>/dev/null || :
   log "compiler cache: $(ccache_summary "$WORK/stats-before" "$WORK/stats-after")"
 fi
+[ "$built" = 1 ] || die "no wheel for $failed_libs (the pip output is above)"
 log "wheels built in $(($(date +%s) - started)) s"

@@ -5,8 +5,8 @@
 //   node scripts/fault-table.mjs --render FILE       print FILE's table (.ci/run does, after e2e)
 //   node scripts/fault-table.mjs --render FILE --readme   ... and write it into README.md
 //
-// Each fault test (__tests__/e2e/faults*.test.ts and any file under __tests__/e2e/ whose name
-// holds "faults") appends one JSON line per fault to $PCB_FAULT_TABLE (__tests__/e2e/faults/table.ts):
+// Each fault test (__tests__/e2e/faults*.test.ts, any file under __tests__/e2e/ whose name holds
+// "faults", and the "registry faults" tests of __tests__/e2e/release.test.ts) appends one JSON line per fault to $PCB_FAULT_TABLE (__tests__/e2e/faults/table.ts):
 // fault, injected, times, outcome, line, lost[], left[], seconds, handled. "Took" is the seconds
 // from the fault to the end of the step that dealt with it. A fault measured twice keeps its
 // last row. The README's table sits between <!-- faults:start --> and <!-- faults:end -->.
@@ -62,6 +62,8 @@ if (!file) {
   fs.rmSync(file, { force: true });
   const env = { ...process.env, PCB_FAULT_TABLE: file };
   const r = spawnSync('npx', ['vitest', 'run', '--config', 'vitest.e2e.config.ts', '__tests__/e2e/faults'], { cwd: root, env, stdio: 'inherit' });
+  // the registry faults of a push live with the other publishing tests
+  const reg = spawnSync('npx', ['vitest', 'run', '--config', 'vitest.e2e.config.ts', '__tests__/e2e/release.test.ts', '-t', 'registry faults'], { cwd: root, env, stdio: 'inherit' });
   if (!fs.existsSync(file)) {
     console.error(`the fault tests wrote no rows to ${file} (is PCB_E2E=1 set, and are the services of .ci/setup up?)`);
     process.exit(1);
@@ -69,7 +71,7 @@ if (!file) {
   const table = render(readRows(file));
   console.log(table);
   writeReadme(table);
-  process.exit(r.status ?? 1);
+  process.exit(r.status || reg.status || 0);
 }
 if (!fs.existsSync(file)) {
   console.error(`no fault rows in ${file}`);

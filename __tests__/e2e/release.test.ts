@@ -26,6 +26,7 @@ import { removeTempDirs, runMain, runPost, type StepRun } from '../run-dist.js';
 import { parseCommandFile } from '../../scripts/gh-files.mjs';
 import { EngineRunner, matrixEngine, servedDigest } from './engines.js';
 import { FaultProxy, PATHS } from './faults/registry-proxy.js';
+import { outcomeOf, recordFault } from './faults/table.js';
 
 const E2E = process.env.PCB_E2E === '1';
 const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
@@ -228,6 +229,13 @@ describe.skipIf(!E2E)("the release workflow's inputs through npm run local-actio
   });
 });
 
+/** A fault-table row's outcome for a push that had to get through a fault: the tag moved to the tested digest, and the line that said so. */
+function moved(r: StepRun, served: string | null, said: RegExp): { outcome: string; line: string; lost: string[]; left: string[] } {
+  const line = r.stdout.split('\n').find((l) => said.test(l))?.replace(/^::\w+::/, '').trim() ?? '';
+  const ok = r.code === 0 && served === r.outputs.digest && line !== '';
+  return { outcome: ok ? 'survived (retried; the tag moved to the tested image)' : `exit ${r.code}; tag at ${served ?? 'nothing'}`, line, lost: ok ? [] : ['the push'], left: [] };
+}
+
 describe.skipIf(!E2E)('registry faults (the fault proxy in front of the registry)', () => {
   let proxy: FaultProxy;
   beforeAll(async () => { proxy = await FaultProxy.start(REGISTRY); });
@@ -244,10 +252,15 @@ describe.skipIf(!E2E)('registry faults (the fault proxy in front of the registry
       if (rule.hits && !firstHit) firstHit = Date.now();
       if (firstHit && Date.now() - firstHit > 3000) rule.off();
     }, 50);
+    const t0 = Date.now();
     const r = await mainAndPost(inputs({ push: 'true', tags: tag }));
     clearInterval(heal);
     rule.off();
     const seen = proxy.requests(undefined, tagPath);
+    recordFault({
+      fault: 'registry throttles the push (429)', injected: '429 with Retry-After: 4 to every request for the tag, for 3 s', times: rule.hits,
+      ...moved(r, await servedDigest(tag), /answered 429 Too Many Requests/), seconds: (Date.now() - t0) / 1000,
+    });
     const context = seen.map((x) => `${x.at} ${x.method} ${x.status}`).join('\n');
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout, context).toMatch(/registry 127\.0\.0\.1:\d+ answered 429 Too Many Requests \(attempt 1 of 4\); trying again in 4\.0 s \(its Retry-After: 4 s\)/);
@@ -268,9 +281,14 @@ describe.skipIf(!E2E)('registry faults (the fault proxy in front of the registry
       if (rule.hits && !firstHit) firstHit = Date.now();
       if (firstHit && Date.now() - firstHit > 9000) rule.off();
     }, 100);
+    const t0 = Date.now();
     const r = await mainAndPost(inputs({ push: 'true', tags: tag, 'build-args': `PCB_FIXTURE_NOTE=flaky-${RUN}` }));
     clearInterval(heal);
     rule.off();
+    recordFault({
+      fault: 'registry fails blob uploads (503)', injected: '503 to every blob upload for 9 s, past BuildKit\'s own retries', times: rule.hits,
+      ...moved(r, await servedDigest(tag), /answered 503 Service Unavailable/), seconds: (Date.now() - t0) / 1000,
+    });
     expect(r.code, r.stdout).toBe(0);
     expect(rule.hits).toBeGreaterThan(0);
     expect(r.stdout).toMatch(/the push by digest \(docker buildx build\): registry 127\.0\.0\.1:\d+ answered 503 Service Unavailable \(attempt 1 of 4\)/);
@@ -315,8 +333,16 @@ describe.skipIf(!E2E)('registry faults (the fault proxy in front of the registry
   it('a registry that stays down: one line naming it, the cause and the attempts; no tag', async () => {
     const tag = `${proxy.address}/pcb-rel-${RUN}/down:${RUN}`;
     await proxy.refuse();
+    const t0 = Date.now();
     const r = await mainAndPost(inputs({ push: 'true', tags: tag, 'build-args': `PCB_FIXTURE_NOTE=down-${RUN}` }));
     await proxy.accept();
+    const { outcome, line } = outcomeOf(r.code, r.stdout, [/kept failing/, new RegExp(proxy.address.replace(/\./g, '\\.'))]);
+    recordFault({
+      fault: 'registry down (push)', injected: 'every connection to the registry refused for the whole job', times: 4, outcome, line,
+      // what the job knew before the push by digest failed (the build and smoke run come after it here)
+      lost: ['cache-key', 'cache-hit', 'tags', 'labels', 'plan', 'error'].filter((o) => !r.outputs[o]).map((o) => `output ${o}`),
+      left: (await manifest(tag)).status === 404 ? [] : [`tag ${tag}`], seconds: (Date.now() - t0) / 1000,
+    });
     expect(r.code).toBe(1);
     expect(r.outputs.error).toBe(`publish: registry ${proxy.address} kept failing: connection refused on each of 4 attempts of the push by digest (docker buildx build).`);
     expect(r.stdout.match(/^::error::/gm)).toHaveLength(1);

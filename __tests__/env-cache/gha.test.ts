@@ -11,10 +11,13 @@ vi.mock('@actions/cache', () => ({
 const cache = await import('@actions/cache');
 const { ghaCachePath, ghaRestore, ghaSave, GHA_WARN_BYTES } = await import('../../src/env-cache/gha.js');
 const { restoreEnvCache, saveEnvCache } = await import('../../src/env-cache/index.js');
+const { makeRecord, stageLayout } = await import('../../src/env-cache/entry.js');
+import type { EnvCacheSettings } from '../../src/env-cache/index.js';
+import { layersOf, writeImage } from './oci-fixture.js';
 
 const restoreCache = vi.mocked(cache.restoreCache);
 const saveCache = vi.mocked(cache.saveCache);
-const KEY = `pointcept-env-v1-linux-amd64-${'a'.repeat(64)}`;
+const KEY = `pointcept-env-v2-linux-amd64-${'a'.repeat(64)}`;
 let tmp: string;
 
 beforeEach(() => {
@@ -28,19 +31,33 @@ afterEach(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function exportDir(size: number): string {
-  const d = path.join(tmp, 'export');
-  fs.mkdirSync(d, { recursive: true });
-  fs.writeFileSync(path.join(d, 'env.tar'), Buffer.alloc(size, 1));
-  fs.writeFileSync(path.join(d, 'environment.lock'), '@EXPLICIT\n# pip:\n');
-  return d;
+const settings = (prefix = 'pointcept-env'): EnvCacheSettings => ({ backend: 'gha', keyPrefix: prefix, cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' });
+const BASE = { image: 'pcb-base:busybox', digest: null };
+
+/** A staged layout at the gha path with its record, as saveEnvCache hands it to ghaSave. */
+async function staged(...sizes: number[]) {
+  const dir = ghaCachePath(KEY);
+  fs.mkdirSync(dir, { recursive: true });
+  writeImage(dir, layersOf(...sizes));
+  const st = await stageLayout(dir);
+  return { st, record: makeRecord(KEY, st, BASE) };
+}
+
+/** The cache service hands back what is at the gha path now (restoreCache empties that dir first). */
+function archiveAsIs(): void {
+  const archived = fs.mkdtempSync(path.join(tmp, 'archived-'));
+  fs.cpSync(ghaCachePath(KEY), archived, { recursive: true });
+  restoreCache.mockImplementation(async (paths: string[], key: string) => {
+    fs.cpSync(archived, paths[0], { recursive: true });
+    return key;
+  });
 }
 
 describe('gha backend: restore', () => {
   it('asks for the exact key only, at a path that does not change between runs', async () => {
     restoreCache.mockResolvedValue(undefined);
     const r = await ghaRestore(KEY);
-    expect(r).toEqual({ hit: false, matchedKey: '', sizeBytes: null, contextDir: null });
+    expect(r).toEqual({ hit: false, matchedKey: '', dir: null, record: null });
     expect(restoreCache).toHaveBeenCalledTimes(1);
     const [paths, key, restoreKeys] = restoreCache.mock.calls[0];
     expect(paths).toEqual([path.join(tmp, 'runner-temp', 'pointcept-env-cache', KEY.slice(-16))]);
@@ -48,26 +65,35 @@ describe('gha backend: restore', () => {
     expect(restoreKeys).toEqual([]);
     expect(ghaCachePath(KEY)).toBe(paths[0]);
   });
-  it('a hit feeds the restored directory to the build', async () => {
-    restoreCache.mockImplementation(async (paths: string[], key: string) => {
-      fs.writeFileSync(path.join(paths[0], 'env.tar'), Buffer.alloc(123));
-      return key;
-    });
-    const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'pointcept-env', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' }, KEY, path.join(tmp, 'work'));
-    expect(s).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 123, warnings: [], layerCacheFrom: [], layerCacheTo: [] });
-    expect(s.buildContexts).toEqual(['--build-context', `env-cache=${ghaCachePath(KEY)}`, '--build-context', `miniforge=${path.join(tmp, 'work', 'miniforge-unused')}`]);
+  it('a hit hands the restored layout to the build as the conda-env stage, pinned by digest, once it matches its record', async () => {
+    const { record } = await staged(123);
+    fs.writeFileSync(path.join(ghaCachePath(KEY), 'entry.json'), JSON.stringify(record));
+    archiveAsIs();
+    const s = await restoreEnvCache(settings(), KEY, path.join(tmp, 'work'));
+    expect(s).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: record.sizeBytes, warnings: [], layerCacheFrom: [], layerCacheTo: [], base: BASE });
+    expect(s.buildContexts).toEqual(['--build-context', `conda-env=oci-layout://${ghaCachePath(KEY)}@${record.target.digest}`]);
+  });
+  it('a restored layout that does not match its record is a warning and a miss', async () => {
+    const { record, st } = await staged(4096);
+    fs.writeFileSync(path.join(ghaCachePath(KEY), 'entry.json'), JSON.stringify(record));
+    const layer = st.blobs.find((b) => b.size === 4096)!;
+    fs.writeFileSync(path.join(ghaCachePath(KEY), 'blobs', 'sha256', layer.digest.slice(7)), Buffer.alloc(4096, 0x5a));
+    archiveAsIs();
+    const s = await restoreEnvCache(settings(), KEY, path.join(tmp, 'work'));
+    expect(s.hit).toBe(false);
+    expect(s.warnings).toEqual([expect.stringMatching(/the GitHub cache's entry .* does not match its checksums/)]);
   });
   it('a cache error is a warning and a miss, never a failure', async () => {
     restoreCache.mockRejectedValue(new Error('Cache service responded with 503'));
-    const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' }, KEY, path.join(tmp, 'work'));
+    const s = await restoreEnvCache(settings('p'), KEY, path.join(tmp, 'work'));
     expect(s.hit).toBe(false);
     expect(s.buildContexts).toEqual([]);
     expect(s.warnings).toEqual([expect.stringMatching(/restore from the GitHub cache failed.*503/)]);
-    expect(s.exports[0]).toEqual({ target: 'env-export', output: `type=local,dest=${path.join(tmp, 'work', 'env-export')}` });
+    expect(s.save).toMatchObject({ dir: ghaCachePath(KEY), output: `type=oci,tar=false,dest=${ghaCachePath(KEY)},compression=uncompressed` });
   });
   it('a dry run asks whether the entry exists (lookupOnly) and downloads nothing', async () => {
     restoreCache.mockResolvedValue(KEY);
-    const s = await restoreEnvCache({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' }, KEY, path.join(tmp, 'work'), { lookupOnly: true });
+    const s = await restoreEnvCache(settings('p'), KEY, path.join(tmp, 'work'), { lookupOnly: true });
     expect(restoreCache).toHaveBeenCalledWith([ghaCachePath(KEY)], KEY, [], { lookupOnly: true }, false);
     expect(s).toMatchObject({ hit: true, matchedKey: KEY, lookupOnly: true });
     expect(fs.existsSync(ghaCachePath(KEY))).toBe(false);
@@ -75,36 +101,41 @@ describe('gha backend: restore', () => {
 });
 
 describe('gha backend: save', () => {
-  it('saves the export under the key from the restore path', async () => {
+  it('archives the layout with its record under the key from the restore path, and only the image\'s blobs', async () => {
     saveCache.mockResolvedValue(42);
-    const r = await ghaSave(KEY, exportDir(1000));
-    expect(r).toEqual({ saved: true, sizeBytes: 1000, warning: undefined });
+    const { st, record } = await staged(1000);
+    fs.writeFileSync(path.join(ghaCachePath(KEY), 'blobs', 'sha256', 'f'.repeat(64)), 'not of this image');
+    const r = await ghaSave(KEY, st, record);
+    expect(r).toEqual({ saved: true, sizeBytes: record.sizeBytes, warning: undefined });
     expect(saveCache).toHaveBeenCalledWith([ghaCachePath(KEY)], KEY, {}, false);
-    expect(fs.statSync(path.join(ghaCachePath(KEY), 'env.tar')).size).toBe(1000);
+    expect(JSON.parse(fs.readFileSync(path.join(ghaCachePath(KEY), 'entry.json'), 'utf8'))).toEqual(record);
+    expect(fs.readdirSync(path.join(ghaCachePath(KEY), 'blobs', 'sha256')).sort()).toEqual(st.blobs.map((b) => b.digest.slice(7)).sort());
   });
   it('a failed save (-1) is a warning', async () => {
     saveCache.mockResolvedValue(-1);
-    const r = await ghaSave(KEY, exportDir(10));
+    const { st, record } = await staged(10);
+    const r = await ghaSave(KEY, st, record);
     expect(r.saved).toBe(false);
     expect(r.warning).toMatch(/did not save/);
   });
   it('a thrown cache error is a warning, never a failure', async () => {
     saveCache.mockRejectedValue(new Error('Unable to reserve cache with key x, another job may be creating this cache.'));
-    const s = { key: KEY, platform: 'linux/amd64', hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], restoreSeconds: 0, sizeBytes: null, warnings: [], exports: [], exportDir: '', lockPath: '', lookupOnly: false };
-    const r = await saveEnvCache({ backend: 'gha', keyPrefix: 'p', cacheDir: '', cacheRef: '', maxSizeGb: 50, lockFile: '', miniforgeVersion: '0.0.1-standin', platform: 'linux/amd64' }, s, exportDir(10));
+    restoreCache.mockResolvedValue(undefined);
+    const session = await restoreEnvCache(settings('p'), KEY, path.join(tmp, 'work'));
+    const r = await saveEnvCache(settings('p'), session, { build: async () => { writeImage(session.save!.dir!, layersOf(10)); return { exitCode: 0, failure: '', metadata: null }; }, base: BASE });
     expect(r.saved).toBe(false);
     expect(r.warning).toMatch(/saving to the GitHub cache failed \(the build is not affected\): Unable to reserve/);
   });
   it('warns when the archive nears the 10 GB repository limit', async () => {
     saveCache.mockResolvedValue(7);
-    const d = exportDir(0);
-    fs.truncateSync(path.join(d, 'env.tar'), GHA_WARN_BYTES + 1); // sparse: no disk used
-    const r = await ghaSave(KEY, d);
+    const { st, record } = await staged(10);
+    const r = await ghaSave(KEY, st, { ...record, sizeBytes: GHA_WARN_BYTES + 1 });
     expect(r.saved).toBe(true);
     expect(r.warning).toMatch(/is 8\.0 GB, near GitHub's 10 GB cache limit/);
   });
   it('no warning for a small archive', async () => {
     saveCache.mockResolvedValue(7);
-    expect((await ghaSave(KEY, exportDir(10))).warning).toBeUndefined();
+    const { st, record } = await staged(10);
+    expect((await ghaSave(KEY, st, record)).warning).toBeUndefined();
   });
 });

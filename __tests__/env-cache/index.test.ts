@@ -1,5 +1,6 @@
 // The API src/pipeline.ts calls: backend selection, build contexts, the env builds of a session, save,
 // layer cache, and the dry run's read-only lookup.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,8 +11,10 @@ const exec = await import('../../src/exec.js');
 const run = vi.mocked(exec.run);
 const api = await import('../../src/env-cache/index.js');
 import type { EnvCacheSettings } from '../../src/env-cache/index.js';
+import { readEntry, storeDir } from '../../src/env-cache/local.js';
+import { layersOf, writeImage } from './oci-fixture.js';
 
-const KEY = `pointcept-env-v1-linux-amd64-${'b'.repeat(64)}`;
+const KEY = `pointcept-env-v2-linux-amd64-${'b'.repeat(64)}`;
 let tmp: string;
 let s: EnvCacheSettings;
 beforeEach(() => {
@@ -24,40 +27,71 @@ afterEach(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** A save build as the session asks for it: writes an image into the save's dir, as BuildKit's `type=oci,tar=false` output does. */
+const builds = (layers: Buffer[], exitCode = 0) => (session: { save: { dir: string | null } | null }) => async () => {
+  if (exitCode === 0) writeImage(session.save!.dir!, layers);
+  return { exitCode, failure: exitCode ? 'ERROR: failed to solve: no space left on device' : '', metadata: null };
+};
+const BASE = { image: 'pcb-base:busybox', digest: null };
+
 describe('none backend', () => {
   it('restores nothing, exports only the lock, saves nothing', async () => {
     const n: EnvCacheSettings = { ...s, backend: 'none' };
     const session = await api.restoreEnvCache(n, KEY, path.join(tmp, 'w'));
-    expect(session).toMatchObject({ key: KEY, platform: 'linux/amd64', hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], sizeBytes: null, lookupOnly: false });
+    expect(session).toMatchObject({ key: KEY, platform: 'linux/amd64', hit: false, matchedKey: '', buildContexts: [], layerCacheFrom: [], layerCacheTo: [], sizeBytes: null, lookupOnly: false, save: null });
     expect(session.exports).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(tmp, 'w', 'env-lock')}` }]);
-    expect(await api.saveEnvCache(n, session, session.exportDir)).toEqual({ saved: false, seconds: 0, sizeBytes: null });
+    const build = vi.fn();
+    expect(await api.saveEnvCache(n, session, { build, base: BASE })).toEqual({ saved: false, seconds: 0, sizeBytes: null });
+    expect(build).not.toHaveBeenCalled();
     expect(run).not.toHaveBeenCalled();
   });
 });
 
-describe('local backend through the API', () => {
-  it('miss -> export outputs -> save -> next run hits with an env-cache build context', async () => {
+describe('local backend through the API (oci-layout: a builder with its own BuildKit)', () => {
+  it('miss -> save build into tmp/ -> committed -> next run hits with the conda-env stage pinned by digest', async () => {
     const w1 = path.join(tmp, 'w1');
     const s1 = await api.restoreEnvCache(s, KEY, w1);
     expect(s1.hit).toBe(false);
     expect(s1.buildContexts).toEqual([]);
-    expect(s1.layerCacheTo[0]).toMatch(new RegExp(`^type=local,dest=${s.cacheDir}/layers/new-\\S+,mode=max$`));
-    expect(s1.exports).toEqual([
-      { target: 'env-export', output: `type=local,dest=${path.join(w1, 'env-export')}` },
-      { target: 'env-lock', output: `type=local,dest=${path.join(w1, 'env-lock')}` },
-    ]);
-    fs.mkdirSync(s1.exportDir, { recursive: true });
-    fs.writeFileSync(path.join(s1.exportDir, 'env.tar'), Buffer.alloc(2048));
-    const saved = await api.saveEnvCache(s, s1, s1.exportDir);
-    expect(saved).toMatchObject({ saved: true, sizeBytes: 2048 });
+    expect(s1.layerCacheTo[0]).toMatch(new RegExp(`^type=local,dest=${s.cacheDir}/layers/new-\\S+,mode=max,ignore-error=true$`));
+    expect(s1.exports).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(w1, 'env-lock')}` }]);
+    expect(s1.save!.dir!.startsWith(path.join(s.cacheDir, 'tmp'))).toBe(true);
+    expect(s1.save!.output).toBe(`type=oci,tar=false,dest=${s1.save!.dir},compression=uncompressed`);
+    const saved = await api.saveEnvCache(s, s1, { build: builds(layersOf(2048, 100))(s1), base: BASE });
+    expect(saved).toMatchObject({ saved: true });
+    expect(fs.existsSync(s1.save!.dir!)).toBe(false); // the staging dir is gone, its blobs moved into oci/
+    const record = readEntry(s.cacheDir, KEY)!;
     const w2 = path.join(tmp, 'w2');
     const s2 = await api.restoreEnvCache(s, KEY, w2);
-    expect(s2).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 2048 });
-    // the env comes from the cache: an empty miniforge context keeps the installer download out of the build
-    expect(s2.buildContexts).toEqual(['--build-context', `env-cache=${path.join(w2, 'env-cache')}`, '--build-context', `miniforge=${path.join(w2, 'miniforge-unused')}`]);
-    expect(fs.readdirSync(path.join(w2, 'miniforge-unused'))).toEqual([]);
-    expect(s2.exports).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(w2, 'env-lock')}` }]);
-    expect(await api.saveEnvCache(s, s2, s2.exportDir)).toMatchObject({ saved: false, seconds: 0 });
+    expect(s2).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: record.sizeBytes, base: BASE, save: null });
+    // the named context replaces the whole conda-env stage: no Miniforge, no solve
+    expect(s2.buildContexts).toEqual(['--build-context', `conda-env=oci-layout://${path.join(w2, 'entry')}@${record.target.digest}`]);
+    expect(await api.saveEnvCache(s, s2, { build: vi.fn(), base: BASE })).toMatchObject({ saved: false, seconds: 0 });
+  });
+  it('a damaged blob is found before any build reads it: a warning, the entry removed, a miss that saves anew', async () => {
+    const s1 = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w1'));
+    await api.saveEnvCache(s, s1, { build: builds(layersOf(4096))(s1), base: BASE });
+    const r = readEntry(s.cacheDir, KEY)!;
+    const layer = r.blobs.find((b) => b.size === 4096)!;
+    const fd = fs.openSync(path.join(storeDir(s.cacheDir), 'blobs', 'sha256', layer.digest.slice(7)), 'r+');
+    fs.writeSync(fd, Buffer.from('X'), 0, 1, 2000); // one byte, same size
+    fs.closeSync(fd);
+    const s2 = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w2'));
+    expect(s2.hit).toBe(false);
+    expect(s2.buildContexts).toEqual([]);
+    expect(s2.warnings).toEqual([expect.stringMatching(new RegExp(`^env cache: the entry ${KEY} does not match its checksums \\(.*do not match their checksum\\); it was removed, and the environment is built instead$`))]);
+    expect(readEntry(s.cacheDir, KEY)).toBeNull();
+    expect(fs.readdirSync(path.join(storeDir(s.cacheDir), 'blobs', 'sha256'))).toEqual([]);
+    expect(await api.saveEnvCache(s, s2, { build: builds(layersOf(4096))(s2), base: BASE })).toMatchObject({ saved: true });
+    expect((await api.restoreEnvCache(s, KEY, path.join(tmp, 'w3'))).hit).toBe(true);
+  });
+  it('a save build that fails (a full disk) is a warning, and leaves nothing in the cache dir', async () => {
+    const s1 = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w1'));
+    const r = await api.saveEnvCache(s, s1, { build: async () => { fs.mkdirSync(s1.save!.dir!, { recursive: true }); fs.writeFileSync(path.join(s1.save!.dir!, 'partial'), 'x'); return builds([], 1)(s1)(); }, base: BASE });
+    expect(r).toMatchObject({ saved: false, warning: 'env cache: not saved (the build is not affected): the save build failed: ERROR: failed to solve: no space left on device' });
+    expect(fs.readdirSync(path.join(s.cacheDir, 'tmp'))).toEqual([]);
+    expect(fs.readdirSync(path.join(s.cacheDir, 'locks'))).toEqual([]);
+    expect(fs.existsSync(path.join(s.cacheDir, 'entries'))).toBe(false);
   });
   it('finishLayerCache swaps in the layer cache the build wrote', async () => {
     const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
@@ -73,31 +107,35 @@ describe('local backend through the API', () => {
 
 describe('registry backend through the API (docker at the src/exec.ts boundary)', () => {
   const r = (): EnvCacheSettings => ({ ...s, backend: 'registry', cacheRef: '127.0.0.1:5000/env-cache' });
-  const manifest = JSON.stringify({ layers: [{ size: 1000 }, { size: 24 }] });
-  it('a hit is an image found by imagetools inspect, fed as docker-image://', async () => {
+  const manifest = JSON.stringify({ layers: [{ size: 1000 }, { size: 24 }], annotations: { 'org.opencontainers.image.base.name': 'pcb-base:busybox' } });
+  const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+  it('a hit is an image found by imagetools inspect, fed as the conda-env stage pinned to the digest it has now', async () => {
     run.mockResolvedValue({ exitCode: 0, stdout: manifest, stderr: '' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
     expect(run).toHaveBeenCalledWith('docker', ['buildx', 'imagetools', 'inspect', '--raw', `127.0.0.1:5000/env-cache:${KEY}`], expect.anything());
-    expect(session).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 1024 });
-    expect(session.buildContexts).toEqual(['--build-context', `env-cache=docker-image://127.0.0.1:5000/env-cache:${KEY}`, '--build-context', `miniforge=${path.join(tmp, 'w', 'miniforge-unused')}`]);
+    expect(session).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 1024, base: { image: 'pcb-base:busybox', digest: null } });
+    expect(session.buildContexts).toEqual(['--build-context', `conda-env=docker-image://127.0.0.1:5000/env-cache:${KEY}@${digest}`]);
     expect(session.layerCacheFrom).toEqual(['type=registry,ref=127.0.0.1:5000/env-cache:pointcept-env-buildcache']);
   });
-  it('a miss pushes the env-export stage as the cache image, and save confirms it', async () => {
+  it('a miss pushes the conda-env stage as the cache image, and save confirms it', async () => {
     run.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
     expect(session.hit).toBe(false);
     expect(session.warnings).toEqual([]);
-    expect(session.exports[0]).toEqual({
-      target: 'env-export',
-      output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true,oci-mediatypes=true,compression=zstd`,
-    });
+    expect(session.save).toMatchObject({ output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true,oci-mediatypes=true,compression=zstd`, dir: null });
     run.mockResolvedValueOnce({ exitCode: 0, stdout: manifest, stderr: '' });
-    expect(await api.saveEnvCache(r(), session, '')).toMatchObject({ saved: true, sizeBytes: 1024 });
+    expect(await api.saveEnvCache(r(), session, { build: async () => ({ exitCode: 0, failure: '', metadata: null }), base: BASE })).toMatchObject({ saved: true, sizeBytes: 1024 });
+  });
+  it('a push that fails (registry down, uploads refused) is a warning, never a failure', async () => {
+    run.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
+    const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
+    const res = await api.saveEnvCache(r(), session, { build: async () => ({ exitCode: 1, failure: 'ERROR: failed to push: 503 Service Unavailable', metadata: null }), base: BASE });
+    expect(res).toMatchObject({ saved: false, warning: expect.stringMatching(/^env cache: not saved \(the build is not affected\): the push of .* failed: ERROR: failed to push: 503/) });
   });
   it('for a builder that ignores oci-mediatypes and compression (docker driver, classic store), the cache image asks for neither', async () => {
     run.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'), { imageOutputOptions: false });
-    expect(session.exports[0]).toEqual({ target: 'env-export', output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true` });
+    expect(session.save!.output).toBe(`type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true`);
   });
   it('a registry error other than not-found is a warning and a miss', async () => {
     run.mockResolvedValue({ exitCode: 1, stdout: '', stderr: 'ERROR: dial tcp 127.0.0.1:5000: connect: connection refused' });
@@ -149,19 +187,16 @@ describe('Miniforge installer from the tool cache', () => {
 
 describe('a dry run looks up and changes nothing', () => {
   it('local: a hit is reported without linking the entry or recording a use', async () => {
-    const w1 = path.join(tmp, 'w1');
-    const miss = await api.restoreEnvCache(s, KEY, w1);
-    fs.mkdirSync(miss.exportDir, { recursive: true });
-    fs.writeFileSync(path.join(miss.exportDir, 'env.tar'), Buffer.alloc(512));
-    await api.saveEnvCache(s, miss, miss.exportDir);
-    const entry = path.join(s.cacheDir, 'entries', KEY, 'entry.json');
-    const before = fs.readFileSync(entry, 'utf8');
+    const miss = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w1'));
+    await api.saveEnvCache(s, miss, { build: builds(layersOf(512))(miss), base: BASE });
+    const record = path.join(s.cacheDir, 'entries', `${KEY}.json`);
+    const before = fs.readFileSync(record, 'utf8');
     const w2 = path.join(tmp, 'w2');
     const look = await api.restoreEnvCache(s, KEY, w2, { lookupOnly: true });
-    expect(look).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: 512, lookupOnly: true });
-    expect(look.buildContexts).toEqual(['--build-context', `env-cache=${path.join(w2, 'env-cache')}`, '--build-context', `miniforge=${path.join(w2, 'miniforge-unused')}`]);
-    expect(fs.existsSync(path.join(w2, 'env-cache', 'env.tar'))).toBe(false);
-    expect(fs.readFileSync(entry, 'utf8')).toBe(before);
+    expect(look).toMatchObject({ hit: true, matchedKey: KEY, sizeBytes: readEntry(s.cacheDir, KEY)!.sizeBytes, lookupOnly: true });
+    expect(look.buildContexts).toEqual(['--build-context', `conda-env=oci-layout://${path.join(w2, 'entry')}@${readEntry(s.cacheDir, KEY)!.target.digest}`]);
+    expect(fs.existsSync(path.join(w2, 'entry'))).toBe(false);
+    expect(fs.readFileSync(record, 'utf8')).toBe(before);
   });
   it('a miss with a pinned Miniforge not in the tool cache names where a real run puts it, and downloads nothing', async () => {
     const toolCache = path.join(tmp, 'toolcache');
@@ -170,7 +205,8 @@ describe('a dry run looks up and changes nothing', () => {
     const look = await api.restoreEnvCache({ ...s, miniforgeVersion: '24.11.3-0' }, KEY, path.join(tmp, 'w'), { lookupOnly: true });
     expect(look.buildContexts).toEqual(['--build-context', `miniforge=${path.join(toolCache, 'miniforge3', '24.11.3-0', 'x64')}`]);
     expect(fs.existsSync(toolCache)).toBe(false);
-    expect(look.exports.map((e) => e.target)).toEqual(['env-export', 'env-lock']);
+    expect(look.exports.map((e) => e.target)).toEqual(['env-lock']);
+    expect(look.save?.dir).toMatch(/\/tmp\//);
   });
   it('a builder without named contexts gets none, not even the Miniforge installer', async () => {
     vi.stubEnv('RUNNER_TOOL_CACHE', path.join(tmp, 'toolcache'));

@@ -88,8 +88,8 @@ describe('computeEnvCacheKey: a different environment gives a different key', ()
 });
 
 describe('computeEnvCacheKey: format and limits', () => {
-  it('is prefix-v1-platform-sha256', () => {
-    expect(key()).toMatch(/^pointcept-env-v1-linux-amd64-[0-9a-f]{64}$/);
+  it('is prefix-v2-platform-sha256', () => {
+    expect(key()).toMatch(/^pointcept-env-v2-linux-amd64-[0-9a-f]{64}$/);
   });
   it('stays within GitHub cache limits with the longest prefix', () => {
     const k = key({ prefix: 'p'.repeat(200), platform: 'linux/arm/v7' });
@@ -133,6 +133,6 @@ describe('helpers', () => {
     expect(registryTag(k)).toBe(k);
     const long = key({ prefix: 'p'.repeat(150) });
     expect(registryTag(long)).toBe(long.slice(151));
-    expect(registryTag(long)).toMatch(/^v1-linux-amd64-[0-9a-f]{64}$/);
+    expect(registryTag(long)).toMatch(/^v2-linux-amd64-[0-9a-f]{64}$/);
   });
 });

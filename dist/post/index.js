@@ -28370,7 +28370,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3027:
+/***/ 4513:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28424,6 +28424,8 @@ const NO_SECRETS = new Redactor();
 
 
 
+/** How long a command stopped by its AbortSignal has between SIGINT and SIGKILL. */
+const KILL_AFTER_ABORT_MS = 5000;
 const running = new Map();
 let refusing = null;
 let mark = {};
@@ -28465,6 +28467,8 @@ async function exec_run(cmd, args, opts = {}) {
     let stdout = '';
     let stderr = '';
     const echo = (chunk, into) => {
+        if (into === 'out' && opts.onStdout)
+            return opts.onStdout(chunk);
         const s = chunk.toString();
         if (into === 'out')
             stdout += s;
@@ -28479,18 +28483,36 @@ async function exec_run(cmd, args, opts = {}) {
         return await new Promise((resolve) => {
             const child = (0,external_node_child_process_namespaceObject.spawn)(cmd, args, {
                 env: { ...process.env, ...opts.env, ...mark },
-                stdio: ['ignore', 'pipe', 'pipe'],
+                stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
                 detached: true, // its own process group (see the top of this file)
             });
             let timedOut = false;
             let exitCode = null;
             let timer;
             let drain;
+            let killer;
             const pid = child.pid;
+            const abort = () => {
+                if (pid === undefined)
+                    return;
+                killGroup(pid, 'SIGINT');
+                killer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_AFTER_ABORT_MS);
+            };
             if (pid !== undefined) {
                 running.set(pid, { pid, argv: [cmd, ...args] });
                 if (opts.timeoutMs !== undefined)
                     timer = setTimeout(() => { timedOut = true; killGroup(pid, 'SIGKILL'); }, opts.timeoutMs);
+                if (opts.signal?.aborted)
+                    abort();
+                else
+                    opts.signal?.addEventListener('abort', abort, { once: true });
+            }
+            if (opts.stdin && child.stdin) {
+                // a command that exits before it read everything closes the pipe: that is its exit code's business
+                child.stdin.on('error', () => undefined);
+                // a source that fails ends the input, so that the command sees it cut short instead of waiting
+                opts.stdin.on('error', () => child.stdin?.destroy());
+                opts.stdin.pipe(child.stdin);
             }
             child.stdout.on('data', (b) => echo(b, 'out'));
             child.stderr.on('data', (b) => echo(b, 'err'));
@@ -28501,6 +28523,8 @@ async function exec_run(cmd, args, opts = {}) {
                 done = true;
                 clearTimeout(timer);
                 clearTimeout(drain);
+                clearTimeout(killer);
+                opts.signal?.removeEventListener('abort', abort);
                 if (pid !== undefined)
                     running.delete(pid);
                 const said = `${[cmd, args[0]].filter((a) => a).join(' ')} did not finish within ${(opts.timeoutMs ?? 0) / 1000} s and was killed\n`;
@@ -28691,81 +28715,615 @@ async function removeContainer(name, withinMs) {
 
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: ./src/env-cache/local.ts
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/env-cache/checksum.ts
+// Checksums of cache blobs in pieces of CHUNK_BYTES, so that a blob of many GB is checked on every
+// core at once before it is used (a sha256 of the whole blob runs on one core only: 4.5 s per
+// 6.6 GB here, against 2.3 s on two cores in pieces). A blob's digest (its file name) is checked
+// once, when it is written; from then on its piece checksums stand for it.
 
 
 
 
-const ENTRY_FILE = 'entry.json';
-const STALE_LOCK_MS = (/* unused pure expression or super */ null && (6 * 3600 * 1000));
-const STALE_TMP_MS = (/* unused pure expression or super */ null && (24 * 3600 * 1000));
-function rand() {
-    return `${process.pid}.${randomBytes(6).toString('hex')}`;
+const CHUNK_BYTES = (/* unused pure expression or super */ null && (64 * 1024 * 1024));
+/** sha256 of a whole blob and of each CHUNK_BYTES piece of it, fed as the bytes arrive. */
+class BlobHasher {
+    whole = createHash('sha256');
+    piece = createHash('sha256');
+    inPiece = 0;
+    chunks = [];
+    size = 0;
+    update(data) {
+        this.whole.update(data);
+        this.size += data.length;
+        let at = 0;
+        while (at < data.length) {
+            const n = Math.min(CHUNK_BYTES - this.inPiece, data.length - at);
+            this.piece.update(data.subarray(at, at + n));
+            this.inPiece += n;
+            at += n;
+            if (this.inPiece === CHUNK_BYTES)
+                this.closePiece();
+        }
+    }
+    closePiece() {
+        this.chunks.push(this.piece.digest('hex'));
+        this.piece = createHash('sha256');
+        this.inPiece = 0;
+    }
+    /** `sha256:<hex>` of the whole; the pieces are complete afterwards (an empty blob has one). */
+    digest() {
+        if (this.inPiece > 0 || this.chunks.length === 0)
+            this.closePiece();
+        return `sha256:${this.whole.digest('hex')}`;
+    }
 }
-function entryDir(cacheDir, key) {
-    return path.join(cacheDir, 'entries', key);
-}
-function writeFileAtomic(file, data) {
-    const tmp = `${file}.${rand()}.tmp`;
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-}
-/** The entry's metadata when the entry is complete and consistent, else null. */
-function readEntry(cacheDir, key) {
-    const dir = entryDir(cacheDir, key);
+// The worker: hashes the pieces it is sent, reading each in 4 MiB reads. Plain CommonJS as text,
+// so that it runs from the bundle without a file of its own.
+const WORKER = (/* unused pure expression or super */ null && (`
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const { createHash } = require('node:crypto');
+const buf = Buffer.allocUnsafe(4 << 20);
+parentPort.on('message', (p) => {
+  let error = null;
+  let got = '';
+  try {
+    const fd = fs.openSync(p.file, 'r');
     try {
-        const meta = JSON.parse(fs.readFileSync(path.join(dir, ENTRY_FILE), 'utf8'));
-        const st = fs.statSync(path.join(dir, 'env.tar'));
-        if (meta.schema !== 1 || meta.key !== key || st.size !== meta.sizeBytes)
-            return null;
-        return meta;
+      const h = createHash('sha256');
+      let left = p.length;
+      let at = p.offset;
+      while (left > 0) {
+        const n = fs.readSync(fd, buf, 0, Math.min(buf.length, left), at);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+        left -= n;
+        at += n;
+      }
+      got = left === 0 ? h.digest('hex') : 'short read';
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    error = e.message;
+  }
+  parentPort.postMessage({ got, error });
+});
+`));
+/**
+ * Checks files against their recorded size and piece checksums, the pieces spread over up to
+ * `threads` worker threads (default: every core). Stops at the first bad piece. Never throws.
+ */
+async function checksum_checkBlobs(blobs, threads = os.availableParallelism?.() ?? os.cpus().length) {
+    const pieces = [];
+    for (const b of blobs) {
+        let size;
+        try {
+            size = fs.statSync(b.file).size;
+        }
+        catch (e) {
+            return { ok: false, problem: `${b.file}: ${e.message}`, file: b.file };
+        }
+        if (size !== b.size)
+            return { ok: false, problem: `${b.file} has ${size} bytes, the entry records ${b.size}`, file: b.file };
+        const want = Math.max(1, Math.ceil(b.size / CHUNK_BYTES));
+        if (b.chunks.length !== want)
+            return { ok: false, problem: `the entry records ${b.chunks.length} checksums for ${b.file}, which needs ${want}`, file: b.file };
+        b.chunks.forEach((sha256, n) => pieces.push({ file: b.file, offset: n * CHUNK_BYTES, length: Math.min(CHUNK_BYTES, b.size - n * CHUNK_BYTES), sha256 }));
+    }
+    // the biggest first, so that the threads end together
+    pieces.sort((a, b) => b.length - a.length);
+    const workers = Array.from({ length: Math.max(1, Math.min(threads, pieces.length)) }, () => new Worker(WORKER, { eval: true }));
+    let next = 0;
+    let problem;
+    let bad;
+    const drive = (w) => new Promise((resolve) => {
+        const send = () => {
+            if (problem !== undefined || next >= pieces.length)
+                return resolve();
+            const p = pieces[next++];
+            w.once('message', (m) => {
+                const wrong = m.error !== null ? `${p.file}: ${m.error}` : m.got !== p.sha256 ? `${p.file}: the ${(p.length / 2 ** 20).toFixed(1)} MiB at byte ${p.offset} do not match their checksum` : undefined;
+                if (wrong !== undefined && problem === undefined) {
+                    problem = wrong;
+                    bad = p.file;
+                }
+                send();
+            });
+            w.postMessage(p);
+        };
+        w.once('error', (e) => {
+            problem ??= `checksum worker: ${e.message}`;
+            resolve();
+        });
+        send();
+    });
+    try {
+        await Promise.all(workers.map(drive));
+    }
+    finally {
+        await Promise.all(workers.map((w) => w.terminate()));
+    }
+    return problem === undefined ? { ok: true } : { ok: false, problem, file: bad };
+}
+/** Hashes a whole file (digest and pieces) as it is on disk. */
+async function checksum_hashFile(file) {
+    const h = new BlobHasher();
+    for await (const data of fs.createReadStream(file, { highWaterMark: 4 << 20 }))
+        h.update(data);
+    const digest = h.digest();
+    return { digest, size: h.size, chunks: h.chunks };
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/env-cache/tar.ts
+// The little of the tar format the env cache needs, streamed: reading `docker save`'s archive as it
+// comes (regular files, with PAX and GNU long-name records honoured) and writing the archive
+// `docker load` reads from a layout of files on disk. Sizes above 8 GiB (one layer of a big env)
+// use the base-256 size field, which Go's archive/tar (docker's) reads.
+
+
+const BLOCK = 512;
+function field(h, at, len) {
+    const s = h.subarray(at, at + len).toString('latin1');
+    const nul = s.indexOf('\0');
+    return nul < 0 ? s : s.slice(0, nul);
+}
+function numeric(h, at, len) {
+    if (h[at] & 0x80) {
+        // base-256: big-endian binary after the marker bit
+        let n = h[at] & 0x7f;
+        for (let i = at + 1; i < at + len; i++)
+            n = n * 256 + h[i];
+        return n;
+    }
+    const s = field(h, at, len).trim();
+    return s === '' ? 0 : parseInt(s, 8);
+}
+/**
+ * Reads a tar stream pushed to it in pieces of any size. For each regular file, `open(name, size)`
+ * returns where its bytes go (null: skipped). Throws on a damaged header.
+ */
+class TarReader {
+    open;
+    buf = Buffer.alloc(0);
+    left = 0; // bytes of the current member still to come
+    pad = 0; // padding after it
+    sink = null;
+    collect = null; // a PAX or long-name record being read
+    collectType = '';
+    longName = null;
+    paxPath = null;
+    paxSize = null;
+    ended = false;
+    constructor(open) {
+        this.open = open;
+    }
+    push(chunk) {
+        this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+        for (;;) {
+            if (this.left > 0) {
+                if (this.buf.length === 0)
+                    return;
+                const n = Math.min(this.left, this.buf.length);
+                const piece = this.buf.subarray(0, n);
+                if (this.collect)
+                    this.collect.push(Buffer.from(piece));
+                else
+                    this.sink?.data(piece);
+                this.buf = this.buf.subarray(n);
+                this.left -= n;
+                if (this.left > 0)
+                    return;
+                this.finishMember();
+            }
+            if (this.pad > 0) {
+                const n = Math.min(this.pad, this.buf.length);
+                this.buf = this.buf.subarray(n);
+                this.pad -= n;
+                if (this.pad > 0)
+                    return;
+            }
+            if (this.ended || this.buf.length < BLOCK)
+                return;
+            const h = this.buf.subarray(0, BLOCK);
+            this.buf = this.buf.subarray(BLOCK);
+            if (h.every((b) => b === 0)) {
+                this.ended = true;
+                return;
+            }
+            this.header(h);
+        }
+    }
+    header(h) {
+        let sum = 0;
+        for (let i = 0; i < BLOCK; i++)
+            sum += i >= 148 && i < 156 ? 0x20 : h[i];
+        if (sum !== numeric(h, 148, 8))
+            throw new Error('a damaged tar header (checksum)');
+        const type = String.fromCharCode(h[156] || 0x30);
+        const prefix = field(h, 257, 6) === 'ustar' ? field(h, 345, 155) : '';
+        const name = this.paxPath ?? this.longName ?? (prefix ? `${prefix}/${field(h, 0, 100)}` : field(h, 0, 100));
+        const size = this.paxSize ?? numeric(h, 124, 12);
+        this.left = size;
+        this.pad = (BLOCK - (size % BLOCK)) % BLOCK;
+        if (type === 'x' || type === 'L') {
+            this.collect = [];
+            this.collectType = type;
+            this.paxSize = null; // a record's own size is in its header
+            this.left = numeric(h, 124, 12);
+            this.pad = (BLOCK - (this.left % BLOCK)) % BLOCK;
+        }
+        else {
+            this.longName = this.paxPath = null;
+            this.paxSize = null;
+            this.sink = type === '0' || type === '7' ? this.open(name.replace(/^\.\//, ''), size) : null;
+        }
+        if (this.left === 0)
+            this.finishMember();
+    }
+    finishMember() {
+        if (this.collect) {
+            const text = Buffer.concat(this.collect).toString('utf8');
+            if (this.collectType === 'L')
+                this.longName = text.replace(/\0.*$/s, '');
+            else {
+                // "LEN key=value\n" records
+                for (const rec of text.split('\n')) {
+                    const m = /^\d+ ([^=]+)=(.*)$/s.exec(rec);
+                    if (m?.[1] === 'path')
+                        this.paxPath = m[2];
+                    if (m?.[1] === 'size')
+                        this.paxSize = Number(m[2]);
+                }
+            }
+            this.collect = null;
+            return;
+        }
+        this.sink?.end();
+        this.sink = null;
+    }
+}
+function header(name, size, type) {
+    if (Buffer.byteLength(name) > 100)
+        throw new Error(`tar: name too long for this writer: ${name}`);
+    const h = Buffer.alloc(BLOCK);
+    h.write(name, 0, 'utf8');
+    h.write(type === '5' ? '0000755\0' : '0000644\0', 100, 'latin1');
+    h.write('0000000\0', 108, 'latin1');
+    h.write('0000000\0', 116, 'latin1');
+    if (size < 8 ** 11)
+        h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+    else {
+        let n = size;
+        for (let i = 135; i > 124; i--) {
+            h[i] = n % 256;
+            n = Math.floor(n / 256);
+        }
+        h[124] = 0x80;
+    }
+    h.write('00000000000\0', 136, 'latin1');
+    h.write(type, 156, 'latin1');
+    h.write('ustar\0', 257, 'latin1');
+    h.write('00', 263, 'latin1');
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of h)
+        sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    return h;
+}
+/** A tar archive of `members`, made as it is read (a 10 GB layer is never held in memory). */
+function tar_tarStream(members) {
+    async function* gen() {
+        for (const m of members) {
+            if ('dir' in m) {
+                yield header(m.name.endsWith('/') ? m.name : `${m.name}/`, 0, '5');
+                continue;
+            }
+            const size = 'text' in m ? Buffer.byteLength(m.text) : m.size;
+            yield header(m.name, size, '0');
+            if ('text' in m)
+                yield Buffer.from(m.text);
+            else {
+                let sent = 0;
+                for await (const piece of fs.createReadStream(m.file, { highWaterMark: 1 << 20 })) {
+                    sent += piece.length;
+                    yield piece;
+                }
+                if (sent !== size)
+                    throw new Error(`${m.file} changed size while it was archived (${sent} of ${size} bytes)`);
+            }
+            const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+            if (pad)
+                yield Buffer.alloc(pad);
+        }
+        yield Buffer.alloc(BLOCK * 2);
+    }
+    return Readable.from(gen(), { objectMode: false });
+}
+
+;// CONCATENATED MODULE: ./src/env-cache/layout.ts
+// OCI image layouts (https://github.com/opencontainers/image-spec/blob/main/image-layout.md), the
+// form every env-cache entry takes on disk: the blobs of one image (its manifest, config and
+// layers) under blobs/sha256/<hex>, index.json naming the image. Here: the blobs an image needs,
+// a job's own layout of hard links to a store's blobs (what the build reads; an eviction cannot
+// take a hard link away), and that layout as the archive `docker load` takes.
+
+
+
+const INDEX_TYPES = (/* unused pure expression or super */ null && (['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']));
+const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+const layout_OCI_LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
+function layout_blobPath(layoutDir, digest) {
+    if (!DIGEST_RE.test(digest))
+        throw new Error(`not a sha256 digest: ${digest}`);
+    return path.join(layoutDir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+}
+function readJson(file) {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+/** The image a layout's index.json names (its first entry). */
+function layout_layoutTarget(layoutDir) {
+    const index = readJson(path.join(layoutDir, 'index.json'));
+    const target = index.manifests?.[0];
+    if (!target || !DIGEST_RE.test(target.digest))
+        throw new Error(`${layoutDir}/index.json names no image`);
+    return { mediaType: target.mediaType, digest: target.digest, size: target.size };
+}
+/**
+ * Every blob the image `target` needs, the target first: an index's manifests, each manifest's
+ * config and layers. `read` gives a blob's bytes (from a layout, or a map of blobs just received).
+ * Also returns the config of the first image manifest (the Engine's image id in the classic store).
+ */
+function layout_imageBlobs(target, read) {
+    const blobs = [];
+    let config = '';
+    const walk = (d) => {
+        if (blobs.some((b) => b.digest === d.digest))
+            return;
+        blobs.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
+        const body = JSON.parse(read(d.digest).toString('utf8'));
+        if (INDEX_TYPES.includes(d.mediaType) || body.manifests) {
+            for (const m of body.manifests ?? [])
+                walk(m);
+            return;
+        }
+        if (!body.config)
+            throw new Error(`${d.digest} is neither an image index nor an image manifest`);
+        if (!config)
+            config = body.config.digest;
+        for (const b of [body.config, ...(body.layers ?? [])]) {
+            if (!blobs.some((x) => x.digest === b.digest))
+                blobs.push({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+        }
+    };
+    walk(target);
+    return { blobs, config };
+}
+/** The layers of the image manifest `target` (an index: its first manifest), for docker load's manifest.json. */
+function manifestOf(target, read) {
+    let body = JSON.parse(read(target.digest).toString('utf8'));
+    if (body.manifests?.length)
+        body = JSON.parse(read(body.manifests[0].digest).toString('utf8'));
+    return { config: body.config.digest, layers: (body.layers ?? []).map((l) => l.digest) };
+}
+function linkOrCopy(src, dest) {
+    try {
+        fs.linkSync(src, dest);
+    }
+    catch (e) {
+        if (e.code === 'EEXIST')
+            return;
+        fs.copyFileSync(src, dest);
+    }
+}
+/**
+ * Makes jobDir an OCI layout of hard links (or copies, across file systems) to the blobs of
+ * `target` in storeDir, with index.json naming it. Throws when a blob is missing.
+ */
+function layout_linkLayout(storeDir, jobDir, target, blobs, name) {
+    fs.mkdirSync(path.join(jobDir, 'blobs', 'sha256'), { recursive: true });
+    for (const b of blobs)
+        linkOrCopy(layout_blobPath(storeDir, b.digest), layout_blobPath(jobDir, b.digest));
+    writeIndex(jobDir, target, name);
+}
+/** index.json (and oci-layout) naming `target`; with `name` (e.g. pcb-env-cache:TAG) the names docker load gives it. */
+function writeIndex(layoutDir, target, name) {
+    const annotations = name ? { 'io.containerd.image.name': `docker.io/library/${name}`, 'org.opencontainers.image.ref.name': name.slice(name.lastIndexOf(':') + 1) } : undefined;
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...target, ...(annotations ? { annotations } : {}) }] };
+    fs.writeFileSync(path.join(layoutDir, 'oci-layout'), layout_OCI_LAYOUT);
+    fs.writeFileSync(path.join(layoutDir, 'index.json'), JSON.stringify(index));
+}
+/**
+ * The layout as the archive `docker load` reads, naming the image `name` (REPO:TAG): the
+ * containerd image store takes the name from index.json's annotation, the classic store from
+ * manifest.json (Docker's own format, which it needs in the archive).
+ */
+function loadArchive(layoutDir, target, blobs, name) {
+    const read = (d) => fs.readFileSync(layout_blobPath(layoutDir, d));
+    const m = manifestOf(target, read);
+    const rel = (d) => `blobs/sha256/${d.slice('sha256:'.length)}`;
+    const annotations = { 'io.containerd.image.name': `docker.io/library/${name}`, 'org.opencontainers.image.ref.name': name.slice(name.lastIndexOf(':') + 1) };
+    const members = [
+        { name: 'oci-layout', text: layout_OCI_LAYOUT },
+        { name: 'index.json', text: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...target, annotations }] }) },
+        { name: 'manifest.json', text: JSON.stringify([{ Config: rel(m.config), RepoTags: [name], Layers: m.layers.map(rel) }]) },
+        { name: 'blobs', dir: true },
+        { name: 'blobs/sha256', dir: true },
+        ...blobs.map((b) => ({ name: rel(b.digest), file: layout_blobPath(layoutDir, b.digest), size: b.size })),
+    ];
+    return tarStream(members);
+}
+
+;// CONCATENATED MODULE: ./src/env-cache/entry.ts
+// One env-cache entry: the `conda-env` stage image as an OCI layout, and its record (what image it
+// is, every blob with its size and piece checksums, the base image it was built on). A record is
+// made from a layout whose blobs were checked against their digests (stageLayout), and an entry is
+// checked against its record before any build reads it (checkEntry). The local backend keeps
+// records as entries/<key>.json; the gha backend keeps one next to the layout it archives.
+
+
+
+
+const ENTRY_SCHEMA = 2;
+const entry_DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+const HEX_RE = /^[a-f0-9]{64}$/;
+/** Why `v` is not a record of `key` (null: it is one). */
+function recordProblem(v, key) {
+    const r = v;
+    if (typeof r !== 'object' || r === null)
+        return 'it is not a JSON object';
+    if (r.schema !== ENTRY_SCHEMA)
+        return `schema ${JSON.stringify(r.schema)}, not ${ENTRY_SCHEMA}`;
+    if (r.key !== key)
+        return `it names the key ${JSON.stringify(r.key)}`;
+    if (!r.target || !entry_DIGEST_RE.test(r.target.digest))
+        return 'no image digest';
+    if (typeof r.config !== 'string' || !entry_DIGEST_RE.test(r.config))
+        return 'no config digest';
+    if (!Array.isArray(r.blobs) || !r.blobs.length)
+        return 'no blobs';
+    for (const b of r.blobs) {
+        if (!entry_DIGEST_RE.test(b?.digest) || !Number.isSafeInteger(b.size) || b.size < 0 || !Array.isArray(b.chunks) || !b.chunks.every((c) => HEX_RE.test(c)))
+            return `a blob without digest, size or checksums (${JSON.stringify(b?.digest)})`;
+    }
+    if (!r.blobs.some((b) => b.digest === r.target.digest))
+        return 'the image manifest is not among its blobs';
+    if (typeof r.lastUsed !== 'number' || typeof r.sizeBytes !== 'number')
+        return 'no size or last use';
+    return null;
+}
+/** The record of a staged layout. */
+function entry_makeRecord(key, staged, base, now = Date.now()) {
+    return {
+        schema: ENTRY_SCHEMA, key, target: staged.target, config: staged.config, blobs: staged.blobs,
+        sizeBytes: staged.blobs.reduce((n, b) => n + b.size, 0), base, createdAt: now, lastUsed: now,
+    };
+}
+/**
+ * Hashes the blobs of the image a layout's index.json names (as BuildKit's `type=oci,tar=false`
+ * output writes it) and checks each against its digest. Throws naming a blob that does not match.
+ */
+async function stageLayout(dir) {
+    const target = layoutTarget(dir);
+    const { blobs, config } = imageBlobs(target, (d) => fs.readFileSync(blobPath(dir, d)));
+    const hashed = [];
+    for (const b of blobs) {
+        const h = await hashFile(blobPath(dir, b.digest));
+        if (h.digest !== b.digest || h.size !== b.size)
+            throw new Error(`${blobPath(dir, b.digest)} is not the blob ${b.digest} of ${b.size} bytes (it has ${h.size} bytes, digest ${h.digest})`);
+        hashed.push({ ...b, chunks: h.chunks });
+    }
+    return { dir, target, config, blobs: hashed };
+}
+/** A staged layout from blobs hashed as they arrived (docker save): checks what `target` needs. */
+function stageHashed(dir, target, hashed) {
+    const { blobs, config } = imageBlobs(target, (d) => fs.readFileSync(blobPath(dir, d)));
+    return {
+        dir, target, config,
+        blobs: blobs.map((b) => {
+            const h = hashed.get(b.digest);
+            if (!h)
+                throw new Error(`the archive lacks the blob ${b.digest}`);
+            if (h.done !== b.digest || h.size !== b.size)
+                throw new Error(`the archive's blob ${b.digest} has ${h.size} bytes and digest ${h.done}`);
+            return { ...b, chunks: h.chunks };
+        }),
+    };
+}
+/**
+ * Checks a layout holding the entry's blobs (sizes and piece checksums, on every core) before a
+ * build reads it: null, or what is wrong and the blob it is wrong with.
+ */
+async function checkLayout(dir, r) {
+    const files = r.blobs.map((b) => ({ file: blobPath(dir, b.digest), size: b.size, chunks: b.chunks, digest: b.digest }));
+    const res = await checkBlobs(files);
+    if (res.ok)
+        return null;
+    return { problem: (res.problem ?? 'a blob does not match its checksum').replace(`${dir}/`, ''), blob: files.find((f) => f.file === res.file)?.digest ?? null };
+}
+/** The record kept next to a layout (gha), or null. */
+function readRecordIn(dir, key) {
+    try {
+        const r = JSON.parse(fs.readFileSync(path.join(dir, 'entry.json'), 'utf8'));
+        return recordProblem(r, key) === null ? r : null;
     }
     catch {
         return null;
     }
 }
-/** Records a use of the entry (LRU order); best effort. */
-function touchEntry(cacheDir, key, now = Date.now()) {
-    const meta = readEntry(cacheDir, key);
-    if (!meta)
-        return;
-    try {
-        writeFileAtomic(path.join(entryDir(cacheDir, key), ENTRY_FILE), JSON.stringify({ ...meta, lastUsed: now }));
-    }
-    catch {
-        // evicted meanwhile: nothing to record
-    }
-}
-/** Puts `src` at `dest` by hard link (same file system) or copy; the cache entry may be evicted afterwards. */
-function linkOrCopy(src, dest) {
-    fs.rmSync(dest, { force: true });
-    try {
-        fs.linkSync(src, dest);
-    }
-    catch {
-        fs.copyFileSync(src, dest);
-    }
-}
+
+;// CONCATENATED MODULE: ./src/env-cache/local.ts
+
+
+
+
+
+
 /**
- * On a hit, makes WORKDIR/env-cache/env.tar (hard link or copy, so a concurrent eviction cannot take it
- * away during the build) and records the use.
+ * The `local` backend: a directory on a persistent runner.
+ *
+ *   CACHE_DIR/entries/KEY.json    the record of a complete entry (entry.ts); written last, by rename:
+ *                                 an entry exists exactly when its record does
+ *   CACHE_DIR/oci/blobs/sha256/   the entries' blobs, named by digest: one OCI layout that all
+ *                                 entries share (a base layer is kept once)
+ *   CACHE_DIR/tmp/KEY.PID.RAND/   a save in progress: its blobs are written and checked here, then
+ *                                 renamed into oci/ (removed at its end, by the post step, or after a day)
+ *   CACHE_DIR/trash/...           records and blobs being removed
+ *   CACHE_DIR/locks/KEY.lock      one saver per key (O_EXCL); locks/store.lock: held for a commit,
+ *                                 a recorded use or an eviction (moments), never for a copy
+ *   CACHE_DIR/layers/current      the buildx type=local layer cache; a new one is written next to it and swapped in
+ *
+ * A crash leaves at most files under tmp/ (cleaned up later), never a record without its blobs.
  */
-function localRestore(cacheDir, key, workDir) {
-    const meta = readEntry(cacheDir, key);
-    if (!meta)
-        return { hit: false, sizeBytes: null, contextDir: null };
-    const ctx = path.join(workDir, 'env-cache');
-    fs.mkdirSync(ctx, { recursive: true });
+const STALE_LOCK_MS = (/* unused pure expression or super */ null && (6 * 3600 * 1000));
+const STALE_TMP_MS = (/* unused pure expression or super */ null && (24 * 3600 * 1000));
+const STORE_LOCK = 'store';
+const STORE_LOCK_WAIT_MS = 60_000;
+function rand() {
+    return `${process.pid}.${randomBytes(6).toString('hex')}`;
+}
+const recordFile = (cacheDir, key) => external_node_path_namespaceObject.join(cacheDir, 'entries', `${key}.json`);
+/** The OCI layout that holds every entry's blobs. */
+const storeDir = (cacheDir) => path.join(cacheDir, 'oci');
+function writeFileAtomic(file, data) {
+    const tmp = `${file}.${rand()}.tmp`;
     try {
-        linkOrCopy(path.join(entryDir(cacheDir, key), 'env.tar'), path.join(ctx, 'env.tar'));
+        fs.writeFileSync(tmp, data);
+        fs.renameSync(tmp, file);
+    }
+    catch (e) {
+        fs.rmSync(tmp, { force: true }); // a full disk leaves no half file behind
+        throw e;
+    }
+}
+/** The entry's record; a record that does not parse or hold together is a problem, a missing one null. */
+function lookupEntry(cacheDir, key) {
+    let text;
+    try {
+        text = external_node_fs_namespaceObject.readFileSync(recordFile(cacheDir, key), 'utf8');
     }
     catch {
-        return { hit: false, sizeBytes: null, contextDir: null }; // evicted between the check and the link
+        return null;
     }
-    if (fs.statSync(path.join(ctx, 'env.tar')).size !== meta.sizeBytes)
-        return { hit: false, sizeBytes: null, contextDir: null };
-    touchEntry(cacheDir, key);
-    return { hit: true, sizeBytes: meta.sizeBytes, contextDir: ctx };
+    let v;
+    try {
+        v = JSON.parse(text);
+    }
+    catch (e) {
+        return { problem: `entries/${key}.json does not parse (${e.message})` };
+    }
+    const problem = recordProblem(v, key);
+    return problem ? { problem: `entries/${key}.json: ${problem}` } : { record: v };
+}
+/** The entry's record when it is complete and consistent, else null. */
+function readEntry(cacheDir, key) {
+    const l = lookupEntry(cacheDir, key);
+    return l && 'record' in l ? l.record : null;
 }
 function pidAlive(pid) {
     try {
@@ -28776,15 +29334,23 @@ function pidAlive(pid) {
         return e.code === 'EPERM';
     }
 }
-/** Takes CACHE_DIR/locks/KEY.lock with O_EXCL; breaks a stale lock (dead holder on this host, or old). */
-function acquireLock(cacheDir, key) {
+/** Takes CACHE_DIR/locks/NAME.lock with O_EXCL; breaks a stale lock (dead holder on this host, or old). */
+function acquireLock(cacheDir, name) {
     const dir = path.join(cacheDir, 'locks');
     fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${key}.lock`);
+    const file = path.join(dir, `${name}.lock`);
     for (let attempt = 0; attempt < 2; attempt++) {
         try {
             const fd = fs.openSync(file, 'wx');
-            fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }));
+            try {
+                fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }));
+            }
+            catch (w) {
+                // an empty lock (a full disk) would read as "being written" and block the key for hours
+                fs.closeSync(fd);
+                fs.rmSync(file, { force: true });
+                throw w;
+            }
             fs.closeSync(fd);
             return () => fs.rmSync(file, { force: true });
         }
@@ -28815,85 +29381,130 @@ function acquireLock(cacheDir, key) {
                 // someone else broke it
             }
             for (const f of fs.readdirSync(dir))
-                if (f.startsWith(`${key}.lock.stale.`))
+                if (f.startsWith(`${name}.lock.stale.`))
                     fs.rmSync(path.join(dir, f), { force: true });
         }
     }
     return null;
 }
-function moveOrCopy(src, dest) {
-    try {
-        fs.renameSync(src, dest);
+const local_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Runs fn holding locks/store.lock (waited for up to STORE_LOCK_WAIT_MS). */
+async function withStoreLock(cacheDir, fn) {
+    const until = Date.now() + STORE_LOCK_WAIT_MS;
+    for (;;) {
+        const release = acquireLock(cacheDir, STORE_LOCK);
+        if (release) {
+            try {
+                return fn();
+            }
+            finally {
+                release();
+            }
+        }
+        if (Date.now() > until)
+            throw new Error(`${path.join(cacheDir, 'locks', `${STORE_LOCK}.lock`)} stayed taken for ${STORE_LOCK_WAIT_MS / 1000} s`);
+        await local_sleep(20);
     }
-    catch (e) {
-        if (e.code !== 'EXDEV')
-            throw e;
-        fs.copyFileSync(src, dest);
+}
+/** Records a use of the entry (LRU order); best effort, and never brings back an evicted entry. */
+async function touchEntry(cacheDir, key, now = Date.now()) {
+    try {
+        await withStoreLock(cacheDir, () => {
+            const r = readEntry(cacheDir, key);
+            if (r)
+                writeFileAtomic(recordFile(cacheDir, key), JSON.stringify({ ...r, lastUsed: now }));
+        });
+    }
+    catch {
+        // the use is not recorded: the entry is evicted a little earlier
+    }
+}
+/** The entry's blobs as a job's own OCI layout of hard links (an eviction cannot take them away). Throws when a blob is gone. */
+function linkEntry(cacheDir, r, jobDir, name) {
+    linkLayout(storeDir(cacheDir), jobDir, r.target, r.blobs, name);
+}
+/** A new directory under tmp/ for a save of `key` (removeLeftoversOf knows it by the pid in its name). */
+function stagingDir(cacheDir, key) {
+    const dir = path.join(cacheDir, 'tmp', `${key}.${rand()}`);
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
+}
+function fsyncFile(file) {
+    const fd = fs.openSync(file, 'r');
+    try {
+        fs.fsyncSync(fd);
+    }
+    finally {
+        fs.closeSync(fd);
     }
 }
 /**
- * Saves EXPORTDIR/env.tar (+ environment.lock) as the entry KEY: written under tmp/ and renamed into
- * entries/ in one step. When another job holds the key's lock or the entry exists, nothing is written.
+ * Makes a staged layout the entry KEY: its blobs are renamed into oci/ (a blob already there is
+ * kept), then the record is written by rename; then least-recently-used entries are evicted until
+ * the blobs fit capBytes. The blobs reach the disk (fsync) before the record names them.
  */
-function localSave(cacheDir, key, exportDir, capBytes) {
-    const tar = path.join(exportDir, 'env.tar');
-    if (!fs.existsSync(tar))
-        return { saved: false, sizeBytes: null, reason: `no env.tar in ${exportDir} (the env-export stage did not run)`, evicted: [] };
-    if (readEntry(cacheDir, key))
-        return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
-    for (const d of ['entries', 'tmp', 'trash'])
-        fs.mkdirSync(path.join(cacheDir, d), { recursive: true });
-    const release = acquireLock(cacheDir, key);
-    if (!release)
-        return { saved: false, sizeBytes: null, reason: 'another job is saving this key now', raced: true, evicted: [] };
-    const tmp = path.join(cacheDir, 'tmp', `${key}.${rand()}`);
-    try {
+async function commitEntry(cacheDir, key, staged, base, capBytes) {
+    for (const b of staged.blobs)
+        fsyncFile(blobPath(staged.dir, b.digest));
+    return withStoreLock(cacheDir, () => {
         if (readEntry(cacheDir, key))
-            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'the entry already exists', raced: true, evicted: [] };
-        fs.mkdirSync(tmp);
-        moveOrCopy(tar, path.join(tmp, 'env.tar'));
-        const lock = path.join(exportDir, 'environment.lock');
-        if (fs.existsSync(lock))
-            fs.copyFileSync(lock, path.join(tmp, 'environment.lock'));
-        const size = fs.statSync(path.join(tmp, 'env.tar')).size;
-        const now = Date.now();
-        const meta = { schema: 1, key, sizeBytes: size, createdAt: now, lastUsed: now };
-        fs.writeFileSync(path.join(tmp, ENTRY_FILE), JSON.stringify(meta));
-        const fd = fs.openSync(path.join(tmp, 'env.tar'), 'r');
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
-        const dest = entryDir(cacheDir, key);
-        // A leftover incomplete directory (none is ever made by this code) would block the rename.
-        if (fs.existsSync(dest) && !readEntry(cacheDir, key))
-            removeDir(cacheDir, dest);
+            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'another job saved this key first', raced: true, evicted: [] };
+        const store = storeDir(cacheDir);
+        fs.mkdirSync(path.join(store, 'blobs', 'sha256'), { recursive: true });
+        fs.mkdirSync(path.join(cacheDir, 'entries'), { recursive: true });
+        if (!fs.existsSync(path.join(store, 'oci-layout')))
+            fs.writeFileSync(path.join(store, 'oci-layout'), OCI_LAYOUT);
+        for (const b of staged.blobs) {
+            const dest = blobPath(store, b.digest);
+            let have = -1;
+            try {
+                have = fs.statSync(dest).size;
+            }
+            catch {
+                // not there yet
+            }
+            if (have !== b.size)
+                fs.renameSync(blobPath(staged.dir, b.digest), dest);
+        }
+        const record = makeRecord(key, staged, base);
         try {
-            fs.renameSync(tmp, dest);
+            writeFileAtomic(recordFile(cacheDir, key), JSON.stringify(record));
         }
         catch (e) {
-            const code = e.code;
-            if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-                return { saved: false, sizeBytes: size, reason: 'another job saved this key first', raced: true, evicted: [] };
-            }
+            removeUnusedBlobs(cacheDir); // the blobs just moved in, which no record names (a full disk)
             throw e;
         }
-        const evicted = evictLru(cacheDir, capBytes, key);
-        return { saved: true, sizeBytes: size, evicted };
-    }
-    finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
-        release();
-        cleanStale(cacheDir);
-    }
+        return { saved: true, sizeBytes: record.sizeBytes, evicted: evictLocked(cacheDir, capBytes, key) };
+    });
 }
-/** Removes a directory by renaming it into trash/ first, so it vanishes from entries/ in one step. */
-function removeDir(cacheDir, dir) {
-    const trash = path.join(cacheDir, 'trash', `${path.basename(dir)}.${rand()}`);
+/** Removes the entry (its record; with badBlob, that blob too, which other entries then miss); unused blobs go with it. */
+async function dropEntry(cacheDir, key, badBlob) {
+    await withStoreLock(cacheDir, () => {
+        moveToTrash(cacheDir, recordFile(cacheDir, key));
+        if (badBlob)
+            moveToTrash(cacheDir, blobPath(storeDir(cacheDir), badBlob));
+        removeUnusedBlobs(cacheDir);
+    });
+}
+/** Bytes free to this process on the file system of `dir`, or null when unknown. */
+function freeBytes(dir) {
     try {
-        fs.mkdirSync(path.dirname(trash), { recursive: true });
-        fs.renameSync(dir, trash);
+        const st = fs.statfsSync(dir);
+        return st.bavail * st.bsize;
     }
     catch {
-        return false; // someone else removed it
+        return null;
+    }
+}
+/** Removes a file or directory by renaming it into trash/ first, so it vanishes in one step. */
+function moveToTrash(cacheDir, p) {
+    const trash = path.join(cacheDir, 'trash', `${path.basename(p)}.${rand()}`);
+    try {
+        fs.mkdirSync(path.dirname(trash), { recursive: true });
+        fs.renameSync(p, trash);
+    }
+    catch {
+        return false; // not there, or someone else removed it
     }
     fs.rmSync(trash, { recursive: true, force: true });
     return true;
@@ -28907,32 +29518,51 @@ function listEntries(cacheDir) {
     catch {
         return [];
     }
-    const out = [];
-    for (const n of names) {
-        const m = readEntry(cacheDir, n);
-        if (m)
-            out.push(m);
-    }
-    return out;
+    return names.filter((n) => n.endsWith('.json')).map((n) => readEntry(cacheDir, n.slice(0, -'.json'.length))).filter((r) => r !== null);
+}
+function blobBytes(entries) {
+    const sizes = new Map();
+    for (const e of entries)
+        for (const b of e.blobs)
+            sizes.set(b.digest, b.size);
+    return [...sizes.values()].reduce((n, s) => n + s, 0);
 }
 /**
- * Least-recently-used eviction: while the complete entries exceed CAP bytes, removes the one used
- * longest ago (never `keep`, the entry just saved or restored). Returns the evicted keys.
+ * Least-recently-used eviction (store lock held): while the blobs of the complete entries exceed
+ * CAP bytes (a blob shared by entries counts once), removes the entry used longest ago (never
+ * `keep`), then every blob no entry names. Returns the evicted keys.
  */
-function evictLru(cacheDir, capBytes, keep) {
-    const entries = listEntries(cacheDir).sort((a, b) => a.lastUsed - b.lastUsed);
-    let total = entries.reduce((n, e) => n + e.sizeBytes, 0);
+function evictLocked(cacheDir, capBytes, keep) {
+    let entries = listEntries(cacheDir).sort((a, b) => a.lastUsed - b.lastUsed);
     const evicted = [];
-    for (const e of entries) {
-        if (total <= capBytes)
+    for (const e of [...entries]) {
+        if (blobBytes(entries) <= capBytes)
             break;
         if (e.key === keep)
             continue;
-        if (removeDir(cacheDir, entryDir(cacheDir, e.key)))
+        if (moveToTrash(cacheDir, recordFile(cacheDir, e.key)))
             evicted.push(e.key);
-        total -= e.sizeBytes;
+        entries = entries.filter((x) => x !== e);
     }
+    removeUnusedBlobs(cacheDir);
     return evicted;
+}
+/** Test hook and `cache-max-size` lowered by hand: evicts under the store lock. */
+function evictLru(cacheDir, capBytes, keep) {
+    return withStoreLock(cacheDir, () => evictLocked(cacheDir, capBytes, keep));
+}
+/** Blobs no complete entry names, and entries of the first layout (entries/KEY/ directories): removed (store lock held). */
+function removeUnusedBlobs(cacheDir) {
+    const used = new Set(listEntries(cacheDir).flatMap((e) => e.blobs.map((b) => b.digest.slice('sha256:'.length))));
+    const dir = path.join(storeDir(cacheDir), 'blobs', 'sha256');
+    for (const n of fs.existsSync(dir) ? fs.readdirSync(dir) : [])
+        if (!used.has(n))
+            moveToTrash(cacheDir, path.join(dir, n));
+    const entries = path.join(cacheDir, 'entries');
+    for (const n of fs.existsSync(entries) ? fs.readdirSync(entries) : []) {
+        if (fs.statSync(path.join(entries, n), { throwIfNoEntry: false })?.isDirectory())
+            moveToTrash(cacheDir, path.join(entries, n));
+    }
 }
 /** Removes what crashed jobs left in tmp/ and trash/ long ago. */
 function cleanStale(cacheDir, now = Date.now()) {
@@ -28956,13 +29586,13 @@ function cleanStale(cacheDir, now = Date.now()) {
         }
     }
 }
-/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. */
+/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. A failed export is no failed build. */
 function localLayerCache(cacheDir) {
     const layers = path.join(cacheDir, 'layers');
     const current = path.join(layers, 'current');
     const newDir = path.join(layers, `new-${rand()}`);
     const from = fs.existsSync(path.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
-    return { from, to: [`type=local,dest=${newDir},mode=max`], newDir };
+    return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
 }
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = (/* unused pure expression or super */ null && (3 * 3600 * 1000));
@@ -28976,7 +29606,7 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     for (const n of fs.existsSync(layers) ? fs.readdirSync(layers) : []) {
         const m = /^retired-(\d+)-/.exec(n);
         if (m && now - Number(m[1]) > RETIRED_LAYERS_MS)
-            removeDir(cacheDir, path.join(layers, n));
+            moveToTrash(cacheDir, path.join(layers, n));
     }
     if (!fs.existsSync(path.join(newDir, 'index.json'))) {
         fs.rmSync(newDir, { recursive: true, force: true });
@@ -29000,9 +29630,9 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
 }
 /**
  * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was
- * never swapped in (layers/new-PID.*), a save it did not finish (tmp/KEY.PID.*) and an
- * eviction it did not finish (trash/KEY.PID.*). The caller makes sure that process writes nothing
- * there any more: it is the caller itself at its end, or it is dead. Returns what was removed.
+ * never swapped in (layers/new-PID.*), a save it did not finish (tmp/KEY.PID.*), a removal it did
+ * not finish (trash/NAME.PID.*) and the locks it held. The caller makes sure that process writes
+ * nothing there any more: it is the caller itself at its end, or it is dead. Returns what was removed.
  */
 function removeLeftoversOf(cacheDir, pid) {
     const removed = [];
@@ -29021,6 +29651,26 @@ function removeLeftoversOf(cacheDir, pid) {
             removed.push(external_node_path_namespaceObject.join(area, n));
         }
     }
+    let locks = [];
+    try {
+        locks = external_node_fs_namespaceObject.readdirSync(external_node_path_namespaceObject.join(cacheDir, 'locks')).filter((n) => n.endsWith('.lock'));
+    }
+    catch {
+        // no locks/
+    }
+    for (const n of locks) {
+        const file = external_node_path_namespaceObject.join(cacheDir, 'locks', n);
+        try {
+            const info = JSON.parse(external_node_fs_namespaceObject.readFileSync(file, 'utf8'));
+            if (info.pid === pid && info.host === external_node_os_namespaceObject.hostname()) {
+                external_node_fs_namespaceObject.rmSync(file, { force: true });
+                removed.push(external_node_path_namespaceObject.join('locks', n));
+            }
+        }
+        catch {
+            // being written, or gone
+        }
+    }
     return removed;
 }
 
@@ -29032,6 +29682,7 @@ const STATE = {
     runMark: 'pcb-run-mark', // every command of the run has POINTCEPT_CONDA_BUILD_RUN=<this> in its environment
     pid: 'pcb-main-pid', // the main step's pid: names its leftovers in a local cache dir
     cacheDir: 'pcb-cache-dir', // the local env cache dir, when cache-backend is local
+    envImage: 'pcb-env-image', // the Engine image a local env-cache save was making ({name, key}; '' once it ended)
 };
 
 ;// CONCATENATED MODULE: ./src/cleanup.ts
@@ -29039,9 +29690,11 @@ const STATE = {
 // every main step, also a failed, cancelled or killed one, with what the main step saved (src/state.ts):
 //  1. commands of the run still running (the main step was killed before it could stop them),
 //     found by the run's mark in their environment: SIGINT, then SIGKILL after STOP_MS;
-//  2. the run's temp dir, and what the run left in a local env cache dir;
+//  2. the run's temp dir, and what the run left in a local env cache dir (an unfinished save, and
+//     the Engine image a save made when the main step died before the entry was written);
 //  3. smoke containers not removed yet: waits up to ENGINE_WAIT_MS for the Docker Engine to
 //     answer, then retries the removal for up to REMOVE_MS; a warning names each one left.
+
 
 
 
@@ -29112,6 +29765,21 @@ function removeFiles(workDir, cacheDir, mainPid) {
             core/* info */.pq(`env cache: removed what the main step did not finish: ${removed.join(' ')}`);
     }
 }
+/** The Engine image of a local save the main step did not finish (no entry names it): removed. */
+async function removeUnsavedImage(state, cacheDir) {
+    let image;
+    try {
+        image = JSON.parse(state || '{}');
+    }
+    catch {
+        return;
+    }
+    if (!image.name || !image.key || !cacheDir || readEntry(cacheDir, image.key))
+        return;
+    const r = await exec_run('docker', ['image', 'rm', image.name], { quiet: true, cleanup: true, timeoutMs: 10_000 });
+    if (r.exitCode === 0)
+        core/* info */.pq(`env cache: removed ${image.name}, which the main step made for an entry it did not finish`);
+}
 /** Removes the smoke containers the main step could not remove; a warning for each one left. */
 async function removeContainers(names) {
     if (!names.length)
@@ -29143,6 +29811,7 @@ async function cleanUp() {
     if (/^[0-9a-f]{16}$/.test(mark))
         await stopSurvivors(mark);
     removeFiles(core/* getState */.Gu(STATE.workDir), core/* getState */.Gu(STATE.cacheDir), Number(core/* getState */.Gu(STATE.pid)) || 0);
+    await removeUnsavedImage(core/* getState */.Gu(STATE.envImage), core/* getState */.Gu(STATE.cacheDir));
     await removeContainers(stateList(STATE.containers).filter((n) => /^pcb-smoke-[\w.-]+$/.test(n)));
 }
 
@@ -29154,7 +29823,7 @@ async function cleanUp() {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
-/* harmony import */ var _cleanup_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3027);
+/* harmony import */ var _cleanup_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4513);
 // Post step: src/cleanup.ts removes what the main step left behind. A problem there is a warning,
 // never a failed job.
 

@@ -183,7 +183,7 @@ def test_extensions_stage_builds_wheels_through_the_compiler_cache(dockerfile):
     assert run.endswith("sh /pcb/build-extensions.sh /pcb/wheels /pcb/libs/pointops "
                         "/pcb/libs/pointgroup_ops")
     script = (DOCKER_DIR / "build-extensions.sh").read_text()
-    assert ('"$PYTHON" -m pip wheel --no-build-isolation --no-deps --wheel-dir "$wheels" "$@"'
+    assert ('MAX_JOBS=$3 "$PYTHON" -m pip wheel --no-build-isolation --no-deps --wheel-dir "$2" "$1"'
             in script)
 
 

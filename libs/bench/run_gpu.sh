@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# One measuring run of libs/ on a GPU host (written for one H200, 16 cores, ~8 minutes): clean
-# timed builds of both libraries (sm_90, then the image's arch list with nvcc's phase times),
-# the pointops test suite on CUDA, the variants under measurement checked for exactness,
-# compute-sanitizer memcheck (and racecheck of the new FPS kernel), and bench_ops.py with each
-# variant. Every result goes under $OUT; steps.tsv lists each step's exit status and seconds,
-# so a step that failed or ran out of time shows there and the others still run.
+# One measuring run of libs/ on a GPU host (written for one H200 with 16 cores; about 4 minutes):
+#  1. a clean timed build of both libraries the way the image builds them
+#     (docker/build-extensions.sh through bench_build.sh, the image's arch list, 16 jobs), with
+#     nvcc's phase times and ninja's per-file times;
+#  2. the wheels installed, and the pointops CUDA tests;
+#  3. compute-sanitizer memcheck of the kernels changed since the last run (FPS, the feature
+#     ops' gathers and backward passes);
+#  4. bench_ops.py, then grouping alone with each index check: separate (the default),
+#     POINTOPS_INDEX_CHECK=fused (under measurement) and POINTOPS_SKIP_INDEX_CHECK=1 (no check);
+#  5. memcheck of the index check tests (in child processes: the fused check's kernels);
+#  6. racecheck of the FPS kernels.
+# Steps 5 and 6 take what is left of the time; BUDGET_S=330 leaves room for both.
+# A step that fails or runs out of time is recorded and the others still run.
 #
 # Usage: OUT=/path/to/results bash libs/bench/run_gpu.sh
 # Environment: PYTHON (default /opt/torch/.venv/bin/python when present, else python3),
-# BUDGET_S (default 480): no step runs past that many seconds from the start (memcheck, last,
-# gets what is left; a step with no time left is recorded as skipped).
+# BUDGET_S (default 240): no step runs past that many seconds from the start, a step with no
+# time left is recorded as skipped; MAX_JOBS (default 16); TORCH_CUDA_ARCH_LIST (default the
+# image's list).
 #
-# The variants (environment variables read by the CUDA operators; each is chosen per process):
-#   POINTOPS_CSR_SORT=bits    backward passes: radix sort of only the row bits (grouping fwd+bwd)
-#   POINTOPS_GRID_PPC=N       grid cells of N points (knn k=3 on surface data; default 2)
-#   POINTOPS_FPS_KERNEL=multi farthest_point_sampling with several samples per round
-#   POINTOPS_SKIP_INDEX_CHECK=1  (not a variant: shows what the index range check costs)
+# $OUT receives six files: steps.tsv (each step's exit status and seconds), summary.md (what to
+# read first: build times, test and sanitizer verdicts, the benchmark tables), build.json,
+# bench.json, grouping-index-check.json (the three grouping runs) and logs.tgz (every log, the
+# build profile, pytest's junit XML).
 set -uo pipefail
 
 OUT=${OUT:?set OUT to the results directory}
@@ -27,13 +34,16 @@ if [[ -z ${PYTHON:-} ]]; then
   [[ -x /opt/torch/.venv/bin/python ]] && PYTHON=/opt/torch/.venv/bin/python
 fi
 export PYTHON
-WHEELS=$(mktemp -d "${TMPDIR:-/tmp}/run-gpu-wheels.XXXXXX")
-trap 'rm -rf "$WHEELS"' EXIT
+BUDGET_S=${BUDGET_S:-240}
+export MAX_JOBS=${MAX_JOBS:-16}
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-7.5;8.0;8.6;8.9;9.0+PTX}
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/run-gpu.XXXXXX")
+trap 'rm -rf "$LOGS"' EXIT
+mkdir -p "$LOGS/wheels" "$LOGS/profile"
 printf 'step\trc\tseconds\n' >"$OUT/steps.tsv"
-BUDGET_S=${BUDGET_S:-480}
 
 # step NAME LIMIT_S CMD...: run CMD with a time limit (at most what is left of the budget),
-# output in $OUT/NAME.log.
+# output in $LOGS/NAME.log.
 step() {
   local name=$1 limit=$2 t0=$SECONDS rc
   shift 2
@@ -43,10 +53,10 @@ step() {
     return 0
   fi
   echo "== $name (limit ${limit}s)"
-  timeout --kill-after=10 "$limit" "$@" >"$OUT/$name.log" 2>&1
+  timeout --kill-after=10 "$limit" "$@" >"$LOGS/$name.log" 2>&1
   rc=$?
   printf '%s\t%s\t%s\n' "$name" "$rc" "$((SECONDS - t0))" >>"$OUT/steps.tsv"
-  tail -n 3 "$OUT/$name.log"
+  tail -n 3 "$LOGS/$name.log"
   return 0
 }
 
@@ -57,40 +67,128 @@ step() {
   nvcc --version | tail -n 2
   "$PYTHON" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda)'
   git -C "$ROOT" log -1 --oneline 2>/dev/null
-} >"$OUT/env.txt" 2>&1
+} >"$LOGS/env.txt" 2>&1
 
-FULL_ARCHS="7.5;8.0;8.6;8.9;9.0+PTX"
-step build-sm90 180 env TORCH_CUDA_ARCH_LIST=9.0 MAX_JOBS=16 \
-  bash libs/bench/bench_build.sh --json "$OUT/build-sm90.json" --wheels "$WHEELS"
-step build-full 240 env TORCH_CUDA_ARCH_LIST="$FULL_ARCHS" MAX_JOBS=16 \
-  bash libs/bench/bench_build.sh --json "$OUT/build-full.json" --profile "$OUT/profile-full"
+# 1. Build.
+step build 150 bash libs/bench/bench_build.sh --json "$OUT/build.json" --wheels "$LOGS/wheels" \
+  --profile "$LOGS/profile"
 for lib in pointops pointgroup_ops; do
-  [[ -f $OUT/profile-full/$lib-nvcc.csv ]] &&
-    "$PYTHON" libs/bench/nvcc_phases.py "$OUT/profile-full/$lib-nvcc.csv" >"$OUT/profile-full/$lib-phases.md" 2>&1
+  "$PYTHON" libs/bench/nvcc_phases.py --lib "$lib" "$LOGS/profile/nvcc.csv" >"$LOGS/profile/$lib-phases.md" 2>&1
 done
 
-step install 120 "$PYTHON" -m pip install --no-deps --force-reinstall "$WHEELS"/*.whl
-cd "$OUT" || exit 1  # import the installed packages, not the sources
-step pytest 240 "$PYTHON" -m pytest -q -p no:cacheprovider --junitxml="$OUT/pytest.xml" \
-  "$ROOT/libs/pointops/tests"
-step pytest-csr-bits 120 env POINTOPS_CSR_SORT=bits "$PYTHON" -m pytest -q -p no:cacheprovider \
-  -k "cuda and (grouping or subtraction or aggregation or attention or query_group)" "$ROOT/libs/pointops/tests"
+# 2. Install and test (from $LOGS, so that the installed packages are imported, not the sources).
+step install 60 "$PYTHON" -m pip install --no-deps --force-reinstall "$LOGS"/wheels/*.whl
+cd "$LOGS" || exit 1
+TESTS=$ROOT/libs/pointops/tests
+PYTEST=("$PYTHON" -m pytest -q -p no:cacheprovider)
+step pytest 120 "${PYTEST[@]}" --junitxml="$LOGS/pytest.xml" -k cuda "$TESTS"
 
+# 3. memcheck of the changed kernels (torch's profiler, which test_cuda_kernel_choice uses, does
+# not run under compute-sanitizer; the same kernels run in the other FPS tests). The index check
+# tests (after the benchmarks) run their cases in child processes, the variables being read once
+# per process.
+step memcheck 120 compute-sanitizer --tool memcheck "${PYTEST[@]}" \
+  -k "cuda and not kernel_choice and not index_check" "$TESTS/test_fps.py" "$TESTS/test_grouping.py" \
+  "$TESTS/test_subtraction.py" "$TESTS/test_aggregation.py" "$TESTS/test_attention.py" \
+  "$TESTS/test_query_group.py"
+
+# 4. Benchmarks.
 BENCH=("$PYTHON" "$ROOT/libs/bench/bench_ops.py")
-step bench 240 "${BENCH[@]}" --json "$OUT/bench.json"
-step bench-csr-bits 90 env POINTOPS_CSR_SORT=bits "${BENCH[@]}" --only grouping --json "$OUT/bench-csr-bits.json"
-step bench-skip-index-check 90 env POINTOPS_SKIP_INDEX_CHECK=1 "${BENCH[@]}" --only grouping \
-  --json "$OUT/bench-skip-index-check.json"
-for ppc in 1 3; do
-  step "bench-ppc$ppc" 60 env POINTOPS_GRID_PPC=$ppc "${BENCH[@]}" --only "knn_query k=3" \
-    --json "$OUT/bench-ppc$ppc.json"
+step bench 60 "${BENCH[@]}" --json "$OUT/bench.json"
+for check in separate fused skip; do
+  case $check in
+    separate) variant=() ;;
+    fused) variant=(POINTOPS_INDEX_CHECK=fused) ;;
+    skip) variant=(POINTOPS_SKIP_INDEX_CHECK=1) ;;
+  esac
+  step "grouping-$check" 40 env -u POINTOPS_INDEX_CHECK -u POINTOPS_SKIP_INDEX_CHECK "${variant[@]}" \
+    "${BENCH[@]}" --only grouping --reps 50 --json "$LOGS/grouping-$check.json"
 done
-step bench-fps-multi 120 env POINTOPS_FPS_KERNEL=multi "${BENCH[@]}" --only farthest \
-  --json "$OUT/bench-fps-multi.json"
+"$PYTHON" - "$LOGS" >"$OUT/grouping-index-check.json" <<'PY'
+import json, os, sys
+runs = {}
+for check in ("separate", "fused", "skip"):
+    path = os.path.join(sys.argv[1], f"grouping-{check}.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            runs[check] = json.load(f)["rows"]
+json.dump(runs, sys.stdout, indent=1)
+PY
 
-step racecheck-fps-multi 120 compute-sanitizer --tool racecheck --racecheck-report hazard \
-  "$PYTHON" -m pytest -q -p no:cacheprovider -k "few_samples and multi" "$ROOT/libs/pointops/tests/test_fps.py"
-step memcheck 300 compute-sanitizer --tool memcheck "$PYTHON" -m pytest -q -p no:cacheprovider \
-  -k cuda "$ROOT/libs/pointops/tests"
+# 5. memcheck of the index check tests, following their child processes.
+step memcheck-index-check 90 compute-sanitizer --tool memcheck --target-processes all "${PYTEST[@]}" \
+  -k "cuda and index_check" "$TESTS/test_grouping.py"
+
+# 6. racecheck of the FPS kernels (shared-memory hazards), few samples.
+step racecheck 120 compute-sanitizer --tool racecheck --racecheck-report hazard "${PYTEST[@]}" \
+  -k "every_kernel_few_samples" "$TESTS/test_fps.py"
+
+# bench_rows LOG: the table bench_ops.py printed, or the rows it had measured when it was cut short.
+bench_rows() {
+  if grep -q '^Device:' "$1" 2>/dev/null; then
+    sed -n '/^Device:/,$p' "$1"
+  else
+    grep '^# ' "$1" 2>/dev/null
+  fi
+}
+
+# The summary, then the rest into one archive.
+{
+  echo "# GPU run of libs/ ($(git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null))"
+  echo
+  echo '```'
+  cat "$LOGS/env.txt"
+  echo '```'
+  echo
+  echo "## Steps (exit status, seconds; budget ${BUDGET_S} s)"
+  echo
+  echo '```'
+  cat "$OUT/steps.tsv"
+  echo '```'
+  echo
+  echo "## Build (MAX_JOBS=$MAX_JOBS, TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST)"
+  echo
+  echo '```'
+  grep -E '^(total|build-extensions: )' "$LOGS/build.log"
+  cat "$OUT/build.json" 2>/dev/null
+  for lib in pointops pointgroup_ops; do
+    [[ -f $LOGS/profile/$lib-ninja_log ]] || continue
+    # objects, ninja's wall time, the compile seconds summed, and the longest file
+    awk -v lib="$lib" -F'\t' 'NR > 1 { d = ($2 - $1) / 1000; sum += d; n++; if ($2 > end) end = $2
+        if (d > longest) { longest = d; file = $4 } }
+      END { sub(/.*\//, "", file); printf "%s: %d objects, ninja %.1f s, %.1f s of compiles, longest %s %.1f s\n",
+            lib, n, end / 1000, sum, file, longest }' "$LOGS/profile/$lib-ninja_log"
+  done
+  echo '```'
+  for lib in pointops pointgroup_ops; do
+    echo
+    echo "nvcc phases, $lib:"
+    echo
+    awk 'NR <= 8 || /^\| all /' "$LOGS/profile/$lib-phases.md" 2>/dev/null  # six longest files
+  done
+  echo
+  echo "## Tests and sanitizers"
+  echo
+  echo '```'
+  for name in pytest memcheck memcheck-index-check racecheck; do
+    printf '%s: ' "$name"
+    tail -n 1 "$LOGS/$name.log" 2>/dev/null || echo "no log"
+    grep -E '(ERROR|RACECHECK) SUMMARY' "$LOGS/$name.log" 2>/dev/null
+  done
+  echo '```'
+  echo
+  echo "## bench_ops.py"
+  echo
+  bench_rows "$LOGS/bench.log"
+  echo
+  echo "## grouping with each index check (--reps 50)"
+  for check in separate fused skip; do
+    echo
+    echo "$check:"
+    echo
+    bench_rows "$LOGS/grouping-$check.log"
+  done
+} >"$OUT/summary.md" 2>&1
+tar -C "$LOGS" -czf "$OUT/logs.tgz" --exclude=./wheels .
 echo "== done; steps:"
 cat "$OUT/steps.tsv"

@@ -12,7 +12,7 @@ import { imageMaterials } from '../buildx.js';
 import { checkLayout, makeRecord, stageLayout, type BaseImage, type EntryRecord, type Staged } from './entry.js';
 import { engineContext, engineIdOf, engineImageId, engineName, loadIntoEngine, removeEngineImage, stageFromEngine } from './engine.js';
 import { ghaCachePath, ghaRestore, ghaSave } from './gha.js';
-import { acquireLock, cleanStale, commitEntry, dropEntry, finishLocalLayers, linkEntry, localLayerCache, lookupEntry, readEntry, touchEntry } from './local.js';
+import { acquireLock, cleanStale, commitEntry, dropEntry, finishLocalLayers, freeBytes, linkEntry, localLayerCache, lookupEntry, readEntry, touchEntry } from './local.js';
 import { installerArch, prepareMiniforge } from './miniforge.js';
 import { registryImage, registryOutput, registryProbe } from './registry.js';
 import { registryTag } from './key.js';
@@ -326,7 +326,11 @@ export async function finishLayerCache(s: EnvCacheSettings, session: EnvCacheSes
     const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
     if (dest && to.startsWith('type=local')) {
       try {
-        finishLocalLayers(s.cacheDir, dest);
+        if (!finishLocalLayers(s.cacheDir, dest) && !fs.existsSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
+          // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
+          const free = freeBytes(s.cacheDir);
+          core.warning(`env cache: BuildKit wrote no layer cache to ${path.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
+        }
       } catch (e) {
         core.warning(`env cache: could not swap in the new layer cache: ${(e as Error).message}`);
       }

@@ -37,8 +37,13 @@ export const storeDir = (cacheDir: string) => path.join(cacheDir, 'oci');
 
 function writeFileAtomic(file: string, data: string): void {
   const tmp = `${file}.${rand()}.tmp`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true }); // a full disk leaves no half file behind
+    throw e;
+  }
 }
 
 export type EntryLookup = { record: EntryRecord } | { problem: string } | null;
@@ -84,7 +89,14 @@ export function acquireLock(cacheDir: string, name: string): (() => void) | null
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }));
+      try {
+        fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }));
+      } catch (w) {
+        // an empty lock (a full disk) would read as "being written" and block the key for hours
+        fs.closeSync(fd);
+        fs.rmSync(file, { force: true });
+        throw w;
+      }
       fs.closeSync(fd);
       return () => fs.rmSync(file, { force: true });
     } catch (e) {
@@ -199,7 +211,12 @@ export async function commitEntry(cacheDir: string, key: string, staged: Staged,
       if (have !== b.size) fs.renameSync(blobPath(staged.dir, b.digest), dest);
     }
     const record = makeRecord(key, staged, base);
-    writeFileAtomic(recordFile(cacheDir, key), JSON.stringify(record));
+    try {
+      writeFileAtomic(recordFile(cacheDir, key), JSON.stringify(record));
+    } catch (e) {
+      removeUnusedBlobs(cacheDir); // the blobs just moved in, which no record names (a full disk)
+      throw e;
+    }
     return { saved: true, sizeBytes: record.sizeBytes, evicted: evictLocked(cacheDir, capBytes, key) };
   });
 }
@@ -211,6 +228,16 @@ export async function dropEntry(cacheDir: string, key: string, badBlob?: string)
     if (badBlob) moveToTrash(cacheDir, blobPath(storeDir(cacheDir), badBlob));
     removeUnusedBlobs(cacheDir);
   });
+}
+
+/** Bytes free to this process on the file system of `dir`, or null when unknown. */
+export function freeBytes(dir: string): number | null {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return null;
+  }
 }
 
 /** Removes a file or directory by renaming it into trash/ first, so it vanishes in one step. */

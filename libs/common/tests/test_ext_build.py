@@ -110,3 +110,26 @@ def test_setup_outside_the_libs_folder_names_what_is_missing(lib, tmp_path):
     out = subprocess.run([sys.executable, "setup.py", "egg_info"], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode != 0
     assert "libs/common/ext_build.py not found" in out.stderr
+
+
+def test_cpp_objects_carry_no_debug_information(tmp_path):
+    # Python's CFLAGS (and CFLAGS=-g here, so that the test does not depend on them) ask for
+    # debug information; the rules' -g0 comes after them on the command line.
+    (tmp_path / "probe.cpp").write_text("int probe(int x) { return x + 1; }\n")
+    (tmp_path / "setup.py").write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {os.path.join(LIBS, 'common')!r})\n"
+        "import ext_build as rules\n"
+        "from setuptools import setup\n"
+        "here = os.path.dirname(os.path.abspath(__file__))\n"
+        "setup(name='probe', **rules.setup_args(sys.argv, lambda: rules.extension(\n"
+        "    'probe', here, common=['probe.cpp'], cuda=[])))\n"
+    )
+    env = dict(os.environ, FORCE_CPU="1", CFLAGS="-g", MAX_JOBS="1")
+    env.pop("FORCE_CUDA", None)
+    out = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (so,) = tmp_path.glob("probe*.so")
+    sections = subprocess.run(["readelf", "-S", "-W", str(so)], capture_output=True, text=True, check=True).stdout
+    assert ".text" in sections and ".debug_info" not in sections, sections

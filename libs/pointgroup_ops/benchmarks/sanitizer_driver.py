@@ -1,5 +1,5 @@
 """Small CUDA workload for compute-sanitizer: every kernel path of both ops once
-(lists sorted by each of the three ways, empty scenes, error paths, the non-symmetric
+(lists ordered by each of the three ways, empty scenes, error paths, the non-symmetric
 fallback).
 
 Usage: compute-sanitizer --tool memcheck python libs/pointgroup_ops/benchmarks/sanitizer_driver.py
@@ -20,8 +20,8 @@ def main():
     rng = np.random.default_rng(0)
     counts = [2000, 0, 1500]
     parts = [clumped_scene(rng, c, 6, 2.5, (40, 40, 15), 3) for c in counts]
-    dense = rng.uniform(0, 0.5, size=(1200, 3)).astype(np.float32)  # lists > 1024: the global sort
-    medium = rng.uniform(0, 3.0, size=(600, 3)).astype(np.float32)  # lists of ~300: the warp merge sort
+    dense = rng.uniform(0, 0.5, size=(1200, 3)).astype(np.float32)  # lists > 1024: the global sort afterwards
+    medium = rng.uniform(0, 3.0, size=(600, 3)).astype(np.float32)  # lists of ~300: the bitonic sort in shared memory
     coords = torch.from_numpy(np.concatenate([p[0] for p in parts] + [dense, medium])).cuda()
     label = torch.from_numpy(np.concatenate([p[1] for p in parts] + [np.zeros(1800, np.int32)])).cuda()
     counts = counts + [1200, 600]

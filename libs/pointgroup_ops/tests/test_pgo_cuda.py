@@ -68,9 +68,9 @@ def test_uniform_and_boundary_cases_identical():
 
 @needs_cuda
 @pytest.mark.parametrize("spread", [3.0, 40.0, 4000.0])
-def test_sparse_points_with_many_hash_collisions_identical(spread):
-    # Few points (the smallest table, 1024 buckets) over many cells: buckets shared by several
-    # cells, rows whose buckets overlap and windows that wrap around the table all occur.
+def test_sparse_points_over_many_cells_identical(spread):
+    # Few points over many cells: most cells empty, neighbouring cells missing from the keys,
+    # a scene of one point between two others.
     rng = np.random.default_rng(int(spread))
     counts = [700, 1, 900]
     pts = torch.from_numpy(rng.uniform(-spread, spread, size=(sum(counts), 3)).astype(np.float32))

@@ -217,43 +217,49 @@ def _cpu_vs_cuda(xyz_np, sizes, samples):
     return cpu
 
 
-# The CUDA kernels: "dense" (the default up to 131072 points per scene; sizes chosen to reach
-# one block with 1..8 points per thread, clusters of 2..16 blocks, and beyond the register
-# capacity: the workspace path), "pruned" (the default above; points in shared memory,
-# only distances there, or both in global memory as the scenes grow) and "multi" (several
-# samples per round; beyond its register capacity the automatic choice runs instead).
+# The kernel is chosen by the largest scene of a call (csrc/cuda/fps/fps_cuda.cpp): "multi" while
+# it fits in the registers of a cluster, "pruned" beyond, "dense" beyond what the pruned kernel's
+# shared-memory tables hold. Every case below runs the kernel named for it on an H200 (clusters of
+# up to 16 blocks, 227 KB of shared memory per block); test_cuda_kernel_choice_by_scene_size
+# checks the names.
+
+
+def _multi_capacity():
+    """Points per scene the multi kernel holds: 1024 threads x 8 points per block, clusters of 16
+    blocks on sm_90 and later, one block before."""
+    return 1024 * 8 * (16 if torch.cuda.get_device_capability()[0] >= 9 else 1)
+
+
+# 2**24 points need 8192 buckets of 2048 points in the pruned kernel's tables (384 KiB of shared
+# memory), more than any GPU has per block: such a scene always runs the dense kernel.
+HUGE_SCENE = 2**24
+
+
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
-@pytest.mark.parametrize("kernel", ["auto", "pruned", "dense", "multi"])
 @pytest.mark.parametrize(
     "sizes, samples",
     [
-        ([1000, 3000, 5000, 7000], [300, 700, 10, 1]),
-        ([20000, 9000, 0, 25000, 31], [700, 900, 0, 1200, 31]),
-        ([100000, 60000], [600, 300]),
-        ([140000, 1], [200, 1]),
-        ([300000], [64]),
+        ([1000, 3000, 5000, 7000], [300, 700, 10, 1]),  # multi, clusters of 4 blocks
+        ([20000, 9000, 0, 25000, 31], [700, 900, 0, 1200, 31]),  # multi, clusters of 16
+        ([100000, 60000], [600, 300]),  # multi, 7 points per thread
+        ([140000, 1], [200, 1]),  # pruned
+        ([300000], [64]),  # pruned, larger buckets
     ],
 )
-def test_cuda_equals_cpu_uniform(data, monkeypatch, kernel, sizes, samples):
-    if kernel == "auto":
-        monkeypatch.delenv("POINTOPS_FPS_KERNEL", raising=False)
-    else:
-        monkeypatch.setenv("POINTOPS_FPS_KERNEL", kernel)
+def test_cuda_equals_cpu_uniform(data, sizes, samples):
     _cpu_vs_cuda(data.uniform(sizes, seed=11), sizes, samples)
 
 
+# The multi kernel's cluster size follows the largest scene (at most 2 points per thread up to
+# 16 blocks): 2000 points run on 1 block, 4000 on 2, 8000 on 4, 16000 on 8, 40000 on 16.
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
-@pytest.mark.parametrize("cluster", ["1", "2", "4", "8", "16"])
-def test_cuda_equals_cpu_every_cluster_size(data, monkeypatch, cluster):
-    monkeypatch.setenv("POINTOPS_FPS_KERNEL", "dense")
-    monkeypatch.setenv("POINTOPS_FPS_CLUSTER", cluster)
-    sizes = [12000, 4000, 40000]
-    samples = [500, 4000, 300]
+@pytest.mark.parametrize("n", [2000, 4000, 8000, 16000, 40000])
+def test_cuda_equals_cpu_every_cluster_size(data, n):
+    sizes = [n, n // 3, 7]
+    samples = [n // 4, n // 3, 7]
     _cpu_vs_cuda(data.uniform(sizes, seed=12), sizes, samples)
-    lat = data.lattice([30000], seed=13)
-    _cpu_vs_cuda(lat, [30000], [400])
-    dup = data.duplicates([20000], seed=14, distinct=50)
-    _cpu_vs_cuda(dup, [20000], [120])
+    _cpu_vs_cuda(data.lattice([n], seed=13), [n], [min(n, 400)])
+    _cpu_vs_cuda(data.duplicates([n], seed=14, distinct=50), [n], [120])
 
 
 def _room_surface(n, seed):
@@ -282,61 +288,101 @@ def _odd_coordinates(data, seed):
     return odd
 
 
-# The pruned kernel skips updates by bounding boxes: check it on data where boxes are thin,
-# where distances tie exactly, where many points coincide, with NaN / inf coordinates (the
-# reference keeps such points at +inf and so picks them again and again), and on one scene
-# large enough for buckets of 64 and 128 points.
-@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
-def test_cuda_pruned_equals_cpu_on_hard_data(data, monkeypatch):
-    monkeypatch.setenv("POINTOPS_FPS_KERNEL", "pruned")
-    _cpu_vs_cuda(_room_surface(60000, seed=21), [60000], [6000])
-    _cpu_vs_cuda(data.lattice([40000, 3000], seed=22), [40000, 3000], [5000, 3000])
-    _cpu_vs_cuda(data.duplicates([30000], seed=23, distinct=700), [30000], [1500])
-    _cpu_vs_cuda(_odd_coordinates(data, seed=24), [5000, 5000], [400, 5000])
-    _cpu_vs_cuda(data.uniform([250000], seed=25), [250000], [700])
-    _cpu_vs_cuda(data.uniform([700000], seed=26), [700000], [120])
+def _hard_scenes(data, seed):
+    """(xyz, sizes, samples) of scenes that stress the kernels' exactness: thin boxes (room
+    surfaces), exact ties (lattice), coinciding points, NaN / inf coordinates."""
+    parts = [
+        (_room_surface(60000, seed=seed), [60000], [6000]),
+        (data.lattice([40000, 3000], seed=seed + 1), [40000, 3000], [5000, 3000]),
+        (data.duplicates([30000, 200], seed=seed + 2, distinct=700), [30000, 200], [1500, 200]),
+        (_odd_coordinates(data, seed=seed + 3), [5000, 5000], [400, 5000]),
+    ]
+    return (np.concatenate([p[0] for p in parts]), sum((p[1] for p in parts), []),
+            sum((p[2] for p in parts), []))
+
+
+def _with_large_scene(data, xyz, sizes, samples, n, seed):
+    """The scenes plus one uniform scene of n points with 24 samples: the largest scene decides
+    the kernel of the whole call."""
+    return (np.concatenate([xyz, data.uniform([n], seed=seed)]), sizes + [n], samples + [24])
 
 
 # The multi kernel takes several samples per round only while they provably are the sequential
-# ones: check it where that proof is stressed: exact ties (lattice), coinciding points (every
-# distance drops to 0 and the lowest index is taken again), NaN / inf coordinates, thin data.
+# ones: check it where that proof is stressed, and up to its register capacity.
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
-def test_cuda_multi_equals_cpu_on_hard_data(data, monkeypatch):
-    monkeypatch.setenv("POINTOPS_FPS_KERNEL", "multi")
-    _cpu_vs_cuda(_room_surface(60000, seed=41), [60000], [6000])
-    _cpu_vs_cuda(data.lattice([40000, 3000], seed=42), [40000, 3000], [5000, 3000])
-    _cpu_vs_cuda(data.duplicates([30000, 200], seed=43, distinct=700), [30000, 200], [1500, 200])
-    _cpu_vs_cuda(_odd_coordinates(data, seed=44), [5000, 5000], [400, 5000])
-    sizes = [131072, 25000, 7, 0, 9000]  # up to its register capacity, every point of a scene
+def test_cuda_multi_equals_cpu_on_hard_data(data):
+    _cpu_vs_cuda(*_hard_scenes(data, seed=41))
+    sizes = [_multi_capacity(), 25000, 7, 0, 9000]  # every point of a scene
     _cpu_vs_cuda(data.uniform(sizes, seed=45), sizes, [2000, 6250, 7, 0, 9000])
 
 
-# Every code path of the kernels, with few samples: the code of the larger cases above at a
-# size compute-sanitizer's racecheck gets through in seconds (these kernels are the ones with
-# shared-memory traffic; see the README's racecheck command).
+# The pruned kernel skips updates by bounding boxes: the same hard scenes (a scene beyond the
+# multi kernel's capacity in the call sends them all to it), and scenes large enough for buckets
+# of 64 and 256 points.
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_pruned_equals_cpu_on_hard_data(data):
+    _cpu_vs_cuda(*_with_large_scene(data, *_hard_scenes(data, seed=21), _multi_capacity() + 1, seed=25))
+    _cpu_vs_cuda(data.uniform([250000], seed=26), [250000], [700])
+    _cpu_vs_cuda(data.uniform([700000], seed=27), [700000], [120])
+
+
+# The dense kernel: the same hard scenes next to a scene too large for the pruned kernel.
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_dense_equals_cpu_on_hard_data(data):
+    _cpu_vs_cuda(*_with_large_scene(data, *_hard_scenes(data, seed=51), HUGE_SCENE, seed=55))
+
+
+# Every kernel with few samples: the code of the larger cases above at a size compute-sanitizer's
+# racecheck and memcheck get through quickly (see the README's racecheck command).
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize(
-    "kernel, cluster, sizes",
+    "kernel, sizes",
     [
-        ("dense", "1", [3000, 5000]),
-        ("dense", "2", [3000, 5000]),
-        ("dense", "16", [3000, 5000, 20000]),
-        ("dense", "16", [140000]),  # beyond the registers: the global workspace
-        ("pruned", None, [3000, 5000]),  # points and distances in shared memory
-        ("pruned", None, [40000]),  # distances in shared memory
-        ("pruned", None, [300000]),  # both in global memory, larger buckets
-        ("multi", None, [3000, 5000]),  # clusters of 4 blocks
-        ("multi", None, [40000, 131072]),  # clusters of 16 blocks, 8 points per thread
+        ("multi", [1500, 700]),  # one block per scene
+        ("multi", [3000, 5000]),  # clusters of 4 blocks
+        ("multi", [40000, 131072]),  # clusters of 16 blocks, 8 points per thread
+        ("pruned", [140000, 3000]),
+        ("pruned", [700000]),  # larger buckets
+        ("dense", [HUGE_SCENE, 5000]),
     ],
 )
-def test_cuda_every_kernel_path_few_samples(data, monkeypatch, kernel, cluster, sizes):
-    monkeypatch.setenv("POINTOPS_FPS_KERNEL", kernel)
-    if cluster is None:
-        monkeypatch.delenv("POINTOPS_FPS_CLUSTER", raising=False)
-    else:
-        monkeypatch.setenv("POINTOPS_FPS_CLUSTER", cluster)
+def test_cuda_every_kernel_few_samples(data, kernel, sizes):
     samples = [min(n, 24) for n in sizes]
     _cpu_vs_cuda(data.uniform(sizes, seed=31), sizes, samples)
+
+
+def _cuda_kernels_launched(fn):
+    """Names of the CUDA kernels that fn launches, from torch's profiler (not available under
+    compute-sanitizer)."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return [e.name for e in prof.events() if e.device_type == DeviceType.CUDA]
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "largest, kernel",
+    [
+        ("small", "fps_multi_kernel"),
+        ("multi capacity", "fps_multi_kernel"),
+        ("multi capacity + 1", "fps_pruned_kernel"),
+        ("huge", "fps_dense_kernel"),
+    ],
+)
+def test_cuda_kernel_choice_by_scene_size(data, largest, kernel):
+    n = {"small": 3000, "multi capacity": _multi_capacity(), "multi capacity + 1": _multi_capacity() + 1,
+         "huge": HUGE_SCENE}[largest]
+    sizes, samples = [n, 500], [16, 16]
+    xyz = torch.from_numpy(data.uniform(sizes, seed=32)).cuda()
+    offset = torch.tensor(np.cumsum(sizes)).cuda()
+    new_offset = torch.tensor(np.cumsum(samples)).cuda()
+    names = _cuda_kernels_launched(lambda: farthest_point_sampling(xyz, offset, new_offset))
+    fps_kernels = sorted({name for name in names if "fps_" in name and "_kernel" in name})
+    assert len(fps_kernels) == 1 and kernel in fps_kernels[0], (largest, n, names)
 
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")

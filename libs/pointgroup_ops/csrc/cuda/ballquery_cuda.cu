@@ -1,23 +1,19 @@
 // ballquery_batch_p on the GPU.
 //
-// 1. hash:  each point's cell (edge >= radius) goes to a bucket of a table of T >= 2n buckets:
-//           bucket = (hash(scene, cell y, cell z) + cell x) mod T, so that the cells x-1, x, x+1
-//           of a row are three consecutive buckets. Points are counted per bucket (the
-//           atomicAdd also gives each point its slot in its bucket); batch_offsets, batch_idxs
-//           and the coordinates are checked on the way (error bits). No bounding box, no
-//           sort: a counting sort by bucket.
-// 2. place: a prefix sum of the bucket counts, then every point is copied with its index to
-//           its bucket's part of `pts`. A bucket may also hold points of other cells (hash
-//           collisions); they are tested like any candidate and fail the distance test or
-//           the scene test, so they cost time, never a wrong result.
-// 3. count: one warp per 8 consecutive points of `pts` (mostly one cell, whose pieces are
-//           looked up once: two loads per row); the warp tests 32 candidates at a time.
-// 4. scan:  start = exclusive prefix sum of the counts; the total and the error bits are read
-//           in the only host synchronisation, to allocate the output.
-// 5. fill:  the same walk writes each point's hits, in candidate order, to its part of idx.
-// 6. order: one warp per list sorts it (a bitonic network in registers up to 64 entries, a
-//           warp merge sort up to kSortCap); the rare longer lists are sorted by a global sort
-//           of (list, index) keys.
+// 1. keys:  every point gets a 64-bit key (scene, cell z, cell y, cell x) on a grid
+//           of cells with edge >= radius (cell x varies fastest); batch_offsets and
+//           batch_idxs are checked on the way (error bits, read at the one sync).
+// 2. sort:  stable sort by key, so inside a cell points stay in ascending index order.
+// 3. count: one warp per query (in sorted order, for locality); lanes 0..17 binary
+//           search the 9 key ranges (z, y) x [x-1, x+1]; the warp tests candidates
+//           32 at a time and counts hits.
+// 4. scan:  start = exclusive prefix sum; the total is read with the error bits in
+//           the only host synchronisation, to allocate the output.
+// 5. fill:  same walk; hits are compacted into a per-warp shared-memory list,
+//           ordered (rank placement up to 64 entries, bitonic sort up to kSortCap)
+//           and written out. Longer
+//           lists are written unsorted and sorted afterwards by a global sort of
+//           (list, index) keys, so no neighbour is ever dropped.
 #include "../pointgroup_ops.h"
 #include "common.cuh"
 
@@ -31,8 +27,6 @@
 
 #include <c10/util/Exception.h>
 
-#include <cub/warp/warp_merge_sort.cuh>
-
 #include <algorithm>
 #include <climits>
 
@@ -40,53 +34,33 @@ namespace pointgroup_ops {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
-constexpr int kPerWarp = 8;     // consecutive points of `pts` per warp in the walk kernels
-constexpr int kSortCap = 1024;  // longest list sorted in registers (32 per lane)
-constexpr double kCellLimit = 1 << 30;  // cell coordinates are clamped to +-2^30
+constexpr int kPerWarp = 8;  // sorted positions per warp in the query kernels
+constexpr int kSortCap = 1024;
+constexpr int kRankSortMax = 64;  // lists up to this length are placed by rank, longer ones bitonic-sorted
 
 enum : int { kBadOffsets = 1, kBadBatchIdx = 2, kNonFinite = 4, kOversize = 8 };
 
-// The hash table of cells: incl[b] = points in buckets 0..b (inclusive prefix sum).
-struct Grid {
-  const int* incl;
-  uint32_t mask;  // T - 1, T a power of two
-  double edge;    // cell edge
-  int n;
-};
-
-// Clamping is non-expansive, so two points within one cell edge stay within one cell.
-__device__ __forceinline__ int cell_coord(float x, double edge) {
-  double c = floor(static_cast<double>(x) / edge);
-  if (!(c >= -kCellLimit)) c = -kCellLimit;  // also catches NaN
-  if (c > kCellLimit) c = kCellLimit;
-  return static_cast<int>(c);
+// info[0] = total entries, info[1] = flags
+__device__ __forceinline__ double cell_edge(const float* lo, const float* hi, double min_edge, int cb) {
+  double ext = 0.0;
+  for (int d = 0; d < 3; ++d) ext = fmax(ext, static_cast<double>(hi[d]) - static_cast<double>(lo[d]));
+  const double max_cells = static_cast<double>((1LL << cb) - 4);
+  const double e = ext / max_cells;
+  return e > min_edge ? e : min_edge;
 }
 
-__device__ __forceinline__ uint32_t row_hash(int scene, int cy, int cz) {
-  uint32_t h = static_cast<uint32_t>(cy) * 0x9E3779B1u + static_cast<uint32_t>(cz) * 0x85EBCA77u +
-               static_cast<uint32_t>(scene) * 0xC2B2AE3Du;
-  h ^= h >> 16;
-  h *= 0x7FEB352Du;
-  h ^= h >> 15;
-  h *= 0x846CA68Bu;
-  return h ^ (h >> 16);
+__device__ __forceinline__ long long cell_of(float x, float lo, double edge, int cb) {
+  double c = floor((static_cast<double>(x) - static_cast<double>(lo)) / edge) + 1.0;
+  const double top = static_cast<double>((1LL << cb) - 2);
+  if (!(c >= 1.0)) c = 1.0;  // also catches NaN
+  if (c > top) c = top;
+  return static_cast<long long>(c);
 }
 
-// The scene of point t: the largest b in [0, B-1] with off[b] <= t (in range for any offsets).
-__device__ __forceinline__ int scene_of(const int* off, int B, int t) {
-  int a = 0, b = B - 1;
-  while (a < b) {
-    const int mid = (a + b + 1) >> 1;
-    if (off[mid] <= t) a = mid; else b = mid - 1;
-  }
-  return a;
-}
-
-__device__ __forceinline__ int bucket_begin(const Grid& g, uint32_t b) { return b ? g.incl[b - 1] : 0; }
-
-__global__ void hash_kernel(const float* __restrict__ xyz, const int* __restrict__ bidx, const int* __restrict__ off,
-                            int B, int n, double edge, uint32_t mask, int* __restrict__ bucket_count,
-                            int* __restrict__ bucket, int* __restrict__ slot, long long* __restrict__ info) {
+__global__ void keys_kernel(const float* __restrict__ xyz, const int* __restrict__ bidx,
+                            const int* __restrict__ off, int B, int n, const float* __restrict__ lo,
+                            const float* __restrict__ hi, double min_edge, int cb,
+                            long long* __restrict__ keys, long long* __restrict__ info) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t <= B) {
     bool bad = false;
@@ -96,118 +70,150 @@ __global__ void hash_kernel(const float* __restrict__ xyz, const int* __restrict
     if (bad) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kBadOffsets);
   }
   if (t >= n) return;
-  const int a = scene_of(off, B, t);
+  // scene = largest b in [0, B-1] with off[b] <= t
+  int a = 0, b = B - 1;
+  while (a < b) {
+    const int mid = (a + b + 1) >> 1;
+    if (off[mid] <= t) a = mid; else b = mid - 1;
+  }
   const float x = xyz[3 * (int64_t)t], y = xyz[3 * (int64_t)t + 1], z = xyz[3 * (int64_t)t + 2];
   int flags = 0;
   if (bidx[t] != a) flags |= kBadBatchIdx;
   if (!(isfinite(x) && isfinite(y) && isfinite(z))) flags |= kNonFinite;
   if (flags) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)flags);
-  const uint32_t b =
-      (row_hash(a, cell_coord(y, edge), cell_coord(z, edge)) + static_cast<uint32_t>(cell_coord(x, edge))) & mask;
-  bucket[t] = static_cast<int>(b);
-  slot[t] = atomicAdd(bucket_count + b, 1);
+  const double edge = cell_edge(lo, hi, min_edge, cb);
+  const long long cx = cell_of(x, lo[0], edge, cb), cy = cell_of(y, lo[1], edge, cb),
+                  cz = cell_of(z, lo[2], edge, cb);
+  keys[t] = (static_cast<long long>(a) << (3 * cb)) | (cz << (2 * cb)) | (cy << cb) | cx;
 }
 
-__global__ void place_kernel(const float* __restrict__ xyz, const int* __restrict__ bucket,
-                             const int* __restrict__ slot, Grid g, float4* __restrict__ pts) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= g.n) return;
-  const int p = bucket_begin(g, static_cast<uint32_t>(bucket[i])) + slot[i];
-  pts[p] = make_float4(xyz[3 * (int64_t)i], xyz[3 * (int64_t)i + 1], xyz[3 * (int64_t)i + 2],
-                       __int_as_float(i));
+__global__ void gather_kernel(const float* __restrict__ xyz, const int64_t* __restrict__ perm, int n,
+                              float4* __restrict__ pts) {
+  const int p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= n) return;
+  const int64_t i = perm[p];
+  pts[p] = make_float4(xyz[3 * i], xyz[3 * i + 1], xyz[3 * i + 2], __int_as_float(static_cast<int>(i)));
 }
 
-// This lane's piece [lo, hi) of the positions of `pts` to test for a point of `cell` (x, y, z,
-// scene). The 27 cells around it are 9 rows of 3 consecutive buckets: lanes 2r and 2r+1 hold
-// row r, the second piece being used where the table wraps around. If two rows share a bucket
-// (a hash collision), each of lanes 0..26 holds one bucket instead and a bucket held by an
-// earlier lane is left out, so that no candidate is ever tested twice.
-__device__ void cell_piece(const Grid& g, int4 cell, int lane, int& lo, int& hi) {
-  const int row = min(lane >> 1, 8);
-  const uint32_t b0 = (row_hash(cell.w, cell.y + row % 3 - 1, cell.z + row / 3 - 1) +
-                       static_cast<uint32_t>(cell.x) - 1u) & g.mask;
-  bool overlap = false;  // windows [b0, b0 + 2] of two rows meet (circularly)
-  for (int s = 0; s < 9; ++s) {
-    const uint32_t d = (b0 - __shfl_sync(kFullMask, b0, 2 * s)) & g.mask;
-    overlap |= s != row && (d <= 2u || d >= g.mask - 1u);
-  }
-  if (__any_sync(kFullMask, overlap)) {
-    const int r = min(lane / 3, 8);
-    const uint32_t b = lane < 27 ? (row_hash(cell.w, cell.y + r % 3 - 1, cell.z + r / 3 - 1) +
-                                    static_cast<uint32_t>(cell.x) + static_cast<uint32_t>(lane % 3) - 1u) & g.mask
-                                 : g.mask + 1u + static_cast<uint32_t>(lane);  // lanes 27..31: no bucket
-    const bool first = (__match_any_sync(kFullMask, b) & lanemask_lt(lane)) == 0;
-    lo = lane < 27 && first ? bucket_begin(g, b) : 0;
-    hi = lane < 27 && first ? g.incl[b] : 0;
-    return;
-  }
-  const uint32_t end = b0 + 3u;  // one past the window, before wrapping
-  const bool wraps = end > g.mask + 1u;
-  if (lane >= 18) {
-    lo = hi = 0;
-  } else if ((lane & 1) == 0) {
-    lo = bucket_begin(g, b0);
-    hi = wraps ? g.n : g.incl[end - 1u];
-  } else {
-    lo = 0;
-    hi = wraps ? g.incl[end - (g.mask + 1u) - 1u] : 0;
+// Sorts a[0..L) ascending (L <= kSortCap) with the 32 lanes of one warp.
+__device__ void warp_bitonic_sort(int* a, int L, int lane) {
+  int P = 2;
+  while (P < L) P <<= 1;
+  for (int t = L + lane; t < P; t += 32) a[t] = INT_MAX;
+  __syncwarp();
+  for (int k = 2; k <= P; k <<= 1) {
+    for (int j = k >> 1; j > 0; j >>= 1) {
+      for (int q = lane; q < (P >> 1); q += 32) {
+        const int t = ((q & ~(j - 1)) << 1) | (q & (j - 1));
+        const int u = t | j;
+        const int x = a[t], y = a[u];
+        const bool up = (t & k) == 0;
+        if ((x > y) == up) {
+          a[t] = y;
+          a[u] = x;
+        }
+      }
+      __syncwarp();
+    }
   }
 }
 
-// One warp handles kPerWarp consecutive points of `pts` (mostly one cell, whose pieces are
-// looked up again only when the cell changes). kFill = false: count each point's hits;
-// kFill = true: write them, in candidate order, to idx[start, start + length).
+// Searches, with lanes 0..17, the bounds of the 9 sorted-key ranges that hold
+// the 27 cells around `key` (even lane: first position, odd lane: one past the last).
+__device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, int n, int cb, long long key,
+                                           int lane) {
+  if (lane >= 18) return 0;
+  const long long mask = (1LL << cb) - 1;
+  const int pair = lane >> 1;
+  const long long dz = pair / 3 - 1, dy = pair % 3 - 1;
+  const long long cx = key & mask, cy = (key >> cb) & mask, cz = (key >> (2 * cb)) & mask;
+  const long long scene = key & ~((1LL << (3 * cb)) - 1);
+  const bool upper = lane & 1;
+  const long long k = scene | ((cz + dz) << (2 * cb)) | ((cy + dy) << cb) | (upper ? cx + 1 : cx - 1);
+  int a = 0, b = n;
+  while (a < b) {
+    const int mid = (a + b) >> 1;
+    const long long v = skeys[mid];
+    if (upper ? (v <= k) : (v < k)) a = mid + 1; else b = mid;
+  }
+  return a;
+}
+
+// One warp handles kPerWarp consecutive sorted positions (mostly the same cell, so
+// the range search is redone only when the cell changes).
 template <bool kFill>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    walk_kernel(const float4* __restrict__ pts, Grid g, const int* __restrict__ off, int B, float r2,
-                int* __restrict__ count, const int* __restrict__ start_len, int* __restrict__ out,
-                long long* __restrict__ info) {
+    query_kernel(const long long* __restrict__ skeys, const float4* __restrict__ pts, int n, int cb, float r2,
+                 int* __restrict__ count, const int* __restrict__ start_len, int* __restrict__ out,
+                 long long* __restrict__ info) {
+  __shared__ int buf[kFill ? kWarpsPerBlock : 1][kFill ? kSortCap : 1];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
-  if (first >= g.n) return;  // the whole warp leaves together
-  const int last = min(first + kPerWarp, g.n);
-  int4 prev = make_int4(0, 0, 0, -1);  // no cell yet
-  int lo = 0, hi = 0;                   // this lane's piece of the current cell
+  if (first >= n) return;  // the whole warp leaves together
+  const int last = min(first + kPerWarp, n);
+  long long prev_key = -1;
+  int bound = 0;
+  int* list = kFill ? buf[kFill ? warp : 0] : nullptr;
   for (int pos = first; pos < last; ++pos) {
+    const long long key = skeys[pos];
+    if (key != prev_key) {
+      bound = range_bound(skeys, n, cb, key, lane);
+      prev_key = key;
+    }
     const float4 q = pts[pos];
     const int qi = __float_as_int(q.w);
-    const int scene = scene_of(off, B, qi);
-    const int4 cell = make_int4(cell_coord(q.x, g.edge), cell_coord(q.y, g.edge), cell_coord(q.z, g.edge), scene);
-    if (cell.x != prev.x || cell.y != prev.y || cell.z != prev.z || cell.w != prev.w) {
-      cell_piece(g, cell, lane, lo, hi);
-      prev = cell;
-    }
-    const int s_begin = off[scene], s_end = off[scene + 1];  // candidates of other scenes are skipped
-    int st = 0, len = 0;
+    int L = 0, st = 0;
     if (kFill) {
       st = start_len[2 * qi];
-      len = start_len[2 * qi + 1];
+      L = start_len[2 * qi + 1];
     }
+    const bool in_smem = L <= kSortCap;
     int found = 0;
-    for (unsigned todo = __ballot_sync(kFullMask, lo < hi); todo; todo &= todo - 1) {
-      const int t = __ffs(todo) - 1;
-      const int plo = __shfl_sync(kFullMask, lo, t), phi = __shfl_sync(kFullMask, hi, t);
-      for (int base = plo; base < phi; base += 32) {
+    for (int r = 0; r < 9; ++r) {
+      const int lo = __shfl_sync(kFullMask, bound, 2 * r);
+      const int hi = __shfl_sync(kFullMask, bound, 2 * r + 1);
+      for (int base = lo; base < hi; base += 32) {
         const int p = base + lane;
         bool hit = false;
         int j = 0;
-        if (p < phi) {
+        if (p < hi) {
           const float4 c = pts[p];
+          hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
           j = __float_as_int(c.w);
-          hit = j >= s_begin && j < s_end && squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
         }
         const unsigned m = __ballot_sync(kFullMask, hit);
         if (kFill && hit) {
           const int at = found + __popc(m & lanemask_lt(lane));
-          if (at < len) out[st + at] = j;
+          if (at < L) {
+            if (in_smem) list[at] = j; else out[st + at] = j;
+          }
         }
         found += __popc(m);
       }
     }
-    if (!kFill && lane == 0) {
-      count[qi] = found;
-      if (found > kSortCap) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kOversize);
+    if (!kFill) {
+      if (lane == 0) {
+        count[qi] = found;
+        if (found > kSortCap)
+          atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kOversize);
+      }
+      continue;
     }
+    if (!in_smem) continue;
+    __syncwarp();
+    if (L <= kRankSortMax) {
+      // Short list: each lane places its elements by rank (values are distinct).
+      for (int t = lane; t < L; t += 32) {
+        const int x = list[t];
+        int rank = 0;
+        for (int i = 0; i < L; ++i) rank += list[i] < x;
+        out[st + rank] = x;
+      }
+    } else {
+      warp_bitonic_sort(list, L, lane);
+      for (int t = lane; t < L; t += 32) out[st + t] = list[t];
+    }
+    __syncwarp();
   }
 }
 
@@ -219,99 +225,6 @@ __global__ void start_len_kernel(const int* __restrict__ count, const int64_t* _
   start_len[2 * i] = s > INT_MAX ? INT_MAX : static_cast<int>(s);
   start_len[2 * i + 1] = count[i];
   if (i == n - 1) info[0] = incl[i];
-}
-
-// Sorts v ascending across the warp: element e = 32 k + lane is v[k] of that lane. Bitonic
-// network, fully unrolled so that v stays in registers; partners 32 or more apart are in the
-// same lane, closer ones are exchanged by shuffles.
-template <int K, int kLogN>
-__device__ __forceinline__ void warp_sort(int (&v)[K], int lane) {
-#pragma unroll
-  for (int ls = 1; ls <= kLogN; ++ls) {
-#pragma unroll
-    for (int lj = ls - 1; lj >= 0; --lj) {
-      if (lj >= 5) {
-        const int kj = 1 << (lj - 5);
-#pragma unroll
-        for (int k = 0; k < K; ++k) {
-          if ((k & kj) == 0) {
-            const bool up = ((((k << 5) | lane) >> ls) & 1) == 0;
-            const int a = v[k], b = v[k | kj];
-            const bool swap = (a > b) == up;
-            v[k] = swap ? b : a;
-            v[k | kj] = swap ? a : b;
-          }
-        }
-      } else {
-        const bool lower = (lane & (1 << lj)) == 0;
-#pragma unroll
-        for (int k = 0; k < K; ++k) {
-          const bool up = ((((k << 5) | lane) >> ls) & 1) == 0;
-          const int other = __shfl_xor_sync(kFullMask, v[k], 1 << lj);
-          v[k] = lower == up ? min(v[k], other) : max(v[k], other);
-        }
-      }
-    }
-  }
-}
-
-template <int K, int kLogN>
-__device__ void sort_list(int* list, int len, int lane) {
-  int v[K];
-#pragma unroll
-  for (int k = 0; k < K; ++k) v[k] = 32 * k + lane < len ? list[32 * k + lane] : INT_MAX;
-  warp_sort<K, kLogN>(v, lane);
-#pragma unroll
-  for (int k = 0; k < K; ++k)
-    if (32 * k + lane < len) list[32 * k + lane] = v[k];
-}
-
-struct Less {
-  __device__ bool operator()(int a, int b) const { return a < b; }
-};
-
-// Sorts a list of 65..32K entries with CUB's warp merge sort (K consecutive entries per lane):
-// for long lists it does several times less work than a bitonic network.
-template <int K, typename Storage>
-__device__ void merge_sort_list(int* list, int len, int lane, Storage& storage) {
-  int v[K];
-#pragma unroll
-  for (int k = 0; k < K; ++k) v[k] = K * lane + k < len ? list[K * lane + k] : INT_MAX;
-  cub::WarpMergeSort<int, K, 32>(storage).Sort(v, Less());
-#pragma unroll
-  for (int k = 0; k < K; ++k)
-    if (K * lane + k < len) list[K * lane + k] = v[k];
-}
-
-// One warp per list: sorts idx[start, start + length) for 2 <= length <= 64 (kLong = false:
-// a bitonic network in registers) or 64 < length <= kSortCap (kLong = true: merge sort). Two
-// launches, so that the many short lists run with the few registers they need.
-template <bool kLong>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    sort_lists_kernel(const int* __restrict__ start_len, int n, int* __restrict__ idx) {
-  union Storage {
-    typename cub::WarpMergeSort<int, 4, 32>::TempStorage k4;
-    typename cub::WarpMergeSort<int, 8, 32>::TempStorage k8;
-    typename cub::WarpMergeSort<int, 16, 32>::TempStorage k16;
-    typename cub::WarpMergeSort<int, 32, 32>::TempStorage k32;
-  };
-  __shared__ Storage storage[kLong ? kWarpsPerBlock : 1];
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int i = blockIdx.x * kWarpsPerBlock + warp;
-  if (i >= n) return;
-  const int len = start_len[2 * i + 1];
-  if (kLong ? len <= 64 || len > kSortCap : len <= 1 || len > 64) return;
-  int* list = idx + start_len[2 * i];
-  if (!kLong) {
-    if (len <= 32) sort_list<1, 5>(list, len, lane);
-    else sort_list<2, 6>(list, len, lane);
-  } else {
-    Storage& st = storage[kLong ? warp : 0];
-    if (len <= 128) merge_sort_list<4>(list, len, lane, st.k4);
-    else if (len <= 256) merge_sort_list<8>(list, len, lane, st.k8);
-    else if (len <= 512) merge_sort_list<16>(list, len, lane, st.k16);
-    else merge_sort_list<32>(list, len, lane, st.k32);
-  }
 }
 
 // Sorts, in place, the lists longer than kSortCap (rare: > 1024 neighbours).
@@ -328,12 +241,10 @@ void sort_long_lists(at::Tensor& idx, const at::Tensor& start_len) {
   idx.index_copy_(0, pos, at::bitwise_and(sorted, (int64_t(1) << 32) - 1).to(at::kInt));
 }
 
-// Buckets: a power of two >= 2n (at least 1024, at most 2^30), so that few buckets hold
-// more than one cell.
-uint32_t table_size(int64_t n) {
-  uint32_t t = 1024;
-  while (t < 2 * n && t < (1u << 30)) t <<= 1;
-  return t;
+int bits_for(int64_t v) {  // bits needed to store values 0..v
+  int b = 1;
+  while ((int64_t(1) << b) <= v) ++b;
+  return b;
 }
 
 }  // namespace
@@ -352,42 +263,45 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
                         "ballquery_batch_p: batch_offsets must be all 0 for 0 points, got ", values_of(off));
     return {at::empty({0}, iopt), at::empty({0, 2}, iopt)};
   }
+  const int sb = bits_for(B - 1);
+  const int cb = std::min(20, (63 - sb) / 3);
+  TORCH_CHECK_VALUE(cb >= 6, "ballquery_batch_p: too many scenes in batch_offsets (", num(B), ")");
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  const int threads = 256;
-  const uint32_t table = table_size(n);
-  // The edge has a margin over the radius, so that two points that pass the float32 distance
-  // test are never two cells apart whatever the rounding of the cell coordinates.
-  const double edge = static_cast<double>(static_cast<float>(radius)) * (1.0 + 1e-4);
 
-  at::Tensor info = at::zeros({2}, coords.options().dtype(at::kLong));  // total entries, error bits
-  at::Tensor bucket_count = at::zeros({static_cast<int64_t>(table)}, iopt);
-  at::Tensor bucket = at::empty({n}, iopt), slot = at::empty({n}, iopt);
-  const int* off = batch_offsets.data_ptr<int>();
-  auto* info_p = reinterpret_cast<long long*>(info.data_ptr<int64_t>());
-  hash_kernel<<<ceil_div(std::max(n, B + 1), threads), threads, 0, stream>>>(
-      coords.data_ptr<float>(), batch_idxs.data_ptr<int>(), off, B, n, edge, table - 1, bucket_count.data_ptr<int>(),
-      bucket.data_ptr<int>(), slot.data_ptr<int>(), info_p);
+  const at::Tensor lo = std::get<0>(coords.min(0));
+  const at::Tensor hi = std::get<0>(coords.max(0));
+  at::Tensor info = at::zeros({2}, coords.options().dtype(at::kLong));
+  at::Tensor keys = at::empty({n}, coords.options().dtype(at::kLong));
+  const double min_edge = static_cast<double>(static_cast<float>(radius)) * (1.0 + 1e-4);
+  const int threads = 256;
+  const int key_threads = std::max(n, B + 1);
+  keys_kernel<<<ceil_div(key_threads, threads), threads, 0, stream>>>(
+      coords.data_ptr<float>(), batch_idxs.data_ptr<int>(), batch_offsets.data_ptr<int>(), B, n,
+      lo.data_ptr<float>(), hi.data_ptr<float>(), min_edge, cb, reinterpret_cast<long long*>(keys.data_ptr<int64_t>()),
+      reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
-  const at::Tensor bucket_incl = at::cumsum(bucket_count, 0, at::kInt);
-  const Grid grid{bucket_incl.data_ptr<int>(), table - 1, edge, n};
+  auto sorted = at::sort(keys, /*stable=*/true, /*dim=*/0, /*descending=*/false);
+  const at::Tensor skeys = std::get<0>(sorted);
+  const at::Tensor perm = std::get<1>(sorted);
   at::Tensor pts = at::empty({n, 4}, coords.options());
-  auto* pts_p = reinterpret_cast<float4*>(pts.data_ptr<float>());
-  place_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(coords.data_ptr<float>(), bucket.data_ptr<int>(),
-                                                              slot.data_ptr<int>(), grid, pts_p);
+  gather_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(coords.data_ptr<float>(), perm.data_ptr<int64_t>(),
+                                                               n, reinterpret_cast<float4*>(pts.data_ptr<float>()));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   const float r2 = squared_radius(radius);
   at::Tensor count = at::empty({n}, iopt);
-  const int wblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kPerWarp));
-  walk_kernel<false><<<wblocks, kWarpsPerBlock * 32, 0, stream>>>(pts_p, grid, off, B, r2, count.data_ptr<int>(),
-                                                                   nullptr, nullptr, info_p);
+  const int qblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kPerWarp));
+  query_kernel<false><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
+      reinterpret_cast<const long long*>(skeys.data_ptr<int64_t>()), reinterpret_cast<const float4*>(pts.data_ptr<float>()),
+      n, cb, r2, count.data_ptr<int>(), nullptr, nullptr, reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   const at::Tensor incl = at::cumsum(count, 0, at::kLong);
   at::Tensor start_len = at::empty({n, 2}, iopt);
   start_len_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(count.data_ptr<int>(), incl.data_ptr<int64_t>(), n,
-                                                                 start_len.data_ptr<int>(), info_p);
+                                                                 start_len.data_ptr<int>(),
+                                                                 reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   // The one host synchronisation: total size and error bits.
@@ -395,9 +309,9 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   const int64_t total = info_h.data_ptr<int64_t>()[0];
   const int64_t flags = info_h.data_ptr<int64_t>()[1];
   if (flags & kBadOffsets) {
-    const at::Tensor off_h = batch_offsets.cpu();
+    const at::Tensor off = batch_offsets.cpu();
     TORCH_CHECK_VALUE(false, "ballquery_batch_p: batch_offsets must start with 0, be non-decreasing and end at "
-                             "the number of points (", num(n), "), got ", values_of(off_h));
+                             "the number of points (", num(n), "), got ", values_of(off));
   }
   if (flags & kBadBatchIdx) {
     const at::Tensor expect = at::repeat_interleave(
@@ -414,16 +328,10 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
 
   at::Tensor idx = at::empty({total}, iopt);
   if (total > 0) {
-    walk_kernel<true><<<wblocks, kWarpsPerBlock * 32, 0, stream>>>(pts_p, grid, off, B, r2, nullptr,
-                                                                    start_len.data_ptr<int>(), idx.data_ptr<int>(),
-                                                                    nullptr);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    const int sblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock));
-    sort_lists_kernel<false><<<sblocks, kWarpsPerBlock * 32, 0, stream>>>(start_len.data_ptr<int>(), n,
-                                                                          idx.data_ptr<int>());
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    sort_lists_kernel<true><<<sblocks, kWarpsPerBlock * 32, 0, stream>>>(start_len.data_ptr<int>(), n,
-                                                                         idx.data_ptr<int>());
+    query_kernel<true><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
+        reinterpret_cast<const long long*>(skeys.data_ptr<int64_t>()),
+        reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, cb, r2, nullptr, start_len.data_ptr<int>(),
+        idx.data_ptr<int>(), nullptr);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     if (flags & kOversize) sort_long_lists(idx, start_len);
   }

@@ -191,6 +191,14 @@ inline bool index_check_enabled() {
   return enabled;
 }
 
+// The error of an index tensor with an entry outside [-1, n - 1]: value is its smallest entry
+// when one lies below -1, else its largest.
+inline void index_range_error(const char* name, int64_t n, int64_t value) {
+  TORCH_CHECK_VALUE(false, name, " entries must lie in [-1, ", num(n - 1),
+                    "] (-1 = no neighbour, otherwise a row of the ", num(n), "-row source), got ",
+                    num(value));
+}
+
 // Every entry of idx in [-1, n - 1].
 inline void check_index_range(const at::Tensor& idx, int64_t n, const char* name) {
   if (idx.numel() == 0 || !index_check_enabled()) return;
@@ -199,9 +207,8 @@ inline void check_index_range(const at::Tensor& idx, int64_t n, const char* name
   const at::Tensor both = at::stack({mn.to(at::kLong), mx.to(at::kLong)}).cpu();
   const int64_t lo = both[0].item<int64_t>();
   const int64_t hi = both[1].item<int64_t>();
-  TORCH_CHECK_VALUE(lo >= -1 && hi <= n - 1, name, " entries must lie in [-1, ", num(n - 1),
-                    "] (-1 = no neighbour, otherwise a row of the ", num(n),
-                    "-row source), got values in [", num(lo), ", ", num(hi), "]");
+  if (lo < -1) index_range_error(name, n, lo);
+  if (hi > n - 1) index_range_error(name, n, hi);
 }
 
 }  // namespace pointops

@@ -1,18 +1,17 @@
 // farthest_point_sampling on CUDA: validates the call, copies the scene starts to the device
-// once and runs one of two kernels (fps_kernels.h), both bit-identical to the CPU reference:
-//  * dense while the largest scene fits in its registers (131072 points on an H200);
-//  * pruned for larger scenes, where the dense kernel would stream every point from global
-//    memory in every iteration. Measured on an H200 (surface data):
-//    4 x 100k -> 25k: dense 44 ms, pruned 72 ms; 1 x 300k -> 30k: dense 172 ms, pruned 103 ms;
-//    1 x 1M -> 20k: dense 299 ms, pruned 109 ms; 2 x 2M -> 5k: dense 271 ms, pruned 74 ms.
-// POINTOPS_FPS_KERNEL=dense|pruned forces one (for tests and comparisons); =multi runs the multi
-// kernel (a variant under measurement) where it fits, the automatic choice elsewhere.
+// once and runs one of three kernels (fps_kernels.h), all bit-identical to the CPU reference,
+// chosen by the size of the largest scene:
+//  * multi while it fits in the registers of a cluster (131072 points on an H200);
+//  * pruned for larger scenes, up to what its shared-memory tables hold (about 9.9M points on
+//    an H200);
+//  * dense beyond that (distances in a global-memory workspace).
+// Measured on an H200 (uniform and surface data alike): 4 x 100k -> 25k: multi 26.5 ms, pruned
+// 72 ms; 4 x 25k -> 6.25k: multi 5.9 ms. For scenes beyond the registers the pruned kernel beats
+// the dense one (fps_pruned_kernels.cu).
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <limits>
 
 #include "common/message.h"
@@ -24,17 +23,6 @@
 namespace pointops {
 namespace fps {
 namespace {
-
-enum class Kernel { kAuto, kDense, kPruned, kMulti };
-
-Kernel kernel_override() {
-  const char* v = std::getenv("POINTOPS_FPS_KERNEL");
-  if (v == nullptr) return Kernel::kAuto;
-  if (std::strcmp(v, "dense") == 0) return Kernel::kDense;
-  if (std::strcmp(v, "pruned") == 0) return Kernel::kPruned;
-  if (std::strcmp(v, "multi") == 0) return Kernel::kMulti;
-  return Kernel::kAuto;
-}
 
 // point_start (B + 1 entries, leading 0) then out_start, on the device.
 at::Tensor copy_starts(const Plan& plan, const at::Tensor& xyz) {
@@ -48,26 +36,12 @@ at::Tensor copy_starts(const Plan& plan, const at::Tensor& xyz) {
   return host.to(xyz.device(), /*non_blocking=*/true);
 }
 
-void run_dense(const Plan& plan, const DenseLimits& limits, const at::Tensor& xyz,
-               const int64_t* point_start, const int64_t* out_start, at::Tensor& out) {
-  const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
-  DenseConfig cfg;
-  C10_CUDA_CHECK(plan_dense(plan.max_points, B, limits, &cfg));
-  TORCH_CHECK(B * cfg.csize <= std::numeric_limits<int32_t>::max(),
-              "farthest_point_sampling: too many scenes (", num(B), ")");
-  at::Tensor work;
-  if (cfg.P == 0) work = at::full({plan.n}, std::numeric_limits<float>::infinity(), xyz.options());
-  C10_CUDA_CHECK(launch_dense(cfg, B, xyz.data_ptr<float>(), point_start, out_start,
-                              work.defined() ? work.data_ptr<float>() : nullptr,
-                              out.data_ptr<int32_t>(), c10::cuda::getCurrentCUDAStream()));
-}
-
 // False (and nothing done) when a scene is too large for the multi kernel on this device.
-bool run_multi(const Plan& plan, const DenseLimits& limits, const at::Tensor& xyz,
+bool run_multi(const Plan& plan, int max_cluster, const at::Tensor& xyz,
                const int64_t* point_start, const int64_t* out_start, at::Tensor& out) {
   const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
   MultiConfig cfg;
-  if (!plan_multi(plan.max_points, B, limits, &cfg)) return false;
+  if (!plan_multi(plan.max_points, B, max_cluster, &cfg)) return false;
   TORCH_CHECK(B * cfg.csize <= std::numeric_limits<int32_t>::max(),
               "farthest_point_sampling: too many scenes (", num(B), ")");
   C10_CUDA_CHECK(launch_multi(cfg, B, xyz.data_ptr<float>(), point_start, out_start,
@@ -108,6 +82,19 @@ bool run_pruned(const Plan& plan, const at::Tensor& xyz, const int64_t* point_st
   return true;
 }
 
+void run_dense(const Plan& plan, int max_cluster, const at::Tensor& xyz,
+               const int64_t* point_start, const int64_t* out_start, at::Tensor& out) {
+  const int64_t B = static_cast<int64_t>(plan.point_start.size()) - 1;
+  int csize = 1;
+  C10_CUDA_CHECK(plan_dense(B, max_cluster, &csize));
+  TORCH_CHECK(B * csize <= std::numeric_limits<int32_t>::max(),
+              "farthest_point_sampling: too many scenes (", num(B), ")");
+  at::Tensor work = at::full({plan.n}, std::numeric_limits<float>::infinity(), xyz.options());
+  C10_CUDA_CHECK(launch_dense(csize, B, xyz.data_ptr<float>(), point_start, out_start,
+                              work.data_ptr<float>(), out.data_ptr<int32_t>(),
+                              c10::cuda::getCurrentCUDAStream()));
+}
+
 }  // namespace
 
 at::Tensor farthest_point_sampling_cuda(const at::Tensor& xyz, const at::Tensor& offset,
@@ -119,21 +106,11 @@ at::Tensor farthest_point_sampling_cuda(const at::Tensor& xyz, const at::Tensor&
   const at::Tensor starts = copy_starts(plan, xyz);
   const int64_t* point_start = starts.data_ptr<int64_t>();
   const int64_t* out_start = point_start + starts.numel() / 2;
-  DenseLimits dense;
-  C10_CUDA_CHECK(dense_limits(*current_device_properties(), &dense));
-  Kernel choice = kernel_override();
-  if (choice == Kernel::kMulti) {
-    if (run_multi(plan, dense, xyz, point_start, out_start, out)) return out;
-    choice = Kernel::kAuto;
-  }
-  if (choice == Kernel::kAuto && plan.max_points <= dense_register_capacity(dense)) {
-    choice = Kernel::kDense;
-  }
-  if (choice != Kernel::kDense && run_pruned(plan, xyz, point_start, out_start, out)) return out;
-  TORCH_CHECK(choice != Kernel::kPruned,
-              "farthest_point_sampling: POINTOPS_FPS_KERNEL=pruned, but a scene is too large for "
-              "the pruned kernel on this device (unset it to let the dense kernel run)");
-  run_dense(plan, dense, xyz, point_start, out_start, out);
+  int max_cluster = 1;
+  C10_CUDA_CHECK(max_cluster_size(*current_device_properties(), &max_cluster));
+  if (run_multi(plan, max_cluster, xyz, point_start, out_start, out)) return out;
+  if (run_pruned(plan, xyz, point_start, out_start, out)) return out;
+  run_dense(plan, max_cluster, xyz, point_start, out_start, out);
   return out;
 }
 

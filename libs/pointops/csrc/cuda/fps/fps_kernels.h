@@ -1,11 +1,13 @@
 // The CUDA farthest_point_sampling kernels, as fps_cuda.cpp drives them (it validates the
-// call, allocates, and picks one; semantics in csrc/farthest_point_sampling.h):
-//  * dense (fps_dense_kernels.cu): every point updated every iteration, points in registers of
-//    up to 16 SMs per scene (thread-block clusters); the faster one while a scene fits in them;
+// call, allocates, and picks one by the size of the largest scene; semantics in
+// csrc/farthest_point_sampling.h). All three give the CPU reference's bits:
+//  * multi (fps_multi_kernels.cu): points in the registers of one thread-block cluster per
+//    scene, several exact samples per exchange round; while a scene fits in them (131072 points
+//    with clusters of 16 blocks, 8192 without clusters);
 //  * pruned (fps_pruned_kernels.cu): one SM per scene skipping the updates that provably change
-//    nothing (spatial buckets); the faster one for larger scenes;
-//  * multi (fps_multi_kernels.cu), a variant under measurement: the dense layout, but several
-//    exact samples per exchange round.
+//    nothing (spatial buckets); larger scenes, up to what its shared-memory tables hold;
+//  * dense (fps_dense_kernels.cu): every distance in a global-memory workspace, updated in every
+//    iteration by one cluster per scene; any size, the fallback beyond the pruned kernel.
 // point_start / out_start: B + 1 cumulative scene starts of the points and of the samples, with
 // a leading 0, on the device. out: int32 global row indices.
 #pragma once
@@ -17,37 +19,12 @@
 namespace pointops {
 namespace fps {
 
-// ------------------------------------------------------------------ dense
+// Threads per block of the multi and dense kernels.
+constexpr int kClusterThreads = 1024;
 
-constexpr int kDenseThreads = 1024;
-
-// What the dense kernel can do on the current device and build.
-struct DenseLimits {
-  int max_cluster;  // blocks per scene (1 without thread-block clusters)
-  int max_p;        // points per thread in registers
-};
-cudaError_t dense_limits(const cudaDeviceProp& prop, DenseLimits* limits);
-
-// The largest scene the dense kernel keeps in registers; larger ones make it stream the points
-// from global memory in every iteration.
-inline int64_t dense_register_capacity(const DenseLimits& limits) {
-  return static_cast<int64_t>(limits.max_cluster) * kDenseThreads * limits.max_p;
-}
-
-struct DenseConfig {
-  int P;      // points per thread in registers; 0 = a global-memory workspace of distances
-  int csize;  // blocks per scene (cluster size)
-};
-
-// The configuration for B scenes of up to max_points points: the largest cluster the device can
-// run (it prepares the kernel's attributes for it).
-cudaError_t plan_dense(int64_t max_points, int64_t B, const DenseLimits& limits,
-                       DenseConfig* config);
-
-// Fills out for B scenes. work: n floats of +inf when config.P == 0, else unused.
-cudaError_t launch_dense(const DenseConfig& config, int64_t B, const float* xyz,
-                         const int64_t* point_start, const int64_t* out_start, float* work,
-                         int32_t* out, cudaStream_t stream);
+// The largest thread-block cluster (blocks per scene) that the multi and dense kernels can use on
+// the device: 16 when it is sm_90 or later and runs code built with cluster support, else 1.
+cudaError_t max_cluster_size(const cudaDeviceProp& prop, int* size);
 
 // ------------------------------------------------------------------ multi
 
@@ -58,11 +35,22 @@ struct MultiConfig {
 
 // The configuration of the multi kernel for B scenes of up to max_points points, or false when
 // they do not fit its registers on this device.
-bool plan_multi(int64_t max_points, int64_t B, const DenseLimits& limits, MultiConfig* config);
+bool plan_multi(int64_t max_points, int64_t B, int max_cluster, MultiConfig* config);
 
-// Fills out for B scenes (a variant under measurement: several exact samples per exchange round).
+// Fills out for B scenes.
 cudaError_t launch_multi(const MultiConfig& config, int64_t B, const float* xyz,
                          const int64_t* point_start, const int64_t* out_start, int32_t* out,
+                         cudaStream_t stream);
+
+// ------------------------------------------------------------------ dense
+
+// The cluster size of the dense kernel for B scenes: the largest up to max_cluster that the
+// device can run (it prepares the kernel's attributes for it).
+cudaError_t plan_dense(int64_t B, int max_cluster, int* csize);
+
+// Fills out for B scenes. work: one float of +inf per row of xyz.
+cudaError_t launch_dense(int csize, int64_t B, const float* xyz, const int64_t* point_start,
+                         const int64_t* out_start, float* work, int32_t* out,
                          cudaStream_t stream);
 
 // ------------------------------------------------------------------ pruned
@@ -71,8 +59,6 @@ cudaError_t launch_multi(const MultiConfig& config, int64_t B, const float* xyz,
 struct PrunedPlan {
   int lane_points;     // a bucket holds 32 * lane_points points
   int cap;             // buckets per table
-  int point_cap;       // points per scene held in shared memory (placement != all global)
-  int placement;       // where points and distances live (fps_pruned_kernels.cu)
   int64_t smem_bytes;  // dynamic shared memory per block
 };
 // False when a scene of max_points points does not fit the pruned kernel on this device.

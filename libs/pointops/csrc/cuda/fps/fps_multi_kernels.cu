@@ -1,7 +1,9 @@
-// The "multi" CUDA farthest_point_sampling kernel: several samples per exchange round, exactly
-// the samples of the sequential algorithm. A variant under measurement (POINTOPS_FPS_KERNEL=multi;
-// fps_cuda.cpp): the dense kernel (fps_dense_kernels.cu) pays one cluster-wide exchange per
-// sample, about 1.4-1.8 us on an H200 whatever the work, and that latency is what bounds it.
+// The multi CUDA farthest_point_sampling kernel, the default while a scene fits in its registers
+// (fps_cuda.cpp picks the kernel): several samples per exchange round, exactly the samples of the
+// sequential algorithm. One sample per cluster-wide exchange (the dense kernel's scheme, which
+// held the points in registers too) costs about 1.4-1.8 us per sample on an H200 whatever the
+// work, and that latency bounded it: 44 ms for 4 x 100k -> 25k and 8.8 ms for 4 x 25k -> 6.25k,
+// against 26.5 ms and 5.9 ms here.
 //
 // Why several samples per round are exact. Order the points by the key (current distance
 // descending, index ascending); the sequential algorithm takes the first. Let c_1 < c_2 < ...
@@ -14,7 +16,7 @@
 // duplicate data) takes 27 samples per round with 31 candidates on 4 x 25k -> 6.25k uniform data
 // and 15 with 15 candidates on 100k -> 25k: far spread candidates rarely disturb each other.
 //
-// One round, one cluster of up to 16 blocks per scene (points in registers, as the dense kernel):
+// One round, one cluster of up to 16 blocks per scene, the points in registers:
 //  1. every thread lowers its points' distances with the samples of the previous round;
 //  2. every warp extracts its kPerWarp best keys (a warp's other points rank after its last one);
 //  3. warp 0 keeps the block's 32 best of them, sends its 31 best and a bound (the 32nd, or an
@@ -37,7 +39,7 @@ namespace {
 
 using grid::WarpTopK;
 
-constexpr int kThreads = kDenseThreads;  // 1024
+constexpr int kThreads = kClusterThreads;  // 1024
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxCluster = 16;
 constexpr int kMaxP = 8;        // points per thread
@@ -209,7 +211,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 }
 
 // The cluster size for scenes of up to n points: the smallest that holds them with at most 2
-// points per thread (at most 8), as the dense kernel chooses.
+// points per thread (at most 8); more points per thread lengthen the update step.
 int cluster_for(int64_t n, int max_cluster) {
   int c = 1;
   while (c < max_cluster && static_cast<int64_t>(c) * kThreads * 2 < n) c *= 2;
@@ -218,8 +220,21 @@ int cluster_for(int64_t n, int max_cluster) {
 
 }  // namespace
 
-bool plan_multi(int64_t max_points, int64_t B, const DenseLimits& limits, MultiConfig* config) {
-  int c = cluster_for(max_points, limits.max_cluster);
+cudaError_t max_cluster_size(const cudaDeviceProp& prop, int* size) {
+  *size = 1;
+#if defined(CUDART_VERSION) && (CUDART_VERSION >= 12000)
+  if (prop.major >= 9) {
+    cudaFuncAttributes attr;
+    const cudaError_t err = cudaFuncGetAttributes(&attr, fps_multi_kernel);
+    if (err != cudaSuccess) return err;
+    if (attr.ptxVersion >= 90) *size = kMaxCluster;  // code built with cluster support
+  }
+#endif
+  return cudaSuccess;
+}
+
+bool plan_multi(int64_t max_points, int64_t B, int max_cluster, MultiConfig* config) {
+  int c = cluster_for(max_points, max_cluster);
   for (;;) {
     const int64_t per_thread = (max_points + static_cast<int64_t>(c) * kThreads - 1) /
                                (static_cast<int64_t>(c) * kThreads);

@@ -1,12 +1,13 @@
-// Farthest point sampling with exact pruning: the CUDA path for scenes larger than the dense
+// Farthest point sampling with exact pruning: the CUDA path for scenes larger than the multi
 // kernel keeps in registers (see fps_cuda.cpp for the choice).
 //
 // Why: FPS is sequential in the samples, so its time is (samples) x (time of one iteration).
 // The dense kernel updates every point in every iteration; once a scene no longer fits in the
 // registers of 16 SMs it streams all points from memory each time, and its iteration grows
-// with the scene. But late in a run a new sample can only lower the distances of points close
-// to it, so most of that work changes nothing. Here one block per scene skips it without
-// changing any result:
+// with the scene (H200: 1 x 300k -> 30k in 172 ms, 1 x 1M -> 20k in 299 ms, 2 x 2M -> 5k in
+// 271 ms; here 103, 109 and 74 ms). But late in a run a new sample can only lower the
+// distances of points close to it, so most of that work changes nothing. Here one block per
+// scene skips it without changing any result:
 //
 //  * The scene's points are sorted along a Morton curve (10 bits per axis of the scene's box)
 //    and cut into buckets of 32 * L consecutive points (L points per lane of a warp). Every
@@ -25,16 +26,16 @@
 //    a time (one point per lane, loads issued together), warp argmax reductions only where
 //    an argmax point moved (bucket -> group -> warp) and a single __syncthreads to combine
 //    the warps' winners, which every warp then reduces itself.
-//  * Points and distances stay in shared memory when they fit next to the tables.
 //
 // Results are bit-identical to the CPU reference: same rounded distances, the same
 // (largest distance, lowest index) order, and only updates that provably change nothing are
 // skipped.
 //
 // Cost: an iteration is a chain of dependent steps on one SM (tests, loads, warp reductions,
-// one barrier, the final reduction): about 2.5-3 us on an H200 whatever the scene size (the
-// placement of points and distances in shared or global memory made no measurable
-// difference), against the dense kernel's 1.8 us while it holds the scene in registers.
+// one barrier, the final reduction): about 2.5-3 us on an H200 whatever the scene size (keeping
+// points and distances in shared memory, where they fitted, made no measurable difference, so
+// they stay in global memory), against 1.4-1.8 us per exchange of a cluster holding the scene in
+// registers.
 #include <algorithm>
 #include <cstdint>
 
@@ -189,18 +190,14 @@ struct Ownership {
   __device__ bool valid(int k) const { return k < count; }
 };
 
-// Where the scene's sorted points and distances live during the run: shared memory when
-// they fit next to the bucket table (no global-memory round trip in an iteration), global
-// memory otherwise.
-enum Placement : int { kAllGlobal = 0, kDistShared = 1, kAllShared = 2 };
-
-// One block per scene. lane_points = L (bucket = 32 * L points); cap = buckets per table;
-// point_cap = points per scene the shared-memory arrays hold (placement != kAllGlobal).
+// One block per scene. lane_points = L (bucket = 32 * L points); cap = buckets per table. The
+// scene's sorted points and their distances stay in global memory: the kernel runs on scenes
+// larger than the multi kernel holds (over 131072 points on an H200), which do not fit in shared
+// memory next to the tables.
 __global__ void __launch_bounds__(kThreads, 1)
     fps_pruned_kernel(const float4* __restrict__ points, float* __restrict__ dist,
                       const int64_t* __restrict__ point_start, const int64_t* __restrict__ out_start,
-                      int32_t* __restrict__ out, int lane_points, int cap, int point_cap,
-                      int placement) {
+                      int32_t* __restrict__ out, int lane_points, int cap) {
   extern __shared__ __align__(16) uint32_t shared_words[];
   __shared__ Best slots[2][kWarps];
   const int scene = blockIdx.x;
@@ -212,24 +209,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const float inf = __int_as_float(0x7f800000);
 
-  // Shared memory: [points (float4 x point_cap)] [distances (point_cap)] [bucket table]
-  // [one queue of own bucket numbers per warp].
+  // Shared memory: [bucket table] [one queue of own bucket numbers per warp].
   uint32_t* words = shared_words;
   const float4* pts = points + s0;
   float* dst = dist + s0;
-  if (placement == kAllShared) {
-    float4* sp = reinterpret_cast<float4*>(words);
-    for (int64_t i = threadIdx.x; i < n; i += kThreads) sp[i] = pts[i];
-    pts = sp;
-    words += 4 * point_cap;
-  }
-  if (placement != kAllGlobal) {
-    float* sd = reinterpret_cast<float*>(words);
-    for (int64_t i = threadIdx.x; i < n; i += kThreads) sd[i] = inf;
-    dst = sd;
-    words += point_cap;
-  }
-  __syncthreads();
 
   const int L = lane_points;
   const int64_t bucket_size = 32 * static_cast<int64_t>(L);
@@ -409,18 +392,7 @@ bool plan_pruned(int64_t max_points, const cudaDeviceProp& prop, PrunedPlan* pla
     cap = (cap + kWarps - 1) / kWarps * kWarps;  // whole queues
     if (cap * table_word <= budget) break;
   }
-  const int64_t point_cap = max_points;
-  int placement = kAllGlobal;
-  int64_t smem_bytes = cap * table_word;
-  if (smem_bytes + point_cap * 20 <= budget) {
-    placement = kAllShared;
-    smem_bytes += point_cap * 20;
-  } else if (smem_bytes + point_cap * 4 <= budget) {
-    placement = kDistShared;
-    smem_bytes += point_cap * 4;
-  }
-  *plan = PrunedPlan{lane_points, static_cast<int>(cap), static_cast<int>(point_cap), placement,
-                     smem_bytes};
+  *plan = PrunedPlan{lane_points, static_cast<int>(cap), cap * table_word};
   return true;
 }
 
@@ -448,8 +420,7 @@ cudaError_t launch_pruned(const PrunedPlan& plan, int64_t B, const float4* point
     if (err != cudaSuccess) return err;
   }
   fps_pruned_kernel<<<static_cast<unsigned>(B), kThreads, smem, stream>>>(
-      points, dist, point_start, out_start, out, plan.lane_points, plan.cap, plan.point_cap,
-      plan.placement);
+      points, dist, point_start, out_start, out, plan.lane_points, plan.cap);
   return cudaGetLastError();
 }
 

@@ -54,8 +54,9 @@ cudaError_t launch_scatter_cells(const float* pts, int64_t n, const int* cell_of
 
 // Points per cell used for a search keeping k neighbours. Smaller cells mean fewer candidates
 // per query but more cells to visit; k / 3 was the best of k, 2k/3, k/2, k/3 and k/4 for knn
-// k = 16 and 32 on an H200 (4 x 100k, k = 16: 0.88 ms at k / 2, 0.76 ms at k / 3); k = 3
-// keeps the floor of 2.
+// k = 16 and 32 on an H200 (4 x 100k, k = 16: 0.88 ms at k / 2, 0.76 ms at k / 3); the floor of
+// 2 was the best for k = 3 on surface data (4 x 25k -> 4 x 100k: 0.52 ms; 0.64 ms at 1 and 0.63 ms
+// at 3).
 inline int64_t points_per_cell(int64_t k) {
   int64_t ppc = k / 3;
   if (ppc < 2) ppc = 2;

@@ -9,7 +9,6 @@
 #include <ATen/ops/zeros.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <tuple>
 
 #include "cuda/cuda_host.h"
@@ -113,17 +112,6 @@ at::Tensor sort_queries(const Grid& g, const at::Tensor& new_xyz) {
   return sorted;
 }
 
-// Points per cell of the grid for a search keeping k neighbours: points_per_cell(k), or the
-// value of POINTOPS_GRID_PPC (a variant under measurement: knn k = 3 on surface data).
-int64_t cell_budget(int64_t k) {
-  static const int64_t forced = [] {
-    const char* v = std::getenv("POINTOPS_GRID_PPC");
-    const long f = v == nullptr ? 0 : std::strtol(v, nullptr, 10);
-    return f >= 1 && f <= 64 ? static_cast<int64_t>(f) : int64_t(0);
-  }();
-  return forced > 0 ? forced : points_per_cell(k);
-}
-
 }  // namespace
 }  // namespace grid
 
@@ -138,7 +126,7 @@ std::tuple<at::Tensor, at::Tensor> spatial_search_cuda(int mode, int64_t k, doub
   at::Tensor idx = at::empty({m, k}, xyz.options().dtype(at::kInt));
   at::Tensor dist = at::empty({m, k}, xyz.options().dtype(at::kFloat));
   if (m == 0) return {idx, dist};
-  grid::Grid g = grid::build_grid(xyz, a, grid::cell_budget(k));
+  grid::Grid g = grid::build_grid(xyz, a, grid::points_per_cell(k));
   at::Tensor queries = a.self ? g.sorted : grid::sort_queries(g, new_xyz);
   grid::SearchParams p;
   p.pts = reinterpret_cast<const float4*>(g.sorted.data_ptr<float>());

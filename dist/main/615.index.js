@@ -1,0 +1,655 @@
+export const id = 615;
+export const ids = [615];
+export const modules = {
+
+/***/ 2615:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+// ESM COMPAT FLAG
+__webpack_require__.r(__webpack_exports__);
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  baseOf: () => (/* binding */ baseOf),
+  computeEnvCacheKey: () => (/* reexport */ env_cache_key/* computeEnvCacheKey */.Ow),
+  condaEnvStage: () => (/* reexport */ env_cache_key/* condaEnvStage */.Lu),
+  finishLayerCache: () => (/* binding */ finishLayerCache),
+  keyMaterial: () => (/* reexport */ env_cache_key/* keyMaterial */.vN),
+  missAfterAll: () => (/* binding */ missAfterAll),
+  normaliseEnvFile: () => (/* reexport */ env_cache_key/* normaliseEnvFile */.EA),
+  restoreEnvCache: () => (/* binding */ restoreEnvCache),
+  saveEnvCache: () => (/* binding */ saveEnvCache)
+});
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __webpack_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(6760);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
+var core = __webpack_require__(3838);
+// EXTERNAL MODULE: ./src/buildx.ts
+var buildx = __webpack_require__(9903);
+// EXTERNAL MODULE: ./src/env-cache/entry.ts
+var entry = __webpack_require__(7528);
+// EXTERNAL MODULE: ./src/exec.ts + 1 modules
+var exec = __webpack_require__(4981);
+// EXTERNAL MODULE: ./src/env-cache/checksum.ts
+var checksum = __webpack_require__(6293);
+// EXTERNAL MODULE: ./src/env-cache/key.ts
+var env_cache_key = __webpack_require__(4247);
+// EXTERNAL MODULE: ./src/env-cache/layout.ts
+var layout = __webpack_require__(6308);
+// EXTERNAL MODULE: ./src/env-cache/tar.ts
+var tar = __webpack_require__(1751);
+;// CONCATENATED MODULE: ./src/env-cache/engine.ts
+// The env cache in the Docker Engine's own image store, for the `docker` buildx driver: BuildKit
+// inside the Engine resolves `docker-image://` contexts from that store first, so an entry that is
+// there costs nothing to hand to a build (0.6-1.3 s for 6.6 GB, scripts/bench-env-transport.sh).
+// The image is ENGINE_REPO:<tag of the key>. The cache dir keeps the durable copy: `docker save`
+// streams the image into it, and `docker load` refills an Engine that lost the image.
+
+
+
+
+
+
+
+
+const ENGINE_REPO = 'pcb-env-cache';
+/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
+const QUERY_TIMEOUT_MS = 60_000;
+/** The Engine's name for an entry's image. */
+function engineName(key) {
+    return `${ENGINE_REPO}:${(0,env_cache_key/* registryTag */.Y8)(key)}`;
+}
+/**
+ * The id the Engine gives the entry's image: the config digest in the classic image store, the
+ * image's own digest (what index.json names) in the containerd image store.
+ */
+function engineIdOf(r, containerdStore) {
+    return containerdStore ? r.target.digest : r.config;
+}
+/**
+ * The build context for the Engine's image. With the containerd store it is pinned by digest (the
+ * Engine resolves NAME:TAG@DIGEST locally when the name is written in full); the classic store
+ * resolves no digest locally, so there the tag is used after its id was checked.
+ */
+function engineContext(name, id, pin) {
+    return `docker-image://docker.io/library/${name}${pin ? `@${id}` : ''}`;
+}
+/** The id the Engine has under `name`, or null when it has none. */
+async function engineImageId(name) {
+    const r = await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', name], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+    return r.exitCode === 0 && /^sha256:[a-f0-9]{64}$/.test(r.stdout.trim()) ? r.stdout.trim() : null;
+}
+/**
+ * `docker save NAME` streamed into `dir` as an OCI layout: each blob is hashed as it arrives (its
+ * digest checked, its piece checksums kept), nothing else of the archive is kept. Throws with the
+ * reason when the save or a write fails (a full disk: ENOSPC).
+ */
+async function stageFromEngine(name, dir, signal) {
+    const blobsDir = external_node_path_.join(dir, 'blobs', 'sha256');
+    external_node_fs_.mkdirSync(blobsDir, { recursive: true });
+    const hashed = new Map();
+    let index = '';
+    let failure = null;
+    const stop = new AbortController();
+    const reader = new tar/* TarReader */.R((member) => {
+        const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(member)?.[1];
+        if (member === 'index.json') {
+            return { data: (b) => { index += b.toString('utf8'); }, end: () => undefined };
+        }
+        if (!blob)
+            return null;
+        const fd = external_node_fs_.openSync(external_node_path_.join(blobsDir, blob), 'w');
+        const h = Object.assign(new checksum/* BlobHasher */.$j(), { done: '' });
+        return {
+            data: (b) => {
+                external_node_fs_.writeSync(fd, b);
+                h.update(b);
+            },
+            end: () => {
+                external_node_fs_.closeSync(fd);
+                h.done = h.digest();
+                hashed.set(`sha256:${blob}`, h);
+            },
+        };
+    });
+    const r = await (0,exec/* run */.eF)('docker', ['save', name], {
+        quiet: true,
+        signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+        onStdout: (chunk) => {
+            if (failure)
+                return;
+            try {
+                reader.push(chunk);
+            }
+            catch (e) {
+                failure = e;
+                stop.abort();
+            }
+        },
+    });
+    if (failure)
+        throw failure;
+    if (r.exitCode !== 0)
+        throw new Error(`docker save ${name} failed (exit code ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+    if (!reader.ended || !index)
+        throw new Error(`docker save ${name} ended before its archive did`);
+    const target = JSON.parse(index).manifests?.[0];
+    if (!target)
+        throw new Error(`docker save ${name}: its index.json names no image`);
+    const plain = { mediaType: target.mediaType, digest: target.digest, size: target.size };
+    (0,layout/* writeIndex */._M)(dir, plain);
+    return (0,entry/* stageHashed */.q4)(dir, plain, hashed);
+}
+/** `docker load` of the entry from a layout holding its blobs, named `name`. Null, or why it failed. */
+async function loadIntoEngine(layoutDir, r, name, signal) {
+    const res = await (0,exec/* run */.eF)('docker', ['load', '--quiet'], { quiet: true, stdin: (0,layout/* loadArchive */.bt)(layoutDir, r.target, r.blobs, name), signal });
+    return res.exitCode === 0 ? null : `docker load failed (exit code ${res.exitCode}): ${res.stderr.trim().split('\n').pop() ?? ''}`;
+}
+/** Removes the Engine's image `name` (best effort: an image a container uses stays). */
+async function removeEngineImage(name) {
+    await (0,exec/* run */.eF)('docker', ['image', 'rm', name], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS, cleanup: true });
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __webpack_require__(8161);
+// EXTERNAL MODULE: ./node_modules/@actions/cache/lib/cache.js + 340 modules
+var cache = __webpack_require__(1691);
+;// CONCATENATED MODULE: ./src/env-cache/gha.ts
+
+
+
+
+
+/**
+ * The `gha` backend: GitHub's cache (@actions/cache) holds one directory per key, the entry's OCI
+ * layout with its record (entry.json) beside it. The layout is checked against the record before
+ * a build reads it, as a local entry is.
+ */
+/** GitHub's cache holds at most 10 GB per repository; warn from this size on. */
+const GHA_WARN_BYTES = 8 * 1024 ** 3;
+/**
+ * The path handed to @actions/cache. It must be the same string on every run (the cache version is a
+ * hash of the paths), so it depends on the key's hash only, never on a per-run temp dir.
+ */
+function ghaCachePath(key) {
+    const base = process.env.RUNNER_TEMP || external_node_os_.tmpdir();
+    const hash = key.slice(-16);
+    return external_node_path_.join(base, 'pointcept-env-cache', hash);
+}
+function message(e) {
+    return e instanceof Error ? e.message : String(e);
+}
+function sizeWarning(sizeBytes) {
+    if (sizeBytes < GHA_WARN_BYTES)
+        return undefined;
+    const gb = (sizeBytes / 1024 ** 3).toFixed(1);
+    return `env cache: the environment is ${gb} GB, near GitHub's 10 GB cache limit per repository; it will evict other caches or fail to save (consider cache-backend: local or registry)`;
+}
+/**
+ * Exact-key restore only: an entry of another key is another environment and must not be fed to the
+ * build. With lookupOnly (a dry run) the cache service is asked whether the entry exists; nothing is
+ * downloaded.
+ */
+async function ghaRestore(key, lookupOnly = false) {
+    const dir = ghaCachePath(key);
+    const miss = { hit: false, matchedKey: '', dir: null, record: null };
+    try {
+        if (lookupOnly) {
+            const matched = await cache/* restoreCache */.P3([dir], key, [], { lookupOnly: true }, false);
+            return matched === key ? { hit: true, matchedKey: key, dir, record: null } : miss;
+        }
+        external_node_fs_.rmSync(dir, { recursive: true, force: true });
+        external_node_fs_.mkdirSync(dir, { recursive: true });
+        const matched = await cache/* restoreCache */.P3([dir], key, [], {}, false);
+        if (matched !== key)
+            return miss;
+        const record = (0,entry/* readRecordIn */.RD)(dir, key);
+        if (!record)
+            return { ...miss, warning: `env cache: the GitHub cache's entry ${key} has no readable entry.json; building the environment instead` };
+        return { hit: true, matchedKey: matched, dir, record };
+    }
+    catch (e) {
+        return { ...miss, warning: `env cache: restore from the GitHub cache failed, building the environment instead: ${message(e)}` };
+    }
+}
+/** Archives the staged layout (at ghaCachePath(key)) with its record under KEY; any cache error becomes a warning. */
+async function ghaSave(key, staged, record) {
+    const warnings = [];
+    const sw = sizeWarning(record.sizeBytes);
+    if (sw)
+        warnings.push(sw);
+    try {
+        // only the image's blobs travel: not BuildKit's ingest/ dir, not docker save's extra files
+        const keep = new Set(staged.blobs.map((b) => b.digest.slice('sha256:'.length)));
+        const blobs = external_node_path_.join(staged.dir, 'blobs', 'sha256');
+        for (const n of external_node_fs_.readdirSync(blobs))
+            if (!keep.has(n))
+                external_node_fs_.rmSync(external_node_path_.join(blobs, n), { force: true });
+        external_node_fs_.rmSync(external_node_path_.join(staged.dir, 'ingest'), { recursive: true, force: true });
+        external_node_fs_.writeFileSync(external_node_path_.join(staged.dir, 'entry.json'), JSON.stringify(record));
+        const id = await cache/* saveCache */.Io([staged.dir], key, {}, false);
+        if (id === -1) {
+            warnings.push('env cache: the GitHub cache did not save the environment (see the warning above)');
+            return { saved: false, sizeBytes: record.sizeBytes, warning: warnings.join('\n') };
+        }
+        return { saved: true, sizeBytes: record.sizeBytes, warning: warnings.length ? warnings.join('\n') : undefined };
+    }
+    catch (e) {
+        warnings.push(`env cache: saving to the GitHub cache failed (the build is not affected): ${message(e)}`);
+        return { saved: false, sizeBytes: record.sizeBytes, warning: warnings.join('\n') };
+    }
+}
+
+// EXTERNAL MODULE: ./src/env-cache/local.ts
+var local = __webpack_require__(1967);
+// EXTERNAL MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js + 2 modules
+var tool_cache = __webpack_require__(9805);
+;// CONCATENATED MODULE: ./src/env-cache/miniforge.ts
+
+
+
+
+/**
+ * sha256 of Miniforge installers this action accepts from the tool cache or a download.
+ * A version not listed here is not prefetched: the Dockerfile's conda-env stage downloads it and
+ * checks it against its own MINIFORGE_SHA256 build argument.
+ */
+const MINIFORGE_SHA256 = {
+    '24.11.3-0/x86_64': '2e1ad2188fe69fcdd522c2b20c08c800a5c7411b775eca768318b1540ed32e53',
+};
+const TOOL_NAME = 'miniforge3';
+function installerName(version, arch = 'x86_64') {
+    return `Miniforge3-${version}-Linux-${arch}.sh`;
+}
+function installerUrl(version, arch = 'x86_64') {
+    return `https://github.com/conda-forge/miniforge/releases/download/${version}/${installerName(version, arch)}`;
+}
+/** The installer's CPU name for a key platform part such as linux-amd64. */
+function installerArch(platform) {
+    if (/amd64$/.test(platform))
+        return 'x86_64';
+    if (/arm64/.test(platform))
+        return 'aarch64';
+    return null;
+}
+function fileSha256(file) {
+    return (0,external_node_crypto_.createHash)('sha256').update(external_node_fs_.readFileSync(file)).digest('hex');
+}
+/**
+ * Keeps the installer in the runner's tool cache: found there (sha256 re-checked), else downloaded
+ * from the conda-forge/miniforge release, checked and cached. Offline runners are pre-seeded by
+ * putting the installer at $RUNNER_TOOL_CACHE/miniforge3/<version>/x64/<installer> with an empty
+ * $RUNNER_TOOL_CACHE/miniforge3/<version>/x64.complete next to that directory.
+ * Never throws: on any problem the build downloads the installer itself. With lookupOnly (a dry
+ * run) nothing is downloaded: the result names the directory a real run would use.
+ */
+async function prepareMiniforge(version, arch = 'x86_64', lookupOnly = false) {
+    const want = MINIFORGE_SHA256[`${version}/${arch}`];
+    if (!want)
+        return { dir: null, source: 'none', note: `Miniforge ${version} (${arch}) has no pinned sha256 here; the build fetches the installer itself` };
+    if (!process.env.RUNNER_TOOL_CACHE)
+        return { dir: null, source: 'none', note: 'RUNNER_TOOL_CACHE is not set; the build fetches the Miniforge installer itself' };
+    const name = installerName(version, arch);
+    const toolArch = arch === 'x86_64' ? 'x64' : 'arm64';
+    try {
+        const found = tool_cache/* find */.I6(TOOL_NAME, version, toolArch);
+        if (found && external_node_fs_.existsSync(external_node_path_.join(found, name))) {
+            if (fileSha256(external_node_path_.join(found, name)) === want)
+                return { dir: found, source: 'tool-cache', note: `Miniforge ${version} from the tool cache` };
+        }
+        if (lookupOnly) {
+            // where tc.cacheFile puts it (the versions pinned above are their own clean semver)
+            const dir = external_node_path_.join(process.env.RUNNER_TOOL_CACHE, TOOL_NAME, version, toolArch);
+            return { dir, source: 'download', note: `Miniforge ${version} is not in the tool cache; a real run downloads it to ${dir}` };
+        }
+        const downloaded = await tool_cache/* downloadTool */.bq(installerUrl(version, arch));
+        const got = fileSha256(downloaded);
+        if (got !== want) {
+            external_node_fs_.rmSync(downloaded, { force: true });
+            return { dir: null, source: 'none', note: `miniforge-version: the downloaded ${name} has sha256 ${got}, expected ${want}; not used` };
+        }
+        const dir = await tool_cache/* cacheFile */.NJ(downloaded, name, TOOL_NAME, version, toolArch);
+        external_node_fs_.rmSync(downloaded, { force: true });
+        return { dir, source: 'download', note: `Miniforge ${version} downloaded, checked and kept in the tool cache` };
+    }
+    catch (e) {
+        return { dir: null, source: 'none', note: `Miniforge ${version} could not be prefetched (${e.message}); the build fetches it itself` };
+    }
+}
+
+// EXTERNAL MODULE: ./src/env-cache/registry.ts
+var registry = __webpack_require__(8577);
+;// CONCATENATED MODULE: ./src/env-cache/index.ts
+/**
+ * The cached conda environment: restore (or, in a dry run, look up) before the build, save after it.
+ * An entry is the `conda-env` stage image itself; a hit hands it to every build as the named
+ * context `conda-env`, which replaces the whole stage: no solve, no RUN, the env unpacked once.
+ * src/pipeline.ts calls what this file exports; src/env-cache/action.ts holds the glue to the inputs.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+const GB = 1024 ** 3;
+function seconds(startMs) {
+    return Math.round((Date.now() - startMs) / 10) / 100;
+}
+function layerDefaults(s) {
+    switch (s.backend) {
+        case 'local': {
+            const l = (0,local/* localLayerCache */.vJ)(s.cacheDir);
+            return { from: l.from, to: l.to };
+        }
+        case 'registry': {
+            const ref = `${s.cacheRef}:${(0,env_cache_key/* registryTag */.Y8)(`${s.keyPrefix}-buildcache`)}`;
+            return { from: [`type=registry,ref=${ref}`], to: [`type=registry,ref=${ref},mode=max,ignore-error=true`] };
+        }
+        default:
+            // gha: the env layers alone would fill GitHub's 10 GB; the env cache already covers the slow part.
+            return { from: [], to: [] };
+    }
+}
+const found = (context, sizeBytes, base, source) => ({ found: { context, sizeBytes, base, source }, warnings: [] });
+const missBecause = (warning) => ({ found: null, warnings: warning ? [warning] : [] });
+/** The docker driver: the entry's image when the Engine has it under its name with the id the record says, else null. */
+async function inEngine(key, r, o) {
+    if (o.store !== 'engine')
+        return null;
+    const pin = o.engineDigestPin ?? false;
+    const want = engineIdOf(r, pin);
+    return (await engineImageId(engineName(key))) === want ? found(engineContext(engineName(key), want, pin), r.sizeBytes, r.base, "the Docker Engine's image store") : null;
+}
+/**
+ * Hands an entry whose blobs lie in `dir` to the builder, once the layout matched the record's
+ * checksums: the OCI layout itself, or for the docker driver the Engine's image, loaded from `dir`.
+ */
+async function handOver(key, r, dir, o, from) {
+    const bad = await (0,entry/* checkLayout */.HX)(dir, r);
+    if (bad)
+        return { bad };
+    if (o.store !== 'engine')
+        return found(`oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, from);
+    const pin = o.engineDigestPin ?? false;
+    const name = engineName(key);
+    const want = engineIdOf(r, pin);
+    const t0 = Date.now();
+    const failed = await loadIntoEngine(dir, r, name);
+    const id = failed ? null : await engineImageId(name);
+    if (id !== want)
+        return missBecause(`env cache: could not put the entry into the Docker Engine (${failed ?? `it has ${id ?? 'no image'} under ${name}, not ${want}`}); building the environment instead`);
+    return found(engineContext(name, want, pin), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
+}
+async function lookUpLocal(s, key, workDir, o) {
+    const l = (0,local/* lookupEntry */.Ne)(s.cacheDir, key);
+    if (!l)
+        return missBecause();
+    const removed = async (why, blob) => {
+        await (0,local/* dropEntry */.sT)(s.cacheDir, key, blob ?? undefined);
+        if (o.store === 'engine')
+            await removeEngineImage(engineName(key));
+        return missBecause(`env cache: the entry ${key} ${why}; it was removed, and the environment is built instead`);
+    };
+    if ('problem' in l)
+        return o.lookupOnly ? missBecause(`env cache: the entry ${key} is damaged (${l.problem})`) : removed(`is damaged (${l.problem})`);
+    const r = l.record;
+    const dir = external_node_path_.join(workDir, 'entry');
+    if (o.lookupOnly)
+        return found(o.store === 'engine' ? engineContext(engineName(key), engineIdOf(r, o.engineDigestPin ?? false), o.engineDigestPin ?? false) : `oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, 'the cache dir (looked up only)');
+    const engine = await inEngine(key, r, o);
+    if (engine) {
+        await (0,local/* touchEntry */.CS)(s.cacheDir, key);
+        return engine;
+    }
+    try {
+        (0,local/* linkEntry */.zA)(s.cacheDir, r, dir);
+    }
+    catch (e) {
+        return removed(`lacks a blob (${e.message})`);
+    }
+    const h = await handOver(key, r, dir, o, 'the cache dir');
+    if ('bad' in h)
+        return removed(`does not match its checksums (${h.bad.problem})`, h.bad.blob);
+    if (h.found)
+        await (0,local/* touchEntry */.CS)(s.cacheDir, key);
+    return h;
+}
+async function lookUpGha(key, o) {
+    const g = await ghaRestore(key, o.lookupOnly ?? false);
+    if (!g.hit || !g.dir)
+        return missBecause(g.warning);
+    if (!g.record)
+        return found(`oci-layout://${g.dir}`, null, null, 'the GitHub cache (looked up only)');
+    const h = (await inEngine(key, g.record, o)) ?? (await handOver(key, g.record, g.dir, o, 'the GitHub cache'));
+    return 'bad' in h ? missBecause(`env cache: the GitHub cache's entry ${key} does not match its checksums (${h.bad.problem}); building the environment instead`) : h;
+}
+async function lookUpRegistry(s, key) {
+    const image = (0,registry/* registryImage */.$E)(s.cacheRef, key);
+    const p = await (0,registry/* registryProbe */.kr)(image);
+    if (!p.exists || !p.digest)
+        return missBecause(p.warning);
+    return found(`docker-image://${image}@${p.digest}`, p.sizeBytes, p.base, `the registry (pinned to ${p.digest})`);
+}
+/** Looks the key up in the backend. Never throws: a cache problem becomes a warning and a miss. */
+async function lookUp(s, key, workDir, o) {
+    try {
+        if (s.backend === 'local' && o.store !== 'none')
+            return await lookUpLocal(s, key, workDir, o);
+        if (s.backend === 'gha' && o.store !== 'none')
+            return await lookUpGha(key, o);
+        if (s.backend === 'registry')
+            return await lookUpRegistry(s, key);
+    }
+    catch (e) {
+        return missBecause(`env cache: restore failed, building the environment instead: ${e.message}`);
+    }
+    return missBecause();
+}
+/** What the save build of a miss writes, and where (null: nothing is saved). */
+function saveFor(s, key, o) {
+    const engine = o.store === 'engine' ? engineName(key) : null;
+    // uncompressed layers: the Engine and BuildKit unpack them at disk speed (GitHub's cache compresses the archive itself)
+    const oci = (dir) => (engine ? `type=image,name=${engine}${o.imageOutputOptions !== false ? ',compression=uncompressed' : ''}` : `type=oci,tar=false,dest=${dir},compression=uncompressed`);
+    if (s.backend === 'local' && o.store !== 'none') {
+        const dir = external_node_path_.join(s.cacheDir, 'tmp', `${key}.${process.pid}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        return { output: oci(dir), dir, engineName: engine, annotate: false };
+    }
+    if (s.backend === 'gha' && o.store !== 'none')
+        return { output: oci(ghaCachePath(key)), dir: ghaCachePath(key), engineName: engine, annotate: false };
+    if (s.backend === 'registry')
+        return { output: (0,registry/* registryOutput */.JB)((0,registry/* registryImage */.$E)(s.cacheRef, key), o.imageOutputOptions !== false), dir: null, engineName: null, annotate: o.imageOutputOptions !== false };
+    return null;
+}
+async function session(s, key, workDir, o, l, t0) {
+    const hit = l.found;
+    const contexts = [];
+    if (o.namedContexts !== false) {
+        if (hit)
+            contexts.push('--build-context', `conda-env=${hit.context}`);
+        else {
+            const arch = installerArch(s.platform);
+            if (arch) {
+                const mf = await prepareMiniforge(s.miniforgeVersion, arch, o.lookupOnly ?? false);
+                core/* info */.pq(mf.note);
+                if (mf.dir)
+                    contexts.push('--build-context', `miniforge=${mf.dir}`);
+            }
+        }
+    }
+    const warnings = [...l.warnings];
+    let layers = { from: [], to: [] };
+    try {
+        layers = layerDefaults(s);
+    }
+    catch (e) {
+        warnings.push(`env cache: no default layer cache: ${e.message}`);
+    }
+    core/* info */.pq(`env cache (${s.backend}): ${hit ? `hit from ${hit.source}` : 'miss'} for ${key}${o.lookupOnly ? ' (looked up only)' : ''}`);
+    const lockPath = external_node_path_.join(workDir, 'env-lock', 'environment.lock');
+    return {
+        key, platform: s.platform, hit: !!hit, matchedKey: hit ? key : '', buildContexts: contexts,
+        layerCacheFrom: layers.from, layerCacheTo: layers.to, restoreSeconds: seconds(t0), sizeBytes: hit?.sizeBytes ?? null, warnings,
+        source: hit?.source ?? '', base: hit?.base ?? null,
+        exports: [{ target: 'env-lock', output: `type=local,dest=${external_node_path_.dirname(lockPath)}` }],
+        save: hit ? null : saveFor(s, key, o), lockPath, lookupOnly: o.lookupOnly ?? false,
+    };
+}
+/**
+ * Looks the key up in the backend. On a hit, buildContexts replace the conda-env stage with the
+ * entry (`conda-env=oci-layout://DIR@DIGEST`, `docker-image://...`); on a miss, the Miniforge
+ * installer from the tool cache (`miniforge=DIR`) when available, and the session names the save
+ * build. Never throws for a cache problem: it becomes a warning.
+ */
+async function restoreEnvCache(s, key, workDir, opts = {}) {
+    const t0 = Date.now();
+    external_node_fs_.mkdirSync(workDir, { recursive: true });
+    return session(s, key, workDir, opts, await lookUp(s, key, workDir, opts), t0);
+}
+/**
+ * A hit the builder could not use (the first build that reads the entry failed: BuildKit found a
+ * blob whose digest does not match, a registry blob that does not download): the entry is removed
+ * where it can be, and the run goes on as a miss, with a warning that says why.
+ */
+async function missAfterAll(s, hit, workDir, opts, why) {
+    const t0 = Date.now();
+    let removed = '';
+    if (s.backend === 'local') {
+        try {
+            await (0,local/* dropEntry */.sT)(s.cacheDir, hit.key);
+            if (opts.store === 'engine')
+                await removeEngineImage(engineName(hit.key));
+            removed = ' it was removed, and';
+        }
+        catch {
+            // the next run finds it again and fails the same way: the warning says so now
+        }
+    }
+    const warning = `env cache: the build could not use the cached environment (${why});${removed} the environment is built instead`;
+    return session(s, hit.key, workDir, opts, { found: null, warnings: [...hit.warnings, warning] }, t0);
+}
+/** The base image a build resolved (the one docker material of the env-lock build's provenance that is `baseImage`), or null. */
+function baseOf(metadata, baseImage) {
+    const norm = (ref) => ref.replace(/^docker\.io\/(library\/)?/, '');
+    const materials = (0,buildx/* imageMaterials */.cN)(metadata);
+    const m = materials.find((x) => norm(x.ref) === norm(baseImage)) ?? (materials.length === 1 ? materials[0] : undefined);
+    return { image: baseImage, digest: m?.digest ?? null };
+}
+const notSaved = (why) => new Error(why);
+/** Stages what the save build wrote: the OCI layout it wrote, or the Engine's image saved into the dir. */
+async function stageSave(save, o) {
+    if (!save.engineName)
+        return (0,entry/* stageLayout */.nK)(save.dir);
+    const staged = await stageFromEngine(save.engineName, save.dir, o.signal);
+    const id = await engineImageId(save.engineName);
+    const want = engineIdOf(staged, o.engineDigestPin ?? false);
+    if (id !== want)
+        throw notSaved(`the Engine's ${save.engineName} is ${id ?? 'gone'} now, not the image saved (${want})`);
+    return staged;
+}
+async function saveLocal(s, session, save, o) {
+    const raced = (why) => ({ saved: false, sizeBytes: (0,local/* readEntry */.hB)(s.cacheDir, session.key)?.sizeBytes ?? null, note: `env cache: not saved: ${why}` });
+    if ((0,local/* readEntry */.hB)(s.cacheDir, session.key))
+        return raced('the entry already exists');
+    external_node_fs_.mkdirSync(external_node_path_.join(s.cacheDir, 'tmp'), { recursive: true });
+    const release = (0,local/* acquireLock */.IZ)(s.cacheDir, session.key);
+    if (!release)
+        return raced('another job is saving this key now');
+    let saved = false;
+    try {
+        if ((0,local/* readEntry */.hB)(s.cacheDir, session.key))
+            return raced('the entry already exists');
+        if (save.engineName)
+            o.claimed?.(save.engineName);
+        const b = await o.build();
+        if (b.exitCode !== 0)
+            throw notSaved(`the save build failed: ${b.failure}`);
+        const staged = await stageSave(save, o);
+        const c = await (0,local/* commitEntry */.uc)(s.cacheDir, session.key, staged, o.base, s.maxSizeGb * GB);
+        saved = c.saved;
+        if (c.evicted.length) {
+            core/* info */.pq(`env cache: evicted ${c.evicted.length} least recently used entr${c.evicted.length === 1 ? 'y' : 'ies'}: ${c.evicted.join(' ')}`);
+            if (save.engineName)
+                for (const k of c.evicted)
+                    await removeEngineImage(engineName(k));
+        }
+        return c.raced ? raced(c.reason) : { saved: c.saved, sizeBytes: c.sizeBytes };
+    }
+    finally {
+        external_node_fs_.rmSync(save.dir, { recursive: true, force: true });
+        release();
+        (0,local/* cleanStale */.n_)(s.cacheDir);
+        // no Engine image without its entry: the next run would trust nothing about it
+        if (!saved && save.engineName)
+            await removeEngineImage(save.engineName);
+    }
+}
+async function saveGha(session, save, o) {
+    external_node_fs_.rmSync(save.dir, { recursive: true, force: true });
+    external_node_fs_.mkdirSync(save.dir, { recursive: true });
+    const b = await o.build();
+    if (b.exitCode !== 0)
+        throw notSaved(`the save build failed: ${b.failure}`);
+    const staged = await stageSave(save, o);
+    return ghaSave(session.key, staged, (0,entry/* makeRecord */.Uo)(session.key, staged, o.base));
+}
+async function saveRegistry(s, session, o) {
+    const image = (0,registry/* registryImage */.$E)(s.cacheRef, session.key);
+    const b = await o.build();
+    if (b.exitCode !== 0)
+        throw notSaved(`the push of ${image} failed: ${b.failure}`);
+    const r = await (0,registry/* registryProbe */.kr)(image);
+    return { saved: r.exists, sizeBytes: r.sizeBytes, warning: r.exists ? undefined : r.warning ?? `env cache: ${image} is not in the registry after its push` };
+}
+/** Saves the env on a miss: runs the save build, then keeps what it wrote. A cache problem is a warning, never an exception. */
+async function saveEnvCache(s, session, o) {
+    const t0 = Date.now();
+    const save = session.save;
+    if (session.hit || !save)
+        return { saved: false, seconds: 0, sizeBytes: session.sizeBytes };
+    try {
+        const r = s.backend === 'local' ? await saveLocal(s, session, save, o) : s.backend === 'gha' ? await saveGha(session, save, o) : await saveRegistry(s, session, o);
+        return { ...r, seconds: seconds(t0) };
+    }
+    catch (e) {
+        const why = o.signal?.aborted ? 'it was stopped' : e.message;
+        return { saved: false, seconds: seconds(t0), sizeBytes: null, warning: `env cache: not saved (the build is not affected): ${why}` };
+    }
+}
+/** After the main build: for `local`, swaps the freshly written layer cache in place of the old one. */
+async function finishLayerCache(s, session) {
+    if (s.backend !== 'local')
+        return;
+    for (const to of session.layerCacheTo) {
+        const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
+        if (dest && to.startsWith('type=local')) {
+            try {
+                if (!(0,local/* finishLocalLayers */.b0)(s.cacheDir, dest) && !external_node_fs_.existsSync(external_node_path_.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
+                    // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
+                    const free = (0,local/* freeBytes */.go)(s.cacheDir);
+                    core/* warning */.$e(`env cache: BuildKit wrote no layer cache to ${external_node_path_.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
+                }
+            }
+            catch (e) {
+                core/* warning */.$e(`env cache: could not swap in the new layer cache: ${e.message}`);
+            }
+        }
+    }
+}
+
+
+/***/ })
+
+};
