@@ -6,12 +6,12 @@
 // unless PCB_E2E=1.
 //
 // STAND-INS: the fixture project (busybox; its "conda env" and "python" are stand-ins), with
-// PCB_FAULT_ENV_MB MiB of random bytes in the env where a test needs a tar of some size.
+// PCB_FAULT_ENV_MB MiB of random bytes in the env where a test needs an env layer of some size.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { breakMeta, cacheListing, checkEntry, flipBytes, memberDataOffset, truncateTar } from './faults/cache-entry.js';
+import { breakRecord, cacheListing, checkEntry, envLayerOf, flipBytes, memberDataOffset, truncateLayer } from './faults/cache-entry.js';
 import { leftovers, uniqueTag } from './faults/checks.js';
 import { cmd, slowFixture } from './faults/host.js';
 import { Job } from './faults/job.js';
@@ -62,7 +62,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('a damaged local entry (a changed byte, a truncated tar with its size fixed up, entry.json cut short) is found before use, reported and rebuilt', async () => {
+  it('a damaged local entry (a changed byte of the env layer, the layer cut short with its size fixed up, the record cut short) is found before use, reported and rebuilt', async () => {
     const cacheDir = path.join(tmp, 'cache-damaged');
     const local = inputs({ 'cache-backend': 'local', 'cache-dir': cacheDir, 'cache-key-prefix': `pcb-flt-dmg-${RUN}`, 'build-args': 'PCB_FAULT_ENV_MB=4' });
     const first = await runJob(local);
@@ -70,9 +70,9 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
     const key = first.outputs['cache-key'];
     expect(checkEntry(cacheDir, key).problems).toEqual([]);
     const damages: [string, () => void, RegExp][] = [
-      ['one byte of a file in env.tar changed (same size)', () => flipBytes(cacheDir, key, memberDataOffset(cacheDir, key, /pcb-fault-ballast$/) + 1000), /env\.tar's sha256 is [0-9a-f]{12}…, entry\.json says/],
-      ['env.tar cut to half, entry.json\'s size changed to match', () => truncateTar(cacheDir, key, undefined, true), /env\.tar's sha256 is/],
-      ['entry.json cut in the middle', () => breakMeta(cacheDir, key, 'truncated'), /entry\.json does not parse/],
+      ['one byte of a file in the env layer changed (same size)', () => flipBytes(envLayerOf(cacheDir, key), memberDataOffset(envLayerOf(cacheDir, key), /pcb-fault-ballast$/) + 1000), /does not match its checksums \(.*the [\d.]+ MiB at byte \d+ do not match their checksum\)/],
+      ['the env layer cut to half, the record\'s size changed to match', () => truncateLayer(cacheDir, key, true), /does not match its checksums/],
+      ['the record (entries/KEY.json) cut in the middle', () => breakRecord(cacheDir, key, 'truncated'), /is damaged \(entries\/\S+\.json does not parse/],
     ];
     const seen: { what: string; code: number | null; line: string; hit: string; fed: boolean; problems: string[]; left: string[]; seconds: number }[] = [];
     for (const [what, damage, says] of damages) {
@@ -81,7 +81,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
       const line = warningLines(r.job.output).find((l) => l.startsWith(`env cache: the entry ${key}`)) ?? '';
       seen.push({
         what, code: r.end.code, line, hit: r.outputs['cache-hit'],
-        fed: /--build-context env-cache=/.test(mainBuild(r.job)),
+        fed: /--build-context conda-env=/.test(mainBuild(r.job)),
         problems: checkEntry(cacheDir, key).problems,
         left: await leftovers(r.job, { cacheDir }),
         seconds: r.end.seconds,
@@ -104,7 +104,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
     });
     for (const s of seen) {
       expect(s.hit, s.what).toBe('false');
-      expect(s.fed, `${s.what}: the damaged tar reached the build`).toBe(false);
+      expect(s.fed, `${s.what}: the damaged entry reached the build`).toBe(false);
       expect(s.problems, `${s.what}: the entry saved again is whole`).toEqual([]);
       expect(s.left).toEqual([]);
     }
@@ -112,8 +112,8 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
     expect(after.outputs['cache-hit'], 'the entry saved after the last damage restores').toBe('true');
   });
 
-  it('the cache dir on a full disk (no room for env.tar; no room at all): the build and smoke run pass, the save warns, nothing partial is left', async () => {
-    // the env carries 8 MiB of ballast: env.tar cannot fit in 2 MiB, and with the disk filled up
+  it('the cache dir on a full disk (no room for the env layer; no room at all): the build and smoke run pass, the save warns, nothing partial is left', async () => {
+    // the env carries 8 MiB of ballast: its layer cannot fit in 2 MiB, and with the disk filled up
     // not even the key's lock file can be written
     const cases: [string, (d: SmallFs) => void][] = [['2 MiB free', () => undefined], ['0 bytes free', (d) => d.fill(0)]];
     const seen: { what: string; code: number | null; smoke: string; hit: string; line: string; left: string[]; sized: string[]; seconds: number }[] = [];
@@ -126,7 +126,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
         seen.push({
           what, code: r.end.code, smoke: r.outputs['smoke-passed'], hit: r.outputs['cache-hit'],
           line: warningLines(r.job.output).find((l) => l.startsWith('env cache: not saved')) ?? warningLines(r.job.output).join(' | '),
-          left: [...await leftovers(r.job, { cacheDir }), ...cacheListing(cacheDir).entries.map((e) => `cache entries/${e}`)],
+          left: [...await leftovers(r.job, { cacheDir }), ...cacheListing(cacheDir).entries.map((e) => `cache entries/${e}.json`), ...cacheListing(cacheDir).blobs.map((b) => `cache oci/blobs/sha256/${b}`)],
           sized: disk.files().filter((f) => f.bytes > 0 && f.file !== '.pcb-flt-filler').map((f) => `${f.file} (${f.bytes} bytes)`),
           seconds: r.end.seconds,
         });
@@ -134,11 +134,11 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
         disk.unmount();
       }
     }
-    const says = /^env cache: not saved: no space left in the cache dir \S+ for the \d+\.\d MiB entry \(\d+\.\d MiB free\)$/;
+    const says = /^env cache: not saved: no space left in the cache dir \S+ \(\d+\.\d MiB free\); the build is not affected, and nothing of the save was kept$/;
     const bad = seen.filter((s) => s.code !== 0 || s.smoke !== 'true' || !says.test(s.line));
     recordFault({
       fault: 'disk full (cache dir)',
-      injected: `cache dir on a 2 MiB tmpfs (the kernel answers ENOSPC), an env.tar of 8 MiB; ${cases.map(([w]) => w).join(', then ')}`,
+      injected: `cache dir on a 2 MiB tmpfs (the kernel answers ENOSPC), an env layer of 8 MiB; ${cases.map(([w]) => w).join(', then ')}`,
       times: cases.length,
       outcome: bad.length ? `not handled: ${bad.map((s) => `${s.what}: exit ${s.code}, smoke-passed ${s.smoke}`).join('; ')}` : 'survived (built and tested; the save warned)',
       line: seen[0]?.line ?? '',
@@ -162,7 +162,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
       const r = await runJob(inputs({ 'cache-backend': 'registry', 'cache-ref': `${proxy.address}/pcb-flt-cache-${RUN}/env` }));
       const warnings = warningLines(r.job.output);
       const lookup = warnings.find((l) => l.startsWith('env cache: could not look up')) ?? '';
-      const save = warnings.find((l) => l.startsWith('env cache: not saved: writing the env-export output failed')) ?? '';
+      const save = warnings.find((l) => l.startsWith('env cache: not saved (the build is not affected): the push of')) ?? '';
       const { outcome } = outcomeOf(r.end.code, r.job.output);
       recordFault({
         fault: 'registry cache down',
@@ -189,7 +189,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
     try {
       const r = await runJob(inputs({ 'cache-backend': 'registry', 'cache-ref': `${proxy.address}/pcb-flt-cache-${RUN}/env503` }));
       const warnings = warningLines(r.job.output);
-      const save = warnings.find((l) => l.startsWith('env cache: not saved: writing the env-export output failed')) ?? '';
+      const save = warnings.find((l) => l.startsWith('env cache: not saved (the build is not affected): the push of')) ?? '';
       const { outcome } = outcomeOf(r.end.code, r.job.output);
       recordFault({
         fault: 'registry cache refuses uploads',

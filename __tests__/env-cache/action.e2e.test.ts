@@ -33,14 +33,16 @@ describe.skipIf(!E2E || !haveDist)('the action with cache-backend: local (dist/,
     'torch-cuda-arch-list': '9.0',
   });
   const images: string[] = [];
-  const source = (r: ActionRun) => {
+  /** The env's lock as the image has it (written by create-env.sh when the env was made). */
+  const lockIn = (r: ActionRun) => {
     const id = r.outputs['image-id'];
     expect(id, r.log.slice(-3000)).toBeTruthy();
     images.push(id);
-    const out = sh('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'cat', id, '/opt/conda/.pcb-env-source']);
+    const out = sh('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'cat', id, '/opt/conda/pcb-env.lock']);
     expect(out.code, out.out).toBe(0);
-    return out.out.trim();
+    return out.out;
   };
+  const record = (key: string) => JSON.parse(fs.readFileSync(path.join(cacheDir, 'entries', `${key}.json`), 'utf8')) as { target: { digest: string } };
 
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-envcache-action-'));
@@ -60,14 +62,15 @@ describe.skipIf(!E2E || !haveDist)('the action with cache-backend: local (dist/,
     first = await runAction(inputs(), path.join(tmp, 'run1'));
     expect(first.code, first.log.slice(-4000)).toBe(0);
     expect(first.outputs['cache-hit']).toBe('false');
-    expect(first.outputs['cache-key']).toMatch(/^pointcept-env-v1-linux-amd64-[0-9a-f]{64}$/);
+    expect(first.outputs['cache-key']).toMatch(/^pointcept-env-v2-linux-amd64-[0-9a-f]{64}$/);
     expect(first.outputs['cache-matched-key'] ?? '').toBe('');
     expect(first.log).toContain(MARKER);
-    expect(source(first)).toBe('created');
-    expect(fs.existsSync(path.join(cacheDir, 'entries', first.outputs['cache-key'], 'env.tar'))).toBe(true);
+    expect(lockIn(first)).toMatch(/^@EXPLICIT$/m);
+    expect(record(first.outputs['cache-key']).target.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(fs.readdirSync(path.join(cacheDir, 'tmp'))).toEqual([]);
   }, 600_000);
 
-  it('run 2 on a wiped builder restores it: the conda-env stage does not create the env', async () => {
+  it('run 2 on a wiped builder restores it: the entry replaces the conda-env stage, which creates nothing', async () => {
     await builder.wipe();
     const second = await runAction(inputs(), path.join(tmp, 'run2'));
     expect(second.code, second.log.slice(-4000)).toBe(0);
@@ -75,11 +78,12 @@ describe.skipIf(!E2E || !haveDist)('the action with cache-backend: local (dist/,
     expect(second.outputs['cache-key']).toBe(first.outputs['cache-key']);
     expect(second.outputs['cache-matched-key']).toBe(first.outputs['cache-key']);
     expect(second.log).not.toContain(MARKER);
-    expect(source(second)).toBe('restored');
+    expect(second.log).toMatch(new RegExp(`--build-context conda-env=oci-layout://\\S+@${record(first.outputs['cache-key']).target.digest}`));
+    expect(lockIn(second)).toBe(lockIn(first));
   }, 600_000);
 
   it('run 2b with lock-file (the lock run 1 wrote) installs exactly that lock, with no solve', async () => {
-    const lock = fs.readFileSync(path.join(cacheDir, 'entries', first.outputs['cache-key'], 'environment.lock'), 'utf8');
+    const lock = lockIn(first);
     expect(lock).toMatch(/^@EXPLICIT$/m);
     const lockFile = path.join(ctx, 'environment.lock');
     fs.writeFileSync(lockFile, lock);
@@ -90,9 +94,8 @@ describe.skipIf(!E2E || !haveDist)('the action with cache-backend: local (dist/,
     expect(r.outputs['cache-key']).not.toBe(first.outputs['cache-key']); // the key hashes the lock
     expect(r.log).toContain('create-env: installing the explicit lock (no solve)');
     expect(r.log).not.toContain(MARKER);
-    expect(source(r)).toBe('created');
     // the env made from the lock has the same lock
-    expect(fs.readFileSync(path.join(cacheDir, 'entries', r.outputs['cache-key'], 'environment.lock'), 'utf8')).toBe(lock);
+    expect(lockIn(r)).toBe(lock);
   }, 600_000);
 
   it('run 3 with a changed pin misses', async () => {
@@ -103,6 +106,6 @@ describe.skipIf(!E2E || !haveDist)('the action with cache-backend: local (dist/,
     expect(third.outputs['cache-hit']).toBe('false');
     expect(third.outputs['cache-key']).not.toBe(first.outputs['cache-key']);
     expect(third.log).toContain(MARKER);
-    expect(source(third)).toBe('created');
+    expect(lockIn(third)).toContain('python-3.11.8');
   }, 600_000);
 });

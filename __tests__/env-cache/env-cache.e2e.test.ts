@@ -174,7 +174,7 @@ describe.skipIf(!E2E)('env cache end to end: local backend', () => {
     const after = await runOnce(builder.name, s, env, '5');
     expect(after.session.hit).toBe(true);
     expect(after.log).not.toContain(MARKER);
-    expect(after.list).toContain('addict==2.3.0');
+    expect(after.list).toContain('addict 2.3.0 pypi_0 pypi');
   }, 600_000);
 });
 

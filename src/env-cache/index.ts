@@ -314,9 +314,19 @@ export async function saveEnvCache(s: EnvCacheSettings, session: EnvCacheSession
     const r = s.backend === 'local' ? await saveLocal(s, session, save, o) : s.backend === 'gha' ? await saveGha(session, save, o) : await saveRegistry(s, session, o);
     return { ...r, seconds: seconds(t0) };
   } catch (e) {
+    if (s.backend === 'local' && !o.signal?.aborted && noSpace(e)) {
+      const free = freeBytes(s.cacheDir);
+      return { saved: false, seconds: seconds(t0), sizeBytes: null, warning: `env cache: not saved: no space left in the cache dir ${s.cacheDir}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free)`}; the build is not affected, and nothing of the save was kept` };
+    }
     const why = o.signal?.aborted ? 'it was stopped' : (e as Error).message;
     return { saved: false, seconds: seconds(t0), sizeBytes: null, warning: `env cache: not saved (the build is not affected): ${why}` };
   }
+}
+
+/** A full disk: a write of this process (ENOSPC, EDQUOT), or the save build saying so (BuildKit or buildx wrote the layout). */
+function noSpace(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || /no space left on device|disk quota exceeded/i.test((e as Error).message ?? '');
 }
 
 /** After the main build: for `local`, swaps the freshly written layer cache in place of the old one. */

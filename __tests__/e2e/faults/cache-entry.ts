@@ -2,28 +2,35 @@
 // whole, a watcher that checks every entry again and again while jobs run (so that a partial
 // entry, however briefly visible, is caught), and the ways to damage an entry on purpose.
 //
-// Layout (src/env-cache/local.ts): CACHE_DIR/entries/KEY/{env.tar,environment.lock,entry.json},
-// tmp/, trash/, locks/KEY.lock, layers/{current,new-*,retired-*}.
+// Layout (src/env-cache/local.ts): CACHE_DIR/entries/KEY.json (the entry's record: the image's
+// digest and every blob with its size), oci/blobs/sha256/<hex> (the blobs of all entries, named by
+// their digest), tmp/, trash/, locks/KEY.lock, layers/{current,new-*,retired-*}. The checks here
+// are written from the OCI image-layout rules, not from the action's code: a blob is whole when
+// its sha256 is its name.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface EntryCheck {
   key: string;
-  files: string[];
-  meta: Record<string, unknown> | null;   // entry.json, parsed, or null
-  tarBytes: number | null;
-  tarSha256: string | null;
-  tarIsWhole: boolean;                    // every tar header checks out and the archive ends with its zero blocks
-  problems: string[];                     // why the entry is not whole; empty when it is
+  record: Record<string, unknown> | null;   // entries/KEY.json, parsed, or null
+  /** The image digest the record names (what a build is pinned to), or null. */
+  digest: string | null;
+  blobs: number;
+  problems: string[];                       // why the entry is not whole; empty when it is
 }
 
 const ls = (d: string): string[] => { try { return fs.readdirSync(d).sort(); } catch { return []; } };
+const recordOf = (cacheDir: string, key: string) => path.join(cacheDir, 'entries', `${key}.json`);
+const blobOf = (cacheDir: string, digest: string) => path.join(cacheDir, 'oci', 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
 
-/** What the cache dir holds, by area. */
-export function cacheListing(cacheDir: string): Record<'entries' | 'tmp' | 'trash' | 'locks' | 'layers', string[]> {
+/** What the cache dir holds, by area; `entries` are keys (entries/KEY.json), `stray` anything else in entries/. */
+export function cacheListing(cacheDir: string): Record<'entries' | 'stray' | 'blobs' | 'tmp' | 'trash' | 'locks' | 'layers', string[]> {
+  const names = ls(path.join(cacheDir, 'entries'));
   return {
-    entries: ls(path.join(cacheDir, 'entries')),
+    entries: names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)),
+    stray: names.filter((n) => !n.endsWith('.json')),
+    blobs: ls(path.join(cacheDir, 'oci', 'blobs', 'sha256')),
     tmp: ls(path.join(cacheDir, 'tmp')),
     trash: ls(path.join(cacheDir, 'trash')),
     locks: ls(path.join(cacheDir, 'locks')),
@@ -51,27 +58,40 @@ export function tarIsWhole(buf: Buffer): boolean {
   return false;
 }
 
-/** Checks one entry as a reader would have to: entry.json parses and agrees with env.tar, and env.tar is a whole archive. */
+/**
+ * Checks one entry as a reader would have to: the record parses and names this key; every blob it
+ * names is in oci/ with its size and its sha256 as its name; the image manifest it is pinned to
+ * names only blobs of the record.
+ */
 export function checkEntry(cacheDir: string, key: string): EntryCheck {
-  const dir = path.join(cacheDir, 'entries', key);
-  const c: EntryCheck = { key, files: ls(dir), meta: null, tarBytes: null, tarSha256: null, tarIsWhole: false, problems: [] };
+  const c: EntryCheck = { key, record: null, digest: null, blobs: 0, problems: [] };
   try {
-    c.meta = JSON.parse(fs.readFileSync(path.join(dir, 'entry.json'), 'utf8')) as Record<string, unknown>;
+    c.record = JSON.parse(fs.readFileSync(recordOf(cacheDir, key), 'utf8')) as Record<string, unknown>;
   } catch (e) {
-    c.problems.push(`entry.json: ${(e as Error).message}`);
+    c.problems.push(`entries/${key}.json: ${(e as Error).message}`);
+    return c;
   }
-  try {
-    const tar = fs.readFileSync(path.join(dir, 'env.tar'));
-    c.tarBytes = tar.length;
-    c.tarSha256 = crypto.createHash('sha256').update(tar).digest('hex');
-    c.tarIsWhole = tarIsWhole(tar);
-    if (!c.tarIsWhole) c.problems.push('env.tar is not a whole tar archive');
-  } catch (e) {
-    c.problems.push(`env.tar: ${(e as Error).message}`);
+  const r = c.record as { key?: unknown; target?: { digest?: string }; blobs?: { digest: string; size: number }[] };
+  if (r.key !== key) c.problems.push(`entries/${key}.json names key ${String(r.key)}`);
+  c.digest = r.target?.digest ?? null;
+  const blobs = Array.isArray(r.blobs) ? r.blobs : [];
+  c.blobs = blobs.length;
+  if (!c.digest || !blobs.some((b) => b.digest === c.digest)) c.problems.push('the record names no image among its blobs');
+  for (const b of blobs) {
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(blobOf(cacheDir, b.digest));
+    } catch (e) {
+      c.problems.push(`blob ${b.digest.slice(0, 19)}: ${(e as Error).message}`);
+      continue;
+    }
+    if (data.length !== b.size) c.problems.push(`blob ${b.digest.slice(0, 19)} has ${data.length} bytes, the record says ${b.size}`);
+    else if (`sha256:${crypto.createHash('sha256').update(data).digest('hex')}` !== b.digest) c.problems.push(`blob ${b.digest.slice(0, 19)} does not match its digest`);
   }
-  if (c.meta && c.tarBytes !== null && c.meta.sizeBytes !== c.tarBytes) c.problems.push(`entry.json says ${String(c.meta.sizeBytes)} bytes, env.tar has ${c.tarBytes}`);
-  if (c.meta && typeof c.meta.sha256 === 'string' && c.tarSha256 !== null && c.meta.sha256 !== c.tarSha256) c.problems.push('env.tar does not match the sha256 in entry.json');
-  if (c.meta && c.meta.key !== key) c.problems.push(`entry.json names key ${String(c.meta.key)}`);
+  if (c.digest && !c.problems.length) {
+    const m = JSON.parse(fs.readFileSync(blobOf(cacheDir, c.digest), 'utf8')) as { config?: { digest: string }; layers?: { digest: string }[] };
+    for (const d of [m.config, ...(m.layers ?? [])]) if (d && !blobs.some((b) => b.digest === d.digest)) c.problems.push(`the manifest names ${d.digest.slice(0, 19)}, which the record lacks`);
+  }
   return c;
 }
 
@@ -86,11 +106,11 @@ export function watchCache(cacheDir: string, everyMs = 20): { stop: () => { roun
   let rounds = 0;
   const timer = setInterval(() => {
     rounds += 1;
-    for (const key of ls(path.join(cacheDir, 'entries'))) {
+    for (const key of cacheListing(cacheDir).entries) {
       const c = checkEntry(cacheDir, key);
       if (c.problems.length === 0) whole.add(key);
       // an entry removed between listing and reading is not a partial one
-      else if (fs.existsSync(path.join(cacheDir, 'entries', key))) partial.push(c);
+      else if (fs.existsSync(recordOf(cacheDir, key))) partial.push(c);
     }
   }, everyMs);
   return { stop: () => { clearInterval(timer); return { rounds, partial, whole }; } };
@@ -98,38 +118,41 @@ export function watchCache(cacheDir: string, everyMs = 20): { stop: () => { roun
 
 // ---- damage on purpose ---------------------------------------------------------------------------
 
-const tarOf = (cacheDir: string, key: string) => path.join(cacheDir, 'entries', key, 'env.tar');
-const metaOf = (cacheDir: string, key: string) => path.join(cacheDir, 'entries', key, 'entry.json');
+/** The file of the entry's largest blob: the env's layer. */
+export function envLayerOf(cacheDir: string, key: string): string {
+  const r = JSON.parse(fs.readFileSync(recordOf(cacheDir, key), 'utf8')) as { blobs: { digest: string; size: number }[] };
+  const largest = [...r.blobs].sort((a, b) => b.size - a.size)[0];
+  return blobOf(cacheDir, largest.digest);
+}
 
-/** Cuts env.tar to `keepBytes` (default: half). With `fixMeta`, entry.json's size is changed to match, as a torn write of both would. */
-export function truncateTar(cacheDir: string, key: string, keepBytes?: number, fixMeta = false): void {
-  const file = tarOf(cacheDir, key);
-  const size = keepBytes ?? Math.floor(fs.statSync(file).size / 2);
+/** Cuts the env layer to half. With `fixRecord`, the record's size for it is changed to match, as a torn write of both would. */
+export function truncateLayer(cacheDir: string, key: string, fixRecord = false): void {
+  const file = envLayerOf(cacheDir, key);
+  const size = Math.floor(fs.statSync(file).size / 2);
   fs.truncateSync(file, size);
-  if (fixMeta) {
-    const meta = JSON.parse(fs.readFileSync(metaOf(cacheDir, key), 'utf8')) as Record<string, unknown>;
-    fs.writeFileSync(metaOf(cacheDir, key), JSON.stringify({ ...meta, sizeBytes: size }));
+  if (fixRecord) {
+    const r = JSON.parse(fs.readFileSync(recordOf(cacheDir, key), 'utf8')) as { blobs: { digest: string; size: number }[] };
+    const digest = `sha256:${path.basename(file)}`;
+    fs.writeFileSync(recordOf(cacheDir, key), JSON.stringify({ ...r, blobs: r.blobs.map((b) => (b.digest === digest ? { ...b, size } : b)) }));
   }
 }
 
-/** Inverts `count` bytes of env.tar at `offset` (negative: from the end); the size stays the same. */
-export function flipBytes(cacheDir: string, key: string, offset: number, count = 1): void {
-  const file = tarOf(cacheDir, key);
+/** Inverts `count` bytes of `file` at `offset`; the size stays the same. */
+export function flipBytes(file: string, offset: number, count = 1): void {
   const fd = fs.openSync(file, 'r+');
   try {
-    const at = offset >= 0 ? offset : fs.fstatSync(fd).size + offset;
     const buf = Buffer.alloc(count);
-    fs.readSync(fd, buf, 0, count, at);
+    fs.readSync(fd, buf, 0, count, offset);
     for (let i = 0; i < count; i++) buf[i] ^= 0xff;
-    fs.writeSync(fd, buf, 0, count, at);
+    fs.writeSync(fd, buf, 0, count, offset);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/** The byte offset of a member's data in env.tar (to damage a file's content, not a header). */
-export function memberDataOffset(cacheDir: string, key: string, member: RegExp): number {
-  const buf = fs.readFileSync(tarOf(cacheDir, key));
+/** The byte offset of a member's data in a tar file (a layer: to damage a file's content, not a header). */
+export function memberDataOffset(tarFile: string, member: RegExp): number {
+  const buf = fs.readFileSync(tarFile);
   let off = 0;
   while (off + 512 <= buf.length) {
     const header = buf.subarray(off, off + 512);
@@ -139,14 +162,14 @@ export function memberDataOffset(cacheDir: string, key: string, member: RegExp):
     if (member.test(name) && size > 0) return off + 512;
     off += 512 + Math.ceil(size / 512) * 512;
   }
-  throw new Error(`no member matching ${member} with data in ${tarOf(cacheDir, key)}`);
+  throw new Error(`no member matching ${member} with data in ${tarFile}`);
 }
 
-/** Breaks entry.json: not JSON at all, cut in the middle, or valid JSON of the wrong shape. */
-export function breakMeta(cacheDir: string, key: string, how: 'garbage' | 'truncated' | 'wrong-shape'): void {
-  const file = metaOf(cacheDir, key);
+/** Breaks the record: not JSON at all, cut in the middle, or valid JSON of the wrong shape. */
+export function breakRecord(cacheDir: string, key: string, how: 'garbage' | 'truncated' | 'wrong-shape'): void {
+  const file = recordOf(cacheDir, key);
   const text = fs.readFileSync(file, 'utf8');
-  const broken = how === 'garbage' ? '\u0000\u0001not json' : how === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : JSON.stringify({ schema: 1, key, sizeBytes: 'many' });
+  const broken = how === 'garbage' ? '\u0000\u0001not json' : how === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : JSON.stringify({ schema: 2, key, blobs: 'many' });
   fs.writeFileSync(file, broken);
 }
 

@@ -20,12 +20,12 @@ export async function until(what: string, check: () => boolean | Promise<boolean
   }
 }
 
-/** sha256 of each whole entry's env.tar, by key. */
+/** The image digest of each whole entry, by key. */
 export function wholeEntries(cacheDir: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const key of cacheListing(cacheDir).entries) {
     const c = checkEntry(cacheDir, key);
-    if (!c.problems.length && c.tarSha256) out.set(key, c.tarSha256);
+    if (!c.problems.length && c.digest) out.set(key, c.digest);
   }
   return out;
 }
@@ -49,6 +49,7 @@ export async function leftovers(job: Job, scope: LeftoverScope = {}): Promise<st
   if (scope.cacheDir && fs.existsSync(scope.cacheDir)) {
     const l = cacheListing(scope.cacheDir);
     for (const n of l.tmp) left.push(`cache tmp/${n}`);
+    for (const n of l.stray) left.push(`cache entries/${n}`);
     for (const n of l.trash) left.push(`cache trash/${n}`);
     for (const n of l.locks) left.push(`cache locks/${n}`);
     for (const n of l.layers.filter((x) => x.startsWith('new-'))) left.push(`cache layers/${n}`);

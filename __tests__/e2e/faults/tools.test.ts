@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { breakMeta, cacheListing, checkEntry, flipBytes, memberDataOffset, tarIsWhole, truncateTar } from './cache-entry.js';
+import { writeImage } from '../../env-cache/oci-fixture.js';
+import { breakRecord, cacheListing, checkEntry, envLayerOf, flipBytes, memberDataOffset, tarIsWhole, truncateLayer } from './cache-entry.js';
 import { cmd, pinContainer, registryTag } from './host.js';
 import { processesWithEnv } from './job.js';
 import { PrivateDockerd } from './private-dockerd.js';
@@ -104,31 +105,38 @@ describe.skipIf(!E2E)('fault tools (real docker, BuildKit, registry)', () => {
 
   it('tells a whole cache entry from a truncated, altered or unreadable one', async () => {
     const cacheDir = path.join(tmp, 'cache');
-    const key = 'pcb-flt-tools-v1-linux-amd64-0';
-    const entry = path.join(cacheDir, 'entries', key);
+    const key = 'pcb-flt-tools-v2-linux-amd64-0';
     const src = path.join(tmp, 'envsrc');
     fs.mkdirSync(path.join(src, 'conda', 'bin'), { recursive: true });
     fs.writeFileSync(path.join(src, 'conda', 'bin', 'python'), '#!/bin/sh\nexec sh "$@"\n');
-    const make = async () => {
-      fs.rmSync(entry, { recursive: true, force: true });
-      fs.mkdirSync(entry, { recursive: true });
-      expect((await cmd('tar', ['-C', src, '-cf', path.join(entry, 'env.tar'), 'conda'])).code).toBe(0);
-      const tar = fs.readFileSync(path.join(entry, 'env.tar'));
-      fs.writeFileSync(path.join(entry, 'entry.json'), JSON.stringify({ schema: 1, key, sizeBytes: tar.length, sha256: crypto.createHash('sha256').update(tar).digest('hex') }));
+    const layerTar = path.join(tmp, 'layer.tar');
+    expect((await cmd('tar', ['-C', src, '-cf', layerTar, 'conda'])).code).toBe(0);
+    // an entry as the OCI image-layout rules have it: blobs named by their sha256, a record naming them
+    const make = () => {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+      const img = writeImage(path.join(cacheDir, 'oci'), [fs.readFileSync(layerTar)]);
+      const size = (d: string) => fs.statSync(path.join(cacheDir, 'oci', 'blobs', 'sha256', d.slice(7))).size;
+      const blobs = [img.target.digest, img.config, ...img.layers].map((digest) => ({ digest, size: size(digest) }));
+      fs.mkdirSync(path.join(cacheDir, 'entries'), { recursive: true });
+      fs.writeFileSync(path.join(cacheDir, 'entries', `${key}.json`), JSON.stringify({ schema: 2, key, target: img.target, blobs }));
     };
-    await make();
+    make();
     expect(checkEntry(cacheDir, key).problems).toEqual([]);
     expect(cacheListing(cacheDir).entries).toEqual([key]);
-    truncateTar(cacheDir, key, 1024, true);
-    expect(tarIsWhole(fs.readFileSync(path.join(entry, 'env.tar')))).toBe(false);
-    expect(checkEntry(cacheDir, key).problems.join()).toMatch(/not a whole tar/);
-    await make();
-    flipBytes(cacheDir, key, memberDataOffset(cacheDir, key, /bin\/python$/) + 2);
-    expect(checkEntry(cacheDir, key).tarIsWhole).toBe(true); // a data byte: only the checksum sees it
-    expect(checkEntry(cacheDir, key).problems).toEqual(['env.tar does not match the sha256 in entry.json']);
-    await make();
-    breakMeta(cacheDir, key, 'truncated');
-    expect(checkEntry(cacheDir, key).problems.join()).toMatch(/^entry\.json: /);
+    truncateLayer(cacheDir, key, true);
+    expect(tarIsWhole(fs.readFileSync(envLayerOf(cacheDir, key)))).toBe(false);
+    expect(checkEntry(cacheDir, key).problems.join()).toMatch(/does not match its digest/);
+    make();
+    truncateLayer(cacheDir, key);
+    expect(checkEntry(cacheDir, key).problems.join()).toMatch(/has \d+ bytes, the record says \d+/);
+    make();
+    const layer = envLayerOf(cacheDir, key);
+    flipBytes(layer, memberDataOffset(layer, /bin\/python$/) + 2);
+    expect(tarIsWhole(fs.readFileSync(layer))).toBe(true); // a data byte: only the digest sees it
+    expect(checkEntry(cacheDir, key).problems).toEqual([expect.stringMatching(/^blob sha256:[0-9a-f]{12} does not match its digest$/)]);
+    make();
+    breakRecord(cacheDir, key, 'truncated');
+    expect(checkEntry(cacheDir, key).problems.join()).toMatch(/^entries\/\S+\.json: /);
   });
 
   it('finds a process by the marker in its environment, and only while it runs', async () => {
