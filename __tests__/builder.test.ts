@@ -9,12 +9,12 @@ const own = (driver: string, buildkit: string | null, store = false): BuilderFac
 
 describe('capabilities: the runner setups', () => {
   // a builder with its own BuildKit, Engine with the classic store: push by digest, then pull
-  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true, imageOutputOptions: true, loadKeepsIndex: false, publish: 'by-digest', envCacheStore: 'oci-layout', engineDigestPin: false };
+  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true, imageOutputOptions: true, loadKeepsIndex: false, publish: 'by-digest', envCacheStore: 'oci-layout', engineIdIsDigest: false };
   // the docker driver on the classic store: load, docker push, no attestations
-  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false, imageOutputOptions: false, loadKeepsIndex: false, publish: 'loaded-image', envCacheStore: 'engine', engineDigestPin: false };
+  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false, imageOutputOptions: false, loadKeepsIndex: false, publish: 'loaded-image', envCacheStore: 'engine', engineIdIsDigest: false };
   // the containerd store: the loaded index carries everything; the docker driver cannot push by digest
   // (the env cache lives in the Engine's own store; only the containerd store resolves NAME:TAG@DIGEST there)
-  const CONTAINERD = { ...FULL, pushByDigest: false, loadKeepsIndex: true, publish: 'loaded-index', envCacheStore: 'engine', engineDigestPin: true };
+  const CONTAINERD = { ...FULL, pushByDigest: false, loadKeepsIndex: true, publish: 'loaded-index', envCacheStore: 'engine', engineIdIsDigest: true };
   it.each([
     ["Debian 12's Engine 20.10, docker driver", docker('20.10.24+dfsg1', false), { ...CLASSIC, namedContexts: false, envCacheStore: 'none' }],
     ['Engine 23.0, docker driver, classic store', docker('23.0.6', false), CLASSIC],

@@ -104,7 +104,7 @@ export interface Capabilities {
   loadKeepsIndex: boolean;  // --load brings an image index with its attestations into the Engine
   publish: PublishWay;
   envCacheStore: EnvCacheStore; // where a local or gha env-cache entry is handed to the build
-  engineDigestPin: boolean; // the Engine resolves NAME:TAG@DIGEST from its own store (the containerd store; the classic one goes to the registry)
+  engineIdIsDigest: boolean; // the Engine's image id is the image's digest (the containerd store), not its config's (classic)
 }
 
 /**
@@ -135,7 +135,7 @@ export function capabilities(b: BuilderFacts): Capabilities {
     loadKeepsIndex,
     publish: loadKeepsIndex ? 'loaded-index' : pushByDigest ? 'by-digest' : 'loaded-image',
     envCacheStore: !buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT) ? 'none' : b.driver === 'docker' ? 'engine' : buildkitAtLeast(OCI_LAYOUT_BUILDKIT) ? 'oci-layout' : 'none',
-    engineDigestPin: b.driver === 'docker' && b.containerdStore === true,
+    engineIdIsDigest: b.driver === 'docker' && b.containerdStore === true,
   };
 }
 

@@ -44,7 +44,7 @@ export const SAVE_WAIT_MS = 10 * 60_000;
 
 /** The env cache's restore options for this builder (src/builder.ts's capabilities). */
 function restoreOptions(pf: Preflight, lookupOnly: boolean) {
-  return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineDigestPin: pf.caps.engineDigestPin };
+  return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest };
 }
 
 /** Stage 1: every input and the recipe they lead to, secrets masked. Throws InputError before any command runs. */
@@ -202,7 +202,7 @@ function startSave(job: Job): void {
   };
   // the Engine image a local save makes: the post step removes it when the main step died before the entry was written
   const claimed = (name: string) => core.saveState(STATE.envImage, JSON.stringify({ name, key: session.key }));
-  const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache!.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineDigestPin: pf.caps.engineDigestPin, signal: stop.signal, claimed });
+  const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache!.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest, signal: stop.signal, claimed });
   job.saving = { done, stop };
 }
 
@@ -292,7 +292,8 @@ export async function pushStage(job: Job): Promise<void> {
 
 /** Stage 8: for the local backend, the freshly written layer cache replaces the old one. */
 export async function finishStage(job: Job): Promise<void> {
-  await job.ec.finishLayerCache(job.recipe.envCache, job.session);
+  const argv = job.plan.buildArgv;
+  await job.ec.finishLayerCache(job.recipe.envCache, job.session, argv.filter((_, n) => argv[n - 1] === '--cache-to'));
 }
 
 function failureOf(error: unknown, redactor: Redactor, outcome: Outcome): Failure {

@@ -50,7 +50,7 @@ async function expectTestedAndPushed(runner: EngineRunner, run: Run, tag: string
   expect(annotations(main, 'error')).toEqual([]);
   const o = main.outputs;
   expect(o).toMatchObject({ 'preflight-ok': 'true', 'gpu-checks-ran': 'true', 'smoke-passed': 'true', 'gpu-name': 'Stand-in GPU', tags: tag });
-  expect(o['cache-key']).toMatch(/^pointcept-env-v1-linux-amd64-[0-9a-f]{64}$/);
+  expect(o['cache-key']).toMatch(/^pointcept-env-v2-linux-amd64-[0-9a-f]{64}$/);
   expect(run.gpuSmokeContainers, "the smoke container went through the Engine's --gpus path").toHaveLength(1);
   expect(o.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
   expect(await servedDigest(tag), 'the digest output is the one the registry serves').toBe(o.digest);
@@ -75,16 +75,21 @@ async function expectPreflightFailure(runner: EngineRunner, run: Run, tag: strin
   expect(post.code, post.stdout).toBe(0);
 }
 
-/** The second run of a runner with the same inputs: the env comes from the cache (no env-export build), same key, pushed again. */
+/** The main build of the last run (the env builds and the env cache's save build name a --target). */
+const imageBuild = (runner: EngineRunner) => runner.builds().filter((b) => !/ --target /.test(b)).at(-1) ?? '';
+
+/** The second run of a runner with the same inputs: the env comes from the cache (no save build), same key, pushed again. */
 async function expectEnvCacheHit(runner: EngineRunner, first: Run, inputs: Record<string, string>, builder: RegExp): Promise<Run> {
   runner.resetCalls();
   const tag = `${inputs.tags}-again`;
   const second = await runner.run({ ...inputs, tags: tag });
   await expectTestedAndPushed(runner, second, tag, builder);
-  expect(second.main.outputs['cache-hit']).toBe('true');
+  const warned = [first, second].flatMap((r) => r.main.stdout.split('\n').filter((l) => l.startsWith('::warning::'))).join('\n');
+  expect(second.main.outputs['cache-hit'], warned).toBe('true');
+  expect(warned.split('\n').filter((l) => l.includes('env cache')), 'the save and the hit went without a warning').toEqual([]);
   expect(second.main.outputs['cache-key']).toBe(first.main.outputs['cache-key']);
-  expect(runner.builds().filter((b) => b.includes('--target env-export')), 'no env-export build on a hit').toEqual([]);
-  expect(runner.builds().at(-1), 'the env reaches the build as the env-cache context').toContain('--build-context env-cache=');
+  expect(runner.builds().filter((b) => b.includes('--target conda-env')), 'no save build on a hit').toEqual([]);
+  expect(imageBuild(runner), 'the entry replaces the conda-env stage of the build').toContain('--build-context conda-env=');
   return second;
 }
 
@@ -139,11 +144,15 @@ describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic
     expect(annotations(first.main, 'notice')).toHaveLength(1);
     expect(annotations(first.main, 'notice')[0]).toMatch(CLASSIC_NOTICE);
     expect(first.main.outputs['cache-hit']).toBe('false');
-    expect(runner().builds().map((b) => /--target (\S+)/.exec(b)?.[1] ?? 'image')).toEqual(['env-export', 'env-lock', 'image']);
+    // the save build runs after the main build (beside the smoke run): an image of the Engine's own store
+    expect(runner().builds().map((b) => /--target (\S+)/.exec(b)?.[1] ?? 'image')).toEqual(['env-lock', 'image', 'conda-env']);
+    expect(runner().builds().at(-1)).toMatch(/--output type=image,name=pcb-env-cache:pointcept-env-v2-linux-amd64-[0-9a-f]{64} /);
     expect(runner().builds().filter((b) => b.includes('--cache-to'))).toEqual([]);
 
     const second = await expectEnvCacheHit(runner(), first, inputs, builder);
     expect(annotations(second.main, 'notice')).toHaveLength(1);
+    // the Engine's image by name, once its id was checked against the entry
+    expect(imageBuild(runner())).toContain(`--build-context conda-env=docker-image://docker.io/library/pcb-env-cache:${first.main.outputs['cache-key']} `);
   });
 
   it('an explicit cache-to other than type=inline fails in preflight, before any build', async () => {
@@ -164,7 +173,7 @@ describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic
     await expectTestedAndPushed(runner(), first, tag, builder);
     expect(annotations(first.main, 'notice')[0]).toMatch(CLASSIC_NOTICE);
     const envImage = `${cacheRef}:${first.main.outputs['cache-key']}`; // the key fits a tag as it is
-    const exportBuild = runner().builds().find((b) => b.includes('--target env-export'));
+    const exportBuild = runner().builds().find((b) => b.includes('--target conda-env'));
     // what the plan asks for is what this builder does: no oci-mediatypes or zstd, which it would ignore
     expect(exportBuild).toContain(`--output type=image,name=${envImage},push=true ${FIXTURE}`);
     const res = await fetch(`http://${envImage.replace(/^([^/]+)\/(.+):([^:]+)$/, '$1/v2/$2/manifests/$3')}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
@@ -173,7 +182,7 @@ describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic
     expect(first.main.summary).toMatch(/<tr><th>Env cache \(registry\)<\/th><td>miss \(saved in/);
 
     const second = await expectEnvCacheHit(runner(), first, inputs, builder);
-    expect(runner().builds().at(-1)).toContain(`--build-context env-cache=docker-image://${envImage}`);
+    expect(imageBuild(runner())).toMatch(new RegExp(`--build-context conda-env=docker-image://${envImage.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@sha256:[0-9a-f]{64} `));
     expect(second.main.summary).toContain('<tr><th>Env cache (registry)</th><td>hit');
   });
 });
@@ -196,9 +205,11 @@ describe.skipIf(!E2E)('Engine 26, docker driver, containerd image store (26-cont
     await expectTestedAndPushed(runner(), first, tag, builder);
     expect(annotations(first.main, 'notice')).toEqual([]);
     expect(first.main.outputs['cache-hit']).toBe('false');
-    expect(runner().builds().at(-1)).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
+    expect(imageBuild(runner())).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
     await expectEnvCacheHit(runner(), first, inputs, builder);
-    expect(runner().builds().at(-1), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
+    expect(imageBuild(runner()), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
+    // the Engine's image by name (its id was checked against the entry first)
+    expect(imageBuild(runner())).toContain(`--build-context conda-env=docker-image://docker.io/library/pcb-env-cache:${first.main.outputs['cache-key']} `);
   });
 });
 
@@ -226,9 +237,9 @@ describe.skipIf(!E2E)('remote builder (main Engine)', () => {
     const first = await runner().run(inputs);
     await expectTestedAndPushed(runner(), first, tag, builder);
     expect(annotations(first.main, 'notice')).toEqual([]);
-    expect(runner().builds().at(-1)).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
+    expect(imageBuild(runner())).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
     await expectEnvCacheHit(runner(), first, inputs, builder);
-    expect(runner().builds().at(-1), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
+    expect(imageBuild(runner()), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
   });
 });
 

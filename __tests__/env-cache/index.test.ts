@@ -98,7 +98,9 @@ describe('local backend through the API (oci-layout: a builder with its own Buil
     const dest = /dest=([^,]+)/.exec(session.layerCacheTo[0])![1];
     fs.mkdirSync(dest, { recursive: true });
     fs.writeFileSync(path.join(dest, 'index.json'), '{}');
-    await api.finishLayerCache(s, session);
+    await api.finishLayerCache(s, session, []); // a build without this --cache-to: nothing is swapped in
+    expect(fs.existsSync(path.join(s.cacheDir, 'layers', 'current'))).toBe(false);
+    await api.finishLayerCache(s, session, session.layerCacheTo);
     expect(fs.existsSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'))).toBe(true);
     const next = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
     expect(next.layerCacheFrom).toEqual([`type=local,src=${path.join(s.cacheDir, 'layers', 'current')}`]);

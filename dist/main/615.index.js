@@ -72,12 +72,13 @@ function engineIdOf(r, containerdStore) {
     return containerdStore ? r.target.digest : r.config;
 }
 /**
- * The build context for the Engine's image. With the containerd store it is pinned by digest (the
- * Engine resolves NAME:TAG@DIGEST locally when the name is written in full); the classic store
- * resolves no digest locally, so there the tag is used after its id was checked.
+ * The build context for the Engine's image: by name, once its id was checked against the entry.
+ * Not pinned by digest: the docker driver's BuildKit looks a NAME:TAG@DIGEST up in a registry, in
+ * the containerd store too (Engine 26.1.5: "Head https://registry-1.docker.io/..."). Between the
+ * check and the build only a save of the same key can retag the name: the same environment.
  */
-function engineContext(name, id, pin) {
-    return `docker-image://docker.io/library/${name}${pin ? `@${id}` : ''}`;
+function engineContext(name) {
+    return `docker-image://docker.io/library/${name}`;
 }
 /** The id the Engine has under `name`, or null when it has none. */
 async function engineImageId(name) {
@@ -369,9 +370,8 @@ const missBecause = (warning) => ({ found: null, warnings: warning ? [warning] :
 async function inEngine(key, r, o) {
     if (o.store !== 'engine')
         return null;
-    const pin = o.engineDigestPin ?? false;
-    const want = engineIdOf(r, pin);
-    return (await engineImageId(engineName(key))) === want ? found(engineContext(engineName(key), want, pin), r.sizeBytes, r.base, "the Docker Engine's image store") : null;
+    const want = engineIdOf(r, o.engineIdIsDigest ?? false);
+    return (await engineImageId(engineName(key))) === want ? found(engineContext(engineName(key)), r.sizeBytes, r.base, "the Docker Engine's image store") : null;
 }
 /**
  * Hands an entry whose blobs lie in `dir` to the builder, once the layout matched the record's
@@ -383,15 +383,14 @@ async function handOver(key, r, dir, o, from) {
         return { bad };
     if (o.store !== 'engine')
         return found(`oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, from);
-    const pin = o.engineDigestPin ?? false;
     const name = engineName(key);
-    const want = engineIdOf(r, pin);
+    const want = engineIdOf(r, o.engineIdIsDigest ?? false);
     const t0 = Date.now();
     const failed = await loadIntoEngine(dir, r, name);
     const id = failed ? null : await engineImageId(name);
     if (id !== want)
         return missBecause(`env cache: could not put the entry into the Docker Engine (${failed ?? `it has ${id ?? 'no image'} under ${name}, not ${want}`}); building the environment instead`);
-    return found(engineContext(name, want, pin), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
+    return found(engineContext(name), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
 }
 async function lookUpLocal(s, key, workDir, o) {
     const l = (0,local/* lookupEntry */.Ne)(s.cacheDir, key);
@@ -408,7 +407,7 @@ async function lookUpLocal(s, key, workDir, o) {
     const r = l.record;
     const dir = external_node_path_.join(workDir, 'entry');
     if (o.lookupOnly)
-        return found(o.store === 'engine' ? engineContext(engineName(key), engineIdOf(r, o.engineDigestPin ?? false), o.engineDigestPin ?? false) : `oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, 'the cache dir (looked up only)');
+        return found(o.store === 'engine' ? engineContext(engineName(key)) : `oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, 'the cache dir (looked up only)');
     const engine = await inEngine(key, r, o);
     if (engine) {
         await (0,local/* touchEntry */.CS)(s.cacheDir, key);
@@ -554,7 +553,7 @@ async function stageSave(save, o) {
         return (0,entry/* stageLayout */.nK)(save.dir);
     const staged = await stageFromEngine(save.engineName, save.dir, o.signal);
     const id = await engineImageId(save.engineName);
-    const want = engineIdOf(staged, o.engineDigestPin ?? false);
+    const want = engineIdOf(staged, o.engineIdIsDigest ?? false);
     if (id !== want)
         throw notSaved(`the Engine's ${save.engineName} is ${id ?? 'gone'} now, not the image saved (${want})`);
     return staged;
@@ -637,11 +636,15 @@ function noSpace(e) {
     const code = e.code;
     return code === 'ENOSPC' || code === 'EDQUOT' || /no space left on device|disk quota exceeded/i.test(e.message ?? '');
 }
-/** After the main build: for `local`, swaps the freshly written layer cache in place of the old one. */
-async function finishLayerCache(s, session) {
+/**
+ * After the main build: for `local`, swaps the freshly written layer cache in place of the old one.
+ * `used` are the build's --cache-to values: a builder that exports no layer cache (the docker driver
+ * on the classic store) was given none, and a user's own cache-to is none of this cache's business.
+ */
+async function finishLayerCache(s, session, used) {
     if (s.backend !== 'local')
         return;
-    for (const to of session.layerCacheTo) {
+    for (const to of session.layerCacheTo.filter((t) => used.includes(t))) {
         const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
         if (dest && to.startsWith('type=local')) {
             try {

@@ -33105,7 +33105,7 @@ function capabilities(b) {
         loadKeepsIndex,
         publish: loadKeepsIndex ? 'loaded-index' : pushByDigest ? 'by-digest' : 'loaded-image',
         envCacheStore: !buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT) ? 'none' : b.driver === 'docker' ? 'engine' : buildkitAtLeast(OCI_LAYOUT_BUILDKIT) ? 'oci-layout' : 'none',
-        engineDigestPin: b.driver === 'docker' && b.containerdStore === true,
+        engineIdIsDigest: b.driver === 'docker' && b.containerdStore === true,
     };
 }
 /** 'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store)', one way everywhere. */
@@ -34596,7 +34596,7 @@ var state = __nccwpck_require__(2462);
 const SAVE_WAIT_MS = 10 * 60_000;
 /** The env cache's restore options for this builder (src/builder.ts's capabilities). */
 function restoreOptions(pf, lookupOnly) {
-    return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineDigestPin: pf.caps.engineDigestPin };
+    return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest };
 }
 /** Stage 1: every input and the recipe they lead to, secrets masked. Throws InputError before any command runs. */
 function readInputs(outcome) {
@@ -34763,7 +34763,7 @@ function startSave(job) {
     };
     // the Engine image a local save makes: the post step removes it when the main step died before the entry was written
     const claimed = (name) => core/* saveState */.LZ(state/* STATE */.c.envImage, JSON.stringify({ name, key: session.key }));
-    const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineDigestPin: pf.caps.engineDigestPin, signal: stop.signal, claimed });
+    const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest, signal: stop.signal, claimed });
     job.saving = { done, stop };
 }
 /**
@@ -34861,7 +34861,8 @@ async function pushStage(job) {
 }
 /** Stage 8: for the local backend, the freshly written layer cache replaces the old one. */
 async function finishStage(job) {
-    await job.ec.finishLayerCache(job.recipe.envCache, job.session);
+    const argv = job.plan.buildArgv;
+    await job.ec.finishLayerCache(job.recipe.envCache, job.session, argv.filter((_, n) => argv[n - 1] === '--cache-to'));
 }
 function failureOf(error, redactor, outcome) {
     if (error instanceof cancel/* CancelledError */.cc)

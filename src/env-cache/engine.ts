@@ -30,12 +30,13 @@ export function engineIdOf(r: Pick<EntryRecord, 'config' | 'target'>, containerd
 }
 
 /**
- * The build context for the Engine's image. With the containerd store it is pinned by digest (the
- * Engine resolves NAME:TAG@DIGEST locally when the name is written in full); the classic store
- * resolves no digest locally, so there the tag is used after its id was checked.
+ * The build context for the Engine's image: by name, once its id was checked against the entry.
+ * Not pinned by digest: the docker driver's BuildKit looks a NAME:TAG@DIGEST up in a registry, in
+ * the containerd store too (Engine 26.1.5: "Head https://registry-1.docker.io/..."). Between the
+ * check and the build only a save of the same key can retag the name: the same environment.
  */
-export function engineContext(name: string, id: string, pin: boolean): string {
-  return `docker-image://docker.io/library/${name}${pin ? `@${id}` : ''}`;
+export function engineContext(name: string): string {
+  return `docker-image://docker.io/library/${name}`;
 }
 
 /** The id the Engine has under `name`, or null when it has none. */

@@ -54,8 +54,8 @@ export interface RestoreOptions {
   imageOutputOptions?: boolean;
   /** Where the builder takes a local or gha entry from (src/builder.ts); default oci-layout. */
   store?: EnvCacheStore;
-  /** The Engine's image store pins images by digest (the containerd store). */
-  engineDigestPin?: boolean;
+  /** The Engine's image id is the image's digest (the containerd store), not its config's (classic). */
+  engineIdIsDigest?: boolean;
 }
 
 /** A hit: the context that replaces the conda-env stage, and what the summary says about it. */
@@ -68,9 +68,8 @@ const missBecause = (warning?: string): LookUp => ({ found: null, warnings: warn
 /** The docker driver: the entry's image when the Engine has it under its name with the id the record says, else null. */
 async function inEngine(key: string, r: EntryRecord, o: RestoreOptions): Promise<LookUp | null> {
   if (o.store !== 'engine') return null;
-  const pin = o.engineDigestPin ?? false;
-  const want = engineIdOf(r, pin);
-  return (await engineImageId(engineName(key))) === want ? found(engineContext(engineName(key), want, pin), r.sizeBytes, r.base, "the Docker Engine's image store") : null;
+  const want = engineIdOf(r, o.engineIdIsDigest ?? false);
+  return (await engineImageId(engineName(key))) === want ? found(engineContext(engineName(key)), r.sizeBytes, r.base, "the Docker Engine's image store") : null;
 }
 
 /**
@@ -81,14 +80,13 @@ async function handOver(key: string, r: EntryRecord, dir: string, o: RestoreOpti
   const bad = await checkLayout(dir, r);
   if (bad) return { bad };
   if (o.store !== 'engine') return found(`oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, from);
-  const pin = o.engineDigestPin ?? false;
   const name = engineName(key);
-  const want = engineIdOf(r, pin);
+  const want = engineIdOf(r, o.engineIdIsDigest ?? false);
   const t0 = Date.now();
   const failed = await loadIntoEngine(dir, r, name);
   const id = failed ? null : await engineImageId(name);
   if (id !== want) return missBecause(`env cache: could not put the entry into the Docker Engine (${failed ?? `it has ${id ?? 'no image'} under ${name}, not ${want}`}); building the environment instead`);
-  return found(engineContext(name, want, pin), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
+  return found(engineContext(name), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
 }
 
 async function lookUpLocal(s: EnvCacheSettings, key: string, workDir: string, o: RestoreOptions): Promise<LookUp> {
@@ -102,7 +100,7 @@ async function lookUpLocal(s: EnvCacheSettings, key: string, workDir: string, o:
   if ('problem' in l) return o.lookupOnly ? missBecause(`env cache: the entry ${key} is damaged (${l.problem})`) : removed(`is damaged (${l.problem})`);
   const r = l.record;
   const dir = path.join(workDir, 'entry');
-  if (o.lookupOnly) return found(o.store === 'engine' ? engineContext(engineName(key), engineIdOf(r, o.engineDigestPin ?? false), o.engineDigestPin ?? false) : `oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, 'the cache dir (looked up only)');
+  if (o.lookupOnly) return found(o.store === 'engine' ? engineContext(engineName(key)) : `oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, 'the cache dir (looked up only)');
   const engine = await inEngine(key, r, o);
   if (engine) {
     await touchEntry(s.cacheDir, key);
@@ -240,7 +238,7 @@ export interface SaveOptions {
   base: BaseImage;
   /** The store the session was made for (restoreEnvCache's opts.store). */
   store?: EnvCacheStore;
-  engineDigestPin?: boolean;
+  engineIdIsDigest?: boolean;
   /** Stops the save (the main step's wait ran out, or the job was cancelled). */
   signal?: AbortSignal;
   /** Told the Engine image a local save is about to make (it holds the key's lock), for the post step. */
@@ -254,7 +252,7 @@ async function stageSave(save: EnvSave, o: SaveOptions): Promise<Staged> {
   if (!save.engineName) return stageLayout(save.dir!);
   const staged = await stageFromEngine(save.engineName, save.dir!, o.signal);
   const id = await engineImageId(save.engineName);
-  const want = engineIdOf(staged, o.engineDigestPin ?? false);
+  const want = engineIdOf(staged, o.engineIdIsDigest ?? false);
   if (id !== want) throw notSaved(`the Engine's ${save.engineName} is ${id ?? 'gone'} now, not the image saved (${want})`);
   return staged;
 }
@@ -329,10 +327,14 @@ function noSpace(e: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT' || /no space left on device|disk quota exceeded/i.test((e as Error).message ?? '');
 }
 
-/** After the main build: for `local`, swaps the freshly written layer cache in place of the old one. */
-export async function finishLayerCache(s: EnvCacheSettings, session: EnvCacheSession): Promise<void> {
+/**
+ * After the main build: for `local`, swaps the freshly written layer cache in place of the old one.
+ * `used` are the build's --cache-to values: a builder that exports no layer cache (the docker driver
+ * on the classic store) was given none, and a user's own cache-to is none of this cache's business.
+ */
+export async function finishLayerCache(s: EnvCacheSettings, session: EnvCacheSession, used: string[]): Promise<void> {
   if (s.backend !== 'local') return;
-  for (const to of session.layerCacheTo) {
+  for (const to of session.layerCacheTo.filter((t) => used.includes(t))) {
     const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
     if (dest && to.startsWith('type=local')) {
       try {
