@@ -238,7 +238,7 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
     const dry = await runMain({ ...i, 'dry-run': 'true' });
     expect(dry.code, dry.stdout).toBe(0);
     expect(dry.outputs).toMatchObject({ tags: `${REGISTRY}/${repo}:${RUN}`, labels: 'org.example.run=dry', 'preflight-ok': 'true', 'cache-hit': 'false', 'gpu-checks-ran': 'false' });
-    expect(dry.outputs['cache-key']).toMatch(new RegExp(`^pcb-e2e-dry-${RUN}-v1-linux-amd64-[0-9a-f]{64}$`));
+    expect(dry.outputs['cache-key']).toMatch(new RegExp(`^pcb-e2e-dry-${RUN}-v2-linux-amd64-[0-9a-f]{64}$`));
     expect(dry.outputs['image-id']).toBeUndefined();
     expect(dry.summary).toContain('<h2>Pointcept image: dry run, ✅ preflight passed</h2>');
     expect(dry.summary).toContain('<tr><th>Env cache (local)</th><td>miss (looked up only)</td></tr>');
@@ -258,6 +258,13 @@ describe.skipIf(!E2E)('the action end to end (real dockerd, buildx, BuildKit, re
     const dryEnv = [...dry.stdout.matchAll(/^Env build: (.*)$/gm)].map((m) => same(m[1], dry.state['pcb-work-dir']));
     const realEnv = [...real.stdout.matchAll(/^\[command\] (docker buildx build .* --target env-\S+ .*)$/gm)].map((m) => same(m[1], real.state['pcb-work-dir']));
     expect(realEnv).toEqual(dryEnv);
+    // the save of the miss: the conda-env stage as an OCI layout under the cache dir's tmp/ (its name differs per run)
+    const saveDir = (text: string) => text.replace(/\/tmp\/[^/,\s]+\.\d+\.[0-9a-f]+(?=,)/, '/tmp/SAVE');
+    const drySave = saveDir(same(/^Env cache save \(beside the smoke run\): (.*)$/m.exec(dry.stdout)![1], dry.state['pcb-work-dir']));
+    const realSave = saveDir(same(/^\[command\] (docker buildx build .* --target conda-env .*)$/m.exec(real.stdout)?.[1] ?? '', real.state['pcb-work-dir']));
+    expect(realSave).toBe(drySave);
+    expect(drySave).toContain(`--target conda-env --output type=oci,tar=false,dest=${dryCache}/tmp/SAVE`);
+    expect(fs.readdirSync(path.join(dryCache, 'entries'))).toEqual([`${real.outputs['cache-key']}.json`]);
     expect(await registryDigest(repo, RUN)).toBe(real.outputs.digest);
     fs.rmSync(dryCache, { recursive: true, force: true });
   });
