@@ -109,6 +109,7 @@ describe.skipIf(!E2E)('fault tools (real docker, BuildKit, registry)', () => {
     const src = path.join(tmp, 'envsrc');
     fs.mkdirSync(path.join(src, 'conda', 'bin'), { recursive: true });
     fs.writeFileSync(path.join(src, 'conda', 'bin', 'python'), '#!/bin/sh\nexec sh "$@"\n');
+    fs.writeFileSync(path.join(src, 'conda', 'payload'), crypto.randomBytes(64 * 1024)); // half the layer is inside it
     const layerTar = path.join(tmp, 'layer.tar');
     expect((await cmd('tar', ['-C', src, '-cf', layerTar, 'conda'])).code).toBe(0);
     // an entry as the OCI image-layout rules have it: blobs named by their sha256, a record naming them
