@@ -76,21 +76,20 @@ def test_no_syntax_directive(dockerfile):
 
 def test_stages_the_action_relies_on(dockerfile):
     stages = dockerfile["stages"]
-    for name in ("env-spec", "env-cache", "miniforge", "conda-env", "env-lock", "env-pack",
-                 "env-export", "extensions", "runtime"):
+    for name in ("env-spec", "miniforge", "conda-env", "env-lock", "extensions", "runtime"):
         assert name in stages, f"stage {name} missing; stages: {dockerfile['order']}"
     assert dockerfile["order"][-1] == "runtime", "runtime must be the last (default) stage"
-    for name in ("env-spec", "env-cache", "miniforge", "env-lock", "env-export"):
+    for name in ("env-spec", "miniforge", "env-lock"):
         assert stages[name]["base"] == "scratch", name
-    assert stages["env-cache"]["body"] == [], "env-cache must be empty by default"
     assert body(stages["env-spec"], "COPY") == ["environment.yml /environment.yml"]
     assert stages["conda-env"]["base"] == "${BASE_IMAGE}"
-    for name in ("env-pack", "extensions", "runtime"):
+    for name in ("extensions", "runtime"):
         assert stages[name]["base"] == "conda-env", name
     assert body(stages["env-lock"], "COPY") == [
         "--from=conda-env /opt/conda/pcb-env.lock /environment.lock"]
-    export = " ".join(body(stages["env-export"], "COPY"))
-    assert "--from=env-pack" in export and "env.tar" in export and "environment.lock" in export
+    # the env cache replaces the whole conda-env stage with its image: the stages it used to need are gone
+    for gone in ("env-cache", "env-pack", "env-export"):
+        assert gone not in stages, f"stage {gone} is left from the env.tar cache"
 
 
 def test_args_the_action_sets(dockerfile):
@@ -120,7 +119,6 @@ def test_conda_env_stage_mounts_and_script(dockerfile):
     assert len(runs) == 1, "conda-env must create the env in exactly one RUN"
     run = runs[0]
     for mount in ("--mount=type=bind,from=env-spec,target=/pcb/env-spec",
-                  "--mount=type=bind,from=env-cache,target=/pcb/env-cache",
                   "--mount=type=bind,from=miniforge,target=/pcb/miniforge",
                   "--mount=type=bind,source=docker/create-env.sh,target=/pcb/create-env.sh"):
         assert mount in run, mount
