@@ -117,7 +117,7 @@ function isFile(p: string) {
 const startsLabel = (field: string) => /^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+=/i.test(field);
 const ULIMITS = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
 /** Build contexts the action passes itself (src/env-cache, plan.ts). */
-export const RESERVED_CONTEXTS = ['env-spec', 'env-cache', 'miniforge'];
+export const RESERVED_CONTEXTS = ['env-spec', 'conda-env', 'miniforge'];
 const secretId = (k: string) => (ID.test(k) ? null : 'a secret id is letters, digits, "_", "." or "-"');
 
 const PARSERS = {

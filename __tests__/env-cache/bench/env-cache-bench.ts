@@ -73,7 +73,7 @@ describe.skipIf(process.env.PCB_BENCH !== '1')('env cache benchmark', () => {
       expect(saved.saved).toBe(true);
       const gib = (saved.sizeBytes! / 1024 ** 3).toFixed(2);
       rows.push(['save on a miss: save build (conda-env as an uncompressed OCI layout into the cache dir)', buildS, `of which exporting the layers ${stepSeconds(logE, /^exporting to oci/)} s; entry ${gib} GiB`]);
-      rows.push(['save on a miss: commit (digests checked, blobs renamed into oci/, record written)', Math.round((saveS - buildS) * 10) / 10, `${(saved.sizeBytes! / 1024 ** 2 / Math.max(saveS, 0.1)).toFixed(0)} MB/s for the whole save`]);
+      rows.push(['save on a miss: commit (digests checked, blobs renamed into oci/, record written)', Math.round((saveS - buildS) * 10) / 10, `${(saved.sizeBytes! / 1024 ** 2 / Math.max(saveS, 0.1)).toFixed(0)} MiB/s for the whole save`]);
 
       // B. cold builder, warm local env cache
       await builder.wipe();
@@ -91,8 +91,8 @@ describe.skipIf(process.env.PCB_BENCH !== '1')('env cache benchmark', () => {
       if (process.env.PCB_BENCH_LOG) fs.writeFileSync(process.env.PCB_BENCH_LOG, `${envLog}\n==== image build ====\n${logB}`);
       expect(envLog + logB).not.toContain('PCB-STANDIN-MAMBA');
       rows.push(['B. cold builder, warm local env cache: restore + env-lock + image build', b, `restoreEnvCache ${restoreS} s; env-lock build ${envBuildS} s; image build ${Math.round((b - restoreS - envBuildS) * 10) / 10} s`]);
-      rows.push(['restore: link the entry + check its piece checksums (restoreEnvCache)', restoreS, `${(hit.sizeBytes! / 1024 ** 2 / Math.max(restoreS, 0.1)).toFixed(0)} MB/s`]);
-      rows.push(['restore: env-lock build on the cold builder (layout sent to BuildKit, layers unpacked)', envBuildS, `${(hit.sizeBytes! / 1024 ** 2 / Math.max(envBuildS, 0.1)).toFixed(0)} MB/s`]);
+      rows.push(['restore: link the entry + check its piece checksums (restoreEnvCache)', restoreS, `${(hit.sizeBytes! / 1024 ** 2 / Math.max(restoreS, 0.1)).toFixed(0)} MiB/s`]);
+      rows.push(['restore: env-lock build on the cold builder (layout sent to BuildKit, layers unpacked)', envBuildS, `${(hit.sizeBytes! / 1024 ** 2 / Math.max(envBuildS, 0.1)).toFixed(0)} MiB/s`]);
     } finally {
       await builder.dispose();
       fs.rmSync(tmp, { recursive: true, force: true });
