@@ -11,6 +11,7 @@
 // cache) and action.test.ts (the fixture project).
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from '../helpers.js';
 import { removeTempDirs, type StepRun } from '../run-dist.js';
@@ -93,6 +94,21 @@ async function expectEnvCacheHit(runner: EngineRunner, first: Run, inputs: Recor
   return second;
 }
 
+/**
+ * The docker driver keeps the entry in the Engine's image store and its durable copy in the cache
+ * dir: an Engine that lost the image (docker image prune -a, a new disk) gets it back from the cache
+ * dir with docker load, checked first, and the run is still a hit.
+ */
+async function expectRefillAfterPrune(runner: EngineRunner, first: Run, inputs: Record<string, string>, builder: RegExp): Promise<void> {
+  const key = first.main.outputs['cache-key'];
+  const image = `pcb-env-cache:${key}`;
+  expect(fs.existsSync(path.join(runner.cacheDir, 'entries', `${key}.json`)), 'the durable copy is in the cache dir').toBe(true);
+  runner.docker('image', 'rm', image);
+  const third = await expectEnvCacheHit(runner, first, { ...inputs, tags: `${inputs.tags}-refill` }, builder);
+  expect(third.main.summary).toMatch(/hit from the cache dir, loaded into the Docker Engine \(docker load, [\d.]+ s\)/);
+  expect(runner.docker('image', 'inspect', '--format', '{{.Id}}', image).trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+}
+
 const DOCKER_DRIVER = (engine: string, store: string) => new RegExp(`builder &quot;default&quot; \\(docker driver, Docker Engine ${engine.replace(/\./g, '\\.')}\\S*, BuildKit [\\d.]+, ${store} image store\\)`);
 // The classic store's one notice: with a push, both what the layer cache and what the push leave out.
 const CLASSIC_NOTICE = line('::notice::builder "default" (docker driver, Docker Engine 26.…, BuildKit 0.13, classic image store) cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine\'s own build cache (the env cache works as usual), and pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for the layer cache and attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)');
@@ -135,7 +151,7 @@ describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic
     expect(f).toMatchObject({ store: 'classic', builderDriver: 'docker' });
   });
 
-  it('default inputs: one notice, no --cache-to, built, tested and pushed; the second run is an env-cache hit', async () => {
+  it('default inputs: one notice, no --cache-to, built, tested and pushed; the second run is an env-cache hit, and so is a third after the Engine lost the image', async () => {
     runner().resetCalls();
     const tag = tagOf('26-classic');
     const inputs = defaults(runner(), tag);
@@ -153,6 +169,7 @@ describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic
     expect(annotations(second.main, 'notice')).toHaveLength(1);
     // the Engine's image by name, once its id was checked against the entry
     expect(imageBuild(runner())).toContain(`--build-context conda-env=docker-image://docker.io/library/pcb-env-cache:${first.main.outputs['cache-key']} `);
+    await expectRefillAfterPrune(runner(), first, inputs, builder);
   });
 
   it('an explicit cache-to other than type=inline fails in preflight, before any build', async () => {
@@ -197,7 +214,7 @@ describe.skipIf(!E2E)('Engine 26, docker driver, containerd image store (26-cont
     expect(f).toMatchObject({ store: 'containerd', builderDriver: 'docker' });
   });
 
-  it('default inputs: the full plan with --cache-to, no notice, built, tested and pushed; the second run is an env-cache hit', async () => {
+  it('default inputs: the full plan with --cache-to, no notice, built, tested and pushed; the second run is an env-cache hit, and so is a third after the Engine lost the image', async () => {
     runner().resetCalls();
     const tag = tagOf('26-containerd');
     const inputs = defaults(runner(), tag);
@@ -210,6 +227,7 @@ describe.skipIf(!E2E)('Engine 26, docker driver, containerd image store (26-cont
     expect(imageBuild(runner()), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
     // the Engine's image by name (its id was checked against the entry first)
     expect(imageBuild(runner())).toContain(`--build-context conda-env=docker-image://docker.io/library/pcb-env-cache:${first.main.outputs['cache-key']} `);
+    await expectRefillAfterPrune(runner(), first, inputs, builder);
   });
 });
 
