@@ -174,7 +174,10 @@ async function run(name) {
   const g = groups(main.lines);
   const sum = (re) => g.filter((x) => re.test(x.name)).reduce((a, x) => a + x.seconds, 0);
   const smoke = g.find((x) => x.name === 'Smoke tests');
-  const changed = [...cacheAfter].filter(([p, v]) => cacheBefore.get(p) !== v);
+  // written: files that were not there before under any name (the layer cache renames its old
+  // directory to retired-*, which moves files without writing them)
+  const before = new Set(cacheBefore.values());
+  const changed = [...cacheAfter].filter(([, v]) => !before.has(v));
   const writtenUnder = (sub) => changed.filter(([p]) => p.startsWith(path.join(cacheDir, sub) + path.sep)).reduce((a, [, v]) => a + sizeOf(v), 0);
   const bk = buildkitSteps(main.lines);
   const envTar = [...cacheAfter.keys()].find((p) => p.endsWith(`${path.sep}env.tar`));

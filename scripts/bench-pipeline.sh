@@ -27,17 +27,16 @@
 # Builder: a private buildkitd (the `remote` driver, like .ci/setup's pcb-remote, but its own, so
 # that "cold" can delete its whole state); the runtime image is loaded into $DOCKER_HOST's Engine.
 # Needs the services of .ci/setup (dockerd, buildkitd binary, buildx, registry, base image) and
-# `npm ci`. Scratch space: PCB_BENCH_DIR (default a new directory under /var/tmp), about 4x the
-# env; PCB_BENCH_KEEP=1 keeps it (each run's timestamped logs and job summary are in runs/).
+# `npm ci`. Scratch space: PCB_BENCH_DIR (default a new directory under /var/tmp), about 6x the
+# env (the local layer cache keeps each run's previous copy), plus the private buildkitd's state
+# under $TMPDIR, a few times the env; PCB_BENCH_KEEP=1 keeps PCB_BENCH_DIR (each run's
+# timestamped logs and job summary are in runs/). Only this builder kind is measured.
 # Results: a markdown table and a machine line on stdout, also written to $PCB_BENCH_OUT when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ -f .ci/.env ]]; then
-  set -a
-  # shellcheck disable=SC1091
-  . .ci/.env
-  set +a
-fi
+# .ci/setup's variables (DOCKER_HOST, PCB_BASE_IMAGE, ...) when it ran in this checkout, and its PATH
+# shellcheck disable=SC1091
+[[ ! -f .ci/.env ]] || { set -a && . .ci/.env && set +a; }
 # shellcheck disable=SC1091
 . .ci/lib.sh
 
@@ -57,7 +56,7 @@ table=$(node scripts/bench-pipeline.mjs "$WORK" "$MIB")
 {
   echo "Machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 2^20}' /proc/meminfo), load average $load_before before and $(cut -d' ' -f1-3 /proc/loadavg) after; started $started;" \
     "Docker Engine $(docker version --format '{{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2), BuildKit $(buildkitd --version | awk '{print $3}');" \
-    "stand-in env of $GB GB ($MIB MiB of 64 MiB files)"
+    "STAND-INS: the env ($GB GB, $MIB MiB of 64 MiB files from the stand-in mamba), the extensions stage (stand-in wheels, no compiler), the smoke run (a shell script)"
   echo
   echo "$table"
 } | tee "${PCB_BENCH_OUT:-/dev/null}"
