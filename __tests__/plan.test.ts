@@ -43,7 +43,7 @@ const flag = (argv: string[], name: string) => argv.flatMap((a, n) => (a === nam
 describe('inputs -> plan -> buildx argv', () => {
   it.each<[string, Case, Record<string, string[] | boolean>]>([
     ['defaults: the Dockerfile keeps its own arch list, base image, env name and Miniforge version', {}, {
-      '--build-arg': ['MAX_JOBS=16'], '--tag': [], '--load': true, '--push': false, '--builder': [], '--platform': ['linux/amd64'], '--target': [], '--build-context': [],
+      '--build-arg': ['MAX_JOBS=16'], '--tag': [], '--load': false, '--output': ['type=docker,compression=uncompressed'], '--push': false, '--builder': [], '--platform': ['linux/amd64'], '--target': [], '--build-context': [],
     }],
     ['builder, target, tags, labels, args', { inputs: { builder: 'pcb-remote', target: 'extensions', tags: 'r.example/a:1,r.example/a:latest', labels: 'a=b,c', 'build-args': 'X=1;2 $(y)', 'max-jobs': '2', 'base-image': '127.0.0.1:5000/pcb-base:busybox', 'torch-cuda-arch-list': '9.0' }, archList: '9.0' }, {
       '--builder': ['pcb-remote'], '--target': ['extensions'], '--tag': ['r.example/a:1', 'r.example/a:latest'], '--label': ['a=b,c'],
@@ -222,8 +222,9 @@ describe('publishing: the build argv of each way (builder x push x load)', () =>
     ['classic store, docker driver, nothing asked: today\'s load + docker push, no attestation flags', { inputs: { push: 'true', tags: 'r.example/a:1' }, builder: CLASSIC }, { way: 'loaded-image', want: {
       '--tag': ['r.example/a:1'], '--load': true, '--attest': [], '--annotation': [],
     } }],
-    ['push false, containerd store: the loaded image keeps what was asked', { inputs: { provenance: 'mode=max' }, builder: CONTAINERD }, { way: null, want: { '--attest': [`type=provenance,mode=max,builder-id=${RUN_URL}`], '--load': true } }],
-    ['push false, classic store: no flags (buildx\'s default only)', { inputs: {} }, { way: null, want: { '--attest': [], '--load': true, '--output': [] } }],
+    ['push false, containerd store: the loaded image keeps what was asked, its layers uncompressed', { inputs: { provenance: 'mode=max' }, builder: CONTAINERD }, { way: null, want: { '--attest': [`type=provenance,mode=max,builder-id=${RUN_URL}`], '--load': false, '--output': ['type=docker,compression=uncompressed'] } }],
+    ['push false, remote builder: no attestation flags (buildx\'s default only), layers uncompressed', { inputs: {} }, { way: null, want: { '--attest': [], '--load': false, '--output': ['type=docker,compression=uncompressed'] } }],
+    ['push false, docker driver with the classic store: plain --load (its exporter ignores compression)', { inputs: {}, builder: CLASSIC }, { way: null, want: { '--attest': [], '--load': true, '--output': [] } }],
     ['load false, no smoke run: buildx pushes the tags itself, attested', { inputs: { push: 'true', load: 'false', 'smoke-tests': 'false', tags: 'r.example/a:1', provenance: 'true' } }, { way: 'buildx-push', want: {
       '--tag': ['r.example/a:1'], '--push': true, '--load': false, '--attest': [`type=provenance,builder-id=${RUN_URL}`],
     } }],

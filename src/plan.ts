@@ -24,6 +24,7 @@ export interface Adaptation {
   layerCacheExport: boolean; // the env cache's default --cache-to may be used
   publish: PublishWay;       // how a tested image reaches the registry (builder.ts)
   attach: boolean;           // the image this run makes can carry attestations and annotations
+  uncompressedLoad: boolean; // a load may ask for uncompressed layers (the builder honours compression)
   findings: Finding[];       // errors: the inputs ask for what the builder cannot do
 }
 
@@ -69,7 +70,7 @@ export function adaptToBuilder(i: Inputs, d: Pick<Dockerfile, 'path' | 'syntax'>
   const attach = canAttach(i, caps);
   const asked = attachmentsAsked(i);
   if (asked.length && !attach) findings.push({ level: 'error', check: 'attestations', message: cannotAttach(i, b, asked) });
-  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, findings };
+  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, uncompressedLoad: caps.imageOutputOptions, findings };
 }
 
 /** Can the image this run exports carry attestations and annotations? */
@@ -247,7 +248,7 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     ...(i.target ? ['--target', i.target] : []),
     ...labels.flatMap((l) => ['--label', l]),
     ...attachArgs,
-    ...outputArgs(i, publish, attach),
+    ...outputArgs(i, publish, attach, pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index'),
     ...cacheFrom.flatMap((c) => ['--cache-from', c]),
     ...cacheTo.flatMap((c) => ['--cache-to', c]),
     i.context,
@@ -287,15 +288,19 @@ function publishPlan(i: Inputs, a: Adaptation): PublishPlan | null {
  * Engine; the tags move only with docker push). by-digest: one push, untagged, to every repository
  * (a --tag would name the pushed image and move the tags before the smoke run), as an image index
  * even for one platform so that the shape is always index -> platform manifest (+ attestations).
+ * A load skips gzip where the builder honours that (uncompressedLoad): compressing a multi-GB env
+ * layer on one core is the slowest step of a warm run and buys nothing on the way into the
+ * runner's own Engine. Not where the loaded image is the one docker push sends (the containerd
+ * store pushes its layers as stored).
  */
-function outputArgs(i: Inputs, p: PublishPlan | null, attach: boolean): string[] {
+function outputArgs(i: Inputs, p: PublishPlan | null, attach: boolean, uncompressedLoad: boolean): string[] {
   const index = attach && wantsIndex(i.annotations) ? ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1'] : [];
   const tags = i.tags.flatMap((t) => ['--tag', t]);
   if (p?.way === 'by-digest') {
     const names = csvField(`name=${p.repositories.map((r) => r.repository).join(',')}`);
     return ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1', '--output', `type=image,${names},push-by-digest=true,name-canonical=true,push=true`];
   }
-  if (i.load) return [...index, ...tags, '--load'];
+  if (i.load) return [...index, ...tags, ...(uncompressedLoad ? ['--output', 'type=docker,compression=uncompressed'] : ['--load'])];
   if (i.push) return [...index, ...tags, '--push'];
   return tags;
 }

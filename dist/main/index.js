@@ -32674,7 +32674,7 @@ function adaptToBuilder(i, d, b, caps) {
     const asked = attachmentsAsked(i);
     if (asked.length && !attach)
         findings.push({ level: 'error', check: 'attestations', message: cannotAttach(i, b, asked) });
-    return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, findings };
+    return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, uncompressedLoad: caps.imageOutputOptions, findings };
 }
 /** Can the image this run exports carry attestations and annotations? */
 function canAttach(i, caps) {
@@ -32809,7 +32809,7 @@ function makePlan(i, r, pf, run, session) {
         ...(i.target ? ['--target', i.target] : []),
         ...labels.flatMap((l) => ['--label', l]),
         ...attachArgs,
-        ...outputArgs(i, publish, attach),
+        ...outputArgs(i, publish, attach, pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index'),
         ...cacheFrom.flatMap((c) => ['--cache-from', c]),
         ...cacheTo.flatMap((c) => ['--cache-to', c]),
         i.context,
@@ -32847,8 +32847,12 @@ function publishPlan(i, a) {
  * Engine; the tags move only with docker push). by-digest: one push, untagged, to every repository
  * (a --tag would name the pushed image and move the tags before the smoke run), as an image index
  * even for one platform so that the shape is always index -> platform manifest (+ attestations).
+ * A load skips gzip where the builder honours that (uncompressedLoad): compressing a multi-GB env
+ * layer on one core is the slowest step of a warm run and buys nothing on the way into the
+ * runner's own Engine. Not where the loaded image is the one docker push sends (the containerd
+ * store pushes its layers as stored).
  */
-function outputArgs(i, p, attach) {
+function outputArgs(i, p, attach, uncompressedLoad) {
     const index = attach && wantsIndex(i.annotations) ? ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1'] : [];
     const tags = i.tags.flatMap((t) => ['--tag', t]);
     if (p?.way === 'by-digest') {
@@ -32856,7 +32860,7 @@ function outputArgs(i, p, attach) {
         return ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1', '--output', `type=image,${names},push-by-digest=true,name-canonical=true,push=true`];
     }
     if (i.load)
-        return [...index, ...tags, '--load'];
+        return [...index, ...tags, ...(uncompressedLoad ? ['--output', 'type=docker,compression=uncompressed'] : ['--load'])];
     if (i.push)
         return [...index, ...tags, '--push'];
     return tags;
