@@ -133,7 +133,7 @@ describe.skipIf(!E2E)('env cache end to end: local backend', () => {
     const worker = path.join(tmp, 'save.mjs');
     fs.writeFileSync(worker, `import * as fs from 'node:fs'; import { localSave } from ${JSON.stringify(mod)};
       const [dir, key, exp, go] = process.argv.slice(2); while (!fs.existsSync(go)) await new Promise((r) => setTimeout(r, 2));
-      process.stdout.write(JSON.stringify(localSave(dir, key, exp, 50 * 1024 ** 3)));`);
+      process.stdout.write(JSON.stringify(await localSave(dir, key, exp, 50 * 1024 ** 3)));`);
     const go = path.join(tmp, 'go');
     const results = runs.map((r) => new Promise<{ saved: boolean }>((resolve, reject) => {
       const p = spawn(process.execPath, [worker, s.cacheDir, r.key, r.exportDir, go], { stdio: ['ignore', 'pipe', 'inherit'] });
