@@ -41,7 +41,7 @@ function render(rows) {
     '|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${cell(r.fault)} | ${cell(r.injected)} | ${r.times} | ${cell(r.outcome)} | ${r.seconds.toFixed(1)} s | ${list(r.lost)} | ${list(r.left)} | ${r.line ? `\`${short(cell(r.line).replace(/`/g, "'"))}\`` : ''} |`),
     '',
-    `${rows.length} faults: ${rows.filter(good).length} handled as they must be (survived, or failed with one clear line; nothing lost)${rows.some((r) => !good(r)) ? `; NOT handled: ${rows.filter((r) => !good(r)).map((r) => r.fault).join(', ')}` : ''}. Measured ${when.slice(0, 10)} by \`npm run fault-table\`.`,
+    `${rows.length} faults: ${rows.filter(good).length} handled as they must be (survived, or failed with one clear line; nothing lost)${rows.some((r) => !good(r)) ? `; NOT handled: ${rows.filter((r) => !good(r)).map((r) => r.fault).join(', ')}` : ''}. Measured ${when.slice(0, 10)} by the fault tests (\`npm run fault-table\`, or the e2e stage of \`.ci/run\`).`,
   ];
   return out.join('\n');
 }

@@ -25,7 +25,7 @@ export interface Adaptation {
   layerCacheExport: boolean; // the env cache's default --cache-to may be used
   publish: PublishWay;       // how a tested image reaches the registry (builder.ts)
   attach: boolean;           // the image this run makes can carry attestations and annotations
-  loadCompression: boolean;  // --load may name the compression of the loaded layers (not the classic store's docker driver, which stores no compressed layers)
+  uncompressedLoad: boolean; // a load may ask for uncompressed layers (the builder honours compression)
   findings: Finding[];       // errors: the inputs ask for what the builder cannot do
 }
 
@@ -74,7 +74,7 @@ export function adaptToBuilder(i: Inputs, d: Pick<Dockerfile, 'path' | 'syntax'>
   if (['local', 'gha'].includes(i['cache-backend']) && caps.namedContexts && caps.envCacheStore === 'none') {
     findings.push({ level: 'error', check: 'builder', message: `${who} cannot take the env cache as an OCI layout (BuildKit 0.11 or newer can), which cache-backend: ${i['cache-backend']} needs; upgrade the builder's BuildKit, or set cache-backend: registry or none` });
   }
-  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, loadCompression: caps.imageOutputOptions, findings };
+  return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, uncompressedLoad: caps.imageOutputOptions, findings };
 }
 
 /** Can the image this run exports carry attestations and annotations? */
@@ -258,7 +258,7 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     ...(i.target ? ['--target', i.target] : []),
     ...labels.flatMap((l) => ['--label', l]),
     ...attachArgs,
-    ...outputArgs(i, publish, attach, pf.adaptation.loadCompression),
+    ...outputArgs(i, publish, attach, pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index'),
     ...cacheFrom.flatMap((c) => ['--cache-from', c]),
     ...cacheTo.flatMap((c) => ['--cache-to', c]),
     i.context,
@@ -298,30 +298,21 @@ function publishPlan(i: Inputs, a: Adaptation): PublishPlan | null {
  * Engine; the tags move only with docker push). by-digest: one push, untagged, to every repository
  * (a --tag would name the pushed image and move the tags before the smoke run), as an image index
  * even for one platform so that the shape is always index -> platform manifest (+ attestations).
+ * A load skips gzip where the builder honours that (uncompressedLoad): compressing a multi-GB env
+ * layer on one core is the slowest step of a warm run and buys nothing on the way into the
+ * runner's own Engine. Not where the loaded image is the one docker push sends (the containerd
+ * store pushes its layers as stored).
  */
-function outputArgs(i: Inputs, p: PublishPlan | null, attach: boolean, loadCompression: boolean): string[] {
+function outputArgs(i: Inputs, p: PublishPlan | null, attach: boolean, uncompressedLoad: boolean): string[] {
   const index = attach && wantsIndex(i.annotations) ? ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1'] : [];
   const tags = i.tags.flatMap((t) => ['--tag', t]);
   if (p?.way === 'by-digest') {
     const names = csvField(`name=${p.repositories.map((r) => r.repository).join(',')}`);
     return ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1', '--output', `type=image,${names},push-by-digest=true,name-canonical=true,push=true`];
   }
-  if (i.load) return [...index, ...tags, ...loadArgs(p, loadCompression)];
+  if (i.load) return [...index, ...tags, ...(uncompressedLoad ? ['--output', 'type=docker,compression=uncompressed'] : ['--load'])];
   if (i.push) return [...index, ...tags, '--push'];
   return tags;
-}
-
-/**
- * --load, with the compression of the layers named where the builder honours it: without one,
- * BuildKit gzips every layer of the tarball it hands the Engine (444 s for a 6.6 GB env here, where
- * the uncompressed load takes 138 s; scripts/bench-env-transport.sh). Uncompressed, unless the
- * loaded image is what gets pushed: the containerd image store keeps the layers as loaded and
- * docker push sends them as they are (src/publish.ts, loaded-index), so there they are gzip, as
- * any registry and client takes them.
- */
-function loadArgs(p: PublishPlan | null, loadCompression: boolean): string[] {
-  if (!loadCompression) return ['--load'];
-  return ['--output', `type=docker,compression=${p?.way === 'loaded-index' ? 'gzip' : 'uncompressed'}`];
 }
 
 /**

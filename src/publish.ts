@@ -1,9 +1,7 @@
 // Publishing the image that passed the smoke run, by the way builder.ts chose for the runner
 // (README, "Publishing"):
 //   loaded-index  (containerd image store) the loaded index is tested, then each tag: docker tag of
-//                 the tested id + docker push, which sends that index byte for byte (so the build
-//                 loads it with gzip layers, plan.ts loadArgs; an image that is not pushed is
-//                 loaded uncompressed)
+//                 the tested id + docker push, which sends that index byte for byte
 //   by-digest     (a builder with its own BuildKit, classic store) the build pushed one index by
 //                 digest, untagged, to every repository; here it is pulled, checked against the
 //                 registry's platform manifest and handed to the smoke run; after it passed, the tags

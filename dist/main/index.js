@@ -33411,7 +33411,7 @@ function adaptToBuilder(i, d, b, caps) {
     if (['local', 'gha'].includes(i['cache-backend']) && caps.namedContexts && caps.envCacheStore === 'none') {
         findings.push({ level: 'error', check: 'builder', message: `${who} cannot take the env cache as an OCI layout (BuildKit 0.11 or newer can), which cache-backend: ${i['cache-backend']} needs; upgrade the builder's BuildKit, or set cache-backend: registry or none` });
     }
-    return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, loadCompression: caps.imageOutputOptions, findings };
+    return { namedContexts: caps.namedContexts, layerCacheExport: caps.cacheExport, publish: caps.publish, attach, uncompressedLoad: caps.imageOutputOptions, findings };
 }
 /** Can the image this run exports carry attestations and annotations? */
 function canAttach(i, caps) {
@@ -33551,7 +33551,7 @@ function makePlan(i, r, pf, run, session) {
         ...(i.target ? ['--target', i.target] : []),
         ...labels.flatMap((l) => ['--label', l]),
         ...attachArgs,
-        ...outputArgs(i, publish, attach, pf.adaptation.loadCompression),
+        ...outputArgs(i, publish, attach, pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index'),
         ...cacheFrom.flatMap((c) => ['--cache-from', c]),
         ...cacheTo.flatMap((c) => ['--cache-to', c]),
         i.context,
@@ -33589,8 +33589,12 @@ function publishPlan(i, a) {
  * Engine; the tags move only with docker push). by-digest: one push, untagged, to every repository
  * (a --tag would name the pushed image and move the tags before the smoke run), as an image index
  * even for one platform so that the shape is always index -> platform manifest (+ attestations).
+ * A load skips gzip where the builder honours that (uncompressedLoad): compressing a multi-GB env
+ * layer on one core is the slowest step of a warm run and buys nothing on the way into the
+ * runner's own Engine. Not where the loaded image is the one docker push sends (the containerd
+ * store pushes its layers as stored).
  */
-function outputArgs(i, p, attach, loadCompression) {
+function outputArgs(i, p, attach, uncompressedLoad) {
     const index = attach && wantsIndex(i.annotations) ? ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1'] : [];
     const tags = i.tags.flatMap((t) => ['--tag', t]);
     if (p?.way === 'by-digest') {
@@ -33598,23 +33602,10 @@ function outputArgs(i, p, attach, loadCompression) {
         return ['--build-arg', 'BUILDKIT_MULTI_PLATFORM=1', '--output', `type=image,${names},push-by-digest=true,name-canonical=true,push=true`];
     }
     if (i.load)
-        return [...index, ...tags, ...loadArgs(p, loadCompression)];
+        return [...index, ...tags, ...(uncompressedLoad ? ['--output', 'type=docker,compression=uncompressed'] : ['--load'])];
     if (i.push)
         return [...index, ...tags, '--push'];
     return tags;
-}
-/**
- * --load, with the compression of the layers named where the builder honours it: without one,
- * BuildKit gzips every layer of the tarball it hands the Engine (444 s for a 6.6 GB env here, where
- * the uncompressed load takes 138 s; scripts/bench-env-transport.sh). Uncompressed, unless the
- * loaded image is what gets pushed: the containerd image store keeps the layers as loaded and
- * docker push sends them as they are (src/publish.ts, loaded-index), so there they are gzip, as
- * any registry and client takes them.
- */
-function loadArgs(p, loadCompression) {
-    if (!loadCompression)
-        return ['--load'];
-    return ['--output', `type=docker,compression=${p?.way === 'loaded-index' ? 'gzip' : 'uncompressed'}`];
 }
 /**
  * The plan with the base image the env was built on as OCI annotations of the registry cache image
@@ -33741,9 +33732,7 @@ async function preflight(i, r, workDir) {
 // Publishing the image that passed the smoke run, by the way builder.ts chose for the runner
 // (README, "Publishing"):
 //   loaded-index  (containerd image store) the loaded index is tested, then each tag: docker tag of
-//                 the tested id + docker push, which sends that index byte for byte (so the build
-//                 loads it with gzip layers, plan.ts loadArgs; an image that is not pushed is
-//                 loaded uncompressed)
+//                 the tested id + docker push, which sends that index byte for byte
 //   by-digest     (a builder with its own BuildKit, classic store) the build pushed one index by
 //                 digest, untagged, to every repository; here it is pulled, checked against the
 //                 registry's platform manifest and handed to the smoke run; after it passed, the tags

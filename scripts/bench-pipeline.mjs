@@ -1,0 +1,234 @@
+// The runs of scripts/bench-pipeline.sh (read its header first): the bundled action, main then post
+// like a runner, five times in a row on one copy of the fixture project, against a private
+// buildkitd that can be wiped. Prints the markdown table.
+//
+//   node scripts/bench-pipeline.mjs WORK_DIR MIB
+//
+// The context, the stand-in env and the private builder are the env-cache e2e tests' own
+// (__tests__/env-cache/e2e-helpers.ts: makeActionContext, PrivateBuilder), loaded through Vite's
+// module runner, which compiles TypeScript on the fly.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runnerImport } from 'vite';
+import { inputEnv, parseCommandFile, stateEnv } from './gh-files.mjs';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const [work, mibArg] = process.argv.slice(2);
+const MIB = Number(mibArg);
+if (!work || !(MIB > 0)) {
+  console.error('usage: node scripts/bench-pipeline.mjs WORK_DIR MIB (MIB: the stand-in env payload, a positive number)');
+  process.exit(2);
+}
+
+// e2e-helpers.ts is a CommonJS-style module (it reads __dirname); the module runner runs it as ESM.
+globalThis.__dirname = path.join(root, '__tests__', 'env-cache');
+const { module: helpers } = await runnerImport(path.join(root, '__tests__', 'env-cache', 'e2e-helpers.ts'), { logLevel: 'error' });
+
+const ctx = helpers.makeActionContext(path.join(work, 'ctx'));
+// The STAND-IN env's size: the stand-in mamba writes `standin-payload=N` as N MiB of incompressible
+// 64 MiB files (a real env also has ~100k small files, which make tar slower per byte).
+const envFile = path.join(ctx, 'environment.yml');
+fs.writeFileSync(envFile, fs.readFileSync(envFile, 'utf8').replace(/^(\s*)- pip$/m, `$1- standin-payload=${MIB}\n$&`));
+if (!fs.readFileSync(envFile, 'utf8').includes('standin-payload')) throw new Error(`${envFile}: no "- pip" line to put the stand-in payload before`);
+
+const builder = new helpers.PrivateBuilder('bench-pipeline');
+const cacheDir = path.join(work, 'cache');
+const runnerTemp = path.join(work, 'runner-temp'); // one per runner, like a runner's _work/_temp
+fs.mkdirSync(runnerTemp, { recursive: true });
+const images = new Set();
+const inputs = {
+  context: ctx, 'base-image': helpers.BASE_IMAGE, 'cache-backend': 'local', 'cache-dir': cacheDir,
+  'cache-key-prefix': `pcb-bench-pipeline-${process.pid}`, 'miniforge-version': '0.0.1-standin',
+  gpu: 'true', 'torch-cuda-arch-list': '9.0', 'max-jobs': '2', 'smoke-timeout': '300',
+};
+process.env.GITHUB_RUN_ID = `bench${process.pid}`; // names the smoke containers
+
+/** /proc/PID/io as numbers (rchar, wchar, read_bytes, write_bytes, ...). */
+function procIo(file) {
+  return Object.fromEntries(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(': ')).map(([k, v]) => [k, Number(v)]));
+}
+
+/** Every file under dir with its size and mtime, to tell what a run wrote into the cache dir. */
+function snapshot(dir, out = new Map()) {
+  if (!fs.existsSync(dir)) return out;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) snapshot(p, out);
+    else if (e.isFile()) {
+      const st = fs.statSync(p);
+      out.set(p, `${st.size}:${st.mtimeMs}:${st.ino}`);
+    }
+  }
+  return out;
+}
+const sizeOf = (entry) => Number(entry.split(':')[0]);
+
+/**
+ * Runs one step (dist/STEP/index.js) with every output line stamped with its second since the start.
+ * The step runs under bash, which prints its own /proc/self/io after the step ended: that counts the
+ * bytes read and written by the step and every process it waited for (docker, buildx). Not sh: dash
+ * drops the INPUT_* variables whose names have a hyphen.
+ */
+function runStep(step, env, logFile) {
+  return new Promise((resolve) => {
+    const ioFile = `${logFile}.io`;
+    const t0 = Date.now();
+    const p = spawn('bash', ['-c', '"$0" "$1"; rc=$?; cat /proc/$$/io > "$2"; exit $rc', process.execPath, path.join(root, 'dist', step, 'index.js'), ioFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = [];
+    let rest = '';
+    const take = (chunk) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop();
+      for (const l of parts) lines.push([(Date.now() - t0) / 1000, l]);
+    };
+    p.stdout.on('data', take);
+    p.stderr.on('data', take);
+    p.on('close', (code) => {
+      if (rest) lines.push([(Date.now() - t0) / 1000, rest]);
+      fs.writeFileSync(logFile, lines.map(([t, l]) => `${t.toFixed(1).padStart(7)} ${l}`).join('\n'));
+      resolve({ code, seconds: (Date.now() - t0) / 1000, lines, io: fs.existsSync(ioFile) ? procIo(ioFile) : {} });
+    });
+  });
+}
+
+/** Seconds spent in each ::group:: of the log (a group ends at ::endgroup:: or at the next group). */
+function groups(lines) {
+  const out = [];
+  let open = null;
+  for (const [t, l] of lines) {
+    const g = /^::group::(.*)$/.exec(l);
+    if ((g || l === '::endgroup::') && open) {
+      out.push({ name: open.name, start: open.start, seconds: t - open.start });
+      open = null;
+    }
+    if (g) open = { name: g[1], start: t };
+  }
+  return out;
+}
+
+/**
+ * BuildKit's plain progress of every build in the log, one build per `docker buildx build` line:
+ * the steps that took 1 s or more ("target: step s") and the bytes of the env-cache named context
+ * sent to BuildKit (the env.tar read out of the cache dir).
+ */
+function buildkitSteps(lines) {
+  const UNIT = { B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9 };
+  const steps = [];
+  let target = '';
+  let names = new Map();
+  let envCacheSent = 0;
+  for (const [, l] of lines) {
+    const cmd = /\[command\]\s*\S*docker buildx build .*--target (\S+)/.exec(l) ?? (/\[command\]\s*\S*docker buildx build /.test(l) ? [l, 'image'] : null);
+    if (cmd) {
+      target = cmd[1];
+      names = new Map();
+      continue;
+    }
+    const m = /^#(\d+) (.*)$/.exec(l);
+    if (!m) continue;
+    const [, id, rest] = m;
+    if (!names.has(id)) names.set(id, rest.replace(/\s+/g, ' ').slice(0, 48));
+    const sent = /^transferring env-cache: ([\d.]+)([kKMG]?B) .*done$/.exec(rest);
+    if (sent) envCacheSent += Number(sent[1]) * UNIT[sent[2]];
+    const part = /^(exporting layers|sending tarball|exporting to client directory|writing layer \S+|extracting \S+|preparing layers for inline cache) ([\d.]+)s done$/.exec(rest);
+    if (part && Number(part[2]) >= 1) steps.push(`${target}: ${part[1].replace(/sha256:\w+/, 'layer')} ${part[2]}`);
+    const done = /^DONE ([\d.]+)s$/.exec(rest);
+    if (done && Number(done[1]) >= 1) steps.push(`${target}: ${names.get(id)} ${done[1]}`);
+  }
+  return { steps, envCacheSent };
+}
+
+/** The "Build stages" table of the job summary: stage -> seconds (BuildKit's step times, summed). */
+function buildStages(summary) {
+  const table = summary.split('Build stages')[1] ?? '';
+  return Object.fromEntries([...table.matchAll(/<tr><td>([\w.-]+)<\/td><td>([\d.]+)<\/td>/g)].map((m) => [m[1], Number(m[2])]));
+}
+
+const MB = (n) => (n / 1e6).toFixed(0);
+const s1 = (n) => (n === undefined || n === null ? '-' : n.toFixed(1));
+
+async function run(name) {
+  const dir = path.join(work, 'runs', name.replace(/\W+/g, '-'));
+  fs.mkdirSync(dir, { recursive: true });
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_'))), ...inputEnv({ ...inputs, builder: builder.name }), RUNNER_TEMP: runnerTemp, GITHUB_WORKSPACE: ctx };
+  for (const [k, f] of Object.entries({ GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary.md', GITHUB_STATE: 'state' })) {
+    env[k] = path.join(dir, f);
+    fs.writeFileSync(env[k], '');
+  }
+  const bkPid = builder.pid; // PrivateBuilder keeps the buildkitd pid it started in a TS-private field
+  const bkBefore = procIo(`/proc/${bkPid}/io`);
+  const cacheBefore = snapshot(cacheDir);
+  console.error(`bench-pipeline: ${name} ...`);
+  const main = await runStep('main', env, path.join(dir, 'main.log'));
+  const bkAfter = procIo(`/proc/${bkPid}/io`);
+  const cacheAfter = snapshot(cacheDir);
+  const outputs = parseCommandFile(env.GITHUB_OUTPUT);
+  const summary = fs.readFileSync(env.GITHUB_STEP_SUMMARY, 'utf8');
+  if (outputs['image-id']) images.add(outputs['image-id']);
+  const post = await runStep('post', { ...env, ...stateEnv(env.GITHUB_STATE) }, path.join(dir, 'post.log'));
+  if (main.code !== 0 || post.code !== 0) {
+    console.error(main.lines.slice(-40).map(([, l]) => l).join('\n'));
+    throw new Error(`${name}: main exit code ${main.code}, post exit code ${post.code} (logs in ${dir})`);
+  }
+  const g = groups(main.lines);
+  const sum = (re) => g.filter((x) => re.test(x.name)).reduce((a, x) => a + x.seconds, 0);
+  const smoke = g.find((x) => x.name === 'Smoke tests');
+  // written: files that were not there before under any name (the layer cache renames its old
+  // directory to retired-*, which moves files without writing them)
+  const before = new Set(cacheBefore.values());
+  const changed = [...cacheAfter].filter(([, v]) => !before.has(v));
+  const writtenUnder = (sub) => changed.filter(([p]) => p.startsWith(path.join(cacheDir, sub) + path.sep)).reduce((a, [, v]) => a + sizeOf(v), 0);
+  const bk = buildkitSteps(main.lines);
+  const envTar = [...cacheAfter.keys()].find((p) => p.endsWith(`${path.sep}env.tar`));
+  const stages = buildStages(summary);
+  const restored = /restored in ([\d.]+) s/.exec(summary);
+  const saved = /saved in ([\d.]+) s/.exec(summary);
+  const row = {
+    name, hit: outputs['cache-hit'], main: main.seconds, toSmoke: smoke?.start, restore: restored ? Number(restored[1]) : 0,
+    envBuilds: sum(/^Env build: /), envBuildNames: g.filter((x) => /^Env build: /.test(x.name)).map((x) => `${x.name.slice(11)} ${s1(x.seconds)}`).join(', '),
+    build: sum(/^Build$/), stages, save: saved ? Number(saved[1]) : 0, smoke: smoke?.seconds, post: post.seconds,
+    entriesWritten: writtenUnder('entries'), layersWritten: writtenUnder('layers'), envCacheSent: bk.envCacheSent, steps: bk.steps, envTar: envTar ? sizeOf(cacheAfter.get(envTar)) : 0,
+    bkRead: bkAfter.rchar - bkBefore.rchar, bkDiskWrite: bkAfter.write_bytes - bkBefore.write_bytes,
+    clientRead: main.io.rchar ?? 0, clientWrite: main.io.wchar ?? 0,
+  };
+  fs.writeFileSync(path.join(dir, 'row.json'), JSON.stringify(row, null, 1));
+  console.error(`bench-pipeline: ${name}: main ${s1(row.main)} s, smoke start at ${s1(row.toSmoke)} s`);
+  return row;
+}
+
+/** A change of the build context between runs. */
+function edit(what) {
+  if (what === 'libs') fs.writeFileSync(path.join(ctx, 'libs', 'pointgroup_ops', 'bench-added.txt'), `added ${new Date().toISOString()}\n`);
+  if (what === 'one-file') fs.appendFileSync(path.join(ctx, 'libs', 'pointops', 'README.md'), `\n<!-- bench edit ${Date.now()} -->\n`);
+}
+
+const rows = [];
+try {
+  await builder.start();
+  rows.push(await run('cold: empty env cache, wiped builder'));
+  await builder.wipe();
+  rows.push(await run('warm env cache (and its layer cache), wiped builder'));
+  edit('libs');
+  rows.push(await run('libs-only change (a file added to libs/), warm builder'));
+  edit('one-file');
+  rows.push(await run('one-file change (libs/pointops/README.md), warm builder'));
+  rows.push(await run('nothing changed, warm builder'));
+} finally {
+  if (images.size) spawnSync('docker', ['image', 'rm', '--force', ...images], { stdio: 'ignore' });
+  await builder.dispose();
+}
+
+const stage = (r, s) => s1(r.stages[s]);
+const table = [
+  '| run | env cache | main step s | to smoke-run start s | env builds s | main build s | its conda-env / extensions / runtime / export s | smoke s | post s | env.tar sent to BuildKit MB | cache dir written: env entry / layer cache MB | buildkitd read / wrote to disk MB | action + docker CLIs read / wrote MB |',
+  '|---|---|---:|---:|---|---:|---|---:|---:|---:|---|---|---|',
+  ...rows.map((r) => `| ${r.name} | ${r.hit === 'true' ? 'hit' : 'miss'} | ${s1(r.main)} | ${s1(r.toSmoke)} | ${s1(r.envBuilds)}${r.envBuildNames ? ` (${r.envBuildNames})` : ''} | ${s1(r.build)} | ${stage(r, 'conda-env')} / ${stage(r, 'extensions')} / ${stage(r, 'runtime')} / ${stage(r, 'export')} | ${s1(r.smoke)} | ${s1(r.post)} | ${MB(r.envCacheSent)} | ${MB(r.entriesWritten)} / ${MB(r.layersWritten)} | ${MB(r.bkRead)} / ${MB(r.bkDiskWrite)} | ${MB(r.clientRead)} / ${MB(r.clientWrite)} |`),
+  '',
+  `env.tar: ${MB(rows[0].envTar)} MB. The action's own env restore and env save (a link into the job's context, a rename into the cache dir) took ${rows.map((r) => `${s1(r.restore)}/${s1(r.save)}`).join(', ')} s in the five runs; the bytes move inside the builds.`,
+  '',
+  'BuildKit steps of 1 s or more (build target: step seconds):',
+  '',
+  ...rows.map((r) => `- ${r.name}: ${r.steps.join('; ') || 'none'}`),
+];
+console.log(table.join('\n'));
