@@ -109,8 +109,9 @@ function groups(lines) {
 
 /**
  * BuildKit's plain progress of every build in the log, one build per `docker buildx build` line:
- * the steps that took 1 s or more ("target: step s") and the bytes of the env-cache named context
- * sent to BuildKit (the env.tar read out of the cache dir).
+ * the steps that took 1 s or more ("target: step s") and the bytes buildx reported sending for the
+ * env cache's named context (`conda-env`; buildx prints no transfer line for an oci-layout context,
+ * whose blobs go through the session's content store: then 0, and buildkitd's reads tell the bytes).
  */
 function buildkitSteps(lines) {
   const UNIT = { B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9 };
@@ -129,7 +130,7 @@ function buildkitSteps(lines) {
     if (!m) continue;
     const [, id, rest] = m;
     if (!names.has(id)) names.set(id, rest.replace(/\s+/g, ' ').slice(0, 48));
-    const sent = /^transferring env-cache: ([\d.]+)([kKMG]?B) .*done$/.exec(rest);
+    const sent = /^transferring (?:env-cache|conda-env): ([\d.]+)([kKMG]?B) .*done$/.exec(rest);
     if (sent) envCacheSent += Number(sent[1]) * UNIT[sent[2]];
     const part = /^(exporting layers|sending tarball|exporting to client directory|writing layer \S+|extracting \S+|preparing layers for inline cache) ([\d.]+)s done$/.exec(rest);
     if (part && Number(part[2]) >= 1) steps.push(`${target}: ${part[1].replace(/sha256:\w+/, 'layer')} ${part[2]}`);
@@ -180,15 +181,16 @@ async function run(name) {
   const changed = [...cacheAfter].filter(([, v]) => !before.has(v));
   const writtenUnder = (sub) => changed.filter(([p]) => p.startsWith(path.join(cacheDir, sub) + path.sep)).reduce((a, [, v]) => a + sizeOf(v), 0);
   const bk = buildkitSteps(main.lines);
-  const envTar = [...cacheAfter.keys()].find((p) => p.endsWith(`${path.sep}env.tar`));
+  const record = [...cacheAfter.keys()].find((p) => p.startsWith(path.join(cacheDir, 'entries') + path.sep) && p.endsWith('.json'));
+  const entryBytes = record ? JSON.parse(fs.readFileSync(record, 'utf8')).sizeBytes : 0;
   const stages = buildStages(summary);
-  const restored = /restored in ([\d.]+) s/.exec(summary);
-  const saved = /saved in ([\d.]+) s/.exec(summary);
+  const restored = /hit from [^<]*? \(([\d.]+) s/.exec(summary);
+  const saved = /saved in ([\d.]+) s beside the smoke run[^;]*; waited ([\d.]+) s after it/.exec(summary);
   const row = {
     name, hit: outputs['cache-hit'], main: main.seconds, toSmoke: smoke?.start, restore: restored ? Number(restored[1]) : 0,
     envBuilds: sum(/^Env build: /), envBuildNames: g.filter((x) => /^Env build: /.test(x.name)).map((x) => `${x.name.slice(11)} ${s1(x.seconds)}`).join(', '),
-    build: sum(/^Build$/), stages, save: saved ? Number(saved[1]) : 0, smoke: smoke?.seconds, post: post.seconds,
-    entriesWritten: writtenUnder('entries'), layersWritten: writtenUnder('layers'), envCacheSent: bk.envCacheSent, steps: bk.steps, envTar: envTar ? sizeOf(cacheAfter.get(envTar)) : 0,
+    build: sum(/^Build$/), stages, save: saved ? Number(saved[1]) : 0, saveWait: saved ? Number(saved[2]) : 0, smoke: smoke?.seconds, post: post.seconds,
+    entriesWritten: writtenUnder('oci') + writtenUnder('entries'), layersWritten: writtenUnder('layers'), envCacheSent: bk.envCacheSent, steps: bk.steps, entryBytes,
     bkRead: bkAfter.rchar - bkBefore.rchar, bkDiskWrite: bkAfter.write_bytes - bkBefore.write_bytes,
     clientRead: main.io.rchar ?? 0, clientWrite: main.io.wchar ?? 0,
   };
@@ -221,11 +223,11 @@ try {
 
 const stage = (r, s) => s1(r.stages[s]);
 const table = [
-  '| run | env cache | main step s | to smoke-run start s | env builds s | main build s | its conda-env / extensions / runtime / export s | smoke s | post s | env.tar sent to BuildKit MB | cache dir written: env entry / layer cache MB | buildkitd read / wrote to disk MB | action + docker CLIs read / wrote MB |',
-  '|---|---|---:|---:|---|---:|---|---:|---:|---:|---|---|---|',
-  ...rows.map((r) => `| ${r.name} | ${r.hit === 'true' ? 'hit' : 'miss'} | ${s1(r.main)} | ${s1(r.toSmoke)} | ${s1(r.envBuilds)}${r.envBuildNames ? ` (${r.envBuildNames})` : ''} | ${s1(r.build)} | ${stage(r, 'conda-env')} / ${stage(r, 'extensions')} / ${stage(r, 'runtime')} / ${stage(r, 'export')} | ${s1(r.smoke)} | ${s1(r.post)} | ${MB(r.envCacheSent)} | ${MB(r.entriesWritten)} / ${MB(r.layersWritten)} | ${MB(r.bkRead)} / ${MB(r.bkDiskWrite)} | ${MB(r.clientRead)} / ${MB(r.clientWrite)} |`),
+  '| run | env cache | main step s | to smoke-run start s | env builds s | main build s | its conda-env / extensions / runtime / export s | smoke s | env save s (waited after the smoke run) | post s | env context sent by buildx MB | cache dir written: env entry / layer cache MB | buildkitd read / wrote to disk MB | action + docker CLIs read / wrote MB |',
+  '|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---|---|---|',
+  ...rows.map((r) => `| ${r.name} | ${r.hit === 'true' ? 'hit' : 'miss'} | ${s1(r.main)} | ${s1(r.toSmoke)} | ${s1(r.envBuilds)}${r.envBuildNames ? ` (${r.envBuildNames})` : ''} | ${s1(r.build)} | ${stage(r, 'conda-env')} / ${stage(r, 'extensions')} / ${stage(r, 'runtime')} / ${stage(r, 'export')} | ${s1(r.smoke)} | ${r.save ? `${s1(r.save)} (${s1(r.saveWait)})` : '-'} | ${s1(r.post)} | ${MB(r.envCacheSent)} | ${MB(r.entriesWritten)} / ${MB(r.layersWritten)} | ${MB(r.bkRead)} / ${MB(r.bkDiskWrite)} | ${MB(r.clientRead)} / ${MB(r.clientWrite)} |`),
   '',
-  `env.tar: ${MB(rows[0].envTar)} MB. The action's own env restore and env save (a link into the job's context, a rename into the cache dir) took ${rows.map((r) => `${s1(r.restore)}/${s1(r.save)}`).join(', ')} s in the five runs; the bytes move inside the builds.`,
+  `The env cache entry (the conda-env stage image): ${MB(rows[0].entryBytes)} MB. The restores (links into the job's layout + piece checksums) took ${rows.map((r) => s1(r.restore)).join(', ')} s in the five runs; the save (its build, the digests checked, the commit) ran beside the smoke run.`,
   '',
   'BuildKit steps of 1 s or more (build target: step seconds):',
   '',

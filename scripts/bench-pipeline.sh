@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Pipeline benchmark: what a runner waits for, from the start of the action's main step to the
-# tested image, on today's env cache (`cache-backend: local`). The bundled action (dist/main, then
-# dist/post, like a runner runs them) builds the fixture project five times in a row:
-#   1. cold: an empty env cache dir and a wiped builder (a miss: the env is made and saved)
-#   2. warm env cache, wiped builder (a hit: env.tar goes to BuildKit as a named context)
+# tested image, with the env cache's `local` backend (an entry is the conda-env stage image). The
+# bundled action (dist/main, then dist/post, like a runner runs them) builds the fixture project
+# five times in a row:
+#   1. cold: an empty env cache dir and a wiped builder (a miss: the env is made, and saved beside
+#      the smoke run)
+#   2. warm env cache, wiped builder (a hit: the entry replaces the conda-env stage as an
+#      oci-layout:// named context, which buildx sends to BuildKit)
 #   3. libs-only change: a file added under libs/, warm builder (the extensions stage reruns)
 #   4. one-file change: one existing file under libs/ edited, warm builder
 #   5. nothing changed, warm builder
 # Per run: the main step's wall time, the time to the smoke run's start, where the time went (the
 # action's log groups and its job summary: env restore, env builds, build and BuildKit's per-stage
-# times, env save, smoke run) and the bytes moved (cache dir written, env.tar, and the /proc io
+# times, env save, smoke run) and the bytes moved (cache dir written, the entry, and the /proc io
 # counters of the private buildkitd and of the action with the docker/buildx processes it ran).
 #
 #   bash scripts/bench-pipeline.sh              # a 2 GB stand-in env
