@@ -29222,6 +29222,8 @@ function loadArchive(layoutDir, target, blobs, name) {
  *   CACHE_DIR/layers/current      the buildx type=local layer cache; a new one is written next to it and swapped in
  *
  * A crash leaves at most files under tmp/ (cleaned up later), never a record without its blobs.
+ * (Over 400 lines on purpose: this is the backend's whole on-disk protocol, whose invariants about
+ * records, blobs, locks and eviction hold only together.)
  */
 const STALE_LOCK_MS = 6 * 3600 * 1000;
 const STALE_TMP_MS = 24 * 3600 * 1000;

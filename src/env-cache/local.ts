@@ -20,6 +20,8 @@ import { OCI_LAYOUT, blobPath, linkLayout } from './layout.js';
  *   CACHE_DIR/layers/current      the buildx type=local layer cache; a new one is written next to it and swapped in
  *
  * A crash leaves at most files under tmp/ (cleaned up later), never a record without its blobs.
+ * (Over 400 lines on purpose: this is the backend's whole on-disk protocol, whose invariants about
+ * records, blobs, locks and eviction hold only together.)
  */
 
 export const STALE_LOCK_MS = 6 * 3600 * 1000;
