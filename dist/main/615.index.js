@@ -87,24 +87,24 @@ async function engineImageId(name) {
 }
 /**
  * `docker save NAME` streamed into `dir` as an OCI layout: each blob is hashed as it arrives (its
- * digest checked, its piece checksums kept), nothing else of the archive is kept. Throws with the
- * reason when the save or a write fails (a full disk: ENOSPC).
+ * digest checked, its piece checksums kept), nothing else of the archive is kept. Engines before
+ * 25.0 write only Docker's own format (manifest.json, <config hex>.json, <id>/layer.tar): its
+ * config and uncompressed layers are the same bytes as the image's blobs, so they are kept under
+ * their digests and an OCI manifest is written for them. Throws with the reason when the save or a
+ * write fails (a full disk: ENOSPC).
  */
 async function stageFromEngine(name, dir, signal) {
     const blobsDir = external_node_path_.join(dir, 'blobs', 'sha256');
     external_node_fs_.mkdirSync(blobsDir, { recursive: true });
     const hashed = new Map();
+    const legacy = new Map(); // Docker-format member -> its blob
     let index = '';
+    let dockerManifest = '';
     let failure = null;
     const stop = new AbortController();
-    const reader = new tar/* TarReader */.R((member) => {
-        const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(member)?.[1];
-        if (member === 'index.json') {
-            return { data: (b) => { index += b.toString('utf8'); }, end: () => undefined };
-        }
-        if (!blob)
-            return null;
-        const fd = external_node_fs_.openSync(external_node_path_.join(blobsDir, blob), 'w');
+    // a blob written under `file` and hashed as it arrives
+    const blobSink = (file, onEnd) => {
+        const fd = external_node_fs_.openSync(file, 'w');
         const h = Object.assign(new checksum/* BlobHasher */.$j(), { done: '' });
         return {
             data: (b) => {
@@ -114,9 +114,28 @@ async function stageFromEngine(name, dir, signal) {
             end: () => {
                 external_node_fs_.closeSync(fd);
                 h.done = h.digest();
-                hashed.set(`sha256:${blob}`, h);
+                onEnd(h);
             },
         };
+    };
+    let legacyCount = 0;
+    const reader = new tar/* TarReader */.R((member) => {
+        if (member === 'index.json')
+            return { data: (b) => { index += b.toString('utf8'); }, end: () => undefined };
+        if (member === 'manifest.json')
+            return { data: (b) => { dockerManifest += b.toString('utf8'); }, end: () => undefined };
+        const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(member)?.[1];
+        if (blob)
+            return blobSink(external_node_path_.join(blobsDir, blob), (h) => hashed.set(`sha256:${blob}`, h));
+        if (!/^[a-f0-9]{64}\.json$/.test(member) && !/^[^/]+\/layer\.tar$/.test(member))
+            return null;
+        // Docker's format: named by what it is, kept under the digest of what it holds
+        const tmp = external_node_path_.join(dir, `legacy-${legacyCount++}`);
+        return blobSink(tmp, (h) => {
+            external_node_fs_.renameSync(tmp, external_node_path_.join(blobsDir, h.done.slice('sha256:'.length)));
+            hashed.set(h.done, h);
+            legacy.set(member, { digest: h.done, size: h.size });
+        });
     });
     const r = await (0,exec/* run */.eF)('docker', ['save', name], {
         quiet: true,
@@ -137,14 +156,50 @@ async function stageFromEngine(name, dir, signal) {
         throw failure;
     if (r.exitCode !== 0)
         throw new Error(`docker save ${name} failed (exit code ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
-    if (!reader.ended || !index)
+    if (!reader.ended || !(index || dockerManifest))
         throw new Error(`docker save ${name} ended before its archive did`);
-    const target = JSON.parse(index).manifests?.[0];
+    const target = index ? JSON.parse(index).manifests?.[0] : manifestFromDockerFormat(dir, dockerManifest, legacy, hashed);
     if (!target)
         throw new Error(`docker save ${name}: its index.json names no image`);
     const plain = { mediaType: target.mediaType, digest: target.digest, size: target.size };
     (0,layout/* writeIndex */._M)(dir, plain);
     return (0,entry/* stageHashed */.q4)(dir, plain, hashed);
+}
+/**
+ * The OCI image manifest of an image saved in Docker's own format (manifest.json naming the config
+ * and the layer tars), written as a blob of `dir`: its config and layers are the blobs kept from
+ * the archive, the layers uncompressed as the Engine stores them.
+ */
+function manifestFromDockerFormat(dir, text, kept, hashed) {
+    const entry = JSON.parse(text)[0];
+    const blobOf = (member) => {
+        const b = member ? kept.get(member) : undefined;
+        if (!b)
+            throw new Error(`docker save's manifest.json names ${member ?? 'no config'}, which the archive did not hold`);
+        return b;
+    };
+    if (!entry?.Config)
+        throw new Error("docker save's manifest.json names no image");
+    const config = blobOf(entry.Config);
+    const layers = (entry.Layers ?? []).map(blobOf);
+    // the config is named by its digest, and lists the digests of the uncompressed layers: both must hold
+    if (config.digest !== `sha256:${entry.Config.replace(/\.json$/, '')}`)
+        throw new Error(`docker save's ${entry.Config} has the digest ${config.digest}`);
+    const diffIds = JSON.parse(external_node_fs_.readFileSync(external_node_path_.join(dir, 'blobs', 'sha256', config.digest.slice('sha256:'.length)), 'utf8')).rootfs?.diff_ids ?? [];
+    if (diffIds.join() !== layers.map((l) => l.digest).join())
+        throw new Error(`docker save's layers are not the ones its config lists (${layers.length} layers, ${diffIds.length} in the config)`);
+    const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+    }));
+    const h = Object.assign(new checksum/* BlobHasher */.$j(), { done: '' });
+    h.update(manifest);
+    h.done = h.digest();
+    external_node_fs_.writeFileSync(external_node_path_.join(dir, 'blobs', 'sha256', h.done.slice('sha256:'.length)), manifest);
+    hashed.set(h.done, h);
+    return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: h.done, size: manifest.length };
 }
 /** `docker load` of the entry from a layout holding its blobs, named `name`. Null, or why it failed. */
 async function loadIntoEngine(layoutDir, r, name, signal) {

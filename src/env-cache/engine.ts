@@ -47,35 +47,51 @@ export async function engineImageId(name: string): Promise<string | null> {
 
 /**
  * `docker save NAME` streamed into `dir` as an OCI layout: each blob is hashed as it arrives (its
- * digest checked, its piece checksums kept), nothing else of the archive is kept. Throws with the
- * reason when the save or a write fails (a full disk: ENOSPC).
+ * digest checked, its piece checksums kept), nothing else of the archive is kept. Engines before
+ * 25.0 write only Docker's own format (manifest.json, <config hex>.json, <id>/layer.tar): its
+ * config and uncompressed layers are the same bytes as the image's blobs, so they are kept under
+ * their digests and an OCI manifest is written for them. Throws with the reason when the save or a
+ * write fails (a full disk: ENOSPC).
  */
 export async function stageFromEngine(name: string, dir: string, signal?: AbortSignal): Promise<Staged> {
   const blobsDir = path.join(dir, 'blobs', 'sha256');
   fs.mkdirSync(blobsDir, { recursive: true });
   const hashed = new Map<string, BlobHasher & { done: string }>();
+  const legacy = new Map<string, { digest: string; size: number }>(); // Docker-format member -> its blob
   let index = '';
+  let dockerManifest = '';
   let failure: Error | null = null;
   const stop = new AbortController();
-  const reader = new TarReader((member) => {
-    const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(member)?.[1];
-    if (member === 'index.json') {
-      return { data: (b) => { index += b.toString('utf8'); }, end: () => undefined };
-    }
-    if (!blob) return null;
-    const fd = fs.openSync(path.join(blobsDir, blob), 'w');
+  // a blob written under `file` and hashed as it arrives
+  const blobSink = (file: string, onEnd: (h: BlobHasher & { done: string }) => void) => {
+    const fd = fs.openSync(file, 'w');
     const h = Object.assign(new BlobHasher(), { done: '' });
     return {
-      data: (b) => {
+      data: (b: Buffer) => {
         fs.writeSync(fd, b);
         h.update(b);
       },
       end: () => {
         fs.closeSync(fd);
         h.done = h.digest();
-        hashed.set(`sha256:${blob}`, h);
+        onEnd(h);
       },
     };
+  };
+  let legacyCount = 0;
+  const reader = new TarReader((member) => {
+    if (member === 'index.json') return { data: (b) => { index += b.toString('utf8'); }, end: () => undefined };
+    if (member === 'manifest.json') return { data: (b) => { dockerManifest += b.toString('utf8'); }, end: () => undefined };
+    const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(member)?.[1];
+    if (blob) return blobSink(path.join(blobsDir, blob), (h) => hashed.set(`sha256:${blob}`, h));
+    if (!/^[a-f0-9]{64}\.json$/.test(member) && !/^[^/]+\/layer\.tar$/.test(member)) return null;
+    // Docker's format: named by what it is, kept under the digest of what it holds
+    const tmp = path.join(dir, `legacy-${legacyCount++}`);
+    return blobSink(tmp, (h) => {
+      fs.renameSync(tmp, path.join(blobsDir, h.done.slice('sha256:'.length)));
+      hashed.set(h.done, h);
+      legacy.set(member, { digest: h.done, size: h.size });
+    });
   });
   const r = await run('docker', ['save', name], {
     quiet: true,
@@ -92,12 +108,45 @@ export async function stageFromEngine(name: string, dir: string, signal?: AbortS
   });
   if (failure) throw failure;
   if (r.exitCode !== 0) throw new Error(`docker save ${name} failed (exit code ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
-  if (!reader.ended || !index) throw new Error(`docker save ${name} ended before its archive did`);
-  const target = (JSON.parse(index) as { manifests?: Descriptor[] }).manifests?.[0];
+  if (!reader.ended || !(index || dockerManifest)) throw new Error(`docker save ${name} ended before its archive did`);
+  const target = index ? (JSON.parse(index) as { manifests?: Descriptor[] }).manifests?.[0] : manifestFromDockerFormat(dir, dockerManifest, legacy, hashed);
   if (!target) throw new Error(`docker save ${name}: its index.json names no image`);
   const plain: Descriptor = { mediaType: target.mediaType, digest: target.digest, size: target.size };
   writeIndex(dir, plain);
   return stageHashed(dir, plain, hashed);
+}
+
+/**
+ * The OCI image manifest of an image saved in Docker's own format (manifest.json naming the config
+ * and the layer tars), written as a blob of `dir`: its config and layers are the blobs kept from
+ * the archive, the layers uncompressed as the Engine stores them.
+ */
+function manifestFromDockerFormat(dir: string, text: string, kept: Map<string, { digest: string; size: number }>, hashed: Map<string, BlobHasher & { done: string }>): Descriptor {
+  const entry = (JSON.parse(text) as { Config?: string; Layers?: string[] }[])[0];
+  const blobOf = (member: string | undefined) => {
+    const b = member ? kept.get(member) : undefined;
+    if (!b) throw new Error(`docker save's manifest.json names ${member ?? 'no config'}, which the archive did not hold`);
+    return b;
+  };
+  if (!entry?.Config) throw new Error("docker save's manifest.json names no image");
+  const config = blobOf(entry.Config);
+  const layers = (entry.Layers ?? []).map(blobOf);
+  // the config is named by its digest, and lists the digests of the uncompressed layers: both must hold
+  if (config.digest !== `sha256:${entry.Config.replace(/\.json$/, '')}`) throw new Error(`docker save's ${entry.Config} has the digest ${config.digest}`);
+  const diffIds = (JSON.parse(fs.readFileSync(path.join(dir, 'blobs', 'sha256', config.digest.slice('sha256:'.length)), 'utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+  if (diffIds.join() !== layers.map((l) => l.digest).join()) throw new Error(`docker save's layers are not the ones its config lists (${layers.length} layers, ${diffIds.length} in the config)`);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+  }));
+  const h = Object.assign(new BlobHasher(), { done: '' });
+  h.update(manifest);
+  h.done = h.digest();
+  fs.writeFileSync(path.join(dir, 'blobs', 'sha256', h.done.slice('sha256:'.length)), manifest);
+  hashed.set(h.done, h);
+  return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: h.done, size: manifest.length };
 }
 
 /** `docker load` of the entry from a layout holding its blobs, named `name`. Null, or why it failed. */
