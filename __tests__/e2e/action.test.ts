@@ -19,11 +19,8 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from '../helpers.js';
 import { dockerShim, removeTempDirs, runMain, runPost, type StepRun } from '../run-dist.js';
+import { BASE, BUILDER, E2E, REGISTRY } from './services.js';
 
-const E2E = process.env.PCB_E2E === '1';
-const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
-const BUILDER = process.env.PCB_BUILDER ?? 'pcb-remote';
-const BASE = process.env.PCB_BASE_IMAGE ?? `${REGISTRY}/pcb-base:busybox`;
 const HOOK_LOG = process.env.PCB_GPU_HOOK_LOG ?? '';
 const RUN = crypto.randomBytes(3).toString('hex');
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcb-e2e-cache-'));

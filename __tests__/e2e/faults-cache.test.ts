@@ -18,11 +18,8 @@ import { Job } from './faults/job.js';
 import { FaultProxy, PATHS } from './faults/registry-proxy.js';
 import { SmallFs } from './faults/small-fs.js';
 import { outcomeOf, recordFault, warningLines } from './faults/table.js';
+import { BASE, BUILDER, E2E, REGISTRY } from './services.js';
 
-const E2E = process.env.PCB_E2E === '1';
-const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
-const BUILDER = process.env.PCB_BUILDER ?? 'pcb-remote';
-const BASE = process.env.PCB_BASE_IMAGE ?? `${REGISTRY}/pcb-base:busybox`;
 const RUN = uniqueTag();
 
 describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a failing registry (real dockerd, buildx, BuildKit, registry)', () => {
@@ -156,23 +153,23 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
     }
   });
 
+  /** A job with the registry backend behind the proxy: its end, its warnings and the one its save ended with. */
+  const registryCacheJob = async (repo: string) => {
+    const r = await runJob(inputs({ 'cache-backend': 'registry', 'cache-ref': `${proxy.address}/pcb-flt-cache-${RUN}/${repo}` }));
+    const warnings = warningLines(r.job.output);
+    const save = warnings.find((l) => l.startsWith('env cache: not saved (the build is not affected): the push of')) ?? '';
+    return { r, warnings, save, outcome: outcomeOf(r.end.code, r.job.output).outcome };
+  };
+
   it('the registry cache refuses connections for the whole job: restore and save degrade to warnings, the job passes', async () => {
     await proxy.refuse();
     try {
-      const r = await runJob(inputs({ 'cache-backend': 'registry', 'cache-ref': `${proxy.address}/pcb-flt-cache-${RUN}/env` }));
-      const warnings = warningLines(r.job.output);
+      const { r, warnings, save, outcome } = await registryCacheJob('env');
       const lookup = warnings.find((l) => l.startsWith('env cache: could not look up')) ?? '';
-      const save = warnings.find((l) => l.startsWith('env cache: not saved (the build is not affected): the push of')) ?? '';
-      const { outcome } = outcomeOf(r.end.code, r.job.output);
       recordFault({
-        fault: 'registry cache down',
-        injected: 'cache-backend registry behind a proxy that refuses every connection for the whole job',
-        times: 1,
+        fault: 'registry cache down', injected: 'cache-backend registry behind a proxy that refuses every connection for the whole job', times: 1,
         outcome: outcome === 'survived' && lookup && save ? 'survived (built and tested; lookup and save each one warning)' : `${outcome}; warnings: ${warnings.join(' | ')}`,
-        line: save,
-        lost: [],
-        left: await leftovers(r.job),
-        seconds: r.end.seconds,
+        line: save, lost: [], left: await leftovers(r.job), seconds: r.end.seconds,
       });
       expect(r.end.code, r.job.output.slice(-3000)).toBe(0);
       expect(r.outputs['smoke-passed']).toBe('true');
@@ -187,19 +184,11 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
   it('the registry cache answers 503 to every blob upload: the save degrades to a warning, the job passes', async () => {
     const rule = proxy.inject({ fault: { kind: 'status', status: 503 }, path: PATHS.blobUpload });
     try {
-      const r = await runJob(inputs({ 'cache-backend': 'registry', 'cache-ref': `${proxy.address}/pcb-flt-cache-${RUN}/env503` }));
-      const warnings = warningLines(r.job.output);
-      const save = warnings.find((l) => l.startsWith('env cache: not saved (the build is not affected): the push of')) ?? '';
-      const { outcome } = outcomeOf(r.end.code, r.job.output);
+      const { r, warnings, save, outcome } = await registryCacheJob('env503');
       recordFault({
-        fault: 'registry cache refuses uploads',
-        injected: 'cache-backend registry: 503 to every blob upload, for the whole job',
-        times: rule.hits,
+        fault: 'registry cache refuses uploads', injected: 'cache-backend registry: 503 to every blob upload, for the whole job', times: rule.hits,
         outcome: outcome === 'survived' && save ? 'survived (built and tested; the save warned)' : `${outcome}; warnings: ${warnings.join(' | ')}`,
-        line: save,
-        lost: [],
-        left: await leftovers(r.job),
-        seconds: r.end.seconds,
+        line: save, lost: [], left: await leftovers(r.job), seconds: r.end.seconds,
       });
       expect(r.end.code, r.job.output.slice(-3000)).toBe(0);
       expect(r.outputs['smoke-passed']).toBe('true');

@@ -13,11 +13,8 @@ import { Job } from './faults/job.js';
 import { PrivateDockerd } from './faults/private-dockerd.js';
 import { outcomeOf, recordFault, warningLines } from './faults/table.js';
 import { FIXTURE } from '../helpers.js';
+import { BASE, BUILDER, E2E } from './services.js';
 
-const E2E = process.env.PCB_E2E === '1';
-const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
-const BUILDER = process.env.PCB_BUILDER ?? 'pcb-remote';
-const BASE = process.env.PCB_BASE_IMAGE ?? `${REGISTRY}/pcb-base:busybox`;
 const RUN = uniqueTag();
 // the post step's bounds (src/post.ts): ENGINE_WAIT_MS, REMOVE_MS
 const ENGINE_WAIT_S = 30;

@@ -17,11 +17,8 @@ import { Job } from './faults/job.js';
 import { EngineRunner, matrixEngine } from './engines.js';
 import { FaultProxy } from './faults/registry-proxy.js';
 import { outcomeOf, recordFault } from './faults/table.js';
+import { BASE, BUILDER, E2E, REGISTRY } from './services.js';
 
-const E2E = process.env.PCB_E2E === '1';
-const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
-const BUILDER = process.env.PCB_BUILDER ?? 'pcb-remote';
-const BASE = process.env.PCB_BASE_IMAGE ?? `${REGISTRY}/pcb-base:busybox`;
 const RUN = uniqueTag();
 
 describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real dockerd, buildx, BuildKit, registry)', () => {

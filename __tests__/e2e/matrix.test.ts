@@ -16,9 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from '../helpers.js';
 import { removeTempDirs, type StepRun } from '../run-dist.js';
 import { EngineRunner, mainEngine, matrixEngine, servedDigest } from './engines.js';
+import { E2E, REGISTRY } from './services.js';
 
-const E2E = process.env.PCB_E2E === '1';
-const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
 const RUN = crypto.randomBytes(3).toString('hex');
 
 afterAll(() => removeTempDirs());

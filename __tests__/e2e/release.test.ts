@@ -27,11 +27,8 @@ import { parseCommandFile } from '../../scripts/gh-files.mjs';
 import { EngineRunner, matrixEngine, servedDigest } from './engines.js';
 import { FaultProxy, PATHS } from './faults/registry-proxy.js';
 import { outcomeOf, recordFault } from './faults/table.js';
+import { BASE, BUILDER, E2E, REGISTRY } from './services.js';
 
-const E2E = process.env.PCB_E2E === '1';
-const REGISTRY = process.env.PCB_REGISTRY ?? '127.0.0.1:5000';
-const BUILDER = process.env.PCB_BUILDER ?? 'pcb-remote';
-const BASE = process.env.PCB_BASE_IMAGE ?? `${REGISTRY}/pcb-base:busybox`;
 const RUN = crypto.randomBytes(3).toString('hex');
 const NS = `${REGISTRY}/pcb-rel-${RUN}`;
 const SCANNER = `${NS}/sbom-scanner:stand-in`;
