@@ -94,6 +94,8 @@ describe('inputs -> plan -> buildx argv', () => {
   it('one notice when the default layer cache is left out, none when nothing is', () => {
     const classic = plan({ builder: dockerDriver('26.1.5', false), session: { layerCacheTo: ['type=local,dest=/l2,mode=max'] } });
     expect(classic.notices).toEqual([expect.stringMatching(/^builder "default" \(docker driver, Docker Engine 26\.1\.5, BuildKit 0\.13, classic image store\) cannot export a layer cache, .*containerd image store.*docker-container builder/)]);
+    expect(classic.cacheTo, 'the plan says what the build exports: nothing here').toEqual([]);
+    expect(plan({ session: { layerCacheTo: ['type=local,dest=/l2'] } }).cacheTo).toEqual(['type=local,dest=/l2']);
     expect(plan({ builder: dockerDriver('26.1.5', false) }).notices).toEqual([]);
     expect(plan({ session: { layerCacheTo: ['type=local,dest=/l2'] } }).notices).toEqual([]);
   });

@@ -292,8 +292,7 @@ export async function pushStage(job: Job): Promise<void> {
 
 /** Stage 8: for the local backend, the freshly written layer cache replaces the old one. */
 export async function finishStage(job: Job): Promise<void> {
-  const argv = job.plan.buildArgv;
-  await job.ec.finishLayerCache(job.recipe.envCache, job.session, argv.filter((_, n) => argv[n - 1] === '--cache-to'));
+  await job.ec.finishLayerCache(job.recipe.envCache, job.session, job.plan.cacheTo);
 }
 
 function failureOf(error: unknown, redactor: Redactor, outcome: Outcome): Failure {

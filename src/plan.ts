@@ -140,6 +140,7 @@ export interface Plan {
   envBuilds: { target: string; argv: string[]; metadataFile: string }[]; // the builds before the main one: env-lock (it tells the base image's digest)
   envSave: { argv: string[] } | null; // the env cache's save build on a miss (--target conda-env), run beside the smoke run
   buildArgv: string[];                // docker argv of the main build
+  cacheTo: string[];                  // the main build's --cache-to values (the user's, else the env cache's defaults the builder can export)
   metadataFile: string;
   iidFile: string;
   buildLog: string;
@@ -282,7 +283,7 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
     baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
     gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels, publish,
-    envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, metadataFile, iidFile, buildLog: path.join(run.workDir, 'build.log'),
+    envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, cacheTo, metadataFile, iidFile, buildLog: path.join(run.workDir, 'build.log'),
     smokeContainer, reportDir, smokeArgv, notices, notes,
   };
 }

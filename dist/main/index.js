@@ -33576,7 +33576,7 @@ function makePlan(i, r, pf, run, session) {
         context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
         baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
         gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels, publish,
-        envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, metadataFile, iidFile, buildLog: external_node_path_.join(run.workDir, 'build.log'),
+        envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, cacheTo, metadataFile, iidFile, buildLog: external_node_path_.join(run.workDir, 'build.log'),
         smokeContainer, reportDir, smokeArgv, notices, notes,
     };
 }
@@ -34852,8 +34852,7 @@ async function pushStage(job) {
 }
 /** Stage 8: for the local backend, the freshly written layer cache replaces the old one. */
 async function finishStage(job) {
-    const argv = job.plan.buildArgv;
-    await job.ec.finishLayerCache(job.recipe.envCache, job.session, argv.filter((_, n) => argv[n - 1] === '--cache-to'));
+    await job.ec.finishLayerCache(job.recipe.envCache, job.session, job.plan.cacheTo);
 }
 function failureOf(error, redactor, outcome) {
     if (error instanceof cancel/* CancelledError */.cc)
