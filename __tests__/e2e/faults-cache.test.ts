@@ -13,8 +13,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { breakRecord, cacheListing, checkEntry, envLayerOf, flipBytes, memberDataOffset, truncateLayer } from './faults/cache-entry.js';
 import { leftovers, uniqueTag } from './faults/checks.js';
-import { cmd, slowFixture } from './faults/host.js';
-import { Job } from './faults/job.js';
+import { slowFixture } from './faults/host.js';
+import { Job, removeJobs } from './faults/job.js';
 import { FaultProxy, PATHS } from './faults/registry-proxy.js';
 import { SmallFs } from './faults/small-fs.js';
 import { outcomeOf, recordFault, warningLines } from './faults/table.js';
@@ -48,14 +48,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
   });
   afterAll(async () => {
     await proxy?.close();
-    const images = new Set<string>();
-    for (const j of jobs) {
-      j.killLeftovers();
-      const id = j.files().outputs['image-id'];
-      if (id) images.add(id);
-      j.remove();
-    }
-    if (images.size) await cmd('docker', ['image', 'rm', '--force', ...images]);
+    await removeJobs(jobs);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

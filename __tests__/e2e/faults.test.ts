@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheListing, checkEntry, watchCache } from './faults/cache-entry.js';
 import { leftovers, lost, sleep, uniqueTag, until, wholeEntries } from './faults/checks.js';
 import { cmd, nonceOf, registryTag, runningBuilds, slowBuildArgs, slowFixture, smokeContainersUnder } from './faults/host.js';
-import { Job } from './faults/job.js';
+import { Job, removeJobs } from './faults/job.js';
 import { EngineRunner, matrixEngine } from './engines.js';
 import { FaultProxy } from './faults/registry-proxy.js';
 import { outcomeOf, recordFault } from './faults/table.js';
@@ -46,14 +46,7 @@ describe.skipIf(!E2E)('faults: a cancelled job, several jobs at once (real docke
   });
   afterAll(async () => {
     await proxy?.close();
-    const images = new Set<string>();
-    for (const j of jobs) {
-      j.killLeftovers();
-      const o = j.files().outputs;
-      for (const ref of [o['image-id'], ...(o.tags ?? '').split('\n')]) if (ref) images.add(ref);
-      j.remove();
-    }
-    if (images.size) await cmd('docker', ['image', 'rm', '--force', ...images]);
+    await removeJobs(jobs);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

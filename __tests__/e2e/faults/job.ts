@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { inputEnv, parseCommandFile, stateEnv } from '../../../scripts/gh-files.mjs';
 import { ROOT } from '../../helpers.js';
 import { NODE } from '../../run-dist.js';
+import { cmd } from './host.js';
 
 export const JOB_MARKER = 'PCB_FAULT_JOB';
 
@@ -163,4 +164,19 @@ export function processesWithEnv(entry: string): { pid: number; args: string }[]
     }
   }
   return found;
+}
+
+/**
+ * After a test file: stops what its jobs left running, removes the images and tags they made from
+ * the Engine, and the jobs' files.
+ */
+export async function removeJobs(jobs: Job[]): Promise<void> {
+  const images = new Set<string>();
+  for (const j of jobs) {
+    j.killLeftovers();
+    const o = j.files().outputs;
+    for (const ref of [o['image-id'], ...(o.tags ?? '').split('\n')]) if (ref) images.add(ref);
+    j.remove();
+  }
+  if (images.size) await cmd('docker', ['image', 'rm', '--force', ...images]);
 }
