@@ -614,17 +614,20 @@ async function stageSave(save, o) {
     return staged;
 }
 async function saveLocal(s, session, save, o) {
-    const raced = (why) => ({ saved: false, sizeBytes: (0,local/* readEntry */.hB)(s.cacheDir, session.key)?.sizeBytes ?? null, note: `env cache: not saved: ${why}` });
-    if ((0,local/* readEntry */.hB)(s.cacheDir, session.key))
-        return raced('the entry already exists');
+    // another job has saved or is saving the key: said as info, with the entry's size when it exists
+    const raced = (why, existing = (0,local/* readEntry */.hB)(s.cacheDir, session.key)) => ({ saved: false, sizeBytes: existing?.sizeBytes ?? null, note: `env cache: not saved: ${why}` });
+    const before = (0,local/* readEntry */.hB)(s.cacheDir, session.key);
+    if (before)
+        return raced('the entry already exists', before);
     external_node_fs_.mkdirSync(external_node_path_.join(s.cacheDir, 'tmp'), { recursive: true });
     const release = (0,local/* acquireLock */.IZ)(s.cacheDir, session.key);
     if (!release)
         return raced('another job is saving this key now');
     let saved = false;
     try {
-        if ((0,local/* readEntry */.hB)(s.cacheDir, session.key))
-            return raced('the entry already exists');
+        const locked = (0,local/* readEntry */.hB)(s.cacheDir, session.key);
+        if (locked)
+            return raced('the entry already exists', locked);
         if (save.engineName)
             o.claimed?.(save.engineName);
         const b = await o.build();

@@ -29270,6 +29270,10 @@ function readEntry(cacheDir, key) {
     const l = lookupEntry(cacheDir, key);
     return l && 'record' in l ? l.record : null;
 }
+/** Who holds a lock file (acquireLock writes it); throws while it is being written, or when it is gone. */
+function readLock(file) {
+    return JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync(file, 'utf8'));
+}
 function pidAlive(pid) {
     try {
         process.kill(pid, 0);
@@ -29304,7 +29308,7 @@ function acquireLock(cacheDir, name) {
                 throw e;
             let stale;
             try {
-                const info = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync(file, 'utf8'));
+                const info = readLock(file);
                 stale = Date.now() - info.at > STALE_LOCK_MS || (info.host === node_os__WEBPACK_IMPORTED_MODULE_2__.hostname() && !pidAlive(info.pid));
             }
             catch {
@@ -29392,8 +29396,9 @@ async function commitEntry(cacheDir, key, staged, base, capBytes) {
     for (const b of staged.blobs)
         fsyncFile((0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(staged.dir, b.digest));
     return withStoreLock(cacheDir, () => {
-        if (readEntry(cacheDir, key))
-            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'another job saved this key first', raced: true, evicted: [] };
+        const first = readEntry(cacheDir, key);
+        if (first)
+            return { saved: false, sizeBytes: first.sizeBytes, reason: 'another job saved this key first', raced: true, evicted: [] };
         const store = storeDir(cacheDir);
         node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(store, 'blobs', 'sha256'), { recursive: true });
         node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'entries'), { recursive: true });
@@ -29606,7 +29611,7 @@ function removeLeftoversOf(cacheDir, pid) {
     for (const n of locks) {
         const file = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'locks', n);
         try {
-            const info = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync(file, 'utf8'));
+            const info = readLock(file);
             if (info.pid === pid && info.host === node_os__WEBPACK_IMPORTED_MODULE_2__.hostname()) {
                 node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(file, { force: true });
                 removed.push(node_path__WEBPACK_IMPORTED_MODULE_3__.join('locks', n));

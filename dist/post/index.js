@@ -29327,6 +29327,10 @@ function readEntry(cacheDir, key) {
     const l = lookupEntry(cacheDir, key);
     return l && 'record' in l ? l.record : null;
 }
+/** Who holds a lock file (acquireLock writes it); throws while it is being written, or when it is gone. */
+function readLock(file) {
+    return JSON.parse(external_node_fs_namespaceObject.readFileSync(file, 'utf8'));
+}
 function pidAlive(pid) {
     try {
         process.kill(pid, 0);
@@ -29361,7 +29365,7 @@ function acquireLock(cacheDir, name) {
                 throw e;
             let stale;
             try {
-                const info = JSON.parse(fs.readFileSync(file, 'utf8'));
+                const info = readLock(file);
                 stale = Date.now() - info.at > STALE_LOCK_MS || (info.host === os.hostname() && !pidAlive(info.pid));
             }
             catch {
@@ -29449,8 +29453,9 @@ async function commitEntry(cacheDir, key, staged, base, capBytes) {
     for (const b of staged.blobs)
         fsyncFile(blobPath(staged.dir, b.digest));
     return withStoreLock(cacheDir, () => {
-        if (readEntry(cacheDir, key))
-            return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'another job saved this key first', raced: true, evicted: [] };
+        const first = readEntry(cacheDir, key);
+        if (first)
+            return { saved: false, sizeBytes: first.sizeBytes, reason: 'another job saved this key first', raced: true, evicted: [] };
         const store = storeDir(cacheDir);
         fs.mkdirSync(path.join(store, 'blobs', 'sha256'), { recursive: true });
         fs.mkdirSync(path.join(cacheDir, 'entries'), { recursive: true });
@@ -29663,7 +29668,7 @@ function removeLeftoversOf(cacheDir, pid) {
     for (const n of locks) {
         const file = external_node_path_namespaceObject.join(cacheDir, 'locks', n);
         try {
-            const info = JSON.parse(external_node_fs_namespaceObject.readFileSync(file, 'utf8'));
+            const info = readLock(file);
             if (info.pid === pid && info.host === external_node_os_namespaceObject.hostname()) {
                 external_node_fs_namespaceObject.rmSync(file, { force: true });
                 removed.push(external_node_path_namespaceObject.join('locks', n));

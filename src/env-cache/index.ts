@@ -258,14 +258,17 @@ async function stageSave(save: EnvSave, o: SaveOptions): Promise<Staged> {
 }
 
 async function saveLocal(s: EnvCacheSettings, session: EnvCacheSession, save: EnvSave, o: SaveOptions): Promise<Omit<SaveResult, 'seconds'>> {
-  const raced = (why: string) => ({ saved: false, sizeBytes: readEntry(s.cacheDir, session.key)?.sizeBytes ?? null, note: `env cache: not saved: ${why}` });
-  if (readEntry(s.cacheDir, session.key)) return raced('the entry already exists');
+  // another job has saved or is saving the key: said as info, with the entry's size when it exists
+  const raced = (why: string, existing = readEntry(s.cacheDir, session.key)) => ({ saved: false, sizeBytes: existing?.sizeBytes ?? null, note: `env cache: not saved: ${why}` });
+  const before = readEntry(s.cacheDir, session.key);
+  if (before) return raced('the entry already exists', before);
   fs.mkdirSync(path.join(s.cacheDir, 'tmp'), { recursive: true });
   const release = acquireLock(s.cacheDir, session.key);
   if (!release) return raced('another job is saving this key now');
   let saved = false;
   try {
-    if (readEntry(s.cacheDir, session.key)) return raced('the entry already exists');
+    const locked = readEntry(s.cacheDir, session.key);
+    if (locked) return raced('the entry already exists', locked);
     if (save.engineName) o.claimed?.(save.engineName);
     const b = await o.build();
     if (b.exitCode !== 0) throw notSaved(`the save build failed: ${b.failure}`);

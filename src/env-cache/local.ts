@@ -74,6 +74,11 @@ export function readEntry(cacheDir: string, key: string): EntryRecord | null {
   return l && 'record' in l ? l.record : null;
 }
 
+/** Who holds a lock file (acquireLock writes it); throws while it is being written, or when it is gone. */
+function readLock(file: string): { pid: number; host: string; at: number } {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string; at: number };
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -105,7 +110,7 @@ export function acquireLock(cacheDir: string, name: string): (() => void) | null
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       let stale: boolean;
       try {
-        const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string; at: number };
+        const info = readLock(file);
         stale = Date.now() - info.at > STALE_LOCK_MS || (info.host === os.hostname() && !pidAlive(info.pid));
       } catch {
         // being written right now, or garbage: judge by age
@@ -197,7 +202,8 @@ function fsyncFile(file: string): void {
 export async function commitEntry(cacheDir: string, key: string, staged: Staged, base: BaseImage, capBytes: number): Promise<Commit> {
   for (const b of staged.blobs) fsyncFile(blobPath(staged.dir, b.digest));
   return withStoreLock(cacheDir, () => {
-    if (readEntry(cacheDir, key)) return { saved: false, sizeBytes: readEntry(cacheDir, key)?.sizeBytes ?? null, reason: 'another job saved this key first', raced: true, evicted: [] };
+    const first = readEntry(cacheDir, key);
+    if (first) return { saved: false, sizeBytes: first.sizeBytes, reason: 'another job saved this key first', raced: true, evicted: [] };
     const store = storeDir(cacheDir);
     fs.mkdirSync(path.join(store, 'blobs', 'sha256'), { recursive: true });
     fs.mkdirSync(path.join(cacheDir, 'entries'), { recursive: true });
@@ -399,7 +405,7 @@ export function removeLeftoversOf(cacheDir: string, pid: number): string[] {
   for (const n of locks) {
     const file = path.join(cacheDir, 'locks', n);
     try {
-      const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string };
+      const info = readLock(file);
       if (info.pid === pid && info.host === os.hostname()) {
         fs.rmSync(file, { force: true });
         removed.push(path.join('locks', n));
