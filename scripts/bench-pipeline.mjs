@@ -1,6 +1,7 @@
 // The runs of scripts/bench-pipeline.sh (read its header first): the bundled action, main then post
-// like a runner, five times in a row on one copy of the fixture project, against a private
-// buildkitd that can be wiped. Prints the markdown table.
+// like a runner, five or six times in a row on one copy of the fixture project, on the setup that
+// PCB_BENCH_SETUP names (a private buildkitd that can be wiped, or the docker driver of one of
+// .ci/engines.sh's Engines). Prints the markdown table.
 //
 //   node scripts/bench-pipeline.mjs WORK_DIR MIB
 //
@@ -32,13 +33,81 @@ const envFile = path.join(ctx, 'environment.yml');
 fs.writeFileSync(envFile, fs.readFileSync(envFile, 'utf8').replace(/^(\s*)- pip$/m, `$1- standin-payload=${MIB}\n$&`));
 if (!fs.readFileSync(envFile, 'utf8').includes('standin-payload')) throw new Error(`${envFile}: no "- pip" line to put the stand-in payload before`);
 
-const builder = new helpers.PrivateBuilder('bench-pipeline');
+const SETUPS = ['remote', 'docker-classic', 'docker-containerd'];
+const BACKENDS = ['local', 'registry'];
+const setupName = process.env.PCB_BENCH_SETUP || 'remote';
+const backend = process.env.PCB_BENCH_BACKEND || 'local';
+/** A setting this script cannot run with: one line, exit 2. */
+function refuse(line) {
+  console.error(`bench-pipeline: ${line}`);
+  process.exit(2);
+}
+if (!SETUPS.includes(setupName)) refuse(`PCB_BENCH_SETUP: "${setupName}" is not accepted; use one of ${SETUPS.join(', ')}`);
+if (!BACKENDS.includes(backend)) refuse(`PCB_BENCH_BACKEND: "${backend}" is not accepted; use one of ${BACKENDS.join(', ')}`);
+
+/** Runs docker with ENV over this process's environment; its stdout, trimmed (throws on failure). */
+function docker(env, ...args) {
+  const r = spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, ...env } });
+  if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/**
+ * The `remote` setup: a private buildkitd (host network, reaches the test registry) that "wiped"
+ * deletes entirely; the image is loaded into the Engine of DOCKER_HOST.
+ */
+function remoteSetup() {
+  const b = new helpers.PrivateBuilder('bench-pipeline');
+  return {
+    env: {}, builder: b.name, start: () => b.start(), wipe: () => b.wipe(), dispose: () => b.dispose(),
+    // PrivateBuilder keeps the buildkitd pid it started in a TS-private field
+    buildkitPids: () => [b.pid],
+    describe: () => `the \`remote\` driver to a private buildkitd (BuildKit ${spawnSync('buildkitd', ['--version'], { encoding: 'utf8' }).stdout.split(' ')[2]}),`
+      + ` the image loaded into Docker Engine ${docker({}, 'version', '--format', '{{.Server.Version}}')}`,
+  };
+}
+
+/**
+ * The `docker-*` setups: a runner whose Engine is one of .ci/engines.sh's Docker 26 Engines (classic
+ * or containerd image store), with a buildx state of its own whose current builder is the Engine's
+ * default one (the docker driver), as on a fresh self-hosted runner. "Wiped" prunes the Engine's
+ * build cache; the env cache's entry image stays in the Engine's store, which is that backend's
+ * cache, as it would on a runner. BuildKit runs inside dockerd: its reads and writes are those of
+ * dockerd and its containerd.
+ */
+function engineSetup(id) {
+  const name = `PCB_ENGINE_${id.toUpperCase().replace(/-/g, '_')}`;
+  const host = process.env[name];
+  const hookLog = process.env[`${name}_HOOK_LOG`];
+  if (!host || !hookLog) refuse(`PCB_BENCH_SETUP=${setupName}: ${name} is not set (run .ci/setup, which starts the Engines and writes .ci/.env)`);
+  const cli = process.env[`${name}_CLI`];
+  const buildxConfig = path.join(work, 'buildx');
+  fs.mkdirSync(buildxConfig, { recursive: true });
+  const env = { DOCKER_HOST: host, BUILDX_CONFIG: buildxConfig, PATH: [...(cli ? [cli] : []), process.env.PATH].join(':') };
+  const dockerdPid = Number(fs.readFileSync(path.join(path.dirname(hookLog), 'dockerd.pid'), 'utf8'));
+  const pruneBuildCache = async () => { docker(env, 'buildx', 'prune', '--all', '--force'); };
+  const cacheImages = () => new Set(docker(env, 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', 'pcb-env-cache').split('\n').filter((l) => l));
+  const before = cacheImages();
+  // the entry images this benchmark put into the Engine's store
+  const forgetEntries = () => { const made = [...cacheImages()].filter((r) => !before.has(r)); if (made.length) docker(env, 'image', 'rm', ...made); };
+  return {
+    env, builder: 'default', start: pruneBuildCache, wipe: pruneBuildCache,
+    forgetEntries,
+    dispose: async () => forgetEntries(),
+    buildkitPids: () => [dockerdPid, ...spawnSync('pgrep', ['-P', String(dockerdPid), 'containerd'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l).map(Number)],
+    describe: () => `the \`docker\` driver of Docker Engine ${docker(env, 'version', '--format', '{{.Server.Version}}')}`
+      + ` (${/io\.containerd\.snapshotter/.test(docker(env, 'info', '--format', '{{json .DriverStatus}}')) ? 'containerd' : 'classic'} image store)`,
+  };
+}
+
+const setup = setupName === 'remote' ? remoteSetup() : engineSetup(`26-${setupName.slice('docker-'.length)}`);
 const cacheDir = path.join(work, 'cache');
 const runnerTemp = path.join(work, 'runner-temp'); // one per runner, like a runner's _work/_temp
 fs.mkdirSync(runnerTemp, { recursive: true });
 const images = new Set();
 const inputs = {
-  context: ctx, 'base-image': helpers.BASE_IMAGE, 'cache-backend': 'local', 'cache-dir': cacheDir,
+  context: ctx, 'base-image': helpers.BASE_IMAGE, 'cache-backend': backend, 'cache-dir': cacheDir,
+  ...(backend === 'registry' ? { 'cache-ref': `${helpers.REGISTRY}/pcb-bench-pipeline/env-${process.pid}` } : {}),
   'cache-key-prefix': `pcb-bench-pipeline-${process.pid}`, 'miniforge-version': '0.0.1-standin',
   gpu: 'true', 'torch-cuda-arch-list': '9.0', 'max-jobs': '2', 'smoke-timeout': '300',
 };
@@ -152,17 +221,18 @@ const s1 = (n) => (n === undefined || n === null ? '-' : n.toFixed(1));
 async function run(name) {
   const dir = path.join(work, 'runs', name.replace(/\W+/g, '-'));
   fs.mkdirSync(dir, { recursive: true });
-  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_'))), ...inputEnv({ ...inputs, builder: builder.name }), RUNNER_TEMP: runnerTemp, GITHUB_WORKSPACE: ctx };
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_'))), ...setup.env, ...inputEnv({ ...inputs, builder: setup.builder }), RUNNER_TEMP: runnerTemp, GITHUB_WORKSPACE: ctx };
   for (const [k, f] of Object.entries({ GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary.md', GITHUB_STATE: 'state' })) {
     env[k] = path.join(dir, f);
     fs.writeFileSync(env[k], '');
   }
-  const bkPid = builder.pid; // PrivateBuilder keeps the buildkitd pid it started in a TS-private field
-  const bkBefore = procIo(`/proc/${bkPid}/io`);
+  const bkPids = setup.buildkitPids();
+  const bkIo = () => bkPids.map((p) => procIo(`/proc/${p}/io`)).reduce((a, io) => ({ rchar: a.rchar + io.rchar, write_bytes: a.write_bytes + io.write_bytes }), { rchar: 0, write_bytes: 0 });
+  const bkBefore = bkIo();
   const cacheBefore = snapshot(cacheDir);
   console.error(`bench-pipeline: ${name} ...`);
   const main = await runStep('main', env, path.join(dir, 'main.log'));
-  const bkAfter = procIo(`/proc/${bkPid}/io`);
+  const bkAfter = bkIo();
   const cacheAfter = snapshot(cacheDir);
   const outputs = parseCommandFile(env.GITHUB_OUTPUT);
   const summary = fs.readFileSync(env.GITHUB_STEP_SUMMARY, 'utf8');
@@ -207,27 +277,35 @@ function edit(what) {
 
 const rows = [];
 try {
-  await builder.start();
+  await setup.start();
   rows.push(await run('cold: empty env cache, wiped builder'));
-  await builder.wipe();
+  await setup.wipe();
   rows.push(await run('warm env cache (and its layer cache), wiped builder'));
+  if (setup.forgetEntries) {
+    // a runner whose Engine lost its images (an `image prune`, a new disk): the restore loads the entry from the cache dir
+    setup.forgetEntries();
+    await setup.wipe();
+    rows.push(await run('warm env cache, entry image gone from the Engine, wiped builder'));
+  }
   edit('libs');
   rows.push(await run('libs-only change (a file added to libs/), warm builder'));
   edit('one-file');
   rows.push(await run('one-file change (libs/pointops/README.md), warm builder'));
   rows.push(await run('nothing changed, warm builder'));
 } finally {
-  if (images.size) spawnSync('docker', ['image', 'rm', '--force', ...images], { stdio: 'ignore' });
-  await builder.dispose();
+  if (images.size) spawnSync('docker', ['image', 'rm', '--force', ...images], { stdio: 'ignore', env: { ...process.env, ...setup.env } });
+  await setup.dispose();
 }
 
 const stage = (r, s) => s1(r.stages[s]);
 const table = [
+  `Setup: ${setup.describe()}; env cache backend \`${backend}\`${backend === 'registry' ? ` (${inputs['cache-ref']}, the registry of .ci/setup on loopback)` : ''}.`,
+  '',
   '| run | env cache | main step s | to smoke-run start s | env builds s | main build s | its conda-env / extensions / runtime / export s | smoke s | env save s (waited after the smoke run) | post s | env context sent by buildx MB | cache dir written: env entry / layer cache MB | buildkitd read / wrote to disk MB | action + docker CLIs read / wrote MB |',
   '|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---|---|---|',
   ...rows.map((r) => `| ${r.name} | ${r.hit === 'true' ? 'hit' : 'miss'} | ${s1(r.main)} | ${s1(r.toSmoke)} | ${s1(r.envBuilds)}${r.envBuildNames ? ` (${r.envBuildNames})` : ''} | ${s1(r.build)} | ${stage(r, 'conda-env')} / ${stage(r, 'extensions')} / ${stage(r, 'runtime')} / ${stage(r, 'export')} | ${s1(r.smoke)} | ${r.save ? `${s1(r.save)} (${s1(r.saveWait)})` : '-'} | ${s1(r.post)} | ${MB(r.envCacheSent)} | ${MB(r.entriesWritten)} / ${MB(r.layersWritten)} | ${MB(r.bkRead)} / ${MB(r.bkDiskWrite)} | ${MB(r.clientRead)} / ${MB(r.clientWrite)} |`),
   '',
-  `The env cache entry (the conda-env stage image): ${MB(rows[0].entryBytes)} MB. The restores (links into the job's layout + piece checksums) took ${rows.map((r) => s1(r.restore)).join(', ')} s in the five runs; the save (its build, the digests checked, the commit) ran beside the smoke run.`,
+  `The env cache entry (the conda-env stage image): ${MB(rows[0].entryBytes)} MB. The restores (links into the job's layout + piece checksums) took ${rows.map((r) => s1(r.restore)).join(', ')} s in the ${rows.length} runs; the save (its build, the digests checked, the commit) ran beside the smoke run.`,
   '',
   'BuildKit steps of 1 s or more (build target: step seconds):',
   '',

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Pipeline benchmark: what a runner waits for, from the start of the action's main step to the
-# tested image, with the env cache's `local` backend (an entry is the conda-env stage image). The
-# bundled action (dist/main, then dist/post, like a runner runs them) builds the fixture project
-# five times in a row:
+# tested image, with the env cache (by default its `local` backend, where an entry is the conda-env
+# stage image). The bundled action (dist/main, then dist/post, like a runner runs them) builds the
+# fixture project five times in a row (six on the docker driver):
 #   1. cold: an empty env cache dir and a wiped builder (a miss: the env is made, and saved beside
 #      the smoke run)
 #   2. warm env cache, wiped builder (a hit: the entry replaces the conda-env stage as an
-#      oci-layout:// named context, which buildx sends to BuildKit)
+#      oci-layout:// named context, which buildx sends to BuildKit; on the docker driver, the
+#      entry's image in the Engine's store)
+#   2b. on the docker driver only: the same after the entry's image was removed from the Engine
+#      (an image prune, a new disk): the restore loads it from the cache dir
 #   3. libs-only change: a file added under libs/, warm builder (the extensions stage reruns)
 #   4. one-file change: one existing file under libs/ edited, warm builder
 #   5. nothing changed, warm builder
@@ -15,8 +18,10 @@
 # times, env save, smoke run) and the bytes moved (cache dir written, the entry, and the /proc io
 # counters of the private buildkitd and of the action with the docker/buildx processes it ran).
 #
-#   bash scripts/bench-pipeline.sh              # a 2 GB stand-in env
+#   bash scripts/bench-pipeline.sh              # a 2 GB stand-in env, remote builder, local backend
 #   PCB_BENCH_GB=1 bash scripts/bench-pipeline.sh
+#   PCB_BENCH_SETUP=docker-classic bash scripts/bench-pipeline.sh     # or docker-containerd
+#   PCB_BENCH_BACKEND=registry bash scripts/bench-pipeline.sh         # the env cache in the registry
 #
 # STAND-INS (no conda channel, no GPU, no CUDA compiler in the engine paths measured here):
 # - the fixture project (__tests__/fixtures/project) is busybox-based, with the real
@@ -27,13 +32,19 @@
 # - its extensions stage writes stand-in wheels (no compile): the compile time of the real libs
 #   is measured on a GPU host (libs/pointops/README.md);
 # - its smoke run is a shell script, run with `--gpus all` through dockerd's stand-in GPU hook.
-# Builder: a private buildkitd (the `remote` driver, like .ci/setup's pcb-remote, but its own, so
-# that "cold" can delete its whole state); the runtime image is loaded into $DOCKER_HOST's Engine.
+# Setups (PCB_BENCH_SETUP):
+# - remote (the default): a private buildkitd (the `remote` driver, like .ci/setup's pcb-remote, but
+#   its own, so that "cold" can delete its whole state); the runtime image is loaded into
+#   $DOCKER_HOST's Engine;
+# - docker-classic, docker-containerd: the `docker` driver of .ci/engines.sh's Docker 26 Engine with
+#   that image store, on a runner with a fresh buildx state; "wiped" prunes the Engine's build cache
+#   (the env cache's entry image stays in the Engine's store, which is where that backend keeps it).
+# Env cache backend (PCB_BENCH_BACKEND): local (the default), or registry (the registry of .ci/setup).
 # Needs the services of .ci/setup (dockerd, buildkitd binary, buildx, registry, base image) and
 # `npm ci`. Scratch space: PCB_BENCH_DIR (default a new directory under /var/tmp), about 6x the
 # env (the local layer cache keeps each run's previous copy), plus the private buildkitd's state
 # under $TMPDIR, a few times the env; PCB_BENCH_KEEP=1 keeps PCB_BENCH_DIR (each run's
-# timestamped logs and job summary are in runs/). Only this builder kind is measured.
+# timestamped logs and job summary are in runs/).
 # Results: a markdown table and a machine line on stdout, also written to $PCB_BENCH_OUT when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +69,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 table=$(node scripts/bench-pipeline.mjs "$WORK" "$MIB")
 {
   echo "Machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 2^20}' /proc/meminfo), load average $load_before before and $(cut -d' ' -f1-3 /proc/loadavg) after; started $started;" \
-    "Docker Engine $(docker version --format '{{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2), BuildKit $(buildkitd --version | awk '{print $3}');" \
+    "$(docker buildx version | cut -d' ' -f1-2);" \
     "STAND-INS: the env ($GB GB, $MIB MiB of 64 MiB files from the stand-in mamba), the extensions stage (stand-in wheels, no compiler), the smoke run (a shell script)"
   echo
   echo "$table"

@@ -243,6 +243,7 @@ export async function buildStage(job: Job): Promise<void> {
   const { plan, outcome, session } = job;
   if (plan.publish) outcome.publish = newPublishOutcome(plan.publish);
   const build = () => buildx(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, redactor: job.redactor, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
+  job.ec.prepareLayerCache(job.recipe.envCache, session, plan.cacheTo);
   core.startGroup('Build');
   const res = plan.publish?.way === 'by-digest'
     ? await buildPushingByDigest(build, (b) => { outcome.build = b; }, outcome.publish!).finally(() => core.endGroup())

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from '../helpers.js';
 import { removeTempDirs, type StepRun } from '../run-dist.js';
+import { reachableBlobs } from '../../src/env-cache/layout.js';
 import { EngineRunner, mainEngine, matrixEngine, servedDigest } from './engines.js';
 import { E2E, REGISTRY } from './services.js';
 
@@ -106,6 +107,26 @@ async function expectRefillAfterPrune(runner: EngineRunner, first: Run, inputs: 
   const third = await expectEnvCacheHit(runner, first, { ...inputs, tags: `${inputs.tags}-refill` }, builder);
   expect(third.main.summary).toMatch(/hit from the cache dir, loaded into the Docker Engine \(docker load, [\d.]+ s\)/);
   expect(runner.docker('image', 'inspect', '--format', '{{.Id}}', image).trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+}
+
+/**
+ * The layer cache of a run after a first one on the same runner: the new cache started with hard
+ * links to the blobs of the one it replaced, and BuildKit did not write those again (the largest
+ * blob, the env layer, is the same file in both); once swapped in, it holds only the blobs its
+ * index.json reaches.
+ */
+function expectLayerCacheReused(runner: EngineRunner, run: Run): void {
+  expect(run.main.stdout).toMatch(/^env cache: the new layer cache starts with \d+ blobs of the current one/m);
+  const layers = path.join(runner.cacheDir, 'layers');
+  const retired = fs.readdirSync(layers).filter((n) => n.startsWith('retired-'));
+  expect(retired, 'the replaced cache is kept for builds that may still read it').toHaveLength(1);
+  const blobs = (dir: string) => new Map(fs.readdirSync(path.join(layers, dir, 'blobs', 'sha256')).map((n) => [n, fs.statSync(path.join(layers, dir, 'blobs', 'sha256', n))]));
+  const now = blobs('current');
+  const before = blobs(retired[0]);
+  const [largest, st] = [...now].sort(([, a], [, b]) => b.size - a.size)[0];
+  expect(st.size, 'the env layer is the largest blob').toBeGreaterThan(1e6);
+  expect(before.get(largest)?.ino, 'the env layer was not written again').toBe(st.ino);
+  expect([...now.keys()].map((n) => `sha256:${n}`).sort()).toEqual([...reachableBlobs(path.join(layers, 'current'))].sort());
 }
 
 const DOCKER_DRIVER = (engine: string, store: string) => new RegExp(`builder &quot;default&quot; \\(docker driver, Docker Engine ${engine.replace(/\./g, '\\.')}\\S*, BuildKit [\\d.]+, ${store} image store\\)`);
@@ -222,8 +243,9 @@ describe.skipIf(!E2E)('Engine 26, docker driver, containerd image store (26-cont
     expect(annotations(first.main, 'notice')).toEqual([]);
     expect(first.main.outputs['cache-hit']).toBe('false');
     expect(imageBuild(runner())).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
-    await expectEnvCacheHit(runner(), first, inputs, builder);
+    const second = await expectEnvCacheHit(runner(), first, inputs, builder);
     expect(imageBuild(runner()), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
+    expectLayerCacheReused(runner(), second);
     // the Engine's image by name (its id was checked against the entry first)
     expect(imageBuild(runner())).toContain(`--build-context conda-env=docker-image://docker.io/library/pcb-env-cache:${first.main.outputs['cache-key']} `);
     await expectRefillAfterPrune(runner(), first, inputs, builder);
@@ -255,8 +277,9 @@ describe.skipIf(!E2E)('remote builder (main Engine)', () => {
     await expectTestedAndPushed(runner(), first, tag, builder);
     expect(annotations(first.main, 'notice')).toEqual([]);
     expect(imageBuild(runner())).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
-    await expectEnvCacheHit(runner(), first, inputs, builder);
+    const second = await expectEnvCacheHit(runner(), first, inputs, builder);
     expect(imageBuild(runner()), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
+    expectLayerCacheReused(runner(), second);
   });
 });
 

@@ -104,6 +104,14 @@ describe('local backend through the API (oci-layout: a builder with its own Buil
     expect(fs.existsSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'))).toBe(true);
     const next = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
     expect(next.layerCacheFrom).toEqual([`type=local,src=${path.join(s.cacheDir, 'layers', 'current')}`]);
+    // the next build's new cache starts with links to current's blobs, only when the build is given it
+    fs.mkdirSync(path.join(s.cacheDir, 'layers', 'current', 'blobs', 'sha256'), { recursive: true });
+    fs.writeFileSync(path.join(s.cacheDir, 'layers', 'current', 'blobs', 'sha256', 'a'.repeat(64)), 'layer');
+    const nextDest = /dest=([^,]+)/.exec(next.layerCacheTo[0])![1];
+    api.prepareLayerCache(s, next, []);
+    expect(fs.existsSync(nextDest)).toBe(false);
+    api.prepareLayerCache(s, next, next.layerCacheTo);
+    expect(fs.readdirSync(path.join(nextDest, 'blobs', 'sha256'))).toEqual(['a'.repeat(64)]);
   });
 });
 

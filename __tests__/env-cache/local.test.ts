@@ -8,9 +8,9 @@ import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stageLayout } from '../../src/env-cache/entry.js';
 import {
-  RETIRED_LAYERS_MS, acquireLock, commitEntry, dropEntry, evictLru, finishLocalLayers, linkEntry, listEntries, localLayerCache, lookupEntry, readEntry, removeLeftoversOf, stagingDir, storeDir, touchEntry,
+  RETIRED_LAYERS_MS, acquireLock, commitEntry, dropEntry, evictLru, finishLocalLayers, linkEntry, listEntries, localLayerCache, lookupEntry, readEntry, removeLeftoversOf, seedLocalLayers, stagingDir, storeDir, touchEntry,
 } from '../../src/env-cache/local.js';
-import { blobFile, layersOf, writeImage } from './oci-fixture.js';
+import { blobFile, layersOf, writeImage, writeLayerCache } from './oci-fixture.js';
 
 let root: string;
 let cacheDir: string;
@@ -226,6 +226,34 @@ describe('local backend: layer cache swap', () => {
     expect(left).toHaveLength(2);
     expect(left).toContain('current');
     expect(left).not.toContain(retired[0]);
+  });
+  for (const shape of ['manifest', 'index'] as const) {
+    it(`a new cache starts with links to the current one's blobs; once swapped in, it holds only what its index.json reaches (${shape} shape)`, () => {
+      const first = localLayerCache(cacheDir);
+      const [, , envLayer, oldLayer] = writeLayerCache(first.newDir, [Buffer.alloc(4096, 1), Buffer.alloc(512, 2)], shape);
+      expect(finishLocalLayers(cacheDir, first.newDir)).toBe(true);
+      const current = path.join(cacheDir, 'layers', 'current');
+
+      const second = localLayerCache(cacheDir);
+      expect(seedLocalLayers(cacheDir, second.newDir)).toBe(4); // top, cache config, 2 layers
+      expect(fs.statSync(blobFile(second.newDir, envLayer)).ino).toBe(fs.statSync(blobFile(current, envLayer)).ino);
+      // the build: the env layer again (BuildKit skips it: the destination has it), a new second layer
+      const reached = writeLayerCache(second.newDir, [Buffer.alloc(4096, 1), Buffer.alloc(512, 3)], shape);
+      expect(finishLocalLayers(cacheDir, second.newDir)).toBe(true);
+      const blobs = (dir: string) => fs.readdirSync(path.join(dir, 'blobs', 'sha256')).map((n) => `sha256:${n}`).sort();
+      expect(blobs(current)).toEqual([...reached].sort());
+      expect(blobs(current)).not.toContain(oldLayer);
+      // the retired cache (a concurrent build may read it) keeps all of its blobs, the shared one included
+      const retired = path.join(cacheDir, 'layers', fs.readdirSync(path.join(cacheDir, 'layers')).find((n) => n.startsWith('retired-'))!);
+      expect(blobs(retired)).toContain(oldLayer);
+      expect(fs.readFileSync(blobFile(retired, envLayer))).toEqual(Buffer.alloc(4096, 1));
+      expect(fs.statSync(blobFile(retired, envLayer)).ino).toBe(fs.statSync(blobFile(current, envLayer)).ino);
+    });
+  }
+  it('seeds nothing when there is no layer cache yet', () => {
+    const l = localLayerCache(cacheDir);
+    expect(seedLocalLayers(cacheDir, l.newDir)).toBe(0);
+    expect(fs.existsSync(l.newDir)).toBe(false);
   });
   it('keeps current when the build wrote no new cache', () => {
     const l = localLayerCache(cacheDir);

@@ -12,7 +12,8 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
 function writeBlob(dir: string, data: Buffer): { digest: string; size: number } {
   const digest = sha(data);
   fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'blobs', 'sha256', digest.slice(7)), data);
+  // a blob that is there already is not written again, as BuildKit's exporters do
+  if (!fs.existsSync(path.join(dir, 'blobs', 'sha256', digest.slice(7)))) fs.writeFileSync(path.join(dir, 'blobs', 'sha256', digest.slice(7)), data);
   return { digest, size: data.length };
 }
 
@@ -37,3 +38,21 @@ export const blobFile = (dir: string, digest: string) => path.join(dir, 'blobs',
 
 /** Layers of `n` bytes each, of a recognisable fill. */
 export const layersOf = (...sizes: number[]) => sizes.map((n, i) => Buffer.alloc(n, 0x41 + i));
+
+/**
+ * A BuildKit layer cache (`--cache-to type=local`) of `layers`, in either of the shapes BuildKit
+ * writes: `manifest` (BuildKit 0.12 and later: index.json names an image manifest whose config is
+ * the cache config) or `index` (before: index.json names an index that lists the layers and the
+ * cache config directly). Returns the digests of every blob written, index.json's target first.
+ */
+export function writeLayerCache(dir: string, layers: Buffer[], shape: 'manifest' | 'index'): string[] {
+  const cacheConfig = { mediaType: 'application/vnd.buildkit.cacheconfig.v0', ...writeBlob(dir, Buffer.from(JSON.stringify({ layers: layers.map((_, i) => ({ blob: i })) }))) };
+  const ls = layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...writeBlob(dir, l) }));
+  const body = shape === 'manifest'
+    ? { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cacheConfig, layers: ls }
+    : { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...ls, cacheConfig] };
+  const top = { mediaType: body.mediaType, ...writeBlob(dir, Buffer.from(JSON.stringify(body))) };
+  fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  return [top.digest, cacheConfig.digest, ...ls.map((l) => l.digest)];
+}

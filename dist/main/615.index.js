@@ -17,6 +17,7 @@ __webpack_require__.d(__webpack_exports__, {
   keyMaterial: () => (/* reexport */ env_cache_key/* keyMaterial */.vN),
   missAfterAll: () => (/* binding */ missAfterAll),
   normaliseEnvFile: () => (/* reexport */ env_cache_key/* normaliseEnvFile */.EA),
+  prepareLayerCache: () => (/* binding */ prepareLayerCache),
   restoreEnvCache: () => (/* binding */ restoreEnvCache),
   saveEnvCache: () => (/* binding */ saveEnvCache)
 });
@@ -695,26 +696,40 @@ function noSpace(e) {
     return code === 'ENOSPC' || code === 'EDQUOT' || /no space left on device|disk quota exceeded/i.test(e.message ?? '');
 }
 /**
- * After the main build: for `local`, swaps the freshly written layer cache in place of the old one.
- * `used` are the build's --cache-to values: a builder that exports no layer cache (the docker driver
- * on the classic store) was given none, and a user's own cache-to is none of this cache's business.
+ * The layer caches of the `local` backend that the build was given: `used` are its --cache-to
+ * values (a builder that exports no layer cache, the docker driver on the classic store, was given
+ * none, and a user's own cache-to is none of this cache's business). Their destination dirs.
  */
-async function finishLayerCache(s, session, used) {
+function localLayerDests(s, session, used) {
     if (s.backend !== 'local')
-        return;
-    for (const to of session.layerCacheTo.filter((t) => used.includes(t))) {
-        const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
-        if (dest && to.startsWith('type=local')) {
-            try {
-                if (!(0,local/* finishLocalLayers */.b0)(s.cacheDir, dest) && !external_node_fs_.existsSync(external_node_path_.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
-                    // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
-                    const free = (0,local/* freeBytes */.go)(s.cacheDir);
-                    core/* warning */.$e(`env cache: BuildKit wrote no layer cache to ${external_node_path_.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
-                }
+        return [];
+    return session.layerCacheTo.filter((t) => used.includes(t) && t.startsWith('type=local')).flatMap((t) => /(?:^|,)dest=([^,]+)/.exec(t)?.[1] ?? []);
+}
+/** Before the main build: the new `local` layer cache starts with links to the current one's blobs, which BuildKit then does not write again. */
+function prepareLayerCache(s, session, used) {
+    for (const dest of localLayerDests(s, session, used)) {
+        try {
+            const linked = (0,local/* seedLocalLayers */.zN)(s.cacheDir, dest);
+            if (linked)
+                core/* info */.pq(`env cache: the new layer cache starts with ${linked} blobs of the current one (linked, not copied)`);
+        }
+        catch (e) {
+            core/* info */.pq(`env cache: the new layer cache starts empty (${e.message})`);
+        }
+    }
+}
+/** After the main build: for `local`, swaps the freshly written layer cache in place of the old one. */
+async function finishLayerCache(s, session, used) {
+    for (const dest of localLayerDests(s, session, used)) {
+        try {
+            if (!(0,local/* finishLocalLayers */.b0)(s.cacheDir, dest) && !external_node_fs_.existsSync(external_node_path_.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
+                // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
+                const free = (0,local/* freeBytes */.go)(s.cacheDir);
+                core/* warning */.$e(`env cache: BuildKit wrote no layer cache to ${external_node_path_.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
             }
-            catch (e) {
-                core/* warning */.$e(`env cache: could not swap in the new layer cache: ${e.message}`);
-            }
+        }
+        catch (e) {
+            core/* warning */.$e(`env cache: could not swap in the new layer cache: ${e.message}`);
         }
     }
 }

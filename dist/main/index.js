@@ -29047,6 +29047,7 @@ function registryTag(key) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   ZP: () => (/* binding */ linkLayout),
 /* harmony export */   _M: () => (/* binding */ writeIndex),
+/* harmony export */   a: () => (/* binding */ reachableBlobs),
 /* harmony export */   aH: () => (/* binding */ layoutTarget),
 /* harmony export */   aR: () => (/* binding */ imageBlobs),
 /* harmony export */   bt: () => (/* binding */ loadArchive),
@@ -29067,6 +29068,7 @@ function registryTag(key) {
 
 
 const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
+const MANIFEST_TYPES = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'];
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const OCI_LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
 function blobPath(layoutDir, digest) {
@@ -29114,6 +29116,27 @@ function imageBlobs(target, read) {
     };
     walk(target);
     return { blobs, config };
+}
+/**
+ * Every blob that index.json reaches: the indexes and manifests it names, and what they name in
+ * turn (configs, layers). Only blobs whose media type says index or manifest are read, so it also
+ * walks BuildKit's layer-cache layouts, whose indexes list layers and a cache config directly.
+ */
+function reachableBlobs(layoutDir) {
+    const reached = new Set();
+    const walk = (d) => {
+        if (reached.has(d.digest))
+            return;
+        reached.add(d.digest);
+        if (!INDEX_TYPES.includes(d.mediaType) && !MANIFEST_TYPES.includes(d.mediaType))
+            return;
+        const body = readJson(blobPath(layoutDir, d.digest));
+        for (const next of [...(body.manifests ?? []), ...(body.config ? [body.config] : []), ...(body.layers ?? [])])
+            walk(next);
+    };
+    for (const d of readJson(node_path__WEBPACK_IMPORTED_MODULE_1__.join(layoutDir, 'index.json')).manifests ?? [])
+        walk(d);
+    return reached;
 }
 /** The layers of the image manifest `target` (an index: its first manifest), for docker load's manifest.json. */
 function manifestOf(target, read) {
@@ -29188,7 +29211,8 @@ function loadArchive(layoutDir, target, blobs, name) {
 /* harmony export */   sT: () => (/* binding */ dropEntry),
 /* harmony export */   uc: () => (/* binding */ commitEntry),
 /* harmony export */   vJ: () => (/* binding */ localLayerCache),
-/* harmony export */   zA: () => (/* binding */ linkEntry)
+/* harmony export */   zA: () => (/* binding */ linkEntry),
+/* harmony export */   zN: () => (/* binding */ seedLocalLayers)
 /* harmony export */ });
 /* unused harmony exports STALE_LOCK_MS, storeDir, stagingDir, listEntries, evictLru, RETIRED_LAYERS_MS */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
@@ -29544,12 +29568,53 @@ function localLayerCache(cacheDir) {
     const from = node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
     return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
 }
+/**
+ * Before the build: NEWDIR starts with hard links to the blobs of `current`. BuildKit's cache
+ * export skips a blob that its destination already has, so an unchanged env layer of gigabytes is
+ * not sent and written again on every run (finishLocalLayers drops the links the build did not
+ * use). Returns how many blobs were linked; where links cannot be made, the export writes them.
+ */
+function seedLocalLayers(cacheDir, newDir) {
+    const from = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers', 'current', 'blobs', 'sha256');
+    let names;
+    try {
+        names = node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(from);
+    }
+    catch {
+        return 0; // no layer cache yet
+    }
+    const to = node_path__WEBPACK_IMPORTED_MODULE_3__.join(newDir, 'blobs', 'sha256');
+    node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(to, { recursive: true });
+    let linked = 0;
+    for (const n of names) {
+        try {
+            node_fs__WEBPACK_IMPORTED_MODULE_1__.linkSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(from, n), node_path__WEBPACK_IMPORTED_MODULE_3__.join(to, n));
+            linked++;
+        }
+        catch (e) {
+            if (e.code === 'ENOENT')
+                continue; // a concurrent swap retired it
+            break; // no hard links here (or too many): BuildKit writes the rest
+        }
+    }
+    return linked;
+}
+/** Removes the blobs of a layout that its index.json does not reach. */
+function removeUnreached(layoutDir) {
+    const reached = (0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .reachableBlobs */ .a)(layoutDir);
+    const blobs = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layoutDir, 'blobs', 'sha256');
+    for (const n of node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(blobs) ? node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(blobs) : []) {
+        if (!reached.has(`sha256:${n}`))
+            node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(blobs, n), { force: true });
+    }
+}
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
 /**
- * Swaps NEWDIR in as layers/current (when the build wrote it). The replaced directory is retired,
- * not deleted, because a concurrent job's build may still be reading it; retired directories older
- * than RETIRED_LAYERS_MS are removed here.
+ * Swaps NEWDIR in as layers/current (when the build wrote it), once the blobs its index.json does
+ * not reach are removed (seedLocalLayers linked every blob of the old cache). The replaced
+ * directory is retired, not deleted, because a concurrent job's build may still be reading it;
+ * retired directories older than RETIRED_LAYERS_MS are removed here.
  */
 function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     const layers = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers');
@@ -29562,6 +29627,7 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true });
         return false;
     }
+    removeUnreached(newDir);
     const current = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, 'current');
     try {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(current, node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, `retired-${now}-${rand()}`));
@@ -34802,6 +34868,7 @@ async function buildStage(job) {
     if (plan.publish)
         outcome.publish = newPublishOutcome(plan.publish);
     const build = () => (0,buildx/* buildx */.N6)(plan.buildArgv, { logFile: plan.buildLog, env: plan.secretEnv, redactor: job.redactor, iidFile: plan.iidFile, metadataFile: plan.metadataFile });
+    job.ec.prepareLayerCache(job.recipe.envCache, session, plan.cacheTo);
     core/* startGroup */.Oh('Build');
     const res = plan.publish?.way === 'by-digest'
         ? await buildPushingByDigest(build, (b) => { outcome.build = b; }, outcome.publish).finally(() => core/* endGroup */.N4())

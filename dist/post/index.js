@@ -29056,6 +29056,7 @@ function tar_tarStream(members) {
 
 
 const INDEX_TYPES = (/* unused pure expression or super */ null && (['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']));
+const MANIFEST_TYPES = (/* unused pure expression or super */ null && (['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']));
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const layout_OCI_LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
 function layout_blobPath(layoutDir, digest) {
@@ -29103,6 +29104,27 @@ function layout_imageBlobs(target, read) {
     };
     walk(target);
     return { blobs, config };
+}
+/**
+ * Every blob that index.json reaches: the indexes and manifests it names, and what they name in
+ * turn (configs, layers). Only blobs whose media type says index or manifest are read, so it also
+ * walks BuildKit's layer-cache layouts, whose indexes list layers and a cache config directly.
+ */
+function layout_reachableBlobs(layoutDir) {
+    const reached = new Set();
+    const walk = (d) => {
+        if (reached.has(d.digest))
+            return;
+        reached.add(d.digest);
+        if (!INDEX_TYPES.includes(d.mediaType) && !MANIFEST_TYPES.includes(d.mediaType))
+            return;
+        const body = readJson(layout_blobPath(layoutDir, d.digest));
+        for (const next of [...(body.manifests ?? []), ...(body.config ? [body.config] : []), ...(body.layers ?? [])])
+            walk(next);
+    };
+    for (const d of readJson(path.join(layoutDir, 'index.json')).manifests ?? [])
+        walk(d);
+    return reached;
 }
 /** The layers of the image manifest `target` (an index: its first manifest), for docker load's manifest.json. */
 function manifestOf(target, read) {
@@ -29601,12 +29623,53 @@ function localLayerCache(cacheDir) {
     const from = fs.existsSync(path.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
     return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
 }
+/**
+ * Before the build: NEWDIR starts with hard links to the blobs of `current`. BuildKit's cache
+ * export skips a blob that its destination already has, so an unchanged env layer of gigabytes is
+ * not sent and written again on every run (finishLocalLayers drops the links the build did not
+ * use). Returns how many blobs were linked; where links cannot be made, the export writes them.
+ */
+function seedLocalLayers(cacheDir, newDir) {
+    const from = path.join(cacheDir, 'layers', 'current', 'blobs', 'sha256');
+    let names;
+    try {
+        names = fs.readdirSync(from);
+    }
+    catch {
+        return 0; // no layer cache yet
+    }
+    const to = path.join(newDir, 'blobs', 'sha256');
+    fs.mkdirSync(to, { recursive: true });
+    let linked = 0;
+    for (const n of names) {
+        try {
+            fs.linkSync(path.join(from, n), path.join(to, n));
+            linked++;
+        }
+        catch (e) {
+            if (e.code === 'ENOENT')
+                continue; // a concurrent swap retired it
+            break; // no hard links here (or too many): BuildKit writes the rest
+        }
+    }
+    return linked;
+}
+/** Removes the blobs of a layout that its index.json does not reach. */
+function removeUnreached(layoutDir) {
+    const reached = reachableBlobs(layoutDir);
+    const blobs = path.join(layoutDir, 'blobs', 'sha256');
+    for (const n of fs.existsSync(blobs) ? fs.readdirSync(blobs) : []) {
+        if (!reached.has(`sha256:${n}`))
+            fs.rmSync(path.join(blobs, n), { force: true });
+    }
+}
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = (/* unused pure expression or super */ null && (3 * 3600 * 1000));
 /**
- * Swaps NEWDIR in as layers/current (when the build wrote it). The replaced directory is retired,
- * not deleted, because a concurrent job's build may still be reading it; retired directories older
- * than RETIRED_LAYERS_MS are removed here.
+ * Swaps NEWDIR in as layers/current (when the build wrote it), once the blobs its index.json does
+ * not reach are removed (seedLocalLayers linked every blob of the old cache). The replaced
+ * directory is retired, not deleted, because a concurrent job's build may still be reading it;
+ * retired directories older than RETIRED_LAYERS_MS are removed here.
  */
 function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     const layers = path.join(cacheDir, 'layers');
@@ -29619,6 +29682,7 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
         fs.rmSync(newDir, { recursive: true, force: true });
         return false;
     }
+    removeUnreached(newDir);
     const current = path.join(layers, 'current');
     try {
         fs.renameSync(current, path.join(layers, `retired-${now}-${rand()}`));

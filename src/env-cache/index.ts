@@ -12,7 +12,7 @@ import { imageMaterials } from '../buildx.js';
 import { checkLayout, makeRecord, stageLayout, type BaseImage, type EntryRecord, type Staged } from './entry.js';
 import { engineContext, engineIdOf, engineImageId, engineName, loadIntoEngine, removeEngineImage, stageFromEngine } from './engine.js';
 import { ghaCachePath, ghaRestore, ghaSave } from './gha.js';
-import { acquireLock, cleanStale, commitEntry, dropEntry, finishLocalLayers, freeBytes, linkEntry, localLayerCache, lookupEntry, readEntry, touchEntry } from './local.js';
+import { acquireLock, cleanStale, commitEntry, dropEntry, finishLocalLayers, freeBytes, linkEntry, localLayerCache, lookupEntry, readEntry, seedLocalLayers, touchEntry } from './local.js';
 import { installerArch, prepareMiniforge } from './miniforge.js';
 import { registryImage, registryOutput, registryProbe } from './registry.js';
 import { registryTag } from './key.js';
@@ -331,24 +331,38 @@ function noSpace(e: unknown): boolean {
 }
 
 /**
- * After the main build: for `local`, swaps the freshly written layer cache in place of the old one.
- * `used` are the build's --cache-to values: a builder that exports no layer cache (the docker driver
- * on the classic store) was given none, and a user's own cache-to is none of this cache's business.
+ * The layer caches of the `local` backend that the build was given: `used` are its --cache-to
+ * values (a builder that exports no layer cache, the docker driver on the classic store, was given
+ * none, and a user's own cache-to is none of this cache's business). Their destination dirs.
  */
+function localLayerDests(s: EnvCacheSettings, session: EnvCacheSession, used: string[]): string[] {
+  if (s.backend !== 'local') return [];
+  return session.layerCacheTo.filter((t) => used.includes(t) && t.startsWith('type=local')).flatMap((t) => /(?:^|,)dest=([^,]+)/.exec(t)?.[1] ?? []);
+}
+
+/** Before the main build: the new `local` layer cache starts with links to the current one's blobs, which BuildKit then does not write again. */
+export function prepareLayerCache(s: EnvCacheSettings, session: EnvCacheSession, used: string[]): void {
+  for (const dest of localLayerDests(s, session, used)) {
+    try {
+      const linked = seedLocalLayers(s.cacheDir, dest);
+      if (linked) core.info(`env cache: the new layer cache starts with ${linked} blobs of the current one (linked, not copied)`);
+    } catch (e) {
+      core.info(`env cache: the new layer cache starts empty (${(e as Error).message})`);
+    }
+  }
+}
+
+/** After the main build: for `local`, swaps the freshly written layer cache in place of the old one. */
 export async function finishLayerCache(s: EnvCacheSettings, session: EnvCacheSession, used: string[]): Promise<void> {
-  if (s.backend !== 'local') return;
-  for (const to of session.layerCacheTo.filter((t) => used.includes(t))) {
-    const dest = /(?:^|,)dest=([^,]+)/.exec(to)?.[1];
-    if (dest && to.startsWith('type=local')) {
-      try {
-        if (!finishLocalLayers(s.cacheDir, dest) && !fs.existsSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
-          // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
-          const free = freeBytes(s.cacheDir);
-          core.warning(`env cache: BuildKit wrote no layer cache to ${path.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
-        }
-      } catch (e) {
-        core.warning(`env cache: could not swap in the new layer cache: ${(e as Error).message}`);
+  for (const dest of localLayerDests(s, session, used)) {
+    try {
+      if (!finishLocalLayers(s.cacheDir, dest) && !fs.existsSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
+        // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
+        const free = freeBytes(s.cacheDir);
+        core.warning(`env cache: BuildKit wrote no layer cache to ${path.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
       }
+    } catch (e) {
+      core.warning(`env cache: could not swap in the new layer cache: ${(e as Error).message}`);
     }
   }
 }

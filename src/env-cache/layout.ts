@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 export interface Descriptor { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }
 
 const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
+const MANIFEST_TYPES = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'];
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
 export const OCI_LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
@@ -56,6 +57,24 @@ export function imageBlobs(target: Descriptor, read: (digest: string) => Buffer)
   };
   walk(target);
   return { blobs, config };
+}
+
+/**
+ * Every blob that index.json reaches: the indexes and manifests it names, and what they name in
+ * turn (configs, layers). Only blobs whose media type says index or manifest are read, so it also
+ * walks BuildKit's layer-cache layouts, whose indexes list layers and a cache config directly.
+ */
+export function reachableBlobs(layoutDir: string): Set<string> {
+  const reached = new Set<string>();
+  const walk = (d: Descriptor) => {
+    if (reached.has(d.digest)) return;
+    reached.add(d.digest);
+    if (!INDEX_TYPES.includes(d.mediaType) && !MANIFEST_TYPES.includes(d.mediaType)) return;
+    const body = readJson<{ manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(blobPath(layoutDir, d.digest));
+    for (const next of [...(body.manifests ?? []), ...(body.config ? [body.config] : []), ...(body.layers ?? [])]) walk(next);
+  };
+  for (const d of readJson<{ manifests?: Descriptor[] }>(path.join(layoutDir, 'index.json')).manifests ?? []) walk(d);
+  return reached;
 }
 
 /** The layers of the image manifest `target` (an index: its first manifest), for docker load's manifest.json. */

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeRecord, recordProblem, type BaseImage, type EntryRecord, type Staged } from './entry.js';
-import { OCI_LAYOUT, blobPath, linkLayout } from './layout.js';
+import { OCI_LAYOUT, blobPath, linkLayout, reachableBlobs } from './layout.js';
 
 /**
  * The `local` backend: a directory on a persistent runner.
@@ -341,13 +341,52 @@ export function localLayerCache(cacheDir: string): { from: string[]; to: string[
   return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
 }
 
+/**
+ * Before the build: NEWDIR starts with hard links to the blobs of `current`. BuildKit's cache
+ * export skips a blob that its destination already has, so an unchanged env layer of gigabytes is
+ * not sent and written again on every run (finishLocalLayers drops the links the build did not
+ * use). Returns how many blobs were linked; where links cannot be made, the export writes them.
+ */
+export function seedLocalLayers(cacheDir: string, newDir: string): number {
+  const from = path.join(cacheDir, 'layers', 'current', 'blobs', 'sha256');
+  let names: string[];
+  try {
+    names = fs.readdirSync(from);
+  } catch {
+    return 0; // no layer cache yet
+  }
+  const to = path.join(newDir, 'blobs', 'sha256');
+  fs.mkdirSync(to, { recursive: true });
+  let linked = 0;
+  for (const n of names) {
+    try {
+      fs.linkSync(path.join(from, n), path.join(to, n));
+      linked++;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // a concurrent swap retired it
+      break; // no hard links here (or too many): BuildKit writes the rest
+    }
+  }
+  return linked;
+}
+
+/** Removes the blobs of a layout that its index.json does not reach. */
+function removeUnreached(layoutDir: string): void {
+  const reached = reachableBlobs(layoutDir);
+  const blobs = path.join(layoutDir, 'blobs', 'sha256');
+  for (const n of fs.existsSync(blobs) ? fs.readdirSync(blobs) : []) {
+    if (!reached.has(`sha256:${n}`)) fs.rmSync(path.join(blobs, n), { force: true });
+  }
+}
+
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 export const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
 
 /**
- * Swaps NEWDIR in as layers/current (when the build wrote it). The replaced directory is retired,
- * not deleted, because a concurrent job's build may still be reading it; retired directories older
- * than RETIRED_LAYERS_MS are removed here.
+ * Swaps NEWDIR in as layers/current (when the build wrote it), once the blobs its index.json does
+ * not reach are removed (seedLocalLayers linked every blob of the old cache). The replaced
+ * directory is retired, not deleted, because a concurrent job's build may still be reading it;
+ * retired directories older than RETIRED_LAYERS_MS are removed here.
  */
 export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.now()): boolean {
   const layers = path.join(cacheDir, 'layers');
@@ -359,6 +398,7 @@ export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.n
     fs.rmSync(newDir, { recursive: true, force: true });
     return false;
   }
+  removeUnreached(newDir);
   const current = path.join(layers, 'current');
   try {
     fs.renameSync(current, path.join(layers, `retired-${now}-${rand()}`));
