@@ -2,8 +2,10 @@
 reference, whatever the number of threads and of independent index ranges (scenes).
 
 With more than one thread and enough list entries (>= 2**15), the search cuts the points into
-index ranges that no list crosses and searches them in parallel; the inputs below are big
-enough for that path, and some are built so that ranges must not be cut.
+index ranges and searches them in parallel. The cuts are guessed from the last entry of each
+list (its largest, for the ascending lists of ballquery_batch_p) and checked by the search,
+which falls back to one range when a list crosses a cut. The inputs below are big enough for
+that path; some are built so that ranges must not be cut, or so that every guess is wrong.
 """
 import numpy as np
 import pytest
@@ -94,6 +96,17 @@ def test_lists_crossing_scenes_keep_the_sequential_order(threads, direction):
         label[b] = label[a]
     idx2, sl2 = lists_to_tensors(lists)
     assert_reference(label, idx2, sl2, 1)
+
+
+@pytest.mark.parametrize("threads", THREADS, indirect=True)
+def test_lists_in_descending_order_cross_every_guessed_cut(threads):
+    # Reversed lists: the last entry of each is its smallest, so the guessed reach of a point is
+    # about itself and cuts are guessed inside scenes, where lists cross them. Only the check in
+    # the search keeps the result sequential (the order within clusters follows the lists).
+    label, idx, sl, _ = cached_input("two scenes")
+    lists = [idx[s : s + l].tolist()[::-1] for s, l in sl.tolist()]
+    idx2, sl2 = lists_to_tensors(lists)
+    assert_reference(label, idx2, sl2, 0)
 
 
 @pytest.mark.parametrize("threads", THREADS, indirect=True)

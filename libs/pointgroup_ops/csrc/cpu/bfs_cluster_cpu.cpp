@@ -23,8 +23,12 @@
 //   of a batch). The sequential search never enqueues a point below `begin` once it has
 //   reached seed `begin`: all of them are marked by then. So each range can be searched on its
 //   own, treating the points below it as marked, and its clusters, taken range by range,
-//   come out in exactly the sequential order. Finding the cuts costs one pass over the lists,
-//   shared by the threads, which also validates them.
+//   come out in exactly the sequential order. The cuts are chosen from one load per point, the
+//   last entry of its list: the largest one when the list is in ascending order, as
+//   ballquery_batch_p writes it. For other lists that is a guess, so the search checks it: it
+//   looks at every entry's range anyway, and if any list crosses a cut, the ranges are dropped
+//   and the points searched again as one range. (Reading every list to find exact cuts took
+//   as long as a second search on a 2-core VM, which is why a second thread did not pay there.)
 #include "../pointgroup_ops.h"
 
 #include <ATen/Parallel.h>
@@ -66,6 +70,7 @@ struct RangeResult {
   int64_t points_end = 0;
   int64_t clusters = 0;
   bool bad_neighbour = false;  // a list entry outside [0, n): reported by report_bad_input()
+  bool crossed_cut = false;    // a list entry at or above `end`: the ranges were not independent
 };
 
 // Runs work(w) for w = 0 .. workers-1 at the same time, worker 0 on the calling thread, and
@@ -110,9 +115,9 @@ inline uint32_t touch_lists(const Graph& g, const int32_t* entries, int64_t coun
   return sum;
 }
 
-// The sequential search over seeds begin..end-1. No list of these points may hold a point at
-// or above `end` (below n); points below `begin` count as marked (see the top of this file).
-// start_len rows must be valid; list entries are checked here.
+// The sequential search over seeds begin..end-1; points below `begin` count as marked (see the
+// top of this file). start_len rows must be valid; list entries are checked here: an entry at
+// or above `end` is never followed, and sets crossed_cut.
 template <typename Code>
 RangeResult search_range(const Graph& g, int64_t begin, int64_t end, int64_t threshold, Code* code, int32_t* order,
                          int32_t* cluster_end) {
@@ -141,7 +146,11 @@ RangeResult search_range(const Graph& g, int64_t begin, int64_t end, int64_t thr
         const int32_t v = list[k];
         // One unsigned comparison for "v in [begin, end)"; the rest is the rare case.
         if (static_cast<uint32_t>(v) - first >= span) {
-          r.bad_neighbour |= v < 0 || v >= g.n;  // else below begin: marked
+          if (v < 0 || v >= g.n)
+            r.bad_neighbour = true;
+          else if (v >= end)
+            r.crossed_cut = true;
+          // else below begin: marked
           continue;
         }
         if (code[v] == lab) {
@@ -176,9 +185,10 @@ RangeResult search_range(const Graph& g, int64_t begin, int64_t end, int64_t thr
   TORCH_CHECK(false, "bfs_cluster: internal error: invalid input reported but not found");
 }
 
-// Points [lo, hi): writes their label codes, checks their start_len rows and, when `reach` is
-// given, their lists too, storing in reach[i] the largest index that point i or its list
-// holds. Returns false when something is invalid.
+// Points [lo, hi): writes their label codes and checks their start_len rows; when `reach` is
+// given, stores in reach[i] the larger of i and the last entry of its list, capped at n - 1
+// (the guess of how far point i reaches, see the top of this file). Returns false when a
+// start_len row is invalid.
 template <typename Code>
 bool prepare_points(const Graph& g, int64_t lo, int64_t hi, int32_t label_base, Code* code, int32_t* reach) {
   bool ok = true;
@@ -189,13 +199,10 @@ bool prepare_points(const Graph& g, int64_t lo, int64_t hi, int32_t label_base, 
       continue;
     }
     if (reach == nullptr) continue;
-    // As unsigned values a negative entry is above every point index: one maximum checks both ends.
-    const uint32_t* list = reinterpret_cast<const uint32_t*>(g.nb) + g.sl[2 * i];
     const int32_t len = g.sl[2 * i + 1];
-    uint32_t largest = static_cast<uint32_t>(i);
-    for (int32_t k = 0; k < len; ++k) largest = std::max(largest, list[k]);
-    ok &= largest < static_cast<uint64_t>(g.n);
-    reach[i] = static_cast<int32_t>(largest);
+    // As unsigned values a negative entry is above every point index: the cap handles both ends.
+    const uint32_t last = len > 0 ? static_cast<uint32_t>(g.nb[g.sl[2 * i] + len - 1]) : 0;
+    reach[i] = static_cast<int32_t>(std::min<uint64_t>(std::max<uint64_t>(last, i), g.n - 1));
   }
   return ok;
 }
@@ -257,29 +264,45 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_with_codes(const Graph& g, int64_
   std::unique_ptr<Code[]> code(new Code[g.n]);
   std::unique_ptr<int32_t[]> order(new int32_t[g.n]), cluster_end(new int32_t[g.n]);
 
-  std::vector<int64_t> bounds{0, g.n};  // one range: list entries are checked by the search
+  auto prepare_all = [&](int32_t* reach) {
+    const int64_t workers = reach ? threads : 1;
+    std::unique_ptr<bool[]> ok(new bool[workers]);
+    run_workers(workers, [&](int64_t w) {
+      ok[w] = prepare_points(g, g.n * w / workers, g.n * (w + 1) / workers, label_base, code.get(), reach);
+    });
+    if (!std::all_of(ok.get(), ok.get() + workers, [](bool b) { return b; })) report_bad_input(g);
+  };
+  auto search = [&](const std::vector<int64_t>& bounds) {
+    std::vector<RangeResult> results(bounds.size() - 1);
+    run_workers(static_cast<int64_t>(results.size()), [&](int64_t t) {
+      results[t] = search_range(g, bounds[t], bounds[t + 1], threshold, code.get(), order.get(), cluster_end.get());
+    });
+    for (const RangeResult& r : results)
+      if (r.bad_neighbour) report_bad_input(g);
+    return results;
+  };
+
+  std::vector<int64_t> bounds{0, g.n};  // one range
+  std::vector<RangeResult> results;
   if (threads > 1 && g.n_idx >= kParallelMinEntries) {
     std::unique_ptr<int32_t[]> reach(new int32_t[g.n]);
-    std::unique_ptr<bool[]> ok(new bool[threads]);
-    run_workers(threads, [&](int64_t w) {
-      ok[w] = prepare_points(g, g.n * w / threads, g.n * (w + 1) / threads, label_base, code.get(), reach.get());
-    });
-    if (!std::all_of(ok.get(), ok.get() + threads, [](bool b) { return b; })) report_bad_input(g);
+    prepare_all(reach.get());
     bounds = independent_ranges(g, reach.get(), threads);
-  } else if (!prepare_points<Code>(g, 0, g.n, label_base, code.get(), nullptr)) {
-    report_bad_input(g);
+    results = search(bounds);
+    if (std::any_of(results.begin(), results.end(), [](const RangeResult& r) { return r.crossed_cut; })) {
+      bounds = {0, g.n};  // a guessed cut was crossed: the sequential search, from fresh codes
+      prepare_all(nullptr);
+      results = search(bounds);
+    }
+  } else {
+    prepare_all(nullptr);
+    results = search(bounds);
   }
-  const int64_t ranges = static_cast<int64_t>(bounds.size()) - 1;
-
-  std::vector<RangeResult> results(ranges);
-  run_workers(ranges, [&](int64_t t) {
-    results[t] = search_range(g, bounds[t], bounds[t + 1], threshold, code.get(), order.get(), cluster_end.get());
-  });
+  const int64_t ranges = static_cast<int64_t>(results.size());
 
   // Ranges in order give the clusters in the sequential order: number them and copy them out.
   std::vector<int64_t> point_base(ranges + 1, 0), cluster_base(ranges + 1, 0);
   for (int64_t t = 0; t < ranges; ++t) {
-    if (results[t].bad_neighbour) report_bad_input(g);
     point_base[t + 1] = point_base[t] + (results[t].points_end - bounds[t]);
     cluster_base[t + 1] = cluster_base[t] + results[t].clusters;
   }
