@@ -309,6 +309,33 @@ describe('publishing: the build argv of each way (builder x push x load)', () =>
   });
 });
 
+describe('the reuse check before a load (src/load.ts)', () => {
+  const CLASSIC = dockerDriver('26.1.5', false);
+  const REMOTE_CONTAINERD: BuilderFacts = { ...REMOTE, containerdStore: true };
+  it('a builder with its own BuildKit loading into the classic store: the main build with its image kept in BuildKit, the same labels and layer cache', () => {
+    const p = withLockLabel(plan({ inputs: { tags: 'r.example/a:1', labels: 'a=b' }, session: { layerCacheFrom: ['type=local,src=/c/cur'], layerCacheTo: ['type=local,dest=/c/new,mode=max'] } }), 'ff');
+    const check = p.reuseCheck!;
+    expect(check.metadataFile).toBe('/w/reuse-check-metadata.json');
+    expect(flag(check.argv, '--metadata-file')).toEqual([check.metadataFile]);
+    expect(flag(check.argv, '--output')).toEqual(['type=image,compression=uncompressed,oci-mediatypes=true']);
+    expect(check.argv).toContain('--provenance=false');
+    for (const f of ['--tag', '--iidfile', '--load']) expect(flag(check.argv, f), f).toEqual([]);
+    for (const f of ['--label', '--cache-from', '--cache-to', '--build-arg', '--file', '--builder']) expect(flag(check.argv, f), f).toEqual(flag(p.buildArgv, f));
+    expect(flag(check.argv, '--label')).toEqual(['a=b', `${LOCK_LABEL}=ff`]);
+    expect(check.argv.at(-1)).toBe(p.buildArgv.at(-1));
+  });
+  it.each<[string, Case]>([
+    ['the docker driver (its load moves nothing)', { builder: CLASSIC }],
+    ['the containerd store (the Engine names images by manifest digest)', { builder: REMOTE_CONTAINERD }],
+    ['a push by digest (the Engine pulls only what it lacks)', { inputs: { push: 'true', tags: 'r.example/a:1' } }],
+    ['no-cache (the check would build everything twice)', { inputs: { 'no-cache': 'true' } }],
+    ['no-cache-filters', { inputs: { 'no-cache-filters': 'extensions' } }],
+    ['load: false', { inputs: { load: 'false', 'smoke-tests': 'false' } }],
+  ])('none with %s', (_n, c) => {
+    expect(plan(c).reuseCheck).toBeNull();
+  });
+});
+
 describe('the other build inputs in the argv', () => {
   const STAGES_AFTER_ENV = ['env-lock', 'extensions', 'runtime'];
   it('no-cache: the first build of the run gets --no-cache, later ones every stage but the env ones it rebuilt', () => {

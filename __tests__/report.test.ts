@@ -21,7 +21,7 @@ const plan = withLockLabel({
   publish: { way: 'by-digest', repositories: [{ repository: '127.0.0.1:5000/pcb/img', tags: ['127.0.0.1:5000/pcb/img:1'] }], platform: 'linux/amd64', builder: 'pcb-remote', attests: ['type=provenance,mode=max'], annotations: [] },
   envSpecDir: null, buildArgs: { MAX_JOBS: '4', HF_TOKEN: 'tok-123' }, secretEnv: { PCB_SECRET_0: 'sec-456' },
   envBuilds: [{ target: 'env-lock', argv: ['buildx', 'build', '--target', 'env-lock', '/ctx'], metadataFile: '/w/env-lock-metadata.json' }], envSave: null,
-  buildArgv: ['buildx', 'build', '--build-arg', 'HF_TOKEN=tok-123', '--label', 'a=b', '--load', '/ctx'], cacheTo: [], metadataFile: '/w/m.json', iidFile: '/w/iid', buildLog: '/w/build.log',
+  buildArgv: ['buildx', 'build', '--build-arg', 'HF_TOKEN=tok-123', '--label', 'a=b', '--load', '/ctx'], reuseCheck: null, cacheTo: [], metadataFile: '/w/m.json', iidFile: '/w/iid', buildLog: '/w/build.log',
   smokeContainer: 'pcb-smoke-r', reportDir: '/w/report', smokeArgv: ['run', '--name', 'pcb-smoke-r', '<image-id>'], notices: [], notes: [],
 } satisfies Plan, 'ff00');
 const builder: BuilderFacts = { name: 'pcb-remote', driver: 'remote', buildx: '0.38.2', buildkit: '0.34.2', engine: '20.10.24', engineApi: '1.41', containerdStore: false };

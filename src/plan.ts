@@ -140,6 +140,7 @@ export interface Plan {
   envBuilds: { target: string; argv: string[]; metadataFile: string }[]; // the builds before the main one: env-lock (it tells the base image's digest)
   envSave: { argv: string[] } | null; // the env cache's save build on a miss (--target conda-env), run beside the smoke run
   buildArgv: string[];                // docker argv of the main build
+  reuseCheck: ReuseCheck | null;      // a build before a load that may find the image in the Engine already
   cacheTo: string[];                  // the main build's --cache-to values (the user's, else the env cache's defaults the builder can export)
   metadataFile: string;
   iidFile: string;
@@ -150,6 +151,17 @@ export interface Plan {
   notices: string[];                  // said once, as ::notice::
   notes: string[];                    // how inputs were resolved (printed with the plan)
 }
+
+/**
+ * The main build run first without its load, where a load sends the whole image from the builder's
+ * own BuildKit into the runner's Engine: a builder other than the docker driver, the classic image
+ * store (which keeps no attestations), no no-cache. It is the same build and layer-cache export,
+ * the image kept in BuildKit. Its config digest is the image id the classic store would give it:
+ * when the Engine already has that image (nothing that reaches the image changed), the load is
+ * skipped and the image tagged; else the main build loads it, every step cached. It costs a changed
+ * build one more cached solve and saves an unchanged one the transfer of the whole env (src/load.ts).
+ */
+export interface ReuseCheck { argv: string[]; metadataFile: string }
 
 /** How the tested image is published (push: true). */
 export interface PublishPlan {
@@ -251,19 +263,33 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
   if (layerCacheLeftOut || attestationsLeftOut) notices.push(classicStoreNotice(pf.builder, { layerCache: layerCacheLeftOut, attestations: attestationsLeftOut }));
   const attach = pf.adaptation.attach && publish?.way !== 'loaded-image';
   const attachArgs = attach ? [...attestArgs(i.provenance, i.sbom, run.builderId), ...annotationArgs(i.annotations)] : [];
+  const noCache = noCacheArgs(i, stages, envBuilds.length === 0);
+  const uncompressedLoad = pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index';
   const buildArgv = [
     ...common,
-    ...noCacheArgs(i, stages, envBuilds.length === 0),
+    ...noCache,
     '--metadata-file', metadataFile,
     '--iidfile', iidFile,
     ...(i.target ? ['--target', i.target] : []),
     ...labels.flatMap((l) => ['--label', l]),
     ...attachArgs,
-    ...outputArgs(i, publish, attach, pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index'),
+    ...outputArgs(i, publish, attach, uncompressedLoad),
     ...cacheFrom.flatMap((c) => ['--cache-from', c]),
     ...cacheTo.flatMap((c) => ['--cache-to', c]),
     i.context,
   ];
+  const checkBeforeLoad = i.load && uncompressedLoad && (!publish || publish.way === 'loaded-image') && !noCache.length
+    && pf.builder.driver !== 'docker' && pf.builder.containerdStore === false && i.platforms.length <= 1;
+  const reuseMetadataFile = path.join(run.workDir, 'reuse-check-metadata.json');
+  // the load's own export, kept in BuildKit: the same config and manifest digests (no provenance: the classic store keeps no attestations)
+  const reuseCheck = checkBeforeLoad ? {
+    metadataFile: reuseMetadataFile,
+    argv: [
+      ...common, '--metadata-file', reuseMetadataFile, ...(i.target ? ['--target', i.target] : []), ...labels.flatMap((l) => ['--label', l]),
+      '--provenance=false', '--output', 'type=image,compression=uncompressed,oci-mediatypes=true',
+      ...cacheFrom.flatMap((c) => ['--cache-from', c]), ...cacheTo.flatMap((c) => ['--cache-to', c]), i.context,
+    ],
+  } : null;
   if (publish) publish.attests = attachArgs.filter((_, n) => attachArgs[n - 1] === '--attest');
 
   const smokeContainer = `pcb-smoke-${run.runId}`;
@@ -283,7 +309,7 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
     baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
     gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels, publish,
-    envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, cacheTo, metadataFile, iidFile, buildLog: path.join(run.workDir, 'build.log'),
+    envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, reuseCheck, cacheTo, metadataFile, iidFile, buildLog: path.join(run.workDir, 'build.log'),
     smokeContainer, reportDir, smokeArgv, notices, notes,
   };
 }
@@ -330,8 +356,9 @@ export function withEnvBase(plan: Plan, session: Pick<EnvCacheSession, 'save'>, 
 /** The plan with the env lock's sha256 as an image label (known after the env-lock build). */
 export function withLockLabel(plan: Plan, sha256: string): Plan {
   const label = `${LOCK_LABEL}=${sha256}`;
-  const argv = plan.buildArgv;
-  return { ...plan, labels: [...plan.labels, label], buildArgv: [...argv.slice(0, -1), '--label', label, argv[argv.length - 1]] };
+  const labelled = (argv: string[]) => [...argv.slice(0, -1), '--label', label, argv[argv.length - 1]];
+  const reuseCheck = plan.reuseCheck && { ...plan.reuseCheck, argv: labelled(plan.reuseCheck.argv) };
+  return { ...plan, labels: [...plan.labels, label], buildArgv: labelled(plan.buildArgv), reuseCheck };
 }
 
 /** The smoke argv with the built image in place of the placeholder. */

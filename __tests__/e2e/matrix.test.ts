@@ -281,6 +281,30 @@ describe.skipIf(!E2E)('remote builder (main Engine)', () => {
     expect(imageBuild(runner()), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
     expectLayerCacheReused(runner(), second);
   });
+
+  it('push: false: the image is loaded once; a second run with nothing changed finds it in the Engine and only tags it', async () => {
+    const tag = `pcb-e2e-matrix/remote-load:${RUN}`;
+    // a label of its own: the Engine has the images of the test above (pulled by digest), not this one
+    const inputs = { context: FIXTURE, tags: tag, 'cache-dir': runner().cacheDir, 'base-image': base, labels: `pcb.e2e.run=${RUN}` };
+    const outputsOfMainBuilds = () => runner().builds().filter((b) => !/ --target /.test(b)).map((b) => /--output (\S+)/.exec(b)?.[1]);
+    runner().resetCalls();
+    const first = await runner().run(inputs);
+    expect(first.main.code, first.main.stdout).toBe(0);
+    expect(first.main.outputs['smoke-passed']).toBe('true');
+    expect(outputsOfMainBuilds(), 'the check, then the load').toEqual(['type=image,compression=uncompressed,oci-mediatypes=true', 'type=docker,compression=uncompressed']);
+    const id = first.main.outputs['image-id'];
+    expect(runner().docker('image', 'inspect', '--format', '{{.Id}}', tag)).toBe(id);
+
+    runner().resetCalls();
+    const second = await runner().run({ ...inputs, tags: `${tag}-again` });
+    expect(second.main.code, second.main.stdout).toBe(0);
+    expect(second.main.stdout).toContain(`The Docker Engine already has this image (${id}): it is not loaded again.`);
+    expect(outputsOfMainBuilds(), 'the check alone').toEqual(['type=image,compression=uncompressed,oci-mediatypes=true']);
+    expect(runner().calls()).toContain(`docker tag ${id} ${tag}-again`);
+    expect(second.main.outputs).toMatchObject({ 'image-id': id, digest: first.main.outputs.digest, 'smoke-passed': 'true' });
+    expect(runner().docker('image', 'inspect', '--format', '{{.Id}}', `${tag}-again`)).toBe(id);
+    expect(second.gpuSmokeContainers, 'the smoke run tested the tagged image on the GPU path').toHaveLength(1);
+  });
 });
 
 describe.skipIf(!E2E)('the GPU gate on an Engine (26-classic)', () => {

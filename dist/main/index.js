@@ -30136,7 +30136,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ });
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2221);
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8475);
 /* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6670);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2462);
 // Entry point of the action: the stages of src/pipeline.ts in order. Outputs and the job summary are
@@ -30198,7 +30198,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2221:
+/***/ 8475:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33616,19 +33616,33 @@ function makePlan(i, r, pf, run, session) {
         notices.push(classicStoreNotice(pf.builder, { layerCache: layerCacheLeftOut, attestations: attestationsLeftOut }));
     const attach = pf.adaptation.attach && publish?.way !== 'loaded-image';
     const attachArgs = attach ? [...attestArgs(i.provenance, i.sbom, run.builderId), ...annotationArgs(i.annotations)] : [];
+    const noCache = noCacheArgs(i, stages, envBuilds.length === 0);
+    const uncompressedLoad = pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index';
     const buildArgv = [
         ...common,
-        ...noCacheArgs(i, stages, envBuilds.length === 0),
+        ...noCache,
         '--metadata-file', metadataFile,
         '--iidfile', iidFile,
         ...(i.target ? ['--target', i.target] : []),
         ...labels.flatMap((l) => ['--label', l]),
         ...attachArgs,
-        ...outputArgs(i, publish, attach, pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index'),
+        ...outputArgs(i, publish, attach, uncompressedLoad),
         ...cacheFrom.flatMap((c) => ['--cache-from', c]),
         ...cacheTo.flatMap((c) => ['--cache-to', c]),
         i.context,
     ];
+    const checkBeforeLoad = i.load && uncompressedLoad && (!publish || publish.way === 'loaded-image') && !noCache.length
+        && pf.builder.driver !== 'docker' && pf.builder.containerdStore === false && i.platforms.length <= 1;
+    const reuseMetadataFile = external_node_path_.join(run.workDir, 'reuse-check-metadata.json');
+    // the load's own export, kept in BuildKit: the same config and manifest digests (no provenance: the classic store keeps no attestations)
+    const reuseCheck = checkBeforeLoad ? {
+        metadataFile: reuseMetadataFile,
+        argv: [
+            ...common, '--metadata-file', reuseMetadataFile, ...(i.target ? ['--target', i.target] : []), ...labels.flatMap((l) => ['--label', l]),
+            '--provenance=false', '--output', 'type=image,compression=uncompressed,oci-mediatypes=true',
+            ...cacheFrom.flatMap((c) => ['--cache-from', c]), ...cacheTo.flatMap((c) => ['--cache-to', c]), i.context,
+        ],
+    } : null;
     if (publish)
         publish.attests = attachArgs.filter((_, n) => attachArgs[n - 1] === '--attest');
     const smokeContainer = `pcb-smoke-${run.runId}`;
@@ -33647,7 +33661,7 @@ function makePlan(i, r, pf, run, session) {
         context: i.context, dockerfile: i.file, environmentFile: i['environment-file'],
         baseImage: r.baseImage, envName: r.envName, miniforgeVersion: r.miniforgeVersion, torchCudaArchList: pf.archList, maxJobs,
         gpu, smoke: i['smoke-tests'], push: i.push, load: i.load, tags: i.tags, labels, publish,
-        envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, cacheTo, metadataFile, iidFile, buildLog: external_node_path_.join(run.workDir, 'build.log'),
+        envSpecDir, buildArgs, secretEnv, envBuilds, envSave, buildArgv, reuseCheck, cacheTo, metadataFile, iidFile, buildLog: external_node_path_.join(run.workDir, 'build.log'),
         smokeContainer, reportDir, smokeArgv, notices, notes,
     };
 }
@@ -33694,8 +33708,9 @@ function withEnvBase(plan, session, base) {
 /** The plan with the env lock's sha256 as an image label (known after the env-lock build). */
 function withLockLabel(plan, sha256) {
     const label = `${LOCK_LABEL}=${sha256}`;
-    const argv = plan.buildArgv;
-    return { ...plan, labels: [...plan.labels, label], buildArgv: [...argv.slice(0, -1), '--label', label, argv[argv.length - 1]] };
+    const labelled = (argv) => [...argv.slice(0, -1), '--label', label, argv[argv.length - 1]];
+    const reuseCheck = plan.reuseCheck && { ...plan.reuseCheck, argv: labelled(plan.reuseCheck.argv) };
+    return { ...plan, labels: [...plan.labels, label], buildArgv: labelled(plan.buildArgv), reuseCheck };
 }
 /** The smoke argv with the built image in place of the placeholder. */
 function smokeArgvFor(plan, imageId) {
@@ -33707,6 +33722,60 @@ function planForPeople(plan) {
     for (const k of ['secretEnv', 'metadataFile', 'iidFile', 'buildLog', 'reportDir'])
         delete shown[k];
     return shown;
+}
+
+;// CONCATENATED MODULE: ./src/load.ts
+// The main build on the load path, when a builder with its own BuildKit fills the runner's Engine:
+// the load sends the whole image (the env above all: gigabytes) on every run, even when nothing
+// that reaches the image changed. With the plan's reuse check (plan.ts, ReuseCheck), the build
+// runs first with the image kept in BuildKit; an Engine that already has an image of that config
+// only gets the tags, and the load runs only for an image it does not have.
+
+
+
+/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
+const load_QUERY_TIMEOUT_MS = 60_000;
+/** The image id the classic store gives the image a build exported (its config digest), from buildx's metadata. */
+function configDigestOf(metadata) {
+    const d = metadata?.['containerimage.config.digest'];
+    return typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? d : null;
+}
+async function engineHas(imageId) {
+    const r = await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', imageId], { quiet: true, timeoutMs: load_QUERY_TIMEOUT_MS });
+    return r.exitCode === 0 && r.stdout.trim() === imageId;
+}
+/**
+ * Runs the main build of a loaded image. `load` is the plan's main build; with a reuse check it
+ * runs only when the Engine lacks the image, and then every step is cached: the result keeps the
+ * check's stage times (where the work was done) and the load's exit code, log and metadata.
+ */
+async function buildLoaded(plan, load, redactor) {
+    const check = plan.reuseCheck;
+    if (!check)
+        return load();
+    const first = await (0,buildx/* buildx */.N6)(check.argv, { logFile: plan.buildLog, env: plan.secretEnv, redactor, metadataFile: check.metadataFile });
+    if (first.exitCode !== 0)
+        return first;
+    const id = configDigestOf(first.metadata);
+    if (id && (await engineHas(id))) {
+        for (const tag of plan.tags) {
+            const t = await (0,exec/* run */.eF)('docker', ['tag', id, tag], { quiet: true, timeoutMs: load_QUERY_TIMEOUT_MS });
+            if (t.exitCode !== 0)
+                return { ...first, exitCode: t.exitCode, log: `${first.log}\ndocker tag ${id} ${tag}: ${t.stderr.trim()}` };
+        }
+        core/* info */.pq(`The Docker Engine already has this image (${id}): it is not loaded again.`);
+        const named = plan.tags.length ? { 'image.name': plan.tags.join(',') } : {};
+        return { ...first, imageId: id, metadata: { ...first.metadata, ...named } };
+    }
+    const loaded = await load();
+    if (loaded.exitCode !== 0)
+        return loaded;
+    return { ...loaded, seconds: tenths(first.seconds + loaded.seconds), summary: { ...loaded.summary, stages: withTimesOf(first.summary.stages, loaded.summary.stages) } };
+}
+const tenths = (s) => Math.round(s * 10) / 10;
+/** The check's stages (it did the work) with the seconds the load spent in each added (its export, the rest cached). */
+function withTimesOf(check, load) {
+    return check.map((s) => ({ ...s, seconds: tenths(s.seconds + (load.find((l) => l.stage === s.stage)?.seconds ?? 0)) }));
 }
 
 ;// CONCATENATED MODULE: ./src/preflight.ts
@@ -34654,6 +34723,7 @@ var state = __nccwpck_require__(2462);
 
 
 
+
 /** How long the main step waits for the env cache's save after the smoke run before it stops it. */
 const SAVE_WAIT_MS = 10 * 60_000;
 /** The env cache's restore options for this builder (src/builder.ts's capabilities). */
@@ -34872,7 +34942,7 @@ async function buildStage(job) {
     core/* startGroup */.Oh('Build');
     const res = plan.publish?.way === 'by-digest'
         ? await buildPushingByDigest(build, (b) => { outcome.build = b; }, outcome.publish).finally(() => core/* endGroup */.N4())
-        : await build().finally(() => core/* endGroup */.N4());
+        : await buildLoaded(plan, build, job.redactor).finally(() => core/* endGroup */.N4());
     outcome.build = res;
     if (res.exitCode !== 0) {
         const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';

@@ -1,0 +1,56 @@
+// The main build on the load path, when a builder with its own BuildKit fills the runner's Engine:
+// the load sends the whole image (the env above all: gigabytes) on every run, even when nothing
+// that reaches the image changed. With the plan's reuse check (plan.ts, ReuseCheck), the build
+// runs first with the image kept in BuildKit; an Engine that already has an image of that config
+// only gets the tags, and the load runs only for an image it does not have.
+import * as core from '@actions/core';
+import { buildx, type BuildResult, type StageTime } from './buildx.js';
+import { run } from './exec.js';
+import type { Plan } from './plan.js';
+import type { Redactor } from './redact.js';
+
+/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
+const QUERY_TIMEOUT_MS = 60_000;
+
+/** The image id the classic store gives the image a build exported (its config digest), from buildx's metadata. */
+export function configDigestOf(metadata: Record<string, unknown> | null): string | null {
+  const d = metadata?.['containerimage.config.digest'];
+  return typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? d : null;
+}
+
+async function engineHas(imageId: string): Promise<boolean> {
+  const r = await run('docker', ['image', 'inspect', '--format', '{{.Id}}', imageId], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+  return r.exitCode === 0 && r.stdout.trim() === imageId;
+}
+
+/**
+ * Runs the main build of a loaded image. `load` is the plan's main build; with a reuse check it
+ * runs only when the Engine lacks the image, and then every step is cached: the result keeps the
+ * check's stage times (where the work was done) and the load's exit code, log and metadata.
+ */
+export async function buildLoaded(plan: Plan, load: () => Promise<BuildResult>, redactor: Redactor): Promise<BuildResult> {
+  const check = plan.reuseCheck;
+  if (!check) return load();
+  const first = await buildx(check.argv, { logFile: plan.buildLog, env: plan.secretEnv, redactor, metadataFile: check.metadataFile });
+  if (first.exitCode !== 0) return first;
+  const id = configDigestOf(first.metadata);
+  if (id && (await engineHas(id))) {
+    for (const tag of plan.tags) {
+      const t = await run('docker', ['tag', id, tag], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+      if (t.exitCode !== 0) return { ...first, exitCode: t.exitCode, log: `${first.log}\ndocker tag ${id} ${tag}: ${t.stderr.trim()}` };
+    }
+    core.info(`The Docker Engine already has this image (${id}): it is not loaded again.`);
+    const named = plan.tags.length ? { 'image.name': plan.tags.join(',') } : {};
+    return { ...first, imageId: id, metadata: { ...first.metadata, ...named } };
+  }
+  const loaded = await load();
+  if (loaded.exitCode !== 0) return loaded;
+  return { ...loaded, seconds: tenths(first.seconds + loaded.seconds), summary: { ...loaded.summary, stages: withTimesOf(first.summary.stages, loaded.summary.stages) } };
+}
+
+const tenths = (s: number) => Math.round(s * 10) / 10;
+
+/** The check's stages (it did the work) with the seconds the load spent in each added (its export, the rest cached). */
+function withTimesOf(check: StageTime[], load: StageTime[]): StageTime[] {
+  return check.map((s) => ({ ...s, seconds: tenths(s.seconds + (load.find((l) => l.stage === s.stage)?.seconds ?? 0)) }));
+}
