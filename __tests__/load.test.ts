@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as exec from '../src/exec.js';
 import { buildx, type BuildResult } from '../src/buildx.js';
-import { buildLoaded, configDigestOf } from '../src/load.js';
+import { buildOrReuse, configDigestOf } from '../src/load.js';
 import type { Plan } from '../src/plan.js';
 import { Redactor } from '../src/redact.js';
 
@@ -63,9 +63,9 @@ const loadMeta = () => path.join(dir, 'metadata.json');
 const load = (): Promise<BuildResult> => buildx(['buildx', 'build', '--metadata-file', loadMeta(), '--output', 'type=docker', '/ctx'], { logFile: plan.buildLog, env: {}, redactor: new Redactor(), metadataFile: loadMeta() });
 const builds = () => calls.filter((c) => c[0] === 'buildx').map((c) => c[c.indexOf('--output') + 1]);
 
-describe('buildLoaded', () => {
+describe('buildOrReuse', () => {
   it('an image the Engine lacks: the check builds, then the load sends it; the stage times are the check\'s plus the load\'s', async () => {
-    const res = await buildLoaded(plan, load, new Redactor());
+    const res = await buildOrReuse(plan, load, new Redactor());
     expect(builds()).toEqual(['type=image', 'type=docker']);
     expect(res.exitCode).toBe(0);
     expect(res.metadata).toMatchObject({ 'containerimage.config.digest': CONFIG });
@@ -75,7 +75,7 @@ describe('buildLoaded', () => {
   });
   it('an image the Engine has: no load; the tags are put on it and the id is its config digest', async () => {
     engineImages.add(CONFIG);
-    const res = await buildLoaded(plan, load, new Redactor());
+    const res = await buildOrReuse(plan, load, new Redactor());
     expect(builds()).toEqual(['type=image']);
     expect(res).toMatchObject({ exitCode: 0, imageId: CONFIG, metadata: { 'containerimage.digest': MANIFEST, 'image.name': 'r.example/a:1,r.example/a:latest' } });
     expect(calls.filter((c) => c[0] === 'tag')).toEqual([['tag', CONFIG, 'r.example/a:1'], ['tag', CONFIG, 'r.example/a:latest']]);
@@ -86,7 +86,7 @@ describe('buildLoaded', () => {
       fs.writeFileSync(opts!.logFile!, '#1 [extensions 1/2] RUN build\n#1 ERROR: process "/bin/sh -c build" did not complete successfully: exit code: 1\n');
       return { exitCode: 1, stdout: '', stderr: '' };
     });
-    const res = await buildLoaded(plan, load, new Redactor());
+    const res = await buildOrReuse(plan, load, new Redactor());
     expect(builds()).toEqual(['type=image']);
     expect(res.exitCode).toBe(1);
     expect(res.summary.failedStep).toBe('[extensions 1/2] RUN build');
@@ -94,12 +94,12 @@ describe('buildLoaded', () => {
   it('a tag the Engine refuses fails the build with its message', async () => {
     engineImages.add(CONFIG);
     tagFails = true;
-    const res = await buildLoaded(plan, load, new Redactor());
+    const res = await buildOrReuse(plan, load, new Redactor());
     expect(res.exitCode).toBe(1);
     expect(res.log).toContain(`docker tag ${CONFIG} r.example/a:1: Error response from daemon: refusing`);
   });
   it('without a reuse check: the load alone', async () => {
-    const res = await buildLoaded({ ...plan, reuseCheck: null }, load, new Redactor());
+    const res = await buildOrReuse({ ...plan, reuseCheck: null }, load, new Redactor());
     expect(builds()).toEqual(['type=docker']);
     expect(res.exitCode).toBe(0);
   });

@@ -33,6 +33,13 @@ const envFile = path.join(ctx, 'environment.yml');
 fs.writeFileSync(envFile, fs.readFileSync(envFile, 'utf8').replace(/^(\s*)- pip$/m, `$1- standin-payload=${MIB}\n$&`));
 if (!fs.readFileSync(envFile, 'utf8').includes('standin-payload')) throw new Error(`${envFile}: no "- pip" line to put the stand-in payload before`);
 
+// The STAND-IN wheels carry a checksum of the libs sources, as real wheels change with their
+// sources: a libs change then gives a new image, which has to reach the Engine.
+const dockerfile = path.join(ctx, 'docker', 'Dockerfile.gpu');
+const wheelLine = '"$MAX_JOBS" > "/wheels/$lib-1.0.0-fixture.whl"; \\';
+if (!fs.readFileSync(dockerfile, 'utf8').includes(wheelLine)) throw new Error(`${dockerfile}: the stand-in wheel line changed; update this script`);
+fs.writeFileSync(dockerfile, fs.readFileSync(dockerfile, 'utf8').replace(wheelLine, wheelLine.replace('; \\', '; find /src/libs -type f | sort | xargs cat | sha256sum >> "/wheels/$lib-1.0.0-fixture.whl"; \\')));
+
 const SETUPS = ['remote', 'docker-classic', 'docker-containerd'];
 const BACKENDS = ['local', 'registry'];
 const setupName = process.env.PCB_BENCH_SETUP || 'remote';
@@ -305,7 +312,9 @@ const table = [
   '|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---|---|---|',
   ...rows.map((r) => `| ${r.name} | ${r.hit === 'true' ? 'hit' : 'miss'} | ${s1(r.main)} | ${s1(r.toSmoke)} | ${s1(r.envBuilds)}${r.envBuildNames ? ` (${r.envBuildNames})` : ''} | ${s1(r.build)} | ${stage(r, 'conda-env')} / ${stage(r, 'extensions')} / ${stage(r, 'runtime')} / ${stage(r, 'export')} | ${s1(r.smoke)} | ${r.save ? `${s1(r.save)} (${s1(r.saveWait)})` : '-'} | ${s1(r.post)} | ${MB(r.envCacheSent)} | ${MB(r.entriesWritten)} / ${MB(r.layersWritten)} | ${MB(r.bkRead)} / ${MB(r.bkDiskWrite)} | ${MB(r.clientRead)} / ${MB(r.clientWrite)} |`),
   '',
-  `The env cache entry (the conda-env stage image): ${MB(rows[0].entryBytes)} MB. The restores (links into the job's layout + piece checksums) took ${rows.map((r) => s1(r.restore)).join(', ')} s in the ${rows.length} runs; the save (its build, the digests checked, the commit) ran beside the smoke run.`,
+  backend === 'registry'
+    ? `The env cache entry is the conda-env stage image in the registry, pushed by the save build (whose layer the main build's registry layer cache had pushed already); a hit pulls it as the \`docker-image://\` context. The lookups took ${rows.map((r) => s1(r.restore)).join(', ')} s in the ${rows.length} runs.`
+    : `The env cache entry (the conda-env stage image): ${MB(rows[0].entryBytes)} MB. The restores (links into the job's layout + piece checksums; on the docker driver, the image's id checked in the Engine, or a \`docker load\` when it is gone) took ${rows.map((r) => s1(r.restore)).join(', ')} s in the ${rows.length} runs; the save (its build, the digests checked, the commit) ran beside the smoke run.`,
   '',
   'BuildKit steps of 1 s or more (build target: step seconds):',
   '',

@@ -29,8 +29,9 @@
 # - its env is made by the stand-in mamba of those tests: PCB_BENCH_GB GB of incompressible
 #   64 MiB files (`standin-payload`), in seconds, where a real solve and download take minutes;
 #   a real env also has ~100k small files, which make tar slower per byte than here;
-# - its extensions stage writes stand-in wheels (no compile): the compile time of the real libs
-#   is measured on a GPU host (libs/pointops/README.md);
+# - its extensions stage writes stand-in wheels (no compile) that carry a checksum of the libs
+#   sources, so that a libs change gives a new image as real wheels would; the compile time of the
+#   real libs is measured on a GPU host (libs/pointops/README.md);
 # - its smoke run is a shell script, run with `--gpus all` through dockerd's stand-in GPU hook.
 # Setups (PCB_BENCH_SETUP):
 # - remote (the default): a private buildkitd (the `remote` driver, like .ci/setup's pcb-remote, but

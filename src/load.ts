@@ -24,13 +24,14 @@ async function engineHas(imageId: string): Promise<boolean> {
 }
 
 /**
- * Runs the main build of a loaded image. `load` is the plan's main build; with a reuse check it
- * runs only when the Engine lacks the image, and then every step is cached: the result keeps the
- * check's stage times (where the work was done) and the load's exit code, log and metadata.
+ * Runs the main build (`build`, the plan's buildArgv). With the plan's reuse check, the check runs
+ * first and `build`, the load, only when the Engine lacks the image; every step of it is cached
+ * then: the result keeps the check's stage times (where the work was done) plus the load's, and
+ * the load's exit code, log and metadata.
  */
-export async function buildLoaded(plan: Plan, load: () => Promise<BuildResult>, redactor: Redactor): Promise<BuildResult> {
+export async function buildOrReuse(plan: Plan, build: () => Promise<BuildResult>, redactor: Redactor): Promise<BuildResult> {
   const check = plan.reuseCheck;
-  if (!check) return load();
+  if (!check) return build();
   const first = await buildx(check.argv, { logFile: plan.buildLog, env: plan.secretEnv, redactor, metadataFile: check.metadataFile });
   if (first.exitCode !== 0) return first;
   const id = configDigestOf(first.metadata);
@@ -43,7 +44,7 @@ export async function buildLoaded(plan: Plan, load: () => Promise<BuildResult>, 
     const named = plan.tags.length ? { 'image.name': plan.tags.join(',') } : {};
     return { ...first, imageId: id, metadata: { ...first.metadata, ...named } };
   }
-  const loaded = await load();
+  const loaded = await build();
   if (loaded.exitCode !== 0) return loaded;
   return { ...loaded, seconds: tenths(first.seconds + loaded.seconds), summary: { ...loaded.summary, stages: withTimesOf(first.summary.stages, loaded.summary.stages) } };
 }

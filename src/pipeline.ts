@@ -14,8 +14,8 @@ import type { EnvCacheSession, SaveResult } from './env-cache/types.js';
 import { InputError, PreflightError, StepError, classify, failureLine, tail } from './errors.js';
 import { showArgv } from './exec.js';
 import { actionDefaults, actionDir, parseInputs, readRawInputs, secretValues, type Inputs } from './inputs.js';
+import { buildOrReuse } from './load.js';
 import { LOCK_LABEL, makePlan, smokeArgvFor, withEnvBase, withLockLabel, type Plan, type RunFacts } from './plan.js';
-import { buildLoaded } from './load.js';
 import { preflight, type Finding, type Preflight } from './preflight.js';
 import { buildPushingByDigest, newPublishOutcome, publishSteps, publishTested, pullPushed } from './publish.js';
 import { resolveRecipe, type Recipe } from './recipe.js';
@@ -248,7 +248,7 @@ export async function buildStage(job: Job): Promise<void> {
   core.startGroup('Build');
   const res = plan.publish?.way === 'by-digest'
     ? await buildPushingByDigest(build, (b) => { outcome.build = b; }, outcome.publish!).finally(() => core.endGroup())
-    : await buildLoaded(plan, build, job.redactor).finally(() => core.endGroup());
+    : await buildOrReuse(plan, build, job.redactor).finally(() => core.endGroup());
   outcome.build = res;
   if (res.exitCode !== 0) {
     const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';

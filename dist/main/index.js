@@ -33093,6 +33093,61 @@ function secretValues(i, env = process.env) {
     return [...new Set([...values.map((v) => v.trim()), ...values, ...lines])].filter((v) => v.length > 0);
 }
 
+;// CONCATENATED MODULE: ./src/load.ts
+// The main build on the load path, when a builder with its own BuildKit fills the runner's Engine:
+// the load sends the whole image (the env above all: gigabytes) on every run, even when nothing
+// that reaches the image changed. With the plan's reuse check (plan.ts, ReuseCheck), the build
+// runs first with the image kept in BuildKit; an Engine that already has an image of that config
+// only gets the tags, and the load runs only for an image it does not have.
+
+
+
+/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
+const QUERY_TIMEOUT_MS = 60_000;
+/** The image id the classic store gives the image a build exported (its config digest), from buildx's metadata. */
+function configDigestOf(metadata) {
+    const d = metadata?.['containerimage.config.digest'];
+    return typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? d : null;
+}
+async function engineHas(imageId) {
+    const r = await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', imageId], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+    return r.exitCode === 0 && r.stdout.trim() === imageId;
+}
+/**
+ * Runs the main build (`build`, the plan's buildArgv). With the plan's reuse check, the check runs
+ * first and `build`, the load, only when the Engine lacks the image; every step of it is cached
+ * then: the result keeps the check's stage times (where the work was done) plus the load's, and
+ * the load's exit code, log and metadata.
+ */
+async function buildOrReuse(plan, build, redactor) {
+    const check = plan.reuseCheck;
+    if (!check)
+        return build();
+    const first = await (0,buildx/* buildx */.N6)(check.argv, { logFile: plan.buildLog, env: plan.secretEnv, redactor, metadataFile: check.metadataFile });
+    if (first.exitCode !== 0)
+        return first;
+    const id = configDigestOf(first.metadata);
+    if (id && (await engineHas(id))) {
+        for (const tag of plan.tags) {
+            const t = await (0,exec/* run */.eF)('docker', ['tag', id, tag], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+            if (t.exitCode !== 0)
+                return { ...first, exitCode: t.exitCode, log: `${first.log}\ndocker tag ${id} ${tag}: ${t.stderr.trim()}` };
+        }
+        core/* info */.pq(`The Docker Engine already has this image (${id}): it is not loaded again.`);
+        const named = plan.tags.length ? { 'image.name': plan.tags.join(',') } : {};
+        return { ...first, imageId: id, metadata: { ...first.metadata, ...named } };
+    }
+    const loaded = await build();
+    if (loaded.exitCode !== 0)
+        return loaded;
+    return { ...loaded, seconds: tenths(first.seconds + loaded.seconds), summary: { ...loaded.summary, stages: withTimesOf(first.summary.stages, loaded.summary.stages) } };
+}
+const tenths = (s) => Math.round(s * 10) / 10;
+/** The check's stages (it did the work) with the seconds the load spent in each added (its export, the rest cached). */
+function withTimesOf(check, load) {
+    return check.map((s) => ({ ...s, seconds: tenths(s.seconds + (load.find((l) => l.stage === s.stage)?.seconds ?? 0)) }));
+}
+
 ;// CONCATENATED MODULE: ./src/builder.ts
 // What the buildx builder can do, learned before anything runs: its driver, its BuildKit and the
 // buildx version, the Engine version and whether the Engine's containerd image store is on (the
@@ -33224,12 +33279,12 @@ const why = (text) => {
     return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' ');
 };
 /** How long a question to docker or buildx may take: a frozen daemon accepts the connection and never answers. */
-const QUERY_TIMEOUT_MS = 60_000;
+const builder_QUERY_TIMEOUT_MS = 60_000;
 /** Asks docker and buildx about the Engine and the builder (`name`, or the current one). */
 async function inspectBuilder(name) {
     const findings = [];
     const facts = { name, driver: '', buildx: null, buildkit: null, engine: null, engineApi: null, containerdStore: null };
-    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true, timeoutMs: builder_QUERY_TIMEOUT_MS });
     if (dv.exitCode === 0) {
         try {
             const server = JSON.parse(dv.stdout);
@@ -33244,14 +33299,14 @@ async function inspectBuilder(name) {
         if (dv.exitCode === 127)
             return { facts, findings }; // no docker CLI: nothing more to ask
     }
-    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true, timeoutMs: builder_QUERY_TIMEOUT_MS });
     if (bv.exitCode !== 0) {
         findings.push({ level: 'error', check: 'buildx', message: why(bv.stderr + bv.stdout) });
         return { facts, findings };
     }
     facts.buildx = versionIn(bv.stdout);
     findings.push(buildxFinding(bv.stdout));
-    const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+    const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true, timeoutMs: builder_QUERY_TIMEOUT_MS });
     if (bi.exitCode !== 0) {
         findings.push({ level: 'error', check: 'builder', message: why(bi.stderr + bi.stdout) });
         return { facts, findings };
@@ -33261,7 +33316,7 @@ async function inspectBuilder(name) {
     if (facts.driver === 'docker')
         facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
     // every driver: --load fills this Engine, and how it stores images decides the way to publish
-    const info = await (0,exec/* run */.eF)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+    const info = await (0,exec/* run */.eF)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: builder_QUERY_TIMEOUT_MS });
     facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
     findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
     return { facts, findings };
@@ -33722,60 +33777,6 @@ function planForPeople(plan) {
     for (const k of ['secretEnv', 'metadataFile', 'iidFile', 'buildLog', 'reportDir'])
         delete shown[k];
     return shown;
-}
-
-;// CONCATENATED MODULE: ./src/load.ts
-// The main build on the load path, when a builder with its own BuildKit fills the runner's Engine:
-// the load sends the whole image (the env above all: gigabytes) on every run, even when nothing
-// that reaches the image changed. With the plan's reuse check (plan.ts, ReuseCheck), the build
-// runs first with the image kept in BuildKit; an Engine that already has an image of that config
-// only gets the tags, and the load runs only for an image it does not have.
-
-
-
-/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
-const load_QUERY_TIMEOUT_MS = 60_000;
-/** The image id the classic store gives the image a build exported (its config digest), from buildx's metadata. */
-function configDigestOf(metadata) {
-    const d = metadata?.['containerimage.config.digest'];
-    return typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? d : null;
-}
-async function engineHas(imageId) {
-    const r = await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', imageId], { quiet: true, timeoutMs: load_QUERY_TIMEOUT_MS });
-    return r.exitCode === 0 && r.stdout.trim() === imageId;
-}
-/**
- * Runs the main build of a loaded image. `load` is the plan's main build; with a reuse check it
- * runs only when the Engine lacks the image, and then every step is cached: the result keeps the
- * check's stage times (where the work was done) and the load's exit code, log and metadata.
- */
-async function buildLoaded(plan, load, redactor) {
-    const check = plan.reuseCheck;
-    if (!check)
-        return load();
-    const first = await (0,buildx/* buildx */.N6)(check.argv, { logFile: plan.buildLog, env: plan.secretEnv, redactor, metadataFile: check.metadataFile });
-    if (first.exitCode !== 0)
-        return first;
-    const id = configDigestOf(first.metadata);
-    if (id && (await engineHas(id))) {
-        for (const tag of plan.tags) {
-            const t = await (0,exec/* run */.eF)('docker', ['tag', id, tag], { quiet: true, timeoutMs: load_QUERY_TIMEOUT_MS });
-            if (t.exitCode !== 0)
-                return { ...first, exitCode: t.exitCode, log: `${first.log}\ndocker tag ${id} ${tag}: ${t.stderr.trim()}` };
-        }
-        core/* info */.pq(`The Docker Engine already has this image (${id}): it is not loaded again.`);
-        const named = plan.tags.length ? { 'image.name': plan.tags.join(',') } : {};
-        return { ...first, imageId: id, metadata: { ...first.metadata, ...named } };
-    }
-    const loaded = await load();
-    if (loaded.exitCode !== 0)
-        return loaded;
-    return { ...loaded, seconds: tenths(first.seconds + loaded.seconds), summary: { ...loaded.summary, stages: withTimesOf(first.summary.stages, loaded.summary.stages) } };
-}
-const tenths = (s) => Math.round(s * 10) / 10;
-/** The check's stages (it did the work) with the seconds the load spent in each added (its export, the rest cached). */
-function withTimesOf(check, load) {
-    return check.map((s) => ({ ...s, seconds: tenths(s.seconds + (load.find((l) => l.stage === s.stage)?.seconds ?? 0)) }));
 }
 
 ;// CONCATENATED MODULE: ./src/preflight.ts
@@ -34942,7 +34943,7 @@ async function buildStage(job) {
     core/* startGroup */.Oh('Build');
     const res = plan.publish?.way === 'by-digest'
         ? await buildPushingByDigest(build, (b) => { outcome.build = b; }, outcome.publish).finally(() => core/* endGroup */.N4())
-        : await buildLoaded(plan, build, job.redactor).finally(() => core/* endGroup */.N4());
+        : await buildOrReuse(plan, build, job.redactor).finally(() => core/* endGroup */.N4());
     outcome.build = res;
     if (res.exitCode !== 0) {
         const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
