@@ -33673,17 +33673,17 @@ function makePlan(i, r, pf, run, session) {
     const attachArgs = attach ? [...attestArgs(i.provenance, i.sbom, run.builderId), ...annotationArgs(i.annotations)] : [];
     const noCache = noCacheArgs(i, stages, envBuilds.length === 0);
     const uncompressedLoad = pf.adaptation.uncompressedLoad && publish?.way !== 'loaded-index';
+    const image = [...(i.target ? ['--target', i.target] : []), ...labels.flatMap((l) => ['--label', l])];
+    const layerCache = [...cacheFrom.flatMap((c) => ['--cache-from', c]), ...cacheTo.flatMap((c) => ['--cache-to', c])];
     const buildArgv = [
         ...common,
         ...noCache,
         '--metadata-file', metadataFile,
         '--iidfile', iidFile,
-        ...(i.target ? ['--target', i.target] : []),
-        ...labels.flatMap((l) => ['--label', l]),
+        ...image,
         ...attachArgs,
         ...outputArgs(i, publish, attach, uncompressedLoad),
-        ...cacheFrom.flatMap((c) => ['--cache-from', c]),
-        ...cacheTo.flatMap((c) => ['--cache-to', c]),
+        ...layerCache,
         i.context,
     ];
     const checkBeforeLoad = i.load && uncompressedLoad && (!publish || publish.way === 'loaded-image') && !noCache.length
@@ -33692,11 +33692,7 @@ function makePlan(i, r, pf, run, session) {
     // the load's own export, kept in BuildKit: the same config and manifest digests (no provenance: the classic store keeps no attestations)
     const reuseCheck = checkBeforeLoad ? {
         metadataFile: reuseMetadataFile,
-        argv: [
-            ...common, '--metadata-file', reuseMetadataFile, ...(i.target ? ['--target', i.target] : []), ...labels.flatMap((l) => ['--label', l]),
-            '--provenance=false', '--output', 'type=image,compression=uncompressed,oci-mediatypes=true',
-            ...cacheFrom.flatMap((c) => ['--cache-from', c]), ...cacheTo.flatMap((c) => ['--cache-to', c]), i.context,
-        ],
+        argv: [...common, '--metadata-file', reuseMetadataFile, ...image, '--provenance=false', '--output', 'type=image,compression=uncompressed,oci-mediatypes=true', ...layerCache, i.context],
     } : null;
     if (publish)
         publish.attests = attachArgs.filter((_, n) => attachArgs[n - 1] === '--attest');
