@@ -12,7 +12,7 @@ import { buildOrReuse, configDigestOf } from '../src/load.js';
 import type { Plan } from '../src/plan.js';
 import { Redactor } from '../src/redact.js';
 
-vi.mock('../src/exec.js', () => ({ run: vi.fn() }));
+vi.mock('../src/exec.js', async (real) => ({ ...(await real<typeof import('../src/exec.js')>()), run: vi.fn() }));
 const run = vi.mocked(exec.run);
 
 const CONFIG = `sha256:${'c'.repeat(64)}`;

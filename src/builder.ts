@@ -3,7 +3,7 @@
 // Engine --load fills and the smoke run uses). A pure table turns those facts into the capabilities
 // the plan may use, the way a tested image can be published among them.
 import { classify } from './errors.js';
-import { run } from './exec.js';
+import { DOCKER_QUERY_TIMEOUT_MS, run } from './exec.js';
 import type { Finding } from './preflight.js';
 
 /** The oldest buildx the action supports (README, "Runner requirements"). */
@@ -182,15 +182,12 @@ const why = (text: string) => {
   return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' ');
 };
 
-/** How long a question to docker or buildx may take: a frozen daemon accepts the connection and never answers. */
-const QUERY_TIMEOUT_MS = 60_000;
-
 /** Asks docker and buildx about the Engine and the builder (`name`, or the current one). */
 export async function inspectBuilder(name: string): Promise<{ facts: BuilderFacts; findings: Finding[] }> {
   const findings: Finding[] = [];
   const facts: BuilderFacts = { name, driver: '', buildx: null, buildkit: null, engine: null, engineApi: null, containerdStore: null };
 
-  const dv = await run('docker', ['version', '--format', '{{json .Server}}'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+  const dv = await run('docker', ['version', '--format', '{{json .Server}}'], { quiet: true, timeoutMs: DOCKER_QUERY_TIMEOUT_MS });
   if (dv.exitCode === 0) {
     try {
       const server = JSON.parse(dv.stdout) as { Version?: string; ApiVersion?: string };
@@ -203,7 +200,7 @@ export async function inspectBuilder(name: string): Promise<{ facts: BuilderFact
     if (dv.exitCode === 127) return { facts, findings }; // no docker CLI: nothing more to ask
   }
 
-  const bv = await run('docker', ['buildx', 'version'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+  const bv = await run('docker', ['buildx', 'version'], { quiet: true, timeoutMs: DOCKER_QUERY_TIMEOUT_MS });
   if (bv.exitCode !== 0) {
     findings.push({ level: 'error', check: 'buildx', message: why(bv.stderr + bv.stdout) });
     return { facts, findings };
@@ -211,7 +208,7 @@ export async function inspectBuilder(name: string): Promise<{ facts: BuilderFact
   facts.buildx = versionIn(bv.stdout);
   findings.push(buildxFinding(bv.stdout));
 
-  const bi = await run('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+  const bi = await run('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true, timeoutMs: DOCKER_QUERY_TIMEOUT_MS });
   if (bi.exitCode !== 0) {
     findings.push({ level: 'error', check: 'builder', message: why(bi.stderr + bi.stdout) });
     return { facts, findings };
@@ -220,7 +217,7 @@ export async function inspectBuilder(name: string): Promise<{ facts: BuilderFact
   Object.assign(facts, { name: inspected.name || name, driver: inspected.driver, buildkit: inspected.buildkit });
   if (facts.driver === 'docker') facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
   // every driver: --load fills this Engine, and how it stores images decides the way to publish
-  const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+  const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: DOCKER_QUERY_TIMEOUT_MS });
   facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
   findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
   return { facts, findings };

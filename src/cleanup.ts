@@ -9,9 +9,9 @@
 import * as fs from 'node:fs';
 import * as core from '@actions/core';
 import { RUN_MARK } from './cancel.js';
-import { removeContainer, waitForEngine } from './containers.js';
+import { QUERY_TIMEOUT_MS, removeContainer, waitForEngine } from './containers.js';
+import { removeEngineImage } from './env-cache/engine.js';
 import { readEntry, removeLeftoversOf } from './env-cache/local.js';
-import { run } from './exec.js';
 import { STATE } from './state.js';
 
 export const STOP_MS = 5_000;
@@ -80,8 +80,7 @@ async function removeUnsavedImage(state: string, cacheDir: string): Promise<void
     return;
   }
   if (!image.name || !image.key || !cacheDir || readEntry(cacheDir, image.key)) return;
-  const r = await run('docker', ['image', 'rm', image.name], { quiet: true, cleanup: true, timeoutMs: 10_000 });
-  if (r.exitCode === 0) core.info(`env cache: removed ${image.name}, which the main step made for an entry it did not finish`);
+  if (await removeEngineImage(image.name, QUERY_TIMEOUT_MS)) core.info(`env cache: removed ${image.name}, which the main step made for an entry it did not finish`);
 }
 
 /** Removes the smoke containers the main step could not remove; a warning for each one left. */

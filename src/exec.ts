@@ -33,6 +33,9 @@ export interface RunResult {
 /** A command that is running now: its pid, which is also its process group's id. */
 export interface Running { pid: number; argv: string[] }
 
+/** How long a question to docker or buildx may take (timeoutMs): a frozen daemon accepts the connection and never answers. */
+export const DOCKER_QUERY_TIMEOUT_MS = 60_000;
+
 /** How long a command stopped by its AbortSignal has between SIGINT and SIGKILL. */
 export const KILL_AFTER_ABORT_MS = 5000;
 

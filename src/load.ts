@@ -5,22 +5,15 @@
 // only gets the tags, and the load runs only for an image it does not have.
 import * as core from '@actions/core';
 import { buildx, type BuildResult, type StageTime } from './buildx.js';
-import { run } from './exec.js';
+import { engineImageId } from './env-cache/engine.js';
+import { DOCKER_QUERY_TIMEOUT_MS, run } from './exec.js';
 import type { Plan } from './plan.js';
 import type { Redactor } from './redact.js';
-
-/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
-const QUERY_TIMEOUT_MS = 60_000;
 
 /** The image id the classic store gives the image a build exported (its config digest), from buildx's metadata. */
 export function configDigestOf(metadata: Record<string, unknown> | null): string | null {
   const d = metadata?.['containerimage.config.digest'];
   return typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? d : null;
-}
-
-async function engineHas(imageId: string): Promise<boolean> {
-  const r = await run('docker', ['image', 'inspect', '--format', '{{.Id}}', imageId], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
-  return r.exitCode === 0 && r.stdout.trim() === imageId;
 }
 
 /**
@@ -35,9 +28,9 @@ export async function buildOrReuse(plan: Plan, build: () => Promise<BuildResult>
   const first = await buildx(check.argv, { logFile: plan.buildLog, env: plan.secretEnv, redactor, metadataFile: check.metadataFile });
   if (first.exitCode !== 0) return first;
   const id = configDigestOf(first.metadata);
-  if (id && (await engineHas(id))) {
+  if (id && (await engineImageId(id)) === id) {
     for (const tag of plan.tags) {
-      const t = await run('docker', ['tag', id, tag], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+      const t = await run('docker', ['tag', id, tag], { quiet: true, timeoutMs: DOCKER_QUERY_TIMEOUT_MS });
       if (t.exitCode !== 0) return { ...first, exitCode: t.exitCode, log: `${first.log}\ndocker tag ${id} ${tag}: ${t.stderr.trim()}` };
     }
     core.info(`The Docker Engine already has this image (${id}): it is not loaded again.`);

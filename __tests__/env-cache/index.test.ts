@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-vi.mock('../../src/exec.js', () => ({ run: vi.fn() }));
+vi.mock('../../src/exec.js', async (real) => ({ ...(await real<typeof import('../../src/exec.js')>()), run: vi.fn() }));
 const exec = await import('../../src/exec.js');
 const run = vi.mocked(exec.run);
 const api = await import('../../src/env-cache/index.js');

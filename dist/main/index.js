@@ -28770,6 +28770,197 @@ async function hashFile(file) {
 
 /***/ }),
 
+/***/ 4128:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $n: () => (/* binding */ loadIntoEngine),
+/* harmony export */   OC: () => (/* binding */ engineName),
+/* harmony export */   T$: () => (/* binding */ engineImageId),
+/* harmony export */   Zb: () => (/* binding */ stageFromEngine),
+/* harmony export */   au: () => (/* binding */ removeEngineImage),
+/* harmony export */   iv: () => (/* binding */ engineContext),
+/* harmony export */   nm: () => (/* binding */ engineIdOf)
+/* harmony export */ });
+/* unused harmony export ENGINE_REPO */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4981);
+/* harmony import */ var _checksum_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6293);
+/* harmony import */ var _key_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4247);
+/* harmony import */ var _entry_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7528);
+/* harmony import */ var _layout_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6308);
+/* harmony import */ var _tar_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1751);
+// The env cache in the Docker Engine's own image store, for the `docker` buildx driver: BuildKit
+// inside the Engine resolves `docker-image://` contexts from that store first, so an entry that is
+// there costs nothing to hand to a build (0.6-1.3 s for 6.6 GB, scripts/bench-env-transport.sh).
+// The image is ENGINE_REPO:<tag of the key>. The cache dir keeps the durable copy: `docker save`
+// streams the image into it, and `docker load` refills an Engine that lost the image.
+
+
+
+
+
+
+
+
+const ENGINE_REPO = 'pcb-env-cache';
+/** The Engine's name for an entry's image. */
+function engineName(key) {
+    return `${ENGINE_REPO}:${(0,_key_js__WEBPACK_IMPORTED_MODULE_4__/* .registryTag */ .Y8)(key)}`;
+}
+/**
+ * The id the Engine gives the entry's image: the config digest in the classic image store, the
+ * image's own digest (what index.json names) in the containerd image store.
+ */
+function engineIdOf(r, containerdStore) {
+    return containerdStore ? r.target.digest : r.config;
+}
+/**
+ * The build context for the Engine's image: by name, once its id was checked against the entry.
+ * Not pinned by digest: the docker driver's BuildKit looks a NAME:TAG@DIGEST up in a registry, in
+ * the containerd store too (Engine 26.1.5: "Head https://registry-1.docker.io/..."). Between the
+ * check and the build only a save of the same key can retag the name: the same environment.
+ */
+function engineContext(name) {
+    return `docker-image://docker.io/library/${name}`;
+}
+/** The id the Engine has under `name`, or null when it has none. */
+async function engineImageId(name) {
+    const r = await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', name], { quiet: true, timeoutMs: _exec_js__WEBPACK_IMPORTED_MODULE_2__/* .DOCKER_QUERY_TIMEOUT_MS */ .De });
+    return r.exitCode === 0 && /^sha256:[a-f0-9]{64}$/.test(r.stdout.trim()) ? r.stdout.trim() : null;
+}
+/**
+ * `docker save NAME` streamed into `dir` as an OCI layout: each blob is hashed as it arrives (its
+ * digest checked, its piece checksums kept), nothing else of the archive is kept. Engines before
+ * 25.0 write only Docker's own format (manifest.json, <config hex>.json, <id>/layer.tar): its
+ * config and uncompressed layers are the same bytes as the image's blobs, so they are kept under
+ * their digests and an OCI manifest is written for them. Throws with the reason when the save or a
+ * write fails (a full disk: ENOSPC).
+ */
+async function stageFromEngine(name, dir, signal) {
+    const blobsDir = node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'blobs', 'sha256');
+    node_fs__WEBPACK_IMPORTED_MODULE_0__.mkdirSync(blobsDir, { recursive: true });
+    const hashed = new Map();
+    const legacy = new Map(); // Docker-format member -> its blob
+    let index = '';
+    let dockerManifest = '';
+    let failure = null;
+    const stop = new AbortController();
+    // a blob written under `file` and hashed as it arrives
+    const blobSink = (file, onEnd) => {
+        const fd = node_fs__WEBPACK_IMPORTED_MODULE_0__.openSync(file, 'w');
+        const h = Object.assign(new _checksum_js__WEBPACK_IMPORTED_MODULE_3__/* .BlobHasher */ .$j(), { done: '' });
+        return {
+            data: (b) => {
+                node_fs__WEBPACK_IMPORTED_MODULE_0__.writeSync(fd, b);
+                h.update(b);
+            },
+            end: () => {
+                node_fs__WEBPACK_IMPORTED_MODULE_0__.closeSync(fd);
+                h.done = h.digest();
+                onEnd(h);
+            },
+        };
+    };
+    let legacyCount = 0;
+    const reader = new _tar_js__WEBPACK_IMPORTED_MODULE_7__/* .TarReader */ .R((member) => {
+        if (member === 'index.json')
+            return { data: (b) => { index += b.toString('utf8'); }, end: () => undefined };
+        if (member === 'manifest.json')
+            return { data: (b) => { dockerManifest += b.toString('utf8'); }, end: () => undefined };
+        const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(member)?.[1];
+        if (blob)
+            return blobSink(node_path__WEBPACK_IMPORTED_MODULE_1__.join(blobsDir, blob), (h) => hashed.set(`sha256:${blob}`, h));
+        if (!/^[a-f0-9]{64}\.json$/.test(member) && !/^[^/]+\/layer\.tar$/.test(member))
+            return null;
+        // Docker's format: named by what it is, kept under the digest of what it holds
+        const tmp = node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, `legacy-${legacyCount++}`);
+        return blobSink(tmp, (h) => {
+            node_fs__WEBPACK_IMPORTED_MODULE_0__.renameSync(tmp, node_path__WEBPACK_IMPORTED_MODULE_1__.join(blobsDir, h.done.slice('sha256:'.length)));
+            hashed.set(h.done, h);
+            legacy.set(member, { digest: h.done, size: h.size });
+        });
+    });
+    const r = await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)('docker', ['save', name], {
+        quiet: true,
+        signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+        onStdout: (chunk) => {
+            if (failure)
+                return;
+            try {
+                reader.push(chunk);
+            }
+            catch (e) {
+                failure = e;
+                stop.abort();
+            }
+        },
+    });
+    if (failure)
+        throw failure;
+    if (r.exitCode !== 0)
+        throw new Error(`docker save ${name} failed (exit code ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+    if (!reader.ended || !(index || dockerManifest))
+        throw new Error(`docker save ${name} ended before its archive did`);
+    const target = index ? JSON.parse(index).manifests?.[0] : manifestFromDockerFormat(dir, dockerManifest, legacy, hashed);
+    if (!target)
+        throw new Error(`docker save ${name}: its index.json names no image`);
+    const plain = { mediaType: target.mediaType, digest: target.digest, size: target.size };
+    (0,_layout_js__WEBPACK_IMPORTED_MODULE_6__/* .writeIndex */ ._M)(dir, plain);
+    return (0,_entry_js__WEBPACK_IMPORTED_MODULE_5__/* .stageHashed */ .q4)(dir, plain, hashed);
+}
+/**
+ * The OCI image manifest of an image saved in Docker's own format (manifest.json naming the config
+ * and the layer tars), written as a blob of `dir`: its config and layers are the blobs kept from
+ * the archive, the layers uncompressed as the Engine stores them.
+ */
+function manifestFromDockerFormat(dir, text, kept, hashed) {
+    const entry = JSON.parse(text)[0];
+    const blobOf = (member) => {
+        const b = member ? kept.get(member) : undefined;
+        if (!b)
+            throw new Error(`docker save's manifest.json names ${member ?? 'no config'}, which the archive did not hold`);
+        return b;
+    };
+    if (!entry?.Config)
+        throw new Error("docker save's manifest.json names no image");
+    const config = blobOf(entry.Config);
+    const layers = (entry.Layers ?? []).map(blobOf);
+    // the config is named by its digest, and lists the digests of the uncompressed layers: both must hold
+    if (config.digest !== `sha256:${entry.Config.replace(/\.json$/, '')}`)
+        throw new Error(`docker save's ${entry.Config} has the digest ${config.digest}`);
+    const diffIds = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync(node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'blobs', 'sha256', config.digest.slice('sha256:'.length)), 'utf8')).rootfs?.diff_ids ?? [];
+    if (diffIds.join() !== layers.map((l) => l.digest).join())
+        throw new Error(`docker save's layers are not the ones its config lists (${layers.length} layers, ${diffIds.length} in the config)`);
+    const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+    }));
+    const h = Object.assign(new _checksum_js__WEBPACK_IMPORTED_MODULE_3__/* .BlobHasher */ .$j(), { done: '' });
+    h.update(manifest);
+    h.done = h.digest();
+    node_fs__WEBPACK_IMPORTED_MODULE_0__.writeFileSync(node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'blobs', 'sha256', h.done.slice('sha256:'.length)), manifest);
+    hashed.set(h.done, h);
+    return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: h.done, size: manifest.length };
+}
+/** `docker load` of the entry from a layout holding its blobs, named `name`. Null, or why it failed. */
+async function loadIntoEngine(layoutDir, r, name, signal) {
+    const res = await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)('docker', ['load', '--quiet'], { quiet: true, stdin: (0,_layout_js__WEBPACK_IMPORTED_MODULE_6__/* .loadArchive */ .bt)(layoutDir, r.target, r.blobs, name), signal });
+    return res.exitCode === 0 ? null : `docker load failed (exit code ${res.exitCode}): ${res.stderr.trim().split('\n').pop() ?? ''}`;
+}
+/** Removes the Engine's image `name` (best effort: an image a container uses stays); whether it was removed. */
+async function removeEngineImage(name, timeoutMs = _exec_js__WEBPACK_IMPORTED_MODULE_2__/* .DOCKER_QUERY_TIMEOUT_MS */ .De) {
+    return (await (0,_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)('docker', ['image', 'rm', name], { quiet: true, timeoutMs, cleanup: true })).exitCode === 0;
+}
+
+
+/***/ }),
+
 /***/ 7528:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -29965,6 +30156,7 @@ function tarStream(members) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
+  De: () => (/* binding */ DOCKER_QUERY_TIMEOUT_MS),
   MU: () => (/* binding */ markCommands),
   Fb: () => (/* binding */ refuseNewCommands),
   eF: () => (/* binding */ run),
@@ -29995,6 +30187,8 @@ var redact = __nccwpck_require__(6670);
 
 
 
+/** How long a question to docker or buildx may take (timeoutMs): a frozen daemon accepts the connection and never answers. */
+const DOCKER_QUERY_TIMEOUT_MS = 60_000;
 /** How long a command stopped by its AbortSignal has between SIGINT and SIGKILL. */
 const KILL_AFTER_ABORT_MS = 5000;
 const running = new Map();
@@ -30443,7 +30637,7 @@ function writeEnvSpec(i, dir) {
 }
 /** The env-cache module's restore/save API, loaded on first use. */
 function loadEnvCache() {
-    return Promise.all(/* import() */[__nccwpck_require__.e(415), __nccwpck_require__.e(615)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2615));
+    return Promise.all(/* import() */[__nccwpck_require__.e(415), __nccwpck_require__.e(678)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1678));
 }
 
 // EXTERNAL MODULE: ./src/env-cache/local.ts
@@ -33093,6 +33287,8 @@ function secretValues(i, env = process.env) {
     return [...new Set([...values.map((v) => v.trim()), ...values, ...lines])].filter((v) => v.length > 0);
 }
 
+// EXTERNAL MODULE: ./src/env-cache/engine.ts
+var engine = __nccwpck_require__(4128);
 ;// CONCATENATED MODULE: ./src/load.ts
 // The main build on the load path, when a builder with its own BuildKit fills the runner's Engine:
 // the load sends the whole image (the env above all: gigabytes) on every run, even when nothing
@@ -33102,16 +33298,11 @@ function secretValues(i, env = process.env) {
 
 
 
-/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
-const QUERY_TIMEOUT_MS = 60_000;
+
 /** The image id the classic store gives the image a build exported (its config digest), from buildx's metadata. */
 function configDigestOf(metadata) {
     const d = metadata?.['containerimage.config.digest'];
     return typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? d : null;
-}
-async function engineHas(imageId) {
-    const r = await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', imageId], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
-    return r.exitCode === 0 && r.stdout.trim() === imageId;
 }
 /**
  * Runs the main build (`build`, the plan's buildArgv). With the plan's reuse check, the check runs
@@ -33127,9 +33318,9 @@ async function buildOrReuse(plan, build, redactor) {
     if (first.exitCode !== 0)
         return first;
     const id = configDigestOf(first.metadata);
-    if (id && (await engineHas(id))) {
+    if (id && (await (0,engine/* engineImageId */.T$)(id)) === id) {
         for (const tag of plan.tags) {
-            const t = await (0,exec/* run */.eF)('docker', ['tag', id, tag], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+            const t = await (0,exec/* run */.eF)('docker', ['tag', id, tag], { quiet: true, timeoutMs: exec/* DOCKER_QUERY_TIMEOUT_MS */.De });
             if (t.exitCode !== 0)
                 return { ...first, exitCode: t.exitCode, log: `${first.log}\ndocker tag ${id} ${tag}: ${t.stderr.trim()}` };
         }
@@ -33278,13 +33469,11 @@ const why = (text) => {
     const d = classify(text);
     return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' ');
 };
-/** How long a question to docker or buildx may take: a frozen daemon accepts the connection and never answers. */
-const builder_QUERY_TIMEOUT_MS = 60_000;
 /** Asks docker and buildx about the Engine and the builder (`name`, or the current one). */
 async function inspectBuilder(name) {
     const findings = [];
     const facts = { name, driver: '', buildx: null, buildkit: null, engine: null, engineApi: null, containerdStore: null };
-    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true, timeoutMs: builder_QUERY_TIMEOUT_MS });
+    const dv = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{json .Server}}'], { quiet: true, timeoutMs: exec/* DOCKER_QUERY_TIMEOUT_MS */.De });
     if (dv.exitCode === 0) {
         try {
             const server = JSON.parse(dv.stdout);
@@ -33299,14 +33488,14 @@ async function inspectBuilder(name) {
         if (dv.exitCode === 127)
             return { facts, findings }; // no docker CLI: nothing more to ask
     }
-    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true, timeoutMs: builder_QUERY_TIMEOUT_MS });
+    const bv = await (0,exec/* run */.eF)('docker', ['buildx', 'version'], { quiet: true, timeoutMs: exec/* DOCKER_QUERY_TIMEOUT_MS */.De });
     if (bv.exitCode !== 0) {
         findings.push({ level: 'error', check: 'buildx', message: why(bv.stderr + bv.stdout) });
         return { facts, findings };
     }
     facts.buildx = versionIn(bv.stdout);
     findings.push(buildxFinding(bv.stdout));
-    const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true, timeoutMs: builder_QUERY_TIMEOUT_MS });
+    const bi = await (0,exec/* run */.eF)('docker', ['buildx', 'inspect', ...(name ? [name] : [])], { quiet: true, timeoutMs: exec/* DOCKER_QUERY_TIMEOUT_MS */.De });
     if (bi.exitCode !== 0) {
         findings.push({ level: 'error', check: 'builder', message: why(bi.stderr + bi.stdout) });
         return { facts, findings };
@@ -33316,7 +33505,7 @@ async function inspectBuilder(name) {
     if (facts.driver === 'docker')
         facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
     // every driver: --load fills this Engine, and how it stores images decides the way to publish
-    const info = await (0,exec/* run */.eF)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: builder_QUERY_TIMEOUT_MS });
+    const info = await (0,exec/* run */.eF)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: exec/* DOCKER_QUERY_TIMEOUT_MS */.De });
     facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
     findings.push({ level: 'ok', check: 'builder', message: describeBuilder(facts) });
     return { facts, findings };
@@ -34486,10 +34675,10 @@ function renderSummary(o, redactor) {
 // timeout: a frozen daemon accepts the connection and never answers.
 
 /** How long one docker query may take before the Engine counts as not answering. */
-const containers_QUERY_TIMEOUT_MS = 10_000;
+const QUERY_TIMEOUT_MS = 10_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Does the Engine answer `docker version` within timeoutMs? */
-async function engineAnswers(timeoutMs = containers_QUERY_TIMEOUT_MS) {
+async function engineAnswers(timeoutMs = QUERY_TIMEOUT_MS) {
     const r = await (0,exec/* run */.eF)('docker', ['version', '--format', '{{.Server.Version}}'], { quiet: true, cleanup: true, timeoutMs });
     return r.exitCode === 0;
 }
@@ -34498,7 +34687,7 @@ async function waitForEngine(withinMs) {
     const end = Date.now() + withinMs;
     for (;;) {
         const left = end - Date.now();
-        if (await engineAnswers(Math.max(1000, Math.min(containers_QUERY_TIMEOUT_MS, left))))
+        if (await engineAnswers(Math.max(1000, Math.min(QUERY_TIMEOUT_MS, left))))
             return true;
         if (Date.now() + 1000 >= end)
             return false;
@@ -34507,7 +34696,7 @@ async function waitForEngine(withinMs) {
 }
 /** The state a container is in (docker container inspect), or null when the Engine does not say. */
 async function containerState(name) {
-    const r = await (0,exec/* run */.eF)('docker', ['container', 'inspect', '--format', '{{json .State}}', name], { quiet: true, cleanup: true, timeoutMs: containers_QUERY_TIMEOUT_MS });
+    const r = await (0,exec/* run */.eF)('docker', ['container', 'inspect', '--format', '{{json .State}}', name], { quiet: true, cleanup: true, timeoutMs: QUERY_TIMEOUT_MS });
     if (r.exitCode !== 0)
         return null;
     try {
@@ -34529,7 +34718,7 @@ async function removeContainer(name, withinMs) {
     let pause = 500;
     for (;;) {
         const left = end - Date.now();
-        const r = await (0,exec/* run */.eF)('docker', ['rm', '--force', '--volumes', name], { quiet: true, cleanup: true, timeoutMs: Math.max(1000, Math.min(containers_QUERY_TIMEOUT_MS, left)) });
+        const r = await (0,exec/* run */.eF)('docker', ['rm', '--force', '--volumes', name], { quiet: true, cleanup: true, timeoutMs: Math.max(1000, Math.min(QUERY_TIMEOUT_MS, left)) });
         if (gone(r))
             return null;
         const error = (r.stderr.trim() || `docker rm exited ${r.exitCode}`).split('\n').filter((l) => l.trim()).slice(-2).join(' ');
@@ -34642,7 +34831,7 @@ async function runSmoke(argv, container, reportDir, timeoutSeconds, logFile, red
     let timedOut = false;
     let retry;
     // On timeout, kill the container; again every 2 s in case it was still being created.
-    const kill = () => { void (0,exec/* run */.eF)('docker', ['kill', container], { quiet: true, cleanup: true, timeoutMs: containers_QUERY_TIMEOUT_MS }); };
+    const kill = () => { void (0,exec/* run */.eF)('docker', ['kill', container], { quiet: true, cleanup: true, timeoutMs: QUERY_TIMEOUT_MS }); };
     const timer = setTimeout(() => {
         timedOut = true;
         kill();

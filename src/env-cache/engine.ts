@@ -5,7 +5,7 @@
 // streams the image into it, and `docker load` refills an Engine that lost the image.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { run } from '../exec.js';
+import { DOCKER_QUERY_TIMEOUT_MS, run } from '../exec.js';
 import { BlobHasher } from './checksum.js';
 import { registryTag } from './key.js';
 import { stageHashed, type EntryRecord, type Staged } from './entry.js';
@@ -13,8 +13,6 @@ import { loadArchive, writeIndex, type Descriptor } from './layout.js';
 import { TarReader } from './tar.js';
 
 export const ENGINE_REPO = 'pcb-env-cache';
-/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
-const QUERY_TIMEOUT_MS = 60_000;
 
 /** The Engine's name for an entry's image. */
 export function engineName(key: string): string {
@@ -41,7 +39,7 @@ export function engineContext(name: string): string {
 
 /** The id the Engine has under `name`, or null when it has none. */
 export async function engineImageId(name: string): Promise<string | null> {
-  const r = await run('docker', ['image', 'inspect', '--format', '{{.Id}}', name], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
+  const r = await run('docker', ['image', 'inspect', '--format', '{{.Id}}', name], { quiet: true, timeoutMs: DOCKER_QUERY_TIMEOUT_MS });
   return r.exitCode === 0 && /^sha256:[a-f0-9]{64}$/.test(r.stdout.trim()) ? r.stdout.trim() : null;
 }
 
@@ -155,7 +153,7 @@ export async function loadIntoEngine(layoutDir: string, r: EntryRecord, name: st
   return res.exitCode === 0 ? null : `docker load failed (exit code ${res.exitCode}): ${res.stderr.trim().split('\n').pop() ?? ''}`;
 }
 
-/** Removes the Engine's image `name` (best effort: an image a container uses stays). */
-export async function removeEngineImage(name: string): Promise<void> {
-  await run('docker', ['image', 'rm', name], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS, cleanup: true });
+/** Removes the Engine's image `name` (best effort: an image a container uses stays); whether it was removed. */
+export async function removeEngineImage(name: string, timeoutMs = DOCKER_QUERY_TIMEOUT_MS): Promise<boolean> {
+  return (await run('docker', ['image', 'rm', name], { quiet: true, timeoutMs, cleanup: true })).exitCode === 0;
 }

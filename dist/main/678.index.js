@@ -1,8 +1,8 @@
-export const id = 615;
-export const ids = [615];
+export const id = 678;
+export const ids = [678];
 export const modules = {
 
-/***/ 2615:
+/***/ 1678:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -11,12 +11,12 @@ __webpack_require__.r(__webpack_exports__);
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {
   baseOf: () => (/* binding */ baseOf),
-  computeEnvCacheKey: () => (/* reexport */ env_cache_key/* computeEnvCacheKey */.Ow),
-  condaEnvStage: () => (/* reexport */ env_cache_key/* condaEnvStage */.Lu),
+  computeEnvCacheKey: () => (/* reexport */ key/* computeEnvCacheKey */.Ow),
+  condaEnvStage: () => (/* reexport */ key/* condaEnvStage */.Lu),
   finishLayerCache: () => (/* binding */ finishLayerCache),
-  keyMaterial: () => (/* reexport */ env_cache_key/* keyMaterial */.vN),
+  keyMaterial: () => (/* reexport */ key/* keyMaterial */.vN),
   missAfterAll: () => (/* binding */ missAfterAll),
-  normaliseEnvFile: () => (/* reexport */ env_cache_key/* normaliseEnvFile */.EA),
+  normaliseEnvFile: () => (/* reexport */ key/* normaliseEnvFile */.EA),
   prepareLayerCache: () => (/* binding */ prepareLayerCache),
   restoreEnvCache: () => (/* binding */ restoreEnvCache),
   saveEnvCache: () => (/* binding */ saveEnvCache)
@@ -34,184 +34,8 @@ var core = __webpack_require__(3838);
 var buildx = __webpack_require__(9903);
 // EXTERNAL MODULE: ./src/env-cache/entry.ts
 var entry = __webpack_require__(7528);
-// EXTERNAL MODULE: ./src/exec.ts + 1 modules
-var exec = __webpack_require__(4981);
-// EXTERNAL MODULE: ./src/env-cache/checksum.ts
-var checksum = __webpack_require__(6293);
-// EXTERNAL MODULE: ./src/env-cache/key.ts
-var env_cache_key = __webpack_require__(4247);
-// EXTERNAL MODULE: ./src/env-cache/layout.ts
-var layout = __webpack_require__(6308);
-// EXTERNAL MODULE: ./src/env-cache/tar.ts
-var tar = __webpack_require__(1751);
-;// CONCATENATED MODULE: ./src/env-cache/engine.ts
-// The env cache in the Docker Engine's own image store, for the `docker` buildx driver: BuildKit
-// inside the Engine resolves `docker-image://` contexts from that store first, so an entry that is
-// there costs nothing to hand to a build (0.6-1.3 s for 6.6 GB, scripts/bench-env-transport.sh).
-// The image is ENGINE_REPO:<tag of the key>. The cache dir keeps the durable copy: `docker save`
-// streams the image into it, and `docker load` refills an Engine that lost the image.
-
-
-
-
-
-
-
-
-const ENGINE_REPO = 'pcb-env-cache';
-/** How long a question to the Engine may take (a frozen daemon accepts and never answers). */
-const QUERY_TIMEOUT_MS = 60_000;
-/** The Engine's name for an entry's image. */
-function engineName(key) {
-    return `${ENGINE_REPO}:${(0,env_cache_key/* registryTag */.Y8)(key)}`;
-}
-/**
- * The id the Engine gives the entry's image: the config digest in the classic image store, the
- * image's own digest (what index.json names) in the containerd image store.
- */
-function engineIdOf(r, containerdStore) {
-    return containerdStore ? r.target.digest : r.config;
-}
-/**
- * The build context for the Engine's image: by name, once its id was checked against the entry.
- * Not pinned by digest: the docker driver's BuildKit looks a NAME:TAG@DIGEST up in a registry, in
- * the containerd store too (Engine 26.1.5: "Head https://registry-1.docker.io/..."). Between the
- * check and the build only a save of the same key can retag the name: the same environment.
- */
-function engineContext(name) {
-    return `docker-image://docker.io/library/${name}`;
-}
-/** The id the Engine has under `name`, or null when it has none. */
-async function engineImageId(name) {
-    const r = await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', name], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS });
-    return r.exitCode === 0 && /^sha256:[a-f0-9]{64}$/.test(r.stdout.trim()) ? r.stdout.trim() : null;
-}
-/**
- * `docker save NAME` streamed into `dir` as an OCI layout: each blob is hashed as it arrives (its
- * digest checked, its piece checksums kept), nothing else of the archive is kept. Engines before
- * 25.0 write only Docker's own format (manifest.json, <config hex>.json, <id>/layer.tar): its
- * config and uncompressed layers are the same bytes as the image's blobs, so they are kept under
- * their digests and an OCI manifest is written for them. Throws with the reason when the save or a
- * write fails (a full disk: ENOSPC).
- */
-async function stageFromEngine(name, dir, signal) {
-    const blobsDir = external_node_path_.join(dir, 'blobs', 'sha256');
-    external_node_fs_.mkdirSync(blobsDir, { recursive: true });
-    const hashed = new Map();
-    const legacy = new Map(); // Docker-format member -> its blob
-    let index = '';
-    let dockerManifest = '';
-    let failure = null;
-    const stop = new AbortController();
-    // a blob written under `file` and hashed as it arrives
-    const blobSink = (file, onEnd) => {
-        const fd = external_node_fs_.openSync(file, 'w');
-        const h = Object.assign(new checksum/* BlobHasher */.$j(), { done: '' });
-        return {
-            data: (b) => {
-                external_node_fs_.writeSync(fd, b);
-                h.update(b);
-            },
-            end: () => {
-                external_node_fs_.closeSync(fd);
-                h.done = h.digest();
-                onEnd(h);
-            },
-        };
-    };
-    let legacyCount = 0;
-    const reader = new tar/* TarReader */.R((member) => {
-        if (member === 'index.json')
-            return { data: (b) => { index += b.toString('utf8'); }, end: () => undefined };
-        if (member === 'manifest.json')
-            return { data: (b) => { dockerManifest += b.toString('utf8'); }, end: () => undefined };
-        const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(member)?.[1];
-        if (blob)
-            return blobSink(external_node_path_.join(blobsDir, blob), (h) => hashed.set(`sha256:${blob}`, h));
-        if (!/^[a-f0-9]{64}\.json$/.test(member) && !/^[^/]+\/layer\.tar$/.test(member))
-            return null;
-        // Docker's format: named by what it is, kept under the digest of what it holds
-        const tmp = external_node_path_.join(dir, `legacy-${legacyCount++}`);
-        return blobSink(tmp, (h) => {
-            external_node_fs_.renameSync(tmp, external_node_path_.join(blobsDir, h.done.slice('sha256:'.length)));
-            hashed.set(h.done, h);
-            legacy.set(member, { digest: h.done, size: h.size });
-        });
-    });
-    const r = await (0,exec/* run */.eF)('docker', ['save', name], {
-        quiet: true,
-        signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
-        onStdout: (chunk) => {
-            if (failure)
-                return;
-            try {
-                reader.push(chunk);
-            }
-            catch (e) {
-                failure = e;
-                stop.abort();
-            }
-        },
-    });
-    if (failure)
-        throw failure;
-    if (r.exitCode !== 0)
-        throw new Error(`docker save ${name} failed (exit code ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
-    if (!reader.ended || !(index || dockerManifest))
-        throw new Error(`docker save ${name} ended before its archive did`);
-    const target = index ? JSON.parse(index).manifests?.[0] : manifestFromDockerFormat(dir, dockerManifest, legacy, hashed);
-    if (!target)
-        throw new Error(`docker save ${name}: its index.json names no image`);
-    const plain = { mediaType: target.mediaType, digest: target.digest, size: target.size };
-    (0,layout/* writeIndex */._M)(dir, plain);
-    return (0,entry/* stageHashed */.q4)(dir, plain, hashed);
-}
-/**
- * The OCI image manifest of an image saved in Docker's own format (manifest.json naming the config
- * and the layer tars), written as a blob of `dir`: its config and layers are the blobs kept from
- * the archive, the layers uncompressed as the Engine stores them.
- */
-function manifestFromDockerFormat(dir, text, kept, hashed) {
-    const entry = JSON.parse(text)[0];
-    const blobOf = (member) => {
-        const b = member ? kept.get(member) : undefined;
-        if (!b)
-            throw new Error(`docker save's manifest.json names ${member ?? 'no config'}, which the archive did not hold`);
-        return b;
-    };
-    if (!entry?.Config)
-        throw new Error("docker save's manifest.json names no image");
-    const config = blobOf(entry.Config);
-    const layers = (entry.Layers ?? []).map(blobOf);
-    // the config is named by its digest, and lists the digests of the uncompressed layers: both must hold
-    if (config.digest !== `sha256:${entry.Config.replace(/\.json$/, '')}`)
-        throw new Error(`docker save's ${entry.Config} has the digest ${config.digest}`);
-    const diffIds = JSON.parse(external_node_fs_.readFileSync(external_node_path_.join(dir, 'blobs', 'sha256', config.digest.slice('sha256:'.length)), 'utf8')).rootfs?.diff_ids ?? [];
-    if (diffIds.join() !== layers.map((l) => l.digest).join())
-        throw new Error(`docker save's layers are not the ones its config lists (${layers.length} layers, ${diffIds.length} in the config)`);
-    const manifest = Buffer.from(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
-    }));
-    const h = Object.assign(new checksum/* BlobHasher */.$j(), { done: '' });
-    h.update(manifest);
-    h.done = h.digest();
-    external_node_fs_.writeFileSync(external_node_path_.join(dir, 'blobs', 'sha256', h.done.slice('sha256:'.length)), manifest);
-    hashed.set(h.done, h);
-    return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: h.done, size: manifest.length };
-}
-/** `docker load` of the entry from a layout holding its blobs, named `name`. Null, or why it failed. */
-async function loadIntoEngine(layoutDir, r, name, signal) {
-    const res = await (0,exec/* run */.eF)('docker', ['load', '--quiet'], { quiet: true, stdin: (0,layout/* loadArchive */.bt)(layoutDir, r.target, r.blobs, name), signal });
-    return res.exitCode === 0 ? null : `docker load failed (exit code ${res.exitCode}): ${res.stderr.trim().split('\n').pop() ?? ''}`;
-}
-/** Removes the Engine's image `name` (best effort: an image a container uses stays). */
-async function removeEngineImage(name) {
-    await (0,exec/* run */.eF)('docker', ['image', 'rm', name], { quiet: true, timeoutMs: QUERY_TIMEOUT_MS, cleanup: true });
-}
-
+// EXTERNAL MODULE: ./src/env-cache/engine.ts
+var env_cache_engine = __webpack_require__(4128);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __webpack_require__(8161);
 // EXTERNAL MODULE: ./node_modules/@actions/cache/lib/cache.js + 340 modules
@@ -381,6 +205,8 @@ async function prepareMiniforge(version, arch = 'x86_64', lookupOnly = false) {
 
 // EXTERNAL MODULE: ./src/env-cache/registry.ts
 var registry = __webpack_require__(8577);
+// EXTERNAL MODULE: ./src/env-cache/key.ts
+var key = __webpack_require__(4247);
 ;// CONCATENATED MODULE: ./src/env-cache/index.ts
 /**
  * The cached conda environment: restore (or, in a dry run, look up) before the build, save after it.
@@ -412,7 +238,7 @@ function layerDefaults(s) {
             return { from: l.from, to: l.to };
         }
         case 'registry': {
-            const ref = `${s.cacheRef}:${(0,env_cache_key/* registryTag */.Y8)(`${s.keyPrefix}-buildcache`)}`;
+            const ref = `${s.cacheRef}:${(0,key/* registryTag */.Y8)(`${s.keyPrefix}-buildcache`)}`;
             return { from: [`type=registry,ref=${ref}`], to: [`type=registry,ref=${ref},mode=max,ignore-error=true`] };
         }
         default:
@@ -426,8 +252,8 @@ const missBecause = (warning) => ({ found: null, warnings: warning ? [warning] :
 async function inEngine(key, r, o) {
     if (o.store !== 'engine')
         return null;
-    const want = engineIdOf(r, o.engineIdIsDigest ?? false);
-    return (await engineImageId(engineName(key))) === want ? found(engineContext(engineName(key)), r.sizeBytes, r.base, "the Docker Engine's image store") : null;
+    const want = (0,env_cache_engine/* engineIdOf */.nm)(r, o.engineIdIsDigest ?? false);
+    return (await (0,env_cache_engine/* engineImageId */.T$)((0,env_cache_engine/* engineName */.OC)(key))) === want ? found((0,env_cache_engine/* engineContext */.iv)((0,env_cache_engine/* engineName */.OC)(key)), r.sizeBytes, r.base, "the Docker Engine's image store") : null;
 }
 /**
  * Hands an entry whose blobs lie in `dir` to the builder, once the layout matched the record's
@@ -439,14 +265,14 @@ async function handOver(key, r, dir, o, from) {
         return { bad };
     if (o.store !== 'engine')
         return found(`oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, from);
-    const name = engineName(key);
-    const want = engineIdOf(r, o.engineIdIsDigest ?? false);
+    const name = (0,env_cache_engine/* engineName */.OC)(key);
+    const want = (0,env_cache_engine/* engineIdOf */.nm)(r, o.engineIdIsDigest ?? false);
     const t0 = Date.now();
-    const failed = await loadIntoEngine(dir, r, name);
-    const id = failed ? null : await engineImageId(name);
+    const failed = await (0,env_cache_engine/* loadIntoEngine */.$n)(dir, r, name);
+    const id = failed ? null : await (0,env_cache_engine/* engineImageId */.T$)(name);
     if (id !== want)
         return missBecause(`env cache: could not put the entry into the Docker Engine (${failed ?? `it has ${id ?? 'no image'} under ${name}, not ${want}`}); building the environment instead`);
-    return found(engineContext(name), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
+    return found((0,env_cache_engine/* engineContext */.iv)(name), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
 }
 async function lookUpLocal(s, key, workDir, o) {
     const l = (0,local/* lookupEntry */.Ne)(s.cacheDir, key);
@@ -455,7 +281,7 @@ async function lookUpLocal(s, key, workDir, o) {
     const removed = async (why, blob) => {
         await (0,local/* dropEntry */.sT)(s.cacheDir, key, blob ?? undefined);
         if (o.store === 'engine')
-            await removeEngineImage(engineName(key));
+            await (0,env_cache_engine/* removeEngineImage */.au)((0,env_cache_engine/* engineName */.OC)(key));
         return missBecause(`env cache: the entry ${key} ${why}; it was removed, and the environment is built instead`);
     };
     if ('problem' in l)
@@ -463,7 +289,7 @@ async function lookUpLocal(s, key, workDir, o) {
     const r = l.record;
     const dir = external_node_path_.join(workDir, 'entry');
     if (o.lookupOnly)
-        return found(o.store === 'engine' ? engineContext(engineName(key)) : `oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, 'the cache dir (looked up only)');
+        return found(o.store === 'engine' ? (0,env_cache_engine/* engineContext */.iv)((0,env_cache_engine/* engineName */.OC)(key)) : `oci-layout://${dir}@${r.target.digest}`, r.sizeBytes, r.base, 'the cache dir (looked up only)');
     const engine = await inEngine(key, r, o);
     if (engine) {
         await (0,local/* touchEntry */.CS)(s.cacheDir, key);
@@ -515,7 +341,7 @@ async function lookUp(s, key, workDir, o) {
 }
 /** What the save build of a miss writes, and where (null: nothing is saved). */
 function saveFor(s, key, o) {
-    const engine = o.store === 'engine' ? engineName(key) : null;
+    const engine = o.store === 'engine' ? (0,env_cache_engine/* engineName */.OC)(key) : null;
     // uncompressed layers: the Engine and BuildKit unpack them at disk speed (GitHub's cache compresses the archive itself)
     const oci = (dir) => (engine ? `type=image,name=${engine}${o.imageOutputOptions !== false ? ',compression=uncompressed' : ''}` : `type=oci,tar=false,dest=${dir},compression=uncompressed`);
     if (s.backend === 'local' && o.store !== 'none') {
@@ -585,7 +411,7 @@ async function missAfterAll(s, hit, workDir, opts, why) {
         try {
             await (0,local/* dropEntry */.sT)(s.cacheDir, hit.key);
             if (opts.store === 'engine')
-                await removeEngineImage(engineName(hit.key));
+                await (0,env_cache_engine/* removeEngineImage */.au)((0,env_cache_engine/* engineName */.OC)(hit.key));
             removed = ' it was removed, and';
         }
         catch {
@@ -607,9 +433,9 @@ const notSaved = (why) => new Error(why);
 async function stageSave(save, o) {
     if (!save.engineName)
         return (0,entry/* stageLayout */.nK)(save.dir);
-    const staged = await stageFromEngine(save.engineName, save.dir, o.signal);
-    const id = await engineImageId(save.engineName);
-    const want = engineIdOf(staged, o.engineIdIsDigest ?? false);
+    const staged = await (0,env_cache_engine/* stageFromEngine */.Zb)(save.engineName, save.dir, o.signal);
+    const id = await (0,env_cache_engine/* engineImageId */.T$)(save.engineName);
+    const want = (0,env_cache_engine/* engineIdOf */.nm)(staged, o.engineIdIsDigest ?? false);
     if (id !== want)
         throw notSaved(`the Engine's ${save.engineName} is ${id ?? 'gone'} now, not the image saved (${want})`);
     return staged;
@@ -641,7 +467,7 @@ async function saveLocal(s, session, save, o) {
             core/* info */.pq(`env cache: evicted ${c.evicted.length} least recently used entr${c.evicted.length === 1 ? 'y' : 'ies'}: ${c.evicted.join(' ')}`);
             if (save.engineName)
                 for (const k of c.evicted)
-                    await removeEngineImage(engineName(k));
+                    await (0,env_cache_engine/* removeEngineImage */.au)((0,env_cache_engine/* engineName */.OC)(k));
         }
         return c.raced ? raced(c.reason) : { saved: c.saved, sizeBytes: c.sizeBytes };
     }
@@ -651,7 +477,7 @@ async function saveLocal(s, session, save, o) {
         (0,local/* cleanStale */.n_)(s.cacheDir);
         // no Engine image without its entry: the next run would trust nothing about it
         if (!saved && save.engineName)
-            await removeEngineImage(save.engineName);
+            await (0,env_cache_engine/* removeEngineImage */.au)(save.engineName);
     }
 }
 async function saveGha(session, save, o) {
