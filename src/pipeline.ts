@@ -133,15 +133,20 @@ function failTail(log: string, stepTail: string, error: string | null): string {
   return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
 }
 
-async function runEnvBuilds(job: Job): Promise<{ target: string; res: BuildResult } | null> {
+/** The env builds in order, up to the first that fails. */
+async function runEnvBuilds(job: Job): Promise<{ target: string; res: BuildResult }[]> {
+  const done: { target: string; res: BuildResult }[] = [];
   for (const b of job.plan.envBuilds) {
     core.startGroup(`Env build: ${b.target}`);
     const res = await buildx(b.argv, { logFile: path.join(job.workDir, `${b.target}.log`), env: { ...job.plan.secretEnv, BUILDX_METADATA_PROVENANCE: 'min' }, redactor: job.redactor, metadataFile: b.metadataFile });
     core.endGroup();
-    if (res.exitCode !== 0) return { target: b.target, res };
+    done.push({ target: b.target, res });
+    if (res.exitCode !== 0) break;
   }
-  return null;
+  return done;
 }
+
+const failedOf = (builds: { target: string; res: BuildResult }[]) => builds.find((b) => b.res.exitCode !== 0);
 
 /**
  * Stage 3: the env builds (env-lock), then the lock's label on the plan. On a hit, env-lock is the
@@ -151,7 +156,8 @@ async function runEnvBuilds(job: Job): Promise<{ target: string; res: BuildResul
 export async function envStage(job: Job): Promise<void> {
   const { outcome } = job;
   if (job.plan.envSpecDir) writeEnvSpec(job.inputs, job.plan.envSpecDir);
-  let failed = await runEnvBuilds(job);
+  let builds = await runEnvBuilds(job);
+  let failed = failedOf(builds);
   if (failed && job.session.hit && !cancellation()) {
     const why = failed.res.summary.failedError ?? `docker buildx build --target ${failed.target} exited with ${failed.res.exitCode}`;
     job.session = await job.ec.missAfterAll(job.recipe.envCache, job.session, path.join(job.workDir, 'env-cache'), restoreOptions(job.preflight, false), why);
@@ -159,15 +165,16 @@ export async function envStage(job: Job): Promise<void> {
     Object.assign(outcome.cache!, { hit: false, matchedKey: '', source: '', base: null, sizeBytes: null, warnings: [...job.session.warnings] });
     job.plan = makePlan(job.inputs, job.recipe, job.preflight, job.run, job.session);
     outcome.plan = job.plan;
-    failed = await runEnvBuilds(job);
+    builds = await runEnvBuilds(job);
+    failed = failedOf(builds);
   }
   if (failed) {
     const { target, res } = failed;
     throw new StepError(`env build (${target})`, `docker buildx build --target ${target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
   }
   // the base image: on a hit the entry says what the env was built on; on a miss the env-lock build resolved it
-  const lockBuild = job.plan.envBuilds.find((b) => b.target === 'env-lock');
-  const base = job.session.base ?? job.ec.baseOf(readJson(lockBuild?.metadataFile), job.recipe.baseImage);
+  const lockBuild = builds.find((b) => b.target === 'env-lock');
+  const base = job.session.base ?? job.ec.baseOf(lockBuild?.res.metadata ?? null, job.recipe.baseImage);
   outcome.cache!.base = base;
   job.plan = withEnvBase(job.plan, job.session, base);
   if (fs.existsSync(job.session.lockPath)) {
@@ -176,14 +183,6 @@ export async function envStage(job: Job): Promise<void> {
     job.plan = withLockLabel(job.plan, sha);
   }
   outcome.plan = job.plan;
-}
-
-function readJson(file: string | undefined): Record<string, unknown> | null {
-  try {
-    return file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
 }
 
 /**

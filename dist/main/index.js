@@ -35010,16 +35010,20 @@ function printPlan(job) {
 function failTail(log, stepTail, error) {
     return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
 }
+/** The env builds in order, up to the first that fails. */
 async function runEnvBuilds(job) {
+    const done = [];
     for (const b of job.plan.envBuilds) {
         core/* startGroup */.Oh(`Env build: ${b.target}`);
         const res = await (0,buildx/* buildx */.N6)(b.argv, { logFile: external_node_path_.join(job.workDir, `${b.target}.log`), env: { ...job.plan.secretEnv, BUILDX_METADATA_PROVENANCE: 'min' }, redactor: job.redactor, metadataFile: b.metadataFile });
         core/* endGroup */.N4();
+        done.push({ target: b.target, res });
         if (res.exitCode !== 0)
-            return { target: b.target, res };
+            break;
     }
-    return null;
+    return done;
 }
+const failedOf = (builds) => builds.find((b) => b.res.exitCode !== 0);
 /**
  * Stage 3: the env builds (env-lock), then the lock's label on the plan. On a hit, env-lock is the
  * first build that reads the cached env: when it fails (BuildKit found a blob that does not match
@@ -35029,7 +35033,8 @@ async function envStage(job) {
     const { outcome } = job;
     if (job.plan.envSpecDir)
         writeEnvSpec(job.inputs, job.plan.envSpecDir);
-    let failed = await runEnvBuilds(job);
+    let builds = await runEnvBuilds(job);
+    let failed = failedOf(builds);
     if (failed && job.session.hit && !(0,cancel/* cancellation */.WN)()) {
         const why = failed.res.summary.failedError ?? `docker buildx build --target ${failed.target} exited with ${failed.res.exitCode}`;
         job.session = await job.ec.missAfterAll(job.recipe.envCache, job.session, external_node_path_.join(job.workDir, 'env-cache'), restoreOptions(job.preflight, false), why);
@@ -35037,15 +35042,16 @@ async function envStage(job) {
         Object.assign(outcome.cache, { hit: false, matchedKey: '', source: '', base: null, sizeBytes: null, warnings: [...job.session.warnings] });
         job.plan = makePlan(job.inputs, job.recipe, job.preflight, job.run, job.session);
         outcome.plan = job.plan;
-        failed = await runEnvBuilds(job);
+        builds = await runEnvBuilds(job);
+        failed = failedOf(builds);
     }
     if (failed) {
         const { target, res } = failed;
         throw new StepError(`env build (${target})`, `docker buildx build --target ${target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
     }
     // the base image: on a hit the entry says what the env was built on; on a miss the env-lock build resolved it
-    const lockBuild = job.plan.envBuilds.find((b) => b.target === 'env-lock');
-    const base = job.session.base ?? job.ec.baseOf(readJson(lockBuild?.metadataFile), job.recipe.baseImage);
+    const lockBuild = builds.find((b) => b.target === 'env-lock');
+    const base = job.session.base ?? job.ec.baseOf(lockBuild?.res.metadata ?? null, job.recipe.baseImage);
     outcome.cache.base = base;
     job.plan = withEnvBase(job.plan, job.session, base);
     if (external_node_fs_.existsSync(job.session.lockPath)) {
@@ -35054,14 +35060,6 @@ async function envStage(job) {
         job.plan = withLockLabel(job.plan, sha);
     }
     outcome.plan = job.plan;
-}
-function readJson(file) {
-    try {
-        return file ? JSON.parse(external_node_fs_.readFileSync(file, 'utf8')) : null;
-    }
-    catch {
-        return null;
-    }
 }
 /**
  * The env cache's save on a miss, started once the main build has built the env: it runs beside
