@@ -29716,13 +29716,16 @@ function evictLocked(cacheDir, capBytes, keep) {
 function evictLru(cacheDir, capBytes, keep) {
     return withStoreLock(cacheDir, () => evictLocked(cacheDir, capBytes, keep));
 }
+/** Removes the blobs of the layout at layoutDir whose hex digests are not in `keep`. */
+function removeBlobsExcept(cacheDir, layoutDir, keep) {
+    const dir = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layoutDir, 'blobs', 'sha256');
+    for (const n of node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(dir) ? node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(dir) : [])
+        if (!keep.has(n))
+            moveToTrash(cacheDir, node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, n));
+}
 /** Blobs no complete entry names, and entries of the first layout (entries/KEY/ directories): removed (store lock held). */
 function removeUnusedBlobs(cacheDir) {
-    const used = new Set(listEntries(cacheDir).flatMap((e) => e.blobs.map((b) => b.digest.slice('sha256:'.length))));
-    const dir = node_path__WEBPACK_IMPORTED_MODULE_3__.join(storeDir(cacheDir), 'blobs', 'sha256');
-    for (const n of node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(dir) ? node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(dir) : [])
-        if (!used.has(n))
-            moveToTrash(cacheDir, node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, n));
+    removeBlobsExcept(cacheDir, storeDir(cacheDir), new Set(listEntries(cacheDir).flatMap((e) => e.blobs.map((b) => b.digest.slice('sha256:'.length)))));
     const entries = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'entries');
     for (const n of node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(entries) ? node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(entries) : []) {
         if (node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(entries, n), { throwIfNoEntry: false })?.isDirectory())
@@ -29790,15 +29793,6 @@ function seedLocalLayers(cacheDir, newDir) {
     }
     return linked;
 }
-/** Removes the blobs of a layout that its index.json does not reach. */
-function removeUnreached(layoutDir) {
-    const reached = (0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .reachableBlobs */ .a)(layoutDir);
-    const blobs = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layoutDir, 'blobs', 'sha256');
-    for (const n of node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(blobs) ? node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(blobs) : []) {
-        if (!reached.has(`sha256:${n}`))
-            node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(blobs, n), { force: true });
-    }
-}
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
 /**
@@ -29818,7 +29812,7 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true });
         return false;
     }
-    removeUnreached(newDir);
+    removeBlobsExcept(cacheDir, newDir, new Set([...(0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .reachableBlobs */ .a)(newDir)].map((d) => d.slice('sha256:'.length))));
     const current = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, 'current');
     try {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(current, node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, `retired-${now}-${rand()}`));

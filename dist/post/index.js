@@ -33741,13 +33741,16 @@ function evictLocked(cacheDir, capBytes, keep) {
 function evictLru(cacheDir, capBytes, keep) {
     return withStoreLock(cacheDir, () => evictLocked(cacheDir, capBytes, keep));
 }
+/** Removes the blobs of the layout at layoutDir whose hex digests are not in `keep`. */
+function removeBlobsExcept(cacheDir, layoutDir, keep) {
+    const dir = path.join(layoutDir, 'blobs', 'sha256');
+    for (const n of fs.existsSync(dir) ? fs.readdirSync(dir) : [])
+        if (!keep.has(n))
+            moveToTrash(cacheDir, path.join(dir, n));
+}
 /** Blobs no complete entry names, and entries of the first layout (entries/KEY/ directories): removed (store lock held). */
 function removeUnusedBlobs(cacheDir) {
-    const used = new Set(listEntries(cacheDir).flatMap((e) => e.blobs.map((b) => b.digest.slice('sha256:'.length))));
-    const dir = path.join(storeDir(cacheDir), 'blobs', 'sha256');
-    for (const n of fs.existsSync(dir) ? fs.readdirSync(dir) : [])
-        if (!used.has(n))
-            moveToTrash(cacheDir, path.join(dir, n));
+    removeBlobsExcept(cacheDir, storeDir(cacheDir), new Set(listEntries(cacheDir).flatMap((e) => e.blobs.map((b) => b.digest.slice('sha256:'.length)))));
     const entries = path.join(cacheDir, 'entries');
     for (const n of fs.existsSync(entries) ? fs.readdirSync(entries) : []) {
         if (fs.statSync(path.join(entries, n), { throwIfNoEntry: false })?.isDirectory())
@@ -33815,15 +33818,6 @@ function seedLocalLayers(cacheDir, newDir) {
     }
     return linked;
 }
-/** Removes the blobs of a layout that its index.json does not reach. */
-function removeUnreached(layoutDir) {
-    const reached = reachableBlobs(layoutDir);
-    const blobs = path.join(layoutDir, 'blobs', 'sha256');
-    for (const n of fs.existsSync(blobs) ? fs.readdirSync(blobs) : []) {
-        if (!reached.has(`sha256:${n}`))
-            fs.rmSync(path.join(blobs, n), { force: true });
-    }
-}
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = (/* unused pure expression or super */ null && (3 * 3600 * 1000));
 /**
@@ -33843,7 +33837,7 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
         fs.rmSync(newDir, { recursive: true, force: true });
         return false;
     }
-    removeUnreached(newDir);
+    removeBlobsExcept(cacheDir, newDir, new Set([...reachableBlobs(newDir)].map((d) => d.slice('sha256:'.length))));
     const current = path.join(layers, 'current');
     try {
         fs.renameSync(current, path.join(layers, `retired-${now}-${rand()}`));
