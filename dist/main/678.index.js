@@ -274,14 +274,18 @@ async function handOver(key, r, dir, o, from) {
         return missBecause(`env cache: could not put the entry into the Docker Engine (${failed ?? `it has ${id ?? 'no image'} under ${name}, not ${want}`}); building the environment instead`);
     return found((0,env_cache_engine/* engineContext */.iv)(name), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
 }
+/** Removes the local entry (with badBlob, that blob too) and, on the docker driver, its Engine image. */
+async function removeLocalEntry(s, key, o, badBlob) {
+    await (0,local/* dropEntry */.sT)(s.cacheDir, key, badBlob);
+    if (o.store === 'engine')
+        await (0,env_cache_engine/* removeEngineImage */.au)((0,env_cache_engine/* engineName */.OC)(key));
+}
 async function lookUpLocal(s, key, workDir, o) {
     const l = (0,local/* lookupEntry */.Ne)(s.cacheDir, key);
     if (!l)
         return missBecause();
     const removed = async (why, blob) => {
-        await (0,local/* dropEntry */.sT)(s.cacheDir, key, blob ?? undefined);
-        if (o.store === 'engine')
-            await (0,env_cache_engine/* removeEngineImage */.au)((0,env_cache_engine/* engineName */.OC)(key));
+        await removeLocalEntry(s, key, o, blob ?? undefined);
         return missBecause(`env cache: the entry ${key} ${why}; it was removed, and the environment is built instead`);
     };
     if ('problem' in l)
@@ -409,9 +413,7 @@ async function missAfterAll(s, hit, workDir, opts, why) {
     let removed = '';
     if (s.backend === 'local') {
         try {
-            await (0,local/* dropEntry */.sT)(s.cacheDir, hit.key);
-            if (opts.store === 'engine')
-                await (0,env_cache_engine/* removeEngineImage */.au)((0,env_cache_engine/* engineName */.OC)(hit.key));
+            await removeLocalEntry(s, hit.key, opts);
             removed = ' it was removed, and';
         }
         catch {

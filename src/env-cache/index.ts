@@ -89,12 +89,17 @@ async function handOver(key: string, r: EntryRecord, dir: string, o: RestoreOpti
   return found(engineContext(name), r.sizeBytes, r.base, `${from}, loaded into the Docker Engine (docker load, ${seconds(t0).toFixed(1)} s)`);
 }
 
+/** Removes the local entry (with badBlob, that blob too) and, on the docker driver, its Engine image. */
+async function removeLocalEntry(s: EnvCacheSettings, key: string, o: RestoreOptions, badBlob?: string): Promise<void> {
+  await dropEntry(s.cacheDir, key, badBlob);
+  if (o.store === 'engine') await removeEngineImage(engineName(key));
+}
+
 async function lookUpLocal(s: EnvCacheSettings, key: string, workDir: string, o: RestoreOptions): Promise<LookUp> {
   const l = lookupEntry(s.cacheDir, key);
   if (!l) return missBecause();
   const removed = async (why: string, blob?: string | null) => {
-    await dropEntry(s.cacheDir, key, blob ?? undefined);
-    if (o.store === 'engine') await removeEngineImage(engineName(key));
+    await removeLocalEntry(s, key, o, blob ?? undefined);
     return missBecause(`env cache: the entry ${key} ${why}; it was removed, and the environment is built instead`);
   };
   if ('problem' in l) return o.lookupOnly ? missBecause(`env cache: the entry ${key} is damaged (${l.problem})`) : removed(`is damaged (${l.problem})`);
@@ -212,8 +217,7 @@ export async function missAfterAll(s: EnvCacheSettings, hit: EnvCacheSession, wo
   let removed = '';
   if (s.backend === 'local') {
     try {
-      await dropEntry(s.cacheDir, hit.key);
-      if (opts.store === 'engine') await removeEngineImage(engineName(hit.key));
+      await removeLocalEntry(s, hit.key, opts);
       removed = ' it was removed, and';
     } catch {
       // the next run finds it again and fails the same way: the warning says so now
