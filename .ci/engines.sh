@@ -5,6 +5,13 @@
 #   debian12       Debian 12's docker.io 20.10 (the system's dockerd), classic image store
 #   26-classic     Debian 13's docker.io 26.1.5 + containerd 1.7.24, classic image store
 #   26-containerd  the same binaries with the containerd image store on
+#   28-classic     Docker Engine 28.5.2 and its docker CLI, built here from Moby's source (the Go
+#                  module proxy's github.com/docker/docker and github.com/docker/cli), with Debian
+#                  13's containerd 1.7.24, classic image store: what a Docker CE 28 install runs
+#   29-containerd  Docker Engine 29's daemon (github.com/moby/moby/v2 v2.0.0-beta.24, after 29.8.0)
+#                  and docker CLI 29.8.0, built the same way, with the same containerd and a runc
+#                  1.3.7 built from source, containerd image store: what a fresh Docker CE 29
+#                  install runs
 #
 # Each Engine runs in a network namespace that this script makes (`ip netns add pcb-ci-ID`):
 # there it has a docker0 bridge and iptables rules of its own, so the docker driver's RUN steps
@@ -16,8 +23,10 @@
 # Engines push to and pull from the test registry under its usual name.
 #
 # Debian 13's binaries come as .debs through a private apt configuration, unpacked with
-# dpkg-deb -x into the cache. Debian 13's runc needs GLIBC 2.38, so those Engines use the
-# system's runc (1.1.5), as the main dockerd does.
+# dpkg-deb -x into the cache. Debian 13's runc needs GLIBC 2.38, so the Engines up to 28 use
+# the system's runc (1.1.5), as the main dockerd does; 29 needs a newer one (lib.sh). Docker CE's packages cannot be fetched here,
+# so Engines 28 and 29 are built from Moby's source with Go (a module without go.mod gets its
+# vendor.mod as one, which pins every dependency to the version the release vendors).
 #
 # Usage: bash .ci/engines.sh start        fetch what is missing, start every Engine and relay
 #        bash .ci/engines.sh base-image   put the base image into each Engine (pull through the relay)
@@ -36,16 +45,39 @@ SYSTEM_DOCKER_CLI=/usr/bin/docker   # Debian 12's docker.io
 # ---------------------------------------------------------------- what each Engine is
 check_id() {
   engine_spec "$1" >/dev/null ||
-    die "unknown engine '$1' in PCB_ENGINES (accepted: debian12, 26-classic, 26-containerd)"
+    die "unknown engine '$1' in PCB_ENGINES (accepted: debian12, 26-classic, 26-containerd, 28-classic, 29-containerd)"
 }
-# debian12 is the system's docker.io; the others are Debian 13's.
-is_debian13() { [[ $1 != debian12 ]]; }
-# The directory of the Engine's own dockerd, containerd and shim (empty: the system's).
-daemon_dir() { if is_debian13 "$1"; then echo "$DEBIAN13_DIR/bin"; fi; }
+# Where an Engine's binaries come from: the system's docker.io (debian12), Debian 13's packages
+# (26-*), or Moby's source (28-*, 29-*, with Debian 13's containerd).
+engine_source() {
+  case $1 in
+    debian12) echo system ;;
+    28-* | 29-*) echo moby ;;
+    *) echo debian13 ;;
+  esac
+}
+# The directory of an Engine built from Moby's source: bin/dockerd (and bin/runc for 29) and cli/docker.
+moby_dir() {
+  case $1 in
+    28-*) echo "$PCB_CI_CACHE/ci/engines/moby-$PCB_MOBY28_VERSION" ;;
+    29-*) echo "$PCB_CI_CACHE/ci/engines/moby-$PCB_MOBY29_VERSION-cli-$PCB_MOBY29_CLI_VERSION-runc-$PCB_RUNC_VERSION" ;;
+  esac
+}
+# The PATH entries of the Engine's own dockerd, containerd, shim and docker-proxy (empty: the system's).
+daemon_dir() {
+  case $(engine_source "$1") in
+    debian13) echo "$DEBIAN13_DIR/bin" ;;
+    moby) echo "$(moby_dir "$1")/bin:$DEBIAN13_DIR/bin" ;;
+  esac
+}
 # The directory of the docker CLI released with the Engine. For debian12 it holds a link to the
 # docker.io package's CLI: another docker (e.g. in /usr/local/bin) may come first on PATH.
 cli_dir() {
-  if is_debian13 "$1"; then echo "$DEBIAN13_DIR/cli"; else echo "$PCB_ENGINES_RUN/$1/cli"; fi
+  case $(engine_source "$1") in
+    debian13) echo "$DEBIAN13_DIR/cli" ;;
+    moby) echo "$(moby_dir "$1")/cli" ;;
+    *) echo "$PCB_ENGINES_RUN/$1/cli" ;;
+  esac
 }
 daemon_json() {
   local spec
@@ -96,6 +128,59 @@ fetch_debian13() {
   log "Debian 13 engine binaries ready in $((SECONDS - t0))s: ${versions[*]}"
 }
 
+# ---------------------------------------------------------------- Moby's source
+# build_moby_part MODULE VERSION PKG LDFLAGS OUT [CGO [TAGS]]: builds PKG of MODULE@VERSION from a writable
+# copy of the module proxy's source. A module without go.mod (Moby's releases before v2, the
+# docker CLI) gets its vendor.mod and vendor.sum as go.mod and go.sum; its vendor/ tree is not in
+# the module zip, so -mod=mod fetches those versions. CGO (default 0) and TAGS (default: without
+# the graph drivers that need cgo, btrfs and devicemapper; overlay2 and the containerd
+# snapshotters are pure Go) are optional arguments 6 and 7.
+build_moby_part() {
+  local module=$1 version=$2 pkg=$3 ldflags=$4 out=$5 cgo=${6:-0} tags=${7:-exclude_graphdriver_btrfs exclude_graphdriver_devicemapper} src dir
+  src=$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -d $src ]] || die "go mod download $module@$version gave no source directory"
+  dir=$out.src
+  rm -rf "$dir" && mkdir -p "$dir" && cp -a "$src/." "$dir/" && chmod -R u+w "$dir"
+  if [[ ! -f $dir/go.mod ]]; then
+    rm -rf "$dir/vendor" && cp "$dir/vendor.mod" "$dir/go.mod" && cp "$dir/vendor.sum" "$dir/go.sum"
+  fi
+  log "building $pkg of $module $version"
+  (cd "$dir" && CGO_ENABLED=$cgo GOFLAGS="-trimpath -mod=mod" go build -tags "$tags" -ldflags "-s -w $ldflags" -o "$out" "$pkg")
+  rm -rf "$dir"
+}
+
+# build_moby ID: the dockerd and docker CLI of an Engine built from Moby's source, unless present.
+build_moby() {
+  local id=$1 dir tmp t0=$SECONDS cli
+  dir=$(moby_dir "$id")
+  if [[ -x $dir/bin/dockerd && -x $dir/cli/docker && ($id != 29-* || -x $dir/bin/runc) ]]; then
+    log "engine $id: dockerd and docker CLI present in $dir"
+    return
+  fi
+  command -v go >/dev/null || die "the Go toolchain (>= 1.26.8) is needed to build the dockerd of engine $id"
+  tmp=$dir.tmp
+  rm -rf "$tmp" && mkdir -p "$tmp/bin" "$tmp/cli"
+  case $id in
+    28-*)
+      build_moby_part github.com/docker/docker "v$PCB_MOBY28_VERSION+incompatible" ./cmd/dockerd \
+        "-X github.com/docker/docker/dockerversion.Version=$PCB_MOBY28_VERSION" "$tmp/bin/dockerd"
+      cli=$PCB_MOBY28_VERSION
+      ;;
+    29-*)
+      build_moby_part github.com/moby/moby/v2 "$PCB_MOBY29_VERSION" ./cmd/dockerd \
+        "-X github.com/moby/moby/v2/dockerversion.Version=${PCB_MOBY29_VERSION#v}" "$tmp/bin/dockerd"
+      # runc needs cgo (its nsenter is C) and libseccomp (the seccomp tag: Docker's default profile)
+      build_moby_part github.com/opencontainers/runc "v$PCB_RUNC_VERSION" . \
+        "-X main.version=$PCB_RUNC_VERSION" "$tmp/bin/runc" 1 "seccomp urfave_cli_no_docs"
+      cli=$PCB_MOBY29_CLI_VERSION
+      ;;
+  esac
+  build_moby_part github.com/docker/cli "v$cli+incompatible" ./cmd/docker \
+    "-X github.com/docker/cli/cli/version.Version=$cli" "$tmp/cli/docker"
+  rm -rf "$dir" && mv "$tmp" "$dir"
+  log "engine $id: dockerd and docker CLI built in $((SECONDS - t0))s"
+}
+
 # ---------------------------------------------------------------- namespaces, relays, daemons
 make_netns() {
   local ns
@@ -105,7 +190,7 @@ make_netns() {
 }
 
 link_system_cli() {
-  if ! is_debian13 "$1"; then
+  if [[ $(engine_source "$1") == system ]]; then
     mkdir -p "$(cli_dir "$1")"
     ln -sfn "$SYSTEM_DOCKER_CLI" "$(cli_dir "$1")/docker"
   fi
@@ -158,11 +243,15 @@ cmd_start() {
   mkdir -p "$PCB_ENGINES_RUN" "$PCB_CI_LOGS"
   for id in "${ENGINES[@]}"; do check_id "$id"; done
   command -v socat >/dev/null || die "socat is missing (run .ci/setup --apt-only)"
+  # Debian 13's containerd runs under every Engine but the system's.
   for id in "${ENGINES[@]}"; do
-    if is_debian13 "$id"; then
+    if [[ $(engine_source "$id") != system ]]; then
       fetch_debian13
       break
     fi
+  done
+  for id in "${ENGINES[@]}"; do
+    if [[ $(engine_source "$id") == moby ]]; then build_moby "$id"; fi
   done
   start_registry_relay
   for id in "${ENGINES[@]}"; do

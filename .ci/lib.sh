@@ -35,11 +35,24 @@ PCB_ENV_FILE=${PCB_ENV_FILE:-$PCB_CI_DIR/.env}
 
 # The runner-setup matrix (.ci/engines.sh): more Docker Engines, each with its default builder,
 # each in a network namespace of its own. IDs: debian12 (the system's docker.io 20.10),
-# 26-classic and 26-containerd (Debian 13's docker.io, classic and containerd image store).
-PCB_ENGINES=${PCB_ENGINES:-debian12 26-classic 26-containerd}
+# 26-classic and 26-containerd (Debian 13's docker.io, classic and containerd image store),
+# 28-classic and 29-containerd (Docker Engines built from Moby's source, each with the image
+# store a fresh Docker CE install of that major version has).
+PCB_ENGINES=${PCB_ENGINES:-debian12 26-classic 26-containerd 28-classic 29-containerd}
 # Debian 13's packages by upstream version; the Debian revision is whatever trixie serves.
 PCB_DEBIAN13_DOCKER_VERSION=${PCB_DEBIAN13_DOCKER_VERSION:-26.1.5}
 PCB_DEBIAN13_CONTAINERD_VERSION=${PCB_DEBIAN13_CONTAINERD_VERSION:-1.7.24}
+# Docker Engines built from the Go module proxy's source of Moby. 28: github.com/docker/docker
+# and github.com/docker/cli at vX+incompatible. 29: the daemon moved to github.com/moby/moby/v2,
+# whose module versions are not the release's (v2.0.0-beta.24 is the source after Docker 29.8.0,
+# says its releases/versions.yaml); the CLI is github.com/docker/cli's release of that line.
+PCB_MOBY28_VERSION=${PCB_MOBY28_VERSION:-28.5.2}
+PCB_MOBY29_VERSION=${PCB_MOBY29_VERSION:-v2.0.0-beta.24}
+PCB_MOBY29_CLI_VERSION=${PCB_MOBY29_CLI_VERSION:-29.8.0}
+# Engine 29 puts containers into a time namespace of their own, which runc 1.2 and later make
+# (the system's 1.1.5 fails every container with 'namespace {"time" ""} does not exist'), so it
+# runs a runc built from source, as the containerd.io package of a Docker CE install ships one.
+PCB_RUNC_VERSION=${PCB_RUNC_VERSION:-1.3.7}
 PCB_ENGINES_RUN=${PCB_ENGINES_RUN:-$PCB_CI_RUN/engines}
 
 # engine_spec ID: "VERSION STORE" of a matrix Engine (the Engine version its server reports
@@ -49,6 +62,8 @@ engine_spec() {
     debian12) echo "20.10 classic" ;;
     26-classic) echo "$PCB_DEBIAN13_DOCKER_VERSION classic" ;;
     26-containerd) echo "$PCB_DEBIAN13_DOCKER_VERSION containerd" ;;
+    28-classic) echo "$PCB_MOBY28_VERSION classic" ;;
+    29-containerd) echo "${PCB_MOBY29_VERSION#v} containerd" ;;
     *) return 1 ;;
   esac
 }

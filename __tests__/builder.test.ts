@@ -38,7 +38,7 @@ describe('capabilities: the runner setups', () => {
   });
 });
 
-describe('the docker driver learns its BuildKit from the Engine, not from buildx inspect', () => {
+describe('the docker driver learns its BuildKit from the Engine version where buildx inspect cannot tell it', () => {
   it.each([
     ['20.10.24+dfsg1', null, '0.8'], ['23.0.6', null, '0.11'], ['24.0.9', null, '0.11'], ['25.0.5', null, '0.12'],
     ['26.1.5+dfsg1', null, '0.13'], ['27.0.3', null, '0.14'], ['27.2.1', null, '0.15'], ['27.5.1', null, '0.16'], ['28.2.2', null, '0.20'], ['29.1.0', null, '0.25'],
@@ -47,6 +47,16 @@ describe('the docker driver learns its BuildKit from the Engine, not from buildx
     ['dev', null, null], [null, null, null],
   ])('Engine %s (API %s) -> BuildKit %s', (engine, api, want) => {
     expect(engineBuildkit(engine, api)).toBe(want);
+    expect(engineBuildkit(engine, api, '0.0.0'), 'Debian\'s builds report v0.0.0+unknown').toBe(want);
+  });
+
+  it.each([
+    ['28.5.2', '0.25.2', '0.25.2', 'an Engine built with its module versions (Docker CE) reports its BuildKit'],
+    ['20.10.24+dfsg1', '0.8', '0.8', 'Debian 12 reports v0.8+unknown'],
+    ['20.10.24+dfsg1', '20.10.24', '0.8', 'buildx before 0.11 shows the Engine version in that line'],
+    ['26.1.5+dfsg1', null, '0.13', 'no BuildKit line'],
+  ])('Engine %s, buildx inspect says %s -> BuildKit %s (%s)', (engine, reported, want, _why) => {
+    expect(engineBuildkit(engine, null, reported)).toBe(want);
   });
 });
 

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { dockerShim, runMain, runPost, type StepRun } from '../run-dist.js';
 
 export interface Engine {
-  /** The name .ci/engines.sh gives it: debian12, 26-classic, 26-containerd. */
+  /** The name .ci/engines.sh gives it: debian12, 26-classic, 26-containerd, 28-classic, 29-containerd. */
   id: string;
   /** Its DOCKER_HOST. */
   host: string;
@@ -35,6 +35,8 @@ export interface Engine {
 /** What the Engine says it is. */
 export interface EngineFacts {
   version: string;
+  /** The Engine API version, which tells the release line where the version is no release number (a source build). */
+  api: string;
   major: number;
   minor: number;
   store: 'classic' | 'containerd';
@@ -153,10 +155,11 @@ export class EngineRunner {
 
   facts(): EngineFacts {
     const version = this.docker('version', '--format', '{{.Server.Version}}');
+    const api = this.docker('version', '--format', '{{.Server.APIVersion}}');
     const [major, minor] = version.split('.').map((n) => parseInt(n, 10));
     const driverType = this.docker('info', '--format', '{{range .DriverStatus}}{{if eq (index . 0) "driver-type"}}{{index . 1}}{{end}}{{end}}');
     const driver = /^Driver:\s*(\S+)/m.exec(this.docker('buildx', 'inspect'))?.[1] ?? '';
-    return { version, major, minor, store: driverType === 'io.containerd.snapshotter.v1' ? 'containerd' : 'classic', builderDriver: driver };
+    return { version, api, major, minor, store: driverType === 'io.containerd.snapshotter.v1' ? 'containerd' : 'classic', builderDriver: driver };
   }
 
   /**

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE } from '../helpers.js';
 import { removeTempDirs, type StepRun } from '../run-dist.js';
+import { compareVersions } from '../../src/builder.js';
 import { reachableBlobs } from '../../src/env-cache/layout.js';
 import { EngineRunner, mainEngine, matrixEngine, servedDigest } from './engines.js';
 import { E2E, REGISTRY } from './services.js';
@@ -130,8 +131,8 @@ function expectLayerCacheReused(runner: EngineRunner, run: Run): void {
 }
 
 const DOCKER_DRIVER = (engine: string, store: string) => new RegExp(`builder &quot;default&quot; \\(docker driver, Docker Engine ${engine.replace(/\./g, '\\.')}\\S*, BuildKit [\\d.]+, ${store} image store\\)`);
-// The classic store's one notice: with a push, both what the layer cache and what the push leave out.
-const CLASSIC_NOTICE = line('::notice::builder "default" (docker driver, Docker Engine 26.…, BuildKit 0.13, classic image store) cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine\'s own build cache (the env cache works as usual), and pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for the layer cache and attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)');
+// The classic store's one notice (Engine version and BuildKit minor as the row's Engine reports them): with a push, both what the layer cache and what the push leave out.
+const classicNotice = (engine: string, buildkit: string) => line(`::notice::builder "default" (docker driver, Docker Engine ${engine}…, BuildKit ${buildkit}, classic image store) cannot export a layer cache, so the build runs without --cache-to and reuses only the Engine's own build cache (the env cache works as usual), and pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for the layer cache and attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)`);
 const PLAIN_PUSH_NOTICE = line('::notice::builder "default" (docker driver, Docker Engine 20.10.…, BuildKit 0.8, classic image store) pushes the tested image with docker push, which carries no provenance, SBOM or annotations (and compresses every layer again); for attested images, turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json), or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one) (see "Runner setups" and "Publishing" in the README)');
 
 describe.skipIf(!E2E)('Engine 20.10, docker driver (debian12)', () => {
@@ -161,19 +162,27 @@ describe.skipIf(!E2E)('Engine 20.10, docker driver (debian12)', () => {
   });
 });
 
-describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic)', () => {
-  const runner = rowRunner(() => new EngineRunner(matrixEngine('26-classic')));
-  const builder = DOCKER_DRIVER('26.', 'classic');
+// Debian 13's Engine 26 (BuildKit 0.13) and Docker CE 28's Engine, built from Moby's source (BuildKit 0.25):
+// the classic store is the default of every Docker CE up to 28, whatever BuildKit it carries.
+// Each row: the case's name, the Engine's id, the start of its version, its BuildKit as the action reports it.
+describe.skipIf(!E2E).each([
+  ['Engine 26, docker driver, classic image store (26-classic)', '26-classic', '26.', '0.13'],
+  ['Engine 28, docker driver, classic image store (28-classic)', '28-classic', '28.5.', '0.25.2'],
+])('%s', (_name, id, engine, buildkit) => {
+  const runner = rowRunner(() => new EngineRunner(matrixEngine(id)));
+  const builder = DOCKER_DRIVER(engine, 'classic');
+  const CLASSIC_NOTICE = classicNotice(engine, buildkit);
 
-  it('is the setup this row describes: Engine 23 or later, classic image store, docker driver', () => {
+  it('is the setup this row describes: its Engine version, API 1.42 (Engine 23) or later, classic image store, docker driver', () => {
     const f = runner().facts();
-    expect(f.major, f.version).toBeGreaterThanOrEqual(23);
+    expect(f.version.startsWith(engine), f.version).toBe(true);
+    expect(compareVersions(f.api, '1.42'), f.api).toBeGreaterThanOrEqual(0);
     expect(f).toMatchObject({ store: 'classic', builderDriver: 'docker' });
   });
 
   it('default inputs: one notice, no --cache-to, built, tested and pushed; the second run is an env-cache hit, and so is a third after the Engine lost the image', async () => {
     runner().resetCalls();
-    const tag = tagOf('26-classic');
+    const tag = tagOf(id);
     const inputs = defaults(runner(), tag);
     const first = await runner().run(inputs);
     await expectTestedAndPushed(runner(), first, tag, builder);
@@ -194,17 +203,17 @@ describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic
 
   it('an explicit cache-to other than type=inline fails in preflight, before any build', async () => {
     runner().resetCalls();
-    const tag = tagOf('26-classic-cache-to');
-    const cacheTo = `type=registry,ref=${REGISTRY}/pcb-e2e-matrix/layers:${RUN},mode=max`;
+    const tag = tagOf(`${id}-cache-to`);
+    const cacheTo = `type=registry,ref=${REGISTRY}/pcb-e2e-matrix/layers-${id}:${RUN},mode=max`;
     await expectPreflightFailure(runner(), await runner().run(defaults(runner(), tag, { 'cache-to': cacheTo })), tag,
-      line(`::error::preflight: Input "cache-to": "${cacheTo}" is not accepted; builder "default" (docker driver, Docker Engine 26.…, BuildKit 0.13, classic image store) can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action).`));
-    expect(await servedDigest(`${REGISTRY}/pcb-e2e-matrix/layers:${RUN}`)).toBeNull();
+      line(`::error::preflight: Input "cache-to": "${cacheTo}" is not accepted; builder "default" (docker driver, Docker Engine ${engine}…, BuildKit ${buildkit}, classic image store) can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action).`));
+    expect(await servedDigest(`${REGISTRY}/pcb-e2e-matrix/layers-${id}:${RUN}`)).toBeNull();
   });
 
   it('cache-backend: registry: the env image is pushed as the classic store makes it (Docker media types), and the second run restores it', async () => {
     runner().resetCalls();
-    const tag = tagOf('26-classic-registry');
-    const cacheRef = `${REGISTRY}/pcb-e2e-matrix/env-cache-${RUN}`;
+    const tag = tagOf(`${id}-registry`);
+    const cacheRef = `${REGISTRY}/pcb-e2e-matrix/env-cache-${id}-${RUN}`;
     const inputs = defaults(runner(), tag, { 'cache-backend': 'registry', 'cache-ref': cacheRef });
     const first = await runner().run(inputs);
     await expectTestedAndPushed(runner(), first, tag, builder);
@@ -224,19 +233,26 @@ describe.skipIf(!E2E)('Engine 26, docker driver, classic image store (26-classic
   });
 });
 
-describe.skipIf(!E2E)('Engine 26, docker driver, containerd image store (26-containerd)', () => {
-  const runner = rowRunner(() => new EngineRunner(matrixEngine('26-containerd')));
-  const builder = DOCKER_DRIVER('26.', 'containerd');
+// Debian 13's Engine 26 (BuildKit 0.13) with the containerd store turned on, and Docker CE 29's daemon,
+// built from Moby's source (BuildKit 0.33), where the containerd store is a fresh install's default.
+// Each row: the case's name, the Engine's id, the start of its version (Engine 29's is its module version).
+describe.skipIf(!E2E).each([
+  ['Engine 26, docker driver, containerd image store (26-containerd)', '26-containerd', '26.'],
+  ['Engine 29, docker driver, containerd image store (29-containerd)', '29-containerd', '2.0.0-beta.24'],
+])('%s', (_name, id, engine) => {
+  const runner = rowRunner(() => new EngineRunner(matrixEngine(id)));
+  const builder = DOCKER_DRIVER(engine, 'containerd');
 
-  it('is the setup this row describes: Engine 23 or later, containerd image store, docker driver', () => {
+  it('is the setup this row describes: its Engine version, API 1.42 (Engine 23) or later, containerd image store, docker driver', () => {
     const f = runner().facts();
-    expect(f.major, f.version).toBeGreaterThanOrEqual(23);
+    expect(f.version.startsWith(engine), f.version).toBe(true);
+    expect(compareVersions(f.api, '1.42'), f.api).toBeGreaterThanOrEqual(0);
     expect(f).toMatchObject({ store: 'containerd', builderDriver: 'docker' });
   });
 
   it('default inputs: the full plan with --cache-to, no notice, built, tested and pushed; the second run is an env-cache hit, and so is a third after the Engine lost the image', async () => {
     runner().resetCalls();
-    const tag = tagOf('26-containerd');
+    const tag = tagOf(id);
     const inputs = defaults(runner(), tag);
     const first = await runner().run(inputs);
     await expectTestedAndPushed(runner(), first, tag, builder);

@@ -33349,8 +33349,10 @@ const ATTESTATIONS_BUILDKIT = '0.11';
 /** oci-layout:// named contexts came with BuildKit 0.11 (and buildx 0.10). */
 const OCI_LAYOUT_BUILDKIT = '0.11';
 // The BuildKit built into each Docker Engine line, the lowest of the line, from the Engine release
-// notes: the docker driver's BuildKit. `buildx inspect` cannot tell it (it says v0.8+unknown on
-// Debian's 20.10 and v0.0.0+unknown on Debian's 26), so it is read from the Engine's version.
+// notes: the docker driver's BuildKit when `buildx inspect` cannot tell it. An Engine built with
+// its module versions (Docker CE's, or one built from Moby's source) reports its BuildKit there
+// (v0.25.2 on 28.5.2, where this table says 0.20); Debian's do not (v0.8+unknown on 20.10,
+// v0.0.0+unknown on 26), and buildx before 0.11 shows the Engine's version there instead.
 const ENGINE_BUILDKIT = [
     ['19.03', '0.6'], ['20.10', '0.8'], ['23.0', '0.11'], ['24.0', '0.11'], ['25.0', '0.12'], ['26.0', '0.13'],
     ['27.0', '0.14'], ['27.1', '0.15'], ['27.3', '0.16'], ['28.0', '0.20'], ['29.0', '0.25'],
@@ -33380,8 +33382,14 @@ function versionIn(text) {
 function builder_rowFor(rows, v) {
     return rows.filter(([k]) => compareVersions(k, v) <= 0).pop();
 }
-/** The docker driver's BuildKit, from the Engine version (or, when that is no release number, its API version). */
-function engineBuildkit(engine, api) {
+/**
+ * The docker driver's BuildKit: the version `buildx inspect` reports when it is one (not 0.0.x,
+ * not the Engine's own version), else the table's, from the Engine version (or, when that is no
+ * release number, its API version).
+ */
+function engineBuildkit(engine, api, reported = null) {
+    if (reported && compareVersions(reported, '0.1') >= 0 && reported !== (engine && versionIn(engine)))
+        return reported;
     const m = engine ? /^v?(\d+)\.(\d+)/.exec(engine) : null;
     let release = m && Number(m[1]) >= 17 ? `${m[1]}.${m[2]}` : null;
     if (!release && api)
@@ -33497,7 +33505,7 @@ async function inspectBuilder(name) {
     const inspected = parseBuildxInspect(bi.stdout);
     Object.assign(facts, { name: inspected.name || name, driver: inspected.driver, buildkit: inspected.buildkit });
     if (facts.driver === 'docker')
-        facts.buildkit = engineBuildkit(facts.engine, facts.engineApi);
+        facts.buildkit = engineBuildkit(facts.engine, facts.engineApi, inspected.buildkit);
     // every driver: --load fills this Engine, and how it stores images decides the way to publish
     const info = await (0,exec/* run */.eF)('docker', ['info', '--format', '{{json .DriverStatus}}'], { quiet: true, timeoutMs: exec/* DOCKER_QUERY_TIMEOUT_MS */.De });
     facts.containerdStore = info.exitCode === 0 ? parseContainerdStore(info.stdout.trim()) : null;
