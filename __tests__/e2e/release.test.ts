@@ -2,8 +2,8 @@
 // (127.0.0.1:5000) and real BuildKit, each tag checked against what the smoke run tested.
 //   - the remote builder (pcb-remote) with the main Engine 20.10 (classic image store): push by
 //     digest, pull, smoke, imagetools create (the by-digest way)
-//   - the 26-containerd Engine with its docker driver: load, smoke, docker push of the tested
-//     index (the loaded-index way), through engines.ts's EngineRunner
+//   - the 26-containerd and 29-containerd Engines with their docker driver: load, smoke, docker
+//     push of the tested index (the loaded-index way), through engines.ts's EngineRunner
 //   - the 26-classic Engine with its docker driver: load, smoke, docker push (the loaded-image way)
 //   - Debian 12's Engine 20.10 with its docker driver: attestations asked for fail in preflight
 //   - registry faults through the fault proxy of faults/registry-proxy.ts
@@ -349,13 +349,17 @@ describe.skipIf(!E2E)('registry faults (the fault proxy in front of the registry
   });
 });
 
-describe.skipIf(!E2E)('loaded-index: the 26-containerd Engine with its docker driver', () => {
+// Each row: the case's name, the Engine, the SLSA provenance its BuildKit writes.
+describe.skipIf(!E2E).each([
+  ['loaded-index: the 26-containerd Engine with its docker driver', '26-containerd', 'https://slsa.dev/provenance/v0.2'],
+  ['loaded-index: the 29-containerd Engine with its docker driver', '29-containerd', 'https://slsa.dev/provenance/v1'],
+])('%s', (_name, id, provenance) => {
   let runner: EngineRunner;
-  beforeAll(() => { runner = new EngineRunner(matrixEngine('26-containerd')); });
+  beforeAll(() => { runner = new EngineRunner(matrixEngine(id)); });
   afterAll(() => runner?.cleanup());
 
   it('the tested index is pushed byte for byte to two repositories: tag digest = image id = digest, with attestations and annotations', async () => {
-    const tags = [`${NS}/cd-one:${RUN}`, `${NS}/cd-two:${RUN}`];
+    const tags = [`${NS}/cd-one-${id}:${RUN}`, `${NS}/cd-two-${id}:${RUN}`];
     const { main, post } = await runner.run({ context: FIXTURE, 'cache-backend': 'none', push: 'true', tags: tags.join('\n'), provenance: 'mode=max', sbom: `generator=${SCANNER}`, annotations: 'index:org.opencontainers.image.title=pcb-rel\nmanifest:org.opencontainers.image.description=Point clouds, fast' });
     expect(main.code, main.stdout).toBe(0);
     expect(post.code).toBe(0);
@@ -363,17 +367,16 @@ describe.skipIf(!E2E)('loaded-index: the 26-containerd Engine with its docker dr
     expect(o['image-id']).toBe(o.digest); // the containerd store's image id is the index digest
     for (const t of tags) expect(await servedDigest(t), t).toBe(o.digest);
     expect(main.stdout.match(/^\[command\] docker push /gm)).toHaveLength(2);
-    const p = await published(`${NS}/cd-one`, o.digest);
+    const p = await published(`${NS}/cd-one-${id}`, o.digest);
     expect(o['tested-manifest']).toBe(p.platform);
-    // the BuildKit of Engine 26 (0.13) writes SLSA provenance v0.2
-    expect(p.predicates).toEqual(['https://slsa.dev/provenance/v0.2', 'https://spdx.dev/Document']);
+    expect(p.predicates).toEqual([provenance, 'https://spdx.dev/Document']);
     expect(p.index.annotations).toEqual({ 'org.opencontainers.image.title': 'pcb-rel' });
     expect(p.image.annotations).toMatchObject({ 'org.opencontainers.image.description': 'Point clouds, fast' });
     expect(JSON.parse(o.metadata)['containerimage.digest']).toBe(o.digest);
   });
 
   it('a failing smoke run pushes nothing: every tag 404, and the summary says nothing was pushed', async () => {
-    const tag = `${NS}/cd-failing:${RUN}`;
+    const tag = `${NS}/cd-failing-${id}:${RUN}`;
     const { main } = await runner.run({ context: FIXTURE, 'cache-backend': 'none', push: 'true', tags: tag, provenance: 'mode=max', 'build-args': 'PCB_FIXTURE_SMOKE=fail' });
     expect(main.code).toBe(1);
     expect((await manifest(tag)).status).toBe(404);
@@ -382,7 +385,7 @@ describe.skipIf(!E2E)('loaded-index: the 26-containerd Engine with its docker dr
   });
 
   it('pull: a base image only this Engine has builds without pull, and fails with pull (the registry does not have it)', async () => {
-    const base = `${NS}/local-only-base:busybox`;
+    const base = `${NS}/local-only-base-${id}:busybox`;
     runner.docker('tag', 'pcb-base:busybox', base);
     const i = { context: FIXTURE, 'cache-backend': 'none', 'smoke-tests': 'false', gpu: 'false', 'base-image': base };
     const local = await runner.run(i);
