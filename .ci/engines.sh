@@ -80,9 +80,9 @@ cli_dir() {
   esac
 }
 daemon_json() {
-  local spec
-  spec=$(engine_spec "$1")
-  if [[ ${spec#* } == containerd ]]; then
+  local version store
+  read -r version store _ <<<"$(engine_spec "$1")"
+  if [[ $store == containerd ]]; then
     echo '{"features":{"containerd-snapshotter":true}}'
   else
     echo '{}'

@@ -58,15 +58,16 @@ PCB_MOBY29_CLI_VERSION=${PCB_MOBY29_CLI_VERSION:-29.8.0}
 PCB_RUNC_VERSION=${PCB_RUNC_VERSION:-1.3.7}
 PCB_ENGINES_RUN=${PCB_ENGINES_RUN:-$PCB_CI_RUN/engines}
 
-# engine_spec ID: "VERSION STORE" of a matrix Engine (the Engine version its server reports
-# starts with VERSION; STORE is classic or containerd), or fails for an unknown ID.
+# engine_spec ID: "VERSION STORE [CLI]" of a matrix Engine (the Engine version its server reports
+# is VERSION, or starts with it; STORE is classic or containerd; CLI is its docker CLI's version
+# when that is not VERSION), or fails for an unknown ID.
 engine_spec() {
   case $1 in
     debian12) echo "20.10 classic" ;;
     26-classic) echo "$PCB_DEBIAN13_DOCKER_VERSION classic" ;;
     26-containerd) echo "$PCB_DEBIAN13_DOCKER_VERSION containerd" ;;
     28-classic) echo "$PCB_MOBY28_VERSION classic" ;;
-    29-containerd) echo "${PCB_MOBY29_VERSION#v} containerd" ;;
+    29-containerd) echo "${PCB_MOBY29_VERSION#v} containerd $PCB_MOBY29_CLI_VERSION" ;;
     *) return 1 ;;
   esac
 }

@@ -134,16 +134,19 @@ engine_env() {
 
 t_engine_version_store() {
   engine_env "$1"
-  read -r want_version want_store <<<"$(engine_spec "$1")"
+  read -r want_version want_store want_client <<<"$(engine_spec "$1")"
+  want_client=${want_client:-$want_version}
   version=$(docker version --format '{{.Server.Version}}')
-  [[ $version == "$want_version"[.+~-]* ]] || { echo "engine $1 reports Docker Engine $version, expected $want_version"; return 1; }
+  [[ $version == "$want_version" || $version == "$want_version"[.+~-]* ]] ||
+    { echo "engine $1 reports Docker Engine $version, expected $want_version"; return 1; }
   driver_type=$(docker info --format '{{range .DriverStatus}}{{if eq (index . 0) "driver-type"}}{{index . 1}}{{end}}{{end}}')
   store=classic
   [[ $driver_type == io.containerd.snapshotter.v1 ]] && store=containerd
   [[ $store == "$want_store" ]] || { echo "engine $1 has the $store image store (driver-type '$driver_type'), expected $want_store"; return 1; }
   # The runner's docker CLI is the one released with the Engine.
   client=$(docker version --format '{{.Client.Version}}')
-  [[ $client == "$want_version"[.+~-]* ]] || { echo "the docker CLI for engine $1 is $client ($(command -v docker)), expected $want_version"; return 1; }
+  [[ $client == "$want_client" || $client == "$want_client"[.+~-]* ]] ||
+    { echo "the docker CLI for engine $1 is $client ($(command -v docker)), expected $want_client"; return 1; }
   echo "engine $1: Docker Engine $version, $store image store, client $client"
 }
 
