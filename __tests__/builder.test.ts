@@ -9,12 +9,13 @@ const own = (driver: string, buildkit: string | null, store = false): BuilderFac
 
 describe('capabilities: the runner setups', () => {
   // a builder with its own BuildKit, Engine with the classic store: push by digest, then pull
-  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true, imageOutputOptions: true, loadKeepsIndex: false, publish: 'by-digest', envCacheStore: 'oci-layout', engineIdIsDigest: false };
+  const FULL = { namedContexts: true, cacheExport: true, inlineCache: true, localOutput: true, imageTarOutput: true, load: true, pushByDigest: true, attestations: true, imageOutputOptions: true, loadKeepsIndex: false, publish: 'by-digest', envCacheStore: 'oci-layout', engineIdIsDigest: false, engineSaveLayout: false };
   // the docker driver on the classic store: load, docker push, no attestations
-  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false, imageOutputOptions: false, loadKeepsIndex: false, publish: 'loaded-image', envCacheStore: 'engine', engineIdIsDigest: false };
+  const CLASSIC = { namedContexts: true, cacheExport: false, inlineCache: true, localOutput: true, imageTarOutput: false, load: true, pushByDigest: false, attestations: false, imageOutputOptions: false, loadKeepsIndex: false, publish: 'loaded-image', envCacheStore: 'engine', engineIdIsDigest: false, engineSaveLayout: false };
   // the containerd store: the loaded index carries everything; the docker driver cannot push by digest
-  // (the env cache lives in the Engine's own store; only the containerd store resolves NAME:TAG@DIGEST there)
-  const CONTAINERD = { ...FULL, pushByDigest: false, loadKeepsIndex: true, publish: 'loaded-index', envCacheStore: 'engine', engineIdIsDigest: true };
+  // (the env cache lives in the Engine's own store; only the containerd store resolves NAME:TAG@DIGEST there;
+  // from BuildKit 0.13 its save writes the Engine's image and the entry's layout in one build)
+  const CONTAINERD = { ...FULL, pushByDigest: false, loadKeepsIndex: true, publish: 'loaded-index', envCacheStore: 'engine', engineIdIsDigest: true, engineSaveLayout: true };
   it.each([
     ["Debian 12's Engine 20.10, docker driver", docker('20.10.24+dfsg1', false), { ...CLASSIC, namedContexts: false, envCacheStore: 'none' }],
     ['Engine 23.0, docker driver, classic store', docker('23.0.6', false), CLASSIC],
@@ -25,7 +26,8 @@ describe('capabilities: the runner setups', () => {
     ['Engine 28.2, docker driver, classic store', docker('28.2.2', false), CLASSIC],
     ["Debian 13's Engine 26.1, docker driver, containerd store", docker('26.1.5+dfsg1', true), CONTAINERD],
     ['moby v2 built from source (version "dev", API 1.52), containerd store', docker('dev', true, '1.52'), CONTAINERD],
-    ['Engine 23.0, docker driver, containerd store (BuildKit 0.11: attestations)', docker('23.0.6', true), CONTAINERD],
+    ['Engine 23.0, docker driver, containerd store (BuildKit 0.11: attestations, one output per build)', docker('23.0.6', true), { ...CONTAINERD, engineSaveLayout: false }],
+    ['Engine 25.0, docker driver, containerd store (BuildKit 0.12: one output per build)', docker('25.0.5', true), { ...CONTAINERD, engineSaveLayout: false }],
     ['docker-container builder (setup-buildx-action)', own('docker-container', '0.26.3'), FULL],
     ['docker-container builder not started yet (BuildKit unknown)', own('docker-container', null), FULL],
     ['remote builder', own('remote', '0.34.2'), FULL],

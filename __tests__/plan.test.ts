@@ -118,13 +118,13 @@ describe('inputs -> plan -> buildx argv', () => {
   });
 
   it('a miss with a backend: the save build exports the conda-env stage with the main build\'s settings, no attestation, no cache export', () => {
-    const save = { output: 'type=oci,tar=false,dest=/c/tmp/k.1.ab,compression=uncompressed', dir: '/c/tmp/k.1.ab', engineName: null, annotate: false };
+    const save = { outputs: ['type=oci,tar=false,dest=/c/tmp/k.1.ab,compression=uncompressed'], dir: '/c/tmp/k.1.ab', engineName: null, layout: true, annotate: false };
     const p = plan({ inputs: { builder: 'b', 'build-args': 'X=1' }, session: { buildContexts: ['--build-context', 'miniforge=/tc'], layerCacheFrom: ['type=local,src=/l'], layerCacheTo: ['type=local,dest=/x'], save } });
     const argv = p.envSave!.argv;
     expect(argv.slice(0, 2)).toEqual(['buildx', 'build']);
     expect(argv[argv.length - 1]).toBe(FIXTURE);
     expect(flag(argv, '--target')).toEqual(['conda-env']);
-    expect(flag(argv, '--output')).toEqual([save.output]);
+    expect(flag(argv, '--output')).toEqual(save.outputs);
     expect(argv).toContain('--provenance=false');
     expect(flag(argv, '--build-context')).toEqual(['miniforge=/tc']);
     expect(flag(argv, '--build-arg')).toEqual(flag(p.envBuilds[0].argv, '--build-arg'));
@@ -135,7 +135,7 @@ describe('inputs -> plan -> buildx argv', () => {
 
   it('withEnvBase: a registry cache image that can carry annotations names its base image; other saves are left as they are', () => {
     const base = { image: 'r.example/cuda:12', digest: `sha256:${'e'.repeat(64)}` };
-    const reg = { output: 'type=image,name=r/c:k,push=true,oci-mediatypes=true,compression=zstd', dir: null, engineName: null, annotate: true };
+    const reg = { outputs: ['type=image,name=r/c:k,push=true,oci-mediatypes=true,compression=zstd'], dir: null, engineName: null, layout: false, annotate: true };
     const p = plan({ session: { save: reg } });
     const with_ = withEnvBase(p, { save: reg }, base);
     expect(flag(with_.envSave!.argv, '--annotation')).toEqual([`manifest:org.opencontainers.image.base.name=r.example/cuda:12`, `manifest:org.opencontainers.image.base.digest=${base.digest}`]);
@@ -339,7 +339,7 @@ describe('the reuse check before a load (src/load.ts)', () => {
 describe('the other build inputs in the argv', () => {
   const STAGES_AFTER_ENV = ['env-lock', 'extensions', 'runtime'];
   it('no-cache: the first build of the run gets --no-cache, later ones every stage but the env ones it rebuilt', () => {
-    const save = { output: 'type=oci,tar=false,dest=/c/tmp/x,compression=uncompressed', dir: '/c/tmp/x', engineName: null, annotate: false };
+    const save = { outputs: ['type=oci,tar=false,dest=/c/tmp/x,compression=uncompressed'], dir: '/c/tmp/x', engineName: null, layout: true, annotate: false };
     const p = plan({ inputs: { 'no-cache': 'true' }, session: { save } });
     expect(p.envBuilds[0].argv.includes('--no-cache')).toBe(true);
     expect(flag(p.buildArgv, '--no-cache-filter')).toEqual(STAGES_AFTER_ENV);

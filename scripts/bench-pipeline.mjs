@@ -259,7 +259,10 @@ async function run(name) {
   // directory to retired-*, which moves files without writing them)
   const before = new Set(cacheBefore.values());
   const changed = [...cacheAfter].filter(([, v]) => !before.has(v));
-  const writtenUnder = (sub) => changed.filter(([p]) => p.startsWith(path.join(cacheDir, sub) + path.sep)).reduce((a, [, v]) => a + sizeOf(v), 0);
+  const under = (sub) => changed.filter(([p]) => p.startsWith(path.join(cacheDir, sub) + path.sep));
+  // a save links the layer cache's blobs into the entry (the same file under two names): counted once, as the layer cache's
+  const layerFiles = new Set(under('layers').map(([, v]) => v));
+  const writtenUnder = (sub) => under(sub).filter(([, v]) => sub === 'layers' || !layerFiles.has(v)).reduce((a, [, v]) => a + sizeOf(v), 0);
   const bk = buildkitSteps(main.lines);
   const record = [...cacheAfter.keys()].find((p) => p.startsWith(path.join(cacheDir, 'entries') + path.sep) && p.endsWith('.json'));
   const entryBytes = record ? JSON.parse(fs.readFileSync(record, 'utf8')).sizeBytes : 0;
@@ -311,7 +314,7 @@ const stage = (r, s) => s1(r.stages[s]);
 const table = [
   `Setup: ${setup.describe()}; env cache backend \`${backend}\`${backend === 'registry' ? ` (${inputs['cache-ref']}, the registry of .ci/setup on loopback)` : ''}.`,
   '',
-  '| run | env cache | main step s | to smoke-run start s | env builds s | main build s | its conda-env / extensions / runtime / export s | smoke s | env save s (waited after the smoke run) | post s | env context sent by buildx MB | cache dir written: env entry / layer cache MB | buildkitd read / wrote to disk MB | action + docker CLIs read / wrote MB |',
+  '| run | env cache | main step s | to smoke-run start s | env builds s | main build s | its conda-env / extensions / runtime / export s | smoke s | env save s (waited after the smoke run) | post s | env context sent by buildx MB | cache dir written: env entry / layer cache MB (a file in both counted once, under the layer cache) | buildkitd read / wrote to disk MB | action + docker CLIs read / wrote MB |',
   '|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---|---|---|',
   ...rows.map((r) => `| ${r.name} | ${r.hit === 'true' ? 'hit' : 'miss'} | ${s1(r.main)} | ${s1(r.toSmoke)} | ${s1(r.envBuilds)}${r.envBuildNames ? ` (${r.envBuildNames})` : ''} | ${s1(r.build)} | ${stage(r, 'conda-env')} / ${stage(r, 'extensions')} / ${stage(r, 'runtime')} / ${stage(r, 'export')} | ${s1(r.smoke)} | ${r.save ? `${s1(r.save)} (${s1(r.saveWait)})` : '-'} | ${s1(r.post)} | ${MB(r.envCacheSent)} | ${MB(r.entriesWritten)} / ${MB(r.layersWritten)} | ${MB(r.bkRead)} / ${MB(r.bkDiskWrite)} | ${MB(r.clientRead)} / ${MB(r.clientWrite)} |`),
   '',

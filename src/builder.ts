@@ -14,6 +14,8 @@ export const NAMED_CONTEXTS_BUILDKIT = '0.10';
 export const ATTESTATIONS_BUILDKIT = '0.11';
 /** oci-layout:// named contexts came with BuildKit 0.11 (and buildx 0.10). */
 export const OCI_LAYOUT_BUILDKIT = '0.11';
+/** One build with several --output (an image and an OCI layout) came with BuildKit 0.13 (and buildx 0.13). */
+export const MULTIPLE_OUTPUTS_BUILDKIT = '0.13';
 
 // The BuildKit built into each Docker Engine line, the lowest of the line, from the Engine release
 // notes: the docker driver's BuildKit when `buildx inspect` cannot tell it. An Engine built with
@@ -112,6 +114,7 @@ export interface Capabilities {
   publish: PublishWay;
   envCacheStore: EnvCacheStore; // where a local or gha env-cache entry is handed to the build
   engineIdIsDigest: boolean; // the Engine's image id is the image's digest (the containerd store), not its config's (classic)
+  engineSaveLayout: boolean; // the env save on the docker driver writes the Engine's image and the entry's OCI layout in one build
 }
 
 /**
@@ -143,6 +146,8 @@ export function capabilities(b: BuilderFacts): Capabilities {
     publish: loadKeepsIndex ? 'loaded-index' : pushByDigest ? 'by-digest' : 'loaded-image',
     envCacheStore: !buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT) ? 'none' : b.driver === 'docker' ? 'engine' : buildkitAtLeast(OCI_LAYOUT_BUILDKIT) ? 'oci-layout' : 'none',
     engineIdIsDigest: b.driver === 'docker' && b.containerdStore === true,
+    // the layout's manifest is then the image the Engine keeps (its id in this store); the classic store writes no OCI layout
+    engineSaveLayout: b.driver === 'docker' && b.containerdStore === true && buildkitAtLeast(MULTIPLE_OUTPUTS_BUILDKIT),
   };
 }
 

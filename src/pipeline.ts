@@ -45,7 +45,7 @@ export const SAVE_WAIT_MS = 10 * 60_000;
 
 /** The env cache's restore options for this builder (src/builder.ts's capabilities). */
 function restoreOptions(pf: Preflight, lookupOnly: boolean) {
-  return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest };
+  return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest, engineSaveLayout: pf.caps.engineSaveLayout };
 }
 
 /** Stage 1: every input and the recipe they lead to, secrets masked. Throws InputError before any command runs. */
@@ -202,7 +202,7 @@ function startSave(job: Job): void {
   };
   // the Engine image a local save makes: the post step removes it when the main step died before the entry was written
   const claimed = (name: string) => core.saveState(STATE.envImage, JSON.stringify({ name, key: session.key }));
-  const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache!.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest, signal: stop.signal, claimed });
+  const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache!.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest, signal: stop.signal, claimed, layerCacheTo: plan.cacheTo });
   job.saving = { done, stop };
 }
 

@@ -253,7 +253,7 @@ export function makePlan(i: Inputs, r: Recipe, pf: Pick<Preflight, 'builder' | '
     return { target: e.target, metadataFile, argv: [...common, ...noCacheArgs(i, stages, n === 0), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--metadata-file', metadataFile, '--target', e.target, '--output', e.output, i.context] };
   });
   // after the main build, which built conda-env: the save build only exports it (no attestation: it is a cache)
-  const envSave = session.save ? { argv: [...common, ...noCacheArgs(i, stages, false), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--provenance=false', '--target', 'conda-env', '--output', session.save.output, i.context] } : null;
+  const envSave = session.save ? { argv: [...common, ...noCacheArgs(i, stages, false), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--provenance=false', '--target', 'conda-env', ...session.save.outputs.flatMap((o) => ['--output', o]), i.context] } : null;
 
   const metadataFile = path.join(run.workDir, 'metadata.json');
   const iidFile = path.join(run.workDir, 'iid.txt');

@@ -17,6 +17,7 @@ import { FIXTURE } from '../helpers.js';
 import { removeTempDirs, type StepRun } from '../run-dist.js';
 import { compareVersions } from '../../src/builder.js';
 import { reachableBlobs } from '../../src/env-cache/layout.js';
+import type { EntryRecord } from '../../src/env-cache/entry.js';
 import { EngineRunner, mainEngine, matrixEngine, servedDigest } from './engines.js';
 import { E2E, REGISTRY } from './services.js';
 
@@ -128,6 +129,21 @@ function expectLayerCacheReused(runner: EngineRunner, run: Run): void {
   expect(st.size, 'the env layer is the largest blob').toBeGreaterThan(1e6);
   expect(before.get(largest)?.ino, 'the env layer was not written again').toBe(st.ino);
   expect([...now.keys()].map((n) => `sha256:${n}`).sort()).toEqual([...reachableBlobs(path.join(layers, 'current'))].sort());
+}
+
+/**
+ * A local save on a builder that exports the layer cache (its own BuildKit, or the docker driver on
+ * the containerd store): the save's staging dir started with links to the layer cache's blobs, so
+ * BuildKit did not send the env layer again, and the entry keeps the very file the layer cache has
+ * (both uncompressed, one copy on disk).
+ */
+function expectSaveLinkedLayerCache(runner: EngineRunner, run: Run): void {
+  expect(run.main.stdout).toMatch(/^env cache: the save starts with \d+ blobs of the layer cache/m);
+  const record = JSON.parse(fs.readFileSync(path.join(runner.cacheDir, 'entries', `${run.main.outputs['cache-key']}.json`), 'utf8')) as EntryRecord;
+  const env = [...record.blobs].sort((a, b) => b.size - a.size)[0];
+  expect(env.size, 'the env layer is the largest blob').toBeGreaterThan(1e6);
+  const blob = (dir: string) => fs.statSync(path.join(runner.cacheDir, dir, 'blobs', 'sha256', env.digest.slice('sha256:'.length)));
+  expect(blob('oci').ino, 'the entry\'s env layer is the layer cache\'s file').toBe(blob('layers/current').ino);
 }
 
 const DOCKER_DRIVER = (engine: string, store: string) => new RegExp(`builder &quot;default&quot; \\(docker driver, Docker Engine ${engine.replace(/\./g, '\\.')}\\S*, BuildKit [\\d.]+, ${store} image store\\)`);
@@ -259,6 +275,9 @@ describe.skipIf(!E2E).each([
     expect(annotations(first.main, 'notice')).toEqual([]);
     expect(first.main.outputs['cache-hit']).toBe('false');
     expect(imageBuild(runner())).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
+    // one save build writes the Engine's image and the entry's layout (no docker save), from links to the layer cache
+    expect(runner().builds().find((b) => b.includes('--target conda-env'))).toMatch(/ --output type=image,name=pcb-env-cache:\S+,compression=uncompressed,oci-mediatypes=true --output type=oci,tar=false,dest=/);
+    expectSaveLinkedLayerCache(runner(), first);
     const second = await expectEnvCacheHit(runner(), first, inputs, builder);
     expect(imageBuild(runner()), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
     expectLayerCacheReused(runner(), second);
@@ -293,6 +312,7 @@ describe.skipIf(!E2E)('remote builder (main Engine)', () => {
     await expectTestedAndPushed(runner(), first, tag, builder);
     expect(annotations(first.main, 'notice')).toEqual([]);
     expect(imageBuild(runner())).toContain(`--cache-to type=local,dest=${runner().cacheDir}/layers/new-`);
+    expectSaveLinkedLayerCache(runner(), first);
     const second = await expectEnvCacheHit(runner(), first, inputs, builder);
     expect(imageBuild(runner()), 'the layer cache the first run exported is read').toContain(`--cache-from type=local,src=${runner().cacheDir}/layers/current`);
     expectLayerCacheReused(runner(), second);

@@ -124,7 +124,8 @@ export interface Build {
   builder: string;
   context: string;
   target: string;
-  output: string;
+  /** one --output, or several in one build */
+  output: string | string[];
   buildContexts: string[];
   envSpecDir: string;
   extra?: string[];
@@ -136,7 +137,7 @@ export function buildArgv(b: Build): string[] {
     '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`,
     '--build-context', `env-spec=${b.envSpecDir}`,
     ...b.buildContexts,
-    '--target', b.target, '--output', b.output,
+    '--target', b.target, ...[b.output].flat().flatMap((o) => ['--output', o]),
     ...(b.extra ?? []),
     b.context,
   ];

@@ -52,12 +52,12 @@ async function buildWith(builder: string, session: EnvCacheSession, envFileText:
   return { log, list: fs.readFileSync(path.join(seen, 'standin-list'), 'utf8'), envSpecDir };
 }
 
-/** The save of a miss, with the real save build (`--target conda-env --output <session.save.output>`). */
+/** The save of a miss, with the real save build (`--target conda-env --output <each of session.save.outputs>`). */
 function saveOf(builder: string, s: EnvCacheSettings, session: EnvCacheSession, envSpecDir: string): Promise<SaveResult> {
   return saveEnvCache(s, session, {
     base: BASE,
     build: async () => {
-      const argv = buildArgv({ builder, context: ctx, target: 'conda-env', output: session.save!.output, buildContexts: session.buildContexts, envSpecDir, extra: ['--provenance=false'] });
+      const argv = buildArgv({ builder, context: ctx, target: 'conda-env', output: session.save!.outputs, buildContexts: session.buildContexts, envSpecDir, extra: ['--provenance=false'] });
       const r = await shAsync('docker', argv);
       return { exitCode: r.code, failure: r.out.slice(-500), metadata: null };
     },

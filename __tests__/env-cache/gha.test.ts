@@ -89,7 +89,7 @@ describe('gha backend: restore', () => {
     expect(s.hit).toBe(false);
     expect(s.buildContexts).toEqual([]);
     expect(s.warnings).toEqual([expect.stringMatching(/restore from the GitHub cache failed.*503/)]);
-    expect(s.save).toMatchObject({ dir: ghaCachePath(KEY), output: `type=oci,tar=false,dest=${ghaCachePath(KEY)},compression=uncompressed` });
+    expect(s.save).toMatchObject({ dir: ghaCachePath(KEY), outputs: [`type=oci,tar=false,dest=${ghaCachePath(KEY)},compression=uncompressed`] });
   });
   it('a dry run asks whether the entry exists (lookupOnly) and downloads nothing', async () => {
     restoreCache.mockResolvedValue(KEY);

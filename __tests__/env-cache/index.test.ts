@@ -11,8 +11,9 @@ const exec = await import('../../src/exec.js');
 const run = vi.mocked(exec.run);
 const api = await import('../../src/env-cache/index.js');
 import type { EnvCacheSettings } from '../../src/env-cache/index.js';
+import { engineName } from '../../src/env-cache/engine.js';
 import { readEntry, storeDir } from '../../src/env-cache/local.js';
-import { layersOf, writeImage } from './oci-fixture.js';
+import { blobFile, layersOf, writeImage, writeLayerCache } from './oci-fixture.js';
 
 const KEY = `pointcept-env-v2-linux-amd64-${'b'.repeat(64)}`;
 let tmp: string;
@@ -53,10 +54,10 @@ describe('local backend through the API (oci-layout: a builder with its own Buil
     const s1 = await api.restoreEnvCache(s, KEY, w1);
     expect(s1.hit).toBe(false);
     expect(s1.buildContexts).toEqual([]);
-    expect(s1.layerCacheTo[0]).toMatch(new RegExp(`^type=local,dest=${s.cacheDir}/layers/new-\\S+,mode=max,ignore-error=true$`));
+    expect(s1.layerCacheTo[0]).toMatch(new RegExp(`^type=local,dest=${s.cacheDir}/layers/new-\\S+,mode=max,compression=uncompressed,ignore-error=true$`));
     expect(s1.exports).toEqual([{ target: 'env-lock', output: `type=local,dest=${path.join(w1, 'env-lock')}` }]);
     expect(s1.save!.dir!.startsWith(path.join(s.cacheDir, 'tmp'))).toBe(true);
-    expect(s1.save!.output).toBe(`type=oci,tar=false,dest=${s1.save!.dir},compression=uncompressed`);
+    expect(s1.save!.outputs).toEqual([`type=oci,tar=false,dest=${s1.save!.dir},compression=uncompressed`]);
     const saved = await api.saveEnvCache(s, s1, { build: builds(layersOf(2048, 100))(s1), base: BASE });
     expect(saved).toMatchObject({ saved: true });
     expect(fs.existsSync(s1.save!.dir!)).toBe(false); // the staging dir is gone, its blobs moved into oci/
@@ -115,6 +116,106 @@ describe('local backend through the API (oci-layout: a builder with its own Buil
   });
 });
 
+describe('a local save starts from the layer cache the main build wrote', () => {
+  const ENV_LAYER = layersOf(4096)[0];
+  /** The main build's --cache-to wrote the env layer (uncompressed: the same blob the save writes). */
+  const mainBuildExported = (session: { layerCacheTo: string[] }) => {
+    const dest = /dest=([^,]+)/.exec(session.layerCacheTo[0])![1];
+    writeLayerCache(dest, [ENV_LAYER], 'manifest');
+    return dest;
+  };
+  const envBlob = () => readEntry(s.cacheDir, KEY)!.blobs.find((b) => b.size === ENV_LAYER.length)!;
+
+  it('a builder with its own BuildKit: the entry keeps the layer cache\'s file of the env layer', async () => {
+    const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
+    const dest = mainBuildExported(session);
+    const info = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const saved = await api.saveEnvCache(s, session, { build: builds([ENV_LAYER, Buffer.from('lock')])(session), base: BASE, layerCacheTo: session.layerCacheTo });
+    const said = info.mock.calls.map((c) => String(c[0])).join('');
+    info.mockRestore();
+    expect(saved).toMatchObject({ saved: true });
+    expect(said).toMatch(/env cache: the save starts with 3 blobs of the layer cache \(linked, not copied\)/);
+    expect(fs.statSync(blobFile(storeDir(s.cacheDir), envBlob().digest)).ino).toBe(fs.statSync(blobFile(dest, envBlob().digest)).ino);
+    // the layer cache's own blobs the entry does not name were not kept
+    expect(readEntry(s.cacheDir, KEY)!.blobs).toHaveLength(4);
+  });
+
+  it('a layer cache whose env layer is damaged: the save that linked it is not kept, the layer cache is retired, and the next save is whole', async () => {
+    const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
+    const dest = mainBuildExported(session);
+    const file = blobFile(dest, `sha256:${createHash('sha256').update(ENV_LAYER).digest('hex')}`);
+    fs.writeFileSync(file, Buffer.alloc(ENV_LAYER.length, 0x5a)); // same size, other bytes
+    await api.finishLayerCache(s, session, session.layerCacheTo); // swapped in as layers/current
+    // BuildKit finds the blob in the destination and does not write it again
+    const skipsPresent = async () => {
+      const mine = path.join(tmp, 'fresh');
+      writeImage(mine, [ENV_LAYER]);
+      for (const n of fs.readdirSync(path.join(mine, 'blobs', 'sha256'))) {
+        const to = path.join(session.save!.dir!, 'blobs', 'sha256', n);
+        if (!fs.existsSync(to)) fs.copyFileSync(path.join(mine, 'blobs', 'sha256', n), to);
+      }
+      for (const n of ['index.json', 'oci-layout']) fs.copyFileSync(path.join(mine, n), path.join(session.save!.dir!, n));
+      return { exitCode: 0, failure: '', metadata: null };
+    };
+    const r = await api.saveEnvCache(s, session, { build: skipsPresent, base: BASE, layerCacheTo: session.layerCacheTo });
+    expect(r).toMatchObject({ saved: false, warning: expect.stringMatching(/^env cache: not saved \(the build is not affected\): \S+ is not the blob sha256:[0-9a-f]{64} of 4096 bytes \(.*\): the layer cache's file, linked into the save; the layer cache was retired, and the next build writes a new one$/) });
+    expect(fs.existsSync(path.join(s.cacheDir, 'layers', 'current'))).toBe(false);
+    const next = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w2'));
+    expect(next.layerCacheFrom, 'no build reads the damaged layer cache').toEqual([]);
+    expect(await api.saveEnvCache(s, next, { build: builds([ENV_LAYER])(next), base: BASE, layerCacheTo: next.layerCacheTo })).toMatchObject({ saved: true });
+  });
+
+  it('an entry whose env layer, the layer cache\'s file, is damaged: the restore removes the entry and retires the layer cache', async () => {
+    const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
+    mainBuildExported(session);
+    await api.finishLayerCache(s, session, session.layerCacheTo);
+    expect(await api.saveEnvCache(s, session, { build: builds([ENV_LAYER])(session), base: BASE, layerCacheTo: session.layerCacheTo })).toMatchObject({ saved: true });
+    // the save linked layers/current's file (the main build's new-* dir was swapped in under that name)
+    fs.writeFileSync(blobFile(storeDir(s.cacheDir), envBlob().digest), Buffer.alloc(ENV_LAYER.length, 0x5a));
+    const next = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w2'));
+    expect(next.hit).toBe(false);
+    expect(next.warnings).toEqual([expect.stringMatching(/does not match its checksums .*; it was removed, and the environment is built instead$/)]);
+    expect(fs.existsSync(path.join(s.cacheDir, 'layers', 'current'))).toBe(false);
+    expect(next.layerCacheFrom).toEqual([]);
+  });
+
+  it('the docker driver, containerd store, BuildKit 0.13+: one save build writes the Engine\'s image and the entry\'s layout, checked against the Engine\'s id (no docker save)', async () => {
+    const o = { store: 'engine' as const, engineIdIsDigest: true, engineSaveLayout: true };
+    const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'), o);
+    const save = session.save!;
+    expect(save.outputs).toEqual([`type=image,name=${engineName(KEY)},compression=uncompressed,oci-mediatypes=true`, `type=oci,tar=false,dest=${save.dir},compression=uncompressed`]);
+    const dest = mainBuildExported(session);
+    // the Engine keeps the image the layout names: its id in the containerd store is that manifest's digest
+    run.mockImplementation(async (_cmd, args) => (args[0] === 'image' && args[1] === 'inspect'
+      ? { exitCode: 0, stdout: `${(JSON.parse(fs.readFileSync(path.join(save.dir!, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0].digest}\n`, stderr: '' }
+      : { exitCode: 1, stdout: '', stderr: `unexpected: docker ${args.join(' ')}` }));
+    const claimed = vi.fn();
+    const saved = await api.saveEnvCache(s, session, { build: builds([ENV_LAYER])(session), base: BASE, ...o, claimed, layerCacheTo: session.layerCacheTo });
+    expect(saved).toMatchObject({ saved: true });
+    expect(claimed).toHaveBeenCalledWith(engineName(KEY));
+    expect(run.mock.calls.map(([, args]) => args.slice(0, 2).join(' '))).toEqual(['image inspect']);
+    expect(fs.statSync(blobFile(storeDir(s.cacheDir), envBlob().digest)).ino).toBe(fs.statSync(blobFile(dest, envBlob().digest)).ino);
+  });
+
+  it('an Engine image of another id than the layout is no entry, and the image is removed', async () => {
+    const o = { store: 'engine' as const, engineIdIsDigest: true, engineSaveLayout: true };
+    const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'), o);
+    run.mockImplementation(async (_cmd, args) => ({ exitCode: 0, stdout: args[1] === 'inspect' ? `sha256:${'9'.repeat(64)}\n` : '', stderr: '' }));
+    const saved = await api.saveEnvCache(s, session, { build: builds([ENV_LAYER])(session), base: BASE, ...o });
+    expect(saved).toMatchObject({ saved: false, warning: expect.stringMatching(new RegExp(`^env cache: not saved \\(the build is not affected\\): the Engine's ${engineName(KEY)} is sha256:9{64} now, not the image saved \\(sha256:[0-9a-f]{64}\\)$`)) });
+    expect(readEntry(s.cacheDir, KEY)).toBeNull();
+    expect(run).toHaveBeenCalledWith('docker', ['image', 'rm', engineName(KEY)], expect.anything());
+  });
+
+  it('an Engine whose BuildKit writes one output per build (before 0.13), or the classic store: the image only, then docker save', async () => {
+    for (const o of [{ store: 'engine' as const, engineIdIsDigest: true }, { store: 'engine' as const, imageOutputOptions: false }]) {
+      const save = (await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'), o)).save!;
+      expect(save.outputs).toEqual([`type=image,name=${engineName(KEY)}${o.imageOutputOptions === false ? '' : ',compression=uncompressed'}`]);
+      expect(save.layout).toBe(false);
+    }
+  });
+});
+
 describe('registry backend through the API (docker at the src/exec.ts boundary)', () => {
   const r = (): EnvCacheSettings => ({ ...s, backend: 'registry', cacheRef: '127.0.0.1:5000/env-cache' });
   const manifest = JSON.stringify({ layers: [{ size: 1000 }, { size: 24 }], annotations: { 'org.opencontainers.image.base.name': 'pcb-base:busybox' } });
@@ -132,7 +233,7 @@ describe('registry backend through the API (docker at the src/exec.ts boundary)'
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
     expect(session.hit).toBe(false);
     expect(session.warnings).toEqual([]);
-    expect(session.save).toMatchObject({ output: `type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true,oci-mediatypes=true,compression=zstd`, dir: null });
+    expect(session.save).toMatchObject({ outputs: [`type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true,oci-mediatypes=true,compression=zstd`], dir: null });
     run.mockResolvedValueOnce({ exitCode: 0, stdout: manifest, stderr: '' });
     expect(await api.saveEnvCache(r(), session, { build: async () => ({ exitCode: 0, failure: '', metadata: null }), base: BASE })).toMatchObject({ saved: true, sizeBytes: 1024 });
   });
@@ -145,7 +246,7 @@ describe('registry backend through the API (docker at the src/exec.ts boundary)'
   it('for a builder that ignores oci-mediatypes and compression (docker driver, classic store), the cache image asks for neither', async () => {
     run.mockResolvedValueOnce({ exitCode: 1, stdout: '', stderr: 'ERROR: 127.0.0.1:5000/env-cache:x: not found' });
     const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'), { imageOutputOptions: false });
-    expect(session.save!.output).toBe(`type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true`);
+    expect(session.save!.outputs).toEqual([`type=image,name=127.0.0.1:5000/env-cache:${KEY},push=true`]);
   });
   it('a registry error other than not-found is a warning and a miss', async () => {
     run.mockResolvedValue({ exitCode: 1, stdout: '', stderr: 'ERROR: dial tcp 127.0.0.1:5000: connect: connection refused' });

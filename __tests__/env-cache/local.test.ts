@@ -8,7 +8,7 @@ import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stageLayout } from '../../src/env-cache/entry.js';
 import {
-  RETIRED_LAYERS_MS, acquireLock, commitEntry, dropEntry, evictLru, finishLocalLayers, linkEntry, listEntries, localLayerCache, lookupEntry, readEntry, removeLeftoversOf, seedLocalLayers, stagingDir, storeDir, touchEntry,
+  RETIRED_LAYERS_MS, acquireLock, commitEntry, dropEntry, evictLru, finishLocalLayers, linkEntry, listEntries, localLayerCache, lookupEntry, readEntry, removeLeftoversOf, seedLayout, stagingDir, storeDir, touchEntry,
 } from '../../src/env-cache/local.js';
 import { blobFile, layersOf, writeImage, writeLayerCache } from './oci-fixture.js';
 
@@ -202,7 +202,8 @@ describe('local backend: layer cache swap', () => {
   it('reads current, writes a new directory (a failed export fails no build) and swaps it in', () => {
     const first = localLayerCache(cacheDir);
     expect(first.from).toEqual([]);
-    expect(first.to).toEqual([`type=local,dest=${first.newDir},mode=max,ignore-error=true`]);
+    // uncompressed: no gzip of the env layer on one core, and it is the blob an entry stores
+    expect(first.to).toEqual([`type=local,dest=${first.newDir},mode=max,compression=uncompressed,ignore-error=true`]);
     fs.mkdirSync(first.newDir, { recursive: true });
     fs.writeFileSync(path.join(first.newDir, 'index.json'), '{"n":1}');
     expect(finishLocalLayers(cacheDir, first.newDir)).toBe(true);
@@ -235,7 +236,7 @@ describe('local backend: layer cache swap', () => {
       const current = path.join(cacheDir, 'layers', 'current');
 
       const second = localLayerCache(cacheDir);
-      expect(seedLocalLayers(cacheDir, second.newDir)).toBe(4); // top, cache config, 2 layers
+      expect(seedLayout(second.newDir, [current])).toBe(4); // top, cache config, 2 layers
       expect(fs.statSync(blobFile(second.newDir, envLayer)).ino).toBe(fs.statSync(blobFile(current, envLayer)).ino);
       // the build: the env layer again (BuildKit skips it: the destination has it), a new second layer
       const reached = writeLayerCache(second.newDir, [Buffer.alloc(4096, 1), Buffer.alloc(512, 3)], shape);
@@ -252,8 +253,20 @@ describe('local backend: layer cache swap', () => {
   }
   it('seeds nothing when there is no layer cache yet', () => {
     const l = localLayerCache(cacheDir);
-    expect(seedLocalLayers(cacheDir, l.newDir)).toBe(0);
+    expect(seedLayout(l.newDir, [path.join(cacheDir, 'layers', 'current')])).toBe(0);
     expect(fs.existsSync(l.newDir)).toBe(false);
+  });
+  it('a layout seeded from several: a blob found in two is linked once, from the first', () => {
+    const a = path.join(cacheDir, 'a');
+    const b = path.join(cacheDir, 'b');
+    const [shared] = writeLayerCache(a, [Buffer.alloc(64, 1)], 'manifest').slice(2);
+    writeLayerCache(b, [Buffer.alloc(64, 1), Buffer.alloc(64, 2)], 'manifest');
+    const dest = stagingDir(cacheDir, 'k');
+    const names = (dir: string) => fs.readdirSync(path.join(dir, 'blobs', 'sha256')).sort();
+    const union = [...new Set([...names(a), ...names(b)])].sort();
+    expect(seedLayout(dest, [a, b, path.join(cacheDir, 'missing')])).toBe(union.length);
+    expect(names(dest)).toEqual(union);
+    expect(fs.statSync(blobFile(dest, shared)).ino).toBe(fs.statSync(blobFile(a, shared)).ino);
   });
   it('keeps current when the build wrote no new cache', () => {
     const l = localLayerCache(cacheDir);

@@ -347,15 +347,21 @@ async function lookUp(s, key, workDir, o) {
 function saveFor(s, key, o) {
     const engine = o.store === 'engine' ? (0,env_cache_engine/* engineName */.OC)(key) : null;
     // uncompressed layers: the Engine and BuildKit unpack them at disk speed (GitHub's cache compresses the archive itself)
-    const oci = (dir) => (engine ? `type=image,name=${engine}${o.imageOutputOptions !== false ? ',compression=uncompressed' : ''}` : `type=oci,tar=false,dest=${dir},compression=uncompressed`);
-    if (s.backend === 'local' && o.store !== 'none') {
-        const dir = external_node_path_.join(s.cacheDir, 'tmp', `${key}.${process.pid}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-        return { output: oci(dir), dir, engineName: engine, annotate: false };
-    }
+    const layout = (dir) => `type=oci,tar=false,dest=${dir},compression=uncompressed`;
+    const entry = (dir) => {
+        if (!engine)
+            return { outputs: [layout(dir)], dir, engineName: null, layout: true };
+        // OCI media types: the image the Engine keeps is then the layout's manifest, byte for byte
+        if (o.engineSaveLayout)
+            return { outputs: [`type=image,name=${engine},compression=uncompressed,oci-mediatypes=true`, layout(dir)], dir, engineName: engine, layout: true };
+        return { outputs: [`type=image,name=${engine}${o.imageOutputOptions !== false ? ',compression=uncompressed' : ''}`], dir, engineName: engine, layout: false };
+    };
+    if (s.backend === 'local' && o.store !== 'none')
+        return { ...entry(external_node_path_.join(s.cacheDir, 'tmp', `${key}.${process.pid}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`)), annotate: false };
     if (s.backend === 'gha' && o.store !== 'none')
-        return { output: oci(ghaCachePath(key)), dir: ghaCachePath(key), engineName: engine, annotate: false };
+        return { ...entry(ghaCachePath(key)), annotate: false };
     if (s.backend === 'registry')
-        return { output: (0,registry/* registryOutput */.JB)((0,registry/* registryImage */.$E)(s.cacheRef, key), o.imageOutputOptions !== false), dir: null, engineName: null, annotate: o.imageOutputOptions !== false };
+        return { outputs: [(0,registry/* registryOutput */.JB)((0,registry/* registryImage */.$E)(s.cacheRef, key), o.imageOutputOptions !== false)], dir: null, engineName: null, layout: false, annotate: o.imageOutputOptions !== false };
     return null;
 }
 async function session(s, key, workDir, o, l, t0) {
@@ -433,9 +439,9 @@ function baseOf(metadata, baseImage) {
 const notSaved = (why) => new Error(why);
 /** Stages what the save build wrote: the OCI layout it wrote, or the Engine's image saved into the dir. */
 async function stageSave(save, o) {
+    const staged = save.layout ? await (0,entry/* stageLayout */.nK)(save.dir) : await (0,env_cache_engine/* stageFromEngine */.Zb)(save.engineName, save.dir, o.signal);
     if (!save.engineName)
-        return (0,entry/* stageLayout */.nK)(save.dir);
-    const staged = await (0,env_cache_engine/* stageFromEngine */.Zb)(save.engineName, save.dir, o.signal);
+        return staged;
     const id = await (0,env_cache_engine/* engineImageId */.T$)(save.engineName);
     const want = (0,env_cache_engine/* engineIdOf */.nm)(staged, o.engineIdIsDigest ?? false);
     if (id !== want)
@@ -459,10 +465,20 @@ async function saveLocal(s, session, save, o) {
             return raced('the entry already exists', locked);
         if (save.engineName)
             o.claimed?.(save.engineName);
+        if (save.layout) {
+            // the layer cache the main build just wrote holds the env layer uncompressed: the blob the save would write
+            const linked = (0,local/* seedLayout */.Y2)(save.dir, [...localLayerDests(s, session, o.layerCacheTo ?? []), (0,local/* currentLayers */.yk)(s.cacheDir)]);
+            if (linked)
+                core/* info */.pq(`env cache: the save starts with ${linked} blobs of the layer cache (linked, not copied)`);
+        }
         const b = await o.build();
         if (b.exitCode !== 0)
             throw notSaved(`the save build failed: ${b.failure}`);
-        const staged = await stageSave(save, o);
+        const staged = await stageSave(save, o).catch((e) => {
+            if (e instanceof entry/* DamagedBlob */.bk && (0,local/* retireLayersSharing */.qs)(s.cacheDir, e.file, e.digest))
+                throw notSaved(`${e.message}: the layer cache's file, linked into the save; the layer cache was retired, and the next build writes a new one`);
+            throw e;
+        });
         const c = await (0,local/* commitEntry */.uc)(s.cacheDir, session.key, staged, o.base, s.maxSizeGb * GB);
         saved = c.saved;
         if (c.evicted.length) {
@@ -537,7 +553,7 @@ function localLayerDests(s, session, used) {
 function prepareLayerCache(s, session, used) {
     for (const dest of localLayerDests(s, session, used)) {
         try {
-            const linked = (0,local/* seedLocalLayers */.zN)(s.cacheDir, dest);
+            const linked = (0,local/* seedLayout */.Y2)(dest, [(0,local/* currentLayers */.yk)(s.cacheDir)]);
             if (linked)
                 core/* info */.pq(`env cache: the new layer cache starts with ${linked} blobs of the current one (linked, not copied)`);
         }

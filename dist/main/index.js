@@ -28796,8 +28796,10 @@ async function hashFile(file) {
 // The env cache in the Docker Engine's own image store, for the `docker` buildx driver: BuildKit
 // inside the Engine resolves `docker-image://` contexts from that store first, so an entry that is
 // there costs nothing to hand to a build (0.6-1.3 s for 6.6 GB, scripts/bench-env-transport.sh).
-// The image is ENGINE_REPO:<tag of the key>. The cache dir keeps the durable copy: `docker save`
-// streams the image into it, and `docker load` refills an Engine that lost the image.
+// The image is ENGINE_REPO:<tag of the key>. The cache dir keeps the durable copy: on the
+// containerd store the save build writes it beside the image (one build, two outputs: the Engine's
+// `docker save` streams through containerd's API at about 45 MB/s), elsewhere `docker save`
+// streams the image into it; `docker load` refills an Engine that lost the image.
 
 
 
@@ -28968,6 +28970,7 @@ async function removeEngineImage(name, timeoutMs = _exec_js__WEBPACK_IMPORTED_MO
 /* harmony export */   HX: () => (/* binding */ checkLayout),
 /* harmony export */   RD: () => (/* binding */ readRecordIn),
 /* harmony export */   Uo: () => (/* binding */ makeRecord),
+/* harmony export */   bk: () => (/* binding */ DamagedBlob),
 /* harmony export */   hN: () => (/* binding */ recordProblem),
 /* harmony export */   nK: () => (/* binding */ stageLayout),
 /* harmony export */   q4: () => (/* binding */ stageHashed)
@@ -28989,6 +28992,16 @@ async function removeEngineImage(name, timeoutMs = _exec_js__WEBPACK_IMPORTED_MO
 
 
 const ENTRY_SCHEMA = 2;
+/** A blob whose bytes are not those its digest names. */
+class DamagedBlob extends Error {
+    file;
+    digest;
+    constructor(file, digest, message) {
+        super(message);
+        this.file = file;
+        this.digest = digest;
+    }
+}
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const HEX_RE = /^[a-f0-9]{64}$/;
 /** Why `v` is not a record of `key` (null: it is one). */
@@ -29034,7 +29047,7 @@ async function stageLayout(dir) {
     for (const b of blobs) {
         const h = await (0,_checksum_js__WEBPACK_IMPORTED_MODULE_2__/* .hashFile */ .DC)((0,_layout_js__WEBPACK_IMPORTED_MODULE_3__/* .blobPath */ .nD)(dir, b.digest));
         if (h.digest !== b.digest || h.size !== b.size)
-            throw new Error(`${(0,_layout_js__WEBPACK_IMPORTED_MODULE_3__/* .blobPath */ .nD)(dir, b.digest)} is not the blob ${b.digest} of ${b.size} bytes (it has ${h.size} bytes, digest ${h.digest})`);
+            throw new DamagedBlob((0,_layout_js__WEBPACK_IMPORTED_MODULE_3__/* .blobPath */ .nD)(dir, b.digest), b.digest, `${(0,_layout_js__WEBPACK_IMPORTED_MODULE_3__/* .blobPath */ .nD)(dir, b.digest)} is not the blob ${b.digest} of ${b.size} bytes (it has ${h.size} bytes, digest ${h.digest})`);
         hashed.push({ ...b, chunks: h.chunks });
     }
     return { dir, target, config, blobs: hashed };
@@ -29395,15 +29408,17 @@ function loadArchive(layoutDir, target, blobs, name) {
 /* harmony export */   IZ: () => (/* binding */ acquireLock),
 /* harmony export */   Ne: () => (/* binding */ lookupEntry),
 /* harmony export */   QS: () => (/* binding */ removeLeftoversOf),
+/* harmony export */   Y2: () => (/* binding */ seedLayout),
 /* harmony export */   b0: () => (/* binding */ finishLocalLayers),
 /* harmony export */   go: () => (/* binding */ freeBytes),
 /* harmony export */   hB: () => (/* binding */ readEntry),
 /* harmony export */   n_: () => (/* binding */ cleanStale),
+/* harmony export */   qs: () => (/* binding */ retireLayersSharing),
 /* harmony export */   sT: () => (/* binding */ dropEntry),
 /* harmony export */   uc: () => (/* binding */ commitEntry),
 /* harmony export */   vJ: () => (/* binding */ localLayerCache),
-/* harmony export */   zA: () => (/* binding */ linkEntry),
-/* harmony export */   zN: () => (/* binding */ seedLocalLayers)
+/* harmony export */   yk: () => (/* binding */ currentLayers),
+/* harmony export */   zA: () => (/* binding */ linkEntry)
 /* harmony export */ });
 /* unused harmony exports STALE_LOCK_MS, storeDir, stagingDir, listEntries, evictLru, RETIRED_LAYERS_MS */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
@@ -29646,8 +29661,10 @@ async function commitEntry(cacheDir, key, staged, base, capBytes) {
 async function dropEntry(cacheDir, key, badBlob) {
     await withStoreLock(cacheDir, () => {
         moveToTrash(cacheDir, recordFile(cacheDir, key));
-        if (badBlob)
+        if (badBlob) {
+            retireLayersSharing(cacheDir, (0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(storeDir(cacheDir), badBlob), badBlob);
             moveToTrash(cacheDir, (0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(storeDir(cacheDir), badBlob));
+        }
         removeUnusedBlobs(cacheDir);
     });
 }
@@ -29754,41 +29771,56 @@ function cleanStale(cacheDir, now = Date.now()) {
         }
     }
 }
-/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. A failed export is no failed build. */
-function localLayerCache(cacheDir) {
-    const layers = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers');
-    const current = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, 'current');
-    const newDir = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, `new-${rand()}`);
-    const from = node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
-    return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
+/** The layer cache that builds read, and that the next one replaces. */
+function currentLayers(cacheDir) {
+    return node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers', 'current');
 }
 /**
- * Before the build: NEWDIR starts with hard links to the blobs of `current`. BuildKit's cache
- * export skips a blob that its destination already has, so an unchanged env layer of gigabytes is
- * not sent and written again on every run (finishLocalLayers drops the links the build did not
- * use). Returns how many blobs were linked; where links cannot be made, the export writes them.
+ * buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps
+ * in. A failed export is no failed build. Uncompressed: BuildKit gzips a new layer on one core
+ * (a real 5.7 GB CUDA torch env took 125 s to export with gzip, 43 s with zstd, 33 s
+ * uncompressed), and an uncompressed layer is the very blob the env cache's entry stores, so the
+ * save links it instead of writing it again (seedLayout), and both share the disk space. A layer
+ * that has a blob already (a pushed image's gzip layer) is exported as that blob.
  */
-function seedLocalLayers(cacheDir, newDir) {
-    const from = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers', 'current', 'blobs', 'sha256');
-    let names;
-    try {
-        names = node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(from);
-    }
-    catch {
-        return 0; // no layer cache yet
-    }
-    const to = node_path__WEBPACK_IMPORTED_MODULE_3__.join(newDir, 'blobs', 'sha256');
-    node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(to, { recursive: true });
+function localLayerCache(cacheDir) {
+    const current = currentLayers(cacheDir);
+    const newDir = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers', `new-${rand()}`);
+    const from = node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
+    return { from, to: [`type=local,dest=${newDir},mode=max,compression=uncompressed,ignore-error=true`], newDir };
+}
+/**
+ * Before BuildKit writes the OCI layout `dir` (a layer cache, or a save's staging dir): its blobs
+ * start as hard links to the blobs of the layouts `from`. BuildKit skips a blob that its
+ * destination already has, so an unchanged env layer of gigabytes is not sent and written again
+ * (what the build did not use is dropped afterwards: finishLocalLayers, or the staging dir's
+ * removal; a save checks every blob it keeps against its digest). Returns how many blobs were
+ * linked; where links cannot be made, BuildKit writes the rest.
+ */
+function seedLayout(dir, from) {
+    const to = node_path__WEBPACK_IMPORTED_MODULE_3__.join(dir, 'blobs', 'sha256');
     let linked = 0;
-    for (const n of names) {
+    for (const layout of from) {
+        const blobs = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layout, 'blobs', 'sha256');
+        let names;
         try {
-            node_fs__WEBPACK_IMPORTED_MODULE_1__.linkSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(from, n), node_path__WEBPACK_IMPORTED_MODULE_3__.join(to, n));
-            linked++;
+            names = node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(blobs);
         }
-        catch (e) {
-            if (e.code === 'ENOENT')
-                continue; // a concurrent swap retired it
-            break; // no hard links here (or too many): BuildKit writes the rest
+        catch {
+            continue; // no such layout (yet)
+        }
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync(to, { recursive: true });
+        for (const n of names) {
+            try {
+                node_fs__WEBPACK_IMPORTED_MODULE_1__.linkSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(blobs, n), node_path__WEBPACK_IMPORTED_MODULE_3__.join(to, n));
+                linked++;
+            }
+            catch (e) {
+                const code = e.code;
+                if (code === 'ENOENT' || code === 'EEXIST')
+                    continue; // retired by a concurrent swap, or linked from an earlier layout
+                return linked; // no hard links here (or too many): BuildKit writes the rest
+            }
         }
     }
     return linked;
@@ -29797,7 +29829,7 @@ function seedLocalLayers(cacheDir, newDir) {
 const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
 /**
  * Swaps NEWDIR in as layers/current (when the build wrote it), once the blobs its index.json does
- * not reach are removed (seedLocalLayers linked every blob of the old cache). The replaced
+ * not reach are removed (seedLayout linked every blob of the old cache). The replaced
  * directory is retired, not deleted, because a concurrent job's build may still be reading it;
  * retired directories older than RETIRED_LAYERS_MS are removed here.
  */
@@ -29813,21 +29845,35 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
         return false;
     }
     removeBlobsExcept(cacheDir, newDir, new Set([...(0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .reachableBlobs */ .a)(newDir)].map((d) => d.slice('sha256:'.length))));
-    const current = node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, 'current');
+    retireCurrentLayers(cacheDir, now);
     try {
-        node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(current, node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, `retired-${now}-${rand()}`));
-    }
-    catch {
-        // no current yet, or another job moved it
-    }
-    try {
-        node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(newDir, current);
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(newDir, currentLayers(cacheDir));
         return true;
     }
     catch {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
         return false;
     }
+}
+/** layers/current becomes a retired directory (a concurrent build may still read it); whether there was one to retire. */
+function retireCurrentLayers(cacheDir, now = Date.now()) {
+    try {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(currentLayers(cacheDir), node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers', `retired-${now}-${rand()}`));
+        return true;
+    }
+    catch {
+        return false; // no current yet, or another job moved it
+    }
+}
+/**
+ * A blob found damaged at `file`: when layers/current holds the same file (a save links the layer
+ * cache's env layer into its entry), the layer cache is damaged too. It is retired, so that no
+ * build reads it and no save links it again; the next build writes a new one. Whether it was.
+ */
+function retireLayersSharing(cacheDir, file, digest) {
+    const bad = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(file, { throwIfNoEntry: false });
+    const cached = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync((0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(currentLayers(cacheDir), digest), { throwIfNoEntry: false });
+    return !!bad && !!cached && bad.ino === cached.ino && bad.dev === cached.dev && retireCurrentLayers(cacheDir);
 }
 /**
  * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was
@@ -33348,6 +33394,8 @@ const NAMED_CONTEXTS_BUILDKIT = '0.10';
 const ATTESTATIONS_BUILDKIT = '0.11';
 /** oci-layout:// named contexts came with BuildKit 0.11 (and buildx 0.10). */
 const OCI_LAYOUT_BUILDKIT = '0.11';
+/** One build with several --output (an image and an OCI layout) came with BuildKit 0.13 (and buildx 0.13). */
+const MULTIPLE_OUTPUTS_BUILDKIT = '0.13';
 // The BuildKit built into each Docker Engine line, the lowest of the line, from the Engine release
 // notes: the docker driver's BuildKit when `buildx inspect` cannot tell it. An Engine built with
 // its module versions (Docker CE's, or one built from Moby's source) reports its BuildKit there
@@ -33427,6 +33475,8 @@ function capabilities(b) {
         publish: loadKeepsIndex ? 'loaded-index' : pushByDigest ? 'by-digest' : 'loaded-image',
         envCacheStore: !buildkitAtLeast(NAMED_CONTEXTS_BUILDKIT) ? 'none' : b.driver === 'docker' ? 'engine' : buildkitAtLeast(OCI_LAYOUT_BUILDKIT) ? 'oci-layout' : 'none',
         engineIdIsDigest: b.driver === 'docker' && b.containerdStore === true,
+        // the layout's manifest is then the image the Engine keeps (its id in this store); the classic store writes no OCI layout
+        engineSaveLayout: b.driver === 'docker' && b.containerdStore === true && buildkitAtLeast(MULTIPLE_OUTPUTS_BUILDKIT),
     };
 }
 /** 'builder "default" (docker driver, Docker Engine 26.1.5, BuildKit 0.13, classic image store)', one way everywhere. */
@@ -33852,7 +33902,7 @@ function makePlan(i, r, pf, run, session) {
         return { target: e.target, metadataFile, argv: [...common, ...noCacheArgs(i, stages, n === 0), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--metadata-file', metadataFile, '--target', e.target, '--output', e.output, i.context] };
     });
     // after the main build, which built conda-env: the save build only exports it (no attestation: it is a cache)
-    const envSave = session.save ? { argv: [...common, ...noCacheArgs(i, stages, false), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--provenance=false', '--target', 'conda-env', '--output', session.save.output, i.context] } : null;
+    const envSave = session.save ? { argv: [...common, ...noCacheArgs(i, stages, false), ...cacheFrom.flatMap((c) => ['--cache-from', c]), '--provenance=false', '--target', 'conda-env', ...session.save.outputs.flatMap((o) => ['--output', o]), i.context] } : null;
     const metadataFile = external_node_path_.join(run.workDir, 'metadata.json');
     const iidFile = external_node_path_.join(run.workDir, 'iid.txt');
     const labels = i.labels.map((l) => `${l.name}=${l.value}`);
@@ -34916,7 +34966,7 @@ var state = __nccwpck_require__(2462);
 const SAVE_WAIT_MS = 10 * 60_000;
 /** The env cache's restore options for this builder (src/builder.ts's capabilities). */
 function restoreOptions(pf, lookupOnly) {
-    return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest };
+    return { lookupOnly, namedContexts: pf.adaptation.namedContexts, imageOutputOptions: pf.caps.imageOutputOptions, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest, engineSaveLayout: pf.caps.engineSaveLayout };
 }
 /** Stage 1: every input and the recipe they lead to, secrets masked. Throws InputError before any command runs. */
 function readInputs(outcome) {
@@ -35081,7 +35131,7 @@ function startSave(job) {
     };
     // the Engine image a local save makes: the post step removes it when the main step died before the entry was written
     const claimed = (name) => core/* saveState */.LZ(state/* STATE */.c.envImage, JSON.stringify({ name, key: session.key }));
-    const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest, signal: stop.signal, claimed });
+    const done = job.ec.saveEnvCache(job.recipe.envCache, session, { build, base: job.outcome.cache.base ?? { image: job.recipe.baseImage, digest: null }, store: pf.caps.envCacheStore, engineIdIsDigest: pf.caps.engineIdIsDigest, signal: stop.signal, claimed, layerCacheTo: plan.cacheTo });
     job.saving = { done, stop };
 }
 /**

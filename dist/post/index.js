@@ -33187,6 +33187,16 @@ function layout_loadArchive(layoutDir, target, blobs, name) {
 
 
 const ENTRY_SCHEMA = 2;
+/** A blob whose bytes are not those its digest names. */
+class DamagedBlob extends Error {
+    file;
+    digest;
+    constructor(file, digest, message) {
+        super(message);
+        this.file = file;
+        this.digest = digest;
+    }
+}
 const entry_DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const HEX_RE = /^[a-f0-9]{64}$/;
 /** Why `v` is not a record of `key` (null: it is one). */
@@ -33232,7 +33242,7 @@ async function stageLayout(dir) {
     for (const b of blobs) {
         const h = await hashFile(blobPath(dir, b.digest));
         if (h.digest !== b.digest || h.size !== b.size)
-            throw new Error(`${blobPath(dir, b.digest)} is not the blob ${b.digest} of ${b.size} bytes (it has ${h.size} bytes, digest ${h.digest})`);
+            throw new DamagedBlob(blobPath(dir, b.digest), b.digest, `${blobPath(dir, b.digest)} is not the blob ${b.digest} of ${b.size} bytes (it has ${h.size} bytes, digest ${h.digest})`);
         hashed.push({ ...b, chunks: h.chunks });
     }
     return { dir, target, config, blobs: hashed };
@@ -33278,8 +33288,10 @@ function readRecordIn(dir, key) {
 // The env cache in the Docker Engine's own image store, for the `docker` buildx driver: BuildKit
 // inside the Engine resolves `docker-image://` contexts from that store first, so an entry that is
 // there costs nothing to hand to a build (0.6-1.3 s for 6.6 GB, scripts/bench-env-transport.sh).
-// The image is ENGINE_REPO:<tag of the key>. The cache dir keeps the durable copy: `docker save`
-// streams the image into it, and `docker load` refills an Engine that lost the image.
+// The image is ENGINE_REPO:<tag of the key>. The cache dir keeps the durable copy: on the
+// containerd store the save build writes it beside the image (one build, two outputs: the Engine's
+// `docker save` streams through containerd's API at about 45 MB/s), elsewhere `docker save`
+// streams the image into it; `docker load` refills an Engine that lost the image.
 
 
 
@@ -33671,8 +33683,10 @@ async function commitEntry(cacheDir, key, staged, base, capBytes) {
 async function dropEntry(cacheDir, key, badBlob) {
     await withStoreLock(cacheDir, () => {
         moveToTrash(cacheDir, recordFile(cacheDir, key));
-        if (badBlob)
+        if (badBlob) {
+            retireLayersSharing(cacheDir, blobPath(storeDir(cacheDir), badBlob), badBlob);
             moveToTrash(cacheDir, blobPath(storeDir(cacheDir), badBlob));
+        }
         removeUnusedBlobs(cacheDir);
     });
 }
@@ -33779,41 +33793,56 @@ function cleanStale(cacheDir, now = Date.now()) {
         }
     }
 }
-/** buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps in. A failed export is no failed build. */
-function localLayerCache(cacheDir) {
-    const layers = path.join(cacheDir, 'layers');
-    const current = path.join(layers, 'current');
-    const newDir = path.join(layers, `new-${rand()}`);
-    const from = fs.existsSync(path.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
-    return { from, to: [`type=local,dest=${newDir},mode=max,ignore-error=true`], newDir };
+/** The layer cache that builds read, and that the next one replaces. */
+function currentLayers(cacheDir) {
+    return path.join(cacheDir, 'layers', 'current');
 }
 /**
- * Before the build: NEWDIR starts with hard links to the blobs of `current`. BuildKit's cache
- * export skips a blob that its destination already has, so an unchanged env layer of gigabytes is
- * not sent and written again on every run (finishLocalLayers drops the links the build did not
- * use). Returns how many blobs were linked; where links cannot be made, the export writes them.
+ * buildx layer-cache defaults: read `current`, write a new directory that finishLocalLayers swaps
+ * in. A failed export is no failed build. Uncompressed: BuildKit gzips a new layer on one core
+ * (a real 5.7 GB CUDA torch env took 125 s to export with gzip, 43 s with zstd, 33 s
+ * uncompressed), and an uncompressed layer is the very blob the env cache's entry stores, so the
+ * save links it instead of writing it again (seedLayout), and both share the disk space. A layer
+ * that has a blob already (a pushed image's gzip layer) is exported as that blob.
  */
-function seedLocalLayers(cacheDir, newDir) {
-    const from = path.join(cacheDir, 'layers', 'current', 'blobs', 'sha256');
-    let names;
-    try {
-        names = fs.readdirSync(from);
-    }
-    catch {
-        return 0; // no layer cache yet
-    }
-    const to = path.join(newDir, 'blobs', 'sha256');
-    fs.mkdirSync(to, { recursive: true });
+function localLayerCache(cacheDir) {
+    const current = currentLayers(cacheDir);
+    const newDir = path.join(cacheDir, 'layers', `new-${rand()}`);
+    const from = fs.existsSync(path.join(current, 'index.json')) ? [`type=local,src=${current}`] : [];
+    return { from, to: [`type=local,dest=${newDir},mode=max,compression=uncompressed,ignore-error=true`], newDir };
+}
+/**
+ * Before BuildKit writes the OCI layout `dir` (a layer cache, or a save's staging dir): its blobs
+ * start as hard links to the blobs of the layouts `from`. BuildKit skips a blob that its
+ * destination already has, so an unchanged env layer of gigabytes is not sent and written again
+ * (what the build did not use is dropped afterwards: finishLocalLayers, or the staging dir's
+ * removal; a save checks every blob it keeps against its digest). Returns how many blobs were
+ * linked; where links cannot be made, BuildKit writes the rest.
+ */
+function seedLayout(dir, from) {
+    const to = path.join(dir, 'blobs', 'sha256');
     let linked = 0;
-    for (const n of names) {
+    for (const layout of from) {
+        const blobs = path.join(layout, 'blobs', 'sha256');
+        let names;
         try {
-            fs.linkSync(path.join(from, n), path.join(to, n));
-            linked++;
+            names = fs.readdirSync(blobs);
         }
-        catch (e) {
-            if (e.code === 'ENOENT')
-                continue; // a concurrent swap retired it
-            break; // no hard links here (or too many): BuildKit writes the rest
+        catch {
+            continue; // no such layout (yet)
+        }
+        fs.mkdirSync(to, { recursive: true });
+        for (const n of names) {
+            try {
+                fs.linkSync(path.join(blobs, n), path.join(to, n));
+                linked++;
+            }
+            catch (e) {
+                const code = e.code;
+                if (code === 'ENOENT' || code === 'EEXIST')
+                    continue; // retired by a concurrent swap, or linked from an earlier layout
+                return linked; // no hard links here (or too many): BuildKit writes the rest
+            }
         }
     }
     return linked;
@@ -33822,7 +33851,7 @@ function seedLocalLayers(cacheDir, newDir) {
 const RETIRED_LAYERS_MS = (/* unused pure expression or super */ null && (3 * 3600 * 1000));
 /**
  * Swaps NEWDIR in as layers/current (when the build wrote it), once the blobs its index.json does
- * not reach are removed (seedLocalLayers linked every blob of the old cache). The replaced
+ * not reach are removed (seedLayout linked every blob of the old cache). The replaced
  * directory is retired, not deleted, because a concurrent job's build may still be reading it;
  * retired directories older than RETIRED_LAYERS_MS are removed here.
  */
@@ -33838,21 +33867,35 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
         return false;
     }
     removeBlobsExcept(cacheDir, newDir, new Set([...reachableBlobs(newDir)].map((d) => d.slice('sha256:'.length))));
-    const current = path.join(layers, 'current');
+    retireCurrentLayers(cacheDir, now);
     try {
-        fs.renameSync(current, path.join(layers, `retired-${now}-${rand()}`));
-    }
-    catch {
-        // no current yet, or another job moved it
-    }
-    try {
-        fs.renameSync(newDir, current);
+        fs.renameSync(newDir, currentLayers(cacheDir));
         return true;
     }
     catch {
         fs.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
         return false;
     }
+}
+/** layers/current becomes a retired directory (a concurrent build may still read it); whether there was one to retire. */
+function retireCurrentLayers(cacheDir, now = Date.now()) {
+    try {
+        fs.renameSync(currentLayers(cacheDir), path.join(cacheDir, 'layers', `retired-${now}-${rand()}`));
+        return true;
+    }
+    catch {
+        return false; // no current yet, or another job moved it
+    }
+}
+/**
+ * A blob found damaged at `file`: when layers/current holds the same file (a save links the layer
+ * cache's env layer into its entry), the layer cache is damaged too. It is retired, so that no
+ * build reads it and no save links it again; the next build writes a new one. Whether it was.
+ */
+function retireLayersSharing(cacheDir, file, digest) {
+    const bad = fs.statSync(file, { throwIfNoEntry: false });
+    const cached = fs.statSync(blobPath(currentLayers(cacheDir), digest), { throwIfNoEntry: false });
+    return !!bad && !!cached && bad.ino === cached.ino && bad.dev === cached.dev && retireCurrentLayers(cacheDir);
 }
 /**
  * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was

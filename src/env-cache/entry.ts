@@ -11,6 +11,13 @@ import { blobPath, imageBlobs, layoutTarget, type Descriptor } from './layout.js
 export const ENTRY_SCHEMA = 2;
 
 export interface EntryBlob extends Descriptor { chunks: string[] }
+
+/** A blob whose bytes are not those its digest names. */
+export class DamagedBlob extends Error {
+  constructor(readonly file: string, readonly digest: string, message: string) {
+    super(message);
+  }
+}
 export interface BaseImage { image: string; digest: string | null }
 
 export interface EntryRecord {
@@ -69,7 +76,7 @@ export async function stageLayout(dir: string): Promise<Staged> {
   const hashed: EntryBlob[] = [];
   for (const b of blobs) {
     const h = await hashFile(blobPath(dir, b.digest));
-    if (h.digest !== b.digest || h.size !== b.size) throw new Error(`${blobPath(dir, b.digest)} is not the blob ${b.digest} of ${b.size} bytes (it has ${h.size} bytes, digest ${h.digest})`);
+    if (h.digest !== b.digest || h.size !== b.size) throw new DamagedBlob(blobPath(dir, b.digest), b.digest, `${blobPath(dir, b.digest)} is not the blob ${b.digest} of ${b.size} bytes (it has ${h.size} bytes, digest ${h.digest})`);
     hashed.push({ ...b, chunks: h.chunks });
   }
   return { dir, target, config, blobs: hashed };

@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import { imageMaterials } from '../buildx.js';
-import { checkLayout, makeRecord, stageLayout, type BaseImage, type EntryRecord, type Staged } from './entry.js';
+import { DamagedBlob, checkLayout, makeRecord, stageLayout, type BaseImage, type EntryRecord, type Staged } from './entry.js';
 import { engineContext, engineIdOf, engineImageId, engineName, loadIntoEngine, removeEngineImage, stageFromEngine } from './engine.js';
 import { ghaCachePath, ghaRestore, ghaSave } from './gha.js';
-import { acquireLock, cleanStale, commitEntry, dropEntry, finishLocalLayers, freeBytes, linkEntry, localLayerCache, lookupEntry, readEntry, seedLocalLayers, touchEntry } from './local.js';
+import { acquireLock, cleanStale, commitEntry, currentLayers, dropEntry, finishLocalLayers, freeBytes, linkEntry, localLayerCache, lookupEntry, readEntry, retireLayersSharing, seedLayout, touchEntry } from './local.js';
 import { installerArch, prepareMiniforge } from './miniforge.js';
 import { registryImage, registryOutput, registryProbe } from './registry.js';
 import { registryTag } from './key.js';
@@ -56,6 +56,9 @@ export interface RestoreOptions {
   store?: EnvCacheStore;
   /** The Engine's image id is the image's digest (the containerd store), not its config's (classic). */
   engineIdIsDigest?: boolean;
+  /** The docker driver's save build writes the Engine's image and the entry's OCI layout at once
+   *  (containerd store, BuildKit 0.13+), instead of a `docker save` afterwards. */
+  engineSaveLayout?: boolean;
 }
 
 /** A hit: the context that replaces the conda-env stage, and what the summary says about it. */
@@ -153,13 +156,16 @@ async function lookUp(s: EnvCacheSettings, key: string, workDir: string, o: Rest
 function saveFor(s: EnvCacheSettings, key: string, o: RestoreOptions): EnvSave | null {
   const engine = o.store === 'engine' ? engineName(key) : null;
   // uncompressed layers: the Engine and BuildKit unpack them at disk speed (GitHub's cache compresses the archive itself)
-  const oci = (dir: string) => (engine ? `type=image,name=${engine}${o.imageOutputOptions !== false ? ',compression=uncompressed' : ''}` : `type=oci,tar=false,dest=${dir},compression=uncompressed`);
-  if (s.backend === 'local' && o.store !== 'none') {
-    const dir = path.join(s.cacheDir, 'tmp', `${key}.${process.pid}.${randomBytes(6).toString('hex')}`);
-    return { output: oci(dir), dir, engineName: engine, annotate: false };
-  }
-  if (s.backend === 'gha' && o.store !== 'none') return { output: oci(ghaCachePath(key)), dir: ghaCachePath(key), engineName: engine, annotate: false };
-  if (s.backend === 'registry') return { output: registryOutput(registryImage(s.cacheRef, key), o.imageOutputOptions !== false), dir: null, engineName: null, annotate: o.imageOutputOptions !== false };
+  const layout = (dir: string) => `type=oci,tar=false,dest=${dir},compression=uncompressed`;
+  const entry = (dir: string): Omit<EnvSave, 'annotate'> => {
+    if (!engine) return { outputs: [layout(dir)], dir, engineName: null, layout: true };
+    // OCI media types: the image the Engine keeps is then the layout's manifest, byte for byte
+    if (o.engineSaveLayout) return { outputs: [`type=image,name=${engine},compression=uncompressed,oci-mediatypes=true`, layout(dir)], dir, engineName: engine, layout: true };
+    return { outputs: [`type=image,name=${engine}${o.imageOutputOptions !== false ? ',compression=uncompressed' : ''}`], dir, engineName: engine, layout: false };
+  };
+  if (s.backend === 'local' && o.store !== 'none') return { ...entry(path.join(s.cacheDir, 'tmp', `${key}.${process.pid}.${randomBytes(6).toString('hex')}`)), annotate: false };
+  if (s.backend === 'gha' && o.store !== 'none') return { ...entry(ghaCachePath(key)), annotate: false };
+  if (s.backend === 'registry') return { outputs: [registryOutput(registryImage(s.cacheRef, key), o.imageOutputOptions !== false)], dir: null, engineName: null, layout: false, annotate: o.imageOutputOptions !== false };
   return null;
 }
 
@@ -247,14 +253,16 @@ export interface SaveOptions {
   signal?: AbortSignal;
   /** Told the Engine image a local save is about to make (it holds the key's lock), for the post step. */
   claimed?: (engineName: string) => void;
+  /** The main build's --cache-to values: a `local` save starts from links to the layer cache's blobs. */
+  layerCacheTo?: string[];
 }
 
 const notSaved = (why: string) => new Error(why);
 
 /** Stages what the save build wrote: the OCI layout it wrote, or the Engine's image saved into the dir. */
 async function stageSave(save: EnvSave, o: SaveOptions): Promise<Staged> {
-  if (!save.engineName) return stageLayout(save.dir!);
-  const staged = await stageFromEngine(save.engineName, save.dir!, o.signal);
+  const staged = save.layout ? await stageLayout(save.dir!) : await stageFromEngine(save.engineName!, save.dir!, o.signal);
+  if (!save.engineName) return staged;
   const id = await engineImageId(save.engineName);
   const want = engineIdOf(staged, o.engineIdIsDigest ?? false);
   if (id !== want) throw notSaved(`the Engine's ${save.engineName} is ${id ?? 'gone'} now, not the image saved (${want})`);
@@ -274,9 +282,17 @@ async function saveLocal(s: EnvCacheSettings, session: EnvCacheSession, save: En
     const locked = readEntry(s.cacheDir, session.key);
     if (locked) return raced('the entry already exists', locked);
     if (save.engineName) o.claimed?.(save.engineName);
+    if (save.layout) {
+      // the layer cache the main build just wrote holds the env layer uncompressed: the blob the save would write
+      const linked = seedLayout(save.dir!, [...localLayerDests(s, session, o.layerCacheTo ?? []), currentLayers(s.cacheDir)]);
+      if (linked) core.info(`env cache: the save starts with ${linked} blobs of the layer cache (linked, not copied)`);
+    }
     const b = await o.build();
     if (b.exitCode !== 0) throw notSaved(`the save build failed: ${b.failure}`);
-    const staged = await stageSave(save, o);
+    const staged = await stageSave(save, o).catch((e: unknown) => {
+      if (e instanceof DamagedBlob && retireLayersSharing(s.cacheDir, e.file, e.digest)) throw notSaved(`${e.message}: the layer cache's file, linked into the save; the layer cache was retired, and the next build writes a new one`);
+      throw e;
+    });
     const c = await commitEntry(s.cacheDir, session.key, staged, o.base, s.maxSizeGb * GB);
     saved = c.saved;
     if (c.evicted.length) {
@@ -348,7 +364,7 @@ function localLayerDests(s: EnvCacheSettings, session: EnvCacheSession, used: st
 export function prepareLayerCache(s: EnvCacheSettings, session: EnvCacheSession, used: string[]): void {
   for (const dest of localLayerDests(s, session, used)) {
     try {
-      const linked = seedLocalLayers(s.cacheDir, dest);
+      const linked = seedLayout(dest, [currentLayers(s.cacheDir)]);
       if (linked) core.info(`env cache: the new layer cache starts with ${linked} blobs of the current one (linked, not copied)`);
     } catch (e) {
       core.info(`env cache: the new layer cache starts empty (${(e as Error).message})`);

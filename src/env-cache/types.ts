@@ -42,8 +42,11 @@ export interface EnvExport { target: 'env-lock'; output: string }
 
 /** The build that writes a new entry on a miss (`--target conda-env`), run beside the smoke run. */
 export interface EnvSave {
-  /** Its --output. */
-  output: string;
+  /** Its --output values (several in one build: the Engine's image and the entry's layout). */
+  outputs: string[];
+  /** BuildKit writes the entry's OCI layout into `dir` (which can start as links to the layer
+   *  cache's blobs); false: `docker save` streams the Engine's image into it. */
+  layout: boolean;
   /** Where a local save is written before it is committed (under cache-dir/tmp), or the gha archive's dir. */
   dir: string | null;
   /** The docker driver: the image the save tags in the Engine, from which the cache dir's copy is made. */

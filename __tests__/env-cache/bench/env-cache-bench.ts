@@ -64,7 +64,7 @@ describe.skipIf(process.env.PCB_BENCH !== '1')('env cache benchmark', () => {
         base: { image: BASE_IMAGE, digest: null },
         build: async () => {
           const t = Date.now();
-          logE = await build({ ...image, builder: builder.name, buildContexts: miss.buildContexts, target: 'conda-env', output: miss.save!.output, extra: ['--provenance=false'] });
+          logE = await build({ ...image, builder: builder.name, buildContexts: miss.buildContexts, target: 'conda-env', output: miss.save!.outputs, extra: ['--provenance=false'] });
           buildS = secs(t);
           return { exitCode: 0, failure: '', metadata: null };
         },
