@@ -24,9 +24,10 @@
 #
 # Debian 13's binaries come as .debs through a private apt configuration, unpacked with
 # dpkg-deb -x into the cache. Debian 13's runc needs GLIBC 2.38, so the Engines up to 28 use
-# the system's runc (1.1.5), as the main dockerd does; 29 needs a newer one (lib.sh). Docker CE's packages cannot be fetched here,
-# so Engines 28 and 29 are built from Moby's source with Go (a module without go.mod gets its
-# vendor.mod as one, which pins every dependency to the version the release vendors).
+# the system's runc (1.1.5), as the main dockerd does; 29 needs a newer one (lib.sh). Engines 28
+# and 29 are built from Moby's source with Go, from the Go module proxy, so CI needs no other
+# package source than Debian's (a module without go.mod gets its vendor.mod as one, which pins
+# every dependency to the version the release vendors).
 #
 # Usage: bash .ci/engines.sh start        fetch what is missing, start every Engine and relay
 #        bash .ci/engines.sh base-image   put the base image into each Engine (pull through the relay)
