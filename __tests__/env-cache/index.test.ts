@@ -125,6 +125,17 @@ describe('a local save starts from the layer cache the main build wrote', () => 
     return dest;
   };
   const envBlob = () => readEntry(s.cacheDir, KEY)!.blobs.find((b) => b.size === ENV_LAYER.length)!;
+  /** The save build as BuildKit runs it: a blob the destination has is not written again. */
+  const skipsPresent = (session: { save: { dir: string | null } | null }) => async () => {
+    const mine = path.join(tmp, 'fresh');
+    writeImage(mine, [ENV_LAYER]);
+    for (const n of fs.readdirSync(path.join(mine, 'blobs', 'sha256'))) {
+      const to = path.join(session.save!.dir!, 'blobs', 'sha256', n);
+      if (!fs.existsSync(to)) fs.copyFileSync(path.join(mine, 'blobs', 'sha256', n), to);
+    }
+    for (const n of ['index.json', 'oci-layout']) fs.copyFileSync(path.join(mine, n), path.join(session.save!.dir!, n));
+    return { exitCode: 0, failure: '', metadata: null };
+  };
 
   it('a builder with its own BuildKit: the entry keeps the layer cache\'s file of the env layer', async () => {
     const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
@@ -146,21 +157,34 @@ describe('a local save starts from the layer cache the main build wrote', () => 
     const file = blobFile(dest, `sha256:${createHash('sha256').update(ENV_LAYER).digest('hex')}`);
     fs.writeFileSync(file, Buffer.alloc(ENV_LAYER.length, 0x5a)); // same size, other bytes
     await api.finishLayerCache(s, session, session.layerCacheTo); // swapped in as layers/current
-    // BuildKit finds the blob in the destination and does not write it again
-    const skipsPresent = async () => {
-      const mine = path.join(tmp, 'fresh');
-      writeImage(mine, [ENV_LAYER]);
-      for (const n of fs.readdirSync(path.join(mine, 'blobs', 'sha256'))) {
-        const to = path.join(session.save!.dir!, 'blobs', 'sha256', n);
-        if (!fs.existsSync(to)) fs.copyFileSync(path.join(mine, 'blobs', 'sha256', n), to);
-      }
-      for (const n of ['index.json', 'oci-layout']) fs.copyFileSync(path.join(mine, n), path.join(session.save!.dir!, n));
-      return { exitCode: 0, failure: '', metadata: null };
-    };
-    const r = await api.saveEnvCache(s, session, { build: skipsPresent, base: BASE, layerCacheTo: session.layerCacheTo });
+    const r = await api.saveEnvCache(s, session, { build: skipsPresent(session), base: BASE, layerCacheTo: session.layerCacheTo });
     expect(r).toMatchObject({ saved: false, warning: expect.stringMatching(/^env cache: not saved \(the build is not affected\): \S+ is not the blob sha256:[0-9a-f]{64} of 4096 bytes \(.*\): the layer cache's file, linked into the save; the layer cache was retired, and the next build writes a new one$/) });
     expect(fs.existsSync(path.join(s.cacheDir, 'layers', 'current'))).toBe(false);
     const next = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w2'));
+    expect(next.layerCacheFrom, 'no build reads the damaged layer cache').toEqual([]);
+    expect(await api.saveEnvCache(s, next, { build: builds([ENV_LAYER])(next), base: BASE, layerCacheTo: next.layerCacheTo })).toMatchObject({ saved: true });
+  });
+
+  it('in the pipeline\'s order (the save before the swap): the new layer cache that linked the damaged file is not swapped in either', async () => {
+    const first = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w'));
+    const dest = mainBuildExported(first);
+    fs.writeFileSync(blobFile(dest, `sha256:${createHash('sha256').update(ENV_LAYER).digest('hex')}`), Buffer.alloc(ENV_LAYER.length, 0x5a));
+    await api.finishLayerCache(s, first, first.layerCacheTo); // a damaged layers/current
+    const session = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w2'));
+    api.prepareLayerCache(s, session, session.layerCacheTo);
+    // the main build: BuildKit keeps the linked blobs and writes the index.json that reaches them
+    const newDir = /dest=([^,]+)/.exec(session.layerCacheTo[0])![1];
+    fs.copyFileSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'), path.join(newDir, 'index.json'));
+    const r = await api.saveEnvCache(s, session, { build: skipsPresent(session), base: BASE, layerCacheTo: session.layerCacheTo });
+    expect(r.warning).toMatch(/the layer cache was retired, and the next build writes a new one$/);
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    await api.finishLayerCache(s, session, session.layerCacheTo);
+    const said = out.mock.calls.map((c) => String(c[0])).join('');
+    out.mockRestore();
+    expect(said, 'the save said it already').not.toMatch(/::warning::/);
+    expect(fs.existsSync(newDir)).toBe(false);
+    expect(fs.existsSync(path.join(s.cacheDir, 'layers', 'current'))).toBe(false);
+    const next = await api.restoreEnvCache(s, KEY, path.join(tmp, 'w3'));
     expect(next.layerCacheFrom, 'no build reads the damaged layer cache').toEqual([]);
     expect(await api.saveEnvCache(s, next, { build: builds([ENV_LAYER])(next), base: BASE, layerCacheTo: next.layerCacheTo })).toMatchObject({ saved: true });
   });

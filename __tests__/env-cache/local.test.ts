@@ -268,6 +268,17 @@ describe('local backend: layer cache swap', () => {
     expect(names(dest)).toEqual(union);
     expect(fs.statSync(blobFile(dest, shared)).ino).toBe(fs.statSync(blobFile(a, shared)).ino);
   });
+  it('does not swap in a new cache that lacks a blob its index.json reaches (a damaged one was dropped from it)', () => {
+    const first = localLayerCache(cacheDir);
+    writeLayerCache(first.newDir, layersOf(64), 'manifest');
+    expect(finishLocalLayers(cacheDir, first.newDir)).toBe(true);
+    const next = localLayerCache(cacheDir);
+    const digests = writeLayerCache(next.newDir, layersOf(64, 32), 'manifest');
+    fs.rmSync(blobFile(next.newDir, digests[digests.length - 1]));
+    expect(finishLocalLayers(cacheDir, next.newDir)).toBe(false);
+    expect(fs.existsSync(next.newDir)).toBe(false);
+    expect(fs.existsSync(path.join(cacheDir, 'layers', 'current', 'index.json')), 'the whole one stays').toBe(true);
+  });
   it('keeps current when the build wrote no new cache', () => {
     const l = localLayerCache(cacheDir);
     fs.mkdirSync(l.newDir, { recursive: true });

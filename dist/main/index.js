@@ -29412,8 +29412,8 @@ function loadArchive(layoutDir, target, blobs, name) {
 /* harmony export */   b0: () => (/* binding */ finishLocalLayers),
 /* harmony export */   go: () => (/* binding */ freeBytes),
 /* harmony export */   hB: () => (/* binding */ readEntry),
+/* harmony export */   jQ: () => (/* binding */ dropDamagedLayerBlob),
 /* harmony export */   n_: () => (/* binding */ cleanStale),
-/* harmony export */   qs: () => (/* binding */ retireLayersSharing),
 /* harmony export */   sT: () => (/* binding */ dropEntry),
 /* harmony export */   uc: () => (/* binding */ commitEntry),
 /* harmony export */   vJ: () => (/* binding */ localLayerCache),
@@ -29662,7 +29662,7 @@ async function dropEntry(cacheDir, key, badBlob) {
     await withStoreLock(cacheDir, () => {
         moveToTrash(cacheDir, recordFile(cacheDir, key));
         if (badBlob) {
-            retireLayersSharing(cacheDir, (0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(storeDir(cacheDir), badBlob), badBlob);
+            dropDamagedLayerBlob(cacheDir, (0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(storeDir(cacheDir), badBlob), badBlob);
             moveToTrash(cacheDir, (0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(storeDir(cacheDir), badBlob));
         }
         removeUnusedBlobs(cacheDir);
@@ -29828,10 +29828,11 @@ function seedLayout(dir, from) {
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
 /**
- * Swaps NEWDIR in as layers/current (when the build wrote it), once the blobs its index.json does
- * not reach are removed (seedLayout linked every blob of the old cache). The replaced
- * directory is retired, not deleted, because a concurrent job's build may still be reading it;
- * retired directories older than RETIRED_LAYERS_MS are removed here.
+ * Swaps NEWDIR in as layers/current (when the build wrote it whole), once the blobs its index.json
+ * does not reach are removed (seedLayout linked every blob of the old cache). One that lacks a blob
+ * it reaches (a damaged one was dropped from it: dropDamagedLayerBlob) is removed instead. The
+ * replaced directory is retired, not deleted, because a concurrent job's build may still be
+ * reading it; retired directories older than RETIRED_LAYERS_MS are removed here.
  */
 function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     const layers = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers');
@@ -29844,7 +29845,12 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true });
         return false;
     }
-    removeBlobsExcept(cacheDir, newDir, new Set([...(0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .reachableBlobs */ .a)(newDir)].map((d) => d.slice('sha256:'.length))));
+    const reached = [...(0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .reachableBlobs */ .a)(newDir)].map((d) => d.slice('sha256:'.length));
+    if (!reached.every((hex) => node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(newDir, 'blobs', 'sha256', hex)))) {
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true });
+        return false;
+    }
+    removeBlobsExcept(cacheDir, newDir, new Set(reached));
     retireCurrentLayers(cacheDir, now);
     try {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(newDir, currentLayers(cacheDir));
@@ -29866,14 +29872,26 @@ function retireCurrentLayers(cacheDir, now = Date.now()) {
     }
 }
 /**
- * A blob found damaged at `file`: when layers/current holds the same file (a save links the layer
- * cache's env layer into its entry), the layer cache is damaged too. It is retired, so that no
- * build reads it and no save links it again; the next build writes a new one. Whether it was.
+ * A blob found damaged at `file`: every layer cache that holds the same file is damaged too (a
+ * save links the layer cache's env layer into its entry, and each new layer cache starts as links
+ * to the current one). The file is dropped from each of them; layers/current is retired, and a new
+ * one, now lacking the blob, is not swapped in (finishLocalLayers), so no build reads the damage
+ * and no save links it again. Whether any layer cache held it.
  */
-function retireLayersSharing(cacheDir, file, digest) {
+function dropDamagedLayerBlob(cacheDir, file, digest) {
     const bad = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync(file, { throwIfNoEntry: false });
-    const cached = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync((0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(currentLayers(cacheDir), digest), { throwIfNoEntry: false });
-    return !!bad && !!cached && bad.ino === cached.ino && bad.dev === cached.dev && retireCurrentLayers(cacheDir);
+    const layers = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers');
+    if (!bad || !node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(layers))
+        return false;
+    const holding = node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(layers).filter((n) => {
+        const st = node_fs__WEBPACK_IMPORTED_MODULE_1__.statSync((0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, n), digest), { throwIfNoEntry: false });
+        return st?.ino === bad.ino && st.dev === bad.dev;
+    });
+    for (const n of holding)
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync((0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .blobPath */ .nD)(node_path__WEBPACK_IMPORTED_MODULE_3__.join(layers, n), digest), { force: true });
+    if (holding.includes(node_path__WEBPACK_IMPORTED_MODULE_3__.basename(currentLayers(cacheDir))))
+        retireCurrentLayers(cacheDir);
+    return holding.length > 0;
 }
 /**
  * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was

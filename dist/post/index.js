@@ -33684,7 +33684,7 @@ async function dropEntry(cacheDir, key, badBlob) {
     await withStoreLock(cacheDir, () => {
         moveToTrash(cacheDir, recordFile(cacheDir, key));
         if (badBlob) {
-            retireLayersSharing(cacheDir, blobPath(storeDir(cacheDir), badBlob), badBlob);
+            dropDamagedLayerBlob(cacheDir, blobPath(storeDir(cacheDir), badBlob), badBlob);
             moveToTrash(cacheDir, blobPath(storeDir(cacheDir), badBlob));
         }
         removeUnusedBlobs(cacheDir);
@@ -33850,10 +33850,11 @@ function seedLayout(dir, from) {
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = (/* unused pure expression or super */ null && (3 * 3600 * 1000));
 /**
- * Swaps NEWDIR in as layers/current (when the build wrote it), once the blobs its index.json does
- * not reach are removed (seedLayout linked every blob of the old cache). The replaced
- * directory is retired, not deleted, because a concurrent job's build may still be reading it;
- * retired directories older than RETIRED_LAYERS_MS are removed here.
+ * Swaps NEWDIR in as layers/current (when the build wrote it whole), once the blobs its index.json
+ * does not reach are removed (seedLayout linked every blob of the old cache). One that lacks a blob
+ * it reaches (a damaged one was dropped from it: dropDamagedLayerBlob) is removed instead. The
+ * replaced directory is retired, not deleted, because a concurrent job's build may still be
+ * reading it; retired directories older than RETIRED_LAYERS_MS are removed here.
  */
 function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     const layers = path.join(cacheDir, 'layers');
@@ -33866,7 +33867,12 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
         fs.rmSync(newDir, { recursive: true, force: true });
         return false;
     }
-    removeBlobsExcept(cacheDir, newDir, new Set([...reachableBlobs(newDir)].map((d) => d.slice('sha256:'.length))));
+    const reached = [...reachableBlobs(newDir)].map((d) => d.slice('sha256:'.length));
+    if (!reached.every((hex) => fs.existsSync(path.join(newDir, 'blobs', 'sha256', hex)))) {
+        fs.rmSync(newDir, { recursive: true, force: true });
+        return false;
+    }
+    removeBlobsExcept(cacheDir, newDir, new Set(reached));
     retireCurrentLayers(cacheDir, now);
     try {
         fs.renameSync(newDir, currentLayers(cacheDir));
@@ -33888,14 +33894,26 @@ function retireCurrentLayers(cacheDir, now = Date.now()) {
     }
 }
 /**
- * A blob found damaged at `file`: when layers/current holds the same file (a save links the layer
- * cache's env layer into its entry), the layer cache is damaged too. It is retired, so that no
- * build reads it and no save links it again; the next build writes a new one. Whether it was.
+ * A blob found damaged at `file`: every layer cache that holds the same file is damaged too (a
+ * save links the layer cache's env layer into its entry, and each new layer cache starts as links
+ * to the current one). The file is dropped from each of them; layers/current is retired, and a new
+ * one, now lacking the blob, is not swapped in (finishLocalLayers), so no build reads the damage
+ * and no save links it again. Whether any layer cache held it.
  */
-function retireLayersSharing(cacheDir, file, digest) {
+function dropDamagedLayerBlob(cacheDir, file, digest) {
     const bad = fs.statSync(file, { throwIfNoEntry: false });
-    const cached = fs.statSync(blobPath(currentLayers(cacheDir), digest), { throwIfNoEntry: false });
-    return !!bad && !!cached && bad.ino === cached.ino && bad.dev === cached.dev && retireCurrentLayers(cacheDir);
+    const layers = path.join(cacheDir, 'layers');
+    if (!bad || !fs.existsSync(layers))
+        return false;
+    const holding = fs.readdirSync(layers).filter((n) => {
+        const st = fs.statSync(blobPath(path.join(layers, n), digest), { throwIfNoEntry: false });
+        return st?.ino === bad.ino && st.dev === bad.dev;
+    });
+    for (const n of holding)
+        fs.rmSync(blobPath(path.join(layers, n), digest), { force: true });
+    if (holding.includes(path.basename(currentLayers(cacheDir))))
+        retireCurrentLayers(cacheDir);
+    return holding.length > 0;
 }
 /**
  * Removes what the process `pid` of this host left in the cache dir: its new layer cache that was

@@ -11,6 +11,7 @@ import { blobPath, imageBlobs, layoutTarget, type Descriptor } from './layout.js
 export const ENTRY_SCHEMA = 2;
 
 export interface EntryBlob extends Descriptor { chunks: string[] }
+export interface BaseImage { image: string; digest: string | null }
 
 /** A blob whose bytes are not those its digest names. */
 export class DamagedBlob extends Error {
@@ -18,7 +19,6 @@ export class DamagedBlob extends Error {
     super(message);
   }
 }
-export interface BaseImage { image: string; digest: string | null }
 
 export interface EntryRecord {
   schema: typeof ENTRY_SCHEMA;

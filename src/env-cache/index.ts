@@ -12,7 +12,7 @@ import { imageMaterials } from '../buildx.js';
 import { DamagedBlob, checkLayout, makeRecord, stageLayout, type BaseImage, type EntryRecord, type Staged } from './entry.js';
 import { engineContext, engineIdOf, engineImageId, engineName, loadIntoEngine, removeEngineImage, stageFromEngine } from './engine.js';
 import { ghaCachePath, ghaRestore, ghaSave } from './gha.js';
-import { acquireLock, cleanStale, commitEntry, currentLayers, dropEntry, finishLocalLayers, freeBytes, linkEntry, localLayerCache, lookupEntry, readEntry, retireLayersSharing, seedLayout, touchEntry } from './local.js';
+import { acquireLock, cleanStale, commitEntry, currentLayers, dropEntry, finishLocalLayers, freeBytes, linkEntry, localLayerCache, lookupEntry, readEntry, dropDamagedLayerBlob, seedLayout, touchEntry } from './local.js';
 import { installerArch, prepareMiniforge } from './miniforge.js';
 import { registryImage, registryOutput, registryProbe } from './registry.js';
 import { registryTag } from './key.js';
@@ -290,7 +290,7 @@ async function saveLocal(s: EnvCacheSettings, session: EnvCacheSession, save: En
     const b = await o.build();
     if (b.exitCode !== 0) throw notSaved(`the save build failed: ${b.failure}`);
     const staged = await stageSave(save, o).catch((e: unknown) => {
-      if (e instanceof DamagedBlob && retireLayersSharing(s.cacheDir, e.file, e.digest)) throw notSaved(`${e.message}: the layer cache's file, linked into the save; the layer cache was retired, and the next build writes a new one`);
+      if (e instanceof DamagedBlob && dropDamagedLayerBlob(s.cacheDir, e.file, e.digest)) throw notSaved(`${e.message}: the layer cache's file, linked into the save; the layer cache was retired, and the next build writes a new one`);
       throw e;
     });
     const c = await commitEntry(s.cacheDir, session.key, staged, o.base, s.maxSizeGb * GB);
@@ -376,7 +376,8 @@ export function prepareLayerCache(s: EnvCacheSettings, session: EnvCacheSession,
 export async function finishLayerCache(s: EnvCacheSettings, session: EnvCacheSession, used: string[]): Promise<void> {
   for (const dest of localLayerDests(s, session, used)) {
     try {
-      if (!finishLocalLayers(s.cacheDir, dest) && !fs.existsSync(path.join(s.cacheDir, 'layers', 'current', 'index.json'))) {
+      const written = fs.existsSync(path.join(dest, 'index.json'));
+      if (!finishLocalLayers(s.cacheDir, dest) && !written && !fs.existsSync(path.join(currentLayers(s.cacheDir), 'index.json'))) {
         // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
         const free = freeBytes(s.cacheDir);
         core.warning(`env cache: BuildKit wrote no layer cache to ${path.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);
