@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { breakRecord, cacheListing, checkEntry, envLayerOf, flipBytes, memberDataOffset, truncateLayer } from './faults/cache-entry.js';
+import { breakRecord, cacheListing, checkEntry, damagedLayerCacheBlobs, envLayerOf, flipBytes, layerCacheHolds, memberDataOffset, truncateLayer } from './faults/cache-entry.js';
 import { leftovers, uniqueTag } from './faults/checks.js';
 import { slowFixture } from './faults/host.js';
 import { Job, removeJobs } from './faults/job.js';
@@ -59,12 +59,14 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
     expect(first.end.code, first.job.output.slice(-3000)).toBe(0);
     const key = first.outputs['cache-key'];
     expect(checkEntry(cacheDir, key).problems).toEqual([]);
+    // the entry's env layer is the layer cache's file: damaging one damages both
+    expect(layerCacheHolds(cacheDir, envLayerOf(cacheDir, key)), 'the save linked the layer cache\'s env layer').toBe(true);
     const damages: [string, () => void, RegExp][] = [
       ['one byte of a file in the env layer changed (same size)', () => flipBytes(envLayerOf(cacheDir, key), memberDataOffset(envLayerOf(cacheDir, key), /pcb-fault-ballast$/) + 1000), /does not match its checksums \(.*the [\d.]+ MiB at byte \d+ do not match their checksum\)/],
       ['the env layer cut to half, the record\'s size changed to match', () => truncateLayer(cacheDir, key, true), /does not match its checksums/],
       ['the record (entries/KEY.json) cut in the middle', () => breakRecord(cacheDir, key, 'truncated'), /is damaged \(entries\/\S+\.json does not parse/],
     ];
-    const seen: { what: string; code: number | null; line: string; hit: string; fed: boolean; problems: string[]; left: string[]; seconds: number }[] = [];
+    const seen: { what: string; code: number | null; line: string; hit: string; fed: boolean; problems: string[]; left: string[]; damagedLayers: string[]; seconds: number }[] = [];
     for (const [what, damage, says] of damages) {
       damage();
       const r = await runJob(local);
@@ -74,6 +76,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
         fed: /--build-context conda-env=/.test(mainBuild(r.job)),
         problems: checkEntry(cacheDir, key).problems,
         left: await leftovers(r.job, { cacheDir }),
+        damagedLayers: damagedLayerCacheBlobs(cacheDir),
         seconds: r.end.seconds,
       });
       expect(r.end.code, r.job.output.slice(-3000)).toBe(0);
@@ -88,7 +91,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
       times: damages.length,
       outcome: bad.length ? `not handled: ${bad.map((s) => s.what).join('; ')}` : 'survived (each damage caught before use, one warning; the env rebuilt and saved again; the next job hit)',
       line: seen[0]?.line ?? '',
-      lost: [...seen.flatMap((s) => s.problems), ...(after.outputs['cache-hit'] === 'true' ? [] : ['the re-saved entry did not restore'])],
+      lost: [...seen.flatMap((s) => [...s.problems, ...s.damagedLayers.map((b) => `${b} damaged`)]), ...(after.outputs['cache-hit'] === 'true' ? [] : ['the re-saved entry did not restore'])],
       left: seen.flatMap((s) => s.left),
       seconds: Math.max(...seen.map((s) => s.seconds)),
     });
@@ -97,6 +100,7 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
       expect(s.fed, `${s.what}: the damaged entry reached the build`).toBe(false);
       expect(s.problems, `${s.what}: the entry saved again is whole`).toEqual([]);
       expect(s.left).toEqual([]);
+      expect(s.damagedLayers, `${s.what}: no layer cache keeps the damaged bytes`).toEqual([]);
     }
     expect(after.end.code).toBe(0);
     expect(after.outputs['cache-hit'], 'the entry saved after the last damage restores').toBe('true');

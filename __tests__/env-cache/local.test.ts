@@ -206,7 +206,7 @@ describe('local backend: layer cache swap', () => {
     expect(first.to).toEqual([`type=local,dest=${first.newDir},mode=max,compression=uncompressed,ignore-error=true`]);
     fs.mkdirSync(first.newDir, { recursive: true });
     fs.writeFileSync(path.join(first.newDir, 'index.json'), '{"n":1}');
-    expect(finishLocalLayers(cacheDir, first.newDir)).toBe(true);
+    expect(finishLocalLayers(cacheDir, first.newDir)).toBe('swapped');
     const current = path.join(cacheDir, 'layers', 'current');
     const second = localLayerCache(cacheDir);
     expect(second.from).toEqual([`type=local,src=${current}`]);
@@ -232,7 +232,7 @@ describe('local backend: layer cache swap', () => {
     it(`a new cache starts with links to the current one's blobs; once swapped in, it holds only what its index.json reaches (${shape} shape)`, () => {
       const first = localLayerCache(cacheDir);
       const [, , envLayer, oldLayer] = writeLayerCache(first.newDir, [Buffer.alloc(4096, 1), Buffer.alloc(512, 2)], shape);
-      expect(finishLocalLayers(cacheDir, first.newDir)).toBe(true);
+      expect(finishLocalLayers(cacheDir, first.newDir)).toBe('swapped');
       const current = path.join(cacheDir, 'layers', 'current');
 
       const second = localLayerCache(cacheDir);
@@ -240,7 +240,7 @@ describe('local backend: layer cache swap', () => {
       expect(fs.statSync(blobFile(second.newDir, envLayer)).ino).toBe(fs.statSync(blobFile(current, envLayer)).ino);
       // the build: the env layer again (BuildKit skips it: the destination has it), a new second layer
       const reached = writeLayerCache(second.newDir, [Buffer.alloc(4096, 1), Buffer.alloc(512, 3)], shape);
-      expect(finishLocalLayers(cacheDir, second.newDir)).toBe(true);
+      expect(finishLocalLayers(cacheDir, second.newDir)).toBe('swapped');
       const blobs = (dir: string) => fs.readdirSync(path.join(dir, 'blobs', 'sha256')).map((n) => `sha256:${n}`).sort();
       expect(blobs(current)).toEqual([...reached].sort());
       expect(blobs(current)).not.toContain(oldLayer);
@@ -271,18 +271,18 @@ describe('local backend: layer cache swap', () => {
   it('does not swap in a new cache that lacks a blob its index.json reaches (a damaged one was dropped from it)', () => {
     const first = localLayerCache(cacheDir);
     writeLayerCache(first.newDir, layersOf(64), 'manifest');
-    expect(finishLocalLayers(cacheDir, first.newDir)).toBe(true);
+    expect(finishLocalLayers(cacheDir, first.newDir)).toBe('swapped');
     const next = localLayerCache(cacheDir);
     const digests = writeLayerCache(next.newDir, layersOf(64, 32), 'manifest');
     fs.rmSync(blobFile(next.newDir, digests[digests.length - 1]));
-    expect(finishLocalLayers(cacheDir, next.newDir)).toBe(false);
+    expect(finishLocalLayers(cacheDir, next.newDir)).toBe('incomplete');
     expect(fs.existsSync(next.newDir)).toBe(false);
     expect(fs.existsSync(path.join(cacheDir, 'layers', 'current', 'index.json')), 'the whole one stays').toBe(true);
   });
   it('keeps current when the build wrote no new cache', () => {
     const l = localLayerCache(cacheDir);
     fs.mkdirSync(l.newDir, { recursive: true });
-    expect(finishLocalLayers(cacheDir, l.newDir)).toBe(false);
+    expect(finishLocalLayers(cacheDir, l.newDir)).toBe('not-written');
     expect(fs.existsSync(l.newDir)).toBe(false);
   });
 });

@@ -566,8 +566,7 @@ function prepareLayerCache(s, session, used) {
 async function finishLayerCache(s, session, used) {
     for (const dest of localLayerDests(s, session, used)) {
         try {
-            const written = external_node_fs_.existsSync(external_node_path_.join(dest, 'index.json'));
-            if (!(0,local/* finishLocalLayers */.b0)(s.cacheDir, dest) && !written && !external_node_fs_.existsSync(external_node_path_.join((0,local/* currentLayers */.yk)(s.cacheDir), 'index.json'))) {
+            if ((0,local/* finishLocalLayers */.b0)(s.cacheDir, dest) === 'not-written' && !external_node_fs_.existsSync(external_node_path_.join((0,local/* currentLayers */.yk)(s.cacheDir), 'index.json'))) {
                 // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
                 const free = (0,local/* freeBytes */.go)(s.cacheDir);
                 core/* warning */.$e(`env cache: BuildKit wrote no layer cache to ${external_node_path_.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);

@@ -29827,13 +29827,6 @@ function seedLayout(dir, from) {
 }
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
-/**
- * Swaps NEWDIR in as layers/current (when the build wrote it whole), once the blobs its index.json
- * does not reach are removed (seedLayout linked every blob of the old cache). One that lacks a blob
- * it reaches (a damaged one was dropped from it: dropDamagedLayerBlob) is removed instead. The
- * replaced directory is retired, not deleted, because a concurrent job's build may still be
- * reading it; retired directories older than RETIRED_LAYERS_MS are removed here.
- */
 function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     const layers = node_path__WEBPACK_IMPORTED_MODULE_3__.join(cacheDir, 'layers');
     for (const n of node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(layers) ? node_fs__WEBPACK_IMPORTED_MODULE_1__.readdirSync(layers) : []) {
@@ -29843,22 +29836,22 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     }
     if (!node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(newDir, 'index.json'))) {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true });
-        return false;
+        return 'not-written';
     }
     const reached = [...(0,_layout_js__WEBPACK_IMPORTED_MODULE_5__/* .reachableBlobs */ .a)(newDir)].map((d) => d.slice('sha256:'.length));
     if (!reached.every((hex) => node_fs__WEBPACK_IMPORTED_MODULE_1__.existsSync(node_path__WEBPACK_IMPORTED_MODULE_3__.join(newDir, 'blobs', 'sha256', hex)))) {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true });
-        return false;
+        return 'incomplete';
     }
     removeBlobsExcept(cacheDir, newDir, new Set(reached));
     retireCurrentLayers(cacheDir, now);
     try {
         node_fs__WEBPACK_IMPORTED_MODULE_1__.renameSync(newDir, currentLayers(cacheDir));
-        return true;
+        return 'swapped';
     }
     catch {
-        node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
-        return false;
+        node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync(newDir, { recursive: true, force: true }); // keep the other job's
+        return 'lost-race';
     }
 }
 /** layers/current becomes a retired directory (a concurrent build may still read it); whether there was one to retire. */

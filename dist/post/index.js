@@ -33849,13 +33849,6 @@ function seedLayout(dir, from) {
 }
 /** How long a replaced layer cache is kept: a build that started on it may still read its blobs. */
 const RETIRED_LAYERS_MS = (/* unused pure expression or super */ null && (3 * 3600 * 1000));
-/**
- * Swaps NEWDIR in as layers/current (when the build wrote it whole), once the blobs its index.json
- * does not reach are removed (seedLayout linked every blob of the old cache). One that lacks a blob
- * it reaches (a damaged one was dropped from it: dropDamagedLayerBlob) is removed instead. The
- * replaced directory is retired, not deleted, because a concurrent job's build may still be
- * reading it; retired directories older than RETIRED_LAYERS_MS are removed here.
- */
 function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     const layers = path.join(cacheDir, 'layers');
     for (const n of fs.existsSync(layers) ? fs.readdirSync(layers) : []) {
@@ -33865,22 +33858,22 @@ function finishLocalLayers(cacheDir, newDir, now = Date.now()) {
     }
     if (!fs.existsSync(path.join(newDir, 'index.json'))) {
         fs.rmSync(newDir, { recursive: true, force: true });
-        return false;
+        return 'not-written';
     }
     const reached = [...reachableBlobs(newDir)].map((d) => d.slice('sha256:'.length));
     if (!reached.every((hex) => fs.existsSync(path.join(newDir, 'blobs', 'sha256', hex)))) {
         fs.rmSync(newDir, { recursive: true, force: true });
-        return false;
+        return 'incomplete';
     }
     removeBlobsExcept(cacheDir, newDir, new Set(reached));
     retireCurrentLayers(cacheDir, now);
     try {
         fs.renameSync(newDir, currentLayers(cacheDir));
-        return true;
+        return 'swapped';
     }
     catch {
-        fs.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
-        return false;
+        fs.rmSync(newDir, { recursive: true, force: true }); // keep the other job's
+        return 'lost-race';
     }
 }
 /** layers/current becomes a retired directory (a concurrent build may still read it); whether there was one to retire. */

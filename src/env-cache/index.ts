@@ -376,8 +376,7 @@ export function prepareLayerCache(s: EnvCacheSettings, session: EnvCacheSession,
 export async function finishLayerCache(s: EnvCacheSettings, session: EnvCacheSession, used: string[]): Promise<void> {
   for (const dest of localLayerDests(s, session, used)) {
     try {
-      const written = fs.existsSync(path.join(dest, 'index.json'));
-      if (!finishLocalLayers(s.cacheDir, dest) && !written && !fs.existsSync(path.join(currentLayers(s.cacheDir), 'index.json'))) {
+      if (finishLocalLayers(s.cacheDir, dest) === 'not-written' && !fs.existsSync(path.join(currentLayers(s.cacheDir), 'index.json'))) {
         // ignore-error=true let the build pass without it; say so, or the next build's misses go unexplained
         const free = freeBytes(s.cacheDir);
         core.warning(`env cache: BuildKit wrote no layer cache to ${path.join(s.cacheDir, 'layers')}${free === null ? '' : ` (${(free / 1024 ** 2).toFixed(1)} MiB free there)`}; the build is not affected, the next one starts without it`);

@@ -401,9 +401,12 @@ export const RETIRED_LAYERS_MS = 3 * 3600 * 1000;
  * does not reach are removed (seedLayout linked every blob of the old cache). One that lacks a blob
  * it reaches (a damaged one was dropped from it: dropDamagedLayerBlob) is removed instead. The
  * replaced directory is retired, not deleted, because a concurrent job's build may still be
- * reading it; retired directories older than RETIRED_LAYERS_MS are removed here.
+ * reading it; retired directories older than RETIRED_LAYERS_MS are removed here. Says what became
+ * of NEWDIR: swapped in, not written by the build, removed for lacking a blob, or removed because
+ * another job swapped its own in first.
  */
-export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.now()): boolean {
+export type LayersOutcome = 'swapped' | 'not-written' | 'incomplete' | 'lost-race';
+export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.now()): LayersOutcome {
   const layers = path.join(cacheDir, 'layers');
   for (const n of fs.existsSync(layers) ? fs.readdirSync(layers) : []) {
     const m = /^retired-(\d+)-/.exec(n);
@@ -411,21 +414,21 @@ export function finishLocalLayers(cacheDir: string, newDir: string, now = Date.n
   }
   if (!fs.existsSync(path.join(newDir, 'index.json'))) {
     fs.rmSync(newDir, { recursive: true, force: true });
-    return false;
+    return 'not-written';
   }
   const reached = [...reachableBlobs(newDir)].map((d) => d.slice('sha256:'.length));
   if (!reached.every((hex) => fs.existsSync(path.join(newDir, 'blobs', 'sha256', hex)))) {
     fs.rmSync(newDir, { recursive: true, force: true });
-    return false;
+    return 'incomplete';
   }
   removeBlobsExcept(cacheDir, newDir, new Set(reached));
   retireCurrentLayers(cacheDir, now);
   try {
     fs.renameSync(newDir, currentLayers(cacheDir));
-    return true;
+    return 'swapped';
   } catch {
-    fs.rmSync(newDir, { recursive: true, force: true }); // another job swapped its own in first: keep theirs
-    return false;
+    fs.rmSync(newDir, { recursive: true, force: true }); // keep the other job's
+    return 'lost-race';
   }
 }
 

@@ -125,6 +125,25 @@ export function envLayerOf(cacheDir: string, key: string): string {
   return blobOf(cacheDir, largest.digest);
 }
 
+/**
+ * The blobs of the cache dir's layer caches (layers/current, new-*, retired-*) whose sha256 is not
+ * their name, as `layers/DIR/HEX`: what a build given that layer cache would import as it is.
+ */
+export function damagedLayerCacheBlobs(cacheDir: string): string[] {
+  return ls(path.join(cacheDir, 'layers')).flatMap((dir) => {
+    const blobs = path.join(cacheDir, 'layers', dir, 'blobs', 'sha256');
+    return ls(blobs)
+      .filter((hex) => crypto.createHash('sha256').update(fs.readFileSync(path.join(blobs, hex))).digest('hex') !== hex)
+      .map((hex) => `layers/${dir}/${hex}`);
+  });
+}
+
+/** Whether layers/current holds `file` itself (the same inode), as a save that linked it leaves it. */
+export function layerCacheHolds(cacheDir: string, file: string): boolean {
+  const cached = fs.statSync(path.join(cacheDir, 'layers', 'current', 'blobs', 'sha256', path.basename(file)), { throwIfNoEntry: false });
+  return cached?.ino === fs.statSync(file).ino;
+}
+
 /** Cuts the env layer to half. With `fixRecord`, the record's size for it is changed to match, as a torn write of both would. */
 export function truncateLayer(cacheDir: string, key: string, fixRecord = false): void {
   const file = envLayerOf(cacheDir, key);
