@@ -44,6 +44,8 @@ while (($#)); do
   esac
 done
 
+# Absolute: the ccache wrapper below runs from the build directories.
+[[ -n $CCACHE_ROOT ]] && CCACHE_ROOT=$(cd "$CCACHE_ROOT" && pwd)
 PYTHON=${PYTHON:-python3}
 export PYTHON
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-7.5;8.0;8.6;8.9;9.0+PTX}
@@ -78,9 +80,10 @@ export CCACHE_DIR=$WORK/ccache
   echo "command: $COMMAND"
 } | tee "$OUT_DIR/environment.txt"
 
-# The sources at one fixed path for every run, as in the image (/pcb/libs).
+# The sources at one fixed path for every run, as in the image (/pcb/libs), with the build
+# rules both libraries share (libs/common).
 SRC=$WORK/libs
-for lib in pointops pointgroup_ops; do
+for lib in pointops pointgroup_ops common; do
   mkdir -p "$SRC/$lib"
   tar -C "$REPO/libs/$lib" --exclude=./build --exclude='*.egg-info' --exclude='*.so' \
     --exclude=__pycache__ -cf - . | tar -C "$SRC/$lib" -xf -

@@ -33,7 +33,9 @@ trap 'rm -rf "$WORK"' EXIT
 build() {
   local name=$1 src=$2 t0
   mkdir -p "$WORK/src/$name"
-  for lib in pointops pointgroup_ops; do
+  # libs/common holds the build rules of ours; Pointcept's libs/ has none.
+  for lib in pointops pointgroup_ops common; do
+    [[ -d $src/$lib ]] || continue
     mkdir -p "$WORK/src/$name/$lib"
     tar -C "$src/$lib" --exclude=./build --exclude='*.egg-info' --exclude='*.so' \
       --exclude=__pycache__ -cf - . | tar -C "$WORK/src/$name/$lib" -xf -
@@ -59,7 +61,11 @@ bench() {
 }
 
 build ours "$REPO/libs"
-build pointcept "$PC"
+# Pointcept's bfs_cluster.cpp includes <google/dense_hash_map> without using it: an empty stand-in
+# header (in the temporary folder) takes its place, so sparsehash need not be installed.
+mkdir -p "$WORK/stand-in/google"
+: >"$WORK/stand-in/google/dense_hash_map"
+CPATH="${CPATH:+$CPATH:}$WORK/stand-in" build pointcept "$PC"
 bench ours
 bench pointcept
 {
