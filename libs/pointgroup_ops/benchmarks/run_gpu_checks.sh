@@ -19,7 +19,7 @@
 #      table, bfs_memory_probe.cpp (list reads in search order on one core) and a per-kernel
 #      profile (profile_instance.py);
 #   4. compute-sanitizer racecheck on benchmarks/sanitizer_driver.py, memcheck on the CUDA
-#      tests (without the two large-workload tests).
+#      tests (without the two large-workload tests and the leak test).
 # Writes 8 files to OUTDIR: summary.txt (the machine, every step's status and last lines, the
 # comparison table and the whole profile), build.log, pytest.log, sanitizers.log, bench.log,
 # bench-ours.json, comparison.md, profile.log. Exits non-zero when a build, a test or a
@@ -121,12 +121,14 @@ if step profile profile.log 120 "$PY" "$HERE/profile_instance.py"; then
 fi
 # 4. sanitizers, last: memcheck gets what is left of the budget. The two large-workload tests
 # (240k and 2M points) only repeat, at scale, what the smaller tests run, and would take
-# minutes under memcheck.
+# minutes under memcheck. The leak test runs in step 2 only: under compute-sanitizer torch's
+# count of live tensor bytes grew by one call's outputs per call (H100 host, d679942), while
+# the same test without the sanitizer, and each op called alone under memcheck, showed none.
 if command -v compute-sanitizer >/dev/null; then
   step racecheck sanitizers.log 90 compute-sanitizer --tool racecheck --error-exitcode 9 "$PY" "$HERE/sanitizer_driver.py"
   step memcheck sanitizers.log 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
     "$PY" -m pytest -q -p no:cacheprovider -rfE libs/pointgroup_ops/tests/test_pgo_cuda.py \
-    -k "not two_million and not instance_workload"
+    -k "not two_million and not instance_workload and not memory_leak"
 else
   say "compute-sanitizer not found: sanitizer runs skipped"
   rc=1

@@ -93,6 +93,23 @@ def test_more_than_1024_neighbours_are_kept_and_sorted():
 
 
 @needs_cuda
+def test_lists_of_every_length_band_identical():
+    # The fill pass orders a list by a means chosen by its length (by rank up to 64 entries, by a
+    # bitonic sort in shared memory up to 1024, by a global sort beyond): clumps of rising
+    # density, in shuffled index order, give lists in every band up to 1024 (beyond: the test of
+    # more than 1024 neighbours).
+    rng = np.random.default_rng(7)
+    clumps = [rng.uniform(0, 4, size=(m, 3)) + 10.0 * i for i, m in enumerate((600, 1500, 3000, 6000, 12000))]
+    pts = np.concatenate(clumps).astype(np.float32)
+    pts = torch.from_numpy(pts[rng.permutation(len(pts))])
+    n = len(pts)
+    (idx, sl), _ = both(pts, batch_from_counts([n]), offsets_from_counts([n]), 1.0)
+    lengths = sl[:, 1]
+    for lo, hi in ((1, 64), (65, 512), (513, 1024)):
+        assert ((lengths >= lo) & (lengths <= hi)).any(), f"no list of {lo}-{hi} neighbours"
+
+
+@needs_cuda
 def test_random_labels_and_asymmetric_lists_identical():
     rng = np.random.default_rng(7)
     pts, _ = clumped_scene(rng, 6000, 4, 2.0, (30, 30, 30), 1)
