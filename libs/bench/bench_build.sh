@@ -35,6 +35,8 @@ done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIBS=$(cd "$HERE/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=sources.sh
+. "$HERE/sources.sh"
 BUILD_SCRIPT=$(cd "$HERE/../../docker" && pwd)/build-extensions.sh
 export PYTHON=${PYTHON:-python3}
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
@@ -52,11 +54,7 @@ if command -v nvcc >/dev/null; then nvcc --version | tail -n 1; fi
 echo "TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST MAX_JOBS=$MAX_JOBS nproc=$(nproc)"
 
 LIBRARIES=(pointops pointgroup_ops)
-for lib in "${LIBRARIES[@]}" common; do
-  mkdir -p "$WORK/src/$lib"
-  tar -C "$LIBS/$lib" --exclude=./build --exclude='*.egg-info' --exclude='*.so' --exclude=__pycache__ -cf - . |
-    tar -C "$WORK/src/$lib" -xf -
-done
+copy_sources "$LIBS" "$WORK/src"
 [[ -z $PROFILE ]] || export NVCC_APPEND_FLAGS="--time=$PROFILE/nvcc.csv"
 
 status=0

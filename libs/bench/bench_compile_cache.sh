@@ -19,6 +19,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=sources.sh
+. "$HERE/sources.sh"
 BUILD_SCRIPT=$REPO/docker/build-extensions.sh
 OUT_DIR=${OUT:-}
 CCACHE_ROOT=""
@@ -80,14 +82,9 @@ export CCACHE_DIR=$WORK/ccache
   echo "command: $COMMAND"
 } | tee "$OUT_DIR/environment.txt"
 
-# The sources at one fixed path for every run, as in the image (/pcb/libs), with the build
-# rules both libraries share (libs/common).
+# The sources at one fixed path for every run, as in the image (/pcb/libs).
 SRC=$WORK/libs
-for lib in pointops pointgroup_ops common; do
-  mkdir -p "$SRC/$lib"
-  tar -C "$REPO/libs/$lib" --exclude=./build --exclude='*.egg-info' --exclude='*.so' \
-    --exclude=__pycache__ -cf - . | tar -C "$SRC/$lib" -xf -
-done
+copy_sources "$REPO/libs" "$SRC"
 
 printf 'case\tseconds\thits\tmisses\twheels\tother ccache calls\n' >"$OUT_DIR/results.tsv"
 # run NAME LIB...: one build from a clean build directory, as a fresh image layer starts.

@@ -14,6 +14,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=sources.sh
+. "$HERE/sources.sh"
 REPO=$(cd "$HERE/../.." && pwd)
 PC=${1:?usage: run_model_bench.sh POINTCEPT_DIR [OUT_DIR]}
 OUT_DIR=${2:-${OUT:-$PWD/model-bench-out}}
@@ -32,14 +34,7 @@ trap 'rm -rf "$WORK"' EXIT
 # build NAME SRC_DIR: both libraries from SRC_DIR into $WORK/NAME (from clean copies).
 build() {
   local name=$1 src=$2 t0
-  mkdir -p "$WORK/src/$name"
-  # libs/common holds the build rules of ours; Pointcept's libs/ has none.
-  for lib in pointops pointgroup_ops common; do
-    [[ -d $src/$lib ]] || continue
-    mkdir -p "$WORK/src/$name/$lib"
-    tar -C "$src/$lib" --exclude=./build --exclude='*.egg-info' --exclude='*.so' \
-      --exclude=__pycache__ -cf - . | tar -C "$WORK/src/$name/$lib" -xf -
-  done
+  copy_sources "$src" "$WORK/src/$name"
   t0=$SECONDS
   if ! "$PYTHON" -m pip install --no-build-isolation --no-deps --target "$WORK/$name" \
     "$WORK/src/$name/pointops" "$WORK/src/$name/pointgroup_ops" >"$OUT_DIR/build-$name.log" 2>&1; then
@@ -61,11 +56,7 @@ bench() {
 }
 
 build ours "$REPO/libs"
-# Pointcept's bfs_cluster.cpp includes <google/dense_hash_map> without using it: an empty stand-in
-# header (in the temporary folder) takes its place, so sparsehash need not be installed.
-mkdir -p "$WORK/stand-in/google"
-: >"$WORK/stand-in/google/dense_hash_map"
-CPATH="${CPATH:+$CPATH:}$WORK/stand-in" build pointcept "$PC"
+CPATH="${CPATH:+$CPATH:}$(sparsehash_stand_in "$WORK")" build pointcept "$PC"
 bench ours
 bench pointcept
 {

@@ -82,12 +82,10 @@ step() {
 step build-ours build.log 300 env FORCE_CUDA=1 "$PY" -m pip install --no-build-isolation --no-deps --target "$OURS" \
   ./libs/pointgroup_ops
 if [[ -n $ORIGINAL_SRC ]]; then
-  # The original includes <google/dense_hash_map> without using it; where sparsehash is not
-  # installed an empty stand-in header (in the temporary folder) lets it compile.
-  mkdir -p "$WORK/stand-in/google"
-  : >"$WORK/stand-in/google/dense_hash_map"
+  # shellcheck source-path=SCRIPTDIR source=../../bench/sources.sh
+  . libs/bench/sources.sh
   cp -r "$ORIGINAL_SRC" "$WORK/original-src"
-  step build-original build.log 300 env CPATH="${CPATH:+$CPATH:}$WORK/stand-in" \
+  step build-original build.log 300 env CPATH="${CPATH:+$CPATH:}$(sparsehash_stand_in "$WORK")" \
     "$PY" -m pip install --no-build-isolation --no-deps --target "$ORIG" "$WORK/original-src"
 fi
 
