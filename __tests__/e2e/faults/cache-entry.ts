@@ -23,6 +23,7 @@ export interface EntryCheck {
 const ls = (d: string): string[] => { try { return fs.readdirSync(d).sort(); } catch { return []; } };
 const recordOf = (cacheDir: string, key: string) => path.join(cacheDir, 'entries', `${key}.json`);
 const blobOf = (cacheDir: string, digest: string) => path.join(cacheDir, 'oci', 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
+const sha256Hex = (data: Buffer) => crypto.createHash('sha256').update(data).digest('hex');
 
 /** What the cache dir holds, by area; `entries` are keys (entries/KEY.json), `stray` anything else in entries/. */
 export function cacheListing(cacheDir: string): Record<'entries' | 'stray' | 'blobs' | 'tmp' | 'trash' | 'locks' | 'layers', string[]> {
@@ -86,7 +87,7 @@ export function checkEntry(cacheDir: string, key: string): EntryCheck {
       continue;
     }
     if (data.length !== b.size) c.problems.push(`blob ${b.digest.slice(0, 19)} has ${data.length} bytes, the record says ${b.size}`);
-    else if (`sha256:${crypto.createHash('sha256').update(data).digest('hex')}` !== b.digest) c.problems.push(`blob ${b.digest.slice(0, 19)} does not match its digest`);
+    else if (`sha256:${sha256Hex(data)}` !== b.digest) c.problems.push(`blob ${b.digest.slice(0, 19)} does not match its digest`);
   }
   if (c.digest && !c.problems.length) {
     const m = JSON.parse(fs.readFileSync(blobOf(cacheDir, c.digest), 'utf8')) as { config?: { digest: string }; layers?: { digest: string }[] };
@@ -127,13 +128,20 @@ export function envLayerOf(cacheDir: string, key: string): string {
 
 /**
  * The blobs of the cache dir's layer caches (layers/current, new-*, retired-*) whose sha256 is not
- * their name, as `layers/DIR/HEX`: what a build given that layer cache would import as it is.
+ * their name, as `layers/DIR/HEX`: what a build given that layer cache would import as it is. The
+ * caches share most blobs as hard links: each file is read once.
  */
 export function damagedLayerCacheBlobs(cacheDir: string): string[] {
+  const whole = new Map<string, boolean>(); // by inode and name
   return ls(path.join(cacheDir, 'layers')).flatMap((dir) => {
     const blobs = path.join(cacheDir, 'layers', dir, 'blobs', 'sha256');
     return ls(blobs)
-      .filter((hex) => crypto.createHash('sha256').update(fs.readFileSync(path.join(blobs, hex))).digest('hex') !== hex)
+      .filter((hex) => {
+        const file = path.join(blobs, hex);
+        const id = `${fs.statSync(file).ino}:${hex}`;
+        if (!whole.has(id)) whole.set(id, sha256Hex(fs.readFileSync(file)) === hex);
+        return !whole.get(id);
+      })
       .map((hex) => `layers/${dir}/${hex}`);
   });
 }
