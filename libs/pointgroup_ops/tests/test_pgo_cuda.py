@@ -109,6 +109,42 @@ def test_lists_of_every_length_band_identical():
         assert ((lengths >= lo) & (lengths <= hi)).any(), f"no list of {lo}-{hi} neighbours"
 
 
+def widest_bucket(values):
+    # The fill pass's bucket rule for lists of 65-512 (32 buckets over the list's value range);
+    # lists whose widest bucket holds more than 32 values take the bitonic sort instead.
+    lo, hi = values.min(), values.max()
+    return np.bincount(((values - lo) * 32 // (hi - lo + 1)).astype(np.int64), minlength=32).max()
+
+
+@needs_cuda
+@pytest.mark.parametrize("order", ["shuffled", "by x", "clumps with strays"])
+def test_lists_ordered_whatever_the_index_order(order):
+    # How a list's indices spread over their range decides whether the fill pass orders it by
+    # bucket or falls back to the bitonic sort: shuffled points spread evenly; points numbered
+    # along x give narrow, even ranges; clumps numbered one after the other, with a few points
+    # of each numbered at the end, give lists packed into one bucket but for a few strays.
+    rng = np.random.default_rng(11)
+    sizes = (2000, 4000, 8000)
+    clumps = [rng.uniform(0, 4, size=(m, 3)) + 10.0 * i for i, m in enumerate(sizes)]
+    pts = np.concatenate(clumps).astype(np.float32)
+    if order == "shuffled":
+        perm = rng.permutation(len(pts))
+    elif order == "by x":
+        perm = np.argsort(pts[:, 0], kind="stable")
+    else:
+        strays = rng.random(len(pts)) < 0.02
+        perm = np.concatenate([np.flatnonzero(~strays), np.flatnonzero(strays)])
+    pts = torch.from_numpy(pts[perm])
+    n = len(pts)
+    (idx, sl), _ = both(pts, batch_from_counts([n]), offsets_from_counts([n]), 1.0)
+    bucketed = [widest_bucket(idx[s:s + l].numpy()) for s, l in sl.tolist() if 64 < l <= 512]
+    assert bucketed, "no list of 65-512 neighbours"
+    if order == "clumps with strays":
+        assert max(bucketed) > 32, "no list falls back to the bitonic sort"
+    else:
+        assert min(bucketed) <= 32, "no list is ordered by bucket"
+
+
 @needs_cuda
 def test_random_labels_and_asymmetric_lists_identical():
     rng = np.random.default_rng(7)

@@ -10,13 +10,14 @@
 // 4. scan:  start = exclusive prefix sum; the total is read with the error bits in
 //           the only host synchronisation, to allocate the output.
 // 5. fill:  same walk; hits are compacted into a per-warp shared-memory list,
-//           ordered (rank placement up to 64 entries, bitonic sort up to kSortCap)
-//           and written out. Longer
-//           lists are written unsorted and sorted afterwards by a global sort of
-//           (list, index) keys, so no neighbour is ever dropped.
+//           ordered (by rank up to 64 entries; up to 512 by bucket and rank when
+//           the indices spread evenly; else by a bitonic sort) and written out.
+//           Lists longer than kSortCap are written unsorted and sorted afterwards
+//           by a global sort of (list, index) keys, so no neighbour is ever dropped.
 #include "../pointgroup_ops.h"
 #include "common.cuh"
 
+#include <ATen/ops/aminmax.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/bitwise_and.h>
 #include <ATen/ops/cumsum.h>
@@ -36,7 +37,19 @@ namespace {
 constexpr int kWarpsPerBlock = 4;
 constexpr int kPerWarp = 8;  // sorted positions per warp in the query kernels
 constexpr int kSortCap = 1024;
-constexpr int kRankSortMax = 64;  // lists up to this length are placed by rank, longer ones bitonic-sorted
+constexpr int kRankSortMax = 64;     // lists up to this length are placed by rank
+constexpr int kBucketSortMax = 512;  // up to this length by bucket, then rank within the bucket
+constexpr int kBuckets = 32;         // one per lane
+constexpr int kBucketCap = 32;       // fuller buckets (indices far from uniform) fall back to the bitonic sort
+static_assert(2 * kBucketSortMax <= kSortCap, "bucket_order uses the second half of the list as scratch");
+// Blocks per SM the query kernels are compiled for: it caps their registers (40 for 12), since
+// the walk over the candidates needs the occupancy more than the ordering needs registers.
+// Turing holds at most 1024 threads per SM.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 750
+constexpr int kQueryBlocksPerSm = 8;
+#else
+constexpr int kQueryBlocksPerSm = 12;
+#endif
 
 enum : int { kBadOffsets = 1, kBadBatchIdx = 2, kNonFinite = 4, kOversize = 8 };
 
@@ -118,6 +131,65 @@ __device__ void warp_bitonic_sort(int* a, int L, int lane) {
   }
 }
 
+// Orders list[0..L) (kRankSortMax < L <= kBucketSortMax) in place when its values spread
+// evenly enough over their range; returns false, with the list untouched, when a bucket
+// would hold more than kBucketCap of them. A value's bucket is floor((x - lowest) * 32 /
+// range), which never decreases with x, so the buckets hold consecutive value ranges and a
+// value's place is the size of the buckets before its own plus its rank in its bucket. The
+// values are read from shared memory at each pass rather than kept in registers, which would
+// cost the walk above its occupancy. `count` holds kBuckets ints; list[kBucketSortMax ..
+// kBucketSortMax + L) is scratch.
+__device__ bool bucket_order(int* list, int* count, int L, int lane) {
+  const int rounds_end = (L + 31) & ~31;  // every lane runs the same iterations (shuffles)
+  int lowest = INT_MAX, highest = INT_MIN;
+  for (int t = lane; t < L; t += 32) {
+    lowest = min(lowest, list[t]);
+    highest = max(highest, list[t]);
+  }
+  for (int s = 16; s > 0; s >>= 1) {
+    lowest = min(lowest, __shfl_xor_sync(kFullMask, lowest, s));
+    highest = max(highest, __shfl_xor_sync(kFullMask, highest, s));
+  }
+  // A float product rounds monotonically, so the bucket order stays the value order.
+  const float scale = static_cast<float>(kBuckets) / (static_cast<float>(highest - lowest) + 1.0f);
+  auto bucket_of = [&](int x) { return min(kBuckets - 1, static_cast<int>(static_cast<float>(x - lowest) * scale)); };
+  count[lane] = 0;
+  __syncwarp();
+  for (int t = lane; t < L; t += 32) atomicAdd(&count[bucket_of(list[t])], 1);
+  __syncwarp();
+  const int size = count[lane];
+  int end = size;  // inclusive prefix sum of the bucket sizes
+  int widest = size;
+  for (int s = 1; s < 32; s <<= 1) {
+    const int below = __shfl_up_sync(kFullMask, end, s);
+    if (lane >= s) end += below;
+    widest = max(widest, __shfl_xor_sync(kFullMask, widest, s));
+  }
+  if (widest > kBucketCap) return false;  // the same answer in every lane
+  const int first = end - size;
+  const int bucket = first | (size << 16);  // first place and size of bucket `lane`, both <= 512
+  count[lane] = first;                      // from here on: the next free place in the bucket
+  __syncwarp();
+  int* grouped = list + kBucketSortMax;
+  for (int t = lane; t < L; t += 32) {
+    const int x = list[t];
+    grouped[atomicAdd(&count[bucket_of(x)], 1)] = x;
+  }
+  __syncwarp();
+  for (int t = lane; t < rounds_end; t += 32) {
+    const int x = t < L ? grouped[t] : lowest;
+    const int b = __shfl_sync(kFullMask, bucket, bucket_of(x));
+    if (t < L) {
+      const int from = b & 0xffff, to = from + (b >> 16);
+      int place = from;
+      for (int i = from; i < to; ++i) place += grouped[i] < x;
+      list[place] = x;
+    }
+  }
+  __syncwarp();
+  return true;
+}
+
 // Searches, with lanes 0..17, the bounds of the 9 sorted-key ranges that hold
 // the 27 cells around `key` (even lane: first position, odd lane: one past the last).
 __device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, int n, int cb, long long key,
@@ -142,11 +214,12 @@ __device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, 
 // One warp handles kPerWarp consecutive sorted positions (mostly the same cell, so
 // the range search is redone only when the cell changes).
 template <bool kFill>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     query_kernel(const long long* __restrict__ skeys, const float4* __restrict__ pts, int n, int cb, float r2,
                  int* __restrict__ count, const int* __restrict__ start_len, int* __restrict__ out,
                  long long* __restrict__ info) {
   __shared__ int buf[kFill ? kWarpsPerBlock : 1][kFill ? kSortCap : 1];
+  __shared__ int bucket_count[kFill ? kWarpsPerBlock : 1][kFill ? kBuckets : 1];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
   if (first >= n) return;  // the whole warp leaves together
@@ -210,7 +283,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         out[st + rank] = x;
       }
     } else {
-      warp_bitonic_sort(list, L, lane);
+      if (L > kBucketSortMax || !bucket_order(list, bucket_count[kFill ? warp : 0], L, lane))
+        warp_bitonic_sort(list, L, lane);
       for (int t = lane; t < L; t += 32) out[st + t] = list[t];
     }
     __syncwarp();
@@ -268,8 +342,7 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   TORCH_CHECK_VALUE(cb >= 6, "ballquery_batch_p: too many scenes in batch_offsets (", num(B), ")");
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
 
-  const at::Tensor lo = std::get<0>(coords.min(0));
-  const at::Tensor hi = std::get<0>(coords.max(0));
+  const auto [lo, hi] = at::aminmax(coords, 0);
   at::Tensor info = at::zeros({2}, coords.options().dtype(at::kLong));
   at::Tensor keys = at::empty({n}, coords.options().dtype(at::kLong));
   const double min_edge = static_cast<double>(static_cast<float>(radius)) * (1.0 + 1e-4);
