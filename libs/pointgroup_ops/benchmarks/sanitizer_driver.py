@@ -1,5 +1,5 @@
 """Small CUDA workload for compute-sanitizer: every kernel path of both ops once
-(lists ordered by each of the three ways, empty scenes, error paths, the non-symmetric
+(lists ordered by each of the four ways, empty scenes, error paths, the non-symmetric
 fallback).
 
 Usage: compute-sanitizer --tool memcheck python libs/pointgroup_ops/benchmarks/sanitizer_driver.py
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from pgo_reference import batch_from_counts, clumped_scene, offsets_from_counts  # noqa: E402
+from pgo_reference import batch_from_counts, clumped_scene, offsets_from_counts, widest_bucket  # noqa: E402
 
 import pointgroup_ops as pgo  # noqa: E402
 
@@ -21,16 +21,23 @@ def main():
     counts = [2000, 0, 1500]
     parts = [clumped_scene(rng, c, 6, 2.5, (40, 40, 15), 3) for c in counts]
     dense = rng.uniform(0, 0.5, size=(1200, 3)).astype(np.float32)  # lists > 1024: the global sort afterwards
-    medium = rng.uniform(0, 3.0, size=(600, 3)).astype(np.float32)  # lists of ~300: the bitonic sort in shared memory
-    coords = torch.from_numpy(np.concatenate([p[0] for p in parts] + [dense, medium])).cuda()
-    label = torch.from_numpy(np.concatenate([p[1] for p in parts] + [np.zeros(1800, np.int32)])).cuda()
-    counts = counts + [1200, 600]
+    medium = rng.uniform(0, 3.0, size=(600, 3)).astype(np.float32)  # lists of ~300, even indices: by bucket
+    # lists of ~300 packed at the start of a scene of 2000 but for a few strays at its end: the
+    # bitonic sort (far points make up the rest of the scene)
+    skewed = np.concatenate([rng.uniform(0, 3.0, size=(290, 3)), rng.uniform(100, 400, size=(1700, 3)),
+                             rng.uniform(0, 3.0, size=(10, 3))]).astype(np.float32)
+    coords = torch.from_numpy(np.concatenate([p[0] for p in parts] + [dense, medium, skewed])).cuda()
+    label = torch.from_numpy(np.concatenate([p[1] for p in parts] + [np.zeros(3800, np.int32)])).cuda()
+    counts = counts + [1200, 600, 2000]
     batch, off = batch_from_counts(counts).cuda(), offsets_from_counts(counts).cuda()
     idx, sl = pgo.ballquery_batch_p(coords, batch, off, 1.5, 300)
     cpu_lists = pgo.ballquery_batch_p(coords.cpu(), batch.cpu(), off.cpu(), 1.5, 300)
     assert torch.equal(cpu_lists[1], sl.cpu()) and torch.equal(cpu_lists[0], idx.cpu())
     lens = sl[:, 1]
     assert bool((lens > 1024).any()) and bool(((lens > 64) & (lens <= 1024)).any()) and bool((lens <= 64).any())
+    host = idx.cpu()
+    widest = [widest_bucket(host[s:s + n]) for s, n in sl.cpu().tolist() if 64 < n <= 512]
+    assert min(widest) <= 32 < max(widest), "lists of 65-512 not ordered both by bucket and by the bitonic sort"
     ci, co = pgo.bfs_cluster(label, idx, sl, 5)
     cpu = pgo.bfs_cluster(label.cpu(), idx.cpu(), sl.cpu(), 5)
     assert torch.equal(cpu[0], ci.cpu()) and torch.equal(cpu[1], co.cpu())

@@ -91,3 +91,12 @@ def instance_workload(seed=0, scenes=4, points=60000, clumps=40, device="cpu"):
     coords = torch.from_numpy(np.concatenate(xyz)).to(device)
     labels = torch.from_numpy(np.concatenate(lab)).to(device)
     return coords, batch_from_counts(counts).to(device), offsets_from_counts(counts).to(device), labels
+
+
+def widest_bucket(values):
+    """The size of the fullest of 32 equal buckets over the value range of one neighbour list.
+    The CUDA fill pass orders a list of 65-512 entries by bucket when this is at most 32, else
+    by a bitonic sort: tests use it to check that both ways are reached."""
+    values = np.asarray(values, dtype=np.int64)
+    lo, hi = values.min(), values.max()
+    return int(np.bincount((values - lo) * 32 // (hi - lo + 1), minlength=32).max())

@@ -14,6 +14,7 @@ from pgo_reference import (  # noqa: E402
     clumped_scene,
     instance_workload,
     offsets_from_counts,
+    widest_bucket,
 )
 
 has_cuda = torch.cuda.is_available() and pgo.cuda_available()
@@ -109,13 +110,6 @@ def test_lists_of_every_length_band_identical():
         assert ((lengths >= lo) & (lengths <= hi)).any(), f"no list of {lo}-{hi} neighbours"
 
 
-def widest_bucket(values):
-    # The fill pass's bucket rule for lists of 65-512 (32 buckets over the list's value range);
-    # lists whose widest bucket holds more than 32 values take the bitonic sort instead.
-    lo, hi = values.min(), values.max()
-    return np.bincount(((values - lo) * 32 // (hi - lo + 1)).astype(np.int64), minlength=32).max()
-
-
 @needs_cuda
 @pytest.mark.parametrize("order", ["shuffled", "by x", "clumps with strays"])
 def test_lists_ordered_whatever_the_index_order(order):
@@ -137,7 +131,7 @@ def test_lists_ordered_whatever_the_index_order(order):
     pts = torch.from_numpy(pts[perm])
     n = len(pts)
     (idx, sl), _ = both(pts, batch_from_counts([n]), offsets_from_counts([n]), 1.0)
-    bucketed = [widest_bucket(idx[s:s + l].numpy()) for s, l in sl.tolist() if 64 < l <= 512]
+    bucketed = [widest_bucket(idx[s:s + l]) for s, l in sl.tolist() if 64 < l <= 512]
     assert bucketed, "no list of 65-512 neighbours"
     if order == "clumps with strays":
         assert max(bucketed) > 32, "no list falls back to the bitonic sort"
