@@ -95,8 +95,9 @@ def test_more_than_1024_neighbours_are_kept_and_sorted():
 
 @needs_cuda
 def test_lists_of_every_length_band_identical():
-    # The fill pass orders a list by a means chosen by its length (by rank up to 64 entries, by a
-    # bitonic sort in shared memory up to 1024, by a global sort beyond): clumps of rising
+    # The fill pass orders a list by a means chosen by its length (by rank up to 64 entries, by
+    # bucket or a bitonic sort up to 512, by a bitonic sort up to 1024, by a global sort beyond;
+    # test_lists_ordered_whatever_the_index_order covers bucket and fallback): clumps of rising
     # density, in shuffled index order, give lists in every band up to 1024 (beyond: the test of
     # more than 1024 neighbours).
     rng = np.random.default_rng(7)
