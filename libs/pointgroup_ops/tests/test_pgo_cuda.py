@@ -68,6 +68,18 @@ def test_uniform_and_boundary_cases_identical():
 
 
 @needs_cuda
+@pytest.mark.parametrize("offset", [0.0, 1000.25])
+def test_lattice_ties_identical(offset):
+    # A lattice with radii of 3-4 spacings: cells of 27 or more points, and many neighbours
+    # exactly at the radius (excluded) or a rounding error inside it, on cell boundaries;
+    # far from the origin, coordinates keep fewer bits.
+    g = np.stack(np.meshgrid(*[np.arange(16)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    g = torch.from_numpy(g.astype(np.float32) + np.float32(offset))
+    for r in (3.0, 3.0001, 3.1622777, 3.6055512, 4.0):
+        both(g, batch_from_counts([4096]), offsets_from_counts([4096]), r)
+
+
+@needs_cuda
 @pytest.mark.parametrize("spread", [3.0, 40.0, 4000.0])
 def test_sparse_points_over_many_cells_identical(spread):
     # Few points over many cells: most cells empty, neighbouring cells missing from the keys,
