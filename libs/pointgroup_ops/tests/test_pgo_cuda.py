@@ -128,8 +128,8 @@ def test_lists_of_every_length_band_identical():
 def test_lists_ordered_whatever_the_index_order(order):
     # How a list's indices spread over their range decides whether the fill pass orders it by
     # bucket or falls back to the bitonic sort: shuffled points spread evenly; points numbered
-    # along x give narrow, even ranges; clumps numbered one after the other, with a few points
-    # of each numbered at the end, give lists packed into one bucket but for a few strays.
+    # along x give narrow, even ranges; clumps numbered one after the other, with 2% of their
+    # points numbered at the end, pack the longer lists into a few buckets.
     rng = np.random.default_rng(11)
     sizes = (2000, 4000, 8000)
     clumps = [rng.uniform(0, 4, size=(m, 3)) + 10.0 * i for i, m in enumerate(sizes)]
