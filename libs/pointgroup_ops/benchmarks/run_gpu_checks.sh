@@ -12,8 +12,8 @@
 # the original here instead (about a minute more).
 #
 # Steps, each under a time limit (about 4 minutes in all expected on the H200 host):
-#   1. build this package (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST=9.0, MAX_JOBS=16) into a folder
-#      of its own, put first on PYTHONPATH;
+#   1. build this package from a clean copy (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST=9.0,
+#      MAX_JOBS=16) into a folder of its own, put first on PYTHONPATH;
 #   2. pytest libs/pointgroup_ops/tests libs/common/tests (CUDA == CPU, 2M-point scale test);
 #   3. the benchmark (bench_instance.py, CPU rows on 1, 2, 4 and 16 threads), the comparison
 #      table, bfs_memory_probe.cpp (list reads in search order on one core) and a per-kernel
@@ -33,6 +33,8 @@ HERE=libs/pointgroup_ops/benchmarks
 ORIGINAL_JSON=${ORIGINAL_JSON:-$HERE/h200_original.json}
 ORIGINAL_SRC=${ORIGINAL_SRC:-}
 [[ -d $HERE ]] || { echo "run_gpu_checks.sh: run it from the repository root ($HERE not found)" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=../../bench/sources.sh
+. libs/bench/sources.sh
 if [[ -n $ORIGINAL_SRC && ! (-f $ORIGINAL_SRC/setup.py && -d $ORIGINAL_SRC/src) ]]; then
   echo "run_gpu_checks.sh: ORIGINAL_SRC=$ORIGINAL_SRC is not Pointcept's libs/pointgroup_ops (no setup.py and src/)" >&2
   exit 2
@@ -78,12 +80,11 @@ step() {
   echo "TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST MAX_JOBS=$MAX_JOBS"
 } >>"$SUMMARY" 2>&1
 
-# 1. build
+# 1. build, from clean copies (a build/ folder left by a CPU-only build would be reused)
+copy_sources libs "$WORK/src"
 step build-ours build.log 300 env FORCE_CUDA=1 "$PY" -m pip install --no-build-isolation --no-deps --target "$OURS" \
-  ./libs/pointgroup_ops
+  "$WORK/src/pointgroup_ops"
 if [[ -n $ORIGINAL_SRC ]]; then
-  # shellcheck source-path=SCRIPTDIR source=../../bench/sources.sh
-  . libs/bench/sources.sh
   cp -r "$ORIGINAL_SRC" "$WORK/original-src"
   step build-original build.log 300 env CPATH="${CPATH:+$CPATH:}$(sparsehash_stand_in "$WORK")" \
     "$PY" -m pip install --no-build-isolation --no-deps --target "$ORIG" "$WORK/original-src"
