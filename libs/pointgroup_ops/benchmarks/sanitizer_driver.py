@@ -31,15 +31,14 @@ def main():
     counts = counts + [1200, 600, 2000]
     batch, off = batch_from_counts(counts).cuda(), offsets_from_counts(counts).cuda()
     idx, sl = pgo.ballquery_batch_p(coords, batch, off, 1.5, 300)
-    cpu_lists = pgo.ballquery_batch_p(coords.cpu(), batch.cpu(), off.cpu(), 1.5, 300)
-    assert torch.equal(cpu_lists[1], sl.cpu()) and torch.equal(cpu_lists[0], idx.cpu())
+    host_idx, host_sl = pgo.ballquery_batch_p(coords.cpu(), batch.cpu(), off.cpu(), 1.5, 300)
+    assert torch.equal(host_sl, sl.cpu()) and torch.equal(host_idx, idx.cpu())
     lens = sl[:, 1]
     assert bool((lens > 1024).any()) and bool(((lens > 64) & (lens <= 1024)).any()) and bool((lens <= 64).any())
-    host = idx.cpu()
-    widest = [widest_bucket(host[s:s + n]) for s, n in sl.cpu().tolist() if 64 < n <= 512]
+    widest = [widest_bucket(host_idx[s:s + n]) for s, n in host_sl.tolist() if 64 < n <= 512]
     assert min(widest) <= 32 < max(widest), "lists of 65-512 not ordered both by bucket and by the bitonic sort"
     ci, co = pgo.bfs_cluster(label, idx, sl, 5)
-    cpu = pgo.bfs_cluster(label.cpu(), idx.cpu(), sl.cpu(), 5)
+    cpu = pgo.bfs_cluster(label.cpu(), host_idx, host_sl, 5)
     assert torch.equal(cpu[0], ci.cpu()) and torch.equal(cpu[1], co.cpu())
     sl2 = sl.clone()
     sl2[:, 1] = torch.clamp(sl2[:, 1] - 1, min=0)
