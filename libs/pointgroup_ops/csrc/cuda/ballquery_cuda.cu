@@ -3,7 +3,8 @@
 // 1. keys:  every point gets a 64-bit key (scene, cell z, cell y, cell x) on a grid
 //           of cells with edge >= radius (cell x varies fastest); batch_offsets and
 //           batch_idxs are checked on the way (error bits, read at the one sync).
-// 2. sort:  stable sort by key, so inside a cell points stay in ascending index order.
+// 2. sort:  sort by key (stable, as it was measured; the order inside a cell does not
+//           matter, every list is ordered when it is written, step 5).
 // 3. count: one warp per query (in sorted order, for locality); lanes 0..17 binary
 //           search the 9 key ranges (z, y) x [x-1, x+1]; the warp tests candidates
 //           32 at a time and counts hits.
