@@ -4,9 +4,15 @@ reference, whatever the number of threads and of independent index ranges (scene
 With more than one thread and enough list entries (>= 2**15), the search cuts the points into
 index ranges and searches them in parallel. The cuts are guessed from the last entry of each
 list (its largest, for the ascending lists of ballquery_batch_p) and checked by the search,
-which falls back to one range when a list crosses a cut. The inputs below are big enough for
-that path; some are built so that ranges must not be cut, or so that every guess is wrong.
+which falls back to one range when a list crosses a cut. With more than twice as many
+threads as such ranges (weighed by their work), it searches by components instead, and
+checks that what it found is what the sequential search finds, else runs that. The inputs
+below are big enough for these paths; some are built so that ranges must not be cut, so that
+every guess is wrong, or so that the component search must give up.
 """
+import multiprocessing
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -60,6 +66,13 @@ def cached_input(name):
     return _inputs[name]
 
 
+def searches_run(fn):
+    """The searches a call took, by the profiler scopes bfs_cluster opens for them."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    return {e.name for e in prof.events() if e.name.startswith("bfs_cluster: ")}
+
+
 def assert_reference(label, idx, sl, threshold, ref=None):
     ci, co = pgo.bfs_cluster(label, idx, sl, threshold)
     rci, rco = ref if ref is not None else bfs_reference(label.numpy(), idx.numpy(), sl.numpy(), threshold)
@@ -96,6 +109,92 @@ def test_lists_crossing_scenes_keep_the_sequential_order(threads, direction):
         label[b] = label[a]
     idx2, sl2 = lists_to_tensors(lists)
     assert_reference(label, idx2, sl2, 1)
+
+
+# One scene is one range: the component search pays from 3 threads on. Two scenes of 3500 and
+# 2500 points: the wider range holds 7/12 of the work, so from 4 threads on. Seventeen equal
+# scenes are cut into at most `threads` ranges of one or two scenes, never worth it.
+@pytest.mark.parametrize(
+    "layout, threads, search",
+    [
+        ("one scene", 2, "sequential"),
+        ("one scene", 3, "component"),
+        ("two scenes", 3, "range"),
+        ("two scenes", 4, "component"),
+        ("seventeen scenes", 16, "range"),
+    ],
+    indirect=["threads"],
+)
+def test_the_search_taken_at_the_thread_count_boundaries(layout, threads, search):
+    label, idx, sl, refs = cached_input(layout)
+    taken = searches_run(lambda: assert_reference(label, idx, sl, 30, refs[30]))
+    assert taken == {f"bfs_cluster: {search} search"}
+
+
+@pytest.mark.parametrize("threads", [3, 16], indirect=True)
+def test_one_way_entries_make_the_component_search_give_up(threads):
+    # One-way entries inside a scene, from a point to a later point of its label far away:
+    # the component search joins their components, grows the component from its smallest
+    # point, and does not reach the points behind the one-way entry's far end; it gives up,
+    # and the sequential search gives the reference result.
+    label, idx, sl, _ = cached_input("one scene")
+    label = label.clone()
+    lists = [idx[s : s + l].tolist() for s, l in sl.tolist()]
+    rng = np.random.default_rng(11)
+    n = len(lists)
+    for _ in range(8):
+        a, b = sorted(rng.integers(0, n, size=2).tolist())
+        label[b] = label[a]
+        lists[a].append(b)
+    idx2, sl2 = lists_to_tensors(lists)
+    taken = searches_run(lambda: assert_reference(label, idx2, sl2, 30))
+    assert taken == {"bfs_cluster: component search", "bfs_cluster: sequential search"}
+
+
+def search_in_child(queue, label, idx, sl, expected_offsets):
+    torch.set_num_threads(4)
+    _, offsets = pgo.bfs_cluster(label, idx, sl, 30)
+    queue.put(torch.equal(offsets, expected_offsets))
+
+
+@pytest.mark.parametrize("threads", [4], indirect=True)
+def test_a_forked_child_searches_with_threads_of_its_own(threads):
+    # The threads are kept between calls. A child made by fork() (a DataLoader worker, say) has
+    # none of its parent's threads: it must start its own rather than wait for them.
+    label, idx, sl, refs = cached_input("one scene")
+    assert searches_run(lambda: pgo.bfs_cluster(label, idx, sl, 30)) == {"bfs_cluster: component search"}
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=search_in_child, args=(queue, label, idx, sl, torch.from_numpy(refs[30][1])))
+    child.start()
+    child.join(timeout=60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "the child's search did not finish"
+    assert child.exitcode == 0 and queue.get(timeout=5)
+
+
+@pytest.mark.parametrize("threads", [4], indirect=True)
+def test_calls_from_two_python_threads_at_once(threads):
+    # One call at a time uses the kept threads; a call made meanwhile searches on its own thread.
+    results = {}
+
+    def search(name):
+        label, idx, sl, refs = cached_input(name)
+        for _ in range(5):
+            ci, co = pgo.bfs_cluster(label, idx, sl, 30)
+            results.setdefault(name, []).append(
+                np.array_equal(co.numpy(), refs[30][1]) and np.array_equal(ci.numpy().reshape(-1, 2), refs[30][0]))
+
+    for name in ("one scene", "two scenes"):
+        cached_input(name)  # built here, not in the threads
+    workers = [threading.Thread(target=search, args=(name,)) for name in ("one scene", "two scenes")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert results == {"one scene": [True] * 5, "two scenes": [True] * 5}
 
 
 @pytest.mark.parametrize("threads", THREADS, indirect=True)

@@ -29,17 +29,20 @@
 //   looks at every entry's range anyway, and if any list crosses a cut, the ranges are dropped
 //   and the points searched again as one range. (Reading every list to find exact cuts took
 //   as long as a second search on a 2-core VM, which is why a second thread did not pay there.)
+// - With more threads than such ranges (a batch of 4 scenes on 16 threads, or one scene), the
+//   search goes by components instead: see "The component search" below.
 #include "../pointgroup_ops.h"
+#include "workers.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 namespace pointgroup_ops {
@@ -73,25 +76,6 @@ struct RangeResult {
   bool crossed_cut = false;    // a list entry at or above `end`: the ranges were not independent
 };
 
-// Runs work(w) for w = 0 .. workers-1 at the same time, worker 0 on the calling thread, and
-// returns when all are done; `work` must not throw. Plain std::threads: at::parallel_for runs
-// everything on the calling thread in an extension compiled without OpenMP (its `omp
-// parallel` pragma sits in a header), and compiling with -fopenmp would load a second OpenMP
-// runtime next to the one torch ships. If no thread can be started, the rest run here.
-template <typename Work>
-void run_workers(int64_t workers, const Work& work) {
-  std::vector<std::thread> helpers;
-  int64_t started = 1;
-  try {
-    helpers.reserve(workers - 1);
-    for (; started < workers; ++started) helpers.emplace_back([&work, started] { work(started); });
-  } catch (const std::system_error&) {
-  }
-  work(0);
-  for (int64_t w = started; w < workers; ++w) work(w);
-  for (std::thread& t : helpers) t.join();
-}
-
 bool start_len_row_ok(const Graph& g, int64_t i) {
   const int64_t s = g.sl[2 * i], l = g.sl[2 * i + 1];
   return s >= 0 && l >= 0 && s + l <= g.n_idx;
@@ -115,56 +99,109 @@ inline uint32_t touch_lists(const Graph& g, const int32_t* entries, int64_t coun
   return sum;
 }
 
+// How a search marks points. take(v, lab) marks v and returns true if v is unmarked and of
+// label code `lab`; the search stops early once stopped() is true. The sequential and range
+// searches mark in the code array itself (code[v] = kMarked).
+template <typename Code>
+struct CodeMarks {
+  Code* code;
+  bool take(int32_t v, Code lab) {
+    if (code[v] != lab) return false;
+    code[v] = kMarked<Code>;
+    return true;
+  }
+  bool stopped() const { return false; }
+};
+
+// The component search (below) marks in a copy of the codes of its own thread, unmarked again
+// after each search. It stops at a point of the label below the seed, or when its queue has
+// no room left.
+template <typename Code>
+struct SeedMarks {
+  Code* code;
+  int32_t seed;
+  int64_t room;  // points the queue can still take, the seed included
+  bool below_seed = false, full = false;
+  bool take(int32_t v, Code lab) {
+    if (code[v] != lab) return false;
+    if (v < seed) {
+      below_seed = true;
+      return false;
+    }
+    if (room == 0) {
+      full = true;
+      return false;
+    }
+    --room;
+    code[v] = kMarked<Code>;
+    return true;
+  }
+  bool stopped() const { return below_seed || full; }
+};
+
+// The breadth-first search from `seed`, of label code `lab`: marks and writes the cluster to
+// queue[0, size) in queue order and returns its size (the points marked so far, if it
+// stopped early). Entries outside [first, first + span)
+// are never followed; they set r.bad_neighbour (not a point) or r.crossed_cut (at or above
+// first + span), or are below `first`: marked (see the top of this file).
+template <typename Code, typename Marks>
+int64_t grow_cluster(const Graph& g, int32_t seed, Code lab, uint32_t first, uint32_t span, Marks& marks_out,
+                     int32_t* queue, RangeResult& r, uint32_t& touched_sum) {
+  // A local copy: a byte store through the code array may alias any object in memory, so the
+  // marks' pointer would be reloaded after each one if it were read through the reference.
+  Marks marks = marks_out;
+  marks.take(seed, lab);
+  queue[0] = seed;
+  int64_t top = 1;
+  int64_t touched = 0;  // queue entries below this have had their lists loaded
+  for (int64_t head = 0; head < top; ++head) {
+    if (head == touched) {
+      const int64_t count = std::min(top - head, kTouchWindow);
+      touched_sum += touch_lists(g, queue + head, count);
+      touched = head + count;
+    }
+    const int32_t u = queue[head];
+    const int32_t* list = g.nb + g.sl[2 * u];
+    const int32_t len = g.sl[2 * u + 1];
+    for (int32_t k = 0; k < len; ++k) {
+      const int32_t v = list[k];
+      // One unsigned comparison for "v in [first, first + span)"; the rest is the rare case.
+      if (static_cast<uint32_t>(v) - first >= span) {
+        if (v < 0 || v >= g.n)
+          r.bad_neighbour = true;
+        else if (static_cast<uint32_t>(v) >= first)
+          r.crossed_cut = true;
+        continue;
+      }
+      if (marks.take(v, lab)) queue[top++] = v;
+    }
+    if (marks.stopped()) break;
+  }
+  marks_out = marks;
+  return top;
+}
+
 // The sequential search over seeds begin..end-1; points below `begin` count as marked (see the
-// top of this file). start_len rows must be valid; list entries are checked here: an entry at
-// or above `end` is never followed, and sets crossed_cut.
+// top of this file). start_len rows must be valid; list entries are checked by grow_cluster().
 template <typename Code>
 RangeResult search_range(const Graph& g, int64_t begin, int64_t end, int64_t threshold, Code* code, int32_t* order,
                          int32_t* cluster_end) {
   RangeResult r;
   r.points_end = begin;
-  int64_t top = begin;  // end of the queue of the cluster being grown
+  int64_t top = begin;  // where the next cluster starts in `order`
   const uint32_t first = static_cast<uint32_t>(begin), span = static_cast<uint32_t>(end - begin);
+  CodeMarks<Code> marks{code};
   uint32_t touched_sum = 0;
   for (int64_t seed = begin; seed < end; ++seed) {
-    if (code[seed] == kMarked<Code>) continue;
     const Code lab = code[seed];
-    code[seed] = kMarked<Code>;
-    const int64_t cluster_begin = top;
-    order[top++] = static_cast<int32_t>(seed);
-    int64_t touched = cluster_begin;  // queue entries below this have had their lists loaded
-    for (int64_t head = cluster_begin; head < top; ++head) {
-      if (head == touched) {
-        const int64_t count = std::min(top - head, kTouchWindow);
-        touched_sum += touch_lists(g, order + head, count);
-        touched = head + count;
-      }
-      const int32_t u = order[head];
-      const int32_t* list = g.nb + g.sl[2 * u];
-      const int32_t len = g.sl[2 * u + 1];
-      for (int32_t k = 0; k < len; ++k) {
-        const int32_t v = list[k];
-        // One unsigned comparison for "v in [begin, end)"; the rest is the rare case.
-        if (static_cast<uint32_t>(v) - first >= span) {
-          if (v < 0 || v >= g.n)
-            r.bad_neighbour = true;
-          else if (v >= end)
-            r.crossed_cut = true;
-          // else below begin: marked
-          continue;
-        }
-        if (code[v] == lab) {
-          code[v] = kMarked<Code>;
-          order[top++] = v;
-        }
-      }
-    }
-    if (top - cluster_begin >= threshold) {
+    if (lab == kMarked<Code>) continue;
+    const int64_t size =
+        grow_cluster(g, static_cast<int32_t>(seed), lab, first, span, marks, order + top, r, touched_sum);
+    if (size >= threshold) {
+      top += size;
       cluster_end[begin + r.clusters++] = static_cast<int32_t>(top);
       r.points_end = top;
-    } else {
-      top = cluster_begin;  // dropped: the next cluster overwrites it
-    }
+    }  // else dropped: the next cluster overwrites it
   }
   volatile uint32_t keep = touched_sum;  // the loads of touch_lists() stay
   (void)keep;
@@ -185,12 +222,21 @@ RangeResult search_range(const Graph& g, int64_t begin, int64_t end, int64_t thr
   TORCH_CHECK(false, "bfs_cluster: internal error: invalid input reported but not found");
 }
 
-// Points [lo, hi): writes their label codes and checks their start_len rows; when `reach` is
-// given, stores in reach[i] the larger of i and the last entry of its list, capped at n - 1
-// (the guess of how far point i reaches, see the top of this file). Returns false when a
-// start_len row is invalid.
+// What prepare_points() finds in a share [lo, hi) of the points for the range search: the
+// work (points plus list entries) of the share, the largest reach of its points, and the
+// places p in it where no point of the share below p reaches p or beyond, each with the work
+// of the share's points below p. A point reaches the larger of itself and the last entry of
+// its list (the guess of the top of this file).
+struct ShareReach {
+  int64_t work = 0;
+  int64_t reach = -1;
+  std::vector<std::pair<int64_t, int64_t>> cuts;
+};
+
+// Points [lo, hi): writes their label codes and checks their start_len rows; fills `share`
+// when given. Returns false when a start_len row is invalid.
 template <typename Code>
-bool prepare_points(const Graph& g, int64_t lo, int64_t hi, int32_t label_base, Code* code, int32_t* reach) {
+bool prepare_points(const Graph& g, int64_t lo, int64_t hi, int32_t label_base, Code* code, ShareReach* share) {
   bool ok = true;
   for (int64_t i = lo; i < hi; ++i) {
     code[i] = static_cast<Code>(int64_t(g.label[i]) - label_base);
@@ -198,64 +244,356 @@ bool prepare_points(const Graph& g, int64_t lo, int64_t hi, int32_t label_base, 
       ok = false;
       continue;
     }
-    if (reach == nullptr) continue;
+    if (share == nullptr) continue;
+    if (share->reach < i) share->cuts.emplace_back(i, share->work);
     const int32_t len = g.sl[2 * i + 1];
-    // As unsigned values a negative entry is above every point index: the cap handles both ends.
+    // As unsigned values a negative entry is above every point index, so it reaches past the end.
     const uint32_t last = len > 0 ? static_cast<uint32_t>(g.nb[g.sl[2 * i] + len - 1]) : 0;
-    reach[i] = static_cast<int32_t>(std::min<uint64_t>(std::max<uint64_t>(last, i), g.n - 1));
+    share->reach = std::max<int64_t>(share->reach, std::max<int64_t>(last, i));
+    share->work += 1 + len;
   }
   return ok;
 }
 
-// At most `threads` ranges, [bounds[t], bounds[t+1]), of about equal work (points plus list
-// entries), from the reach of every point. A cut is possible before p when no point below p
-// reaches p or beyond; for each k/threads of the work, the possible cut nearest to it is taken
-// (so two scenes of a little under half the work each still go to two threads).
-std::vector<int64_t> independent_ranges(const Graph& g, const int32_t* reach, int64_t threads) {
+// Ranges [bounds[t], bounds[t+1]) that can be searched on their own, with the work of all of
+// them and of the largest one.
+struct Ranges {
+  std::vector<int64_t> bounds;
   int64_t total_work = 0;
-  for (int64_t i = 0; i < g.n; ++i) total_work += 1 + g.sl[2 * i + 1];
-  auto target = [&](int64_t k) { return total_work * k / threads; };
-  std::vector<int64_t> bounds{0};
-  auto cut_at = [&](int64_t p) {
-    if (p > bounds.back() && p < g.n) bounds.push_back(p);
+  int64_t widest_work = 0;
+};
+
+// At most `threads` ranges of about equal work, from what prepare_points() found in the shares
+// 0..n in order. A cut is possible before p when no point below p reaches p or beyond; for
+// each k/threads of the work, the possible cut nearest to it is taken (so two scenes of a
+// little under half the work each still go to two threads).
+Ranges independent_ranges(const std::vector<ShareReach>& shares, int64_t n, int64_t threads) {
+  Ranges out;
+  for (const ShareReach& share : shares) out.total_work += share.work;
+  auto target = [&](int64_t k) { return out.total_work * k / threads; };
+  out.bounds = {0};
+  int64_t bound_work = 0;  // the work below the last bound
+  auto cut_at = [&](int64_t p, int64_t work_below_p) {
+    if (p <= out.bounds.back() || p >= n) return;
+    out.bounds.push_back(p);
+    out.widest_work = std::max(out.widest_work, work_below_p - bound_work);
+    bound_work = work_below_p;
   };
-  int64_t k = 1;                        // the next target: target(k)
-  int64_t below = 0, below_work = 0;    // the last possible cut seen, and the work below it
-  int64_t work = 0;                     // the work of the points below p
-  int32_t reach_below = -1;             // the largest reach of the points below p
-  for (int64_t p = 0; p <= g.n && k < threads; ++p) {
-    if (p == g.n || (p > 0 && reach_below < p)) {
-      // p is the first possible cut at or past the targets it passes: each of them takes p or
-      // the possible cut before, whichever is nearer.
-      for (; k < threads && work >= target(k); ++k)
-        cut_at(target(k) - below_work < work - target(k) ? below : p);
-      below = p;
-      below_work = work;
+  int64_t k = 1;                      // the next target: target(k)
+  int64_t below = 0, below_work = 0;  // the last possible cut seen, and the work below it
+  // p is the first possible cut at or past the targets it passes: each of them takes p or the
+  // possible cut before, whichever is nearer.
+  auto possible_cut = [&](int64_t p, int64_t work) {
+    for (; k < threads && work >= target(k); ++k) {
+      if (target(k) - below_work < work - target(k))
+        cut_at(below, below_work);
+      else
+        cut_at(p, work);
     }
-    if (p < g.n) {
-      work += 1 + g.sl[2 * p + 1];
-      reach_below = std::max(reach_below, reach[p]);
-    }
+    below = p;
+    below_work = work;
+  };
+  int64_t reach = -1, work = 0;  // of the shares before the current one
+  for (const ShareReach& share : shares) {
+    for (const auto& [p, share_work] : share.cuts)
+      if (reach < p) possible_cut(p, work + share_work);
+    reach = std::max(reach, share.reach);
+    work += share.work;
   }
-  bounds.push_back(g.n);
-  return bounds;
+  possible_cut(n, out.total_work);
+  out.bounds.push_back(n);
+  out.widest_work = std::max(out.widest_work, out.total_work - bound_work);
+  return out;
 }
 
-// Writes the clusters of range t, found by search_range() in `order` and `cluster_end`, as
-// rows [cluster id, point] from row point_base on, ids from cluster_base on.
-void write_range(const RangeResult& r, int64_t begin, int64_t point_base, int64_t cluster_base, const int32_t* order,
-                 const int32_t* cluster_end, int32_t* rows, int32_t* offsets) {
-  int64_t from = begin;  // position in `order`
-  int32_t* out = rows + 2 * point_base;
-  for (int64_t c = 0; c < r.clusters; ++c) {
-    const int32_t id = static_cast<int32_t>(cluster_base + c);
-    const int64_t to = cluster_end[begin + c];
-    for (; from < to; ++from, out += 2) {
-      out[0] = id;
-      out[1] = order[from];
+// A cluster in queue order; its first point is its seed.
+struct Cluster {
+  const int32_t* points;
+  int64_t size;
+};
+
+// ---- The component search ----
+//
+// Take a set C of seeds, and for each seed s in C the points its breadth-first search reaches
+// on its own, as if nothing were marked: R(s). If no R(s) holds a point below s, and the R(s)
+// are disjoint and hold every point, then the sequential search grows exactly the R(s), in
+// the same queue order, seed by seed in ascending order. (By induction over the seeds: when
+// it reaches s in C, the points below s it has marked are the R(s') of the seeds s' < s, which
+// R(s) does not touch, so its search from s is the one done on its own; a point not in C lies
+// in some R(s') with s' below it, so it is marked when reached.) The component search finds
+// such seeds, grows their R(s) on all threads at once, and checks the three conditions; when
+// they fail it returns nothing, and the sequential search runs instead.
+//
+// For lists that hold every neighbour both ways, as ballquery_batch_p writes them (the
+// distance is symmetric), the seeds are the smallest points of the components: of the sets of
+// points joined by same-label entries. They are found with disjoint sets, built so that
+// threads seldom write where others read (a cache line one thread writes costs every thread
+// that reads it a miss: linking every point into shared sets made two threads on one scene
+// five times slower than one). Each thread takes a share of the points, in four steps, each
+// waiting for all threads to finish the one before:
+//  1. down:   a point's parent is the first smaller point of its label in its list, or itself
+//             (a thread writes its own points only);
+//  2. basins: a point's parent becomes the root of its chain (own points; a long chain is
+//             halved on the way, which writes a few others);
+//  3. links:  each point joins its set with those of the first kLinkedEntries smaller points
+//             of its label in its list; only roots of basins, a few per cluster, are written.
+//             Each entry joins the sets of both its ends from its larger end, so sampling a
+//             few per point leaves a component in several sets only rarely; the search from
+//             the larger roots then meets a smaller point and is dropped;
+//  4. grow:   threads take the roots in turn and grow each into a buffer of their own,
+//             marking in a copy of the codes of their own.
+constexpr int32_t kLinkedEntries = 4;
+
+// Disjoint sets of points, shared by threads without locks. A root is only linked below a
+// smaller root, by compare-and-swap, so the root of a set is its smallest point. A parent only
+// ever moves up to an ancestor (find() halves paths), so concurrent finds and links keep every
+// point in its set.
+class DisjointSets {
+ public:
+  explicit DisjointSets(int64_t n) : parent_(new std::atomic<int32_t>[n]) {}
+  int32_t parent(int32_t x) const { return parent_[x].load(std::memory_order_relaxed); }
+  void set_parent(int32_t x, int32_t p) { parent_[x].store(p, std::memory_order_relaxed); }
+  bool is_root(int32_t x) const { return parent(x) == x; }
+  int32_t find(int32_t x) {
+    for (int32_t p = parent(x); p != x; p = parent(x)) {
+      const int32_t grandparent = parent(p);
+      if (grandparent != p) set_parent(x, grandparent);
+      x = grandparent;
     }
-    offsets[id + 1] = static_cast<int32_t>(point_base + (to - begin));
+    return x;
   }
+  // find() without halving: it writes nothing.
+  int32_t root_of(int32_t x) const {
+    for (int32_t p = parent(x); p != x; p = parent(x)) x = p;
+    return x;
+  }
+  // Joins the sets of a and b; returns the root of the joined set at that moment.
+  int32_t unite(int32_t a, int32_t b) {
+    for (;;) {
+      a = find(a);
+      b = find(b);
+      if (a == b) return a;
+      if (a > b) std::swap(a, b);
+      int32_t expected = b;
+      if (parent_[b].compare_exchange_weak(expected, a, std::memory_order_relaxed)) return a;
+    }
+  }
+
+ private:
+  std::unique_ptr<std::atomic<int32_t>[]> parent_;
+};
+
+// Where the search from the i-th root put its points: buffer `worker`, from `begin`, `size`
+// points; size -1 when it met a point below the root.
+struct Grown {
+  int32_t worker, begin, size;
+};
+
+template <typename Code>
+class ComponentSearch {
+ public:
+  ComponentSearch(const Graph& g, const Code* code, int64_t threads)
+      : g_(g), code_(code), threads_(threads), sets_(g.n), roots_(new int32_t[g.n]), grown_(new Grown[g.n]),
+        buffers_(threads), codes_(threads), covered_(threads), root_counts_(threads), grown_points_(threads),
+        bad_entry_(threads), overflow_(threads) {
+    for (int64_t w = 0; w < threads; ++w) {
+      buffers_[w].reset(new int32_t[g.n]);
+      codes_[w].reset(new Code[g.n]);
+      covered_[w].reset(new uint64_t[words()]);
+    }
+  }
+
+  // Appends the clusters in the sequential order; false (nothing appended) when the
+  // conditions at the top of this section do not hold. Raises the error for a list entry
+  // that is not a point.
+  bool run(int64_t threshold, std::vector<Cluster>& clusters) {
+    std::atomic<int64_t> next_root{0};
+    run_team(threads_, [&](int64_t w, int64_t team, Barrier& barrier) {
+      const int64_t lo = g_.n * w / team, hi = g_.n * (w + 1) / team;
+      link_down(lo, hi);
+      std::copy(code_, code_ + g_.n, codes_[w].get());
+      std::fill(covered_[w].get(), covered_[w].get() + words(), uint64_t(0));
+      barrier.wait();
+      for (int64_t u = lo; u < hi; ++u) sets_.set_parent(static_cast<int32_t>(u), sets_.find(static_cast<int32_t>(u)));
+      barrier.wait();
+      link_entries(lo, hi);
+      barrier.wait();
+      root_counts_[w] = count_roots(lo, hi);
+      barrier.wait();
+      int64_t at = 0, total = 0;  // where this share's roots go, and the roots of all shares
+      for (int64_t t = 0; t < team; ++t) {
+        if (t < w) at += root_counts_[t];
+        total += root_counts_[t];
+      }
+      if (w == 0) roots_total_ = total;
+      for (int64_t u = lo; u < hi; ++u)
+        if (sets_.is_root(static_cast<int32_t>(u))) roots_[at++] = static_cast<int32_t>(u);
+      barrier.wait();
+      grow(w, threshold, total, next_root);
+    });
+    for (int64_t w = 0; w < threads_; ++w)
+      if (bad_entry_[w]) report_bad_input(g_);
+    if (!cover_every_point_once()) return false;
+    for (int64_t i = 0; i < roots_total_; ++i) {
+      const Grown& c = grown_[i];
+      if (c.size >= 0 && c.size >= threshold) clusters.push_back({buffers_[c.worker].get() + c.begin, c.size});
+    }
+    return true;
+  }
+
+ private:
+  int64_t words() const { return (g_.n + 63) / 64; }
+
+  // Step 1 for points [lo, hi).
+  void link_down(int64_t lo, int64_t hi) {
+    for (int64_t u = lo; u < hi; ++u) {
+      const int32_t* list = g_.nb + g_.sl[2 * u];
+      const int32_t len = g_.sl[2 * u + 1];
+      int32_t down = static_cast<int32_t>(u);
+      for (int32_t k = 0; k < len; ++k) {
+        // As unsigned values a negative entry is above every point: "below u" excludes it.
+        if (static_cast<uint32_t>(list[k]) < static_cast<uint32_t>(u) && code_[list[k]] == code_[u]) {
+          down = list[k];
+          break;
+        }
+      }
+      sets_.set_parent(static_cast<int32_t>(u), down);
+    }
+  }
+
+  // Step 3 for points [lo, hi).
+  void link_entries(int64_t lo, int64_t hi) {
+    for (int64_t u = lo; u < hi; ++u) {
+      const Code lab = code_[u];
+      int32_t root = sets_.root_of(static_cast<int32_t>(u));  // halving here would write u, which others read
+      const int32_t* list = g_.nb + g_.sl[2 * u];
+      const int32_t len = g_.sl[2 * u + 1];
+      for (int32_t k = 0, linked = 0; k < len && linked < kLinkedEntries; ++k) {
+        const int32_t v = list[k];
+        if (static_cast<uint32_t>(v) >= static_cast<uint32_t>(u) || code_[v] != lab) continue;
+        ++linked;
+        // After step 2, v's parent is the root of its basin, whose parent is mostly the root of
+        // the set once basins are joined: two loads and no find() for most entries.
+        const int32_t above = sets_.parent(v);
+        if (above != root && sets_.parent(above) != root) root = sets_.unite(root, above);
+      }
+    }
+  }
+
+  int64_t count_roots(int64_t lo, int64_t hi) const {
+    int64_t count = 0;
+    for (int64_t u = lo; u < hi; ++u) count += sets_.is_root(static_cast<int32_t>(u));
+    return count;
+  }
+
+  // Step 4: grows the roots claimed from next_root into buffer w.
+  void grow(int64_t w, int64_t threshold, int64_t roots, std::atomic<int64_t>& next_root) {
+    Code* code = codes_[w].get();
+    uint64_t* covered = covered_[w].get();
+    RangeResult entries;
+    uint32_t touched_sum = 0;
+    int64_t top = 0, points = 0;
+    for (int64_t i; (i = next_root.fetch_add(1, std::memory_order_relaxed)) < roots;) {
+      // A buffer of n points holds this thread's clusters unless they overlap, and then the
+      // search fails anyway (see cover_every_point_once()).
+      if (top == g_.n) {
+        overflow_[w] = true;
+        break;
+      }
+      const int32_t root = roots_[i];
+      int32_t* queue = buffers_[w].get() + top;
+      const Code lab = code_[root];
+      SeedMarks<Code> seed_marks{code, root, g_.n - top};
+      const int64_t size =
+          grow_cluster(g_, root, lab, 0, static_cast<uint32_t>(g_.n), seed_marks, queue, entries, touched_sum);
+      // Unmarked for the next search, and kept in `covered` if this one counts.
+      const bool counts = !seed_marks.stopped();
+      for (int64_t k = 0; k < size; ++k) {
+        code[queue[k]] = lab;
+        if (counts) covered[queue[k] >> 6] |= uint64_t(1) << (queue[k] & 63);
+      }
+      if (seed_marks.full) overflow_[w] = true;
+      if (!counts) {
+        grown_[i] = {static_cast<int32_t>(w), 0, -1};
+        continue;
+      }
+      grown_[i] = {static_cast<int32_t>(w), static_cast<int32_t>(top), static_cast<int32_t>(size)};
+      points += size;
+      if (size >= threshold) top += size;  // else the next cluster overwrites it
+    }
+    grown_points_[w] = points;
+    bad_entry_[w] = entries.bad_neighbour;
+    volatile uint32_t keep = touched_sum;  // the loads of touch_lists() stay
+    (void)keep;
+  }
+
+  // Whether the searches that count hold n points between them and every point is in one:
+  // then no point is in two.
+  bool cover_every_point_once() const {
+    for (int64_t w = 0; w < threads_; ++w)
+      if (overflow_[w]) return false;
+    int64_t points = 0;
+    for (int64_t w = 0; w < threads_; ++w) points += grown_points_[w];
+    if (points != g_.n) return false;
+    for (int64_t k = 0; k < words(); ++k) {
+      uint64_t any = 0;
+      for (int64_t w = 0; w < threads_; ++w) any |= covered_[w][k];
+      const int64_t in_word = std::min<int64_t>(64, g_.n - 64 * k);
+      if (any != (in_word == 64 ? ~uint64_t(0) : (uint64_t(1) << in_word) - 1)) return false;
+    }
+    return true;
+  }
+
+  const Graph& g_;
+  const Code* code_;
+  const int64_t threads_;
+  DisjointSets sets_;
+  std::unique_ptr<int32_t[]> roots_;  // in ascending order
+  std::unique_ptr<Grown[]> grown_;    // per root
+  std::vector<std::unique_ptr<int32_t[]>> buffers_;
+  std::vector<std::unique_ptr<Code[]>> codes_;
+  std::vector<std::unique_ptr<uint64_t[]>> covered_;
+  std::vector<int64_t> root_counts_, grown_points_;
+  std::vector<char> bad_entry_, overflow_;
+  int64_t roots_total_ = 0;
+};
+
+// Writes the clusters as rows [cluster id, point] and their offsets, several threads taking
+// about equal shares of the rows.
+std::tuple<at::Tensor, at::Tensor> write_clusters(const std::vector<Cluster>& clusters, int64_t threads,
+                                                  const at::TensorOptions& options) {
+  const int64_t count = static_cast<int64_t>(clusters.size());
+  at::Tensor cluster_offsets = at::empty({count + 1}, options);
+  int32_t* offsets = cluster_offsets.data_ptr<int32_t>();
+  std::vector<int64_t> start(count + 1, 0);
+  for (int64_t c = 0; c < count; ++c) start[c + 1] = start[c] + clusters[c].size;
+  for (int64_t c = 0; c <= count; ++c) offsets[c] = static_cast<int32_t>(start[c]);
+  const int64_t rows_total = start[count];
+  at::Tensor cluster_idxs = at::empty({rows_total, 2}, options);
+  int32_t* rows = cluster_idxs.data_ptr<int32_t>();
+  // Worker w writes the clusters that start in [rows_total * w / workers, rows_total * (w + 1) / workers).
+  constexpr int64_t kMinRowsPerWorker = 4096;
+  const int64_t workers = std::max<int64_t>(1, std::min(threads, rows_total / kMinRowsPerWorker));
+  auto first_of_share = [&](int64_t w) {
+    return std::lower_bound(start.begin(), start.begin() + count, rows_total * w / workers) - start.begin();
+  };
+  run_workers(workers, [&](int64_t w) {
+    for (int64_t c = first_of_share(w); c < first_of_share(w + 1); ++c) {
+      int32_t* out = rows + 2 * start[c];
+      for (int64_t k = 0; k < clusters[c].size; ++k, out += 2) {
+        out[0] = static_cast<int32_t>(c);
+        out[1] = clusters[c].points[k];
+      }
+    }
+  });
+  return {cluster_idxs, cluster_offsets};
+}
+
+// Whether the component search should beat the range search: it reads every list about twice
+// (to link, then to grow), on all threads, where each range is searched by one thread.
+constexpr int64_t kComponentCost = 2;
+bool components_pay(const Ranges& ranges, int64_t threads) {
+  return kComponentCost * ranges.total_work < ranges.widest_work * threads;
 }
 
 template <typename Code>
@@ -264,57 +602,63 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_with_codes(const Graph& g, int64_
   std::unique_ptr<Code[]> code(new Code[g.n]);
   std::unique_ptr<int32_t[]> order(new int32_t[g.n]), cluster_end(new int32_t[g.n]);
 
-  auto prepare_all = [&](int32_t* reach) {
-    const int64_t workers = reach ? threads : 1;
+  // Fills `shares` (one per thread) when given.
+  auto prepare_all = [&](std::vector<ShareReach>* shares) {
+    const int64_t workers = shares ? threads : 1;
+    if (shares) shares->resize(workers);
     std::unique_ptr<bool[]> ok(new bool[workers]);
     run_workers(workers, [&](int64_t w) {
-      ok[w] = prepare_points(g, g.n * w / workers, g.n * (w + 1) / workers, label_base, code.get(), reach);
+      ok[w] = prepare_points(g, g.n * w / workers, g.n * (w + 1) / workers, label_base, code.get(),
+                             shares ? &(*shares)[w] : nullptr);
     });
     if (!std::all_of(ok.get(), ok.get() + workers, [](bool b) { return b; })) report_bad_input(g);
   };
-  auto search = [&](const std::vector<int64_t>& bounds) {
+  // Appends the clusters of the range search in the sequential order (ranges in order); false
+  // when a list crossed a cut.
+  auto search_ranges = [&](const std::vector<int64_t>& bounds, std::vector<Cluster>& clusters) {
+    // Scopes named for torch.profiler, which show the search a call took.
+    RECORD_FUNCTION(bounds.size() > 2 ? "bfs_cluster: range search" : "bfs_cluster: sequential search",
+                    std::vector<c10::IValue>());
     std::vector<RangeResult> results(bounds.size() - 1);
     run_workers(static_cast<int64_t>(results.size()), [&](int64_t t) {
       results[t] = search_range(g, bounds[t], bounds[t + 1], threshold, code.get(), order.get(), cluster_end.get());
     });
     for (const RangeResult& r : results)
       if (r.bad_neighbour) report_bad_input(g);
-    return results;
+    if (std::any_of(results.begin(), results.end(), [](const RangeResult& r) { return r.crossed_cut; })) return false;
+    for (size_t t = 0; t < results.size(); ++t) {
+      for (int64_t c = 0, from = bounds[t]; c < results[t].clusters; ++c) {
+        const int64_t to = cluster_end[bounds[t] + c];
+        clusters.push_back({order.get() + from, to - from});
+        from = to;
+      }
+    }
+    return true;
   };
 
-  std::vector<int64_t> bounds{0, g.n};  // one range
-  std::vector<RangeResult> results;
+  std::vector<Cluster> clusters;
+  std::unique_ptr<ComponentSearch<Code>> components;  // its buffers hold the clusters it finds
+  bool found = false;
   if (threads > 1 && g.n_idx >= kParallelMinEntries) {
-    std::unique_ptr<int32_t[]> reach(new int32_t[g.n]);
-    prepare_all(reach.get());
-    bounds = independent_ranges(g, reach.get(), threads);
-    results = search(bounds);
-    if (std::any_of(results.begin(), results.end(), [](const RangeResult& r) { return r.crossed_cut; })) {
-      bounds = {0, g.n};  // a guessed cut was crossed: the sequential search, from fresh codes
-      prepare_all(nullptr);
-      results = search(bounds);
+    std::vector<ShareReach> shares;
+    prepare_all(&shares);
+    const Ranges ranges = independent_ranges(shares, g.n, threads);
+    if (components_pay(ranges, threads)) {
+      RECORD_FUNCTION("bfs_cluster: component search", std::vector<c10::IValue>());
+      components.reset(new ComponentSearch<Code>(g, code.get(), threads));
+      found = components->run(threshold, clusters);  // leaves the codes as they are
+    } else {
+      found = search_ranges(ranges.bounds, clusters);
+      if (!found) prepare_all(nullptr);  // fresh codes for the sequential search
     }
   } else {
     prepare_all(nullptr);
-    results = search(bounds);
   }
-  const int64_t ranges = static_cast<int64_t>(results.size());
-
-  // Ranges in order give the clusters in the sequential order: number them and copy them out.
-  std::vector<int64_t> point_base(ranges + 1, 0), cluster_base(ranges + 1, 0);
-  for (int64_t t = 0; t < ranges; ++t) {
-    point_base[t + 1] = point_base[t] + (results[t].points_end - bounds[t]);
-    cluster_base[t + 1] = cluster_base[t] + results[t].clusters;
+  if (!found) {
+    clusters.clear();
+    search_ranges({0, g.n}, clusters);
   }
-  at::Tensor cluster_idxs = at::empty({point_base[ranges], 2}, options);
-  at::Tensor cluster_offsets = at::empty({cluster_base[ranges] + 1}, options);
-  int32_t* rows = cluster_idxs.data_ptr<int32_t>();
-  int32_t* offsets = cluster_offsets.data_ptr<int32_t>();
-  offsets[0] = 0;
-  run_workers(ranges, [&](int64_t t) {
-    write_range(results[t], bounds[t], point_base[t], cluster_base[t], order.get(), cluster_end.get(), rows, offsets);
-  });
-  return {cluster_idxs, cluster_offsets};
+  return write_clusters(clusters, threads, options);
 }
 
 }  // namespace
