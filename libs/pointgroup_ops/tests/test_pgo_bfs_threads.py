@@ -4,7 +4,7 @@ reference, whatever the number of threads and of independent index ranges (scene
 With more than one thread and enough list entries (>= 2**15), the search cuts the points into
 index ranges and searches them in parallel. The cuts are guessed from the last entry of each
 list (its largest, for the ascending lists of ballquery_batch_p) and checked by the search,
-which falls back to one range when a list crosses a cut. With more than twice as many
+which falls back to one range when a list crosses a cut. With more than three times as many
 threads as such ranges (weighed by their work), it searches by components instead, and
 checks that what it found is what the sequential search finds, else runs that. The inputs
 below are big enough for these paths; some are built so that ranges must not be cut, so that
@@ -111,16 +111,19 @@ def test_lists_crossing_scenes_keep_the_sequential_order(threads, direction):
     assert_reference(label, idx2, sl2, 1)
 
 
-# One scene is one range: the component search pays from 3 threads on. Two scenes of 3500 and
-# 2500 points: the wider range holds 7/12 of the work, so from 4 threads on. Seventeen equal
-# scenes are cut into at most `threads` ranges of one or two scenes, never worth it.
+# The component search is taken when its work, three times the sequential search's, spread
+# over the threads, is less than the widest range's. One scene is one range: from 4 threads on.
+# Two scenes of 3500 and 2500 points: the wider range holds about 3/5 of the work (more or
+# less, with the lists), so 4 threads take the range search and 7 the component search.
+# Seventeen equal scenes are cut into at most `threads` ranges of one or two scenes, never
+# worth it.
 @pytest.mark.parametrize(
     "layout, threads, search",
     [
-        ("one scene", 2, "sequential"),
-        ("one scene", 3, "component"),
-        ("two scenes", 3, "range"),
-        ("two scenes", 4, "component"),
+        ("one scene", 3, "sequential"),
+        ("one scene", 4, "component"),
+        ("two scenes", 4, "range"),
+        ("two scenes", 7, "component"),
         ("seventeen scenes", 16, "range"),
     ],
     indirect=["threads"],
@@ -131,7 +134,7 @@ def test_the_search_taken_at_the_thread_count_boundaries(layout, threads, search
     assert taken == {f"bfs_cluster: {search} search"}
 
 
-@pytest.mark.parametrize("threads", [3, 16], indirect=True)
+@pytest.mark.parametrize("threads", [4, 16], indirect=True)
 def test_one_way_entries_make_the_component_search_give_up(threads):
     # One-way entries inside a scene, from a point to a later point of its label far away:
     # the component search joins their components, grows the component from its smallest
