@@ -42,6 +42,7 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <memory>
 #include <vector>
 
@@ -140,14 +141,13 @@ struct SeedMarks {
 };
 
 // The breadth-first search from `seed`, of label code `lab`: marks and writes the cluster to
-// queue[0, size) in queue order and returns its size (the points marked so far, if it
-// stopped early). Entries outside [first, first + span)
-// are never followed; they set r.bad_neighbour (not a point) or r.crossed_cut (at or above
-// first + span), or are below `first`: marked (see the top of this file).
-// Not inlined, and everything its loop reads in locals: inlined into a search, or reading
-// through a reference (which a byte store through the code array may alias), its loop kept
-// `first`, `span` and the array pointers on the stack and reloaded them for every entry
-// (10% slower on the H200 host's Xeon).
+// queue[0, size) in queue order and returns its size (the points marked so far, if it stopped
+// early). Entries outside [first, first + span) are never followed; they set r.bad_neighbour
+// (not a point) or r.crossed_cut (at or above first + span), or are below `first`: marked (see
+// the top of this file). Not inlined, and everything its loop reads in locals: inlined into a
+// search, or reading through a reference (which a byte store through the code array may
+// alias), its loop kept `first`, `span` and the array pointers on the stack and reloaded them
+// for every entry (10% slower on the H200 host's Xeon).
 template <typename Code, typename Marks>
 [[gnu::noinline]] int64_t grow_cluster(const Graph& g, int32_t seed, Code lab, uint32_t first, uint32_t span,
                                        Marks& marks_out, int32_t* queue, RangeResult& r, uint32_t& touched_sum) {
@@ -413,11 +413,14 @@ class ComponentSearch {
   }
 
   // Appends the clusters in the sequential order; false (nothing appended) when the
-  // conditions at the top of this section do not hold. Raises the error for a list entry
-  // that is not a point.
+  // conditions at the top of this section do not hold, or when it would run on one thread
+  // (another call is using the threads), where it would do three times the sequential work.
+  // Raises the error for a list entry that is not a point.
   bool run(int64_t threshold, std::vector<Cluster>& clusters) {
     std::atomic<int64_t> next_root{0};
     run_team(threads_, [&](int64_t w, int64_t team, Barrier& barrier) {
+      if (w == 0) team_ = team;
+      if (team == 1) return;
       const int64_t lo = g_.n * w / team, hi = g_.n * (w + 1) / team;
       link_down(lo, hi);
       std::copy(code_, code_ + g_.n, codes_[w].get());
@@ -440,7 +443,8 @@ class ComponentSearch {
       barrier.wait();
       grow(w, threshold, total, next_root);
     });
-    for (int64_t w = 0; w < threads_; ++w)
+    if (team_ == 1) return false;
+    for (int64_t w = 0; w < team_; ++w)
       if (bad_entry_[w]) report_bad_input(g_);
     if (!cover_every_point_once()) return false;
     for (int64_t i = 0; i < roots_total_; ++i) {
@@ -539,14 +543,14 @@ class ComponentSearch {
   // Whether the searches that count hold n points between them and every point is in one:
   // then no point is in two.
   bool cover_every_point_once() const {
-    for (int64_t w = 0; w < threads_; ++w)
+    for (int64_t w = 0; w < team_; ++w)
       if (overflow_[w]) return false;
     int64_t points = 0;
-    for (int64_t w = 0; w < threads_; ++w) points += grown_points_[w];
+    for (int64_t w = 0; w < team_; ++w) points += grown_points_[w];
     if (points != g_.n) return false;
     for (int64_t k = 0; k < words(); ++k) {
       uint64_t any = 0;
-      for (int64_t w = 0; w < threads_; ++w) any |= covered_[w][k];
+      for (int64_t w = 0; w < team_; ++w) any |= covered_[w][k];
       const int64_t in_word = std::min<int64_t>(64, g_.n - 64 * k);
       if (any != (in_word == 64 ? ~uint64_t(0) : (uint64_t(1) << in_word) - 1)) return false;
     }
@@ -556,6 +560,7 @@ class ComponentSearch {
   const Graph& g_;
   const Code* code_;
   const int64_t threads_;
+  int64_t team_ = 0;  // the threads that ran it (<= threads_)
   DisjointSets sets_;
   std::unique_ptr<int32_t[]> roots_;  // in ascending order
   std::unique_ptr<Grown[]> grown_;    // per root
@@ -601,10 +606,12 @@ std::tuple<at::Tensor, at::Tensor> write_clusters(const std::vector<Cluster>& cl
 // Whether the component search should beat the range search, where each range is searched by
 // one thread. It does about three times the work of the sequential search (its steps took
 // 3.3 ms on 16 threads of the H100 host, where one thread searches in 16-22 ms), and on 8
-// threads for 4 scenes it was no faster than the range search.
+// threads for 4 scenes it was no faster than the range search. Only with byte codes: each
+// thread copies the codes, 8 bytes a point with 64-bit ones.
 constexpr int64_t kComponentCost = 3;
+template <typename Code>
 bool components_pay(const Ranges& ranges, int64_t threads) {
-  return kComponentCost * ranges.total_work < ranges.widest_work * threads;
+  return sizeof(Code) == 1 && kComponentCost * ranges.total_work < ranges.widest_work * threads;
 }
 
 template <typename Code>
@@ -654,10 +661,13 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_with_codes(const Graph& g, int64_
     std::vector<ShareReach> shares;
     prepare_all(&shares);
     const Ranges ranges = independent_ranges(shares, g.n, threads);
-    if (components_pay(ranges, threads)) {
+    if (components_pay<Code>(ranges, threads)) {
       RECORD_FUNCTION("bfs_cluster: component search", std::vector<c10::IValue>());
-      components.reset(new ComponentSearch<Code>(g, code.get(), threads));
-      found = components->run(threshold, clusters);  // leaves the codes as they are
+      try {
+        components.reset(new ComponentSearch<Code>(g, code.get(), threads));
+      } catch (const std::bad_alloc&) {  // buffers for every thread: the sequential search needs none
+      }
+      if (components) found = components->run(threshold, clusters);  // leaves the codes as they are
     } else {
       found = search_ranges(ranges.bounds, clusters);
       if (!found) prepare_all(nullptr);  // fresh codes for the sequential search
