@@ -136,10 +136,11 @@ def test_the_search_taken_at_the_thread_count_boundaries(layout, threads, search
 
 @pytest.mark.parametrize("threads", [4, 16], indirect=True)
 def test_one_way_entries_make_the_component_search_give_up(threads):
-    # One-way entries inside a scene, from a point to a later point of its label far away:
-    # the component search joins their components, grows the component from its smallest
-    # point, and does not reach the points behind the one-way entry's far end; it gives up,
-    # and the sequential search gives the reference result.
+    # One-way entries inside a scene, from a point to a later point far away, given the same
+    # label. The component search joins sets only through entries in the larger point's list,
+    # so the two components stay apart, and the search grown in one reaches into the other:
+    # the two overlap, or one meets a point below its seed. Its check fails, it gives up, and
+    # the sequential search gives the reference result.
     label, idx, sl, _ = cached_input("one scene")
     label = label.clone()
     lists = [idx[s : s + l].tolist() for s, l in sl.tolist()]
