@@ -150,7 +150,7 @@ struct SeedMarks {
 // for every entry (10% slower on the H200 host's Xeon).
 template <typename Code, typename Marks>
 [[gnu::noinline]] int64_t grow_cluster(const Graph& g, int32_t seed, Code lab, uint32_t first, uint32_t span,
-                                       Marks& marks_out, int32_t* queue, RangeResult& r, uint32_t& touched_sum) {
+                                       Marks& marks_out, int32_t* queue, RangeResult& r) {
   Marks marks = marks_out;
   const int32_t* const nb = g.nb;
   const int32_t* const sl = g.sl;
@@ -186,7 +186,8 @@ template <typename Code, typename Marks>
   marks_out = marks;
   r.bad_neighbour |= bad_neighbour;
   r.crossed_cut |= crossed_cut;
-  touched_sum += touched_loads;
+  volatile uint32_t keep = touched_loads;  // the loads of touch_lists() stay
+  (void)keep;
   return top;
 }
 
@@ -200,20 +201,17 @@ RangeResult search_range(const Graph& g, int64_t begin, int64_t end, int64_t thr
   int64_t top = begin;  // where the next cluster starts in `order`
   const uint32_t first = static_cast<uint32_t>(begin), span = static_cast<uint32_t>(end - begin);
   CodeMarks<Code> marks{code};
-  uint32_t touched_sum = 0;
   for (int64_t seed = begin; seed < end; ++seed) {
     const Code lab = code[seed];
     if (lab == kMarked<Code>) continue;
     const int64_t size =
-        grow_cluster(g, static_cast<int32_t>(seed), lab, first, span, marks, order + top, r, touched_sum);
+        grow_cluster(g, static_cast<int32_t>(seed), lab, first, span, marks, order + top, r);
     if (size >= threshold) {
       top += size;
       cluster_end[begin + r.clusters++] = static_cast<int32_t>(top);
       r.points_end = top;
     }  // else dropped: the next cluster overwrites it
   }
-  volatile uint32_t keep = touched_sum;  // the loads of touch_lists() stay
-  (void)keep;
   return r;
 }
 
@@ -403,7 +401,7 @@ class ComponentSearch {
  public:
   ComponentSearch(const Graph& g, const Code* code, int64_t threads)
       : g_(g), code_(code), threads_(threads), sets_(g.n), roots_(new int32_t[g.n]), grown_(new Grown[g.n]),
-        buffers_(threads), codes_(threads), covered_(threads), root_counts_(threads), grown_points_(threads),
+        buffers_(threads), codes_(threads), covered_(threads), root_counts_(threads),
         bad_entry_(threads), overflow_(threads) {
     for (int64_t w = 0; w < threads; ++w) {
       buffers_[w].reset(new int32_t[g.n]);
@@ -504,8 +502,7 @@ class ComponentSearch {
     Code* code = codes_[w].get();
     uint64_t* covered = covered_[w].get();
     RangeResult entries;
-    uint32_t touched_sum = 0;
-    int64_t top = 0, points = 0;
+    int64_t top = 0;
     for (int64_t i; (i = next_root.fetch_add(1, std::memory_order_relaxed)) < roots;) {
       // A buffer of n points holds this thread's clusters unless they overlap, and then the
       // search fails anyway (see cover_every_point_once()).
@@ -518,7 +515,7 @@ class ComponentSearch {
       const Code lab = code_[root];
       SeedMarks<Code> seed_marks{code, root, g_.n - top};
       const int64_t size =
-          grow_cluster(g_, root, lab, 0, static_cast<uint32_t>(g_.n), seed_marks, queue, entries, touched_sum);
+          grow_cluster(g_, root, lab, 0, static_cast<uint32_t>(g_.n), seed_marks, queue, entries);
       // Unmarked for the next search, and kept in `covered` if this one counts.
       const bool counts = !seed_marks.stopped();
       for (int64_t k = 0; k < size; ++k) {
@@ -531,13 +528,9 @@ class ComponentSearch {
         continue;
       }
       grown_[i] = {static_cast<int32_t>(w), static_cast<int32_t>(top), static_cast<int32_t>(size)};
-      points += size;
       if (size >= threshold) top += size;  // else the next cluster overwrites it
     }
-    grown_points_[w] = points;
     bad_entry_[w] = entries.bad_neighbour;
-    volatile uint32_t keep = touched_sum;  // the loads of touch_lists() stay
-    (void)keep;
   }
 
   // Whether the searches that count hold n points between them and every point is in one:
@@ -546,7 +539,7 @@ class ComponentSearch {
     for (int64_t w = 0; w < team_; ++w)
       if (overflow_[w]) return false;
     int64_t points = 0;
-    for (int64_t w = 0; w < team_; ++w) points += grown_points_[w];
+    for (int64_t i = 0; i < roots_total_; ++i) points += std::max(0, grown_[i].size);
     if (points != g_.n) return false;
     for (int64_t k = 0; k < words(); ++k) {
       uint64_t any = 0;
@@ -567,7 +560,7 @@ class ComponentSearch {
   std::vector<std::unique_ptr<int32_t[]>> buffers_;
   std::vector<std::unique_ptr<Code[]>> codes_;
   std::vector<std::unique_ptr<uint64_t[]>> covered_;
-  std::vector<int64_t> root_counts_, grown_points_;
+  std::vector<int64_t> root_counts_;
   std::vector<char> bad_entry_, overflow_;
   int64_t roots_total_ = 0;
 };
