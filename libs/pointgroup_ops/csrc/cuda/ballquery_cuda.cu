@@ -1,10 +1,12 @@
 // ballquery_batch_p on the GPU.
 //
+// 0. bounds: the lowest and highest finite coordinate per axis (the grid's origin and extent).
 // 1. keys:  every point gets a 64-bit key (scene, cell z, cell y, cell x) on a grid
 //           of cells with edge >= radius (cell x varies fastest); batch_offsets and
 //           batch_idxs are checked on the way (error bits, read at the one sync).
-// 2. sort:  sort by key (stable, as it was measured; the order inside a cell does not
-//           matter, every list is ordered when it is written, step 5).
+// 2. sort:  sort by key with cub, over the key's bits in use, point indices as 32-bit
+//           payloads (the order inside a cell does not matter, every list is ordered
+//           when it is written, step 5).
 // 3. count: one warp per query (in sorted order, for locality); lanes 0..17 binary
 //           search the 9 key ranges (z, y) x [x-1, x+1]; the warp tests candidates
 //           32 at a time and counts hits.
@@ -18,16 +20,16 @@
 #include "../pointgroup_ops.h"
 #include "common.cuh"
 
-#include <ATen/ops/aminmax.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/bitwise_and.h>
 #include <ATen/ops/cumsum.h>
 #include <ATen/ops/nonzero.h>
 #include <ATen/ops/repeat_interleave.h>
 #include <ATen/ops/sort.h>
-#include <ATen/ops/zeros.h>
 
 #include <c10/util/Exception.h>
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
 
 #include <algorithm>
 #include <climits>
@@ -54,10 +56,67 @@ constexpr int kQueryBlocksPerSm = 12;
 
 enum : int { kBadOffsets = 1, kBadBatchIdx = 2, kNonFinite = 4, kOversize = 8 };
 
-// info[0] = total entries, info[1] = flags
-__device__ __forceinline__ double cell_edge(const float* lo, const float* hi, double min_edge, int cb) {
+// The one small device buffer the passes share, zeroed by one memset per call and read by
+// the host at the one synchronisation.
+struct Info {
+  long long total;            // neighbour entries
+  long long flags;            // error bits above
+  unsigned long long lo[3];   // ~order_of(lowest finite coordinate), per axis
+  unsigned long long hi[3];   // order_of(highest finite coordinate), per axis
+};
+
+// Maps a float to an unsigned integer of the same order, so that bounds are atomicMax'ed from
+// a zeroed buffer (the lowest is kept as the complement of its order).
+__device__ __forceinline__ unsigned order_of(float f) {
+  const unsigned b = __float_as_uint(f);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+__device__ __forceinline__ float float_of(unsigned o) {
+  return __uint_as_float((o & 0x80000000u) ? (o & 0x7fffffffu) : ~o);
+}
+
+// Lowest and highest finite coordinate per axis (non-finite points are flagged by keys_kernel).
+__global__ void bounds_kernel(const float* __restrict__ xyz, int n, Info* __restrict__ info) {
+  unsigned lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};  // complement of the lowest order, highest order
+  for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < n; t += gridDim.x * blockDim.x) {
+    for (int d = 0; d < 3; ++d) {
+      const float v = xyz[3 * (int64_t)t + d];
+      if (!isfinite(v)) continue;
+      lo[d] = max(lo[d], ~order_of(v));
+      hi[d] = max(hi[d], order_of(v));
+    }
+  }
+  __shared__ unsigned part[2][3][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int d = 0; d < 3; ++d) {
+    for (int s = 16; s > 0; s >>= 1) {
+      lo[d] = max(lo[d], __shfl_xor_sync(kFullMask, lo[d], s));
+      hi[d] = max(hi[d], __shfl_xor_sync(kFullMask, hi[d], s));
+    }
+    if (lane == 0) {
+      part[0][d][warp] = lo[d];
+      part[1][d][warp] = hi[d];
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x < 6) {
+    const int side = threadIdx.x / 3, d = threadIdx.x % 3;
+    unsigned m = 0;
+    for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) m = max(m, part[side][d][w]);
+    atomicMax(side ? &info->hi[d] : &info->lo[d], static_cast<unsigned long long>(m));
+  }
+}
+
+// The grid's cell edge: at least the radius, and wide enough that the extent fits in 2^cb - 4
+// cells per axis. An axis with no finite coordinate has both bounds 0 in `info`: no extent.
+__device__ __forceinline__ double cell_edge(const Info& info, double min_edge, int cb, float* lo) {
   double ext = 0.0;
-  for (int d = 0; d < 3; ++d) ext = fmax(ext, static_cast<double>(hi[d]) - static_cast<double>(lo[d]));
+  for (int d = 0; d < 3; ++d) {
+    const bool any = info.lo[d] != 0;
+    lo[d] = any ? float_of(~static_cast<unsigned>(info.lo[d])) : 0.0f;
+    const float hi = any ? float_of(static_cast<unsigned>(info.hi[d])) : 0.0f;
+    ext = fmax(ext, static_cast<double>(hi) - static_cast<double>(lo[d]));
+  }
   const double max_cells = static_cast<double>((1LL << cb) - 4);
   const double e = ext / max_cells;
   return e > min_edge ? e : min_edge;
@@ -71,17 +130,18 @@ __device__ __forceinline__ long long cell_of(float x, float lo, double edge, int
   return static_cast<long long>(c);
 }
 
+// Key of every point, its index as the sort's payload, and the checks of the scene layout.
 __global__ void keys_kernel(const float* __restrict__ xyz, const int* __restrict__ bidx,
-                            const int* __restrict__ off, int B, int n, const float* __restrict__ lo,
-                            const float* __restrict__ hi, double min_edge, int cb,
-                            long long* __restrict__ keys, long long* __restrict__ info) {
+                            const int* __restrict__ off, int B, int n, double min_edge, int cb,
+                            unsigned long long* __restrict__ keys, int* __restrict__ order,
+                            Info* __restrict__ info) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t <= B) {
     bool bad = false;
     if (t == 0 && off[0] != 0) bad = true;
     if (t < B && off[t] > off[t + 1]) bad = true;
     if (t == B && off[B] != n) bad = true;
-    if (bad) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kBadOffsets);
+    if (bad) atomicOr(reinterpret_cast<unsigned long long*>(&info->flags), (unsigned long long)kBadOffsets);
   }
   if (t >= n) return;
   // scene = largest b in [0, B-1] with off[b] <= t
@@ -94,14 +154,16 @@ __global__ void keys_kernel(const float* __restrict__ xyz, const int* __restrict
   int flags = 0;
   if (bidx[t] != a) flags |= kBadBatchIdx;
   if (!(isfinite(x) && isfinite(y) && isfinite(z))) flags |= kNonFinite;
-  if (flags) atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)flags);
-  const double edge = cell_edge(lo, hi, min_edge, cb);
+  if (flags) atomicOr(reinterpret_cast<unsigned long long*>(&info->flags), (unsigned long long)flags);
+  float lo[3];
+  const double edge = cell_edge(*info, min_edge, cb, lo);
   const long long cx = cell_of(x, lo[0], edge, cb), cy = cell_of(y, lo[1], edge, cb),
                   cz = cell_of(z, lo[2], edge, cb);
-  keys[t] = (static_cast<long long>(a) << (3 * cb)) | (cz << (2 * cb)) | (cy << cb) | cx;
+  keys[t] = (static_cast<unsigned long long>(a) << (3 * cb)) | (cz << (2 * cb)) | (cy << cb) | cx;
+  order[t] = t;
 }
 
-__global__ void gather_kernel(const float* __restrict__ xyz, const int64_t* __restrict__ perm, int n,
+__global__ void gather_kernel(const float* __restrict__ xyz, const int* __restrict__ perm, int n,
                               float4* __restrict__ pts) {
   const int p = blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= n) return;
@@ -193,8 +255,12 @@ __device__ bool bucket_order(int* list, int* count, int L, int lane) {
 
 // Searches, with lanes 0..17, the bounds of the 9 sorted-key ranges that hold
 // the 27 cells around `key` (even lane: first position, odd lane: one past the last).
+// `from` is this lane's bound for a smaller key, or -1: bounds only grow with the key
+// (each is key plus a constant), so the search gallops forward from there. A warp's next
+// cell is mostly the next one in its row, a few positions on: a few loads, where a search
+// of the whole array takes about 18 dependent ones.
 __device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, int n, int cb, long long key,
-                                           int lane) {
+                                           int lane, int from) {
   if (lane >= 18) return 0;
   const long long mask = (1LL << cb) - 1;
   const int pair = lane >> 1;
@@ -203,11 +269,25 @@ __device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, 
   const long long scene = key & ~((1LL << (3 * cb)) - 1);
   const bool upper = lane & 1;
   const long long k = scene | ((cz + dz) << (2 * cb)) | ((cy + dy) << cb) | (upper ? cx + 1 : cx - 1);
-  int a = 0, b = n;
+  auto below = [&](int i) {
+    const long long v = skeys[i];
+    return upper ? (v <= k) : (v < k);
+  };
+  int a = 0, b = n;  // below(i) holds for every i < a and fails for every i >= b
+  if (from >= 0) {
+    a = from;
+    for (int step = 1; a < n; step <<= 1) {
+      const int probe = min(a + step, n) - 1;
+      if (!below(probe)) {
+        b = probe;
+        break;
+      }
+      a = probe + 1;
+    }
+  }
   while (a < b) {
     const int mid = (a + b) >> 1;
-    const long long v = skeys[mid];
-    if (upper ? (v <= k) : (v < k)) a = mid + 1; else b = mid;
+    if (below(mid)) a = mid + 1; else b = mid;
   }
   return a;
 }
@@ -217,8 +297,8 @@ __device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, 
 template <bool kFill>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     query_kernel(const long long* __restrict__ skeys, const float4* __restrict__ pts, int n, int cb, float r2,
-                 int* __restrict__ count, const int* __restrict__ start_len, int* __restrict__ out,
-                 long long* __restrict__ info) {
+                 long long* __restrict__ count, const int* __restrict__ start_len, int* __restrict__ out,
+                 Info* __restrict__ info) {
   __shared__ int buf[kFill ? kWarpsPerBlock : 1][kFill ? kSortCap : 1];
   __shared__ int bucket_count[kFill ? kWarpsPerBlock : 1][kFill ? kBuckets : 1];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -226,12 +306,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
   if (first >= n) return;  // the whole warp leaves together
   const int last = min(first + kPerWarp, n);
   long long prev_key = -1;
-  int bound = 0;
+  int bound = -1;
   int* list = kFill ? buf[kFill ? warp : 0] : nullptr;
   for (int pos = first; pos < last; ++pos) {
     const long long key = skeys[pos];
     if (key != prev_key) {
-      bound = range_bound(skeys, n, cb, key, lane);
+      bound = range_bound(skeys, n, cb, key, lane, bound);
       prev_key = key;
     }
     const float4 q = pts[pos];
@@ -241,7 +321,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
       st = start_len[2 * qi];
       L = start_len[2 * qi + 1];
     }
-    const bool in_smem = L <= kSortCap;
     int found = 0;
     for (int r = 0; r < 9; ++r) {
       const int lo = __shfl_sync(kFullMask, bound, 2 * r);
@@ -257,10 +336,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
         }
         const unsigned m = __ballot_sync(kFullMask, hit);
         if (kFill && hit) {
+          // Hits go to the shared list, and past its end (lists longer than kSortCap) to the
+          // output: st and L, loaded before the walk, are waited for only there.
           const int at = found + __popc(m & lanemask_lt(lane));
-          if (at < L) {
-            if (in_smem) list[at] = j; else out[st + at] = j;
-          }
+          if (at < kSortCap) list[at] = j; else if (at < L) out[st + at] = j;
         }
         found += __popc(m);
       }
@@ -269,12 +348,16 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
       if (lane == 0) {
         count[qi] = found;
         if (found > kSortCap)
-          atomicOr(reinterpret_cast<unsigned long long*>(info + 1), (unsigned long long)kOversize);
+          atomicOr(reinterpret_cast<unsigned long long*>(&info->flags), (unsigned long long)kOversize);
       }
       continue;
     }
-    if (!in_smem) continue;
     __syncwarp();
+    if (L > kSortCap) {  // written unsorted, ordered afterwards by sort_long_lists
+      for (int t = lane; t < kSortCap; t += 32) out[st + t] = list[t];
+      __syncwarp();
+      continue;
+    }
     if (L <= kRankSortMax) {
       // Short list: each lane places its elements by rank (values are distinct).
       for (int t = lane; t < L; t += 32) {
@@ -292,14 +375,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
   }
 }
 
-__global__ void start_len_kernel(const int* __restrict__ count, const int64_t* __restrict__ incl, int n,
-                                 int* __restrict__ start_len, long long* __restrict__ info) {
+__global__ void start_len_kernel(const long long* __restrict__ count, const long long* __restrict__ incl, int n,
+                                 int* __restrict__ start_len, Info* __restrict__ info) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const int64_t s = incl[i] - count[i];
+  const long long s = incl[i] - count[i];
   start_len[2 * i] = s > INT_MAX ? INT_MAX : static_cast<int>(s);
-  start_len[2 * i + 1] = count[i];
-  if (i == n - 1) info[0] = incl[i];
+  start_len[2 * i + 1] = static_cast<int>(count[i]);
+  if (i == n - 1) info->total = incl[i];
 }
 
 // Sorts, in place, the lists longer than kSortCap (rare: > 1024 neighbours).
@@ -342,46 +425,66 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   const int cb = std::min(20, (63 - sb) / 3);
   TORCH_CHECK_VALUE(cb >= 6, "ballquery_batch_p: too many scenes in batch_offsets (", num(B), ")");
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-
-  const auto [lo, hi] = at::aminmax(coords, 0);
-  at::Tensor info = at::zeros({2}, coords.options().dtype(at::kLong));
-  at::Tensor keys = at::empty({n}, coords.options().dtype(at::kLong));
-  const double min_edge = static_cast<double>(static_cast<float>(radius)) * (1.0 + 1e-4);
+  const auto bytes = [&](int64_t b) { return at::empty({b}, coords.options().dtype(at::kByte)); };
+  const at::Tensor info_buf = bytes(sizeof(Info));
+  auto* info = reinterpret_cast<Info*>(info_buf.data_ptr());
+  C10_CUDA_CHECK(cudaMemsetAsync(info, 0, sizeof(Info), stream));
   const int threads = 256;
-  const int key_threads = std::max(n, B + 1);
-  keys_kernel<<<ceil_div(key_threads, threads), threads, 0, stream>>>(
-      coords.data_ptr<float>(), batch_idxs.data_ptr<int>(), batch_offsets.data_ptr<int>(), B, n,
-      lo.data_ptr<float>(), hi.data_ptr<float>(), min_edge, cb, reinterpret_cast<long long*>(keys.data_ptr<int64_t>()),
-      reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
+  const int bounds_blocks = static_cast<int>(std::min<int64_t>(ceil_div(n, threads * 8), 1024));
+  bounds_kernel<<<bounds_blocks, threads, 0, stream>>>(coords.data_ptr<float>(), n, info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
-  auto sorted = at::sort(keys, /*stable=*/true, /*dim=*/0, /*descending=*/false);
-  const at::Tensor skeys = std::get<0>(sorted);
-  const at::Tensor perm = std::get<1>(sorted);
+  // Keys and their payload (point indices) in the first halves, sorted copies in the second.
+  at::Tensor keys = at::empty({2, n}, coords.options().dtype(at::kLong));
+  at::Tensor order = at::empty({2, n}, iopt);
+  auto* keys_in = reinterpret_cast<unsigned long long*>(keys[0].data_ptr<int64_t>());
+  auto* keys_out = reinterpret_cast<unsigned long long*>(keys[1].data_ptr<int64_t>());
+  const double min_edge = static_cast<double>(static_cast<float>(radius)) * (1.0 + 1e-4);
+  const int key_threads = std::max(n, B + 1);
+  keys_kernel<<<ceil_div(key_threads, threads), threads, 0, stream>>>(
+      coords.data_ptr<float>(), batch_idxs.data_ptr<int>(), batch_offsets.data_ptr<int>(), B, n, min_edge, cb,
+      keys_in, order[0].data_ptr<int>(), info);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+
+  // cub directly rather than at::sort: the key's bits that are in use only, 32-bit payloads,
+  // and no copies or index fills around the sort (the host launches were most of the call's
+  // time before the count pass). A radix sort is stable: each cell keeps its points in index
+  // order, which the lists do not rely on (every list is ordered as it is written).
+  at::Tensor count = at::empty({2, n}, coords.options().dtype(at::kLong));  // per point, then its prefix sum
+  auto* counts = reinterpret_cast<long long*>(count[0].data_ptr<int64_t>());
+  auto* incl = reinterpret_cast<long long*>(count[1].data_ptr<int64_t>());
+  const int end_bit = sb + 3 * cb;
+  size_t sort_bytes = 0, scan_bytes = 0;
+  C10_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, keys_in, keys_out, order[0].data_ptr<int>(),
+                                                 order[1].data_ptr<int>(), n, 0, end_bit, stream));
+  C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, counts, incl, n, stream));
+  at::Tensor temp = bytes(static_cast<int64_t>(std::max(sort_bytes, scan_bytes)));
+  C10_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.data_ptr(), sort_bytes, keys_in, keys_out,
+                                                 order[0].data_ptr<int>(), order[1].data_ptr<int>(), n, 0, end_bit,
+                                                 stream));
   at::Tensor pts = at::empty({n, 4}, coords.options());
-  gather_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(coords.data_ptr<float>(), perm.data_ptr<int64_t>(),
+  gather_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(coords.data_ptr<float>(), order[1].data_ptr<int>(),
                                                                n, reinterpret_cast<float4*>(pts.data_ptr<float>()));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
+  const auto* skeys = reinterpret_cast<const long long*>(keys_out);
   const float r2 = squared_radius(radius);
-  at::Tensor count = at::empty({n}, iopt);
   const int qblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kPerWarp));
   query_kernel<false><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
-      reinterpret_cast<const long long*>(skeys.data_ptr<int64_t>()), reinterpret_cast<const float4*>(pts.data_ptr<float>()),
-      n, cb, r2, count.data_ptr<int>(), nullptr, nullptr, reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
+      skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, cb, r2, counts, nullptr, nullptr, info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
-  const at::Tensor incl = at::cumsum(count, 0, at::kLong);
+  C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp.data_ptr(), scan_bytes, counts, incl, n, stream));
   at::Tensor start_len = at::empty({n, 2}, iopt);
-  start_len_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(count.data_ptr<int>(), incl.data_ptr<int64_t>(), n,
-                                                                 start_len.data_ptr<int>(),
-                                                                 reinterpret_cast<long long*>(info.data_ptr<int64_t>()));
+  start_len_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(counts, incl, n, start_len.data_ptr<int>(), info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   // The one host synchronisation: total size and error bits.
-  const at::Tensor info_h = info.cpu();
-  const int64_t total = info_h.data_ptr<int64_t>()[0];
-  const int64_t flags = info_h.data_ptr<int64_t>()[1];
+  Info info_h;
+  C10_CUDA_CHECK(cudaMemcpyAsync(&info_h, info, sizeof(Info), cudaMemcpyDeviceToHost, stream));
+  C10_CUDA_CHECK(cudaStreamSynchronize(stream));
+  const int64_t total = info_h.total;
+  const int64_t flags = info_h.flags;
   if (flags & kBadOffsets) {
     const at::Tensor off = batch_offsets.cpu();
     TORCH_CHECK_VALUE(false, "ballquery_batch_p: batch_offsets must start with 0, be non-decreasing and end at "
@@ -403,8 +506,7 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   at::Tensor idx = at::empty({total}, iopt);
   if (total > 0) {
     query_kernel<true><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
-        reinterpret_cast<const long long*>(skeys.data_ptr<int64_t>()),
-        reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, cb, r2, nullptr, start_len.data_ptr<int>(),
+        skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, cb, r2, nullptr, start_len.data_ptr<int>(),
         idx.data_ptr<int>(), nullptr);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     if (flags & kOversize) sort_long_lists(idx, start_len);
