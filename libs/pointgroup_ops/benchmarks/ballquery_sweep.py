@@ -1,0 +1,80 @@
+"""ballquery_batch_p on CUDA across densities: the time of a call, of its count and fill passes,
+and a hash of its output, so that two builds can be compared in turn on one machine.
+
+Usage (from the repository root, with the build to measure importable):
+
+    python libs/pointgroup_ops/benchmarks/ballquery_sweep.py [--repeat 15]
+
+Run it once per build, alternating builds, on the same machine: timings move between runs and
+hosts far more than between two calls in one run. The workload is bench_instance.py's (4 scenes
+of 60k points), at the radii that give ~20, 50, 100 and 200 neighbours per point. Per density it
+prints the mean list length, the median and fastest call (wall clock, the GPU synchronised), the
+mean time of each of this package's query kernels as torch.profiler reports them (count, fill),
+and the first 12 hex digits of a SHA-1 of idx and start_len: equal hashes, equal output.
+"""
+import argparse
+import hashlib
+import json
+import statistics
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from bench_instance import DENSITIES, MEAN_ACTIVE, RADIUS, instance_workload, machine, pgo
+
+
+def call_ms(fn, repeat):
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeat):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times), min(times)
+
+
+def kernel_ms(fn, calls=5):
+    """Mean device time per call of every kernel whose name holds 'pointgroup_ops', by short name."""
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    found = {}
+    for event in prof.key_averages():
+        if "pointgroup_ops" in event.key and "query_kernel" in event.key:
+            name = "fill" if "<true>" in event.key else "count"
+            found[name] = round(event.device_time_total / calls / 1e3, 3)
+    return found
+
+
+def output_hash(idx, start_len):
+    return hashlib.sha1(idx.cpu().numpy().tobytes() + start_len.cpu().numpy().tobytes()).hexdigest()[:12]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=15)
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("ballquery_sweep.py: needs a CUDA device")
+    print(json.dumps(machine()), flush=True)
+    coords, batch, off, _ = [t.cuda() for t in instance_workload(seed=0)]
+    _, sl = pgo.ballquery_batch_p(coords, batch, off, RADIUS, MEAN_ACTIVE)
+    base = float(sl[:, 1].float().mean())
+    for density in DENSITIES:
+        # the mean list grows with radius^3: aim each radius at one density
+        radius = RADIUS * (density / base) ** (1 / 3)
+        call = lambda: pgo.ballquery_batch_p(coords, batch, off, radius, MEAN_ACTIVE)  # noqa: E731
+        median, fastest = call_ms(call, args.repeat)
+        idx, sl = call()
+        kernels = " ".join(f"{k}={v:.3f}" for k, v in sorted(kernel_ms(call).items()))
+        print(f"~{density:3} neighbours (mean {float(sl[:, 1].float().mean()):6.1f}): median {median:.3f} ms, "
+              f"fastest {fastest:.3f} ms; kernels ms: {kernels or '-'}; output {output_hash(idx, sl)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
