@@ -22,11 +22,22 @@ def ballquery_reference(coords, batch_offsets, radius):
             d = pts - pts[i]
             d2 = (d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]) + d[:, 2] * d[:, 2]
             lists.append((np.nonzero(d2 < r2)[0] + off[b]).astype(np.int32))
-    idx = np.concatenate(lists) if lists else np.zeros(0, np.int32)
+    return lists_as_arrays(lists)
+
+
+def lists_as_arrays(lists):
+    """Neighbour lists (one sequence of point indices per point) in the layout the ops use: idx,
+    the lists one after the other, and start_len, (first entry, length) per point; int32 arrays."""
     lens = np.array([len(x) for x in lists], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if len(lens) else np.zeros(0, np.int64)
-    start_len = np.stack([starts, lens], axis=1).astype(np.int32) if len(lens) else np.zeros((0, 2), np.int32)
-    return idx, start_len
+    starts = np.cumsum(lens) - lens
+    idx = np.concatenate([np.asarray(x, dtype=np.int32) for x in lists]) if len(lists) else np.zeros(0, np.int32)
+    return idx, np.stack([starts, lens], axis=1).astype(np.int32).reshape(-1, 2)
+
+
+def lists_as_tensors(lists):
+    """lists_as_arrays as int32 torch tensors."""
+    idx, start_len = lists_as_arrays(lists)
+    return torch.from_numpy(idx), torch.from_numpy(start_len)
 
 
 def bfs_reference(label, idx, start_len, threshold):

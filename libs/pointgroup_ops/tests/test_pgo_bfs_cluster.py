@@ -8,16 +8,9 @@ from pgo_reference import (  # noqa: E402
     batch_from_counts,
     bfs_reference,
     clumped_scene,
+    lists_as_tensors,
     offsets_from_counts,
 )
-
-
-def lists_from_python(lists):
-    idx = torch.tensor([v for lst in lists for v in lst], dtype=torch.int32)
-    lens = [len(lst) for lst in lists]
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if lens else []
-    sl = torch.tensor(np.stack([starts, lens], 1) if lens else np.zeros((0, 2)), dtype=torch.int32)
-    return idx, sl
 
 
 def compare(label, idx, sl, threshold):
@@ -33,7 +26,7 @@ def test_known_small_graph_gives_the_expected_order():
     # 0-3, 0-1, 3-4, 1-2 (lists in this order), 5 alone, 6-7 with another label.
     lists = [[0, 3, 1], [1, 0, 2], [2, 1], [3, 4, 0], [4, 3], [5], [6, 7], [7, 6]]
     label = torch.tensor([1, 1, 1, 1, 1, 1, 2, 2], dtype=torch.int32)
-    idx, sl = lists_from_python(lists)
+    idx, sl = lists_as_tensors(lists)
     ci, co = pgo.bfs_cluster(label, idx, sl, 2)
     assert co.tolist() == [0, 5, 7]
     assert ci.tolist() == [[0, 0], [0, 3], [0, 1], [0, 4], [0, 2], [1, 6], [1, 7]]
@@ -89,7 +82,7 @@ def test_directed_lists_follow_the_breadth_first_search():
     # Asymmetric input: 2 lists 0 but 0 does not list 2.
     lists = [[0, 1], [1], [2, 0], [3, 2]]
     label = torch.zeros(4, dtype=torch.int32)
-    idx, sl = lists_from_python(lists)
+    idx, sl = lists_as_tensors(lists)
     ci, co = compare(label, idx, sl, 1)
     assert co.tolist() == [0, 2, 3, 4]
 
@@ -116,7 +109,7 @@ def test_two_million_point_chain_does_not_overflow():
 
 
 def test_bad_inputs_raise_naming_the_argument():
-    idx, sl = lists_from_python([[0, 1], [1, 0]])
+    idx, sl = lists_as_tensors([[0, 1], [1, 0]])
     label = torch.zeros(2, dtype=torch.int32)
     with pytest.raises(TypeError, match="semantic_label"):
         pgo.bfs_cluster(label.long(), idx, sl, 1)

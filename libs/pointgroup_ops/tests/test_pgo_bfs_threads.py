@@ -18,7 +18,13 @@ import pytest
 import torch
 
 import pointgroup_ops as pgo  # noqa: E402  (a broken build fails here, it is never skipped)
-from pgo_reference import batch_from_counts, bfs_reference, clumped_scene, offsets_from_counts  # noqa: E402
+from pgo_reference import (  # noqa: E402
+    batch_from_counts,
+    bfs_reference,
+    clumped_scene,
+    lists_as_tensors,
+    offsets_from_counts,
+)
 
 THREADS = [1, 2, 3, 7, 16]
 PARALLEL_MIN_ENTRIES = 1 << 15  # below this the search is sequential at any thread count
@@ -30,13 +36,6 @@ def threads(request):
     torch.set_num_threads(request.param)
     yield request.param
     torch.set_num_threads(before)
-
-
-def lists_to_tensors(lists):
-    lens = np.array([len(x) for x in lists], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if len(lens) else np.zeros(0, np.int64)
-    flat = np.concatenate([np.asarray(x, dtype=np.int32) for x in lists]) if len(lists) else np.zeros(0, np.int32)
-    return torch.from_numpy(flat), torch.from_numpy(np.stack([starts, lens], 1).astype(np.int32))
 
 
 def scenes_input(counts, seed, n_labels=3):
@@ -107,7 +106,7 @@ def test_lists_crossing_scenes_keep_the_sequential_order(threads, direction):
         else:
             lists[b].insert(0, a)
         label[b] = label[a]
-    idx2, sl2 = lists_to_tensors(lists)
+    idx2, sl2 = lists_as_tensors(lists)
     assert_reference(label, idx2, sl2, 1)
 
 
@@ -150,7 +149,7 @@ def test_one_way_entries_make_the_component_search_give_up(threads):
         a, b = sorted(rng.integers(0, n, size=2).tolist())
         label[b] = label[a]
         lists[a].append(b)
-    idx2, sl2 = lists_to_tensors(lists)
+    idx2, sl2 = lists_as_tensors(lists)
     taken = searches_run(lambda: assert_reference(label, idx2, sl2, 30))
     assert taken == {"bfs_cluster: component search", "bfs_cluster: sequential search"}
 
@@ -208,7 +207,7 @@ def test_lists_in_descending_order_cross_every_guessed_cut(threads):
     # the search keeps the result sequential (the order within clusters follows the lists).
     label, idx, sl, _ = cached_input("two scenes")
     lists = [idx[s : s + l].tolist()[::-1] for s, l in sl.tolist()]
-    idx2, sl2 = lists_to_tensors(lists)
+    idx2, sl2 = lists_as_tensors(lists)
     assert_reference(label, idx2, sl2, 0)
 
 
@@ -225,7 +224,7 @@ def test_chain_isolated_points_and_empty_lists(threads):
             lists.append([i])
         else:
             lists.append([j for j in (i - 1, i, i + 1) if 0 <= j < n and j % 97 != 5 and j % 89 != 3])
-    idx, sl = lists_to_tensors(lists)
+    idx, sl = lists_as_tensors(lists)
     assert idx.numel() >= PARALLEL_MIN_ENTRIES
     label = torch.zeros(n, dtype=torch.int32)
     for threshold in (0, 2, 50):
