@@ -179,8 +179,12 @@ def test_cuda_errors_raise_and_leave_the_device_usable():
         pgo.ballquery_batch_p(coords, bad, offsets_from_counts([40, 60]).cuda(), 0.3, 10)
     nanc = coords.clone()
     nanc[5, 0] = float("nan")
-    with pytest.raises(ValueError, match="coords"):
-        pgo.ballquery_batch_p(nanc, batch, offsets_from_counts([40, 60]).cuda(), 0.3, 10)
+    infc = coords.clone()
+    infc[7, 2] = float("-inf")
+    # every coordinate NaN: no bounds at all (the count pass is skipped, not run on one cell)
+    for bad_coords in (nanc, infc, torch.full_like(coords, float("nan"))):
+        with pytest.raises(ValueError, match="coords must be finite"):
+            pgo.ballquery_batch_p(bad_coords, batch, offsets_from_counts([40, 60]).cuda(), 0.3, 10)
     idx, sl = pgo.ballquery_batch_p(coords, batch, offsets_from_counts([40, 60]).cuda(), 0.3, 10)
     label = torch.zeros(100, dtype=torch.int32, device="cuda")
     bad_idx = idx.clone()

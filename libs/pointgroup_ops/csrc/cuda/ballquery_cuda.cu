@@ -7,9 +7,11 @@
 // 2. sort:  sort by key with cub, over the key's bits in use, point indices as 32-bit
 //           payloads (the order inside a cell does not matter, every list is ordered
 //           when it is written, step 5).
-// 3. count: one warp per query (in sorted order, for locality); lanes 0..17 binary
-//           search the 9 key ranges (z, y) x [x-1, x+1]; the warp tests candidates
-//           32 at a time and counts hits.
+// 3. count: one warp per 8 queries (in sorted order, for locality); lanes 0..17 search
+//           the 9 key ranges (z, y) x [x-1, x+1] (galloping on from the previous cell's);
+//           the warp tests candidates 32 at a time and counts hits. Skipped when step 1
+//           found bad input: the call raises at the sync, and NaN coordinates would put
+//           every point in one cell, n^2 tests.
 // 4. scan:  start = exclusive prefix sum; the total is read with the error bits in
 //           the only host synchronisation, to allocate the output.
 // 5. fill:  same walk; hits are compacted into a per-warp shared-memory list,
@@ -55,6 +57,7 @@ constexpr int kQueryBlocksPerSm = 12;
 #endif
 
 enum : int { kBadOffsets = 1, kBadBatchIdx = 2, kNonFinite = 4, kOversize = 8 };
+constexpr int kBadInput = kBadOffsets | kBadBatchIdx | kNonFinite;
 
 // The one small device buffer the passes share, zeroed by one memset per call and read by
 // the host at the one synchronisation.
@@ -304,6 +307,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
   if (first >= n) return;  // the whole warp leaves together
+  if (!kFill && (info->flags & kBadInput)) return;  // the host raises at the sync
   const int last = min(first + kPerWarp, n);
   long long prev_key = -1;
   int bound = -1;
