@@ -68,10 +68,9 @@ struct Graph {
 template <typename Code>
 constexpr Code kMarked = std::numeric_limits<Code>::max();
 
-// Where the search of one index range put its clusters: order[begin, points_end) holds them
-// back to back, cluster_end[begin, begin + clusters) their ends (positions in `order`).
+// Where the search of one index range put its clusters: order[begin, ...) holds them back to
+// back, cluster_end[begin, begin + clusters) their ends (positions in `order`).
 struct RangeResult {
-  int64_t points_end = 0;
   int64_t clusters = 0;
   bool bad_neighbour = false;  // a list entry outside [0, n): reported by report_bad_input()
   bool crossed_cut = false;    // a list entry at or above `end`: the ranges were not independent
@@ -197,7 +196,6 @@ template <typename Code>
 RangeResult search_range(const Graph& g, int64_t begin, int64_t end, int64_t threshold, Code* code, int32_t* order,
                          int32_t* cluster_end) {
   RangeResult r;
-  r.points_end = begin;
   int64_t top = begin;  // where the next cluster starts in `order`
   const uint32_t first = static_cast<uint32_t>(begin), span = static_cast<uint32_t>(end - begin);
   CodeMarks<Code> marks{code};
@@ -209,7 +207,6 @@ RangeResult search_range(const Graph& g, int64_t begin, int64_t end, int64_t thr
     if (size >= threshold) {
       top += size;
       cluster_end[begin + r.clusters++] = static_cast<int32_t>(top);
-      r.points_end = top;
     }  // else dropped: the next cluster overwrites it
   }
   return r;
@@ -668,10 +665,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_with_codes(const Graph& g, int64_
   } else {
     prepare_all(nullptr);
   }
-  if (!found) {
-    clusters.clear();
-    search_ranges({0, g.n}, clusters);
-  }
+  if (!found) search_ranges({0, g.n}, clusters);  // both searches above append nothing when they fail
   return write_clusters(clusters, threads, options);
 }
 
