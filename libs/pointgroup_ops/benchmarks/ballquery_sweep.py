@@ -8,33 +8,19 @@ Usage (from the repository root, with the build to measure importable):
 Run it once per build, alternating builds, on the same machine: timings move between runs and
 hosts far more than between two calls in one run. The workload is bench_instance.py's (4 scenes
 of 60k points), at the radii that give ~20, 50, 100 and 200 neighbours per point. Per density it
-prints the mean list length, the median and fastest call (wall clock, the GPU synchronised), the
-mean time of each of this package's query kernels as torch.profiler reports them (count, fill),
-and the first 12 hex digits of a SHA-1 of idx and start_len: equal hashes, equal output.
+prints the mean list length, the median call (bench_instance.median_ms: wall clock, the GPU
+synchronised), the mean time of each of this package's query kernels as torch.profiler reports
+them (count, fill), and the first 12 hex digits of a SHA-1 of idx and start_len: equal hashes,
+equal output.
 """
 import argparse
 import hashlib
 import json
-import statistics
-import time
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from bench_instance import DENSITIES, MEAN_ACTIVE, RADIUS, instance_workload, machine, pgo
-
-
-def call_ms(fn, repeat):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeat):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times), min(times)
+from bench_instance import MEAN_ACTIVE, RADIUS, density_radii, instance_workload, machine, median_ms, pgo
 
 
 def kernel_ms(fn, calls=5):
@@ -64,16 +50,13 @@ def main():
     print(json.dumps(machine()), flush=True)
     coords, batch, off, _ = [t.cuda() for t in instance_workload(seed=0)]
     _, sl = pgo.ballquery_batch_p(coords, batch, off, RADIUS, MEAN_ACTIVE)
-    base = float(sl[:, 1].float().mean())
-    for density in DENSITIES:
-        # the mean list grows with radius^3: aim each radius at one density
-        radius = RADIUS * (density / base) ** (1 / 3)
+    for density, radius in density_radii(float(sl[:, 1].float().mean())):
         call = lambda: pgo.ballquery_batch_p(coords, batch, off, radius, MEAN_ACTIVE)  # noqa: E731
-        median, fastest = call_ms(call, args.repeat)
+        median = median_ms(call, args.repeat, True)
         idx, sl = call()
         kernels = " ".join(f"{k}={v:.3f}" for k, v in sorted(kernel_ms(call).items()))
-        print(f"~{density:3} neighbours (mean {float(sl[:, 1].float().mean()):6.1f}): median {median:.3f} ms, "
-              f"fastest {fastest:.3f} ms; kernels ms: {kernels or '-'}; output {output_hash(idx, sl)}", flush=True)
+        print(f"~{density:3} neighbours (mean {float(sl[:, 1].float().mean()):6.1f}): median {median:.3f} ms; "
+              f"kernels ms: {kernels or '-'}; output {output_hash(idx, sl)}", flush=True)
 
 
 if __name__ == "__main__":

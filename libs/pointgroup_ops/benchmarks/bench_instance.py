@@ -64,6 +64,12 @@ def machine():
     return info
 
 
+def density_radii(mean_list):
+    """(density, radius) for each density of the sweep, given the mean list length at RADIUS:
+    the mean list length grows with radius^3."""
+    return [(d, RADIUS * (d / mean_list) ** (1 / 3)) for d in DENSITIES]
+
+
 def median_ms(fn, repeat, cuda, clock=time.perf_counter):
     for _ in range(3):
         fn()
@@ -145,10 +151,7 @@ def run(args):
     row("idx copy into pinned memory", median_ms(lambda: pinned.copy_(gidx), args.repeat, True), megabytes=mb)
     row("ballquery_batch_p, radius 1.5", median_ms(lambda: pgo.ballquery_batch_p(gc, gb, go, RADIUS, MEAN_ACTIVE),
                                                    args.repeat, True), mean_list=res["workload"]["mean_list"])
-    # mean list length grows with radius^3; aim each radius at one density of the sweep.
-    base = res["workload"]["mean_list"]
-    for density in DENSITIES:
-        r = RADIUS * (density / base) ** (1 / 3)
+    for density, r in density_radii(res["workload"]["mean_list"]):
         i, s = pgo.ballquery_batch_p(gc, gb, go, r, MEAN_ACTIVE)
         mean = float(s[:, 1].float().mean())
         row(f"ballquery_batch_p, ~{density} neighbours", median_ms(
