@@ -92,6 +92,23 @@ def test_sparse_points_over_many_cells_identical(spread):
 
 
 @needs_cuda
+def test_cells_widen_when_scenes_times_cells_overflow_the_keys():
+    # 400 scenes 10^4 wide at radius 1: half-radius cells would need about 400 * (2 * 10^4)^3
+    # keys, far past 2^32, so the grid widens its cells. Each scene holds a clump (neighbours)
+    # and strays (most cells empty); nothing may be lost.
+    rng = np.random.default_rng(8)
+    counts = [int(c) for c in rng.integers(1, 60, size=400)]
+    parts = []
+    for c in counts:
+        pts = rng.uniform(0, 1e4, size=(c, 3))
+        pts[: c // 2] = pts[0] + rng.normal(0, 0.8, size=(c // 2, 3))
+        parts.append(pts)
+    coords = torch.from_numpy(np.concatenate(parts).astype(np.float32))
+    (idx, sl), _ = both(coords, batch_from_counts(counts), offsets_from_counts(counts), 1.0)
+    assert sl[:, 1].max().item() >= 10  # the clumps give real lists, not only the points themselves
+
+
+@needs_cuda
 def test_more_than_1024_neighbours_are_kept_and_sorted():
     rng = np.random.default_rng(6)
     dense = rng.uniform(0, 0.5, size=(3000, 3))

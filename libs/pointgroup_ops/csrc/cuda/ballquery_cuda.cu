@@ -1,17 +1,22 @@
 // ballquery_batch_p on the GPU.
 //
 // 0. bounds: the lowest and highest finite coordinate per axis (the grid's origin and extent).
-// 1. keys:  every point gets a 64-bit key (scene, cell z, cell y, cell x) on a grid
-//           of cells with edge >= radius (cell x varies fastest); batch_offsets and
+// 1. keys:  every point gets a 32-bit key, the number of its cell on a grid of cells with edge
+//           >= radius / 2, numbered (scene, z, y, x) with x fastest. Every axis keeps kReach
+//           empty cells on each side, so the cells within kReach of a point's cell are in its
+//           scene and its row never runs into the next. The edge grows when scenes x cells
+//           would not fit 32 bits: wider cells only add candidates. batch_offsets and
 //           batch_idxs are checked on the way (error bits, read at the one sync).
-// 2. sort:  sort by key with cub, over the key's bits in use, point indices as 32-bit
-//           payloads (the order inside a cell does not matter, every list is ordered
-//           when it is written, step 5).
-// 3. count: one warp per 8 queries (in sorted order, for locality); lanes 0..17 search
-//           the 9 key ranges (z, y) x [x-1, x+1] (galloping on from the previous cell's);
-//           the warp tests candidates 32 at a time and counts hits. Skipped when step 1
-//           found bad input: the call raises at the sync, and NaN coordinates would put
-//           every point in one cell, n^2 tests.
+// 2. sort:  sort by key with cub, point indices as 32-bit payloads (the order inside a cell
+//           does not matter, every list is ordered when it is written, step 5).
+// 3. count: one warp per 8 queries (in sorted order, for locality). A neighbour is within 2
+//           cells on every axis: 25 rows (z, y) of 5 cells along x, each row consecutive in
+//           sorted order. Lanes 0..24 search a row's bounds each (galloping on from the
+//           previous cell's); the warp walks the rows as one stream, tests candidates 32 at a
+//           time and counts hits. Half-radius cells hold 15.6 r^3 of candidates where radius
+//           cells (27 of them) hold 27 r^3.
+//           Skipped when step 1 found bad input: the call raises at the sync, and NaN
+//           coordinates would put every point in one cell, n^2 tests.
 // 4. scan:  start = exclusive prefix sum; the total is read with the error bits in
 //           the only host synchronisation, to allocate the output.
 // 5. fill:  same walk; hits are compacted into a per-warp shared-memory list,
@@ -40,6 +45,10 @@ namespace pointgroup_ops {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
+constexpr int kReach = 2;              // cells of edge radius / 2 on each side that may hold neighbours
+constexpr int kSide = 2 * kReach + 1;  // cells per row
+constexpr int kRows = kSide * kSide;   // rows (z, y) around a cell; one lane each
+constexpr double kKeySpace = 4294967296.0;  // 32-bit keys
 constexpr int kPerWarp = 8;  // sorted positions per warp in the query kernels
 constexpr int kSortCap = 1024;
 constexpr int kRankSortMax = 64;     // lists up to this length are placed by rank
@@ -66,6 +75,8 @@ struct Info {
   long long flags;            // error bits above
   unsigned long long lo[3];   // ~order_of(lowest finite coordinate), per axis
   unsigned long long hi[3];   // order_of(highest finite coordinate), per axis
+  unsigned row_stride;        // key distance of one cell along y, set by keys_kernel
+  unsigned plane_stride;      // and along z
 };
 
 // Maps a float to an unsigned integer of the same order, so that bounds are atomicMax'ed from
@@ -110,33 +121,52 @@ __global__ void bounds_kernel(const float* __restrict__ xyz, int n, Info* __rest
   }
 }
 
-// The grid's cell edge: at least the radius, and wide enough that the extent fits in 2^cb - 4
-// cells per axis. An axis with no finite coordinate has both bounds 0 in `info`: no extent.
-__device__ __forceinline__ double cell_edge(const Info& info, double min_edge, int cb, float* lo) {
-  double ext = 0.0;
+// The grid: origin, cell edge and cells per axis (kReach empty cells on each side included).
+// The edge is at least `min_edge` (radius / 2), and wider where scenes x cells would not fit
+// 32-bit keys. An axis with no finite coordinate has both bounds 0 in `info`: no extent.
+struct Grid {
+  float lo[3];
+  double edge;
+  unsigned long long cells[3];
+};
+
+__device__ Grid grid_of(const Info& info, double min_edge, int scenes) {
+  Grid g;
+  double ext[3], widest = 0.0;
   for (int d = 0; d < 3; ++d) {
     const bool any = info.lo[d] != 0;
-    lo[d] = any ? float_of(~static_cast<unsigned>(info.lo[d])) : 0.0f;
+    g.lo[d] = any ? float_of(~static_cast<unsigned>(info.lo[d])) : 0.0f;
     const float hi = any ? float_of(static_cast<unsigned>(info.hi[d])) : 0.0f;
-    ext = fmax(ext, static_cast<double>(hi) - static_cast<double>(lo[d]));
+    ext[d] = static_cast<double>(hi) - static_cast<double>(g.lo[d]);
+    widest = fmax(widest, ext[d]);
   }
-  const double max_cells = static_cast<double>((1LL << cb) - 4);
-  const double e = ext / max_cells;
-  return e > min_edge ? e : min_edge;
+  auto keys_needed = [&](double edge) {
+    double k = scenes;
+    for (int d = 0; d < 3; ++d) k *= floor(ext[d] / edge) + kSide;
+    return k;
+  };
+  double edge = min_edge;
+  for (int i = 0; i < 8 && keys_needed(edge) >= kKeySpace; ++i)
+    edge *= fmax(1.0625, cbrt(keys_needed(edge) / kKeySpace));
+  if (keys_needed(edge) >= kKeySpace) edge = fmax(edge, 2.0 * widest);  // one cell per axis (host checks it fits)
+  g.edge = edge;
+  for (int d = 0; d < 3; ++d) g.cells[d] = static_cast<unsigned long long>(floor(ext[d] / edge)) + kSide;
+  return g;
 }
 
-__device__ __forceinline__ long long cell_of(float x, float lo, double edge, int cb) {
-  double c = floor((static_cast<double>(x) - static_cast<double>(lo)) / edge) + 1.0;
-  const double top = static_cast<double>((1LL << cb) - 2);
-  if (!(c >= 1.0)) c = 1.0;  // also catches NaN
+// The cell of coordinate x along an axis with `cells` cells: kReach .. cells - 1 - kReach.
+__device__ __forceinline__ unsigned long long cell_of(float x, float lo, double edge, unsigned long long cells) {
+  double c = floor((static_cast<double>(x) - static_cast<double>(lo)) / edge) + kReach;
+  const double top = static_cast<double>(cells - 1 - kReach);
+  if (!(c >= kReach)) c = kReach;  // also catches NaN
   if (c > top) c = top;
-  return static_cast<long long>(c);
+  return static_cast<unsigned long long>(c);
 }
 
 // Key of every point, its index as the sort's payload, and the checks of the scene layout.
 __global__ void keys_kernel(const float* __restrict__ xyz, const int* __restrict__ bidx,
-                            const int* __restrict__ off, int B, int n, double min_edge, int cb,
-                            unsigned long long* __restrict__ keys, int* __restrict__ order,
+                            const int* __restrict__ off, int B, int n, double min_edge,
+                            unsigned* __restrict__ keys, int* __restrict__ order,
                             Info* __restrict__ info) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t <= B) {
@@ -158,11 +188,14 @@ __global__ void keys_kernel(const float* __restrict__ xyz, const int* __restrict
   if (bidx[t] != a) flags |= kBadBatchIdx;
   if (!(isfinite(x) && isfinite(y) && isfinite(z))) flags |= kNonFinite;
   if (flags) atomicOr(reinterpret_cast<unsigned long long*>(&info->flags), (unsigned long long)flags);
-  float lo[3];
-  const double edge = cell_edge(*info, min_edge, cb, lo);
-  const long long cx = cell_of(x, lo[0], edge, cb), cy = cell_of(y, lo[1], edge, cb),
-                  cz = cell_of(z, lo[2], edge, cb);
-  keys[t] = (static_cast<unsigned long long>(a) << (3 * cb)) | (cz << (2 * cb)) | (cy << cb) | cx;
+  const Grid g = grid_of(*info, min_edge, B);
+  if (t == 0) {  // for the query kernels (fields that no thread of this kernel reads)
+    info->row_stride = static_cast<unsigned>(g.cells[0]);
+    info->plane_stride = static_cast<unsigned>(g.cells[0] * g.cells[1]);
+  }
+  const unsigned long long cx = cell_of(x, g.lo[0], g.edge, g.cells[0]), cy = cell_of(y, g.lo[1], g.edge, g.cells[1]),
+                           cz = cell_of(z, g.lo[2], g.edge, g.cells[2]);
+  keys[t] = static_cast<unsigned>(((a * g.cells[2] + cz) * g.cells[1] + cy) * g.cells[0] + cx);
   order[t] = t;
 }
 
@@ -256,24 +289,14 @@ __device__ bool bucket_order(int* list, int* count, int L, int lane) {
   return true;
 }
 
-// Searches, with lanes 0..17, the bounds of the 9 sorted-key ranges that hold
-// the 27 cells around `key` (even lane: first position, odd lane: one past the last).
-// `from` is this lane's bound for a smaller key, or -1: bounds only grow with the key
-// (each is key plus a constant), so the search gallops forward from there. A warp's next
-// cell is mostly the next one in its row, a few positions on: a few loads, where a search
-// of the whole array takes about 18 dependent ones.
-__device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, int n, int cb, long long key,
-                                           int lane, int from) {
-  if (lane >= 18) return 0;
-  const long long mask = (1LL << cb) - 1;
-  const int pair = lane >> 1;
-  const long long dz = pair / 3 - 1, dy = pair % 3 - 1;
-  const long long cx = key & mask, cy = (key >> cb) & mask, cz = (key >> (2 * cb)) & mask;
-  const long long scene = key & ~((1LL << (3 * cb)) - 1);
-  const bool upper = lane & 1;
-  const long long k = scene | ((cz + dz) << (2 * cb)) | ((cy + dy) << cb) | (upper ? cx + 1 : cx - 1);
+// First position at or after `from` whose key is above k (upper) or at least k: galloping
+// from `from`, a binary search of the whole array when from < 0. Bounds only grow with the
+// key (each is the key plus a constant), and a warp's next cell is mostly the next one in its
+// row, a few positions on: a few loads, where a search of the whole array takes about 18
+// dependent ones.
+__device__ __forceinline__ int key_bound(const unsigned* __restrict__ skeys, int n, unsigned k, bool upper, int from) {
   auto below = [&](int i) {
-    const long long v = skeys[i];
+    const unsigned v = skeys[i];
     return upper ? (v <= k) : (v < k);
   };
   int a = 0, b = n;  // below(i) holds for every i < a and fails for every i >= b
@@ -295,11 +318,28 @@ __device__ __forceinline__ int range_bound(const long long* __restrict__ skeys, 
   return a;
 }
 
+// The sorted positions [begin, end) of lane's row around the cell `key`: lane l < kRows holds
+// row (dz, dy) = (l / kSide - kReach, l % kSide - kReach), cells x - kReach .. x + kReach.
+// `from` is the lane's row for a smaller key ({-1, -1} for none).
+struct Row {
+  int begin, end;
+};
+__device__ __forceinline__ Row row_around(const unsigned* __restrict__ skeys, int n, unsigned key, unsigned row_stride,
+                                          unsigned plane_stride, int lane, Row from) {
+  if (lane >= kRows) return {0, 0};
+  const long long dz = lane / kSide - kReach, dy = lane % kSide - kReach;
+  const unsigned mid = static_cast<unsigned>(key + dz * plane_stride + dy * row_stride);  // no wrap: kReach margins
+  Row r;
+  r.begin = key_bound(skeys, n, mid - kReach, false, from.begin);
+  r.end = key_bound(skeys, n, mid + kReach, true, max(from.end, r.begin));
+  return r;
+}
+
 // One warp handles kPerWarp consecutive sorted positions (mostly the same cell, so
-// the range search is redone only when the cell changes).
+// the row searches are redone only when the cell changes).
 template <bool kFill>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
-    query_kernel(const long long* __restrict__ skeys, const float4* __restrict__ pts, int n, int cb, float r2,
+    query_kernel(const unsigned* __restrict__ skeys, const float4* __restrict__ pts, int n, float r2,
                  long long* __restrict__ count, const int* __restrict__ start_len, int* __restrict__ out,
                  Info* __restrict__ info) {
   __shared__ int buf[kFill ? kWarpsPerBlock : 1][kFill ? kSortCap : 1];
@@ -308,15 +348,27 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
   const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
   if (first >= n) return;  // the whole warp leaves together
   if (!kFill && (info->flags & kBadInput)) return;  // the host raises at the sync
+  const unsigned row_stride = info->row_stride, plane_stride = info->plane_stride;
   const int last = min(first + kPerWarp, n);
   long long prev_key = -1;
-  int bound = -1;
+  Row row = {-1, -1};
+  // The rows as one stream of candidates: lane l's row ends at stream position stream_end and
+  // its candidates sit `shift` positions on in sorted order; `total` candidates in all.
+  int stream_end = 0, shift = 0, total = 0;
   int* list = kFill ? buf[kFill ? warp : 0] : nullptr;
   for (int pos = first; pos < last; ++pos) {
-    const long long key = skeys[pos];
+    const unsigned key = skeys[pos];
     if (key != prev_key) {
-      bound = range_bound(skeys, n, cb, key, lane, bound);
+      row = row_around(skeys, n, key, row_stride, plane_stride, lane, row);
       prev_key = key;
+      const int len = row.end - row.begin;
+      stream_end = len;
+      for (int s = 1; s < 32; s <<= 1) {
+        const int before = __shfl_up_sync(kFullMask, stream_end, s);
+        if (lane >= s) stream_end += before;
+      }
+      shift = row.begin - (stream_end - len);
+      total = __shfl_sync(kFullMask, stream_end, 31);
     }
     const float4 q = pts[pos];
     const int qi = __float_as_int(q.w);
@@ -326,27 +378,33 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
       L = start_len[2 * qi + 1];
     }
     int found = 0;
-    for (int r = 0; r < 9; ++r) {
-      const int lo = __shfl_sync(kFullMask, bound, 2 * r);
-      const int hi = __shfl_sync(kFullMask, bound, 2 * r + 1);
-      for (int base = lo; base < hi; base += 32) {
-        const int p = base + lane;
-        bool hit = false;
-        int j = 0;
-        if (p < hi) {
-          const float4 c = pts[p];
-          hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
-          j = __float_as_int(c.w);
-        }
-        const unsigned m = __ballot_sync(kFullMask, hit);
-        if (kFill && hit) {
-          // Hits go to the shared list, and past its end (lists longer than kSortCap) to the
-          // output: st and L, loaded before the walk, are waited for only there.
-          const int at = found + __popc(m & lanemask_lt(lane));
-          if (at < kSortCap) list[at] = j; else if (at < L) out[st + at] = j;
-        }
-        found += __popc(m);
+    // Tests the candidate at stream position s (every lane calls it, s past `total` tests nothing).
+    auto test = [&](int s, int row_shift) {
+      bool hit = false;
+      int j = 0;
+      if (s < total) {
+        const float4 c = pts[s + row_shift];
+        hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
+        j = __float_as_int(c.w);
       }
+      const unsigned m = __ballot_sync(kFullMask, hit);
+      if (kFill && hit) {
+        // Hits go to the shared list, and past its end (lists longer than kSortCap) to the
+        // output: st and L, loaded before the walk, are waited for only there.
+        const int at = found + __popc(m & lanemask_lt(lane));
+        if (at < kSortCap) list[at] = j; else if (at < L) out[st + at] = j;
+      }
+      found += __popc(m);
+    };
+    // The rows walked as one stream, 32 candidates at a time: each lane finds its row by a
+    // binary search over the rows' ends. Walking row by row, 32 at a time, left lanes idle at
+    // the end of every row: slower at every density measured (20-200 neighbours).
+    for (int base = 0; base < total; base += 32) {
+      const int s = base + lane;
+      int r = 0;  // rows that end at or before s
+      for (int step = 16; step > 0; step >>= 1)
+        if (__shfl_sync(kFullMask, stream_end, r + step - 1) <= s) r += step;
+      test(s, __shfl_sync(kFullMask, shift, r));
     }
     if (!kFill) {
       if (lane == 0) {
@@ -403,12 +461,6 @@ void sort_long_lists(at::Tensor& idx, const at::Tensor& start_len) {
   idx.index_copy_(0, pos, at::bitwise_and(sorted, (int64_t(1) << 32) - 1).to(at::kInt));
 }
 
-int bits_for(int64_t v) {  // bits needed to store values 0..v
-  int b = 1;
-  while ((int64_t(1) << b) <= v) ++b;
-  return b;
-}
-
 }  // namespace
 
 std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coords, const at::Tensor& batch_idxs,
@@ -425,9 +477,8 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
                         "ballquery_batch_p: batch_offsets must be all 0 for 0 points, got ", values_of(off));
     return {at::empty({0}, iopt), at::empty({0, 2}, iopt)};
   }
-  const int sb = bits_for(B - 1);
-  const int cb = std::min(20, (63 - sb) / 3);
-  TORCH_CHECK_VALUE(cb >= 6, "ballquery_batch_p: too many scenes in batch_offsets (", num(B), ")");
+  TORCH_CHECK_VALUE(static_cast<double>(B) * kSide * kSide * kSide < kKeySpace,
+                    "ballquery_batch_p: too many scenes in batch_offsets (", num(B), ")");
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const auto bytes = [&](int64_t b) { return at::empty({b}, coords.options().dtype(at::kByte)); };
   const at::Tensor info_buf = bytes(sizeof(Info));
@@ -439,43 +490,43 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   // Keys and their payload (point indices) in the first halves, sorted copies in the second.
-  at::Tensor keys = at::empty({2, n}, coords.options().dtype(at::kLong));
+  at::Tensor keys = at::empty({2, n}, iopt);
   at::Tensor order = at::empty({2, n}, iopt);
-  auto* keys_in = reinterpret_cast<unsigned long long*>(keys[0].data_ptr<int64_t>());
-  auto* keys_out = reinterpret_cast<unsigned long long*>(keys[1].data_ptr<int64_t>());
-  const double min_edge = static_cast<double>(static_cast<float>(radius)) * (1.0 + 1e-4);
+  auto* keys_in = reinterpret_cast<unsigned*>(keys[0].data_ptr<int>());
+  auto* keys_out = reinterpret_cast<unsigned*>(keys[1].data_ptr<int>());
+  // Two cells of this edge are wider than any distance the float test can pass.
+  const double min_edge = static_cast<double>(static_cast<float>(radius)) * 0.5 * (1.0 + 1e-4);
   const int key_threads = std::max(n, B + 1);
   keys_kernel<<<ceil_div(key_threads, threads), threads, 0, stream>>>(
-      coords.data_ptr<float>(), batch_idxs.data_ptr<int>(), batch_offsets.data_ptr<int>(), B, n, min_edge, cb,
+      coords.data_ptr<float>(), batch_idxs.data_ptr<int>(), batch_offsets.data_ptr<int>(), B, n, min_edge,
       keys_in, order[0].data_ptr<int>(), info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
-  // cub directly rather than at::sort: the key's bits that are in use only, 32-bit payloads,
-  // and no copies or index fills around the sort (the host launches were most of the call's
-  // time before the count pass). A radix sort is stable: each cell keeps its points in index
+  // cub directly rather than at::sort: 32-bit keys and payloads (four 8-bit passes), and no
+  // copies or index fills around the sort (the host launches were most of the call's time
+  // before the count pass). A radix sort is stable: each cell keeps its points in index
   // order, which the lists do not rely on (every list is ordered as it is written).
   at::Tensor count = at::empty({2, n}, coords.options().dtype(at::kLong));  // per point, then its prefix sum
   auto* counts = reinterpret_cast<long long*>(count[0].data_ptr<int64_t>());
   auto* incl = reinterpret_cast<long long*>(count[1].data_ptr<int64_t>());
-  const int end_bit = sb + 3 * cb;
   size_t sort_bytes = 0, scan_bytes = 0;
   C10_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, keys_in, keys_out, order[0].data_ptr<int>(),
-                                                 order[1].data_ptr<int>(), n, 0, end_bit, stream));
+                                                 order[1].data_ptr<int>(), n, 0, 32, stream));
   C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, counts, incl, n, stream));
   at::Tensor temp = bytes(static_cast<int64_t>(std::max(sort_bytes, scan_bytes)));
   C10_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.data_ptr(), sort_bytes, keys_in, keys_out,
-                                                 order[0].data_ptr<int>(), order[1].data_ptr<int>(), n, 0, end_bit,
+                                                 order[0].data_ptr<int>(), order[1].data_ptr<int>(), n, 0, 32,
                                                  stream));
   at::Tensor pts = at::empty({n, 4}, coords.options());
   gather_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(coords.data_ptr<float>(), order[1].data_ptr<int>(),
                                                                n, reinterpret_cast<float4*>(pts.data_ptr<float>()));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
-  const auto* skeys = reinterpret_cast<const long long*>(keys_out);
+  const unsigned* skeys = keys_out;
   const float r2 = squared_radius(radius);
   const int qblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kPerWarp));
   query_kernel<false><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
-      skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, cb, r2, counts, nullptr, nullptr, info);
+      skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, r2, counts, nullptr, nullptr, info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp.data_ptr(), scan_bytes, counts, incl, n, stream));
@@ -510,8 +561,8 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   at::Tensor idx = at::empty({total}, iopt);
   if (total > 0) {
     query_kernel<true><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
-        skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, cb, r2, nullptr, start_len.data_ptr<int>(),
-        idx.data_ptr<int>(), nullptr);
+        skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, r2, nullptr, start_len.data_ptr<int>(),
+        idx.data_ptr<int>(), info);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     if (flags & kOversize) sort_long_lists(idx, start_len);
   }
