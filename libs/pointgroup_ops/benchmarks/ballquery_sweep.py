@@ -15,12 +15,11 @@ equal output.
 """
 import argparse
 import hashlib
-import json
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from bench_instance import MEAN_ACTIVE, RADIUS, density_radii, instance_workload, machine, median_ms, pgo
+from bench_instance import MEAN_ACTIVE, RADIUS, cuda_workload, density_radii, median_ms, pgo
 
 
 def kernel_ms(fn, calls=5):
@@ -45,10 +44,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
     args = ap.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("ballquery_sweep.py: needs a CUDA device")
-    print(json.dumps(machine()), flush=True)
-    coords, batch, off, _ = [t.cuda() for t in instance_workload(seed=0)]
+    coords, batch, off, _ = cuda_workload("ballquery_sweep.py")
     _, sl = pgo.ballquery_batch_p(coords, batch, off, RADIUS, MEAN_ACTIVE)
     for density, radius in density_radii(float(sl[:, 1].float().mean())):
         call = lambda: pgo.ballquery_batch_p(coords, batch, off, radius, MEAN_ACTIVE)  # noqa: E731

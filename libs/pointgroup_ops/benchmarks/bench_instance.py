@@ -64,6 +64,15 @@ def machine():
     return info
 
 
+def cuda_workload(script):
+    """For the scripts that need a GPU: one line and exit without one; else prints the machine
+    and returns the instance workload (coords, batch_idxs, batch_offsets, labels) on the GPU."""
+    if not torch.cuda.is_available():
+        raise SystemExit(f"{script}: needs a CUDA device")
+    print(json.dumps(machine()), flush=True)
+    return [t.cuda() for t in instance_workload(seed=0)]
+
+
 def density_radii(mean_list):
     """(density, radius) for each density of the sweep, given the mean list length at RADIUS:
     the mean list length grows with radius^3."""
