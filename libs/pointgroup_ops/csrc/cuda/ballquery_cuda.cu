@@ -397,8 +397,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
       found += __popc(m);
     };
     // The rows walked as one stream, 32 candidates at a time: each lane finds its row by a
-    // binary search over the rows' ends. Walking row by row, 32 at a time, left lanes idle at
-    // the end of every row: slower at every density measured (20-200 neighbours).
+    // binary search over the rows' ends. Walking row by row, 32 at a time, leaves lanes idle
+    // at the end of every row: where it was tried (~200 neighbours, rows of 24 points and
+    // more) the count pass took 37% longer and the fill 13%.
     for (int base = 0; base < total; base += 32) {
       const int s = base + lane;
       int r = 0;  // rows that end at or before s
