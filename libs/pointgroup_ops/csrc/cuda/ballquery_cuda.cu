@@ -145,10 +145,12 @@ __device__ Grid grid_of(const Info& info, double min_edge, int scenes) {
     for (int d = 0; d < 3; ++d) k *= floor(ext[d] / edge) + kSide;
     return k;
   };
-  double edge = min_edge;
-  for (int i = 0; i < 8 && keys_needed(edge) >= kKeySpace; ++i)
-    edge *= fmax(1.0625, cbrt(keys_needed(edge) / kKeySpace));
-  if (keys_needed(edge) >= kKeySpace) edge = fmax(edge, 2.0 * widest);  // one cell per axis (host checks it fits)
+  double edge = min_edge, needed = keys_needed(edge);
+  for (int i = 0; i < 8 && needed >= kKeySpace; ++i) {
+    edge *= fmax(1.0625, cbrt(needed / kKeySpace));
+    needed = keys_needed(edge);
+  }
+  if (needed >= kKeySpace) edge = fmax(edge, 2.0 * widest);  // one cell per axis (host checks it fits)
   g.edge = edge;
   for (int d = 0; d < 3; ++d) g.cells[d] = static_cast<unsigned long long>(floor(ext[d] / edge)) + kSide;
   return g;
@@ -257,15 +259,8 @@ __device__ bool bucket_order(int* list, int* count, int L, int lane) {
   for (int t = lane; t < L; t += 32) atomicAdd(&count[bucket_of(list[t])], 1);
   __syncwarp();
   const int size = count[lane];
-  int end = size;  // inclusive prefix sum of the bucket sizes
-  int widest = size;
-  for (int s = 1; s < 32; s <<= 1) {
-    const int below = __shfl_up_sync(kFullMask, end, s);
-    if (lane >= s) end += below;
-    widest = max(widest, __shfl_xor_sync(kFullMask, widest, s));
-  }
-  if (widest > kBucketCap) return false;  // the same answer in every lane
-  const int first = end - size;
+  if (__any_sync(kFullMask, size > kBucketCap)) return false;  // the same answer in every lane
+  const int first = warp_inclusive_sum(size, lane) - size;
   const int bucket = first | (size << 16);  // first place and size of bucket `lane`, both <= 512
   count[lane] = first;                      // from here on: the next free place in the bucket
   __syncwarp();
@@ -362,11 +357,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
       row = row_around(skeys, n, key, row_stride, plane_stride, lane, row);
       prev_key = key;
       const int len = row.end - row.begin;
-      stream_end = len;
-      for (int s = 1; s < 32; s <<= 1) {
-        const int before = __shfl_up_sync(kFullMask, stream_end, s);
-        if (lane >= s) stream_end += before;
-      }
+      stream_end = warp_inclusive_sum(len, lane);
       shift = row.begin - (stream_end - len);
       total = __shfl_sync(kFullMask, stream_end, 31);
     }

@@ -21,6 +21,15 @@ __device__ __forceinline__ float squared_distance_dev(float ax, float ay, float 
 
 __device__ __forceinline__ unsigned lanemask_lt(int lane) { return (1u << lane) - 1u; }
 
+// Inclusive prefix sum of v over the lanes of a full warp.
+__device__ __forceinline__ int warp_inclusive_sum(int v, int lane) {
+  for (int s = 1; s < 32; s <<= 1) {
+    const int below = __shfl_up_sync(kFullMask, v, s);
+    if (lane >= s) v += below;
+  }
+  return v;
+}
+
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace pointgroup_ops
