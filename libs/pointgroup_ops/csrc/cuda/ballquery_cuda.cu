@@ -12,18 +12,21 @@
 // 3. count: one warp per 8 queries (in sorted order, for locality). A neighbour is within 2
 //           cells on every axis: 25 rows (z, y) of 5 cells along x, each row consecutive in
 //           sorted order. Lanes 0..24 search a row's bounds each (galloping on from the
-//           previous cell's); the warp walks the rows as one stream, tests candidates 32 at a
-//           time and counts hits. Half-radius cells hold 15.6 r^3 of candidates where radius
-//           cells (27 of them) hold 27 r^3.
+//           previous cell's); the warp walks the rows as one stream, 32 candidates at a time,
+//           each lane finding its row from a bit mask of the rows' ends. The warp's queries
+//           in one cell share the walk: each candidate is loaded once and tested against all
+//           of them. Half-radius cells hold 15.6 r^3 of candidates where radius cells (27 of
+//           them) hold 27 r^3.
 //           Skipped when step 1 found bad input: the call raises at the sync, and NaN
 //           coordinates would put every point in one cell, n^2 tests.
 // 4. scan:  start = exclusive prefix sum; the total is read with the error bits in
 //           the only host synchronisation, to allocate the output.
-// 5. fill:  same walk; hits are compacted into a per-warp shared-memory list,
-//           ordered (by rank up to 64 entries; up to 512 by bucket and rank when
-//           the indices spread evenly; else by a bitonic sort) and written out.
-//           Lists longer than kSortCap are written unsorted and sorted afterwards
-//           by a global sort of (list, index) keys, so no neighbour is ever dropped.
+// 5. fill:  the same walk, shared by as many of a cell's queries as fit the warp's shared list;
+//           each query's hits are compacted into its part of the list, ordered (by rank up to
+//           64 entries; up to 512 by bucket and rank when the indices spread evenly; else by a
+//           bitonic sort) and written out. Lists longer than kSortCap are written unsorted and
+//           sorted afterwards by a global sort of (list, index) keys, so no neighbour is ever
+//           dropped.
 #include "../pointgroup_ops.h"
 #include "common.cuh"
 
@@ -53,9 +56,10 @@ constexpr int kPerWarp = 8;  // sorted positions per warp in the query kernels
 constexpr int kSortCap = 1024;
 constexpr int kRankSortMax = 64;     // lists up to this length are placed by rank
 constexpr int kBucketSortMax = 512;  // up to this length by bucket, then rank within the bucket
-constexpr int kBuckets = 32;         // one per lane
+constexpr int kBuckets = 128;
+constexpr int kBucketsPerLane = kBuckets / 32;
 constexpr int kBucketCap = 32;       // fuller buckets (indices far from uniform) fall back to the bitonic sort
-static_assert(2 * kBucketSortMax <= kSortCap, "bucket_order uses the second half of the list as scratch");
+static_assert(2 * kBucketSortMax <= kSortCap, "a list of kBucketSortMax leaves room to order it");
 // Blocks per SM the query kernels are compiled for: it caps their registers (40 for 12), since
 // the walk over the candidates needs the occupancy more than the ordering needs registers.
 // Turing holds at most 1024 threads per SM.
@@ -234,14 +238,14 @@ __device__ void warp_bitonic_sort(int* a, int L, int lane) {
 
 // Orders list[0..L) (kRankSortMax < L <= kBucketSortMax) in place when its values spread
 // evenly enough over their range; returns false, with the list untouched, when a bucket
-// would hold more than kBucketCap of them. A value's bucket is floor((x - lowest) * 32 /
+// would hold more than kBucketCap of them. A value's bucket is floor((x - lowest) * kBuckets /
 // range), which never decreases with x, so the buckets hold consecutive value ranges and a
-// value's place is the size of the buckets before its own plus its rank in its bucket. The
-// values are read from shared memory at each pass rather than kept in registers, which would
-// cost the walk above its occupancy. `count` holds kBuckets ints; list[kBucketSortMax ..
-// kBucketSortMax + L) is scratch.
-__device__ bool bucket_order(int* list, int* count, int L, int lane) {
-  const int rounds_end = (L + 31) & ~31;  // every lane runs the same iterations (shuffles)
+// value's place is the size of the buckets before its own plus its rank in its bucket. Four
+// buckets a lane keep the buckets at about L / 128 values, so the rank loop, which runs as
+// long as the fullest bucket of the 32 lanes, stays short. The values are read from shared
+// memory at each pass rather than kept in registers, which would cost the walk above its
+// occupancy. `count` holds kBuckets ints; `grouped` holds L ints of scratch.
+__device__ bool bucket_order(int* list, int* grouped, int* count, int L, int lane) {
   int lowest = INT_MAX, highest = INT_MIN;
   for (int t = lane; t < L; t += 32) {
     lowest = min(lowest, list[t]);
@@ -254,31 +258,37 @@ __device__ bool bucket_order(int* list, int* count, int L, int lane) {
   // A float product rounds monotonically, so the bucket order stays the value order.
   const float scale = static_cast<float>(kBuckets) / (static_cast<float>(highest - lowest) + 1.0f);
   auto bucket_of = [&](int x) { return min(kBuckets - 1, static_cast<int>(static_cast<float>(x - lowest) * scale)); };
-  count[lane] = 0;
+  for (int b = lane; b < kBuckets; b += 32) count[b] = 0;
   __syncwarp();
   for (int t = lane; t < L; t += 32) atomicAdd(&count[bucket_of(list[t])], 1);
   __syncwarp();
-  const int size = count[lane];
-  if (__any_sync(kFullMask, size > kBucketCap)) return false;  // the same answer in every lane
-  const int first = warp_inclusive_sum(size, lane) - size;
-  const int bucket = first | (size << 16);  // first place and size of bucket `lane`, both <= 512
-  count[lane] = first;                      // from here on: the next free place in the bucket
+  // Lane l holds buckets kBucketsPerLane * l onwards, so one scan over the lanes places them all.
+  int size[kBucketsPerLane], mine = 0;
+  bool full = false;
+  for (int i = 0; i < kBucketsPerLane; ++i) {
+    size[i] = count[kBucketsPerLane * lane + i];
+    mine += size[i];
+    full |= size[i] > kBucketCap;
+  }
+  if (__any_sync(kFullMask, full)) return false;  // the same answer in every lane
+  int next = warp_inclusive_sum(mine, lane) - mine;
+  for (int i = 0; i < kBucketsPerLane; ++i) {
+    count[kBucketsPerLane * lane + i] = next;  // from here on: the next free place in the bucket
+    next += size[i];
+  }
   __syncwarp();
-  int* grouped = list + kBucketSortMax;
   for (int t = lane; t < L; t += 32) {
     const int x = list[t];
     grouped[atomicAdd(&count[bucket_of(x)], 1)] = x;
   }
   __syncwarp();
-  for (int t = lane; t < rounds_end; t += 32) {
-    const int x = t < L ? grouped[t] : lowest;
-    const int b = __shfl_sync(kFullMask, bucket, bucket_of(x));
-    if (t < L) {
-      const int from = b & 0xffff, to = from + (b >> 16);
-      int place = from;
-      for (int i = from; i < to; ++i) place += grouped[i] < x;
-      list[place] = x;
-    }
+  // Every bucket is full now: bucket b holds grouped[count[b - 1] .. count[b]).
+  for (int t = lane; t < L; t += 32) {
+    const int x = grouped[t], b = bucket_of(x);
+    const int from = b > 0 ? count[b - 1] : 0, to = count[b];
+    int place = from;
+    for (int i = from; i < to; ++i) place += grouped[i] < x;
+    list[place] = x;
   }
   __syncwarp();
   return true;
@@ -330,102 +340,200 @@ __device__ __forceinline__ Row row_around(const unsigned* __restrict__ skeys, in
   return r;
 }
 
-// One warp handles kPerWarp consecutive sorted positions (mostly the same cell, so
-// the row searches are redone only when the cell changes).
-template <bool kFill>
+// The candidates around one cell as one stream: the rows that hold any, in order, packed into
+// lanes 0 .. rows - 1. Lane l holds its row's end in the stream and how far on its candidates sit
+// in sorted order; lanes past the rows hold an end that no stream reaches. Packing leaves out
+// the empty rows, so the ends rise strictly and the ends inside 32 stream positions fit one bit
+// mask (candidate_at). `scratch` is 64 ints of the warp's shared memory.
+struct Stream {
+  int end, shift, total;
+};
+__device__ __forceinline__ Stream stream_of(Row row, int lane, int* scratch) {
+  const int len = row.end - row.begin;  // 0 in lanes >= kRows
+  const int end = warp_inclusive_sum(len, lane);
+  const unsigned held = __ballot_sync(kFullMask, len > 0);
+  if (len > 0) {
+    const int slot = __popc(held & lanemask_lt(lane));
+    scratch[slot] = end;
+    scratch[32 + slot] = row.begin - (end - len);
+  }
+  __syncwarp();
+  const bool mine = lane < __popc(held);
+  Stream st;
+  st.end = mine ? scratch[lane] : INT_MAX;
+  st.shift = mine ? scratch[32 + lane] : 0;
+  st.total = __shfl_sync(kFullMask, end, 31);
+  __syncwarp();  // before the scratch is written again
+  return st;
+}
+
+// Sorted position of stream position base + lane, for base = 0, 32, 64, ... in turn; `rows_done`
+// (0 at base 0) counts the rows that end at or before base. A lane's row is the number of rows
+// ending at or before its position: those before base and those whose end - base - 1 is a set
+// bit below the lane.
+__device__ __forceinline__ int candidate_at(const Stream& st, int base, int& rows_done, int lane) {
+  const unsigned d = static_cast<unsigned>(st.end - base - 1);  // >= 32 for ends outside (base, base + 32]
+  const unsigned ends = warp_or(d < 32u ? 1u << d : 0u);
+  const int row = rows_done + __popc(ends & lanemask_lt(lane));
+  rows_done += __popc(ends);
+  return base + lane + __shfl_sync(kFullMask, st.shift, row);
+}
+
+// The count pass. One warp handles kPerWarp consecutive sorted positions; the queries among
+// them that share a cell share its stream: each candidate is loaded and placed once and
+// tested against all of them. Lane k holds the k-th position's query and its count.
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
-    query_kernel(const unsigned* __restrict__ skeys, const float4* __restrict__ pts, int n, float r2,
-                 long long* __restrict__ count, const int* __restrict__ start_len, int* __restrict__ out,
-                 Info* __restrict__ info) {
-  __shared__ int buf[kFill ? kWarpsPerBlock : 1][kFill ? kSortCap : 1];
-  __shared__ int bucket_count[kFill ? kWarpsPerBlock : 1][kFill ? kBuckets : 1];
+    count_kernel(const unsigned* __restrict__ skeys, const float4* __restrict__ pts, int n, float r2,
+                 long long* __restrict__ count, Info* __restrict__ info) {
+  __shared__ int scratch[kWarpsPerBlock][64];
+  __shared__ float4 queries[kWarpsPerBlock][kPerWarp];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
   if (first >= n) return;  // the whole warp leaves together
-  if (!kFill && (info->flags & kBadInput)) return;  // the host raises at the sync
+  if (info->flags & kBadInput) return;  // the host raises at the sync
   const unsigned row_stride = info->row_stride, plane_stride = info->plane_stride;
-  const int last = min(first + kPerWarp, n);
-  long long prev_key = -1;
+  const int here = min(kPerWarp, n - first);
+  const unsigned my_key = lane < here ? skeys[first + lane] : 0;
+  if (lane < here) queries[warp][lane] = pts[first + lane];
+  __syncwarp();
+  int found = 0;  // lane k: neighbours of the query at first + k
   Row row = {-1, -1};
-  // The rows as one stream of candidates: lane l's row ends at stream position stream_end and
-  // its candidates sit `shift` positions on in sorted order; `total` candidates in all.
-  int stream_end = 0, shift = 0, total = 0;
-  int* list = kFill ? buf[kFill ? warp : 0] : nullptr;
-  for (int pos = first; pos < last; ++pos) {
-    const unsigned key = skeys[pos];
-    if (key != prev_key) {
+  for (int k = 0; k < here;) {
+    const unsigned key = __shfl_sync(kFullMask, my_key, k);
+    // Equal keys are consecutive: the lanes that hold this key are the group k .. k + m - 1.
+    const int m = __popc(__ballot_sync(kFullMask, lane < here && my_key == key));
+    row = row_around(skeys, n, key, row_stride, plane_stride, lane, row);
+    const Stream st = stream_of(row, lane, scratch[warp]);
+    int rows_done = 0;
+    for (int base = 0; base < st.total; base += 32) {
+      const int s = candidate_at(st, base, rows_done, lane);
+      float4 c = make_float4(INFINITY, INFINITY, INFINITY, 0.0f);  // past the stream: never a hit
+      if (base + lane < st.total) c = pts[s];
+      for (int j = k; j < k + m; ++j) {
+        const float4 q = queries[warp][j];
+        const unsigned hits = __ballot_sync(kFullMask, squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2);
+        if (lane == j) found += __popc(hits);
+      }
+    }
+    k += m;
+  }
+  if (lane < here) {
+    count[__float_as_int(queries[warp][lane].w)] = found;
+    if (found > kSortCap) atomicOr(reinterpret_cast<unsigned long long*>(&info->flags), (unsigned long long)kOversize);
+  }
+}
+
+// Writes list[0..L) (L <= kSortCap) to dst in ascending order. Lists up to kBucketSortMax
+// use `scratch`, which holds the next power of two >= L ints; longer ones are sorted in place,
+// where the list has room for the bitonic sort's padding.
+__device__ void write_ordered(int* list, int L, int* scratch, int* count, int* dst, int lane) {
+  if (L <= kRankSortMax) {
+    // Short list: each lane places its elements by rank (values are distinct).
+    for (int t = lane; t < L; t += 32) {
+      const int x = list[t];
+      int rank = 0;
+      for (int i = 0; i < L; ++i) rank += list[i] < x;
+      dst[rank] = x;
+    }
+    return;
+  }
+  const int* sorted = list;
+  if (L > kBucketSortMax) {
+    warp_bitonic_sort(list, L, lane);
+  } else if (!bucket_order(list, scratch, count, L, lane)) {
+    for (int t = lane; t < L; t += 32) scratch[t] = list[t];
+    __syncwarp();
+    warp_bitonic_sort(scratch, L, lane);
+    sorted = scratch;
+  }
+  for (int t = lane; t < L; t += 32) dst[t] = sorted[t];
+}
+
+__device__ __forceinline__ int ceil_pow2(int x) { return x <= 1 ? 1 : 1 << (32 - __clz(x - 1)); }
+
+// The fill pass. One warp handles kPerWarp consecutive sorted positions; lane k holds the k-th
+// one's query. Queries of one cell walk its stream together, as in the count pass, each
+// compacting its hits into its own part of the warp's shared list: the group is as many of
+// them as fit the list with room left to order the longest. A list longer than
+// kBucketSortMax is walked alone (hits past kSortCap go straight to the output, to be sorted
+// by sort_long_lists). Every list is then ordered and written out.
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
+    fill_kernel(const unsigned* __restrict__ skeys, const float4* __restrict__ pts, int n, float r2,
+                const int* __restrict__ start_len, int* __restrict__ out, const Info* __restrict__ info) {
+  __shared__ int buf[kWarpsPerBlock][kSortCap];
+  __shared__ __align__(16) int bucket_count[kWarpsPerBlock][kBuckets];  // also the group's queries during its walk
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
+  if (first >= n) return;  // the whole warp leaves together
+  const unsigned row_stride = info->row_stride, plane_stride = info->plane_stride;
+  const int here = min(kPerWarp, n - first);
+  unsigned my_key = 0;
+  int my_start = 0, my_len = 0;
+  if (lane < here) {
+    my_key = skeys[first + lane];
+    const int qi = __float_as_int(pts[first + lane].w);
+    my_start = start_len[2 * qi];
+    my_len = start_len[2 * qi + 1];
+  }
+  int* list = buf[warp];
+  float4* queries = reinterpret_cast<float4*>(bucket_count[warp]);
+  static_assert(kPerWarp * 4 <= kBuckets, "the group's queries fit the bucket counts");
+  Row row = {-1, -1};
+  Stream st;
+  for (int k = 0; k < here;) {
+    const unsigned key = __shfl_sync(kFullMask, my_key, k);
+    const bool new_cell = k == 0 || __shfl_sync(kFullMask, my_key, k - 1) != key;
+    // Lane j joins the group if its query is in this cell, its list is at most kBucketSortMax
+    // long, and the lists k .. j packed from list[0] leave room to order the longest of them.
+    const bool same = lane >= k && lane < here && my_key == key;
+    const int len = same ? my_len : 0;
+    const int packed_end = warp_inclusive_sum(len, lane);
+    int longest = len;
+    for (int d = 1; d < 32; d <<= 1) longest = max(longest, __shfl_up_sync(kFullMask, longest, d));
+    const bool joins = same && my_len <= kBucketSortMax && packed_end + ceil_pow2(longest) <= kSortCap;
+    const int m = max(1, __ffs(~(__ballot_sync(kFullMask, joins) >> k)) - 1);  // a long list: alone
+    int cursor = packed_end - len;  // lane j of the group: where its next hit goes
+    if (new_cell) {
       row = row_around(skeys, n, key, row_stride, plane_stride, lane, row);
-      prev_key = key;
-      const int len = row.end - row.begin;
-      stream_end = warp_inclusive_sum(len, lane);
-      shift = row.begin - (stream_end - len);
-      total = __shfl_sync(kFullMask, stream_end, 31);
+      st = stream_of(row, lane, list);  // the list is empty here: its start is the scratch
     }
-    const float4 q = pts[pos];
-    const int qi = __float_as_int(q.w);
-    int L = 0, st = 0;
-    if (kFill) {
-      st = start_len[2 * qi];
-      L = start_len[2 * qi + 1];
-    }
-    int found = 0;
-    // Tests the candidate at stream position s (every lane calls it, s past `total` tests nothing).
-    auto test = [&](int s, int row_shift) {
-      bool hit = false;
-      int j = 0;
-      if (s < total) {
-        const float4 c = pts[s + row_shift];
-        hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
-        j = __float_as_int(c.w);
+    if (lane >= k && lane < k + m) queries[lane - k] = pts[first + lane];
+    __syncwarp();
+    int rows_done = 0;
+    for (int base = 0; base < st.total; base += 32) {
+      const int s = candidate_at(st, base, rows_done, lane);
+      float4 c = make_float4(INFINITY, INFINITY, INFINITY, 0.0f);  // past the stream: never a hit
+      if (base + lane < st.total) c = pts[s];
+      for (int j = 0; j < m; ++j) {
+        const float4 q = queries[j];
+        const bool hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
+        const unsigned hits = __ballot_sync(kFullMask, hit);
+        const int at = __shfl_sync(kFullMask, cursor, k + j) + __popc(hits & lanemask_lt(lane));
+        if (hit) {
+          if (at < kSortCap) {
+            list[at] = __float_as_int(c.w);
+          } else {  // only a list walked alone gets here: past kSortCap, straight to the output
+            const int qi = __float_as_int(q.w);
+            if (at < start_len[2 * qi + 1]) out[start_len[2 * qi] + at] = __float_as_int(c.w);
+          }
+        }
+        if (lane == k + j) cursor += __popc(hits);
       }
-      const unsigned m = __ballot_sync(kFullMask, hit);
-      if (kFill && hit) {
-        // Hits go to the shared list, and past its end (lists longer than kSortCap) to the
-        // output: st and L, loaded before the walk, are waited for only there.
-        const int at = found + __popc(m & lanemask_lt(lane));
-        if (at < kSortCap) list[at] = j; else if (at < L) out[st + at] = j;
-      }
-      found += __popc(m);
-    };
-    // The rows walked as one stream, 32 candidates at a time: each lane finds its row by a
-    // binary search over the rows' ends. Walking row by row, 32 at a time, leaves lanes idle
-    // at the end of every row: where it was tried (~200 neighbours, rows of 24 points and
-    // more) the count pass took 37% longer and the fill 13%.
-    for (int base = 0; base < total; base += 32) {
-      const int s = base + lane;
-      int r = 0;  // rows that end at or before s
-      for (int step = 16; step > 0; step >>= 1)
-        if (__shfl_sync(kFullMask, stream_end, r + step - 1) <= s) r += step;
-      test(s, __shfl_sync(kFullMask, shift, r));
-    }
-    if (!kFill) {
-      if (lane == 0) {
-        count[qi] = found;
-        if (found > kSortCap)
-          atomicOr(reinterpret_cast<unsigned long long*>(&info->flags), (unsigned long long)kOversize);
-      }
-      continue;
     }
     __syncwarp();
-    if (L > kSortCap) {  // written unsorted, ordered afterwards by sort_long_lists
-      for (int t = lane; t < kSortCap; t += 32) out[st + t] = list[t];
+    // Every list is complete now: lane j's cursor is the end of its list.
+    const int group_end = __shfl_sync(kFullMask, cursor, k + m - 1);
+    for (int j = k; j < k + m; ++j) {
+      const int L = __shfl_sync(kFullMask, my_len, j), from = __shfl_sync(kFullMask, cursor, j) - L;
+      int* dst = out + __shfl_sync(kFullMask, my_start, j);
+      if (L > kSortCap) {  // written unsorted, ordered afterwards by sort_long_lists
+        for (int t = lane; t < kSortCap; t += 32) dst[t] = list[t];
+      } else {
+        write_ordered(list + from, L, list + group_end, bucket_count[warp], dst, lane);
+      }
       __syncwarp();
-      continue;
     }
-    if (L <= kRankSortMax) {
-      // Short list: each lane places its elements by rank (values are distinct).
-      for (int t = lane; t < L; t += 32) {
-        const int x = list[t];
-        int rank = 0;
-        for (int i = 0; i < L; ++i) rank += list[i] < x;
-        out[st + rank] = x;
-      }
-    } else {
-      if (L > kBucketSortMax || !bucket_order(list, bucket_count[kFill ? warp : 0], L, lane))
-        warp_bitonic_sort(list, L, lane);
-      for (int t = lane; t < L; t += 32) out[st + t] = list[t];
-    }
-    __syncwarp();
+    k += m;
   }
 }
 
@@ -517,8 +625,8 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   const unsigned* skeys = keys_out;
   const float r2 = squared_radius(radius);
   const int qblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kPerWarp));
-  query_kernel<false><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
-      skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, r2, counts, nullptr, nullptr, info);
+  count_kernel<<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
+      skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, r2, counts, info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp.data_ptr(), scan_bytes, counts, incl, n, stream));
@@ -552,8 +660,8 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
 
   at::Tensor idx = at::empty({total}, iopt);
   if (total > 0) {
-    query_kernel<true><<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
-        skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, r2, nullptr, start_len.data_ptr<int>(),
+    fill_kernel<<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
+        skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, r2, start_len.data_ptr<int>(),
         idx.data_ptr<int>(), info);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     if (flags & kOversize) sort_long_lists(idx, start_len);

@@ -30,6 +30,16 @@ __device__ __forceinline__ int warp_inclusive_sum(int v, int lane) {
   return v;
 }
 
+// Bitwise or of v over the lanes of a full warp (one instruction from sm_80 on).
+__device__ __forceinline__ unsigned warp_or(unsigned v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  return __reduce_or_sync(kFullMask, v);
+#else
+  for (int s = 16; s > 0; s >>= 1) v |= __shfl_xor_sync(kFullMask, v, s);
+  return v;
+#endif
+}
+
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace pointgroup_ops
