@@ -367,16 +367,19 @@ __device__ __forceinline__ Stream stream_of(Row row, int lane, int* scratch) {
   return st;
 }
 
-// Sorted position of stream position base + lane, for base = 0, 32, 64, ... in turn; `rows_done`
+// The candidate at stream position base + lane, for base = 0, 32, 64, ... in turn; `rows_done`
 // (0 at base 0) counts the rows that end at or before base. A lane's row is the number of rows
 // ending at or before its position: those before base and those whose end - base - 1 is a set
-// bit below the lane.
-__device__ __forceinline__ int candidate_at(const Stream& st, int base, int& rows_done, int lane) {
+// bit below the lane. Past the stream's end: a point at infinity, never a hit.
+__device__ __forceinline__ float4 candidate_at(const float4* __restrict__ pts, const Stream& st, int base,
+                                               int& rows_done, int lane) {
   const unsigned d = static_cast<unsigned>(st.end - base - 1);  // >= 32 for ends outside (base, base + 32]
   const unsigned ends = warp_or(d < 32u ? 1u << d : 0u);
   const int row = rows_done + __popc(ends & lanemask_lt(lane));
   rows_done += __popc(ends);
-  return base + lane + __shfl_sync(kFullMask, st.shift, row);
+  const int shift = __shfl_sync(kFullMask, st.shift, row);
+  if (base + lane >= st.total) return make_float4(INFINITY, INFINITY, INFINITY, 0.0f);
+  return pts[base + lane + shift];
 }
 
 // The count pass. One warp handles kPerWarp consecutive sorted positions; the queries among
@@ -406,9 +409,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     const Stream st = stream_of(row, lane, scratch[warp]);
     int rows_done = 0;
     for (int base = 0; base < st.total; base += 32) {
-      const int s = candidate_at(st, base, rows_done, lane);
-      float4 c = make_float4(INFINITY, INFINITY, INFINITY, 0.0f);  // past the stream: never a hit
-      if (base + lane < st.total) c = pts[s];
+      const float4 c = candidate_at(pts, st, base, rows_done, lane);
       for (int j = k; j < k + m; ++j) {
         const float4 q = queries[warp][j];
         const unsigned hits = __ballot_sync(kFullMask, squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2);
@@ -501,9 +502,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     __syncwarp();
     int rows_done = 0;
     for (int base = 0; base < st.total; base += 32) {
-      const int s = candidate_at(st, base, rows_done, lane);
-      float4 c = make_float4(INFINITY, INFINITY, INFINITY, 0.0f);  // past the stream: never a hit
-      if (base + lane < st.total) c = pts[s];
+      const float4 c = candidate_at(pts, st, base, rows_done, lane);
       for (int j = 0; j < m; ++j) {
         const float4 q = queries[j];
         const bool hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
