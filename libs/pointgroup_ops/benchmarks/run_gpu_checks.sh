@@ -16,8 +16,9 @@
 #      MAX_JOBS=16) into a folder of its own, put first on PYTHONPATH;
 #   2. pytest libs/pointgroup_ops/tests libs/common/tests (CUDA == CPU, 2M-point scale test);
 #   3. the benchmark (bench_instance.py, CPU rows on 1, 2, 4 and 16 threads), the comparison
-#      table, bfs_memory_probe.cpp (list reads in search order on one core) and a per-kernel
-#      profile (profile_instance.py);
+#      table, bfs_memory_probe.cpp (list reads in search order on one core), the ball query
+#      at 20 to 200 mean neighbours (ballquery_sweep.py) and a per-kernel profile
+#      (profile_instance.py);
 #   4. compute-sanitizer racecheck on benchmarks/sanitizer_driver.py, memcheck on the CUDA
 #      tests (without the two large-workload tests and the leak test).
 # Writes 8 files to OUTDIR: summary.txt (the machine, every step's status and last lines, the
@@ -114,6 +115,7 @@ if [[ -s $OUTDIR/bench-ours.json && -s $ORIGINAL_JSON ]]; then
   "$PY" "$HERE/bench_instance.py" --compare "$OUTDIR/bench-ours.json" "$ORIGINAL_JSON" |
     tee "$OUTDIR/comparison.md" >>"$SUMMARY"
 fi
+step ballquery-sweep bench.log 90 "$PY" "$HERE/ballquery_sweep.py" --repeat 15
 if step profile profile.log 120 "$PY" "$HERE/profile_instance.py"; then
   printf '\nprofile (profile.log):\n' >>"$SUMMARY"
   cat "$OUTDIR/profile.log" >>"$SUMMARY"
