@@ -9,7 +9,7 @@
 //           batch_idxs are checked on the way (error bits, read at the one sync).
 // 2. sort:  sort by key with cub, point indices as 32-bit payloads (the order inside a cell
 //           does not matter, every list is ordered when it is written, step 5).
-// 3. count: one warp per 8 queries (in sorted order, for locality). A neighbour is within 2
+// 3. count: one warp per 16 queries (in sorted order, for locality). A neighbour is within 2
 //           cells on every axis: 25 rows (z, y) of 5 cells along x, each row consecutive in
 //           sorted order. Lanes 0..24 search a row's bounds each (galloping on from the
 //           previous cell's); the warp walks the rows as one stream, 32 candidates at a time,
@@ -43,6 +43,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <type_traits>
 
 namespace pointgroup_ops {
 namespace {
@@ -52,7 +53,11 @@ constexpr int kReach = 2;              // cells of edge radius / 2 on each side 
 constexpr int kSide = 2 * kReach + 1;  // cells per row
 constexpr int kRows = kSide * kSide;   // rows (z, y) around a cell; one lane each
 constexpr double kKeySpace = 4294967296.0;  // 32-bit keys
-constexpr int kPerWarp = 8;  // sorted positions per warp in the query kernels
+// Sorted positions per warp. With 16 the count pass shares each walk among more queries; the
+// fill pass's groups are bounded by its shared list, not by the positions, and 16 in both
+// passes was slower than 8 in both.
+constexpr int kCountPerWarp = 16;
+constexpr int kFillPerWarp = 8;
 constexpr int kSortCap = 1024;
 constexpr int kRankSortMax = 64;     // lists up to this length are placed by rank
 constexpr int kBucketSortMax = 512;  // up to this length by bucket, then rank within the bucket
@@ -382,20 +387,20 @@ __device__ __forceinline__ float4 candidate_at(const float4* __restrict__ pts, c
   return pts[base + lane + shift];
 }
 
-// The count pass. One warp handles kPerWarp consecutive sorted positions; the queries among
+// The count pass. One warp handles kCountPerWarp consecutive sorted positions; the queries among
 // them that share a cell share its stream: each candidate is loaded and placed once and
 // tested against all of them. Lane k holds the k-th position's query and its count.
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     count_kernel(const unsigned* __restrict__ skeys, const float4* __restrict__ pts, int n, float r2,
                  long long* __restrict__ count, Info* __restrict__ info) {
   __shared__ int scratch[kWarpsPerBlock][64];
-  __shared__ float4 queries[kWarpsPerBlock][kPerWarp];
+  __shared__ float4 queries[kWarpsPerBlock][kCountPerWarp];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
+  const int first = (blockIdx.x * kWarpsPerBlock + warp) * kCountPerWarp;
   if (first >= n) return;  // the whole warp leaves together
   if (info->flags & kBadInput) return;  // the host raises at the sync
   const unsigned row_stride = info->row_stride, plane_stride = info->plane_stride;
-  const int here = min(kPerWarp, n - first);
+  const int here = min(kCountPerWarp, n - first);
   const unsigned my_key = lane < here ? skeys[first + lane] : 0;
   if (lane < here) queries[warp][lane] = pts[first + lane];
   __syncwarp();
@@ -452,7 +457,7 @@ __device__ void write_ordered(int* list, int L, int* scratch, int* count, int* d
 
 __device__ __forceinline__ int ceil_pow2(int x) { return x <= 1 ? 1 : 1 << (32 - __clz(x - 1)); }
 
-// The fill pass. One warp handles kPerWarp consecutive sorted positions; lane k holds the k-th
+// The fill pass. One warp handles kFillPerWarp consecutive sorted positions; lane k holds the k-th
 // one's query. Queries of one cell walk its stream together, as in the count pass, each
 // compacting its hits into its own part of the warp's shared list: the group is as many of
 // them as fit the list with room left to order the longest. A list longer than
@@ -464,10 +469,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
   __shared__ int buf[kWarpsPerBlock][kSortCap];
   __shared__ __align__(16) int bucket_count[kWarpsPerBlock][kBuckets];  // also the group's queries during its walk
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int first = (blockIdx.x * kWarpsPerBlock + warp) * kPerWarp;
+  const int first = (blockIdx.x * kWarpsPerBlock + warp) * kFillPerWarp;
   if (first >= n) return;  // the whole warp leaves together
   const unsigned row_stride = info->row_stride, plane_stride = info->plane_stride;
-  const int here = min(kPerWarp, n - first);
+  const int here = min(kFillPerWarp, n - first);
   unsigned my_key = 0;
   int my_start = 0, my_len = 0;
   if (lane < here) {
@@ -478,7 +483,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
   }
   int* list = buf[warp];
   float4* queries = reinterpret_cast<float4*>(bucket_count[warp]);
-  static_assert(kPerWarp * 4 <= kBuckets, "the group's queries fit the bucket counts");
+  static_assert(kFillPerWarp * 4 <= kBuckets, "the group's queries fit the bucket counts");
   Row row = {-1, -1};
   Stream st;
   for (int k = 0; k < here;) {
@@ -500,24 +505,31 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     }
     if (lane >= k && lane < k + m) queries[lane - k] = pts[first + lane];
     __syncwarp();
+    // The walk, compiled twice: only a list longer than kSortCap (walked alone) has hits past
+    // the shared list, which go straight to the output; every other walk stores with no branch.
     int rows_done = 0;
-    for (int base = 0; base < st.total; base += 32) {
-      const float4 c = candidate_at(pts, st, base, rows_done, lane);
-      for (int j = 0; j < m; ++j) {
-        const float4 q = queries[j];
-        const bool hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
-        const unsigned hits = __ballot_sync(kFullMask, hit);
-        const int at = __shfl_sync(kFullMask, cursor, k + j) + __popc(hits & lanemask_lt(lane));
-        if (hit) {
-          if (at < kSortCap) {
+    const auto walk = [&](auto past_cap) {
+      for (int base = 0; base < st.total; base += 32) {
+        const float4 c = candidate_at(pts, st, base, rows_done, lane);
+        for (int j = 0; j < m; ++j) {
+          const float4 q = queries[j];
+          const bool hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
+          const unsigned hits = __ballot_sync(kFullMask, hit);
+          const int at = __shfl_sync(kFullMask, cursor, k + j) + __popc(hits & lanemask_lt(lane));
+          if (hit && at < kSortCap) {
             list[at] = __float_as_int(c.w);
-          } else {  // only a list walked alone gets here: past kSortCap, straight to the output
+          } else if (decltype(past_cap)::value && hit) {
             const int qi = __float_as_int(q.w);
             if (at < start_len[2 * qi + 1]) out[start_len[2 * qi] + at] = __float_as_int(c.w);
           }
+          if (lane == k + j) cursor += __popc(hits);
         }
-        if (lane == k + j) cursor += __popc(hits);
       }
+    };
+    if (__shfl_sync(kFullMask, my_len, k) > kSortCap) {
+      walk(std::true_type{});
+    } else {
+      walk(std::false_type{});
     }
     __syncwarp();
     // Every list is complete now: lane j's cursor is the end of its list.
@@ -579,56 +591,67 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
   TORCH_CHECK_VALUE(static_cast<double>(B) * kSide * kSide * kSide < kKeySpace,
                     "ballquery_batch_p: too many scenes in batch_offsets (", num(B), ")");
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  const auto bytes = [&](int64_t b) { return at::empty({b}, coords.options().dtype(at::kByte)); };
-  const at::Tensor info_buf = bytes(sizeof(Info));
-  auto* info = reinterpret_cast<Info*>(info_buf.data_ptr());
+  // cub directly rather than at::sort: 32-bit keys and payloads (four 8-bit passes), and no
+  // copies or index fills around the sort. A radix sort is stable: each cell keeps its points
+  // in index order, which the lists do not rely on (every list is ordered as it is written).
+  size_t sort_bytes = 0, scan_bytes = 0;
+  C10_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, static_cast<const unsigned*>(nullptr),
+                                                 static_cast<unsigned*>(nullptr), static_cast<const int*>(nullptr),
+                                                 static_cast<int*>(nullptr), n, 0, 32, stream));
+  C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, static_cast<const long long*>(nullptr),
+                                               static_cast<long long*>(nullptr), n, stream));
+  const size_t temp_bytes = std::max(sort_bytes, scan_bytes);
+  // One allocation for all that the call does not return (the GPU waits for the host until the
+  // count pass, so each host step there costs the call): Info, keys and point indices unsorted
+  // and sorted, counts and their prefix sums, the points in sorted order, cub's scratch. Each
+  // part starts on a 256-byte boundary, as cub wants its scratch.
+  int64_t workspace_bytes = 0;
+  const auto reserve = [&](int64_t b) {
+    const int64_t at = workspace_bytes;
+    workspace_bytes = ceil_div(at + b, 256) * 256;
+    return at;
+  };
+  const int64_t points = n;
+  const int64_t info_at = reserve(sizeof(Info)), keys_at = reserve(2 * points * sizeof(unsigned)),
+                order_at = reserve(2 * points * sizeof(int)), counts_at = reserve(2 * points * sizeof(long long)),
+                pts_at = reserve(points * sizeof(float4)), temp_at = reserve(static_cast<int64_t>(temp_bytes));
+  const at::Tensor workspace = at::empty({workspace_bytes}, coords.options().dtype(at::kByte));
+  char* base = static_cast<char*>(workspace.data_ptr());
+  auto* info = reinterpret_cast<Info*>(base + info_at);
+  auto* keys_in = reinterpret_cast<unsigned*>(base + keys_at);
+  unsigned* keys_out = keys_in + n;
+  auto* order_in = reinterpret_cast<int*>(base + order_at);
+  int* order_out = order_in + n;
+  auto* counts = reinterpret_cast<long long*>(base + counts_at);  // per point, then its prefix sum
+  long long* incl = counts + n;
+  auto* pts = reinterpret_cast<float4*>(base + pts_at);
+  void* temp = base + temp_at;
+
   C10_CUDA_CHECK(cudaMemsetAsync(info, 0, sizeof(Info), stream));
   const int threads = 256;
   const int bounds_blocks = static_cast<int>(std::min<int64_t>(ceil_div(n, threads * 8), 1024));
   bounds_kernel<<<bounds_blocks, threads, 0, stream>>>(coords.data_ptr<float>(), n, info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-
-  // Keys and their payload (point indices) in the first halves, sorted copies in the second.
-  at::Tensor keys = at::empty({2, n}, iopt);
-  at::Tensor order = at::empty({2, n}, iopt);
-  auto* keys_in = reinterpret_cast<unsigned*>(keys[0].data_ptr<int>());
-  auto* keys_out = reinterpret_cast<unsigned*>(keys[1].data_ptr<int>());
   // Two cells of this edge are wider than any distance the float test can pass.
   const double min_edge = static_cast<double>(static_cast<float>(radius)) * 0.5 * (1.0 + 1e-4);
   const int key_threads = std::max(n, B + 1);
   keys_kernel<<<ceil_div(key_threads, threads), threads, 0, stream>>>(
       coords.data_ptr<float>(), batch_idxs.data_ptr<int>(), batch_offsets.data_ptr<int>(), B, n, min_edge,
-      keys_in, order[0].data_ptr<int>(), info);
+      keys_in, order_in, info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-
-  // cub directly rather than at::sort: 32-bit keys and payloads (four 8-bit passes), and no
-  // copies or index fills around the sort (the host launches were most of the call's time
-  // before the count pass). A radix sort is stable: each cell keeps its points in index
-  // order, which the lists do not rely on (every list is ordered as it is written).
-  at::Tensor count = at::empty({2, n}, coords.options().dtype(at::kLong));  // per point, then its prefix sum
-  auto* counts = reinterpret_cast<long long*>(count[0].data_ptr<int64_t>());
-  auto* incl = reinterpret_cast<long long*>(count[1].data_ptr<int64_t>());
-  size_t sort_bytes = 0, scan_bytes = 0;
-  C10_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, keys_in, keys_out, order[0].data_ptr<int>(),
-                                                 order[1].data_ptr<int>(), n, 0, 32, stream));
-  C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, counts, incl, n, stream));
-  at::Tensor temp = bytes(static_cast<int64_t>(std::max(sort_bytes, scan_bytes)));
-  C10_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.data_ptr(), sort_bytes, keys_in, keys_out,
-                                                 order[0].data_ptr<int>(), order[1].data_ptr<int>(), n, 0, 32,
+  C10_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp, sort_bytes, keys_in, keys_out, order_in, order_out, n, 0, 32,
                                                  stream));
-  at::Tensor pts = at::empty({n, 4}, coords.options());
-  gather_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(coords.data_ptr<float>(), order[1].data_ptr<int>(),
-                                                               n, reinterpret_cast<float4*>(pts.data_ptr<float>()));
+  gather_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(coords.data_ptr<float>(), order_out, n, pts);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
   const unsigned* skeys = keys_out;
   const float r2 = squared_radius(radius);
-  const int qblocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kPerWarp));
-  count_kernel<<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
-      skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, r2, counts, info);
+  const int count_blocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kCountPerWarp));
+  const int fill_blocks = static_cast<int>(ceil_div(n, kWarpsPerBlock * kFillPerWarp));
+  count_kernel<<<count_blocks, kWarpsPerBlock * 32, 0, stream>>>(skeys, pts, n, r2, counts, info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 
-  C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp.data_ptr(), scan_bytes, counts, incl, n, stream));
+  C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp, scan_bytes, counts, incl, n, stream));
   at::Tensor start_len = at::empty({n, 2}, iopt);
   start_len_kernel<<<ceil_div(n, threads), threads, 0, stream>>>(counts, incl, n, start_len.data_ptr<int>(), info);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -659,9 +682,8 @@ std::tuple<at::Tensor, at::Tensor> ballquery_batch_p_cuda(const at::Tensor& coor
 
   at::Tensor idx = at::empty({total}, iopt);
   if (total > 0) {
-    fill_kernel<<<qblocks, kWarpsPerBlock * 32, 0, stream>>>(
-        skeys, reinterpret_cast<const float4*>(pts.data_ptr<float>()), n, r2, start_len.data_ptr<int>(),
-        idx.data_ptr<int>(), info);
+    fill_kernel<<<fill_blocks, kWarpsPerBlock * 32, 0, stream>>>(skeys, pts, n, r2, start_len.data_ptr<int>(),
+                                                                 idx.data_ptr<int>(), info);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     if (flags & kOversize) sort_long_lists(idx, start_len);
   }
