@@ -58,6 +58,7 @@ constexpr double kKeySpace = 4294967296.0;  // 32-bit keys
 // passes was slower than 8 in both.
 constexpr int kCountPerWarp = 16;
 constexpr int kFillPerWarp = 8;
+static_assert(kCountPerWarp <= 32 && kFillPerWarp <= 32, "lane k holds the k-th position's query");
 constexpr int kSortCap = 1024;
 constexpr int kRankSortMax = 64;     // lists up to this length are placed by rank
 constexpr int kBucketSortMax = 512;  // up to this length by bucket, then rank within the bucket
