@@ -219,10 +219,12 @@ __global__ void gather_kernel(const float* __restrict__ xyz, const int* __restri
   pts[p] = make_float4(xyz[3 * i], xyz[3 * i + 1], xyz[3 * i + 2], __int_as_float(static_cast<int>(i)));
 }
 
-// Sorts a[0..L) ascending (L <= kSortCap) with the 32 lanes of one warp.
+__device__ __forceinline__ int ceil_pow2(int x) { return x <= 1 ? 1 : 1 << (32 - __clz(x - 1)); }
+
+// Sorts a[0..L) ascending (L <= kSortCap) with the 32 lanes of one warp; a[L .. ceil_pow2(L))
+// is padding that it overwrites, which the fill pass leaves room for.
 __device__ void warp_bitonic_sort(int* a, int L, int lane) {
-  int P = 2;
-  while (P < L) P <<= 1;
+  const int P = ceil_pow2(L);
   for (int t = L + lane; t < P; t += 32) a[t] = INT_MAX;
   __syncwarp();
   for (int k = 2; k <= P; k <<= 1) {
@@ -455,8 +457,6 @@ __device__ void write_ordered(int* list, int L, int* scratch, int* count, int* d
   }
   for (int t = lane; t < L; t += 32) dst[t] = sorted[t];
 }
-
-__device__ __forceinline__ int ceil_pow2(int x) { return x <= 1 ? 1 : 1 << (32 - __clz(x - 1)); }
 
 // The fill pass. One warp handles kFillPerWarp consecutive sorted positions; lane k holds the k-th
 // one's query. Queries of one cell walk its stream together, as in the count pass, each
