@@ -221,20 +221,21 @@ __global__ void gather_kernel(const float* __restrict__ xyz, const int* __restri
 
 __device__ __forceinline__ int ceil_pow2(int x) { return x <= 1 ? 1 : 1 << (32 - __clz(x - 1)); }
 
-// Sorts a[0..L) ascending (L <= kSortCap) with the 32 lanes of one warp; a[L .. ceil_pow2(L))
-// is padding that it overwrites, which the fill pass leaves room for.
+// Sorts a[0..L) ascending in place (L <= kSortCap) with the 32 lanes of one warp: a bitonic
+// network over ceil_pow2(L) places in the form whose every comparator puts the larger value
+// at the higher place (each merge starts by comparing a block's halves mirrored). Places from
+// L on count as holding +infinity: such a value never moves, so their comparators are skipped
+// and nothing past a[L) is read or written.
 __device__ void warp_bitonic_sort(int* a, int L, int lane) {
   const int P = ceil_pow2(L);
-  for (int t = L + lane; t < P; t += 32) a[t] = INT_MAX;
-  __syncwarp();
   for (int k = 2; k <= P; k <<= 1) {
     for (int j = k >> 1; j > 0; j >>= 1) {
       for (int q = lane; q < (P >> 1); q += 32) {
-        const int t = ((q & ~(j - 1)) << 1) | (q & (j - 1));
-        const int u = t | j;
+        const int t = ((q & ~(j - 1)) << 1) | (q & (j - 1));  // bit j clear
+        const int u = j == (k >> 1) ? t ^ (k - 1) : t | j;
+        if (u >= L) continue;
         const int x = a[t], y = a[u];
-        const bool up = (t & k) == 0;
-        if ((x > y) == up) {
+        if (x > y) {
           a[t] = y;
           a[u] = x;
         }
@@ -433,8 +434,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
 }
 
 // Writes list[0..L) (L <= kSortCap) to dst in ascending order. Lists up to kBucketSortMax
-// use `scratch`, which holds the next power of two >= L ints; longer ones are sorted in place,
-// where the list has room for the bitonic sort's padding.
+// use `scratch`, which holds L ints; longer ones, and those bucket_order turns down, are sorted
+// in place.
 __device__ void write_ordered(int* list, int L, int* scratch, int* count, int* dst, int lane) {
   if (L <= kRankSortMax) {
     // Short list: each lane places its elements by rank (values are distinct).
@@ -446,16 +447,8 @@ __device__ void write_ordered(int* list, int L, int* scratch, int* count, int* d
     }
     return;
   }
-  const int* sorted = list;
-  if (L > kBucketSortMax) {
-    warp_bitonic_sort(list, L, lane);
-  } else if (!bucket_order(list, scratch, count, L, lane)) {
-    for (int t = lane; t < L; t += 32) scratch[t] = list[t];
-    __syncwarp();
-    warp_bitonic_sort(scratch, L, lane);
-    sorted = scratch;
-  }
-  for (int t = lane; t < L; t += 32) dst[t] = sorted[t];
+  if (L > kBucketSortMax || !bucket_order(list, scratch, count, L, lane)) warp_bitonic_sort(list, L, lane);
+  for (int t = lane; t < L; t += 32) dst[t] = list[t];
 }
 
 // The fill pass. One warp handles kFillPerWarp consecutive sorted positions; lane k holds the k-th
@@ -491,13 +484,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     const unsigned key = __shfl_sync(kFullMask, my_key, k);
     const bool new_cell = k == 0 || __shfl_sync(kFullMask, my_key, k - 1) != key;
     // Lane j joins the group if its query is in this cell, its list is at most kBucketSortMax
-    // long, and the lists k .. j packed from list[0] leave room to order the longest of them.
+    // long, and the lists k .. j packed from list[0] leave room to order the longest of them
+    // (bucket_order's scratch: as many ints as the list).
     const bool same = lane >= k && lane < here && my_key == key;
     const int len = same ? my_len : 0;
     const int packed_end = warp_inclusive_sum(len, lane);
     int longest = len;
     for (int d = 1; d < 32; d <<= 1) longest = max(longest, __shfl_up_sync(kFullMask, longest, d));
-    const bool joins = same && my_len <= kBucketSortMax && packed_end + ceil_pow2(longest) <= kSortCap;
+    const bool joins = same && my_len <= kBucketSortMax && packed_end + longest <= kSortCap;
     const int m = max(1, __ffs(~(__ballot_sync(kFullMask, joins) >> k)) - 1);  // a long list: alone
     int cursor = packed_end - len;  // lane j of the group: where its next hit goes
     if (new_cell) {
