@@ -167,7 +167,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       uint64_t bound = kEmpty;
       for (int r = 0; r < csize; ++r) {
         const uint64_t k = lists[buf][r][lane];
-        top.offer(lane < kCandidates ? k : kEmpty);
+        top.offer_ascending(lane < kCandidates ? k : kEmpty);  // a block's keys come ascending
         const uint64_t b = __shfl_sync(kFullMask, static_cast<unsigned long long>(k), 31);
         bound = b < bound ? b : bound;
       }

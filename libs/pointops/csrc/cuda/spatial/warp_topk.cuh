@@ -75,6 +75,15 @@ struct WarpTopK {
     kth = shfl_key(key, k - 1);
   }
 
+  // Offers one candidate per lane, ascending over the lanes (kEmptyKey for none, at the end),
+  // such as the slots of another WarpTopK. Reversed, they are in the order the merge wants, so
+  // a batch costs the merge's 6 exchange steps where offer() sorts it first (21).
+  __device__ __forceinline__ void offer_ascending(uint64_t cand) {
+    if (__ballot_sync(kFullWarp, cand < kth) == 0) return;
+    merge_descending(shfl_key(cand, 31 - lane));
+    kth = shfl_key(key, k - 1);
+  }
+
  private:
   // key <- the 32 smallest of (slots, candidates of the 32 lanes), ascending over the lanes.
   __device__ __forceinline__ void merge(uint64_t cand) {
@@ -92,6 +101,11 @@ struct WarpTopK {
         if ((o < v) == take_min) v = o;  // min or max of (v, o); equal keys are interchangeable
       }
     }
+    merge_descending(v);
+  }
+
+  // key <- the 32 smallest of (slots, candidates descending over the lanes), ascending.
+  __device__ __forceinline__ void merge_descending(uint64_t v) {
     // Slots ascending, candidates descending: the lane-wise minimum holds the 32 smallest of
     // both and is bitonic; a bitonic merge sorts it ascending.
     v = v < key ? v : key;
