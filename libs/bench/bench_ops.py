@@ -5,7 +5,7 @@ Usage (from the repository root, with both packages installed):
 
     python libs/bench/bench_ops.py                    # markdown table on stdout
     python libs/bench/bench_ops.py --json bench.json  # also write the rows as JSON
-    python libs/bench/bench_ops.py --only fps,knn     # rows whose op name contains a word
+    python libs/bench/bench_ops.py --only farthest,knn   # rows whose op name contains a word
     python libs/bench/bench_ops.py --device cpu --scale 0.01 --reps 2   # quick smoke run
 
 Every row: B = 4 concatenated scenes, fixed seeds, median of --reps timed calls (CUDA events
