@@ -147,10 +147,11 @@ struct SeedMarks {
 // queue[0, size) in queue order and returns its size (the points marked so far, if it stopped
 // early). Entries outside [first, first + span) are never followed; they set r.bad_neighbour
 // (not a point) or r.crossed_cut (at or above first + span), or are below `first`: marked (see
-// the top of this file). `queue` has a spare slot past the points the search can take. Not inlined, and everything its loop reads in locals: inlined into a
-// search, or reading through a reference (which a byte store through the code array may
-// alias), its loop kept `first`, `span` and the array pointers on the stack and reloaded them
-// for every entry (10% slower on the H200 host's Xeon).
+// the top of this file). `queue` has a spare slot past the points the search can take.
+// Not inlined, and everything its loop reads in locals: inlined into a search, or reading
+// through a reference (which a byte store through the code array may alias), its loop kept
+// `first`, `span` and the array pointers on the stack and reloaded them for every entry (10%
+// slower on the H200 host's Xeon).
 template <typename Code, typename Marks>
 [[gnu::noinline]] int64_t grow_cluster(const Graph& g, int32_t seed, Code lab, uint32_t first, uint32_t span,
                                        Marks& marks_out, int32_t* queue, RangeResult& r) {

@@ -77,7 +77,7 @@ struct WarpTopK {
 
   // Offers one candidate per lane, ascending over the lanes (kEmptyKey for none, at the end),
   // such as the slots of another WarpTopK. Reversed, they are in the order the merge wants, so
-  // a batch costs the merge's 6 exchange steps where offer() sorts it first (21).
+  // a batch costs one exchange and the merge's 6, where offer() sorts it first (21 in all).
   __device__ __forceinline__ void offer_ascending(uint64_t cand) {
     if (__ballot_sync(kFullWarp, cand < kth) == 0) return;
     merge_descending(shfl_key(cand, 31 - lane));
