@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# libs/pointgroup_ops's CPU code under a sanitizer. Builds the package for the CPU with
-# -fsanitize=SANITIZER into a folder of its own, then runs its tests with the sanitizer's runtime
-# preloaded (torch itself is not instrumented):
+# The libraries' CPU code under a sanitizer. Builds them for the CPU with -fsanitize=SANITIZER
+# into a folder of their own, then runs their tests with the sanitizer's runtime preloaded
+# (torch itself is not instrumented):
 #   thread   ThreadSanitizer over the threaded search (bfs_cluster's range and component searches,
 #            the kept threads and their barrier, csrc/cpu/workers.h): tests/test_pgo_bfs_threads.py
 #            but the fork test (ThreadSanitizer does not follow a child forked from a process
 #            with threads);
-#   address  AddressSanitizer over every CPU test of the package (tests/; the CUDA ones skip):
-#            reads and writes out of bounds, such as past the spare slot the search's queues
-#            keep. libstdc++ is preloaded with it: ASan intercepts __cxa_throw and aborts when
+#   address  AddressSanitizer over every CPU test of libs/pointgroup_ops and libs/pointops (the
+#            CUDA ones skip): reads and writes out of bounds, such as past the spare slot the
+#            search's queues keep. libstdc++ is preloaded with it: ASan intercepts __cxa_throw and aborts when
 #            the real one is not loaded at start, as in a Python process before torch loads it.
 # The sanitizer makes the process exit with 66 after any report, and this script then fails and
 # prints the reports (written to files: pytest would swallow them with the tests' output).
@@ -23,11 +23,13 @@ SANITIZER=${1:-}
 case $SANITIZER in
   thread)
     NAME=ThreadSanitizer FLAGS="-fsanitize=thread -g" OPTIONS_VAR=TSAN_OPTIONS OPTIONS="halt_on_error=0"
-    PRELOAD_LIBS=(libtsan.so) TESTS=(tests/test_pgo_bfs_threads.py -k "not forked")
+    PRELOAD_LIBS=(libtsan.so) BUILD=(pointgroup_ops)
+    TESTS=("$PCB_REPO_ROOT/libs/pointgroup_ops/tests/test_pgo_bfs_threads.py" -k "not forked")
     ;;
   address)
     NAME=AddressSanitizer FLAGS="-fsanitize=address -fno-omit-frame-pointer -g" OPTIONS_VAR=ASAN_OPTIONS
-    OPTIONS="detect_leaks=0" PRELOAD_LIBS=(libasan.so libstdc++.so) TESTS=(tests)
+    OPTIONS="detect_leaks=0" PRELOAD_LIBS=(libasan.so libstdc++.so) BUILD=(pointgroup_ops pointops)
+    TESTS=("$PCB_REPO_ROOT/libs/pointgroup_ops/tests" "$PCB_REPO_ROOT/libs/pointops/tests")
     ;;
   *)
     echo "sanitizer-check: give the sanitizer, thread or address (got '$SANITIZER')" >&2
@@ -35,7 +37,6 @@ case $SANITIZER in
     ;;
 esac
 PY=${PCB_PYTHON:-$PCB_CI_VENV/bin/python}
-LIB=$PCB_REPO_ROOT/libs/pointgroup_ops
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pcb-$SANITIZER-san.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
@@ -51,15 +52,16 @@ done
 # shellcheck source=../libs/bench/sources.sh
 . "$PCB_REPO_ROOT/libs/bench/sources.sh"
 copy_sources "$PCB_REPO_ROOT/libs" "$WORK/src"
-log "building pointgroup_ops (CPU, -fsanitize=$SANITIZER)"
+log "building ${BUILD[*]} (CPU, -fsanitize=$SANITIZER)"
 CFLAGS=$FLAGS LDFLAGS="-fsanitize=$SANITIZER" FORCE_CPU=1 MAX_JOBS=${MAX_JOBS:-2} \
   "$PY" -m pip install --no-build-isolation --no-deps --progress-bar off -q --target "$WORK/build" \
-  "$WORK/src/pointgroup_ops" || exit 1
+  "${BUILD[@]/#/$WORK/src/}" || exit 1
 
 log "running ${TESTS[*]} under $NAME"
 rc=0
+# From the work folder: in a library's folder its source package would shadow the build.
 (
-  cd "$LIB" &&
+  cd "$WORK" &&
     env "$OPTIONS_VAR=$OPTIONS exitcode=66 log_path=$WORK/report" LD_PRELOAD="${preload[*]}" PYTHONPATH="$WORK/build" \
       "$PY" -m pytest -q -p no:cacheprovider "${TESTS[@]}"
 ) || rc=$?
