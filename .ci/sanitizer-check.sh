@@ -8,8 +8,9 @@
 #            with threads);
 #   address  AddressSanitizer over every CPU test of libs/pointgroup_ops and libs/pointops (the
 #            CUDA ones skip): reads and writes out of bounds, such as past the spare slot the
-#            search's queues keep. libstdc++ is preloaded with it: ASan intercepts __cxa_throw and aborts when
-#            the real one is not loaded at start, as in a Python process before torch loads it.
+#            search's queues keep. libstdc++ is preloaded with it: ASan intercepts __cxa_throw
+#            and aborts when the real one is not loaded at start, as in a Python process before
+#            torch loads it.
 # The sanitizer makes the process exit with 66 after any report, and this script then fails and
 # prints the reports (written to files: pytest would swallow them with the tests' output).
 #

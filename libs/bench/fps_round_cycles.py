@@ -154,7 +154,8 @@ def main():
     try:
         print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}", flush=True)
         target = build(work, sys.executable)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([target] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+        paths = [target] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
         run = subprocess.run([sys.executable, os.path.join(LIBS, "bench", "bench_ops.py"), "--only", args.only],
                              env=env, capture_output=True, text=True)
         lines = run.stdout.splitlines()
