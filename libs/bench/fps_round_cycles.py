@@ -139,8 +139,11 @@ def build(work, python):
         f.write(source)
     target = os.path.join(work, "build")
     env = dict(os.environ, FORCE_CUDA="1")
-    subprocess.run([python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--target", target,
-                    os.path.join(work, "src", "pointops")], check=True, env=env)
+    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--target",
+                          target, os.path.join(work, "src", "pointops")], env=env)
+    if pip.returncode != 0:
+        raise SystemExit(f"fps_round_cycles: building the instrumented pointops failed (pip exited with "
+                         f"{pip.returncode}; its output is above)")
     return target
 
 
@@ -149,6 +152,10 @@ def main():
     ap.add_argument("--only", default="farthest", help="bench_ops.py's --only (default: farthest)")
     ap.add_argument("--keep", help="build in this folder and keep it (default: a temporary one)")
     args = ap.parse_args()
+    import torch  # only to fail early: the build takes minutes
+
+    if not torch.cuda.is_available():
+        raise SystemExit("fps_round_cycles: needs a CUDA device (torch sees none)")
     work = args.keep or tempfile.mkdtemp(prefix="fps-round-cycles.")
     os.makedirs(work, exist_ok=True)
     try:

@@ -1,11 +1,13 @@
 """libs/bench/fps_round_cycles.py without a GPU: its hooks still fit the multi FPS kernel as it
 is (so a kernel edit that breaks them fails here, not on the GPU host), a source they do not fit
 is refused with one line naming the hook, and the kernel's printed cycles become the per-round
-table."""
+table; without a GPU the script stops before building."""
 import os
+import subprocess
 import sys
 
 import pytest
+import torch
 
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
@@ -66,3 +68,11 @@ def test_printed_cycles_become_medians_per_round():
     assert per_step == [20.0, 3.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     assert table[(100000, 25000, 4, 7)][2] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     assert frc.rounds_table(lines[:1]) == {}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the script builds and runs")
+def test_without_a_gpu_it_stops_with_one_line_before_building():
+    run = subprocess.run([sys.executable, os.path.join(BENCH, "fps_round_cycles.py")], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.strip() == "fps_round_cycles: needs a CUDA device (torch sees none)"
