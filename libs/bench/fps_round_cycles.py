@@ -26,16 +26,16 @@ import tempfile
 
 LIBS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL = os.path.join("pointops", "csrc", "cuda", "fps", "fps_multi_kernels.cu")
-STEPS = ("update", "extract", "sync1", "merge_block", "cluster_barrier", "merge_cluster_accept", "sync2")
-STEP_NAMES = {
-    "update": "1. lower the distances by the last round's samples",
-    "extract": "2. each warp's best keys",
-    "sync1": "block barrier",
-    "merge_block": "3a. warp 0: the block's 32 best",
-    "cluster_barrier": "cluster barrier",
-    "merge_cluster_accept": "3b + 4. warp 0: the cluster's candidates, acceptance loop",
-    "sync2": "block barrier",
-}
+# The steps of a round, in the order of the cycles the kernel prints.
+STEPS = (
+    "1. lower the distances by the last round's samples",
+    "2. each warp's best keys",
+    "block barrier",
+    "3a. warp 0: the block's 32 best",
+    "cluster barrier",
+    "3b + 4. warp 0: the cluster's candidates, acceptance loop",
+    "block barrier",
+)
 
 # (text in the kernel, what replaces it). Each must match exactly once.
 HOOKS = [
@@ -178,7 +178,7 @@ def main():
             print(f"\n{n} -> {m} a scene, clusters of {csize}, {p} points a thread: {rounds} rounds, "
                   f"{samples / rounds:.1f} samples a round; cycles per round (median over the calls):")
             for step, cycles in zip(STEPS, per_step):
-                print(f"  {STEP_NAMES[step]:58s} {cycles:10,.0f}")
+                print(f"  {step:58s} {cycles:10,.0f}")
             print(f"  {'the round':58s} {sum(per_step):10,.0f}")
     finally:
         if not args.keep:

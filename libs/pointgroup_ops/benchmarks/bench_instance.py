@@ -79,24 +79,26 @@ def density_radii(mean_list):
     return [(d, RADIUS * (d / mean_list) ** (1 / 3)) for d in DENSITIES]
 
 
-def times_ms(fn, repeat, cuda, clock=time.perf_counter):
-    """Milliseconds of each of `repeat` calls, after 3 warm-up calls."""
+def times_ms(fn, repeat, cuda, clocks=(time.perf_counter,)):
+    """Milliseconds of each of `repeat` calls (after 3 warm-up calls) by each clock: one list per
+    clock, all read around the same calls."""
     for _ in range(3):
         fn()
-    times = []
+    times = [[] for _ in clocks]
     for _ in range(repeat):
         if cuda:
             torch.cuda.synchronize()
-        t = clock()
+        start = [clock() for clock in clocks]
         fn()
         if cuda:
             torch.cuda.synchronize()
-        times.append((clock() - t) * 1e3)
+        for clock, t, out in zip(clocks, start, times):
+            out.append((clock() - t) * 1e3)
     return times
 
 
-def median_ms(fn, repeat, cuda, clock=time.perf_counter):
-    return statistics.median(times_ms(fn, repeat, cuda, clock))
+def median_ms(fn, repeat, cuda):
+    return statistics.median(times_ms(fn, repeat, cuda)[0])
 
 
 def with_threads(threads, fn):
@@ -146,9 +148,9 @@ def run(args):
         # The best call and the CPU time of the process (all threads) next to the median wall
         # time: on a shared machine, whose cores change speed from one minute to the next, they
         # show the search where the median shows the host.
-        wall = with_threads(t, lambda: times_ms(bfs, args.repeat, False))
+        wall, cpu = with_threads(t, lambda: times_ms(bfs, args.repeat, False, (time.perf_counter, time.process_time)))
         row(f"bfs_cluster CPU, {t} threads", statistics.median(wall), best_ms=round(min(wall), 3),
-            process_cpu_ms=round(with_threads(t, lambda: median_ms(bfs, args.repeat, False, time.process_time)), 2))
+            process_cpu_ms=round(statistics.median(cpu), 2))
     if not torch.cuda.is_available():
         return res
 
@@ -186,8 +188,7 @@ def compare(ours_path, original_path):
         ours = json.load(f)
     with open(original_path) as f:
         orig = json.load(f)
-    base = {r["name"]: r["ms"] for r in orig["rows"]}
-    base_best = {r["name"]: r.get("best_ms") for r in orig["rows"]}
+    base = {r["name"]: r for r in orig["rows"]}
     m = ours["machine"]
     print(f"Machine: {m['cpu']} ({m['cpu_count']} CPUs){', ' + m['gpu'] if 'gpu' in m else ''}; "
           f"torch {m['torch']}; {ours['workload']['neighbour_entries']} neighbour entries, "
@@ -197,9 +198,10 @@ def compare(ours_path, original_path):
           f"torch {o['torch']}\n")
     print("| row | original | this package | speed-up | best call: original / this package |\n|---|---|---|---|---|")
     for r in ours["rows"]:
-        old = base.get(r["name"])
+        old_row = base.get(r["name"], {})
+        old = old_row.get("ms")
         speed = f"{old / r['ms']:.1f}x" if old else ""
-        old_best, new_best = base_best.get(r["name"]), r.get("best_ms")
+        old_best, new_best = old_row.get("best_ms"), r.get("best_ms")
         bests = f"{old_best:.2f} / {new_best:.2f} ms ({old_best / new_best:.1f}x)" if old_best and new_best else ""
         print(f"| {r['name']} | {f'{old:.2f} ms' if old else ''} | {r['ms']:.2f} ms | {speed} | {bests} |")
 

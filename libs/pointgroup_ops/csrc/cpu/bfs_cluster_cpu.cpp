@@ -614,9 +614,10 @@ template <typename Code>
 std::tuple<at::Tensor, at::Tensor> bfs_cluster_with_codes(const Graph& g, int64_t threshold, int32_t label_base,
                                                           int64_t threads, const at::TensorOptions& options) {
   std::unique_ptr<Code[]> code(new Code[g.n]);
-  // Range t of at most `threads` puts its clusters at order + t + its first point: each range
-  // has grow_cluster()'s spare slot before the next.
+  // Range t of at most `threads` puts its clusters at range_order(t) + its first point: each
+  // range has grow_cluster()'s spare slot before the next.
   std::unique_ptr<int32_t[]> order(new int32_t[g.n + threads]), cluster_end(new int32_t[g.n]);
+  const auto range_order = [&](size_t t) { return order.get() + t; };
 
   // Fills `shares` (one per thread) when given.
   auto prepare_all = [&](std::vector<ShareReach>* shares) {
@@ -637,7 +638,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_with_codes(const Graph& g, int64_
                     std::vector<c10::IValue>());
     std::vector<RangeResult> results(bounds.size() - 1);
     run_workers(static_cast<int64_t>(results.size()), [&](int64_t t) {
-      results[t] = search_range(g, bounds[t], bounds[t + 1], threshold, code.get(), order.get() + t, cluster_end.get());
+      results[t] = search_range(g, bounds[t], bounds[t + 1], threshold, code.get(), range_order(t), cluster_end.get());
     });
     for (const RangeResult& r : results)
       if (r.bad_neighbour) report_bad_input(g);
@@ -645,7 +646,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cluster_with_codes(const Graph& g, int64_
     for (size_t t = 0; t < results.size(); ++t) {
       for (int64_t c = 0, from = bounds[t]; c < results[t].clusters; ++c) {
         const int64_t to = cluster_end[bounds[t] + c];
-        clusters.push_back({order.get() + t + from, to - from});
+        clusters.push_back({range_order(t) + from, to - from});
         from = to;
       }
     }
