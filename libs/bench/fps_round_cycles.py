@@ -33,7 +33,7 @@ STEPS = (
     "block barrier",
     "3a. warp 0: the block's 32 best",
     "cluster barrier",
-    "3b + 4. warp 0: the cluster's candidates, acceptance loop",
+    "3b + 4. the cluster's candidates (a merge tree), acceptance loop",
     "block barrier",
 )
 

@@ -19,12 +19,13 @@
 // One round, one cluster of up to 16 blocks per scene, the points in registers:
 //  1. every thread lowers its points' distances with the samples of the previous round;
 //  2. every warp extracts its kPerWarp best keys (a warp's other points rank after its last one);
-//  3. warp 0 keeps the block's 32 best of them, sends its 31 best and a bound (the 32nd, or an
-//     earlier warp's last key) to every block of the cluster, and after the cluster barrier
-//     merges the cluster's lists into the 31 best candidates and the bound B;
+//  3. warp 0 keeps the block's 32 best of them and sends its 31 best and a bound (the 32nd, or
+//     an earlier warp's last key) to every block of the cluster; after the cluster barrier the
+//     warps merge the cluster's lists in pairs, log2(csize) levels, into the 31 best candidates
+//     and the bound B;
 //  4. warp 0 of every block runs the same acceptance loop on the candidates (so the blocks agree
 //     without another exchange) and leaves the new samples in shared memory.
-// Per round: one cluster barrier and two block barriers, for ~25 samples instead of one.
+// Per round: one cluster barrier and 2 + log2(csize) block barriers, for ~25 samples instead of one.
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
@@ -80,6 +81,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                      int p) {
   __shared__ uint64_t warp_keys[kWarps][kPerWarp];
   __shared__ uint64_t lists[2][kMaxCluster][32];  // per round parity: each block's 31 keys + bound
+  __shared__ uint64_t merged[2][kMaxCluster / 2][32];  // 3b's merges, per level parity
   __shared__ float taken[kCandidates][3];         // the samples of the last round
   __shared__ int taken_count;
   __shared__ int64_t sampled;
@@ -161,18 +163,26 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int r = 0; r < csize; ++r) *in_block(&lists[buf][rank][lane], r, csize) = mine;
     }
     cluster_barrier(csize);
-    if (warp == 0) {
-      // 3b. The cluster's 31 best candidates and the bound B.
-      WarpTopK top(32, lane);
-      uint64_t bound = kEmpty;
-      for (int r = 0; r < csize; ++r) {
-        const uint64_t k = lists[buf][r][lane];
-        top.offer_ascending(lane < kCandidates ? k : kEmpty);  // a block's keys come ascending
-        const uint64_t b = __shfl_sync(kFullMask, static_cast<unsigned long long>(k), 31);
-        bound = b < bound ? b : bound;
+    // 3b. The cluster's 31 best candidates: the blocks' lists (31 keys each, ascending) merged in
+    // pairs, a level at a time, warp w merging lists 2w and 2w + 1 (csize is a power of two), so
+    // that a round waits for log2(csize) merges instead of csize in one warp. Each merge keeps
+    // the 32 smallest keys of its two lists, so the last holds the 32 smallest of them all.
+    const auto block_list = [&](int r) { return lane < kCandidates ? lists[buf][r][lane] : kEmpty; };
+    WarpTopK top(32, lane);
+    if (csize == 1 && warp == 0) top.hold_ascending(block_list(0));
+    for (int level = 0, held = csize; held > 1; ++level, held >>= 1) {
+      if (warp < held / 2) {
+        const uint64_t(*below)[32] = merged[(level - 1) & 1];
+        top.hold_ascending(level == 0 ? block_list(2 * warp) : below[2 * warp][lane]);
+        top.offer_ascending(level == 0 ? block_list(2 * warp + 1) : below[2 * warp + 1][lane]);
+        merged[level & 1][warp][lane] = top.key;  // warp 0 keeps the last merge in `top`
       }
-      const uint64_t kth = __shfl_sync(kFullMask, static_cast<unsigned long long>(top.key), 31);
-      bound = kth < bound ? kth : bound;
+      __syncthreads();
+    }
+    if (warp == 0) {
+      // The bound B: the 32nd smallest key, or a block's bound if lower.
+      const uint64_t blocks_bound = warp_min_key(lane < csize ? lists[buf][lane][31] : kEmpty);
+      const uint64_t bound = top.kth < blocks_bound ? top.kth : blocks_bound;
       // 4. Acceptance, the same in every block.
       const bool valid = lane < kCandidates && top.key < bound;
       const uint32_t ci = valid ? key_index(top.key) : kNoIndex;

@@ -75,6 +75,12 @@ struct WarpTopK {
     kth = shfl_key(key, k - 1);
   }
 
+  // Replaces the slots by keys ascending over the lanes, such as the slots of another WarpTopK.
+  __device__ __forceinline__ void hold_ascending(uint64_t keys) {
+    key = keys;
+    kth = shfl_key(key, k - 1);
+  }
+
   // Offers one candidate per lane, ascending over the lanes (kEmptyKey for none, at the end),
   // such as the slots of another WarpTopK. Reversed, they are in the order the merge wants, so
   // a batch costs one exchange and the merge's 6, where offer() sorts it first (21 in all).
