@@ -86,7 +86,8 @@ def main():
     for per_warp in (8, 16):
         for name, rule in (("room rule", True), ("whole cell", False)):
             n = walks(keys, lengths[order], per_warp, rule)
-            print(f"{per_warp:2} positions a warp, {name:10}: {n} walks, {len(keys) / n:.2f} queries a walk")
+            print(f"{per_warp:2} positions a warp, {name:10}: {n} walks, "
+                  f"{len(keys) / n:.2f} queries a walk")
 
 
 if __name__ == "__main__":

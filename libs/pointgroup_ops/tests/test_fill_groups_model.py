@@ -39,7 +39,8 @@ def test_a_new_cell_starts_a_new_group():
 
 
 def test_cell_order_is_by_scene_then_z_y_x_and_stable():
-    xyz = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.1, 0.1, 0.1], [0.0, 0.0, 0.0]])
+    xyz = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.1, 0.1, 0.1],
+                    [0.0, 0.0, 0.0]])
     scene = np.array([0, 0, 0, 0, 1])
     order, keys = model.cell_order(xyz, scene, radius=1.0)  # cells of edge 0.5
     assert order.tolist() == [3, 1, 2, 0, 4]

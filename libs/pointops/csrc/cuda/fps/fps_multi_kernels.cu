@@ -25,7 +25,8 @@
 //     and the bound B;
 //  4. warp 0 of every block runs the same acceptance loop on the candidates (so the blocks agree
 //     without another exchange) and leaves the new samples in shared memory.
-// Per round: one cluster barrier and 2 + log2(csize) block barriers, for ~25 samples instead of one.
+// Per round: one cluster barrier and 2 + log2(csize) block barriers, for ~25 samples instead
+// of one.
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
@@ -167,7 +168,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     // pairs, a level at a time, warp w merging lists 2w and 2w + 1 (csize is a power of two), so
     // that a round waits for log2(csize) merges instead of csize in one warp. Each merge keeps
     // the 32 smallest keys of its two lists, so the last holds the 32 smallest of them all.
-    const auto block_list = [&](int r) { return lane < kCandidates ? lists[buf][r][lane] : kEmpty; };
+    const auto block_list = [&](int r) {
+      return lane < kCandidates ? lists[buf][r][lane] : kEmpty;
+    };
     WarpTopK top(32, lane);
     if (csize == 1 && warp == 0) top.hold_ascending(block_list(0));
     for (int level = 0, held = csize; held > 1; ++level, held >>= 1) {
