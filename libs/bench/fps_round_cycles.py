@@ -129,9 +129,12 @@ def rounds_table(lines):
 
 
 def build(work, python):
-    ignore = shutil.ignore_patterns("build", "*.egg-info", "*.so", "__pycache__")
-    for lib in ("pointops", "common"):
-        shutil.copytree(os.path.join(LIBS, lib), os.path.join(work, "src", lib), ignore=ignore)
+    # The libraries' sources without what a build left in them: sources.sh's rule, which the
+    # other build scripts share.
+    copy = subprocess.run(["bash", "-c", '. "$1" && copy_sources "$2" "$3"', "copy_sources",
+                           os.path.join(LIBS, "bench", "sources.sh"), LIBS, os.path.join(work, "src")])
+    if copy.returncode != 0:
+        raise SystemExit(f"fps_round_cycles: copying the sources failed (exit {copy.returncode})")
     path = os.path.join(work, "src", KERNEL)
     with open(path) as f:
         source = instrument(f.read())

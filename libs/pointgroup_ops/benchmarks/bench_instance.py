@@ -73,10 +73,15 @@ def cuda_workload(script):
     return [t.cuda() for t in instance_workload(seed=0)]
 
 
+def radius_for(density, mean_list):
+    """The radius for `density` mean neighbours, given the mean list length at RADIUS: the mean
+    list length is taken to grow with radius^3."""
+    return RADIUS * (density / mean_list) ** (1 / 3)
+
+
 def density_radii(mean_list):
-    """(density, radius) for each density of the sweep, given the mean list length at RADIUS:
-    the mean list length grows with radius^3."""
-    return [(d, RADIUS * (d / mean_list) ** (1 / 3)) for d in DENSITIES]
+    """(density, radius) for each density of the sweep."""
+    return [(d, radius_for(d, mean_list)) for d in DENSITIES]
 
 
 def times_ms(fn, repeat, cuda, clocks=(time.perf_counter,)):

@@ -22,19 +22,14 @@ Compute counted 129k walks of the fill at ~200 neighbours on an H100 host; the m
 128.9k there with the room rule.
 """
 import argparse
-import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from pgo_reference import instance_workload  # noqa: E402
-
-import pointgroup_ops as pgo  # noqa: E402
+from bench_instance import MEAN_ACTIVE, RADIUS, instance_workload, pgo, radius_for
 
 SORT_CAP = 1024  # kSortCap: ints of a warp's shared list
 BUCKET_SORT_MAX = 512  # kBucketSortMax: longer lists are walked alone under the room rule
-PROBE_RADIUS, MEAN_ACTIVE = 1.5, 300  # bench_instance.py's
 
 
 def list_lengths(coords, batch, offsets, radius):
@@ -76,8 +71,7 @@ def main():
     ap.add_argument("--density", type=float, default=200, help="mean neighbours per point")
     args = ap.parse_args()
     coords, batch, offsets, _ = instance_workload(seed=0)
-    mean = float(list_lengths(coords, batch, offsets, PROBE_RADIUS).mean())
-    radius = PROBE_RADIUS * (args.density / mean) ** (1 / 3)
+    radius = radius_for(args.density, float(list_lengths(coords, batch, offsets, RADIUS).mean()))
     lengths = list_lengths(coords, batch, offsets, radius)
     order, keys = cell_order(coords.numpy().astype(np.float64), batch.numpy(), radius)
     print(f"command: python {' '.join(sys.argv)}")

@@ -168,16 +168,17 @@ __global__ void __launch_bounds__(kThreads, 1)
     // pairs, a level at a time, warp w merging lists 2w and 2w + 1 (csize is a power of two), so
     // that a round waits for log2(csize) merges instead of csize in one warp. Each merge keeps
     // the 32 smallest keys of its two lists, so the last holds the 32 smallest of them all.
-    const auto block_list = [&](int r) {
+    // List r of a level, this lane's key: the blocks' lists at level 0, then the merges.
+    const auto list_of = [&](int level, int r) {
+      if (level > 0) return merged[(level - 1) & 1][r][lane];
       return lane < kCandidates ? lists[buf][r][lane] : kEmpty;
     };
     WarpTopK top(32, lane);
-    if (csize == 1 && warp == 0) top.hold_ascending(block_list(0));
+    if (csize == 1 && warp == 0) top.hold_ascending(list_of(0, 0));
     for (int level = 0, held = csize; held > 1; ++level, held >>= 1) {
       if (warp < held / 2) {
-        const uint64_t(*below)[32] = merged[(level - 1) & 1];
-        top.hold_ascending(level == 0 ? block_list(2 * warp) : below[2 * warp][lane]);
-        top.offer_ascending(level == 0 ? block_list(2 * warp + 1) : below[2 * warp + 1][lane]);
+        top.hold_ascending(list_of(level, 2 * warp));
+        top.offer_ascending(list_of(level, 2 * warp + 1));
         merged[level & 1][warp][lane] = top.key;  // warp 0 keeps the last merge in `top`
       }
       __syncthreads();
