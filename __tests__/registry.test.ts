@@ -39,6 +39,7 @@ describe('registryFault: the cause a failed command names', () => {
     ['docker push, denied', 'denied: requested access to the resource is denied', false, '403 Forbidden'],
     ['docker pull, 404', 'Error response from daemon: manifest for r/x@sha256:00 not found: manifest unknown: manifest unknown', false, '404 Not Found'],
     ['imagetools inspect, 404', 'ERROR: 127.0.0.1:45235/pcb/nonexist@sha256:00: not found', false, '404 Not Found'],
+    ['imagetools inspect, refused by a registry whose port holds "404"', 'ERROR: failed to do request: Head "http://127.0.0.1:40463/v2/c/env/manifests/t": dial tcp 127.0.0.1:40463: connect: connection refused', true, 'connection refused'],
     ['a timeout', 'Head "https://ghcr.io/v2/o/pc/manifests/1": net/http: TLS handshake timeout', true, 'timeout'],
     ['an EOF', 'Put "http://r/v2/x/blobs/uploads/1": EOF', true, 'EOF (connection closed mid-answer)'],
     ['a refusal that also mentions a 503 is still a refusal', '403 Forbidden (after an earlier 503 Service Unavailable)', false, '403 Forbidden'],

@@ -51,12 +51,14 @@ export function pathOnRegistry(repository: string): string {
 // ---- what a failure says ----------------------------------------------------------------------------
 export interface RegistryFault { transient: boolean; cause: string }
 
+const NOT_FOUND = '404 Not Found';
+
 // Order matters: the first rule that matches names the cause. Refusals of the registry come first:
 // a text that holds both "403" and "503" is a refusal, and is not retried.
 const FAULTS: { re: RegExp; transient: boolean; cause: (m: RegExpExecArray) => string }[] = [
   { re: /\b401 Unauthorized|unauthorized: |authentication required|no basic auth credentials/i, transient: false, cause: () => '401 Unauthorized' },
   { re: /\b403 Forbidden|denied: |insufficient_scope|requested access to the resource is denied/i, transient: false, cause: () => '403 Forbidden' },
-  { re: /\b404 Not Found|manifest unknown|name unknown|blob unknown|: not found\b/i, transient: false, cause: () => '404 Not Found' },
+  { re: /\b404 Not Found|manifest unknown|name unknown|blob unknown|: not found\b/i, transient: false, cause: () => NOT_FOUND },
   { re: /\b429 Too Many Requests|toomanyrequests/i, transient: true, cause: () => '429 Too Many Requests' },
   { re: /\b(5\d\d) ([A-Z][A-Za-z ]*[a-z])/, transient: true, cause: (m) => `${m[1]} ${m[2]}` },
   { re: /\bunavailable: /i, transient: true, cause: () => 'service unavailable' },
@@ -74,6 +76,11 @@ export function registryFault(text: string): RegistryFault | null {
     if (m) return { transient: f.transient, cause: f.cause(m) };
   }
   return null;
+}
+
+/** Whether a failed lookup says the registry has no such image, as against failing to answer. */
+export function saysNotFound(text: string): boolean {
+  return registryFault(text)?.cause === NOT_FOUND;
 }
 
 /** A Retry-After header: seconds, or an HTTP date; null when absent or unreadable. */

@@ -278,6 +278,13 @@ describe('registry backend through the API (docker at the src/exec.ts boundary)'
     expect(session.hit).toBe(false);
     expect(session.warnings[0]).toMatch(/could not look up .* \(treated as a miss\): ERROR: dial tcp/);
   });
+  it('a refused lookup is a warning even where the registry\'s port or the key holds "404"', async () => {
+    run.mockResolvedValue({ exitCode: 1, stdout: '', stderr: 'ERROR: failed to do request: Head "http://127.0.0.1:40463/v2/env-cache/manifests/404a": dial tcp 127.0.0.1:40463: connect: connection refused' });
+    const session = await api.restoreEnvCache(r(), KEY, path.join(tmp, 'w'));
+    expect(session.hit).toBe(false);
+    expect(session.warnings).toHaveLength(1);
+    expect(session.warnings[0]).toMatch(/could not look up .* \(treated as a miss\): .*connection refused$/);
+  });
   it('an index with an attestation is followed to the image manifest', async () => {
     run
       .mockResolvedValueOnce({ exitCode: 0, stdout: JSON.stringify({ manifests: [{ digest: 'sha256:img' }, { digest: 'sha256:att', annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }] }), stderr: '' })

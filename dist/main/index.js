@@ -29949,6 +29949,8 @@ function removeLeftoversOf(cacheDir, pid) {
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _key_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4247);
 /* harmony import */ var _exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4981);
+/* harmony import */ var _registry_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2976);
+
 
 
 
@@ -29981,8 +29983,9 @@ async function rawManifest(ref) {
 async function registryProbe(image) {
     const top = await rawManifest(image);
     if (top.code !== 0) {
-        const notFound = /not found|manifest unknown|404/i.test(top.stderr);
-        return notFound
+        // the text names the reference and the registry's port, so "404" alone would also match
+        // 127.0.0.1:40463 refusing the connection
+        return (0,_registry_js__WEBPACK_IMPORTED_MODULE_3__/* .saysNotFound */ .M0)(top.stderr)
             ? { exists: false, digest: null, sizeBytes: null, base: null }
             : { exists: false, digest: null, sizeBytes: null, base: null, warning: `env cache: could not look up ${image} (treated as a miss): ${top.stderr.split('\n').pop() ?? ''}` };
     }
@@ -30201,6 +30204,155 @@ function tarStream(members) {
 
 /***/ }),
 
+/***/ 3916:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   L8: () => (/* binding */ classify),
+/* harmony export */   LA: () => (/* binding */ notAccepted),
+/* harmony export */   Pu: () => (/* binding */ failureLine),
+/* harmony export */   RT: () => (/* binding */ tail),
+/* harmony export */   dz: () => (/* binding */ InputError),
+/* harmony export */   mQ: () => (/* binding */ Rejection),
+/* harmony export */   wG: () => (/* binding */ PreflightError),
+/* harmony export */   zg: () => (/* binding */ StepError)
+/* harmony export */ });
+/* unused harmony export ERROR_RULES */
+const ERROR_RULES = [
+    { id: 'docker-missing', re: /Unable to locate executable file: docker|docker: (command )?not found/i,
+        title: 'The docker CLI is not installed on this runner.',
+        hint: 'Install Docker Engine with the buildx plugin on the runner (see "Runner requirements" in the README).' },
+    { id: 'buildx-missing', re: /'buildx' is not a docker command|unknown command: docker buildx|docker: unknown command.*buildx/i,
+        title: 'docker buildx is not installed.',
+        hint: 'Install the docker-buildx plugin (package docker-buildx-plugin or docker-buildx), or run docker/setup-buildx-action before this step.' },
+    // before daemon-unreachable: the CLI's "Cannot connect" in the smoke log is the effect, not the cause
+    { id: 'engine-gone', re: /Docker Engine stopped answering during the smoke run/,
+        title: 'The daemon stopped, crashed or froze while the job ran.',
+        hint: 'Check the Docker daemon on the runner (systemctl status docker; journalctl -u docker) for what stopped or restarted it (an upgrade, a restart, the OOM killer) and rerun the job; the post step removes the smoke container once the Engine answers again.' },
+    { id: 'docker-not-answering', re: /docker \S+ did not finish within \d+(?:\.\d+)? s and was killed/,
+        title: 'The Docker Engine did not answer.',
+        hint: 'dockerd may be frozen or overloaded: check it (systemctl status docker; docker info) and restart it if it hangs.' },
+    { id: 'smoke-oom', re: /smoke container ran out of memory/,
+        title: 'The kernel\'s out-of-memory killer stopped the smoke run.',
+        hint: 'Free memory on the runner (other jobs, a memory limit on the Engine or its cgroup) or give it more.' },
+    { id: 'daemon-unreachable', re: /Cannot connect to the Docker daemon|permission denied while trying to connect to the Docker daemon|error during connect/i,
+        title: 'The Docker daemon is not reachable.',
+        hint: 'Start dockerd, check DOCKER_HOST, and add the runner user to the docker group.' },
+    { id: 'builder-missing', re: /no builder "?[^"\s]*"? found|no builder .* found/i,
+        title: 'The buildx builder named by the input "builder" does not exist.',
+        hint: 'Create it (docker buildx create --name NAME ...) or leave "builder" empty to use the current one.' },
+    { id: 'no-gpu', re: /could not select device driver "[^"]*" with capabilities: \[\[gpu\]\]|nvidia-container-cli: initialization error|NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver|no CUDA-capable device is detected|Found no NVIDIA driver on your system/i,
+        title: 'No usable NVIDIA GPU reaches the container.',
+        hint: 'Install the NVIDIA driver and the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker; restart dockerd), or set gpu: false to skip the GPU checks.' },
+    { id: 'driver-too-old', re: /CUDA driver version is insufficient for CUDA runtime version|The NVIDIA driver on your system is too old|unsatisfied condition: cuda>=|please update your driver to a newer version/i,
+        title: 'The NVIDIA driver is too old for CUDA 12.4.',
+        hint: 'Update the runner\'s driver to 550.54.14 or newer.' },
+    { id: 'no-kernel-image', re: /no kernel image is available for execution on the device/i,
+        title: 'The extensions were not compiled for this GPU ("no kernel image is available").',
+        hint: 'Add the GPU\'s compute capability to torch-cuda-arch-list (or use torch-cuda-arch-list: auto on the runner that runs the image).' },
+    { id: 'nvrtc-jit', re: /nvrtc(?:: error|\s+error|Error|_ERROR)|NVRTC_ERROR|cumm\.nvrtc|JIT compil\w* (failed|error)|CUDA_ERROR_(UNSUPPORTED_PTX_VERSION|INVALID_PTX|JIT_COMPILER)/i,
+        title: 'spconv/cumm failed to JIT-compile a kernel with NVRTC.',
+        hint: 'Run with SPCONV_DISABLE_JIT=1 so spconv uses its prebuilt kernels, and check that the driver supports the image\'s CUDA version.' },
+    { id: 'compiler-killed', re: /Killed signal terminated program cc1plus|'cicc' died due to signal 9|died due to signal 9 \(Kill signal\)|c\+\+: fatal error: Killed|cc1plus: out of memory/i,
+        title: 'The compiler was killed, most likely out of memory.',
+        hint: 'Lower max-jobs (e.g. max-jobs: 2) or give the builder more memory.' },
+    { id: 'base-image-missing', re: /failed to resolve source metadata for \S+.*not found|pull access denied for \S+, repository does not exist|manifest for \S+ not found/i,
+        title: 'The base image was not found.',
+        hint: 'Check the input base-image (or BASE_IMAGE in the Dockerfile) and that the runner can reach its registry; log in first with docker/login-action for private images.' },
+    { id: 'registry-auth', re: /denied: requested access to the resource is denied|unauthorized: authentication required|no basic auth credentials|insufficient_scope/i,
+        title: 'The registry refused the credentials.',
+        hint: 'Log in before this step with docker/login-action (with packages: write for ghcr.io).' },
+    { id: 'disk-full', re: /no space left on device/i,
+        title: 'The runner ran out of disk space.',
+        hint: 'Free space (docker system prune, docker buildx prune) or lower cache-max-size; the image with its build cache needs about 40 GB.' },
+    { id: 'conda-solve', re: /LibMambaUnsatisfiableError|Could not solve for environment specs|PackagesNotFoundError|UnsatisfiableError/i,
+        title: 'conda/mamba could not solve the environment.',
+        hint: 'Check the packages and channels in environment-file; pin with lock-file to reuse a known-good solve.' },
+    { id: 'target-missing', re: /target stage "?[^"\s]+"? could not be found/i,
+        title: 'The target stage is not in the Dockerfile.',
+        hint: 'Check the input target against the FROM ... AS names of the Dockerfile.' },
+    { id: 'named-contexts', re: /unsupported frontend capability moby\.buildkit\.frontend\.contexts/,
+        title: 'The builder\'s BuildKit cannot take named build contexts (Docker Engine before 23.0).',
+        hint: 'Upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one).' },
+    { id: 'dockerfile-syntax', re: /Unknown flag: (?:checksum|chmod|link|exclude|parents)\b/,
+        title: 'The builder\'s Dockerfile frontend is older than the syntax the Dockerfile uses.',
+        hint: 'Upgrade Docker Engine, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:1" the Dockerfile\'s first line.' },
+    { id: 'cache-export', re: /Cache export is not supported for the docker driver|Cache export feature is currently not supported for docker driver/i,
+        title: 'The docker driver cannot export a layer cache without the containerd image store.',
+        hint: 'Turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action); or leave the input cache-to empty.' },
+    { id: 'bridge-missing', re: /network bridge not found/i,
+        title: 'The Docker Engine has no default bridge network for the build\'s RUN steps (dockerd runs with --bridge=none).',
+        hint: 'Start dockerd with its default bridge, or build with a docker-container or remote builder.' },
+    { id: 'time-namespace', re: /namespace \{"time" ""\} does not exist/,
+        title: 'The container runtime (runc) is too old for the time namespace the Engine asks for.',
+        hint: 'Upgrade runc to 1.2 or newer, or set "features": {"time-namespaces": false} in daemon.json and restart dockerd.' },
+    { id: 'smoke-timeout', re: /smoke run timed out/i,
+        title: 'The smoke tests did not finish within smoke-timeout.',
+        hint: 'Raise smoke-timeout, or look at the last lines of the smoke log for the check that hangs (a GPU kernel waiting on a busy device is common).' },
+];
+/** The first known failure in text, or undefined. */
+function classify(text) {
+    for (const r of ERROR_RULES) {
+        const m = r.re.exec(text);
+        if (m)
+            return { id: r.id, title: r.title, hint: r.hint, match: m[0] };
+    }
+    return undefined;
+}
+/** The last n non-empty lines of a log. */
+function tail(text, n = 30) {
+    return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-n).join('\n');
+}
+/** Bad inputs: one line each, all found in one pass, before any command runs. */
+class InputError extends Error {
+    lines;
+    constructor(lines) {
+        super(lines.join('\n'));
+        this.lines = lines;
+        this.name = 'InputError';
+    }
+}
+/** What an input parser returns instead of a value when the text is not accepted. */
+class Rejection {
+    lines;
+    constructor(lines) {
+        this.lines = lines;
+    }
+}
+/** The one style of every input error. */
+function notAccepted(input, value, accepted) {
+    return `Input "${input}": ${JSON.stringify(value)} is not accepted; ${accepted}.`;
+}
+/** Preflight found what would make the run fail (each finding is already annotated). */
+class PreflightError extends Error {
+    findings;
+    constructor(findings) {
+        super(findings.map((f) => f.message).join('; '));
+        this.findings = findings;
+        this.name = 'PreflightError';
+    }
+}
+/** A failure of one stage of the pipeline, with what the log said. */
+class StepError extends Error {
+    step;
+    log;
+    diagnosis;
+    constructor(step, message, log = '', diagnosis = classify(`${message}\n${log}`)) {
+        super(message);
+        this.step = step;
+        this.log = log;
+        this.diagnosis = diagnosis;
+        this.name = 'StepError';
+    }
+}
+/** The one line a failed step ends with: what failed, the known cause and its hint. */
+function failureLine(step, message, d) {
+    return d ? `${step}: ${message} ${d.title} Hint: ${d.hint}` : `${step}: ${message}`;
+}
+
+
+/***/ }),
+
 /***/ 4981:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -30381,7 +30533,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ });
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8475);
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1568);
 /* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6670);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2462);
 // Entry point of the action: the stages of src/pipeline.ts in order. Outputs and the job summary are
@@ -30443,7 +30595,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8475:
+/***/ 1568:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30476,139 +30628,8 @@ var core = __nccwpck_require__(3838);
 var buildx = __nccwpck_require__(9903);
 // EXTERNAL MODULE: ./src/cancel.ts
 var cancel = __nccwpck_require__(833);
-;// CONCATENATED MODULE: ./src/errors.ts
-const ERROR_RULES = [
-    { id: 'docker-missing', re: /Unable to locate executable file: docker|docker: (command )?not found/i,
-        title: 'The docker CLI is not installed on this runner.',
-        hint: 'Install Docker Engine with the buildx plugin on the runner (see "Runner requirements" in the README).' },
-    { id: 'buildx-missing', re: /'buildx' is not a docker command|unknown command: docker buildx|docker: unknown command.*buildx/i,
-        title: 'docker buildx is not installed.',
-        hint: 'Install the docker-buildx plugin (package docker-buildx-plugin or docker-buildx), or run docker/setup-buildx-action before this step.' },
-    // before daemon-unreachable: the CLI's "Cannot connect" in the smoke log is the effect, not the cause
-    { id: 'engine-gone', re: /Docker Engine stopped answering during the smoke run/,
-        title: 'The daemon stopped, crashed or froze while the job ran.',
-        hint: 'Check the Docker daemon on the runner (systemctl status docker; journalctl -u docker) for what stopped or restarted it (an upgrade, a restart, the OOM killer) and rerun the job; the post step removes the smoke container once the Engine answers again.' },
-    { id: 'docker-not-answering', re: /docker \S+ did not finish within \d+(?:\.\d+)? s and was killed/,
-        title: 'The Docker Engine did not answer.',
-        hint: 'dockerd may be frozen or overloaded: check it (systemctl status docker; docker info) and restart it if it hangs.' },
-    { id: 'smoke-oom', re: /smoke container ran out of memory/,
-        title: 'The kernel\'s out-of-memory killer stopped the smoke run.',
-        hint: 'Free memory on the runner (other jobs, a memory limit on the Engine or its cgroup) or give it more.' },
-    { id: 'daemon-unreachable', re: /Cannot connect to the Docker daemon|permission denied while trying to connect to the Docker daemon|error during connect/i,
-        title: 'The Docker daemon is not reachable.',
-        hint: 'Start dockerd, check DOCKER_HOST, and add the runner user to the docker group.' },
-    { id: 'builder-missing', re: /no builder "?[^"\s]*"? found|no builder .* found/i,
-        title: 'The buildx builder named by the input "builder" does not exist.',
-        hint: 'Create it (docker buildx create --name NAME ...) or leave "builder" empty to use the current one.' },
-    { id: 'no-gpu', re: /could not select device driver "[^"]*" with capabilities: \[\[gpu\]\]|nvidia-container-cli: initialization error|NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver|no CUDA-capable device is detected|Found no NVIDIA driver on your system/i,
-        title: 'No usable NVIDIA GPU reaches the container.',
-        hint: 'Install the NVIDIA driver and the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker; restart dockerd), or set gpu: false to skip the GPU checks.' },
-    { id: 'driver-too-old', re: /CUDA driver version is insufficient for CUDA runtime version|The NVIDIA driver on your system is too old|unsatisfied condition: cuda>=|please update your driver to a newer version/i,
-        title: 'The NVIDIA driver is too old for CUDA 12.4.',
-        hint: 'Update the runner\'s driver to 550.54.14 or newer.' },
-    { id: 'no-kernel-image', re: /no kernel image is available for execution on the device/i,
-        title: 'The extensions were not compiled for this GPU ("no kernel image is available").',
-        hint: 'Add the GPU\'s compute capability to torch-cuda-arch-list (or use torch-cuda-arch-list: auto on the runner that runs the image).' },
-    { id: 'nvrtc-jit', re: /nvrtc(?:: error|\s+error|Error|_ERROR)|NVRTC_ERROR|cumm\.nvrtc|JIT compil\w* (failed|error)|CUDA_ERROR_(UNSUPPORTED_PTX_VERSION|INVALID_PTX|JIT_COMPILER)/i,
-        title: 'spconv/cumm failed to JIT-compile a kernel with NVRTC.',
-        hint: 'Run with SPCONV_DISABLE_JIT=1 so spconv uses its prebuilt kernels, and check that the driver supports the image\'s CUDA version.' },
-    { id: 'compiler-killed', re: /Killed signal terminated program cc1plus|'cicc' died due to signal 9|died due to signal 9 \(Kill signal\)|c\+\+: fatal error: Killed|cc1plus: out of memory/i,
-        title: 'The compiler was killed, most likely out of memory.',
-        hint: 'Lower max-jobs (e.g. max-jobs: 2) or give the builder more memory.' },
-    { id: 'base-image-missing', re: /failed to resolve source metadata for \S+.*not found|pull access denied for \S+, repository does not exist|manifest for \S+ not found/i,
-        title: 'The base image was not found.',
-        hint: 'Check the input base-image (or BASE_IMAGE in the Dockerfile) and that the runner can reach its registry; log in first with docker/login-action for private images.' },
-    { id: 'registry-auth', re: /denied: requested access to the resource is denied|unauthorized: authentication required|no basic auth credentials|insufficient_scope/i,
-        title: 'The registry refused the credentials.',
-        hint: 'Log in before this step with docker/login-action (with packages: write for ghcr.io).' },
-    { id: 'disk-full', re: /no space left on device/i,
-        title: 'The runner ran out of disk space.',
-        hint: 'Free space (docker system prune, docker buildx prune) or lower cache-max-size; the image with its build cache needs about 40 GB.' },
-    { id: 'conda-solve', re: /LibMambaUnsatisfiableError|Could not solve for environment specs|PackagesNotFoundError|UnsatisfiableError/i,
-        title: 'conda/mamba could not solve the environment.',
-        hint: 'Check the packages and channels in environment-file; pin with lock-file to reuse a known-good solve.' },
-    { id: 'target-missing', re: /target stage "?[^"\s]+"? could not be found/i,
-        title: 'The target stage is not in the Dockerfile.',
-        hint: 'Check the input target against the FROM ... AS names of the Dockerfile.' },
-    { id: 'named-contexts', re: /unsupported frontend capability moby\.buildkit\.frontend\.contexts/,
-        title: 'The builder\'s BuildKit cannot take named build contexts (Docker Engine before 23.0).',
-        hint: 'Upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one).' },
-    { id: 'dockerfile-syntax', re: /Unknown flag: (?:checksum|chmod|link|exclude|parents)\b/,
-        title: 'The builder\'s Dockerfile frontend is older than the syntax the Dockerfile uses.',
-        hint: 'Upgrade Docker Engine, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one), or make "# syntax=docker/dockerfile:1" the Dockerfile\'s first line.' },
-    { id: 'cache-export', re: /Cache export is not supported for the docker driver|Cache export feature is currently not supported for docker driver/i,
-        title: 'The docker driver cannot export a layer cache without the containerd image store.',
-        hint: 'Turn on the containerd image store ("features": {"containerd-snapshotter": true} in daemon.json) or use a docker-container builder (docker/setup-buildx-action); or leave the input cache-to empty.' },
-    { id: 'bridge-missing', re: /network bridge not found/i,
-        title: 'The Docker Engine has no default bridge network for the build\'s RUN steps (dockerd runs with --bridge=none).',
-        hint: 'Start dockerd with its default bridge, or build with a docker-container or remote builder.' },
-    { id: 'time-namespace', re: /namespace \{"time" ""\} does not exist/,
-        title: 'The container runtime (runc) is too old for the time namespace the Engine asks for.',
-        hint: 'Upgrade runc to 1.2 or newer, or set "features": {"time-namespaces": false} in daemon.json and restart dockerd.' },
-    { id: 'smoke-timeout', re: /smoke run timed out/i,
-        title: 'The smoke tests did not finish within smoke-timeout.',
-        hint: 'Raise smoke-timeout, or look at the last lines of the smoke log for the check that hangs (a GPU kernel waiting on a busy device is common).' },
-];
-/** The first known failure in text, or undefined. */
-function classify(text) {
-    for (const r of ERROR_RULES) {
-        const m = r.re.exec(text);
-        if (m)
-            return { id: r.id, title: r.title, hint: r.hint, match: m[0] };
-    }
-    return undefined;
-}
-/** The last n non-empty lines of a log. */
-function tail(text, n = 30) {
-    return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-n).join('\n');
-}
-/** Bad inputs: one line each, all found in one pass, before any command runs. */
-class InputError extends Error {
-    lines;
-    constructor(lines) {
-        super(lines.join('\n'));
-        this.lines = lines;
-        this.name = 'InputError';
-    }
-}
-/** What an input parser returns instead of a value when the text is not accepted. */
-class Rejection {
-    lines;
-    constructor(lines) {
-        this.lines = lines;
-    }
-}
-/** The one style of every input error. */
-function notAccepted(input, value, accepted) {
-    return `Input "${input}": ${JSON.stringify(value)} is not accepted; ${accepted}.`;
-}
-/** Preflight found what would make the run fail (each finding is already annotated). */
-class PreflightError extends Error {
-    findings;
-    constructor(findings) {
-        super(findings.map((f) => f.message).join('; '));
-        this.findings = findings;
-        this.name = 'PreflightError';
-    }
-}
-/** A failure of one stage of the pipeline, with what the log said. */
-class StepError extends Error {
-    step;
-    log;
-    diagnosis;
-    constructor(step, message, log = '', diagnosis = classify(`${message}\n${log}`)) {
-        super(message);
-        this.step = step;
-        this.log = log;
-        this.diagnosis = diagnosis;
-        this.name = 'StepError';
-    }
-}
-/** The one line a failed step ends with: what failed, the known cause and its hint. */
-function failureLine(step, message, d) {
-    return d ? `${step}: ${message} ${d.title} Hint: ${d.hint}` : `${step}: ${message}`;
-}
-
+// EXTERNAL MODULE: ./src/errors.ts
+var src_errors = __nccwpck_require__(3916);
 // EXTERNAL MODULE: ./src/env-cache/key.ts
 var env_cache_key = __nccwpck_require__(4247);
 ;// CONCATENATED MODULE: ./src/env-cache/types.ts
@@ -30628,7 +30649,7 @@ const BACKENDS = ['registry', 'gha', 'local', 'none'];
 // An image repository without tag or digest: [host[:port]/]path, lower-case path components.
 const REPO_RE = /^(?:[A-Za-z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const MINIFORGE_RE = /^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.]+)?$/;
-const reject = (input, value, accepted) => new Rejection([notAccepted(input, value, accepted)]);
+const reject = (input, value, accepted) => new src_errors/* Rejection */.mQ([(0,src_errors/* notAccepted */.LA)(input, value, accepted)]);
 function defaultCacheDir(env = process.env) {
     return external_node_path_.join(env.RUNNER_TOOL_CACHE || external_node_path_.join(external_node_os_.homedir(), '.cache'), 'pointcept-conda-build', 'env-cache');
 }
@@ -30648,7 +30669,7 @@ const ENV_CACHE_PARSERS = {
     'miniforge-version': (v) => (v === '' || MINIFORGE_RE.test(v) ? v : reject('miniforge-version', v, 'use a Miniforge release such as 24.11.3-0, or leave it empty for the Dockerfile default')),
 };
 const registryNeedsRef = (i) => (i['cache-backend'] === 'registry' && i['cache-ref'] === ''
-    ? [notAccepted('cache-ref', '', 'cache-backend: registry needs an image repository, e.g. ghcr.io/org/pointcept-env-cache')] : []);
+    ? [(0,src_errors/* notAccepted */.LA)('cache-ref', '', 'cache-backend: registry needs an image repository, e.g. ghcr.io/org/pointcept-env-cache')] : []);
 const ENV_CACHE_RULES = [registryNeedsRef];
 function envCacheSettings(i, miniforgeVersion) {
     return {
@@ -32957,8 +32978,8 @@ function listItems(input, v, items, secret = false) {
         return items(recs);
     const line = recs.unclosedQuoteLine;
     const fix = 'close it, or write "" for a quote inside a quoted value';
-    return new Rejection([secret ? `Input "${input}": line ${line} opens a quote that is never closed; ${fix} (the line is not shown because it may hold a secret).`
-            : notAccepted(input, v.split(/\r?\n/)[line - 1] ?? '', `line ${line} opens a quote that is never closed; ${fix}`)]);
+    return new src_errors/* Rejection */.mQ([secret ? `Input "${input}": line ${line} opens a quote that is never closed; ${fix} (the line is not shown because it may hold a secret).`
+            : (0,src_errors/* notAccepted */.LA)(input, v.split(/\r?\n/)[line - 1] ?? '', `line ${line} opens a quote that is never closed; ${fix}`)]);
 }
 /** One field as buildx's CSV options (--secret, --attest, --output) read it: quoted when it holds a comma, a quote or a newline. */
 const csvField = (f) => (/[",\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f);
@@ -33016,7 +33037,7 @@ function attestationParser(type) {
                 attrs.push([k, val]);
         }
         if (!Array.isArray(recs) || fields.length === 0 || bad.length) {
-            return new Rejection([notAccepted(type, v, `${bad.length ? `${bad.join('; ')}; ` : ''}use true, false, or attributes like ${example}, or leave it empty`)]);
+            return new src_errors/* Rejection */.mQ([(0,src_errors/* notAccepted */.LA)(type, v, `${bad.length ? `${bad.join('; ')}; ` : ''}use true, false, or attributes like ${example}, or leave it empty`)]);
         }
         const disabled = attrs.find(([k]) => k === 'disabled')?.[1].toLowerCase() === 'true';
         return { state: disabled ? 'off' : 'on', attrs: attrs.filter(([k]) => k !== 'disabled') };
@@ -33029,7 +33050,7 @@ const startsAnnotation = (field) => /^(?:manifest|index|manifest-descriptor|inde
 /** annotations: one per line; a line of several annotations joined by "," reads as several. */
 function parseAnnotations(v) {
     const items = listItems('annotations', v, (recs) => joinedItems(recs, startsAnnotation));
-    if (items instanceof Rejection)
+    if (items instanceof src_errors/* Rejection */.mQ)
         return items;
     const out = [];
     const bad = [];
@@ -33038,12 +33059,12 @@ function parseAnnotations(v) {
         const levels = m?.[1] ? m[1].split(',') : [];
         const unknown = levels.filter((l) => !ANNOTATION_LEVELS.includes(l));
         if (!m || unknown.length) {
-            bad.push(notAccepted('annotations', text, `write one [LEVEL:]key=value per line, LEVEL one of ${ANNOTATION_LEVELS.join(', ')} (manifest when left out)${unknown.length ? `; "${unknown[0]}" is not a level` : ''}`));
+            bad.push((0,src_errors/* notAccepted */.LA)('annotations', text, `write one [LEVEL:]key=value per line, LEVEL one of ${ANNOTATION_LEVELS.join(', ')} (manifest when left out)${unknown.length ? `; "${unknown[0]}" is not a level` : ''}`));
         }
         else
             out.push({ levels, platform: m[2] ? m[2].slice(1, -1) : null, key: m[3], value: m[4], text });
     }
-    return bad.length ? new Rejection(bad) : out;
+    return bad.length ? new src_errors/* Rejection */.mQ(bad) : out;
 }
 const ATTEST_PARSERS = {
     provenance: attestationParser('provenance'),
@@ -33093,7 +33114,7 @@ const wantsIndex = (annotations) => annotations.some((a) => a.levels.includes('i
 
 
 
-const inputs_reject = (input, value, accepted) => new Rejection([notAccepted(input, value, accepted)]);
+const inputs_reject = (input, value, accepted) => new src_errors/* Rejection */.mQ([(0,src_errors/* notAccepted */.LA)(input, value, accepted)]);
 /** "900", "900s", "15m", "1h" -> seconds; undefined when not a duration of 1 s to 24 h. */
 function parseDuration(v) {
     const m = /^(\d+)\s*(s|m|h)?$/.exec(v);
@@ -33144,7 +33165,7 @@ function fileInContext(input, optional = false) {
 function keyValues(input, items, lineHint, keyOk, secret = false) {
     return (v) => {
         const list = listItems(input, v, items, secret);
-        if (list instanceof Rejection)
+        if (list instanceof src_errors/* Rejection */.mQ)
             return list;
         const out = [];
         const bad = [];
@@ -33152,27 +33173,27 @@ function keyValues(input, items, lineHint, keyOk, secret = false) {
             const n = item.indexOf('=');
             // a malformed secrets line may hold a secret value: never echo it
             if (n <= 0)
-                bad.push(secret ? `Input "${input}": a line is not accepted; ${lineHint} (the line is not shown because it may hold a secret).` : notAccepted(input, item, lineHint));
+                bad.push(secret ? `Input "${input}": a line is not accepted; ${lineHint} (the line is not shown because it may hold a secret).` : (0,src_errors/* notAccepted */.LA)(input, item, lineHint));
             else {
                 const kv = { name: item.slice(0, n).trim(), value: item.slice(n + 1) };
                 const problem = keyOk(kv.name);
                 if (problem)
-                    bad.push(notAccepted(input, kv.name, problem));
+                    bad.push((0,src_errors/* notAccepted */.LA)(input, kv.name, problem));
                 else
                     out.push(kv);
             }
         }
-        return bad.length ? new Rejection(bad) : out;
+        return bad.length ? new src_errors/* Rejection */.mQ(bad) : out;
     };
 }
 /** A list whose every item must pass `ok`. */
 function listOf(input, items, ok, accepted) {
     return (v) => {
         const list = listItems(input, v, items);
-        if (list instanceof Rejection)
+        if (list instanceof src_errors/* Rejection */.mQ)
             return list;
         const bad = list.filter((e) => !ok(e));
-        return bad.length ? new Rejection(bad.map((e) => notAccepted(input, e, accepted))) : list;
+        return bad.length ? new src_errors/* Rejection */.mQ(bad.map((e) => (0,src_errors/* notAccepted */.LA)(input, e, accepted))) : list;
     };
 }
 /** '' or a value matching re. */
@@ -33221,21 +33242,21 @@ const PARSERS = {
     secrets: keyValues('secrets', lineItems, 'write one id=value per line', secretId, true),
     'secret-files': (v, at) => {
         const list = keyValues('secret-files', lineItems, 'write one id=path per line', secretId)(v);
-        if (list instanceof Rejection)
+        if (list instanceof src_errors/* Rejection */.mQ)
             return list;
         const files = list.map((s) => ({ name: s.name, value: external_node_path_.resolve(at.workspace, s.value.trim()) }));
         const missing = files.filter((f) => !isFile(f.value));
-        return missing.length ? new Rejection(missing.map((f) => notAccepted('secret-files', `${f.name}=${f.value}`, `the file ${f.value} does not exist; paths are relative to the workspace`))) : files;
+        return missing.length ? new src_errors/* Rejection */.mQ(missing.map((f) => (0,src_errors/* notAccepted */.LA)('secret-files', `${f.name}=${f.value}`, `the file ${f.value} does not exist; paths are relative to the workspace`))) : files;
     },
     'secret-envs': (v, at) => {
         const list = keyValues('secret-envs', commaItems, 'write id=ENV_VAR entries, separated by newlines or commas', secretId)(v);
-        if (list instanceof Rejection)
+        if (list instanceof src_errors/* Rejection */.mQ)
             return list;
         const vars = list.map((s) => ({ name: s.name, value: s.value.trim() }));
         const problem = (e) => (!NAME.test(e.value) ? 'the part after "=" names an environment variable'
             : at.env[e.value] === undefined ? `the environment variable ${e.value} is not set; set it in the step's env:` : null);
         const bad = vars.filter((e) => problem(e));
-        return bad.length ? new Rejection(bad.map((e) => notAccepted('secret-envs', `${e.name}=${e.value}`, problem(e)))) : vars;
+        return bad.length ? new src_errors/* Rejection */.mQ(bad.map((e) => (0,src_errors/* notAccepted */.LA)('secret-envs', `${e.name}=${e.value}`, problem(e)))) : vars;
     },
     ssh: listOf('ssh', commaItems, (e) => /^[A-Za-z0-9_.-]+(=\S+)?$/.test(e), 'use default, or ID=PATH of an SSH agent socket or key'),
     push: bool('push'),
@@ -33263,17 +33284,17 @@ const PARSERS = {
     'lock-file': fileInContext('lock-file', true),
 };
 const INPUT_NAMES = Object.keys(PARSERS);
-const pushNeedsTags = (i) => (i.push === true && i.tags?.length === 0 ? [notAccepted('tags', '', 'push: true needs at least one tag')] : []);
-const smokeNeedsLoad = (i, raw) => (i.load === false && i['smoke-tests'] === true ? [notAccepted('load', raw.load, 'the smoke run needs the image loaded into Docker; keep load: true or set smoke-tests: false')] : []);
+const pushNeedsTags = (i) => (i.push === true && i.tags?.length === 0 ? [(0,src_errors/* notAccepted */.LA)('tags', '', 'push: true needs at least one tag')] : []);
+const smokeNeedsLoad = (i, raw) => (i.load === false && i['smoke-tests'] === true ? [(0,src_errors/* notAccepted */.LA)('load', raw.load, 'the smoke run needs the image loaded into Docker; keep load: true or set smoke-tests: false')] : []);
 const oneLoadedPlatform = (i, raw) => ((i.platforms?.length ?? 0) > 1 && i.load !== false
-    ? [notAccepted('platforms', raw.platforms, 'only one platform can be loaded into Docker for the smoke run; set load: false and smoke-tests: false for a multi-platform push')] : []);
+    ? [(0,src_errors/* notAccepted */.LA)('platforms', raw.platforms, 'only one platform can be loaded into Docker for the smoke run; set load: false and smoke-tests: false for a multi-platform push')] : []);
 // buildx refuses the pair ("cannot currently be used together")
 const noCacheOrFilters = (i, raw) => (i['no-cache'] === true && (i['no-cache-filters']?.length ?? 0) > 0
-    ? [notAccepted('no-cache-filters', raw['no-cache-filters'], 'no-cache: true already rebuilds every stage; set one of the two')] : []);
+    ? [(0,src_errors/* notAccepted */.LA)('no-cache-filters', raw['no-cache-filters'], 'no-cache: true already rebuilds every stage; set one of the two')] : []);
 const uniqueSecretIds = (i) => {
     const ids = [...(i.secrets ?? []), ...(i['secret-files'] ?? []), ...(i['secret-envs'] ?? [])].map((s) => s.name);
     const twice = [...new Set(ids.filter((id, n) => ids.indexOf(id) !== n))];
-    return twice.map((id) => notAccepted('secrets', id, 'each secret id is given once across secrets, secret-files and secret-envs'));
+    return twice.map((id) => (0,src_errors/* notAccepted */.LA)('secrets', id, 'each secret id is given once across secrets, secret-files and secret-envs'));
 };
 const RULES = [pushNeedsTags, smokeNeedsLoad, oneLoadedPlatform, noCacheOrFilters, uniqueSecretIds, ...ENV_CACHE_RULES];
 // ---- reading ------------------------------------------------------------------------------------
@@ -33303,11 +33324,11 @@ function parseInputs(raw, where) {
     const lines = [];
     const env = where.env ?? process.env;
     const context = PARSERS.context(raw.context, { ...where, env, contextDir: null });
-    const at = { ...where, env, contextDir: context instanceof Rejection ? null : context };
+    const at = { ...where, env, contextDir: context instanceof src_errors/* Rejection */.mQ ? null : context };
     const values = {};
     for (const n of INPUT_NAMES) {
         const v = n === 'context' ? context : PARSERS[n](raw[n], at);
-        if (v instanceof Rejection)
+        if (v instanceof src_errors/* Rejection */.mQ)
             lines.push(...v.lines);
         else
             values[n] = v;
@@ -33315,7 +33336,7 @@ function parseInputs(raw, where) {
     for (const rule of RULES)
         lines.push(...rule(values, raw));
     if (lines.length)
-        throw new InputError(lines);
+        throw new src_errors/* InputError */.dz(lines);
     return values;
 }
 /** Names that look like credentials: their values are masked and never printed. */
@@ -33529,7 +33550,7 @@ function buildxFinding(versionText) {
     return { level: 'ok', check: 'buildx', message: `buildx ${v ?? versionText.trim()}` };
 }
 const why = (text) => {
-    const d = classify(text);
+    const d = (0,src_errors/* classify */.L8)(text);
     return d ? `${d.title} ${d.hint}` : text.trim().split('\n').slice(-3).join(' ');
 };
 /** Asks docker and buildx about the Engine and the builder (`name`, or the current one). */
@@ -33576,163 +33597,8 @@ async function inspectBuilder(name) {
 
 // EXTERNAL MODULE: ./src/env-cache/registry.ts
 var registry = __nccwpck_require__(8577);
-;// CONCATENATED MODULE: ./src/registry.ts
-// Talking to registries through the tools that hold the credentials (docker, buildx, BuildKit):
-// image references, what a failed command's text says about the registry, and retries.
-//
-// The tools retry a little on their own (BuildKit: 5xx and resets after 1, 2, 4 s; containerd's
-// resolver: 429 at once, five times; dockerd: layer uploads, never the manifest PUT), and none of
-// them reports a Retry-After. Every registry operation of the publish path therefore runs through
-// withRetries: a transient failure (5xx, 429, refused, reset, EOF, timeout) is retried with
-// exponential backoff and full jitter; after a 429 the registry is asked once (HEAD, no
-// credentials) for its Retry-After, which the wait then honours. 401, 403 and 404 are never
-// retried. A registry that keeps failing ends the step with one line: the registry, the cause and
-// the attempts.
-
-/** "reg:5000/org/img:tag" -> { repository: "reg:5000/org/img", tag: "tag" } (tag "latest" when none). */
-function splitTag(ref) {
-    const at = ref.indexOf('@');
-    const name = at >= 0 ? ref.slice(0, at) : ref;
-    const colon = name.lastIndexOf(':');
-    return colon > name.lastIndexOf('/') ? { repository: name.slice(0, colon), tag: name.slice(colon + 1) } : { repository: name, tag: 'latest' };
-}
-/** The tags grouped by repository, in the order they were given. */
-function repositoriesOf(tags) {
-    const out = [];
-    for (const t of tags) {
-        const { repository } = splitTag(t);
-        const found = out.find((r) => r.repository === repository);
-        if (found)
-            found.tags.push(t);
-        else
-            out.push({ repository, tags: [t] });
-    }
-    return out;
-}
-/** The registry host of a repository, as docker reads it (docker.io when the first part is no host). */
-function registryOf(repository) {
-    const first = repository.split('/')[0];
-    return repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
-}
-/** The repository's path on its registry ("ghcr.io/org/pc" -> "org/pc"; Docker Hub's "pc" -> "library/pc"). */
-function pathOnRegistry(repository) {
-    const registry = registryOf(repository);
-    const rest = repository.startsWith(`${registry}/`) ? repository.slice(registry.length + 1) : repository;
-    return registry === 'docker.io' && !rest.includes('/') ? `library/${rest}` : rest;
-}
-// Order matters: the first rule that matches names the cause. Refusals of the registry come first:
-// a text that holds both "403" and "503" is a refusal, and is not retried.
-const FAULTS = [
-    { re: /\b401 Unauthorized|unauthorized: |authentication required|no basic auth credentials/i, transient: false, cause: () => '401 Unauthorized' },
-    { re: /\b403 Forbidden|denied: |insufficient_scope|requested access to the resource is denied/i, transient: false, cause: () => '403 Forbidden' },
-    { re: /\b404 Not Found|manifest unknown|name unknown|blob unknown|: not found\b/i, transient: false, cause: () => '404 Not Found' },
-    { re: /\b429 Too Many Requests|toomanyrequests/i, transient: true, cause: () => '429 Too Many Requests' },
-    { re: /\b(5\d\d) ([A-Z][A-Za-z ]*[a-z])/, transient: true, cause: (m) => `${m[1]} ${m[2]}` },
-    { re: /\bunavailable: /i, transient: true, cause: () => 'service unavailable' },
-    { re: /connection refused/i, transient: true, cause: () => 'connection refused' },
-    { re: /connection reset by peer/i, transient: true, cause: () => 'connection reset' },
-    { re: /broken pipe/i, transient: true, cause: () => 'broken pipe' },
-    { re: /i\/o timeout|TLS handshake timeout|Client\.Timeout exceeded|context deadline exceeded|timeout awaiting response headers/i, transient: true, cause: () => 'timeout' },
-    { re: /unexpected EOF|: EOF\b|\bEOF$/m, transient: true, cause: () => 'EOF (connection closed mid-answer)' },
-];
-/** What a failed registry operation's output says: the first known cause, transient or not; null when it names none. */
-function registryFault(text) {
-    for (const f of FAULTS) {
-        const m = f.re.exec(text);
-        if (m)
-            return { transient: f.transient, cause: f.cause(m) };
-    }
-    return null;
-}
-/** A Retry-After header: seconds, or an HTTP date; null when absent or unreadable. */
-function retryAfterSeconds(header, now = Date.now()) {
-    if (!header)
-        return null;
-    if (/^\d+$/.test(header.trim()))
-        return Number(header.trim());
-    const at = Date.parse(header);
-    return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
-}
-const DEFAULT_POLICY = {
-    attempts: 4,
-    baseMs: 2000,
-    maxMs: 30_000,
-    maxRetryAfterS: 120,
-    random: Math.random,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    probe: probeRetryAfter,
-};
-/** The wait before attempt n+1 (n >= 1): full jitter over base * 2^(n-1), at least Retry-After. */
-function backoffMs(n, policy, retryAfterS) {
-    const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** (n - 1));
-    const jittered = Math.round(ceiling / 2 + (policy.random() * ceiling) / 2);
-    return Math.max(jittered, (retryAfterS ?? 0) * 1000);
-}
-/** docker reaches loopback registries over plain HTTP; every other one over HTTPS. */
-const scheme = (registry) => (/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry) ? 'http' : 'https');
-/** Asks the registry for its Retry-After (HEAD of path, no credentials, 5 s); null when it sends none. */
-async function probeRetryAfter(registry, path) {
-    try {
-        const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
-        const res = await fetch(`${scheme(registry)}://${host}${path}`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
-        return res.status === 429 ? retryAfterSeconds(res.headers.get('retry-after')) : null;
-    }
-    catch {
-        return null;
-    }
-}
-/** The registry path a probe asks: the URL in the failure text when it names one on this registry, else `fallback`. */
-function probePath(text, registry, fallback) {
-    const url = new RegExp(`https?://${registry.replace(/[.[\]]/g, '\\$&')}(/v2/[^\\s":]*)`).exec(text);
-    return url ? url[1].replace(/\?.*$/, '') : fallback;
-}
-/** A registry that kept failing, or refused: the one line that ends the step (step "publish"). */
-class RegistryError extends StepError {
-    registry;
-    cause;
-    attempts;
-    what;
-    constructor(registry, cause, attempts, what, output) {
-        super('publish', attempts > 1
-            ? `registry ${registry} kept failing: ${cause} on each of ${attempts} attempts of ${what}.`
-            : `registry ${registry} refused ${what}: ${cause}.`, output);
-        this.registry = registry;
-        this.cause = cause;
-        this.attempts = attempts;
-        this.what = what;
-        this.name = 'RegistryError';
-    }
-}
-/**
- * Runs op, again after a transient registry failure. Returns the successful result; a failure that
- * is not the registry's comes back as is (the caller reports it); the registry's refusals, and
- * failures that outlast the attempts, throw RegistryError.
- */
-async function withRetries(op, policy = DEFAULT_POLICY, log = () => { }) {
-    for (let n = 1;; n++) {
-        const result = await op.attempt();
-        if (result.exitCode === 0)
-            return { result, attempts: n };
-        const output = `${result.stderr}\n${result.stdout}`;
-        if (op.isRegistryFailure && !op.isRegistryFailure(output))
-            return { result, attempts: n };
-        const fault = registryFault(output);
-        if (!fault)
-            return { result, attempts: n };
-        const registry = typeof op.registry === 'string' ? op.registry : op.registry(output);
-        if (!fault.transient)
-            throw new RegistryError(registry, fault.cause, n, op.what, output);
-        const retryAfter = fault.cause.startsWith('429') ? await policy.probe(registry, probePath(output, registry, op.probePath)) : null;
-        if (n >= policy.attempts)
-            throw new RegistryError(registry, fault.cause, n, op.what, output);
-        if (retryAfter !== null && retryAfter > policy.maxRetryAfterS)
-            throw new RegistryError(registry, `${fault.cause} with Retry-After ${retryAfter} s`, n, op.what, output);
-        const wait = backoffMs(n, policy, retryAfter);
-        log(`${op.what}: registry ${registry} answered ${fault.cause} (attempt ${n} of ${policy.attempts}); trying again in ${(wait / 1000).toFixed(1)} s${retryAfter !== null ? ` (its Retry-After: ${retryAfter} s)` : ''}`);
-        await policy.sleep(wait);
-    }
-}
-
+// EXTERNAL MODULE: ./src/registry.ts
+var src_registry = __nccwpck_require__(2976);
 ;// CONCATENATED MODULE: ./src/plan.ts
 // Pure: inputs, the recipe, the runner's facts and what the builder can do -> every command the
 // action runs. How the plan adapts to the builder is decided in preflight (adaptToBuilder), before
@@ -33777,11 +33643,11 @@ function adaptToBuilder(i, d, b, caps) {
         findings.push({ level: 'ok', check: 'builder', message: `${who} takes no named build contexts; the build uses the Dockerfile's own env-spec and miniforge stages` });
     }
     if (!caps.namedContexts && i['build-contexts'].length) {
-        findings.push({ level: 'error', check: 'builder', message: notAccepted('build-contexts', i['build-contexts'].map((c) => c.name).join(', '), `${who} cannot take named build contexts (BuildKit ${NAMED_CONTEXTS_BUILDKIT} or newer can); upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one)`) });
+        findings.push({ level: 'error', check: 'builder', message: (0,src_errors/* notAccepted */.LA)('build-contexts', i['build-contexts'].map((c) => c.name).join(', '), `${who} cannot take named build contexts (BuildKit ${NAMED_CONTEXTS_BUILDKIT} or newer can); upgrade Docker Engine to 23.0 or newer, or name a docker-container builder in the input "builder" (docker/setup-buildx-action creates one)`) });
     }
     if (!caps.cacheExport) {
         for (const c of i['cache-to'].filter((e) => !/(^|,)type=inline(,|$)/.test(e))) {
-            findings.push({ level: 'error', check: 'cache-to', message: notAccepted('cache-to', c, `${who} can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action)`) });
+            findings.push({ level: 'error', check: 'cache-to', message: (0,src_errors/* notAccepted */.LA)('cache-to', c, `${who} can only export type=inline; turn on the containerd image store, or use a docker-container builder (docker/setup-buildx-action)`) });
         }
     }
     const attach = canAttach(i, caps);
@@ -33972,7 +33838,7 @@ function makePlan(i, r, pf, run, session) {
 function publishPlan(i, a) {
     if (!i.push)
         return null;
-    return { way: i.load ? a.publish : 'buildx-push', repositories: repositoriesOf(i.tags), platform: i.platforms[0] ?? 'linux/amd64', builder: i.builder, attests: [], annotations: a.attach ? i.annotations : [] };
+    return { way: i.load ? a.publish : 'buildx-push', repositories: (0,src_registry/* repositoriesOf */.Ub)(i.tags), platform: i.platforms[0] ?? 'linux/amd64', builder: i.builder, attests: [], annotations: a.attach ? i.annotations : [] };
 }
 /**
  * The main build's output. Loaded ways: --tag and --load (the smoke run needs the image in the
@@ -34146,14 +34012,14 @@ const log = (line) => core/* info */.pq(line);
 // ---- reading the registry (through buildx imagetools, which has the credentials) -------------------
 /** docker buildx imagetools ARGS, retried; `ref` is the reference whose registry answers, `what` names it for people. */
 async function imagetools(args, p, ref, what) {
-    const { repository, tag } = splitTag(ref);
+    const { repository, tag } = (0,src_registry/* splitTag */.RK)(ref);
     const builder = p.builder ? ['--builder', p.builder] : [];
-    const { result } = await withRetries({
-        what, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : tag}`,
+    const { result } = await (0,src_registry/* withRetries */.LH)({
+        what, registry: (0,src_registry/* registryOf */.Fv)(repository), probePath: `/v2/${(0,src_registry/* pathOnRegistry */.KM)(repository)}/manifests/${ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : tag}`,
         attempt: () => (0,exec/* run */.eF)('docker', ['buildx', 'imagetools', args[0], ...builder, ...args.slice(1)], { quiet: true }),
     }, undefined, log);
     if (result.exitCode !== 0)
-        throw new StepError('publish', `${what} failed.`, result.stderr + result.stdout);
+        throw new src_errors/* StepError */.zg('publish', `${what} failed.`, result.stderr + result.stdout);
     return result.stdout;
 }
 const rawOf = async (ref, p) => JSON.parse(await imagetools(['inspect', '--raw', ref], p, ref, `docker buildx imagetools inspect --raw ${ref}`));
@@ -34176,7 +34042,7 @@ async function readPublished(repository, digest, p, o) {
     const top = await rawOf(`${repository}@${digest}`, p);
     const child = top.manifests ? platformChild(top, p.platform) : { digest };
     if (!child)
-        throw new StepError('publish', `The index ${repository}@${digest} has no ${p.platform} manifest.`);
+        throw new src_errors/* StepError */.zg('publish', `The index ${repository}@${digest} has no ${p.platform} manifest.`);
     const manifest = child.digest === digest ? top : await rawOf(`${repository}@${child.digest}`, p);
     o.testedManifest = child.digest;
     o.configDigest = manifest.config?.digest ?? null;
@@ -34196,7 +34062,7 @@ async function readPublished(repository, digest, p, o) {
 async function buildPushingByDigest(build, record, o) {
     let last = null;
     const pushFailed = (out) => /failed to push /.test(out);
-    await withRetries({
+    await (0,src_registry/* withRetries */.LH)({
         what: 'the push by digest (docker buildx build)',
         registry: (out) => /failed to push ([^/\s]+)\//.exec(out)?.[1] ?? 'of the tags',
         probePath: '/v2/',
@@ -34217,7 +34083,7 @@ async function pullPushed(plan, build, o) {
     const p = plan.publish;
     const index = String(build.metadata?.['containerimage.digest'] ?? '');
     if (!/^sha256:[a-f0-9]{64}$/.test(index))
-        throw new StepError('publish', 'The push by digest reported no digest (containerimage.digest in the metadata file).');
+        throw new src_errors/* StepError */.zg('publish', 'The push by digest reported no digest (containerimage.digest in the metadata file).');
     o.digest = index;
     o.untagged = p.repositories.map((r) => `${r.repository}@${index}`);
     const first = p.repositories[0].repository;
@@ -34226,13 +34092,13 @@ async function pullPushed(plan, build, o) {
     if (!plan.smoke)
         return;
     const ref = `${first}@${index}`;
-    const { result } = await withRetries({ what: `docker pull ${ref}`, registry: registryOf(first), probePath: `/v2/${pathOnRegistry(first)}/manifests/${index}`, attempt: () => (0,exec/* run */.eF)('docker', ['pull', '--quiet', ref]) }, undefined, log);
+    const { result } = await (0,src_registry/* withRetries */.LH)({ what: `docker pull ${ref}`, registry: (0,src_registry/* registryOf */.Fv)(first), probePath: `/v2/${(0,src_registry/* pathOnRegistry */.KM)(first)}/manifests/${index}`, attempt: () => (0,exec/* run */.eF)('docker', ['pull', '--quiet', ref]) }, undefined, log);
     if (result.exitCode !== 0)
-        throw new StepError('publish', `docker pull ${ref} failed.`, result.stderr + result.stdout);
+        throw new src_errors/* StepError */.zg('publish', `docker pull ${ref} failed.`, result.stderr + result.stdout);
     const id = (await (0,exec/* run */.eF)('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { quiet: true })).stdout.trim();
     // the pulled image is the registry's platform manifest: same config, so the same layers
     if (id !== o.configDigest)
-        throw new StepError('publish', `The pulled image ${id || '(none)'} is not the config ${o.configDigest} of the pushed manifest ${o.testedManifest}; nothing was tagged.`);
+        throw new src_errors/* StepError */.zg('publish', `The pulled image ${id || '(none)'} is not the config ${o.configDigest} of the pushed manifest ${o.testedManifest}; nothing was tagged.`);
     o.imageId = id;
 }
 // ---- moving the tags ----------------------------------------------------------------------------------
@@ -34244,15 +34110,15 @@ function digestFromPushOutput(text) {
 async function dockerPush(tag, imageId, o) {
     const tagged = await (0,exec/* run */.eF)('docker', ['tag', imageId, tag], { quiet: true });
     if (tagged.exitCode !== 0)
-        throw new StepError('publish', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
+        throw new src_errors/* StepError */.zg('publish', `docker tag ${imageId} ${tag} failed.`, tagged.stderr);
     o.attempted = true;
-    const { repository, tag: name } = splitTag(tag);
-    const { result } = await withRetries({ what: `docker push ${tag}`, registry: registryOf(repository), probePath: `/v2/${pathOnRegistry(repository)}/manifests/${name}`, attempt: () => (0,exec/* run */.eF)('docker', ['push', tag]) }, undefined, log);
+    const { repository, tag: name } = (0,src_registry/* splitTag */.RK)(tag);
+    const { result } = await (0,src_registry/* withRetries */.LH)({ what: `docker push ${tag}`, registry: (0,src_registry/* registryOf */.Fv)(repository), probePath: `/v2/${(0,src_registry/* pathOnRegistry */.KM)(repository)}/manifests/${name}`, attempt: () => (0,exec/* run */.eF)('docker', ['push', tag]) }, undefined, log);
     if (result.exitCode !== 0)
-        throw new StepError('publish', `docker push ${tag} failed.`, result.stderr + result.stdout);
+        throw new src_errors/* StepError */.zg('publish', `docker push ${tag} failed.`, result.stderr + result.stdout);
     const digest = digestFromPushOutput(result.stdout);
     if (!digest)
-        throw new StepError('publish', `docker push ${tag} reported no digest.`, result.stdout);
+        throw new src_errors/* StepError */.zg('publish', `docker push ${tag} reported no digest.`, result.stdout);
     return digest;
 }
 /** Records a tag that now points at digest (the registry's answer, not the tool's). */
@@ -34263,7 +34129,7 @@ function moved(o, tag, digest) {
 async function checkTag(tag, want, p, o) {
     const now = await digestOf(tag, p);
     if (now !== want)
-        throw new StepError('publish', `${tag} points at ${now || 'nothing'} after the push, not at ${want}.`);
+        throw new src_errors/* StepError */.zg('publish', `${tag} points at ${now || 'nothing'} after the push, not at ${want}.`);
     moved(o, tag, now);
 }
 async function tagRepository(r, p, o) {
@@ -34287,7 +34153,7 @@ async function publishTested(plan, build, o) {
             o.attempted = true;
             o.digest = String(build.metadata?.['containerimage.digest'] ?? '') || null;
             if (!o.digest)
-                throw new StepError('publish', 'buildx pushed the tags but reported no digest.');
+                throw new src_errors/* StepError */.zg('publish', 'buildx pushed the tags but reported no digest.');
             for (const t of tags)
                 await checkTag(t, o.digest, p, o);
             await readPublished(p.repositories[0].repository, o.digest, p, o);
@@ -34295,26 +34161,26 @@ async function publishTested(plan, build, o) {
         else {
             const imageId = o.imageId ?? build.imageId;
             if (!imageId)
-                throw new StepError('publish', 'The build reported no image id; nothing to push.');
+                throw new src_errors/* StepError */.zg('publish', 'The build reported no image id; nothing to push.');
             for (const t of tags) {
                 const digest = await dockerPush(t, imageId, o);
                 moved(o, t, digest); // whatever it pushed, the tag points there now
                 // loaded-index: the tested id is the index digest, and docker push sends that index unchanged
                 if (p.way === 'loaded-index' && digest !== imageId)
-                    throw new StepError('publish', `docker push ${t} pushed ${digest}, not the tested image ${imageId}.`);
+                    throw new src_errors/* StepError */.zg('publish', `docker push ${t} pushed ${digest}, not the tested image ${imageId}.`);
                 if (o.digest && digest !== o.digest)
-                    throw new StepError('publish', `docker push ${t} pushed ${digest}, while the tags before it point at ${o.digest}.`);
+                    throw new src_errors/* StepError */.zg('publish', `docker push ${t} pushed ${digest}, while the tags before it point at ${o.digest}.`);
                 o.digest = digest;
             }
             await readPublished(p.repositories[0].repository, o.digest, p, o);
             if (p.way === 'loaded-image' && o.configDigest !== imageId)
-                throw new StepError('publish', `The pushed manifest ${o.testedManifest} has config ${o.configDigest}, not the tested image ${imageId}.`);
+                throw new src_errors/* StepError */.zg('publish', `The pushed manifest ${o.testedManifest} has config ${o.configDigest}, not the tested image ${imageId}.`);
         }
         o.untagged = [];
     }
     catch (e) {
-        if (o.moved.length && e instanceof StepError) {
-            throw new StepError(e.step, `${e.message} Moved: ${o.moved.map((m) => `${m.tag} (${m.digest})`).join(', ')}; not moved: ${o.notMoved.join(', ') || 'none'}.`, e.log, e.diagnosis);
+        if (o.moved.length && e instanceof src_errors/* StepError */.zg) {
+            throw new src_errors/* StepError */.zg(e.step, `${e.message} Moved: ${o.moved.map((m) => `${m.tag} (${m.digest})`).join(', ')}; not moved: ${o.notMoved.join(', ') || 'none'}.`, e.log, e.diagnosis);
         }
         throw e;
     }
@@ -34412,15 +34278,15 @@ function resolveRecipe(i, raw) {
     const shown = external_node_path_.relative(i.context, i.file) || i.file;
     const miniforgeVersion = inputOrArg(i['miniforge-version'], dockerfile, 'MINIFORGE_VERSION');
     if (!MINIFORGE_RE.test(miniforgeVersion)) {
-        errors.push(notAccepted('miniforge-version', raw['miniforge-version'], `${shown} gives MINIFORGE_VERSION ${miniforgeVersion ? `the default "${miniforgeVersion}", which is not a Miniforge release` : 'no default'}; name a release such as 24.11.3-0`));
+        errors.push((0,src_errors/* notAccepted */.LA)('miniforge-version', raw['miniforge-version'], `${shown} gives MINIFORGE_VERSION ${miniforgeVersion ? `the default "${miniforgeVersion}", which is not a Miniforge release` : 'no default'}; name a release such as 24.11.3-0`));
     }
     const archList = normaliseArchList(inputOrArg(i['torch-cuda-arch-list'], dockerfile, 'TORCH_CUDA_ARCH_LIST'));
     if (archList === undefined) {
-        errors.push(notAccepted('torch-cuda-arch-list', raw['torch-cuda-arch-list'], `the default of TORCH_CUDA_ARCH_LIST in ${shown} is not an arch list; name the compute capabilities, e.g. "8.0;8.6;9.0+PTX"`));
+        errors.push((0,src_errors/* notAccepted */.LA)('torch-cuda-arch-list', raw['torch-cuda-arch-list'], `the default of TORCH_CUDA_ARCH_LIST in ${shown} is not an arch list; name the compute capabilities, e.g. "8.0;8.6;9.0+PTX"`));
     }
     const unknownStages = i['no-cache-filters'].filter((stage) => !dockerfile.stages.includes(stage.toLowerCase()));
     if (unknownStages.length)
-        errors.push(notAccepted('no-cache-filters', unknownStages.join(','), `${shown} has no stage ${unknownStages.join(', ')}; its stages are ${dockerfile.stages.join(', ')}`));
+        errors.push((0,src_errors/* notAccepted */.LA)('no-cache-filters', unknownStages.join(','), `${shown} has no stage ${unknownStages.join(', ')}; its stages are ${dockerfile.stages.join(', ')}`));
     const envFileText = external_node_fs_.readFileSync(i['environment-file'], 'utf8');
     const envCache = envCacheSettings(i, miniforgeVersion);
     let key = '';
@@ -34430,7 +34296,7 @@ function resolveRecipe(i, raw) {
     catch (e) {
         if (!(e instanceof env_cache_key/* KeyInputError */.CP))
             throw e;
-        errors.push(notAccepted(e.input, raw[e.input], e.accepted));
+        errors.push((0,src_errors/* notAccepted */.LA)(e.input, raw[e.input], e.accepted));
     }
     if (errors.length)
         return { errors };
@@ -34541,7 +34407,7 @@ function outputsFrom(o) {
             out['lock-file'] = o.cache.lockFile;
     }
     if (o.failure)
-        out.error = failureLine(o.failure.step, o.failure.message, o.failure.diagnosis);
+        out.error = (0,src_errors/* failureLine */.Pu)(o.failure.step, o.failure.message, o.failure.diagnosis);
     return out;
 }
 // ---- the summary ------------------------------------------------------------------------------------
@@ -34991,7 +34857,7 @@ function readInputs(outcome) {
     outcome.dryRun = inputs['dry-run'];
     const recipe = resolveRecipe(inputs, raw);
     if ('errors' in recipe)
-        throw new InputError(recipe.errors);
+        throw new src_errors/* InputError */.dz(recipe.errors);
     outcome.recipe = recipe;
     return { inputs, recipe, redactor: new redact/* Redactor */.p(secrets) };
 }
@@ -35023,7 +34889,7 @@ async function planRun(inputs, recipe, redactor, outcome) {
     announce(pf.findings);
     const errors = pf.findings.filter((f) => f.level === 'error');
     if (errors.length && !dryRun)
-        throw new PreflightError(errors);
+        throw new src_errors/* PreflightError */.wG(errors);
     if (recipe.envCache.backend === 'local')
         core/* saveState */.LZ(state/* STATE */.c.cacheDir, recipe.envCache.cacheDir);
     const ec = await loadEnvCache();
@@ -35040,7 +34906,7 @@ async function planRun(inputs, recipe, redactor, outcome) {
     if (dryRun) {
         printPlan(job);
         if (errors.length)
-            throw new PreflightError(errors);
+            throw new src_errors/* PreflightError */.wG(errors);
     }
     return job;
 }
@@ -35071,7 +34937,7 @@ function printPlan(job) {
         core/* info */.pq(line);
 }
 function failTail(log, stepTail, error) {
-    return [stepTail || tail(log, 30), error ?? ''].filter((s) => s).join('\n');
+    return [stepTail || (0,src_errors/* tail */.RT)(log, 30), error ?? ''].filter((s) => s).join('\n');
 }
 /** The env builds in order, up to the first that fails. */
 async function runEnvBuilds(job) {
@@ -35110,7 +34976,7 @@ async function envStage(job) {
     }
     if (failed) {
         const { target, res } = failed;
-        throw new StepError(`env build (${target})`, `docker buildx build --target ${target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
+        throw new src_errors/* StepError */.zg(`env build (${target})`, `docker buildx build --target ${target} failed (exit code ${res.exitCode}).`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
     }
     // the base image: on a hit the entry says what the env was built on; on a miss the env-lock build resolved it
     const lockBuild = builds.find((b) => b.target === 'env-lock');
@@ -35138,7 +35004,7 @@ function startSave(job) {
     core/* info */.pq(`env cache: saving ${session.key} beside the smoke run (log: env-save.log)`);
     const build = async () => {
         const res = await (0,buildx/* buildx */.N6)(plan.envSave.argv, { logFile: external_node_path_.join(job.workDir, 'env-save.log'), env: plan.secretEnv, redactor: job.redactor, quiet: true, signal: stop.signal });
-        return { exitCode: res.exitCode, failure: res.summary.failedError ?? tail(res.log, 3), metadata: res.metadata };
+        return { exitCode: res.exitCode, failure: res.summary.failedError ?? (0,src_errors/* tail */.RT)(res.log, 3), metadata: res.metadata };
     };
     // the Engine image a local save makes: the post step removes it when the main step died before the entry was written
     const claimed = (name) => core/* saveState */.LZ(state/* STATE */.c.envImage, JSON.stringify({ name, key: session.key }));
@@ -35193,7 +35059,7 @@ async function buildStage(job) {
     outcome.build = res;
     if (res.exitCode !== 0) {
         const step = res.summary.failedStep ? `build step ${res.summary.failedStep}` : 'build';
-        throw new StepError('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
+        throw new src_errors/* StepError */.zg('build', `docker buildx build failed (exit code ${res.exitCode}) at ${step}.`, failTail(res.log, res.summary.failedTail, res.summary.failedError));
     }
     if (!session.hit)
         startSave(job);
@@ -35207,7 +35073,7 @@ async function smokeStage(job) {
         return;
     const imageId = outcome.publish?.imageId ?? outcome.build.imageId;
     if (!imageId)
-        throw new StepError('smoke', 'The build reported no image id (was the image loaded?).');
+        throw new src_errors/* StepError */.zg('smoke', 'The build reported no image id (was the image loaded?).');
     core/* saveState */.LZ(state/* STATE */.c.containers, JSON.stringify([plan.smokeContainer]));
     core/* startGroup */.Oh('Smoke tests');
     const res = await runSmoke(smokeArgvFor(plan, imageId), plan.smokeContainer, plan.reportDir, inputs['smoke-timeout'], external_node_path_.join(job.workDir, 'smoke.log'), job.redactor);
@@ -35223,8 +35089,8 @@ async function smokeStage(job) {
     const what = res.timedOut ? `smoke run timed out after ${inputs['smoke-timeout']} s.`
         : failed.length ? `Smoke check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => `${c.name} (${c.detail.split('\n')[0].slice(0, 160)})`).join(', ')}.`
             : `The smoke run failed: ${res.reportError ?? `exit code ${res.exitCode}`}.`;
-    const detail = [...failed.map((c) => c.detail), tail(res.output, 30)].join('\n');
-    throw new StepError('smoke tests', what, detail, classify(`${what}\n${detail}`));
+    const detail = [...failed.map((c) => c.detail), (0,src_errors/* tail */.RT)(res.output, 30)].join('\n');
+    throw new src_errors/* StepError */.zg('smoke tests', what, detail, (0,src_errors/* classify */.L8)(`${what}\n${detail}`));
 }
 /** Stage 7: the tags move to the tested image (src/publish.ts). */
 async function pushStage(job) {
@@ -35246,14 +35112,14 @@ async function finishStage(job) {
 function failureOf(error, redactor, outcome) {
     if (error instanceof cancel/* CancelledError */.cc)
         return { step: error.cancel.stage, message: (0,cancel/* cancelMessage */.Wz)(error.cancel, outcome.publish?.moved.map((m) => m.tag)), tail: '' };
-    if (error instanceof InputError)
+    if (error instanceof src_errors/* InputError */.dz)
         return { step: 'inputs', message: error.lines.join(' '), lines: error.lines, tail: '' };
-    if (error instanceof PreflightError)
+    if (error instanceof src_errors/* PreflightError */.wG)
         return { step: 'preflight', message: error.message, tail: '' };
-    if (error instanceof StepError)
-        return { step: error.step, message: error.message, diagnosis: error.diagnosis, tail: error.log ? redactor.text(tail(error.log, 40)) : '' };
+    if (error instanceof src_errors/* StepError */.zg)
+        return { step: error.step, message: error.message, diagnosis: error.diagnosis, tail: error.log ? redactor.text((0,src_errors/* tail */.RT)(error.log, 40)) : '' };
     const message = error instanceof Error ? error.message : String(error);
-    return { step: 'action', message, diagnosis: classify(message), tail: '' };
+    return { step: 'action', message, diagnosis: (0,src_errors/* classify */.L8)(message), tail: '' };
 }
 /** The end of every run: what it left in a local cache dir is removed, then the outputs and the summary are written. */
 async function finish(outcome, error, redactor, job) {
@@ -35278,13 +35144,13 @@ async function report(outcome, error, redactor) {
     const f = outcome.failure;
     if (!f)
         return;
-    if (error instanceof InputError)
+    if (error instanceof src_errors/* InputError */.dz)
         for (const l of error.lines)
             core/* error */.z3(l);
-    if (error instanceof InputError || error instanceof PreflightError)
+    if (error instanceof src_errors/* InputError */.dz || error instanceof src_errors/* PreflightError */.wG)
         process.exitCode = core/* ExitCode */.yU.Failure; // already annotated, line by line
     else
-        core/* setFailed */.C1(redactor.text(failureLine(f.step, f.message, f.diagnosis)));
+        core/* setFailed */.C1(redactor.text((0,src_errors/* failureLine */.Pu)(f.step, f.message, f.diagnosis)));
 }
 
 
@@ -35315,6 +35181,183 @@ class Redactor {
 }
 /** For texts printed before the inputs are known (nothing to hide yet). */
 const NO_SECRETS = new Redactor();
+
+
+/***/ }),
+
+/***/ 2976:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Fv: () => (/* binding */ registryOf),
+/* harmony export */   KM: () => (/* binding */ pathOnRegistry),
+/* harmony export */   LH: () => (/* binding */ withRetries),
+/* harmony export */   M0: () => (/* binding */ saysNotFound),
+/* harmony export */   RK: () => (/* binding */ splitTag),
+/* harmony export */   Ub: () => (/* binding */ repositoriesOf)
+/* harmony export */ });
+/* unused harmony exports registryFault, retryAfterSeconds, DEFAULT_POLICY, backoffMs, probeRetryAfter, RegistryError */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
+// Talking to registries through the tools that hold the credentials (docker, buildx, BuildKit):
+// image references, what a failed command's text says about the registry, and retries.
+//
+// The tools retry a little on their own (BuildKit: 5xx and resets after 1, 2, 4 s; containerd's
+// resolver: 429 at once, five times; dockerd: layer uploads, never the manifest PUT), and none of
+// them reports a Retry-After. Every registry operation of the publish path therefore runs through
+// withRetries: a transient failure (5xx, 429, refused, reset, EOF, timeout) is retried with
+// exponential backoff and full jitter; after a 429 the registry is asked once (HEAD, no
+// credentials) for its Retry-After, which the wait then honours. 401, 403 and 404 are never
+// retried. A registry that keeps failing ends the step with one line: the registry, the cause and
+// the attempts.
+
+/** "reg:5000/org/img:tag" -> { repository: "reg:5000/org/img", tag: "tag" } (tag "latest" when none). */
+function splitTag(ref) {
+    const at = ref.indexOf('@');
+    const name = at >= 0 ? ref.slice(0, at) : ref;
+    const colon = name.lastIndexOf(':');
+    return colon > name.lastIndexOf('/') ? { repository: name.slice(0, colon), tag: name.slice(colon + 1) } : { repository: name, tag: 'latest' };
+}
+/** The tags grouped by repository, in the order they were given. */
+function repositoriesOf(tags) {
+    const out = [];
+    for (const t of tags) {
+        const { repository } = splitTag(t);
+        const found = out.find((r) => r.repository === repository);
+        if (found)
+            found.tags.push(t);
+        else
+            out.push({ repository, tags: [t] });
+    }
+    return out;
+}
+/** The registry host of a repository, as docker reads it (docker.io when the first part is no host). */
+function registryOf(repository) {
+    const first = repository.split('/')[0];
+    return repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+}
+/** The repository's path on its registry ("ghcr.io/org/pc" -> "org/pc"; Docker Hub's "pc" -> "library/pc"). */
+function pathOnRegistry(repository) {
+    const registry = registryOf(repository);
+    const rest = repository.startsWith(`${registry}/`) ? repository.slice(registry.length + 1) : repository;
+    return registry === 'docker.io' && !rest.includes('/') ? `library/${rest}` : rest;
+}
+const NOT_FOUND = '404 Not Found';
+// Order matters: the first rule that matches names the cause. Refusals of the registry come first:
+// a text that holds both "403" and "503" is a refusal, and is not retried.
+const FAULTS = [
+    { re: /\b401 Unauthorized|unauthorized: |authentication required|no basic auth credentials/i, transient: false, cause: () => '401 Unauthorized' },
+    { re: /\b403 Forbidden|denied: |insufficient_scope|requested access to the resource is denied/i, transient: false, cause: () => '403 Forbidden' },
+    { re: /\b404 Not Found|manifest unknown|name unknown|blob unknown|: not found\b/i, transient: false, cause: () => NOT_FOUND },
+    { re: /\b429 Too Many Requests|toomanyrequests/i, transient: true, cause: () => '429 Too Many Requests' },
+    { re: /\b(5\d\d) ([A-Z][A-Za-z ]*[a-z])/, transient: true, cause: (m) => `${m[1]} ${m[2]}` },
+    { re: /\bunavailable: /i, transient: true, cause: () => 'service unavailable' },
+    { re: /connection refused/i, transient: true, cause: () => 'connection refused' },
+    { re: /connection reset by peer/i, transient: true, cause: () => 'connection reset' },
+    { re: /broken pipe/i, transient: true, cause: () => 'broken pipe' },
+    { re: /i\/o timeout|TLS handshake timeout|Client\.Timeout exceeded|context deadline exceeded|timeout awaiting response headers/i, transient: true, cause: () => 'timeout' },
+    { re: /unexpected EOF|: EOF\b|\bEOF$/m, transient: true, cause: () => 'EOF (connection closed mid-answer)' },
+];
+/** What a failed registry operation's output says: the first known cause, transient or not; null when it names none. */
+function registryFault(text) {
+    for (const f of FAULTS) {
+        const m = f.re.exec(text);
+        if (m)
+            return { transient: f.transient, cause: f.cause(m) };
+    }
+    return null;
+}
+/** Whether a failed lookup says the registry has no such image, as against failing to answer. */
+function saysNotFound(text) {
+    return registryFault(text)?.cause === NOT_FOUND;
+}
+/** A Retry-After header: seconds, or an HTTP date; null when absent or unreadable. */
+function retryAfterSeconds(header, now = Date.now()) {
+    if (!header)
+        return null;
+    if (/^\d+$/.test(header.trim()))
+        return Number(header.trim());
+    const at = Date.parse(header);
+    return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
+}
+const DEFAULT_POLICY = {
+    attempts: 4,
+    baseMs: 2000,
+    maxMs: 30_000,
+    maxRetryAfterS: 120,
+    random: Math.random,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    probe: probeRetryAfter,
+};
+/** The wait before attempt n+1 (n >= 1): full jitter over base * 2^(n-1), at least Retry-After. */
+function backoffMs(n, policy, retryAfterS) {
+    const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** (n - 1));
+    const jittered = Math.round(ceiling / 2 + (policy.random() * ceiling) / 2);
+    return Math.max(jittered, (retryAfterS ?? 0) * 1000);
+}
+/** docker reaches loopback registries over plain HTTP; every other one over HTTPS. */
+const scheme = (registry) => (/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry) ? 'http' : 'https');
+/** Asks the registry for its Retry-After (HEAD of path, no credentials, 5 s); null when it sends none. */
+async function probeRetryAfter(registry, path) {
+    try {
+        const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+        const res = await fetch(`${scheme(registry)}://${host}${path}`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+        return res.status === 429 ? retryAfterSeconds(res.headers.get('retry-after')) : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** The registry path a probe asks: the URL in the failure text when it names one on this registry, else `fallback`. */
+function probePath(text, registry, fallback) {
+    const url = new RegExp(`https?://${registry.replace(/[.[\]]/g, '\\$&')}(/v2/[^\\s":]*)`).exec(text);
+    return url ? url[1].replace(/\?.*$/, '') : fallback;
+}
+/** A registry that kept failing, or refused: the one line that ends the step (step "publish"). */
+class RegistryError extends _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .StepError */ .zg {
+    registry;
+    cause;
+    attempts;
+    what;
+    constructor(registry, cause, attempts, what, output) {
+        super('publish', attempts > 1
+            ? `registry ${registry} kept failing: ${cause} on each of ${attempts} attempts of ${what}.`
+            : `registry ${registry} refused ${what}: ${cause}.`, output);
+        this.registry = registry;
+        this.cause = cause;
+        this.attempts = attempts;
+        this.what = what;
+        this.name = 'RegistryError';
+    }
+}
+/**
+ * Runs op, again after a transient registry failure. Returns the successful result; a failure that
+ * is not the registry's comes back as is (the caller reports it); the registry's refusals, and
+ * failures that outlast the attempts, throw RegistryError.
+ */
+async function withRetries(op, policy = DEFAULT_POLICY, log = () => { }) {
+    for (let n = 1;; n++) {
+        const result = await op.attempt();
+        if (result.exitCode === 0)
+            return { result, attempts: n };
+        const output = `${result.stderr}\n${result.stdout}`;
+        if (op.isRegistryFailure && !op.isRegistryFailure(output))
+            return { result, attempts: n };
+        const fault = registryFault(output);
+        if (!fault)
+            return { result, attempts: n };
+        const registry = typeof op.registry === 'string' ? op.registry : op.registry(output);
+        if (!fault.transient)
+            throw new RegistryError(registry, fault.cause, n, op.what, output);
+        const retryAfter = fault.cause.startsWith('429') ? await policy.probe(registry, probePath(output, registry, op.probePath)) : null;
+        if (n >= policy.attempts)
+            throw new RegistryError(registry, fault.cause, n, op.what, output);
+        if (retryAfter !== null && retryAfter > policy.maxRetryAfterS)
+            throw new RegistryError(registry, `${fault.cause} with Retry-After ${retryAfter} s`, n, op.what, output);
+        const wait = backoffMs(n, policy, retryAfter);
+        log(`${op.what}: registry ${registry} answered ${fault.cause} (attempt ${n} of ${policy.attempts}); trying again in ${(wait / 1000).toFixed(1)} s${retryAfter !== null ? ` (its Retry-After: ${retryAfter} s)` : ''}`);
+        await policy.sleep(wait);
+    }
+}
 
 
 /***/ }),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { registryTag } from './key.js';
 import { run } from '../exec.js';
+import { saysNotFound } from '../registry.js';
 import type { BaseImage } from './entry.js';
 
 /** The image that holds one environment: CACHE_REF:<tag derived from the key>; it is the `conda-env` stage image. */
@@ -50,8 +51,9 @@ async function rawManifest(ref: string): Promise<{ code: number; manifest: Manif
 export async function registryProbe(image: string): Promise<RegistryProbe> {
   const top = await rawManifest(image);
   if (top.code !== 0) {
-    const notFound = /not found|manifest unknown|404/i.test(top.stderr);
-    return notFound
+    // the text names the reference and the registry's port, so "404" alone would also match
+    // 127.0.0.1:40463 refusing the connection
+    return saysNotFound(top.stderr)
       ? { exists: false, digest: null, sizeBytes: null, base: null }
       : { exists: false, digest: null, sizeBytes: null, base: null, warning: `env cache: could not look up ${image} (treated as a miss): ${top.stderr.split('\n').pop() ?? ''}` };
   }
