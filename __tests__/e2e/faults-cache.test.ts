@@ -161,7 +161,9 @@ describe.skipIf(!E2E)('faults of the env cache: a damaged entry, a full disk, a 
   it('the registry cache refuses connections for the whole job: restore and save degrade to warnings, the job passes', async () => {
     await proxy.refuse();
     try {
-      const { r, warnings, save, outcome } = await registryCacheJob('env');
+      // "404" in the repository: the refused lookup's text then holds it whatever port the proxy
+      // drew, and a refusal must still not pass for "not found" (a plain miss, with no warning)
+      const { r, warnings, save, outcome } = await registryCacheJob('env404');
       const lookup = warnings.find((l) => l.startsWith('env cache: could not look up')) ?? '';
       recordFault({
         fault: 'registry cache down', injected: 'cache-backend registry behind a proxy that refuses every connection for the whole job', times: 1,

@@ -31,7 +31,7 @@ type Run = Awaited<ReturnType<EngineRunner['run']>>;
 function line(text: string): RegExp {
   return new RegExp(`^${text.split('…').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\S+')}$`);
 }
-const annotations = (r: StepRun, kind: 'error' | 'notice') => r.stdout.split('\n').filter((l) => l.startsWith(`::${kind}::`));
+const annotations = (r: StepRun, kind: 'error' | 'warning' | 'notice') => r.stdout.split('\n').filter((l) => l.startsWith(`::${kind}::`));
 
 /** The runner of one row, made before its tests; removed afterwards with what it put into the Engine. */
 function rowRunner(make: () => EngineRunner): () => EngineRunner {
@@ -234,6 +234,8 @@ describe.skipIf(!E2E).each([
     const first = await runner().run(inputs);
     await expectTestedAndPushed(runner(), first, tag, builder);
     expect(annotations(first.main, 'notice')[0]).toMatch(CLASSIC_NOTICE);
+    // the registry answers "not found" for a cache image it does not have yet: a plain miss
+    expect(annotations(first.main, 'warning').filter((l) => l.includes('could not look up'))).toEqual([]);
     const envImage = `${cacheRef}:${first.main.outputs['cache-key']}`; // the key fits a tag as it is
     const exportBuild = runner().builds().find((b) => b.includes('--target conda-env'));
     // what the plan asks for is what this builder does: no oci-mediatypes or zstd, which it would ignore
