@@ -14,11 +14,12 @@ counts the walks under two rules:
 
   room rule    a group is cut where the lists packed so far plus the longest of them would pass
                kSortCap ints (the scratch to order the longest), and a list longer than
-               kBucketSortMax is walked alone: the fill as it is;
-  whole cell   a group is every query of the cell among the warp's positions.
+               kBucketSortMax is walked alone: the fill before its hits went straight to the
+               output;
+  whole cell   a group is every query of the cell among the warp's positions: the fill now.
 
 It prints the walks and the queries per walk for each rule at 8 and 16 positions a warp. Nsight
-Compute counted 129k walks of the fill at ~200 neighbours on an H100 host; the model gives
+Compute counted 129k walks of the old fill at ~200 neighbours on an H100 host; the model gives
 128.9k there with the room rule.
 """
 import argparse

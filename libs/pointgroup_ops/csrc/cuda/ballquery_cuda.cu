@@ -21,12 +21,12 @@
 //           coordinates would put every point in one cell, n^2 tests.
 // 4. scan:  start = exclusive prefix sum; the total is read with the error bits in
 //           the only host synchronisation, to allocate the output.
-// 5. fill:  the same walk, shared by as many of a cell's queries as fit the warp's shared list;
-//           each query's hits are compacted into its part of the list, ordered (by rank up to
-//           64 entries; up to 512 by bucket and rank when the indices spread evenly; else by a
-//           bitonic sort) and written out. Lists longer than kSortCap are written unsorted and
-//           sorted afterwards by a global sort of (list, index) keys, so no neighbour is ever
-//           dropped.
+// 5. fill:  the same walk, shared by every query of the cell among the warp's positions; each
+//           query's hits are compacted straight into its part of the output. Each list is then
+//           read back into the warp's shared list, ordered (by rank up to 64 entries; up to 512
+//           by bucket and rank when the indices spread evenly; else by a bitonic sort) and
+//           written over itself. Lists longer than kSortCap stay unsorted there and are sorted
+//           afterwards by a global sort of (list, index) keys, so no neighbour is ever dropped.
 #include "../pointgroup_ops.h"
 #include "common.cuh"
 
@@ -452,11 +452,11 @@ __device__ void write_ordered(int* list, int L, int* scratch, int* count, int* d
 }
 
 // The fill pass. One warp handles kFillPerWarp consecutive sorted positions; lane k holds the k-th
-// one's query. Queries of one cell walk its stream together, as in the count pass, each
-// compacting its hits into its own part of the warp's shared list: the group is as many of
-// them as fit the list with room left to order the longest. A list longer than
-// kBucketSortMax is walked alone (hits past kSortCap go straight to the output, to be sorted
-// by sort_long_lists). Every list is then ordered and written out.
+// one's query. The queries of one cell walk its stream together, as in the count pass, each
+// storing its hits straight into its part of the output in the order the walk meets them. So
+// a group is every query of the cell among the warp's positions, however long their lists.
+// Then each list is read back into the warp's shared list, ordered and written over itself,
+// one at a time; a list longer than kSortCap stays as it is, for sort_long_lists.
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     fill_kernel(const unsigned* __restrict__ skeys, const float4* __restrict__ pts, int n, float r2,
                 const int* __restrict__ start_len, int* __restrict__ out, const Info* __restrict__ info) {
@@ -475,68 +475,44 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kQueryBlocksPerSm)
     my_start = start_len[2 * qi];
     my_len = start_len[2 * qi + 1];
   }
+  int cursor = my_start;  // where the lane's query puts its next hit
   int* list = buf[warp];
   float4* queries = reinterpret_cast<float4*>(bucket_count[warp]);
   static_assert(kFillPerWarp * 4 <= kBuckets, "the group's queries fit the bucket counts");
   Row row = {-1, -1};
-  Stream st;
   for (int k = 0; k < here;) {
     const unsigned key = __shfl_sync(kFullMask, my_key, k);
-    const bool new_cell = k == 0 || __shfl_sync(kFullMask, my_key, k - 1) != key;
-    // Lane j joins the group if its query is in this cell, its list is at most kBucketSortMax
-    // long, and the lists k .. j packed from list[0] leave room to order the longest of them
-    // (bucket_order's scratch: as many ints as the list).
-    const bool same = lane >= k && lane < here && my_key == key;
-    const int len = same ? my_len : 0;
-    const int packed_end = warp_inclusive_sum(len, lane);
-    int longest = len;
-    for (int d = 1; d < 32; d <<= 1) longest = max(longest, __shfl_up_sync(kFullMask, longest, d));
-    const bool joins = same && my_len <= kBucketSortMax && packed_end + longest <= kSortCap;
-    const int m = max(1, __ffs(~(__ballot_sync(kFullMask, joins) >> k)) - 1);  // a long list: alone
-    int cursor = packed_end - len;  // lane j of the group: where its next hit goes
-    if (new_cell) {
-      row = row_around(skeys, n, key, row_stride, plane_stride, lane, row);
-      st = stream_of(row, lane, list);  // the list is empty here: its start is the scratch
+    // Equal keys are consecutive: the lanes that hold this key from k on are the group.
+    const int m = __popc(__ballot_sync(kFullMask, lane >= k && lane < here && my_key == key));
+    row = row_around(skeys, n, key, row_stride, plane_stride, lane, row);
+    const Stream st = stream_of(row, lane, list);
+    if (lane >= k && lane < k + m) {
+      // The query's point, and as its fourth value the end of its list: a hit is stored only
+      // below it, so that nothing is written outside the list whatever the count pass said.
+      const float4 p = pts[first + lane];
+      queries[lane - k] = make_float4(p.x, p.y, p.z, __int_as_float(my_start + my_len));
     }
-    if (lane >= k && lane < k + m) queries[lane - k] = pts[first + lane];
     __syncwarp();
-    // The walk, compiled twice: only a list longer than kSortCap (walked alone) has hits past
-    // the shared list, which go straight to the output; every other walk stores with no branch.
     int rows_done = 0;
-    const auto walk = [&](auto past_cap) {
-      for (int base = 0; base < st.total; base += 32) {
-        const float4 c = candidate_at(pts, st, base, rows_done, lane);
-        for (int j = 0; j < m; ++j) {
-          const float4 q = queries[j];
-          const bool hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
-          const unsigned hits = __ballot_sync(kFullMask, hit);
-          const int at = __shfl_sync(kFullMask, cursor, k + j) + __popc(hits & lanemask_lt(lane));
-          if (hit && at < kSortCap) {
-            list[at] = __float_as_int(c.w);
-          } else if (decltype(past_cap)::value && hit) {
-            const int qi = __float_as_int(q.w);
-            if (at < start_len[2 * qi + 1]) out[start_len[2 * qi] + at] = __float_as_int(c.w);
-          }
-          if (lane == k + j) cursor += __popc(hits);
-        }
+    for (int base = 0; base < st.total; base += 32) {
+      const float4 c = candidate_at(pts, st, base, rows_done, lane);
+      for (int j = 0; j < m; ++j) {
+        const float4 q = queries[j];
+        const bool hit = squared_distance_dev(q.x, q.y, q.z, c.x, c.y, c.z) < r2;
+        const unsigned hits = __ballot_sync(kFullMask, hit);
+        const int at = __shfl_sync(kFullMask, cursor, k + j) + __popc(hits & lanemask_lt(lane));
+        if (hit && at < __float_as_int(q.w)) out[at] = __float_as_int(c.w);
+        if (lane == k + j) cursor += __popc(hits);
       }
-    };
-    if (__shfl_sync(kFullMask, my_len, k) > kSortCap) {
-      walk(std::true_type{});
-    } else {
-      walk(std::false_type{});
     }
-    __syncwarp();
-    // Every list is complete now: lane j's cursor is the end of its list.
-    const int group_end = __shfl_sync(kFullMask, cursor, k + m - 1);
+    __syncwarp();  // the hits stored above are visible to every lane of the warp from here on
     for (int j = k; j < k + m; ++j) {
-      const int L = __shfl_sync(kFullMask, my_len, j), from = __shfl_sync(kFullMask, cursor, j) - L;
+      const int L = __shfl_sync(kFullMask, my_len, j);
+      if (L > kSortCap) continue;  // ordered afterwards by sort_long_lists
       int* dst = out + __shfl_sync(kFullMask, my_start, j);
-      if (L > kSortCap) {  // written unsorted, ordered afterwards by sort_long_lists
-        for (int t = lane; t < kSortCap; t += 32) dst[t] = list[t];
-      } else {
-        write_ordered(list + from, L, list + group_end, bucket_count[warp], dst, lane);
-      }
+      for (int t = lane; t < L; t += 32) list[t] = dst[t];
+      __syncwarp();
+      write_ordered(list, L, list + L, bucket_count[warp], dst, lane);
       __syncwarp();
     }
     k += m;
