@@ -75,12 +75,12 @@ HOOKS = [
      "    cluster_barrier(csize);\n"
      "    long long t5 = clock64();\n"
      "    cycles[4] += t5 - t4;\n"),
-    ("        sampled = j;\n"
+    ("        sampled = done + got;\n"
      "      }\n"
      "    }\n"
      "    __syncthreads();\n"
      "  }\n",
-     "        sampled = j;\n"
+     "        sampled = done + got;\n"
      "      }\n"
      "    }\n"
      "    long long t6 = clock64();\n"

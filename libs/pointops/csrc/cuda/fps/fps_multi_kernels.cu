@@ -75,6 +75,26 @@ __device__ __forceinline__ uint64_t warp_min_key(uint64_t k) {
 #endif
 }
 
+// The largest and the smallest value of the warp (all lanes get them).
+__device__ __forceinline__ uint32_t warp_max(uint32_t v) {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
+  return __reduce_max_sync(kFullMask, v);
+#else
+#pragma unroll
+  for (int s = 16; s > 0; s >>= 1) v = max(v, __shfl_xor_sync(kFullMask, v, s));
+  return v;
+#endif
+}
+__device__ __forceinline__ uint32_t warp_min(uint32_t v) {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
+  return __reduce_min_sync(kFullMask, v);
+#else
+#pragma unroll
+  for (int s = 16; s > 0; s >>= 1) v = min(v, __shfl_xor_sync(kFullMask, v, s));
+  return v;
+#endif
+}
+
 // Grid: (number of scenes) x csize blocks, clusters of csize blocks along x; p points per thread.
 __global__ void __launch_bounds__(kThreads, 1)
     fps_multi_kernel(const float* __restrict__ xyz, const int64_t* __restrict__ point_start,
@@ -187,37 +207,54 @@ __global__ void __launch_bounds__(kThreads, 1)
       // The bound B: the 32nd smallest key, or a block's bound if lower.
       const uint64_t blocks_bound = warp_min_key(lane < csize ? lists[buf][lane][31] : kEmpty);
       const uint64_t bound = top.kth < blocks_bound ? top.kth : blocks_bound;
-      // 4. Acceptance, the same in every block.
+      // 4. Acceptance, the same in every block. Lane l holds candidate l. A step's chain is kept
+      // short: the best distance is one warp maximum; its lane is the only one holding it but
+      // on a tie (then the lowest index wins); whether it still ranks before B is read from a
+      // ballot taken beside the maximum; the samples are stored after the loop.
       const bool valid = lane < kCandidates && top.key < bound;
       const uint32_t ci = valid ? key_index(top.key) : kNoIndex;
       float cd = valid ? key_dist(top.key) : 0.f;
       const float cx = valid ? pts[3 * static_cast<int64_t>(ci)] : 0.f;
       const float cy = valid ? pts[3 * static_cast<int64_t>(ci) + 1] : 0.f;
       const float cz = valid ? pts[3 * static_cast<int64_t>(ci) + 2] : 0.f;
-      int64_t j = sampled;
+      const int64_t done = sampled;
+      const int most = static_cast<int>(min(m - done, static_cast<int64_t>(kCandidates)));
       int got = 0;
-      while (j < m && got < kCandidates) {
-        uint32_t bd, bi;
-        warp_best(valid ? __float_as_uint(cd) : 0u, ci, bd, bi);
-        if (bi == kNoIndex) break;
-        if (got > 0 && rank_key(__uint_as_float(bd), bi) >= bound) break;
-        const int wl = __ffs(__ballot_sync(kFullMask, valid && ci == bi)) - 1;
+      int won = 0;  // lane t: the lane of the round's t-th sample
+      while (got < most) {
+        const unsigned before_bound = __ballot_sync(kFullMask, valid && rank_key(cd, ci) < bound);
+        const uint32_t d = valid ? __float_as_uint(cd) : 0u;
+        const uint32_t bd = warp_max(d);
+        unsigned best = __ballot_sync(kFullMask, valid && d == bd);
+        if (best == 0) break;  // no candidate at all
+        if (best & (best - 1)) {
+          const uint32_t lowest = warp_min(best >> lane & 1u ? ci : kNoIndex);
+          best = __ballot_sync(kFullMask, ci == lowest);
+        }
+        const int wl = __ffs(best) - 1;
+        if (got > 0 && !(before_bound >> wl & 1u)) break;
         const float qx = __shfl_sync(kFullMask, cx, wl);
         const float qy = __shfl_sync(kFullMask, cy, wl);
         const float qz = __shfl_sync(kFullMask, cz, wl);
-        if (lane == 0) {
-          taken[got][0] = qx;
-          taken[got][1] = qy;
-          taken[got][2] = qz;
-          if (rank == 0) out[o0 + j] = static_cast<int32_t>(s0 + bi);
-        }
+        if (lane == got) won = wl;
         ++got;
-        ++j;
-        if (valid) cd = fminf(sq_dist(cx, cy, cz, qx, qy, qz), cd);
+        cd = fminf(sq_dist(cx, cy, cz, qx, qy, qz), cd);
       }
+      // The round's samples, in the order they were taken.
+      const float tx = __shfl_sync(kFullMask, cx, won);
+      const float ty = __shfl_sync(kFullMask, cy, won);
+      const float tz = __shfl_sync(kFullMask, cz, won);
+      const uint32_t ti = __shfl_sync(kFullMask, ci, won);
+      if (lane < got) {
+        taken[lane][0] = tx;
+        taken[lane][1] = ty;
+        taken[lane][2] = tz;
+        if (rank == 0) out[o0 + done + lane] = static_cast<int32_t>(s0 + ti);
+      }
+      __syncwarp();  // every lane has read `sampled`
       if (lane == 0) {
         taken_count = got;
-        sampled = j;
+        sampled = done + got;
       }
     }
     __syncthreads();
