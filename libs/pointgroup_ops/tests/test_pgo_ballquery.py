@@ -1,4 +1,8 @@
 """ballquery_batch_p on the CPU against a brute-force NumPy reference."""
+import copy
+import io
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -159,6 +163,27 @@ def test_int64_offsets_and_batch_are_accepted():
     a = pgo.ballquery_batch_p(coords, batch, off, 0.5, 10)
     b = pgo.ballquery_batch_p(coords, batch.long(), off.long(), 0.5, 10)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_cpu_outputs_are_plain_tensors():
+    # only CUDA outputs copy to page-locked memory (test_pgo_cuda.py); on the CPU nothing wraps them
+    coords = torch.rand(50, 3)
+    idx, start_len = pgo.ballquery_batch_p(coords, torch.zeros(50, dtype=torch.int32),
+                                           torch.tensor([0, 50], dtype=torch.int32), 0.5)
+    assert type(idx) is torch.Tensor and type(start_len) is torch.Tensor
+
+
+def test_the_page_locked_copy_class_is_saved_and_copied_as_a_plain_tensor():
+    # CUDA outputs carry it (test_pgo_cuda.py); a saved output must load with weights_only=True
+    from pointgroup_ops.functions import _PinnedHostCopy
+
+    out = torch.arange(6, dtype=torch.int32).as_subclass(_PinnedHostCopy)
+    buf = io.BytesIO()
+    torch.save(out, buf)
+    buf.seek(0)
+    for copied in (torch.load(buf, weights_only=True), pickle.loads(pickle.dumps(out)), copy.deepcopy(out)):
+        assert type(copied) is torch.Tensor and torch.equal(copied, torch.arange(6, dtype=torch.int32))
+    assert repr(out) == repr(torch.arange(6, dtype=torch.int32))
 
 
 def test_compiled_module_exposes_both_ops():

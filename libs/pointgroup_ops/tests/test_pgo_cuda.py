@@ -1,6 +1,7 @@
 """CUDA paths: results identical to the CPU paths (which are checked against the
 references in the other test files). Skipped without a CUDA device."""
 import gc
+import io
 import os
 
 import numpy as np
@@ -251,6 +252,30 @@ def test_instance_workload_identical():
     coords, batch, off, label = instance_workload(seed=0)
     (idx, sl), _ = both(coords, batch, off, 1.5)
     bfs_both(label, idx, sl, 50)
+
+
+@needs_cuda
+def test_host_copies_of_the_outputs_are_page_locked_and_nothing_else_changes():
+    # Pointcept's call: bfs_cluster(label.cpu(), idx.cpu(), start_len.cpu(), ...)
+    coords, batch, off, label = instance_workload(seed=3, scenes=2, points=20_000, clumps=20)
+    idx, sl = pgo.ballquery_batch_p(coords.cuda(), batch.cuda(), off.cuda(), 1.5, 300)
+    for out in (idx, sl):
+        host, pageable = out.cpu(), out.to("cpu")
+        assert host.is_pinned() and not pageable.is_pinned()
+        assert type(host) is torch.Tensor and torch.equal(host, pageable)
+        # every other operation gives a plain tensor, on the device
+        for derived in (out[1:], out.long(), out + 0, out.clone()):
+            assert type(derived) is torch.Tensor and derived.is_cuda
+        assert repr(out).startswith("tensor(")
+        buf = io.BytesIO()
+        torch.save(out, buf)
+        buf.seek(0)
+        saved = torch.load(buf, weights_only=True)
+        assert type(saved) is torch.Tensor and saved.is_cuda and torch.equal(saved, out)
+    want = pgo.bfs_cluster(label, idx.to("cpu"), sl.to("cpu"), 50)
+    for got in (pgo.bfs_cluster(label.cuda().int().cpu(), idx.cpu(), sl.cpu(), 50),
+                pgo.bfs_cluster(label.cuda(), idx, sl, 50)):
+        assert torch.equal(got[0].cpu(), want[0]) and torch.equal(got[1].cpu(), want[1])
 
 
 @pytest.mark.skipif(not (has_cuda or os.environ.get("PGO_SCALE_TESTS") == "1"),
