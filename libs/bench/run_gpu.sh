@@ -6,9 +6,9 @@
 #  2. the wheels installed, and the pointops CUDA tests;
 #  3. compute-sanitizer memcheck of the kernels changed since the last run (FPS, the feature
 #     ops' gathers and backward passes);
-#  4. bench_ops.py, then grouping alone with each index check: separate (the default),
-#     POINTOPS_INDEX_CHECK=fused (under measurement) and POINTOPS_SKIP_INDEX_CHECK=1 (no check);
-#  5. memcheck of the index check tests (in child processes: the fused check's kernels);
+#  4. bench_ops.py, then grouping alone with the index check (the default) and without it
+#     (POINTOPS_SKIP_INDEX_CHECK=1): what the check costs;
+#  5. memcheck of the index check tests (the test without the check runs in a child process);
 #  6. racecheck of the FPS kernels.
 # Steps 5 and 6 take what is left of the time; BUDGET_S=420 leaves room for both (racecheck of
 # the six FPS cases took about 3 minutes on an H100 host, the dense kernel's alone 68 s).
@@ -22,7 +22,7 @@
 #
 # $OUT receives six files: steps.tsv (each step's exit status and seconds), summary.md (what to
 # read first: build times, test and sanitizer verdicts, the benchmark tables), build.json,
-# bench.json, grouping-index-check.json (the three grouping runs) and logs.tgz (every log, the
+# bench.json, grouping-index-check.json (the two grouping runs) and logs.tgz (every log, the
 # build profile, pytest's junit XML).
 set -uo pipefail
 
@@ -86,8 +86,8 @@ step pytest 120 "${PYTEST[@]}" --junitxml="$LOGS/pytest.xml" -k cuda "$TESTS"
 
 # 3. memcheck of the changed kernels (torch's profiler, which test_cuda_kernel_choice uses, does
 # not run under compute-sanitizer; the same kernels run in the other FPS tests). The index check
-# tests (after the benchmarks) run their cases in child processes, the variables being read once
-# per process.
+# tests run after the benchmarks: POINTOPS_SKIP_INDEX_CHECK is read once per process, so its test
+# runs in a child process.
 step memcheck 120 compute-sanitizer --tool memcheck "${PYTEST[@]}" \
   -k "cuda and not kernel_choice and not index_check" "$TESTS/test_fps.py" "$TESTS/test_grouping.py" \
   "$TESTS/test_subtraction.py" "$TESTS/test_aggregation.py" "$TESTS/test_attention.py" \
@@ -96,19 +96,18 @@ step memcheck 120 compute-sanitizer --tool memcheck "${PYTEST[@]}" \
 # 4. Benchmarks.
 BENCH=("$PYTHON" "$ROOT/libs/bench/bench_ops.py")
 step bench 60 "${BENCH[@]}" --json "$OUT/bench.json"
-for check in separate fused skip; do
+for check in separate skip; do
   case $check in
     separate) variant=() ;;
-    fused) variant=(POINTOPS_INDEX_CHECK=fused) ;;
     skip) variant=(POINTOPS_SKIP_INDEX_CHECK=1) ;;
   esac
-  step "grouping-$check" 40 env -u POINTOPS_INDEX_CHECK -u POINTOPS_SKIP_INDEX_CHECK "${variant[@]}" \
+  step "grouping-$check" 40 env -u POINTOPS_SKIP_INDEX_CHECK "${variant[@]}" \
     "${BENCH[@]}" --only grouping --reps 50 --json "$LOGS/grouping-$check.json"
 done
 "$PYTHON" - "$LOGS" >"$OUT/grouping-index-check.json" <<'PY'
 import json, os, sys
 runs = {}
-for check in ("separate", "fused", "skip"):
+for check in ("separate", "skip"):
     path = os.path.join(sys.argv[1], f"grouping-{check}.json")
     if os.path.exists(path):
         with open(path) as f:
@@ -183,7 +182,7 @@ bench_rows() {
   bench_rows "$LOGS/bench.log"
   echo
   echo "## grouping with each index check (--reps 50)"
-  for check in separate fused skip; do
+  for check in separate skip; do
     echo
     echo "$check:"
     echo

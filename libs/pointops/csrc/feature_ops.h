@@ -10,8 +10,7 @@
 //    gradient flows through it.
 //  * Any other value outside [-1, n-1] is an error. The forward ops check the range
 //    (on CUDA: one min/max reduction and one small device->host copy per index
-//    tensor; set POINTOPS_SKIP_INDEX_CHECK=1 to skip it; POINTOPS_INDEX_CHECK=fused,
-//    under measurement, folds grouping's check into its gather kernels). The kernels
+//    tensor; set POINTOPS_SKIP_INDEX_CHECK=1 to skip it). The kernels
 //    themselves never read out of bounds: an out-of-range index that reaches a kernel
 //    (only possible with the check disabled, or in a direct call of a *_backward op)
 //    is treated like -1.
@@ -63,11 +62,9 @@ inline Csr build_csr(const at::Tensor& idx, int64_t n) {
 // nothing and raises ValueError / TypeError (through TORCH_CHECK_VALUE / _TYPE)
 // naming the argument.
 
-// check_range = false leaves the range of idx to the caller (the fused check of
-// feature_ops_cuda.cpp).
 inline void check_grouping(const at::Tensor& feat, const at::Tensor& idx,
                            const std::optional<at::Tensor>& xyz,
-                           const std::optional<at::Tensor>& new_xyz, bool check_range = true) {
+                           const std::optional<at::Tensor>& new_xyz) {
   check_floating(feat, "feat");
   check_dim(feat, 2, "feat", "(n, c)");
   check_index_dtype(idx, "idx");
@@ -89,7 +86,7 @@ inline void check_grouping(const at::Tensor& feat, const at::Tensor& idx,
     check_same_device(*new_xyz, "new_xyz", feat, "feat");
     check_same_dtype(*new_xyz, "new_xyz", feat, "feat");
   }
-  if (check_range) check_index_range(idx, feat.size(0), "idx");
+  check_index_range(idx, feat.size(0), "idx");
 }
 
 inline void check_grouping_backward(const at::Tensor& grad, const at::Tensor& idx, int64_t n,

@@ -290,53 +290,42 @@ def test_skip_index_check_treats_out_of_range_as_missing(device):
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr
 
 
-# POINTOPS_INDEX_CHECK=fused (under measurement): grouping's gather kernels record out-of-range
-# entries instead of a separate min/max pass. The script prints the results and the error of
-# every case; the test compares them with those of the CPU (the separate check), in the same
-# order. (The variable is read once per process: a subprocess.)
-INDEX_CHECK_CASES = r"""
-import sys, torch, pointops
-dev = sys.argv[1]
-g = torch.Generator().manual_seed(17)
-feat, xyz, new_xyz = torch.randn(6, 5, generator=g), torch.randn(6, 3, generator=g), torch.randn(4, 3, generator=g)
-good = torch.tensor([[0, 5, -1], [2, 3, 4], [1, 1, -1], [5, 0, 2]])
-cases = []
-for dtype in (torch.int32, torch.int64):
-    for values in ((), ((3, 1, 6),), ((0, 0, 1000000),), ((2, 2, -2),), ((1, 0, 7), (2, 1, -9)),
-                   ((3, 2, -(2**40)),), ((0, 1, 2**40),)):
-        if dtype == torch.int32 and any(abs(v) >= 2**31 for _, _, v in values):
-            continue
-        idx = good.to(dtype).clone()
-        for i, j, v in values:
-            idx[i, j] = v
-        for with_xyz in (False, True):
-            cases.append((idx, feat, with_xyz))
-    cases.append((good.to(dtype), feat[:, :0], False))  # nothing to gather: c == 0
-    cases.append((torch.tensor([[6]], dtype=dtype), feat[:, :0], False))
-for idx, f, with_xyz in cases:
-    try:
-        out = pointops.grouping(idx.to(dev), f.to(dev), xyz.to(dev), new_xyz.to(dev), with_xyz=with_xyz)
-        print("ok", out.cpu().double().sum().item(), tuple(out.shape))
-    except ValueError as e:
-        print("ValueError", repr(str(e)))
-out = pointops.grouping(good.to(dev), feat.to(dev), xyz.to(dev), new_xyz.to(dev), with_xyz=True)
-print("after the errors", out.cpu().double().sum().item())
-"""
+def index_check_outcomes(dev):
+    """grouping over in-range and out-of-range indices (int32 and int64, with and without xyz,
+    nothing to gather): each case's result sum and shape, or its ValueError, in order."""
+    g = torch.Generator().manual_seed(17)
+    feat, xyz, new_xyz = torch.randn(6, 5, generator=g), torch.randn(6, 3, generator=g), torch.randn(4, 3, generator=g)
+    good = torch.tensor([[0, 5, -1], [2, 3, 4], [1, 1, -1], [5, 0, 2]])
+    cases = []
+    for dtype in (torch.int32, torch.int64):
+        for values in ((), ((3, 1, 6),), ((0, 0, 1000000),), ((2, 2, -2),), ((1, 0, 7), (2, 1, -9)),
+                       ((3, 2, -(2**40)),), ((0, 1, 2**40),)):
+            if dtype == torch.int32 and any(abs(v) >= 2**31 for _, _, v in values):
+                continue
+            idx = good.to(dtype).clone()
+            for i, j, v in values:
+                idx[i, j] = v
+            for with_xyz in (False, True):
+                cases.append((idx, feat, with_xyz))
+        cases.append((good.to(dtype), feat[:, :0], False))  # nothing to gather: c == 0
+        cases.append((torch.tensor([[6]], dtype=dtype), feat[:, :0], False))
+    outcomes = []
+    for idx, f, with_xyz in cases:
+        try:
+            out = pointops.grouping(idx.to(dev), f.to(dev), xyz.to(dev), new_xyz.to(dev), with_xyz=with_xyz)
+            outcomes.append(("ok", out.cpu().double().sum().item(), tuple(out.shape)))
+        except ValueError as e:
+            outcomes.append(("ValueError", str(e)))
+    out = pointops.grouping(good.to(dev), feat.to(dev), xyz.to(dev), new_xyz.to(dev), with_xyz=True)
+    outcomes.append(("after the errors", out.cpu().double().sum().item()))
+    return outcomes
+
+
+def test_index_check_refuses_every_out_of_range_case():
+    outcomes = index_check_outcomes("cpu")
+    assert sum(o[0] == "ValueError" for o in outcomes) == 22, outcomes
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_fused_index_check_gives_the_results_and_errors_of_the_separate_check():
-    import os
-    import subprocess
-    import sys
-
-    def run(device, **env):
-        r = subprocess.run([sys.executable, "-c", INDEX_CHECK_CASES, device], env=dict(os.environ, **env),
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stdout + r.stderr
-        return r.stdout.splitlines()
-
-    expected = run("cpu")
-    assert sum(line.startswith("ValueError") for line in expected) == 22, expected
-    assert run("cuda", POINTOPS_INDEX_CHECK="fused") == expected
-    assert run("cuda") == expected
+def test_cuda_index_check_gives_the_results_and_errors_of_the_cpu():
+    assert index_check_outcomes("cuda") == index_check_outcomes("cpu")

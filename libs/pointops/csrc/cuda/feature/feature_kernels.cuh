@@ -56,23 +56,6 @@ __device__ __forceinline__ bool valid_index(I s, int64_t n) {
   return static_cast<int64_t>(s) >= 0 && static_cast<int64_t>(s) < n;
 }
 
-// valid_index, recording an entry that is neither a row nor -1 in faults (when given; see
-// IndexFaults in feature_kernels.h).
-template <typename I>
-__device__ __forceinline__ bool valid_index(I s, int64_t n, IndexFaults* faults) {
-  const int64_t v = static_cast<int64_t>(s);
-  if (v >= 0 && v < n) return true;
-  if (faults != nullptr && v != -1) {
-    if (v < -1) {
-      atomicMax(&faults->below, static_cast<unsigned long long>(-1 - v));
-    } else {
-      atomicMax(&faults->above,
-                static_cast<unsigned long long>(v) - static_cast<unsigned long long>(n) + 1ull);
-    }
-  }
-  return false;
-}
-
 // ------------------------------------------------------------------ float types
 // T is float, double, __half or __nv_bfloat16 (torch's float16 / bfloat16 storage); sums and
 // products run in acc_t<T> (float for the 16-bit types, as torch's opmath_type). The

@@ -10,22 +10,12 @@
 namespace pointops {
 namespace cuda {
 
-// The out-of-range entries of an index tensor for a source of n rows, as the gather kernels
-// record them when given (the fused index check of feature_ops_cuda.cpp): zeroed before the
-// launch; an entry s < -1 raises `below` to at least -1 - s, an entry s >= n raises `above` to
-// at least s - n + 1. Both still 0 after the launch: every entry lies in [-1, n).
-struct IndexFaults {
-  unsigned long long below;
-  unsigned long long above;
-};
-
 // gather_kernels.cu ------------------------------------------------------------------------
 
 // out[r] = src[idx[r]] for r in [0, rows), rows of row_bytes bytes (any dtype); zeros for a
-// missing index. src has nsrc rows. faults: where to record out-of-range entries, or nullptr.
+// missing index. src has nsrc rows.
 cudaError_t gather_rows(const Launch& l, const void* src, int64_t nsrc, int64_t row_bytes,
-                        const void* idx, IndexType it, int64_t rows, void* out,
-                        IndexFaults* faults);
+                        const void* idx, IndexType it, int64_t rows, void* out);
 
 // The deterministic scatter of a gather's gradient: out[r, k] = (negate ? -1 : 1) * sum over p
 // in [rowptr[r], rowptr[r+1]) of grad[perm[p], offset + k], for r < nrows and k < c; grad rows
@@ -42,10 +32,10 @@ cudaError_t csr_keys(const Launch& l, IndexType it, const void* idx, int64_t tot
 // grouping_kernels.cu ----------------------------------------------------------------------
 
 // out (m, ns, c + 3)[i, j] = cat(xyz[s] - new_xyz[i], feat[s]) with s = idx[i, j]; zeros for
-// a missing s. feat (n, c), xyz (n, 3), new_xyz (m, 3). faults: as for gather_rows.
+// a missing s. feat (n, c), xyz (n, 3), new_xyz (m, 3).
 cudaError_t group_with_xyz(const Launch& l, FloatType ft, IndexType it, const void* feat,
                            const void* xyz, const void* new_xyz, const void* idx, void* out,
-                           int64_t m, int64_t ns, int64_t c, int64_t n, IndexFaults* faults);
+                           int64_t m, int64_t ns, int64_t c, int64_t n);
 
 // subtraction_kernels.cu -------------------------------------------------------------------
 

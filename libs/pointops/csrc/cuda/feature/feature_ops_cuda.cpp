@@ -11,8 +11,6 @@
 #include <ATen/ops/searchsorted.h>
 #include <ATen/ops/zeros.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <tuple>
 
 #include "cuda/cuda_host.h"
@@ -51,48 +49,12 @@ feature::Csr build_csr(const at::Tensor& idx_in, int64_t n) {
   return {perm.to(at::kLong), rowptr.contiguous()};
 }
 
-// POINTOPS_INDEX_CHECK=fused, a variant under measurement (grouping and grouping2): instead of
-// the separate range check (a min/max reduction and a device->host copy before the gather),
-// the gather kernels record the out-of-range entries they meet (cuda::IndexFaults) and the host
-// reads the record back after the launch (a 16-byte copy that waits for the kernel). Either way
-// no kernel reads out of bounds and an out-of-range entry raises the same ValueError.
-bool fused_index_check() {
-  static const bool fused = [] {
-    const char* v = std::getenv("POINTOPS_INDEX_CHECK");
-    return v != nullptr && std::strcmp(v, "fused") == 0;
-  }();
-  return fused;
-}
-
-// A zeroed cuda::IndexFaults on the device for the kernels to record into.
-at::Tensor new_index_faults(const at::Tensor& like) {
-  static_assert(sizeof(cuda::IndexFaults) == 2 * sizeof(int64_t), "IndexFaults is two int64");
-  return at::zeros({2}, like.options().dtype(at::kLong));
-}
-
-cuda::IndexFaults* faults_ptr(const at::Tensor& faults) {
-  return faults.defined() ? reinterpret_cast<cuda::IndexFaults*>(faults.data_ptr<int64_t>())
-                          : nullptr;
-}
-
-// The ValueError of check_index_range when the kernels recorded an out-of-range entry.
-void raise_index_faults(const at::Tensor& faults, int64_t n, const char* name) {
-  const at::Tensor host = faults.cpu();  // waits for the kernels
-  const auto* f = reinterpret_cast<const cuda::IndexFaults*>(host.data_ptr<int64_t>());
-  if (f->below != 0) index_range_error(name, n, -1 - static_cast<int64_t>(f->below));
-  if (f->above != 0) {
-    index_range_error(name, n,
-                      static_cast<int64_t>(static_cast<unsigned long long>(n - 1) + f->above));
-  }
-}
-
 }  // namespace
 
 at::Tensor grouping_cuda(const at::Tensor& feat_in, const at::Tensor& idx_in,
                          const std::optional<at::Tensor>& xyz_in,
                          const std::optional<at::Tensor>& new_xyz_in) {
-  const bool fused = fused_index_check();
-  feature::check_grouping(feat_in, idx_in, xyz_in, new_xyz_in, /*check_range=*/!fused);
+  feature::check_grouping(feat_in, idx_in, xyz_in, new_xyz_in);
   const c10::cuda::CUDAGuard guard(feat_in.device());
   const bool with_xyz = xyz_in.has_value() && xyz_in->defined();
   const at::Tensor feat = feat_in.contiguous();
@@ -100,26 +62,18 @@ at::Tensor grouping_cuda(const at::Tensor& feat_in, const at::Tensor& idx_in,
   const int64_t n = feat.size(0), c = feat.size(1);
   const int64_t m = idx.size(0), ns = idx.size(1);
   at::Tensor out = at::empty({m, ns, c + (with_xyz ? 3 : 0)}, feat.options());
-  if (out.numel() == 0) {
-    if (fused) check_index_range(idx, n, "idx");  // no kernel runs to check it (c == 0)
-    return out;
-  }
-  at::Tensor faults;
-  if (fused && index_check_enabled()) faults = new_index_faults(idx);
+  if (out.numel() == 0) return out;
   if (!with_xyz) {
     C10_CUDA_CHECK(cuda::gather_rows(current_launch(), feat.data_ptr(), n,
                                      c * static_cast<int64_t>(feat.element_size()), idx.data_ptr(),
-                                     index_type(idx), idx.numel(), out.data_ptr(),
-                                     faults_ptr(faults)));
+                                     index_type(idx), idx.numel(), out.data_ptr()));
   } else {
     const at::Tensor xyz = xyz_in->contiguous();
     const at::Tensor new_xyz = new_xyz_in->contiguous();
     C10_CUDA_CHECK(cuda::group_with_xyz(current_launch(), float_type(feat), index_type(idx),
                                         feat.data_ptr(), xyz.data_ptr(), new_xyz.data_ptr(),
-                                        idx.data_ptr(), out.data_ptr(), m, ns, c, n,
-                                        faults_ptr(faults)));
+                                        idx.data_ptr(), out.data_ptr(), m, ns, c, n));
   }
-  if (faults.defined()) raise_index_faults(faults, n, "idx");
   return out;
 }
 

@@ -7,12 +7,11 @@ namespace pointops {
 namespace cuda {
 namespace {
 
-// out[r] = src[idx[r]] (zeros for an index outside [0, nsrc), recorded in faults when given).
+// out[r] = src[idx[r]] (zeros for an index outside [0, nsrc)).
 // Rows are copied as raw words V (16, 8, 4 or 2 bytes), so it serves every dtype.
 template <typename V, typename index_t, typename off_t>
 __global__ void gather_rows_kernel(const V* __restrict__ src, const index_t* __restrict__ idx,
-                                   V* __restrict__ out, off_t rows, off_t vpr, int64_t nsrc,
-                                   IndexFaults* __restrict__ faults) {
+                                   V* __restrict__ out, off_t rows, off_t vpr, int64_t nsrc) {
   const off_t total = rows * vpr;
   const off_t stride = static_cast<off_t>(gridDim.x) * blockDim.x;
   // kUnroll independent words per thread and trip: their loads are in flight together.
@@ -26,7 +25,7 @@ __global__ void gather_rows_kernel(const V* __restrict__ src, const index_t* __r
       if (e < total) {
         const off_t r = e / vpr;
         const index_t s = idx[r];
-        if (valid_index(s, nsrc, faults)) v[u] = src[static_cast<off_t>(s) * vpr + (e - r * vpr)];
+        if (valid_index(s, nsrc)) v[u] = src[static_cast<off_t>(s) * vpr + (e - r * vpr)];
       }
     }
 #pragma unroll
@@ -39,12 +38,12 @@ __global__ void gather_rows_kernel(const V* __restrict__ src, const index_t* __r
 
 template <typename V, typename index_t>
 cudaError_t gather_words(const Launch& l, const void* src, int64_t nsrc, const void* idx,
-                         int64_t rows, void* out, int64_t vpr, IndexFaults* faults) {
+                         int64_t rows, void* out, int64_t vpr) {
   const bool use32 = fits32({rows * vpr, nsrc * vpr});
   return POINTOPS_DISPATCH_OFFSET(use32, [&] {
     gather_rows_kernel<V, index_t, off_t><<<blocks_for(rows * vpr, l), kThreads, 0, l.stream>>>(
         static_cast<const V*>(src), static_cast<const index_t*>(idx), static_cast<V*>(out),
-        static_cast<off_t>(rows), static_cast<off_t>(vpr), nsrc, faults);
+        static_cast<off_t>(rows), static_cast<off_t>(vpr), nsrc);
     return cudaGetLastError();
   });
 }
@@ -116,17 +115,16 @@ cudaError_t csr_keys(const Launch& l, IndexType it, const void* idx, int64_t tot
 }
 
 cudaError_t gather_rows(const Launch& l, const void* src, int64_t nsrc, int64_t row_bytes,
-                        const void* idx, IndexType it, int64_t rows, void* out,
-                        IndexFaults* faults) {
+                        const void* idx, IndexType it, int64_t rows, void* out) {
   return POINTOPS_DISPATCH_INDEX(it, [&] {
     if (row_bytes % 16 == 0 && aligned(src, 16) && aligned(out, 16)) {
-      return gather_words<uint4, index_t>(l, src, nsrc, idx, rows, out, row_bytes / 16, faults);
+      return gather_words<uint4, index_t>(l, src, nsrc, idx, rows, out, row_bytes / 16);
     } else if (row_bytes % 8 == 0 && aligned(src, 8) && aligned(out, 8)) {
-      return gather_words<uint2, index_t>(l, src, nsrc, idx, rows, out, row_bytes / 8, faults);
+      return gather_words<uint2, index_t>(l, src, nsrc, idx, rows, out, row_bytes / 8);
     } else if (row_bytes % 4 == 0 && aligned(src, 4) && aligned(out, 4)) {
-      return gather_words<unsigned int, index_t>(l, src, nsrc, idx, rows, out, row_bytes / 4, faults);
+      return gather_words<unsigned int, index_t>(l, src, nsrc, idx, rows, out, row_bytes / 4);
     }
-    return gather_words<unsigned short, index_t>(l, src, nsrc, idx, rows, out, row_bytes / 2, faults);
+    return gather_words<unsigned short, index_t>(l, src, nsrc, idx, rows, out, row_bytes / 2);
   });
 }
 
