@@ -20,9 +20,9 @@ class _PinnedHostCopy(torch.Tensor):
 
     PointGroup heads copy both outputs to the host for ``bfs_cluster`` with ``.cpu()``. Into
     pageable memory the driver copies through staging buffers of its own, at about a quarter
-    of the speed of a copy into page-locked memory, and with trained centres ``idx`` reaches
-    hundreds of MB. The pages come from torch's caching host allocator, so after the first
-    call a copy of a similar size reuses them.
+    of the speed of a copy into page-locked memory, and with trained centres ``idx`` grows
+    with the square of each instance's size. The pages come from torch's caching host
+    allocator, so after the first call a copy of a similar size reuses them.
 
     Only ``.cpu()`` changes: every other operation gives a plain tensor, so the behaviour stays
     on the two outputs themselves.
