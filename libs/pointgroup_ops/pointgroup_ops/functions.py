@@ -19,8 +19,8 @@ class _PinnedHostCopy(torch.Tensor):
     """A CUDA output of :func:`ballquery_batch_p` whose ``.cpu()`` lands in page-locked memory.
 
     PointGroup heads copy both outputs to the host for ``bfs_cluster`` with ``.cpu()``. Into
-    pageable memory the driver copies through staging buffers of its own, at about a quarter
-    of the speed of a copy into page-locked memory, and with trained centres ``idx`` grows
+    pageable memory the driver copies through staging buffers of its own, at a third to a
+    quarter of the speed of a copy into page-locked memory, and with trained centres ``idx`` grows
     with the square of each instance's size. The pages come from torch's caching host
     allocator, so after the first call a copy of a similar size reuses them.
 
