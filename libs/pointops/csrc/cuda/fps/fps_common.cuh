@@ -31,12 +31,32 @@ __device__ __forceinline__ float sq_dist(float px, float py, float pz, float qx,
   return __fadd_rn(__fadd_rn(__fmul_rn(dx, dx), __fmul_rn(dy, dy)), __fmul_rn(dz, dz));
 }
 
+// The largest and the smallest value of the warp (all lanes get them).
+__device__ __forceinline__ uint32_t warp_max(uint32_t v) {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
+  return __reduce_max_sync(kFullMask, v);
+#else
+#pragma unroll
+  for (int s = 16; s > 0; s >>= 1) v = max(v, __shfl_xor_sync(kFullMask, v, s));
+  return v;
+#endif
+}
+__device__ __forceinline__ uint32_t warp_min(uint32_t v) {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
+  return __reduce_min_sync(kFullMask, v);
+#else
+#pragma unroll
+  for (int s = 16; s > 0; s >>= 1) v = min(v, __shfl_xor_sync(kFullMask, v, s));
+  return v;
+#endif
+}
+
 // Warp-wide best of (d, i) in the sampling order (largest distance bits, then smallest
 // index); every lane gets it. Distances are never negative, so their bits order like them.
 __device__ __forceinline__ void warp_best(uint32_t d, uint32_t i, uint32_t& bd, uint32_t& bi) {
 #if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
-  bd = __reduce_max_sync(kFullMask, d);
-  bi = __reduce_min_sync(kFullMask, d == bd ? i : kNoIndex);
+  bd = warp_max(d);
+  bi = warp_min(d == bd ? i : kNoIndex);
 #else
 #pragma unroll
   for (int s = 16; s > 0; s >>= 1) {

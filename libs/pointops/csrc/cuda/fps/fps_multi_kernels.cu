@@ -75,26 +75,6 @@ __device__ __forceinline__ uint64_t warp_min_key(uint64_t k) {
 #endif
 }
 
-// The largest and the smallest value of the warp (all lanes get them).
-__device__ __forceinline__ uint32_t warp_max(uint32_t v) {
-#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
-  return __reduce_max_sync(kFullMask, v);
-#else
-#pragma unroll
-  for (int s = 16; s > 0; s >>= 1) v = max(v, __shfl_xor_sync(kFullMask, v, s));
-  return v;
-#endif
-}
-__device__ __forceinline__ uint32_t warp_min(uint32_t v) {
-#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
-  return __reduce_min_sync(kFullMask, v);
-#else
-#pragma unroll
-  for (int s = 16; s > 0; s >>= 1) v = min(v, __shfl_xor_sync(kFullMask, v, s));
-  return v;
-#endif
-}
-
 // Grid: (number of scenes) x csize blocks, clusters of csize blocks along x; p points per thread.
 __global__ void __launch_bounds__(kThreads, 1)
     fps_multi_kernel(const float* __restrict__ xyz, const int64_t* __restrict__ point_start,
