@@ -53,9 +53,10 @@ constexpr int kReach = 2;              // cells of edge radius / 2 on each side 
 constexpr int kSide = 2 * kReach + 1;  // cells per row
 constexpr int kRows = kSide * kSide;   // rows (z, y) around a cell; one lane each
 constexpr double kKeySpace = 4294967296.0;  // 32-bit keys
-// Sorted positions per warp. With 16 the count pass shares each walk among more queries; the
-// fill pass's groups are bounded by its shared list, not by the positions, and 16 in both
-// passes was slower than 8 in both.
+// Sorted positions per warp: a cell's queries among them share one walk. With 16 the count pass
+// shares each walk among more queries. 16 in both passes was slower than 8 in both, when the
+// fill's groups were still bounded by its shared list; now they are bounded by the positions,
+// and the fill at 16 has not been measured since.
 constexpr int kCountPerWarp = 16;
 constexpr int kFillPerWarp = 8;
 static_assert(kCountPerWarp <= 32 && kFillPerWarp <= 32, "lane k holds the k-th position's query");
